@@ -1,0 +1,74 @@
+/**
+ * The one error type of the gateway. Every error that reaches a client is an
+ * RFC 9457 problem document (`application/problem+json`).
+ */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export interface ProblemInit {
+  status: number;
+  title: string;
+  detail?: string;
+  /** Short slug; becomes `type` = `https://postkasse.dk/problems/<slug>` */
+  type?: string;
+  errors?: FieldError[];
+  /** Extra response headers (e.g. Retry-After). */
+  headers?: Record<string, string>;
+}
+
+export const PROBLEM_BASE = 'https://postkasse.dk/problems/';
+
+export class Problem extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string | undefined;
+  readonly type: string;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(init: ProblemInit) {
+    super(init.detail ?? init.title);
+    this.name = 'Problem';
+    this.status = init.status;
+    this.title = init.title;
+    this.detail = init.detail;
+    this.type = PROBLEM_BASE + (init.type ?? slug(init.title));
+    this.errors = init.errors;
+    this.headers = init.headers;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const body: Record<string, unknown> = { type: this.type, title: this.title, status: this.status };
+    if (this.detail !== undefined) body.detail = this.detail;
+    if (this.errors !== undefined) body.errors = this.errors;
+    return body;
+  }
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+export const badRequest = (detail: string, errors?: FieldError[], type = 'bad-request') =>
+  new Problem({ status: 400, title: 'Bad request', detail, errors, type });
+export const unauthorized = (detail: string) =>
+  new Problem({ status: 401, title: 'Client certificate required', detail, type: 'client-certificate-required' });
+export const forbidden = (detail: string, type = 'forbidden') => new Problem({ status: 403, title: 'Forbidden', detail, type });
+export const notFound = (detail: string) => new Problem({ status: 404, title: 'Not found', detail, type: 'not-found' });
+export const conflict = (detail: string, type = 'conflict') => new Problem({ status: 409, title: 'Conflict', detail, type });
+export const tooLarge = (detail: string, type = 'too-large') =>
+  new Problem({ status: 413, title: 'Content too large', detail, type });
+export const unsupportedMediaType = (detail: string) =>
+  new Problem({ status: 415, title: 'Unsupported media type', detail, type: 'unsupported-media-type' });
+export const unprocessable = (detail: string, errors?: FieldError[]) =>
+  new Problem({ status: 422, title: 'Unprocessable content', detail, errors, type: 'validation' });
+export const unavailable = (detail: string) =>
+  new Problem({
+    status: 503,
+    title: 'Service unavailable',
+    detail,
+    type: 'unavailable',
+    headers: { 'Retry-After': '30' },
+  });

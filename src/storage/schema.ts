@@ -1,0 +1,124 @@
+/**
+ * The relational schema, one definition for both dialects (better-sqlite3 and
+ * PostgreSQL). Conventions that keep the two dialects identical:
+ * - instants are ISO-8601 UTC strings with milliseconds (`2026-12-18T09:41:07.123Z`);
+ * - booleans are integers 0/1;
+ * - JSON is stored as text;
+ * - binary values (receipt bytes, signatures, encrypted manifests) are stored as
+ *   blobs (`bytea` in PostgreSQL) and surface as Buffer / Uint8Array.
+ */
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface CasesTable {
+  id: string; // caseId (uuid)
+  sender_party_id: string;
+  municipality_code: string;
+  service: string;
+  case_type: string;
+  /** 1 when the manifest carried `urgent` (§21 stk. 3) */
+  urgent: number;
+  /** 'received' | 'awaiting-complete-case' | 'unassigned' | 'assigned' | 'closed' */
+  state: string;
+  /** 1 when the required documents are present (§21 stk. 2) */
+  complete: number;
+  /** receipt instant of the first package of the case */
+  received_at: string;
+  /** instant at which the clock started (the completing package's receipt), or null */
+  clock_started_at: string | null;
+  /** agreement in force on the local date of receipt, or null (defaults) */
+  agreement_id: string | null;
+  /** citizen's GP ydernummer (6 digits) or null; needed by routing (§12 stk. 2) and delivery (§15 stk. 2) */
+  gp_ydernummer: string | null;
+  /** JSON array of treating clinicians' identifiers (§12 stk. 2) */
+  treating_clinicians: string;
+  /** JSON object of consents (§5 stk. 2, §13 stk. 3) */
+  consents: string;
+  /** the first manifest, AES-256-GCM encrypted under the master key (it holds CPR and names) */
+  manifest_enc: Uint8Array;
+  /** current clock as JSON (same shape as the receipt's `clock`) */
+  clock: string;
+  assigned_to: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PackagesTable {
+  id: string; // internal uuid
+  sender_party_id: string;
+  package_id: string; // chosen by the sender; unique per sender forever
+  case_id: string;
+  /** sha256 over the canonical manifest and the documents' hashes: decides 200 vs 409 on a repeat */
+  content_sha256: string;
+  manifest_sha256: string;
+  /** 1 when this package is a supplement (`supplementTo`) */
+  is_supplement: number;
+  received_at: string;
+}
+
+export interface DocumentsTable {
+  id: string; // uuid
+  case_id: string;
+  package_row_id: string;
+  part: string;
+  type: string;
+  title: string | null;
+  media_type: string;
+  size: number;
+  sha256: string;
+  /** key in the blob store */
+  blob_key: string;
+  created_at: string;
+}
+
+export interface ReceiptsTable {
+  id: string; // receiptId
+  package_row_id: string;
+  case_id: string;
+  sender_party_id: string;
+  /** exactly the signed bytes */
+  body: Uint8Array;
+  /** DER CMS SignedData, detached */
+  signature: Uint8Array;
+  created_at: string;
+}
+
+export interface AuditLogTable {
+  seq: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  case_id: string | null;
+  /** JSON; never contains CPR numbers, names or document bytes */
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface CaseEventsTable {
+  id: Generated<number>;
+  case_id: string;
+  at: string;
+  /** e.g. 'received', 'clock-started', 'awaiting-complete-case', 'supplement-received', 'consultation-booked', 'extension-agreed', 'clock-stopped' */
+  event: string;
+  actor: string;
+  /** JSON payload of the event */
+  data: string;
+}
+
+export interface Database {
+  cases: CasesTable;
+  packages: PackagesTable;
+  documents: DocumentsTable;
+  receipts: ReceiptsTable;
+  audit_log: AuditLogTable;
+  case_events: CaseEventsTable;
+}
+
+export type CaseRow = Selectable<CasesTable>;
+export type NewCase = Insertable<CasesTable>;
+export type CaseUpdate = Updateable<CasesTable>;
+export type PackageRow = Selectable<PackagesTable>;
+export type DocumentRow = Selectable<DocumentsTable>;
+export type ReceiptRow = Selectable<ReceiptsTable>;
+export type AuditRow = Selectable<AuditLogTable>;
+export type CaseEventRow = Selectable<CaseEventsTable>;
