@@ -1,0 +1,156 @@
+/**
+ * The case-package manifest (API.md "Sending a case package"), validated with
+ * zod. The same schema feeds the served OpenAPI description.
+ */
+import { z } from 'zod';
+import { SERVICES, type Service } from '../deadlines/types.js';
+import { cprBirthDate, isRealDate, YDERNUMMER_RE } from '../shared/identifiers.js';
+
+export const CASE_TYPES = [
+  'ressourceforloeb',
+  'jobafklaringsforloeb',
+  'fleksjob',
+  'tilskud-selvstaendig',
+  'foertidspension',
+  'sygedagpenge-kategori-3',
+  'seniorpension',
+] as const;
+
+export const DOCUMENT_TYPES = ['rehab-plan-preparatory', 'medical-certificate', 'journal', 'request', 'supplement', 'other'] as const;
+export type DocumentType = (typeof DOCUMENT_TYPES)[number];
+
+export const ALLOWED_MEDIA_TYPES = [
+  'application/pdf',
+  'application/xml',
+  'text/xml',
+  'application/json',
+  'text/plain',
+  'image/png',
+  'image/jpeg',
+  'image/tiff',
+] as const;
+export type AllowedMediaType = (typeof ALLOWED_MEDIA_TYPES)[number];
+
+/** Which document type makes a case complete (§21 stk. 2; API.md "Required documents"). */
+export const REQUIRED_DOCUMENT: Partial<Record<Service, DocumentType>> = {
+  'rehab-team-advice': 'rehab-plan-preparatory',
+  'early-pension-statement': 'rehab-plan-preparatory',
+  'clinical-assessment': 'request',
+  'senior-pension-assessment': 'request',
+};
+
+export const SENIOR_PENSION_SERVICES: readonly Service[] = ['senior-pension-advice', 'senior-pension-assessment'];
+
+const realDate = z.string().refine(isRealDate, 'must be a real date written YYYY-MM-DD');
+const ydernummer = z.string().regex(YDERNUMMER_RE, 'a ydernummer is 6 digits');
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max} characters`);
+
+export const PART_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export const documentEntrySchema = z.strictObject({
+  part: z
+    .string()
+    .regex(PART_NAME_RE, 'a part name is 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit')
+    .refine((p) => !p.includes('..'), 'a part name must not contain ".."')
+    .refine((p) => p !== 'manifest', '"manifest" is reserved for the manifest part'),
+  type: z.enum(DOCUMENT_TYPES),
+  title: text(500).optional(),
+  /** Checked against the allowed set and the bytes after validation (415, not 400). */
+  mediaType: z.string().min(1).max(100),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'sha256 is 64 hexadecimal characters')
+    .transform((s) => s.toLowerCase())
+    .optional(),
+});
+
+export const manifestSchema = z
+  .strictObject({
+    packageId: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'packageId is 1–100 letters, digits, ".", "_", ":" or "-"'),
+    service: z.enum(SERVICES),
+    caseType: z.enum(CASE_TYPES),
+    supplementTo: z.string().uuid('supplementTo must be a caseId').optional(),
+    urgent: z
+      .strictObject({
+        reason: z.enum(['terminal', 'other']),
+        note: text(2000).optional(),
+      })
+      .optional(),
+    municipalityCode: z.string().regex(/^\d{3}$/, 'a municipality code is 3 digits').optional(),
+    citizen: z.strictObject({
+      cpr: z
+        .string()
+        .regex(/^\d{6}-?\d{4}$/, 'a CPR number is written DDMMYY-SSSS or DDMMYYSSSS')
+        .refine((v) => cprBirthDate(v) !== null, 'the CPR number does not hold a real date of birth'),
+      name: text(200),
+    }),
+    gp: z.strictObject({ ydernummer, name: text(200).optional() }).optional(),
+    caseworker: z
+      .strictObject({ name: text(200), email: z.string().email().optional(), phone: text(40).optional() })
+      .optional(),
+    meetingDate: realDate.optional(),
+    consents: z
+      .strictObject({ gpDiscussion: z.boolean().optional(), sameSpecialistAsCoordinator: z.boolean().optional() })
+      .optional(),
+    treatingClinicians: z
+      .array(
+        z
+          .strictObject({ ydernummer: ydernummer.optional(), authorisationId: text(50).optional() })
+          .refine((c) => c.ydernummer || c.authorisationId, 'give a ydernummer or an authorisationId'),
+      )
+      .max(50)
+      .optional(),
+    latestJob: z
+      .strictObject({
+        title: text(200),
+        tasks: text(5000).optional(),
+        hoursPerWeek: z.number().min(0).max(168).optional(),
+      })
+      .optional(),
+    documents: z.array(documentEntrySchema).min(1, 'a package holds at least one document'),
+  })
+  .superRefine((m, ctx) => {
+    const seen = new Map<string, number>();
+    m.documents.forEach((d, i) => {
+      const first = seen.get(d.part);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['documents', i, 'part'], message: `part "${d.part}" is already used by documents[${first}]` });
+      } else seen.set(d.part, i);
+    });
+    const isSenior = SENIOR_PENSION_SERVICES.includes(m.service);
+    if (isSenior !== (m.caseType === 'seniorpension')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caseType'],
+        message: isSenior
+          ? `service ${m.service} is for caseType "seniorpension" (§26–27)`
+          : 'caseType "seniorpension" goes with service senior-pension-advice or senior-pension-assessment (§26–27)',
+      });
+    }
+    if (isSenior && !m.latestJob) {
+      ctx.addIssue({ code: 'custom', path: ['latestJob'], message: 'senior-pension cases describe the latest job (§26 stk. 2 nr. 1)' });
+    }
+  });
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type DocumentEntry = z.infer<typeof documentEntrySchema>;
+
+/** Maps zod issues to problem+json `errors`. */
+export function zodErrors(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((i) => ({
+    path: i.path.length ? i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)',
+    message: i.message,
+  }));
+}
+
+/** True when the documents present on a case make it complete for its service (§21 stk. 2). */
+export function isComplete(service: Service, documentTypes: Iterable<string>): boolean {
+  const required = REQUIRED_DOCUMENT[service];
+  if (!required) return true;
+  for (const t of documentTypes) if (t === required) return true;
+  return false;
+}

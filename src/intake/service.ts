@@ -1,0 +1,406 @@
+/**
+ * Intake: the legally significant moment. A package is receipted only after
+ * its documents are durable (fsync'd blobs) and one database transaction has
+ * committed case, documents, receipt and audit entry (§24).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Db } from '../storage/db.js';
+import { isUniqueViolation } from '../storage/db.js';
+import type { BlobStore } from '../storage/blobs.js';
+import { openSmall, sealSmall } from '../storage/crypto.js';
+import { appendAudit } from '../audit/audit.js';
+import type { Party } from '../parties/parties.js';
+import type { Agreement, Clock, Service } from '../deadlines/types.js';
+import { computeClock } from '../deadlines/engine.js';
+import { agreementInForce } from '../deadlines/agreements.js';
+import { localDate } from '../deadlines/calendar.js';
+import { canonicalJson } from '../shared/canonical-json.js';
+import { normaliseCpr } from '../shared/identifiers.js';
+import { badRequest, conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
+import { receiptBytes, type Receipt, type Signer } from '../receipts/receipt.js';
+import { isComplete, type Manifest } from './manifest.js';
+import type { UploadState } from './upload.js';
+import type { CaseRow } from '../storage/schema.js';
+
+export interface MunicipalityTable {
+  regionOf(code: string): string | undefined;
+  regionName(code: string): string | undefined;
+}
+
+export interface IntakeDeps {
+  db: Db;
+  blobs: BlobStore;
+  masterKey: Buffer;
+  signer: Signer;
+  agreements: { current(): readonly Agreement[] };
+  municipalities: MunicipalityTable;
+  regionCode: string;
+  log: Logger;
+  now?: () => Date;
+}
+
+export interface ReceiptResult {
+  status: 200 | 201;
+  receiptId: string;
+  caseId: string;
+  body: Buffer;
+  signature: Buffer;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** Decides "same content" for idempotency: the canonical manifest plus every document's hash. */
+export function contentHash(manifest: Manifest, docs: { part: string; sha256: string }[]): string {
+  const parts = [...docs].sort((a, b) => (a.part < b.part ? -1 : 1)).map((d) => `${d.part}:${d.sha256}`);
+  return sha256(canonicalJson(manifest) + '\n' + parts.join('\n'));
+}
+
+/** Which agreement governs a case: the one in force on the local date of receipt. */
+export function governingAgreement(
+  agreements: Agreement[],
+  sender: Party,
+  municipalityCode: string,
+  receivedAt: string,
+): Agreement | null {
+  const key = sender.kind === 'senior-pension-unit' ? { partyId: sender.id } : { municipalityCode };
+  return agreementInForce(agreements, key, localDate(receivedAt));
+}
+
+export function createIntakeService(deps: IntakeDeps) {
+  const { db: database, blobs, log } = deps;
+  const db = database.db;
+  const now = deps.now ?? (() => new Date());
+
+  function agreementById(id: string | null): Agreement | null {
+    if (!id) return null;
+    return deps.agreements.current().find((a) => a.id === id) ?? null;
+  }
+
+  function caseClock(c: Pick<CaseRow, 'service' | 'urgent' | 'received_at' | 'clock_started_at' | 'agreement_id'>): Clock {
+    return computeClock({
+      service: c.service as Service,
+      urgent: c.urgent === 1,
+      receivedAt: c.received_at,
+      startedAt: c.clock_started_at,
+      agreement: agreementById(c.agreement_id),
+      events: [],
+    }).clock;
+  }
+
+  /**
+   * Authorisation and context checks that need only the manifest; they run as
+   * soon as it arrives, before any document is written.
+   */
+  async function checkManifest(party: Party, m: Manifest): Promise<void> {
+    if (party.kind === 'municipality') {
+      const own = party.municipalityCode!;
+      if (m.municipalityCode && m.municipalityCode !== own) {
+        throw forbidden(
+          `${party.id} sends for municipality ${own} only; the manifest names ${m.municipalityCode}`,
+          'foreign-municipality',
+        );
+      }
+    } else if (party.kind === 'senior-pension-unit') {
+      if (!m.municipalityCode) {
+        throw badRequest('the senior-pension unit must name the municipalityCode of the citizen', [
+          { path: 'municipalityCode', message: 'required from the senior-pension unit' },
+        ]);
+      }
+    }
+    const code = party.kind === 'municipality' ? party.municipalityCode! : m.municipalityCode!;
+    const region = deps.municipalities.regionOf(code);
+    if (!region) {
+      throw badRequest(`municipality code ${code} is not one of the 98 Danish municipalities`, [
+        { path: 'municipalityCode', message: 'unknown municipality code' },
+      ]);
+    }
+    if (region !== deps.regionCode) {
+      throw forbidden(
+        `municipality ${code} lies in ${deps.municipalities.regionName(region) ?? region} (${region}); this mailbox serves region ${deps.regionCode}. ` +
+          'A municipality works with the region it lies in (§29 stk. 4): send the package to that region\'s mailbox.',
+        'wrong-region',
+      );
+    }
+    if (m.supplementTo) {
+      const c = await db
+        .selectFrom('cases')
+        .select(['id', 'sender_party_id', 'service'])
+        .where('id', '=', m.supplementTo)
+        .executeTakeFirst();
+      if (!c || c.sender_party_id !== party.id) {
+        // Another sender's case is reported exactly like a missing one: no existence leak.
+        throw notFound(`supplementTo names no case of ${party.id}`);
+      }
+      if (c.service !== m.service) {
+        throw unprocessable(`a supplement must name the service of its case (${c.service})`, [
+          { path: 'service', message: `must be ${c.service}, the service of case ${c.id}` },
+        ]);
+      }
+    }
+  }
+
+  async function existingReceipt(party: Party, packageId: string, hash: string): Promise<ReceiptResult | null> {
+    const pkg = await db
+      .selectFrom('packages')
+      .innerJoin('receipts', 'receipts.package_row_id', 'packages.id')
+      .select(['packages.content_sha256', 'receipts.id as receipt_id', 'receipts.body', 'receipts.signature', 'packages.case_id'])
+      .where('packages.sender_party_id', '=', party.id)
+      .where('packages.package_id', '=', packageId)
+      .executeTakeFirst();
+    if (!pkg) return null;
+    if (pkg.content_sha256 !== hash) {
+      throw conflict(
+        `packageId ${packageId} was already received from ${party.id} with different content; choose a new packageId for a new package`,
+        'package-id-reused',
+      );
+    }
+    return {
+      status: 200,
+      receiptId: pkg.receipt_id,
+      caseId: pkg.case_id,
+      body: Buffer.from(pkg.body),
+      signature: Buffer.from(pkg.signature),
+    };
+  }
+
+  /** Commits a fully uploaded package and returns its receipt. Blobs of a package that is not committed are removed. */
+  async function commit(party: Party, state: UploadState): Promise<ReceiptResult> {
+    const m = state.manifest!;
+    const docs = state.stored;
+    const hash = contentHash(m, docs.map((d) => ({ part: d.entry.part, sha256: d.sha256 })));
+    const keep = { value: false };
+    try {
+      const repeat = await existingReceipt(party, m.packageId, hash);
+      if (repeat) return repeat;
+      const result = await insertPackage(party, state, hash);
+      keep.value = result.status === 201;
+      return result;
+    } catch (e) {
+      if (e instanceof Problem) throw e;
+      log.error({ err: e, partyId: party.id }, 'intake commit failed');
+      throw unavailable('the package could not be stored durably; nothing was receipted. Send it again with the same packageId.');
+    } finally {
+      if (!keep.value) {
+        await Promise.allSettled(docs.map((d) => blobs.delete(d.blobKey)));
+      }
+    }
+  }
+
+  async function insertPackage(party: Party, state: UploadState, hash: string): Promise<ReceiptResult> {
+    const m = state.manifest!;
+    const raw = state.manifestRaw!;
+    const receivedAt = now().toISOString();
+    const packageRowId = randomUUID();
+    const receiptId = randomUUID();
+    const municipalityCode = party.kind === 'municipality' ? party.municipalityCode! : m.municipalityCode!;
+    const docTypes = state.stored.map((d) => d.entry.type);
+
+    let caseRow: CaseRow;
+    let becameComplete = false;
+    if (m.supplementTo) {
+      const existing = await db.selectFrom('cases').selectAll().where('id', '=', m.supplementTo).executeTakeFirstOrThrow();
+      const first = JSON.parse(openSmall(deps.masterKey, Buffer.from(existing.manifest_enc)).toString('utf8')) as Manifest;
+      if (normaliseCpr(first.citizen.cpr) !== normaliseCpr(m.citizen.cpr)) {
+        throw unprocessable('a supplement must concern the same citizen as its case', [
+          { path: 'citizen.cpr', message: `does not match the citizen of case ${existing.id}` },
+        ]);
+      }
+      const prior = await db.selectFrom('documents').select('type').where('case_id', '=', existing.id).execute();
+      const completeNow = existing.complete === 1 || isComplete(m.service, [...prior.map((p) => p.type), ...docTypes]);
+      becameComplete = existing.complete === 0 && completeNow;
+      const consents = { ...JSON.parse(existing.consents), ...definedConsents(m) };
+      caseRow = {
+        ...existing,
+        complete: completeNow ? 1 : 0,
+        state: becameComplete ? 'received' : existing.state,
+        clock_started_at: becameComplete ? receivedAt : existing.clock_started_at,
+        consents: JSON.stringify(consents),
+        urgent: existing.urgent === 1 || m.urgent ? 1 : 0,
+        updated_at: receivedAt,
+      };
+    } else {
+      const complete = isComplete(m.service, docTypes);
+      const agreement = governingAgreement(deps.agreements.current(), party, municipalityCode, receivedAt);
+      caseRow = {
+        id: randomUUID(),
+        sender_party_id: party.id,
+        municipality_code: municipalityCode,
+        service: m.service,
+        case_type: m.caseType,
+        urgent: m.urgent ? 1 : 0,
+        state: complete ? 'received' : 'awaiting-complete-case',
+        complete: complete ? 1 : 0,
+        received_at: receivedAt,
+        clock_started_at: complete ? receivedAt : null,
+        agreement_id: agreement?.id ?? null,
+        gp_ydernummer: m.gp?.ydernummer ?? null,
+        treating_clinicians: JSON.stringify(m.treatingClinicians ?? []),
+        consents: JSON.stringify(definedConsents(m)),
+        manifest_enc: sealSmall(deps.masterKey, raw),
+        clock: '',
+        assigned_to: null,
+        created_at: receivedAt,
+        updated_at: receivedAt,
+      };
+    }
+    const clock = caseClock(caseRow);
+    caseRow.clock = JSON.stringify(clock);
+
+    const receipt: Receipt = {
+      receiptId,
+      packageId: m.packageId,
+      caseId: caseRow.id,
+      sender: { partyId: party.id, municipalityCode },
+      receivedAt,
+      service: m.service,
+      ...(m.supplementTo ? { supplementTo: m.supplementTo } : {}),
+      documents: m.documents.map((e) => {
+        const d = state.stored.find((s) => s.entry.part === e.part)!;
+        return { part: e.part, type: e.type, size: d.size, sha256: d.sha256 };
+      }),
+      manifestSha256: sha256(raw),
+      clock,
+    };
+    const body = receiptBytes(receipt);
+    const signature = deps.signer.sign(body);
+
+    try {
+      await db.transaction().execute(async (trx) => {
+        if (m.supplementTo) {
+          const upd = await trx
+            .updateTable('cases')
+            .set({
+              complete: caseRow.complete,
+              state: caseRow.state,
+              clock_started_at: caseRow.clock_started_at,
+              consents: caseRow.consents,
+              urgent: caseRow.urgent,
+              clock: caseRow.clock,
+              updated_at: receivedAt,
+            })
+            .where('id', '=', caseRow.id)
+            .executeTakeFirst();
+          if (Number(upd.numUpdatedRows) !== 1) throw new Error('supplemented case vanished');
+        } else {
+          await trx.insertInto('cases').values(caseRow).execute();
+        }
+        await trx
+          .insertInto('packages')
+          .values({
+            id: packageRowId,
+            sender_party_id: party.id,
+            package_id: m.packageId,
+            case_id: caseRow.id,
+            content_sha256: hash,
+            manifest_sha256: receipt.manifestSha256,
+            is_supplement: m.supplementTo ? 1 : 0,
+            received_at: receivedAt,
+          })
+          .execute();
+        await trx
+          .insertInto('documents')
+          .values(
+            state.stored.map((d) => ({
+              id: randomUUID(),
+              case_id: caseRow.id,
+              package_row_id: packageRowId,
+              part: d.entry.part,
+              type: d.entry.type,
+              title: d.entry.title ?? null,
+              media_type: d.entry.mediaType,
+              size: d.size,
+              sha256: d.sha256,
+              blob_key: d.blobKey,
+              created_at: receivedAt,
+            })),
+          )
+          .execute();
+        await trx
+          .insertInto('receipts')
+          .values({
+            id: receiptId,
+            package_row_id: packageRowId,
+            case_id: caseRow.id,
+            sender_party_id: party.id,
+            body,
+            signature,
+            created_at: receivedAt,
+          })
+          .execute();
+        const events: { event: string; data: Record<string, unknown> }[] = [
+          {
+            event: m.supplementTo ? 'supplement-received' : 'received',
+            data: { packageId: m.packageId, receiptId, documents: state.stored.length },
+          },
+        ];
+        if (!m.supplementTo && caseRow.complete === 0) events.push({ event: 'awaiting-complete-case', data: {} });
+        if ((!m.supplementTo && caseRow.complete === 1) || becameComplete) {
+          events.push({ event: 'clock-started', data: { at: receivedAt, deadlines: clock.deadlines } });
+        }
+        await trx
+          .insertInto('case_events')
+          .values(events.map((e) => ({ case_id: caseRow.id, at: receivedAt, event: e.event, actor: party.id, data: JSON.stringify(e.data) })))
+          .execute();
+        await appendAudit(trx, database.dialect, {
+          at: receivedAt,
+          actor: party.id,
+          action: m.supplementTo ? 'supplement-received' : 'package-received',
+          caseId: caseRow.id,
+          details: {
+            packageId: m.packageId,
+            receiptId,
+            manifestSha256: receipt.manifestSha256,
+            documents: receipt.documents,
+            clockStatus: clock.status,
+          },
+        });
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) {
+        // A concurrent post of the same packageId committed first.
+        const repeat = await existingReceipt(party, m.packageId, hash);
+        if (repeat) return repeat;
+      }
+      throw e;
+    }
+    log.info(
+      { partyId: party.id, caseId: caseRow.id, receiptId, service: m.service, documents: state.stored.length, clock: clock.status },
+      'package receipted',
+    );
+    return { status: 201, receiptId, caseId: caseRow.id, body, signature };
+  }
+
+  async function getReceipt(party: Party, receiptId: string): Promise<{ body: Buffer; signature: Buffer; caseId: string }> {
+    const r = await db.selectFrom('receipts').selectAll().where('id', '=', receiptId).executeTakeFirst();
+    if (!r || r.sender_party_id !== party.id) throw notFound(`no receipt ${receiptId} for ${party.id}`);
+    return { body: Buffer.from(r.body), signature: Buffer.from(r.signature), caseId: r.case_id };
+  }
+
+  /** Records a refused package: the audit entry is all that is kept of it. */
+  async function auditRejection(party: Party | undefined, status: number, type: string, packageId?: string): Promise<void> {
+    try {
+      await db.transaction().execute(async (trx) => {
+        await appendAudit(trx, database.dialect, {
+          at: now().toISOString(),
+          actor: party?.id ?? 'anonymous',
+          action: 'package-rejected',
+          caseId: null,
+          details: { status, type, ...(packageId ? { packageId } : {}) },
+        });
+      });
+    } catch (e) {
+      log.error({ err: e }, 'could not audit a rejected package');
+    }
+  }
+
+  return { checkManifest, commit, getReceipt, auditRejection, caseClock };
+}
+
+function definedConsents(m: Manifest): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const [k, v] of Object.entries(m.consents ?? {})) if (typeof v === 'boolean') out[k] = v;
+  return out;
+}
+
+export type IntakeService = ReturnType<typeof createIntakeService>;

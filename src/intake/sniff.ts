@@ -1,0 +1,117 @@
+/**
+ * Media-type sniffing: the bytes of a document must match its declared
+ * `mediaType`, which must be in the allowed set (API.md). Implemented as a
+ * pass-through Transform that decides on the first bytes, so documents are
+ * never held in memory.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { ALLOWED_MEDIA_TYPES, type AllowedMediaType } from './manifest.js';
+import { badRequest, unsupportedMediaType, type Problem } from '../shared/problem.js';
+
+const HEAD_BYTES = 16;
+
+type Detected = 'application/pdf' | 'image/png' | 'image/jpeg' | 'image/tiff' | 'text';
+
+function detect(head: Buffer): Detected | null {
+  if (head.subarray(0, 5).toString('latin1') === '%PDF-') return 'application/pdf';
+  if (head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'image/jpeg';
+  const t4 = head.subarray(0, 4).toString('latin1');
+  if (t4 === 'II*\0' || t4 === 'MM\0*') return 'image/tiff';
+  return 'text';
+}
+
+export function isAllowedMediaType(t: string): t is AllowedMediaType {
+  return (ALLOWED_MEDIA_TYPES as readonly string[]).includes(t);
+}
+
+/** First non-whitespace character after an optional UTF-8 BOM. */
+function firstSignificant(head: Buffer): string | undefined {
+  let s = head.toString('utf8');
+  if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+  return s.trimStart()[0];
+}
+
+/**
+ * Creates a Transform that errors with a 415 Problem when the bytes do not
+ * match `declared`. Text types (XML, JSON, plain text) must be valid UTF-8 with
+ * no NUL byte anywhere; binary types are recognised by their signature.
+ */
+export function createSniffer(declared: AllowedMediaType, part: string): Transform {
+  let head: Buffer[] = [];
+  let headLen = 0;
+  let decided = false;
+  let textMode = false;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let total = 0;
+
+  const mismatch = (what: string): Problem =>
+    unsupportedMediaType(`document "${part}" is declared as ${declared} but its bytes ${what}`);
+
+  function checkText(chunk: Buffer): Problem | null {
+    if (chunk.includes(0)) return mismatch('contain NUL bytes, so they are not text');
+    try {
+      decoder.decode(chunk, { stream: true });
+    } catch {
+      return mismatch('are not valid UTF-8 text');
+    }
+    return null;
+  }
+
+  function decide(buf: Buffer): Problem | null {
+    decided = true;
+    const found = detect(buf);
+    const isTextType = declared === 'application/xml' || declared === 'text/xml' || declared === 'application/json' || declared === 'text/plain';
+    if (isTextType) {
+      if (found !== 'text') return mismatch(`look like ${found}`);
+      textMode = true;
+      const first = firstSignificant(buf);
+      if ((declared === 'application/xml' || declared === 'text/xml') && first !== '<' && first !== undefined)
+        return mismatch('do not start like XML');
+      if (declared === 'application/json' && first !== '{' && first !== '[' && first !== undefined)
+        return mismatch('do not start like a JSON object or array');
+      return checkText(buf);
+    }
+    if (found !== declared) return mismatch(found === 'text' ? 'do not carry its signature' : `look like ${found}`);
+    return null;
+  }
+
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      total += chunk.length;
+      if (decided) {
+        if (textMode) {
+          const p = checkText(chunk);
+          if (p) return cb(p);
+        }
+        return cb(null, chunk);
+      }
+      head.push(chunk);
+      headLen += chunk.length;
+      if (headLen < HEAD_BYTES) return cb();
+      const buf = Buffer.concat(head);
+      head = [];
+      const p = decide(buf);
+      if (p) return cb(p);
+      cb(null, buf);
+    },
+    flush(cb: TransformCallback) {
+      if (total === 0) return cb(badRequest(`document "${part}" is empty`, undefined, 'empty-document'));
+      if (!decided) {
+        const buf = Buffer.concat(head);
+        head = [];
+        const p = decide(buf);
+        if (p) return cb(p);
+        this.push(buf);
+      }
+      if (textMode) {
+        try {
+          decoder.decode();
+        } catch {
+          return cb(mismatch('end in the middle of a UTF-8 character'));
+        }
+      }
+      cb();
+    },
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * The multer StorageEngine of POST /v1/packages. Each document part streams
+ * through the media-type sniffer and a package-size counter into the blob
+ * store (encrypted, fsync'd) — never into memory. The manifest must arrive
+ * before any document; it is validated as soon as it arrives so that a bad
+ * package is refused before its documents are written.
+ */
+import { Transform } from 'node:stream';
+import type { Request } from 'express';
+import type multer from 'multer';
+import type { BlobStore } from '../storage/blobs.js';
+import { badRequest, Problem, tooLarge, unsupportedMediaType } from '../shared/problem.js';
+import { createSniffer, isAllowedMediaType } from './sniff.js';
+import { manifestSchema, zodErrors, type DocumentEntry, type Manifest } from './manifest.js';
+
+export interface UploadLimits {
+  maxDocumentBytes: number;
+  maxDocuments: number;
+  maxPackageBytes: number;
+  maxManifestBytes: number;
+}
+
+export interface StoredDocument {
+  entry: DocumentEntry;
+  blobKey: string;
+  size: number;
+  sha256: string;
+}
+
+/** Per-request state shared by the storage engine and the route. */
+export interface UploadState {
+  manifest?: Manifest;
+  manifestRaw?: Buffer;
+  /** parts whose file has arrived (or is arriving) */
+  seenParts: Set<string>;
+  stored: StoredDocument[];
+  packageBytes: number;
+  /** first error seen: later parts are discarded */
+  failed?: unknown;
+  /** Runs once, when the manifest has been parsed (authorisation, supplementTo, …). */
+  onManifest: (m: Manifest) => Promise<void>;
+  manifestChecked?: Promise<void>;
+}
+
+type UploadRequest = Request & { upload?: UploadState };
+
+export function parseManifest(raw: Buffer): { manifest: Manifest; raw: Buffer } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw badRequest(`the manifest is not valid JSON: ${(e as Error).message}`, undefined, 'invalid-manifest-json');
+  }
+  const r = manifestSchema.safeParse(json);
+  if (!r.success) throw badRequest('the manifest is not valid', zodErrors(r.error), 'invalid-manifest');
+  return { manifest: r.data, raw };
+}
+
+/** Called when the manifest has arrived as a text field or file part. */
+export async function acceptManifest(state: UploadState, raw: Buffer, limits: UploadLimits): Promise<void> {
+  if (state.manifest) throw badRequest('the package has more than one manifest part', undefined, 'duplicate-manifest');
+  const { manifest } = parseManifest(raw);
+  if (manifest.documents.length > limits.maxDocuments) {
+    throw tooLarge(`a package holds at most ${limits.maxDocuments} documents; this manifest lists ${manifest.documents.length}`, 'too-many-documents');
+  }
+  for (const [i, d] of manifest.documents.entries()) {
+    if (!isAllowedMediaType(d.mediaType)) {
+      throw new Problem({
+        status: 415,
+        title: 'Unsupported media type',
+        type: 'unsupported-media-type',
+        detail: `documents[${i}] declares ${d.mediaType}; accepted are PDF, XML, JSON, plain text, PNG, JPEG and TIFF`,
+      });
+    }
+  }
+  state.manifest = manifest;
+  state.manifestRaw = raw;
+  state.manifestChecked = state.onManifest(manifest);
+  await state.manifestChecked;
+}
+
+async function readSmall(stream: NodeJS.ReadableStream, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) throw tooLarge(`the manifest is larger than ${max} bytes`, 'manifest-too-large');
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+function packageCounter(state: UploadState, limits: UploadLimits): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      state.packageBytes += chunk.length;
+      if (state.packageBytes > limits.maxPackageBytes) {
+        return cb(tooLarge(`a package holds at most ${limits.maxPackageBytes} bytes of documents`, 'package-too-large'));
+      }
+      cb(null, chunk);
+    },
+  });
+}
+
+export function createUploadStorage(blobs: BlobStore, limits: UploadLimits): multer.StorageEngine {
+  async function handle(req: UploadRequest, file: Express.Multer.File): Promise<Partial<Express.Multer.File> & { blobKey?: string }> {
+    const state = req.upload;
+    if (!state) throw new Error('upload state missing');
+    const stream = file.stream;
+    if (file.fieldname === 'manifest') {
+      const raw = await readSmall(stream, limits.maxManifestBytes);
+      await acceptManifest(state, raw, limits);
+      return { size: raw.length };
+    }
+    // The manifest must come first: as a text field it is already in req.body.
+    if (!state.manifest) {
+      const bodyKeys = Object.keys(req.body ?? {});
+      if (bodyKeys[0] === 'manifest' && typeof req.body.manifest === 'string') {
+        await acceptManifest(state, Buffer.from(req.body.manifest, 'utf8'), limits);
+      } else {
+        stream.resume();
+        throw badRequest('the manifest must be the first part of the package', undefined, 'manifest-not-first');
+      }
+    }
+    await state.manifestChecked;
+    const manifest = state.manifest!;
+    const entry = manifest.documents.find((d) => d.part === file.fieldname);
+    if (!entry) {
+      stream.resume();
+      throw badRequest(`part "${file.fieldname}" has no entry in the manifest's documents`, undefined, 'unexpected-part');
+    }
+    if (state.seenParts.has(entry.part)) {
+      stream.resume();
+      throw badRequest(`part "${entry.part}" was sent twice`, undefined, 'duplicate-part');
+    }
+    state.seenParts.add(entry.part);
+    if (!isAllowedMediaType(entry.mediaType)) throw unsupportedMediaType(`${entry.mediaType} is not accepted`);
+
+    const sniffer = createSniffer(entry.mediaType, entry.part);
+    const counter = packageCounter(state, limits);
+    // Errors of the sniffer/counter surface through the blob store's put(),
+    // which removes its temp file before rejecting.
+    const source = stream.pipe(sniffer).pipe(counter);
+    sniffer.on('error', (e) => counter.destroy(e));
+    stream.on('error', (e) => sniffer.destroy(e));
+    const put = await blobs.put(source).catch((e: unknown) => {
+      stream.resume();
+      throw e;
+    });
+    if (entry.sha256 && entry.sha256 !== put.sha256) {
+      await blobs.delete(put.key);
+      throw badRequest(`document "${entry.part}": the declared sha256 does not match the bytes received (${put.sha256})`, undefined, 'sha256-mismatch');
+    }
+    state.stored.push({ entry, blobKey: put.key, size: put.size, sha256: put.sha256 });
+    return { size: put.size, blobKey: put.key } as Partial<Express.Multer.File> & { blobKey: string };
+  }
+
+  return {
+    _handleFile(req, file, cb) {
+      handle(req as UploadRequest, file).then(
+        (info) => cb(null, info),
+        (err) => cb(err),
+      );
+    },
+    _removeFile(req, file, cb) {
+      const key = (file as unknown as { blobKey?: string }).blobKey;
+      const state = (req as UploadRequest).upload;
+      if (state) state.stored = state.stored.filter((s) => s.blobKey !== key);
+      if (!key) return cb(null);
+      blobs.delete(key).then(
+        () => cb(null),
+        (e) => cb(e as Error),
+      );
+    },
+  };
+}
+
+/** Removes every blob written for a request that will not be committed. */
+export async function discardUpload(blobs: BlobStore, state: UploadState | undefined): Promise<void> {
+  if (!state) return;
+  const keys = state.stored.map((s) => s.blobKey);
+  state.stored = [];
+  await Promise.allSettled(keys.map((k) => blobs.delete(k)));
+}

@@ -1,0 +1,109 @@
+/**
+ * Configuration from the environment (API.md "Configuration"), validated once at
+ * start-up. A wrong value stops the process with a message that names the
+ * variable and says what is wrong.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const MB = 1_000_000;
+
+const port = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a TCP port number` })
+    .int(`${name} must be a whole number`)
+    .min(0, `${name} must be between 0 and 65535 (0 = any free port)`)
+    .max(65535, `${name} must be between 0 and 65535 (0 = any free port)`);
+
+const positiveInt = (name: string) =>
+  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be greater than 0`);
+
+const optionalPath = z
+  .string()
+  .trim()
+  .min(1)
+  .optional()
+  .transform((v) => (v ? resolve(v) : undefined));
+
+const envSchema = z
+  .object({
+    PORT: port('PORT').default(8443),
+    HEALTH_PORT: port('HEALTH_PORT').optional(),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATA_DIR: z.string().trim().min(1).default('./data').transform((v) => resolve(v)),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded database)')
+      .optional(),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
+      .default('redis://127.0.0.1:6379'),
+    TLS_CERT_FILE: optionalPath,
+    TLS_KEY_FILE: optionalPath,
+    TLS_CLIENT_CA_FILE: optionalPath,
+    RECEIPT_CERT_FILE: optionalPath,
+    RECEIPT_KEY_FILE: optionalPath,
+    PARTIES_FILE: z.string().default('config/parties.dev.json').transform((v) => resolve(v)),
+    AGREEMENTS_FILE: z.string().default('config/agreements.json').transform((v) => resolve(v)),
+    STORAGE_KEY_FILE: optionalPath,
+    REGION_CODE: z
+      .string()
+      .default('1084')
+      .refine((v) => ['1081', '1082', '1083', '1084', '1085'].includes(v), 'REGION_CODE must be one of 1081, 1082, 1083, 1084, 1085'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    MAX_DOCUMENT_BYTES: positiveInt('MAX_DOCUMENT_BYTES').default(50 * MB),
+    MAX_DOCUMENTS: positiveInt('MAX_DOCUMENTS').default(20),
+    MAX_PACKAGE_BYTES: positiveInt('MAX_PACKAGE_BYTES').default(200 * MB),
+    MAX_MANIFEST_BYTES: positiveInt('MAX_MANIFEST_BYTES').default(256 * 1024),
+    SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(30_000),
+    REQUEST_TIMEOUT_MS: positiveInt('REQUEST_TIMEOUT_MS').default(30 * 60_000),
+    START_REDIS: z.enum(['auto', 'never']).default('auto'),
+  })
+  .superRefine((c, ctx) => {
+    const pairs: Array<[keyof typeof c, keyof typeof c]> = [
+      ['TLS_CERT_FILE', 'TLS_KEY_FILE'],
+      ['RECEIPT_CERT_FILE', 'RECEIPT_KEY_FILE'],
+    ];
+    for (const [a, b] of pairs) {
+      if (Boolean(c[a]) !== Boolean(c[b])) {
+        ctx.addIssue({ code: 'custom', path: [c[a] ? b : a], message: `${a} and ${b} must be set together` });
+      }
+    }
+    if (c.TLS_CERT_FILE && !c.TLS_CLIENT_CA_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TLS_CLIENT_CA_FILE'],
+        message: 'TLS_CLIENT_CA_FILE must be set when TLS_CERT_FILE is set (the trust anchors for client certificates)',
+      });
+    }
+    if (c.MAX_DOCUMENT_BYTES > c.MAX_PACKAGE_BYTES) {
+      ctx.addIssue({ code: 'custom', path: ['MAX_DOCUMENT_BYTES'], message: 'MAX_DOCUMENT_BYTES must not exceed MAX_PACKAGE_BYTES' });
+    }
+  });
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') input[k] = v;
+  const parsed = envSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0] ?? '');
+        const value = name && input[name] !== undefined ? ` (got "${input[name]}")` : '';
+        return i.message.includes(name) && name ? `${i.message}${value}` : `${name}: ${i.message}${value}`;
+      }),
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,97 @@
+/**
+ * HTTP plumbing shared by every feature: mTLS identity, authorisation by party
+ * kind, and the one error handler that turns everything into problem+json.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import type { Party } from '../parties/parties.js';
+import { peerIdentity } from '../parties/identity.js';
+import { forbidden, notFound, Problem, unauthorized } from './problem.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      party?: Party;
+    }
+  }
+}
+
+export interface PartyLookup {
+  byCertificate(cert: { subjectSerialNumber?: string; fingerprint256: string }): Party | undefined;
+}
+
+/**
+ * Requires a client certificate that verifies against the configured trust
+ * anchors; `req.party` is the party it maps to. A verified certificate of no
+ * party is refused with 403 unless `allowUnknown` (health endpoints).
+ */
+export function identify(parties: PartyLookup, opts: { allowUnknown?: boolean } = {}): RequestHandler {
+  return (req, _res, next) => {
+    const socket = req.socket as TLSSocket;
+    if (typeof socket.getPeerCertificate !== 'function') {
+      return next(unauthorized('this endpoint is served over mutual TLS only'));
+    }
+    const id = peerIdentity(socket);
+    if (!id.authorized || !id.fingerprint256) {
+      return next(
+        unauthorized(
+          id.fingerprint256
+            ? `the client certificate is not trusted (${id.authorizationError ?? 'unknown reason'})`
+            : 'a client certificate is required',
+        ),
+      );
+    }
+    const party = parties.byCertificate({ subjectSerialNumber: id.subjectSerialNumber, fingerprint256: id.fingerprint256 });
+    if (!party) {
+      if (opts.allowUnknown) return next();
+      return next(forbidden('the client certificate is valid but belongs to no registered party', 'unknown-party'));
+    }
+    req.party = party;
+    next();
+  };
+}
+
+export function requireKind(...kinds: Party['kind'][]): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.party || !kinds.includes(req.party.kind)) {
+      return next(forbidden(`this endpoint is for ${kinds.join(' and ')} parties`, 'wrong-party-kind'));
+    }
+    next();
+  };
+}
+
+export function sendProblem(res: Response, p: Problem): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (p.headers) res.set(p.headers);
+  res.status(p.status).type('application/problem+json').send(JSON.stringify(p.toJSON()));
+}
+
+/** Turns any error into problem+json. Unknown errors are logged and answered 500 without internals. */
+export function problemHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const p = toProblem(err);
+    if (p.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+    else log.info({ status: p.status, type: p.type, method: req.method, path: req.path, partyId: req.party?.id }, 'request refused');
+    sendProblem(res, p);
+  };
+}
+
+export function toProblem(err: unknown): Problem {
+  if (err instanceof Problem) return err;
+  const e = err as { type?: string; status?: number; statusCode?: number; message?: string; expose?: boolean };
+  // body-parser errors (express.json)
+  if (e?.type === 'entity.parse.failed') return new Problem({ status: 400, title: 'Bad request', type: 'invalid-json', detail: 'the body is not valid JSON' });
+  if (e?.type === 'entity.too.large') return new Problem({ status: 413, title: 'Content too large', type: 'too-large', detail: 'the body is too large' });
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new Problem({ status, title: 'Bad request', type: 'bad-request', detail: e.expose ? e.message : undefined });
+  }
+  return new Problem({ status: 500, title: 'Internal server error', type: 'internal', detail: 'an unexpected error occurred; it has been logged' });
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => next(notFound(`no such endpoint: ${req.method} ${req.path}`));

@@ -1,0 +1,77 @@
+/**
+ * Starts a real gateway for a test file: its own temp DATA_DIR, its own
+ * PostgreSQL schema (or embedded SQLite), real mTLS on an ephemeral port, the
+ * shared Redis at 127.0.0.1:6379, and captured log lines.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logCapture } from './logs.js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig } from '../../src/shared/config.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { startGateway, type Gateway } from '../../src/server.js';
+
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface TestGateway {
+  gw: Gateway;
+  url: string;
+  dataDir: string;
+  schema?: string;
+  ca: string;
+  logs: string[];
+  creds(partyId: string): { cert: string; key: string };
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(opts: { dialect: Dialect; env?: Record<string, string>; dataDir?: string; schema?: string }): Promise<TestGateway> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'postkasse-test-'));
+  const schema = opts.dialect === 'postgres' ? (opts.schema ?? `t_${randomBytes(6).toString('hex')}`) : undefined;
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL,
+    START_REDIS: 'never',
+    LOG_LEVEL: 'debug',
+    ...(opts.dialect === 'postgres' ? { DATABASE_URL: PG_URL } : {}),
+    ...opts.env,
+  });
+  const cap = logCapture();
+  const log = createLogger({ level: 'debug', destination: cap.stream });
+  const gw = await startGateway(config, log, { dbSchema: schema });
+  const pki = gw.tls.devPki!;
+  return {
+    gw,
+    url: `https://127.0.0.1:${gw.port}`,
+    dataDir,
+    schema,
+    ca: readFileSync(pki.caCert, 'utf8'),
+    logs: cap.lines,
+    creds(partyId) {
+      const c = pki.clients[partyId];
+      if (!c) throw new Error(`no dev certificate for ${partyId}`);
+      return { cert: readFileSync(c.cert, 'utf8'), key: readFileSync(c.key, 'utf8') };
+    },
+    async close() {
+      await gw.close();
+      if (schema) await dropSchema(schema);
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}

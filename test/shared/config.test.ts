@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../src/shared/config.js';
+
+test('config: defaults from API.md when nothing is set', () => {
+  const c = loadConfig({});
+  assert.equal(c.PORT, 8443);
+  assert.equal(c.REDIS_URL, 'redis://127.0.0.1:6379');
+  assert.equal(c.REGION_CODE, '1084');
+  assert.equal(c.DATABASE_URL, undefined);
+  assert.equal(c.MAX_DOCUMENT_BYTES, 50_000_000);
+  assert.equal(c.MAX_DOCUMENTS, 20);
+  assert.equal(c.MAX_PACKAGE_BYTES, 200_000_000);
+  assert.equal(c.MAX_MANIFEST_BYTES, 256 * 1024);
+  assert.ok(c.DATA_DIR.endsWith('/data'));
+  assert.ok(c.PARTIES_FILE.endsWith('config/parties.dev.json'));
+});
+
+const bad: Array<[string, Record<string, string>, RegExp]> = [
+  ['PORT not a number', { PORT: 'eighty' }, /PORT/],
+  ['PORT out of range', { PORT: '70000' }, /PORT must be between/],
+  ['REGION_CODE outside 1081–1085', { REGION_CODE: '1090' }, /REGION_CODE must be one of/],
+  ['DATABASE_URL not postgres', { DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres/],
+  ['REDIS_URL not redis', { REDIS_URL: 'http://x' }, /REDIS_URL must be a redis/],
+  ['TLS cert without key', { TLS_CERT_FILE: '/x.pem', TLS_CLIENT_CA_FILE: '/ca.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
+  ['TLS cert without client CA', { TLS_CERT_FILE: '/x.pem', TLS_KEY_FILE: '/k.pem' }, /TLS_CLIENT_CA_FILE must be set/],
+  ['receipt key without cert', { RECEIPT_KEY_FILE: '/k.pem' }, /RECEIPT_CERT_FILE and RECEIPT_KEY_FILE must be set together/],
+  ['negative limit', { MAX_DOCUMENTS: '-1' }, /MAX_DOCUMENTS must be greater than 0/],
+  ['document limit above package limit', { MAX_DOCUMENT_BYTES: '300000000' }, /MAX_DOCUMENT_BYTES must not exceed MAX_PACKAGE_BYTES/],
+];
+for (const [name, env, re] of bad) {
+  test(`config: ${name} stops start-up with a message naming the variable`, () => {
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+    );
+  });
+}
+
+test('config: every problem is listed at once', () => {
+  try {
+    loadConfig({ PORT: 'x', REGION_CODE: '9' });
+    assert.fail('should throw');
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.problems.length, 2);
+  }
+});
