@@ -1,0 +1,296 @@
+/**
+ * Cooperation agreements (§16, §20, §25, §29; S§4): the agreements file
+ * (API.md "Agreements file"), its validation, and which agreement governs a
+ * package.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { isDateString } from './calendar.js';
+import { SERVICES, type Agreement } from './types.js';
+
+export const DEADLINE_KEYS = [...SERVICES, 'urgent'] as const;
+export const MAX_DEADLINE_DAYS = 365;
+
+const dateField = () =>
+  z.string({ error: 'must be a date written YYYY-MM-DD, in quotes' }).refine(isDateString, {
+    error: 'must be a real date written YYYY-MM-DD',
+  });
+
+const days = z
+  .number({ error: `must be a whole number of days from 1 to ${MAX_DEADLINE_DAYS}` })
+  .int({ error: `must be a whole number of days from 1 to ${MAX_DEADLINE_DAYS}` })
+  .min(1, { error: `must be a whole number of days from 1 to ${MAX_DEADLINE_DAYS}` })
+  .max(MAX_DEADLINE_DAYS, { error: `must be a whole number of days from 1 to ${MAX_DEADLINE_DAYS}` });
+
+const deadlinesShape = Object.fromEntries(DEADLINE_KEYS.map((k) => [k, days.optional()])) as Record<
+  (typeof DEADLINE_KEYS)[number],
+  z.ZodOptional<typeof days>
+>;
+
+const nonEmpty = () => z.string({ error: 'must be a text in quotes' }).trim().min(1, { error: 'must not be empty' });
+
+const VALID_TO_MESSAGE = 'must be a real date written YYYY-MM-DD, or null for an open-ended agreement';
+
+export const agreementSchema = z.strictObject({
+  id: nonEmpty(),
+  municipalityCode: z
+    .string({ error: 'must be a 3-digit municipality code in quotes, e.g. "101"' })
+    .regex(/^\d{3}$/, { error: 'must be a 3-digit municipality code in quotes, e.g. "101"' })
+    .optional(),
+  partyId: nonEmpty().optional(),
+  validFrom: dateField(),
+  validTo: z
+    .union([z.string(), z.null()], { error: VALID_TO_MESSAGE })
+    .refine((v) => v === null || isDateString(v), { error: VALID_TO_MESSAGE }),
+  deadlines: z.strictObject(deadlinesShape, { error: 'must be an object of service name to days, e.g. { "ongoing-case-advice": 10 }' }).optional(),
+  rollForward: z.boolean({ error: 'must be true or false' }).optional(),
+  excludedStaff: z.array(nonEmpty(), { error: 'must be a list of staff ids, e.g. ["coord-x"]' }).optional(),
+});
+
+export const agreementsFileSchema = z.strictObject({
+  agreements: z.array(agreementSchema, { error: 'must be a list of agreements' }),
+});
+
+export type AgreementsFile = z.infer<typeof agreementsFileSchema>;
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return String(v);
+  }
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function whichAgreement(root: unknown, index: number): string {
+  const id = valueAt(root, ['agreements', index, 'id']);
+  return typeof id === 'string' && id.trim() ? `agreement "${id}" (agreements[${index}])` : `agreements[${index}]`;
+}
+
+function formatIssue(root: unknown, issue: z.core.$ZodIssue): string {
+  const path = issue.path;
+  let where: string;
+  let field: string;
+  if (path[0] === 'agreements' && typeof path[1] === 'number') {
+    where = whichAgreement(root, path[1]);
+    field = path.slice(2).map(String).join('.');
+  } else {
+    where = 'agreements file';
+    field = path.map(String).join('.');
+  }
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+    if (field === 'deadlines') {
+      return `${where}, field deadlines: unknown service ${keys}; allowed keys are ${DEADLINE_KEYS.join(', ')}`;
+    }
+    const allowed = field === '' && where === 'agreements file' ? 'agreements' : Object.keys(agreementSchema.shape).join(', ');
+    return `${where}${field ? `, field ${field}` : ''}: unknown field ${keys}; allowed fields are ${allowed}`;
+  }
+  const value = valueAt(root, path);
+  const prefix = `${where}${field ? `, field ${field}` : ''}`;
+  if (value === undefined) return `${prefix}: missing (it ${issue.message})`;
+  return `${prefix}: ${issue.message} (got ${describeValue(value)})`;
+}
+
+export class AgreementsError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[], prefix = 'agreements file is invalid') {
+    super(`${prefix}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'AgreementsError';
+    this.problems = problems;
+  }
+}
+
+function periodText(a: Agreement): string {
+  return `${a.validFrom} to ${a.validTo ?? 'open-ended'}`;
+}
+
+function overlaps(a: Agreement, b: Agreement): boolean {
+  const aEnd = a.validTo ?? '9999-12-31';
+  const bEnd = b.validTo ?? '9999-12-31';
+  return a.validFrom <= bEnd && b.validFrom <= aEnd;
+}
+
+/**
+ * Validate the parsed JSON of an agreements file and return the agreements
+ * with defaults filled in (rollForward true, excludedStaff [], deadlines {}).
+ * Throws an AgreementsError listing every problem, each naming the agreement
+ * (id and index) and the field.
+ */
+export function parseAgreements(json: unknown): Agreement[] {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new AgreementsError([`the file must be a JSON object { "agreements": [ ... ] } (got ${describeValue(json)})`]);
+  }
+  const parsed = agreementsFileSchema.safeParse(json);
+  if (!parsed.success) throw new AgreementsError(parsed.error.issues.map((i) => formatIssue(json, i)));
+
+  const problems: string[] = [];
+  const agreements: Agreement[] = parsed.data.agreements.map((raw, i) => {
+    const where = whichAgreement(json, i);
+    const hasM = raw.municipalityCode !== undefined;
+    const hasP = raw.partyId !== undefined;
+    if (hasM === hasP) {
+      problems.push(
+        `${where}: give exactly one of municipalityCode (a municipality's agreement) or partyId (e.g. "spe" for Seniorpensionsenheden)${hasM ? ', not both' : ''}`,
+      );
+    }
+    if (raw.validTo !== null && raw.validTo < raw.validFrom) {
+      problems.push(`${where}, field validTo: ${raw.validTo} is before validFrom ${raw.validFrom}`);
+    }
+    const deadlines: Agreement['deadlines'] = {};
+    for (const k of DEADLINE_KEYS) {
+      const v = raw.deadlines?.[k];
+      if (v !== undefined) deadlines[k] = v;
+    }
+    const a: Agreement = {
+      id: raw.id,
+      ...(hasM ? { municipalityCode: raw.municipalityCode! } : {}),
+      ...(hasP ? { partyId: raw.partyId! } : {}),
+      validFrom: raw.validFrom,
+      validTo: raw.validTo,
+      deadlines,
+      rollForward: raw.rollForward ?? true,
+      excludedStaff: raw.excludedStaff ?? [],
+    };
+    return a;
+  });
+
+  const seen = new Map<string, number>();
+  agreements.forEach((a, i) => {
+    const first = seen.get(a.id);
+    if (first !== undefined) problems.push(`agreements[${first}] and agreements[${i}] both have id "${a.id}"; ids must be unique`);
+    else seen.set(a.id, i);
+  });
+
+  for (let i = 0; i < agreements.length; i++) {
+    for (let j = i + 1; j < agreements.length; j++) {
+      const a = agreements[i]!;
+      const b = agreements[j]!;
+      let who: string | null = null;
+      if (a.municipalityCode !== undefined && a.municipalityCode === b.municipalityCode) who = `municipality ${a.municipalityCode}`;
+      else if (a.partyId !== undefined && a.partyId === b.partyId) who = `party "${a.partyId}"`;
+      if (who && overlaps(a, b)) {
+        problems.push(
+          `agreements "${a.id}" (${periodText(a)}) and "${b.id}" (${periodText(b)}) overlap for ${who}; only one agreement may be in force on any date, so end one before the other starts`,
+        );
+      }
+    }
+  }
+  if (problems.length > 0) throw new AgreementsError(problems);
+  return agreements;
+}
+
+/** Read and validate an agreements file. Throws an Error naming the file and every problem. */
+export function loadAgreementsFile(path: string): Agreement[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read agreements file ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`agreements file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  try {
+    return parseAgreements(json);
+  } catch (err) {
+    if (err instanceof AgreementsError) throw new AgreementsError(err.problems, `agreements file ${path} is invalid`);
+    throw err;
+  }
+}
+
+function inForce(a: Agreement, date: string): boolean {
+  return a.validFrom <= date && (a.validTo === null || date <= a.validTo);
+}
+
+export interface AgreementSelector {
+  /** The municipality the package is from (or, for the senior-pension unit, concerns). */
+  municipalityCode?: string | null;
+  /** The sending party's id, e.g. "spe" for Seniorpensionsenheden. */
+  partyId?: string | null;
+}
+
+/**
+ * The agreement that governs a package received on local date `date`
+ * (inclusive validity), or null.
+ *
+ * A party that has agreements of its own in the file (the senior-pension unit,
+ * §29) is governed only by those, even when its package names a municipality;
+ * every other sender (a municipality) by the agreement for its
+ * municipalityCode.
+ */
+export function agreementInForce(agreements: readonly Agreement[], selector: AgreementSelector, date: string): Agreement | null {
+  if (!isDateString(date)) throw new RangeError(`agreementInForce: date must be YYYY-MM-DD, got ${JSON.stringify(date)}`);
+  const { partyId, municipalityCode } = selector;
+  if (partyId && agreements.some((a) => a.partyId === partyId)) {
+    return agreements.find((a) => a.partyId === partyId && inForce(a, date)) ?? null;
+  }
+  if (municipalityCode) {
+    return agreements.find((a) => a.municipalityCode === municipalityCode && inForce(a, date)) ?? null;
+  }
+  return null;
+}
+
+/** The subset of a pino logger the store uses. */
+export interface AgreementStoreLogger {
+  info(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ReloadResult {
+  ok: true;
+  count: number;
+}
+
+export interface AgreementStore {
+  /** The agreements currently in force in the gateway (the last good file); a fresh array each call. */
+  current(): Agreement[];
+  /**
+   * Re-read the file (e.g. on SIGHUP). A bad file is refused: the old set
+   * stays in force, the problem is logged, and the Error (naming the file,
+   * agreement and field) is thrown for the caller to report.
+   */
+  reload(): ReloadResult;
+  /** Shortcut for agreementInForce(current(), selector, date). */
+  inForce(selector: AgreementSelector, date: string): Agreement | null;
+  readonly path: string;
+}
+
+/**
+ * Load the agreements file and keep it in memory. Throws if the file is bad
+ * at start-up (the gateway must not run without valid agreements).
+ */
+export function createAgreementStore(path: string, logger?: AgreementStoreLogger): AgreementStore {
+  let agreements: readonly Agreement[] = Object.freeze(loadAgreementsFile(path).map((a) => Object.freeze(a)));
+  logger?.info({ path, count: agreements.length }, 'agreements loaded');
+  return {
+    path,
+    current: () => [...agreements],
+    reload(): ReloadResult {
+      try {
+        const next = Object.freeze(loadAgreementsFile(path).map((a) => Object.freeze(a)));
+        agreements = next;
+        logger?.info({ path, count: next.length }, 'agreements reloaded');
+        return { ok: true, count: next.length };
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        logger?.error({ path, err: error }, 'agreements file refused; the previous agreements stay in force');
+        throw error;
+      }
+    },
+    inForce: (selector, date) => agreementInForce(agreements, selector, date),
+  };
+}

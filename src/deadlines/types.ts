@@ -1,0 +1,108 @@
+/**
+ * Types of the deadline engine (RULES.md "Services", "Counting days"; API.md
+ * "Agreements file" and the receipt's `clock` object).
+ *
+ * Dates are plain `YYYY-MM-DD` strings meaning a local date in
+ * Europe/Copenhagen; instants are ISO 8601 strings in UTC with milliseconds.
+ */
+
+export const SERVICES = [
+  'rehab-team-advice',
+  'ongoing-case-advice',
+  'early-pension-statement',
+  'clinical-assessment',
+  'resource-course-conversation',
+  'senior-pension-advice',
+  'senior-pension-assessment',
+] as const;
+
+export type Service = (typeof SERVICES)[number];
+
+export function isService(x: unknown): x is Service {
+  return typeof x === 'string' && (SERVICES as readonly string[]).includes(x);
+}
+
+/** A cooperation agreement (§16, §20, §25, §29; S§4), as loaded from the agreements file. */
+export interface Agreement {
+  id: string;
+  /** Exactly one of municipalityCode / partyId is set. */
+  municipalityCode?: string;
+  partyId?: string;
+  /** First local date the agreement applies to (inclusive), YYYY-MM-DD. */
+  validFrom: string;
+  /** Last local date the agreement applies to (inclusive), or null = open-ended. */
+  validTo: string | null;
+  /** Days per service, and `urgent`: the §21 stk. 3 target. */
+  deadlines: Partial<Record<Service | 'urgent', number>>;
+  /** Weekend/holiday roll-forward (default true). */
+  rollForward: boolean;
+  /** §25 stk. 3: staff the municipality has asked not to work its cases (default []). */
+  excludedStaff: string[];
+}
+
+export interface Extension {
+  reason: string;
+  agreedWith: string;
+}
+
+export interface Deadline {
+  /** What must be delivered: coordinator-available | urgent-target | statement | attest | advice. */
+  kind: string;
+  /** The rule that sets it, e.g. "§21 stk. 1", "§23", "S§4". */
+  rule: string;
+  /** Local due date (Europe/Copenhagen), YYYY-MM-DD. */
+  dueDate: string;
+  /** 23:59:59.999 local time on dueDate, as a UTC ISO instant. */
+  dueAt: string;
+  /** "default" or "agreement:<id>". */
+  source: string;
+  /** Present when an extension was agreed: the due date before the extension. */
+  originalDueDate?: string;
+  /** Present when an extension was agreed (§22 / §23 2. pkt.). */
+  extension?: Extension;
+}
+
+export type ClockStatus = 'running' | 'awaiting-complete-case' | 'no-deadline-agreed' | 'stopped';
+
+export interface Clock {
+  status: ClockStatus;
+  /** UTC ISO instant the case became complete, or null while awaiting it. */
+  startedAt: string | null;
+  /** The first entry is the main deadline (the one `outcome` is measured against). */
+  deadlines: Deadline[];
+  /** Only when status = "stopped". */
+  stoppedAt?: string;
+  outcome?: 'met' | 'missed';
+  /** Calendar days from the local due date to the local stop date; 0 when met. */
+  daysLate?: number;
+}
+
+export type ClockEvent =
+  | { event: 'consultation-booked'; at: string; date: string }
+  | {
+      event: 'extension-agreed';
+      at: string;
+      kind: string;
+      dueDate: string;
+      reason: string;
+      agreedWith: string;
+      actor?: string;
+    }
+  | { event: 'clock-stopped'; at: string; kind?: string };
+
+export interface ClockInput {
+  service: Service;
+  urgent: boolean;
+  /** ISO instant of the case's first receipt. Informational: selects nothing. */
+  receivedAt: string;
+  /** ISO instant the case became complete (clock start); null = awaiting a complete case. */
+  startedAt: string | null;
+  /** The agreement in force for the case (see agreementInForce), or null. */
+  agreement: Agreement | null;
+  events?: ClockEvent[];
+}
+
+export interface ClockResult {
+  clock: Clock;
+  warnings: string[];
+}
