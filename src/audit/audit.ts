@@ -1,0 +1,154 @@
+/**
+ * Append-only, hash-chained audit log.
+ *
+ *   hash(n) = sha256_hex( hash(n-1) + "\n" + canonicalJson({ at, actor, action, caseId, details }) )
+ *   hash(0) = "0" × 64   (the prev_hash of the first entry)
+ *
+ * Chain order is `seq` order. Appends are serialised so that no two entries
+ * ever link to the same predecessor: on PostgreSQL by a transaction-scoped
+ * advisory lock taken before the last hash is read, on SQLite by the write
+ * lock of the (BEGIN IMMEDIATE) transaction. The lock is held until the
+ * surrounding transaction ends, so call appendAudit late in a transaction.
+ *
+ * The table is also append-only at the database level (triggers reject
+ * UPDATE / DELETE, and TRUNCATE on PostgreSQL; see migrations.ts). The chain
+ * detects modification, insertion and removal of entries *before* the last
+ * one; truncating the tail is only detectable against an externally kept
+ * copy of a recent (seq, hash) — see `verifyAuditChain`'s `expectHead`.
+ */
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../storage/schema.js';
+import { canonicalJson } from '../shared/canonical-json.js';
+import { scrubCpr } from '../shared/logger.js';
+
+export type SqlDialect = 'sqlite' | 'postgres';
+
+export const GENESIS_HASH = '0'.repeat(64);
+/** pg_advisory_xact_lock key serialising audit appends ("PkAudi" in ASCII). */
+export const AUDIT_LOCK_KEY = 0x506b41756469;
+
+const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+export interface AuditEntry {
+  /** ISO-8601 UTC with milliseconds, e.g. `2026-12-18T09:41:07.123Z` */
+  at: string;
+  actor: string;
+  action: string;
+  caseId?: string | null;
+  /** Must not contain CPR numbers, names or document bytes; CPR-like strings are replaced with "[CPR]" as a safety net. */
+  details?: Record<string, unknown>;
+}
+
+/** The hash of one entry given its predecessor's hash. */
+export function auditHash(prevHash: string, e: { at: string; actor: string; action: string; caseId: string | null; details: unknown }): string {
+  const body = canonicalJson({ at: e.at, actor: e.actor, action: e.action, caseId: e.caseId, details: e.details });
+  return createHash('sha256').update(prevHash + '\n' + body, 'utf8').digest('hex');
+}
+
+/**
+ * Appends one entry. Pass the transaction the audited change is made in, so
+ * the entry commits (or rolls back) with it; given a plain Kysely instance it
+ * opens its own transaction.
+ */
+export async function appendAudit(
+  trx: Kysely<Database> | Transaction<Database>,
+  dialect: SqlDialect,
+  entry: AuditEntry,
+): Promise<{ seq: number; hash: string }> {
+  if (!ISO_UTC_MS.test(entry.at) || Number.isNaN(Date.parse(entry.at))) {
+    throw new TypeError(`audit entry "at" must be an ISO-8601 UTC instant with milliseconds, got ${JSON.stringify(entry.at)}`);
+  }
+  if (!entry.actor) throw new TypeError('audit entry needs an actor');
+  if (!entry.action) throw new TypeError('audit entry needs an action');
+  const caseId = entry.caseId ?? null;
+  // Round-trip through canonical JSON so what is hashed now is exactly what verification will parse back.
+  const detailsJson = canonicalJson(scrubStrings(entry.details ?? {}));
+  const details = JSON.parse(detailsJson) as unknown;
+
+  const run = async (t: Transaction<Database>) => {
+    if (dialect === 'postgres') {
+      await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY)})`.execute(t);
+    }
+    const last = await t.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const prevHash = last?.hash ?? GENESIS_HASH;
+    const hash = auditHash(prevHash, { at: entry.at, actor: entry.actor, action: entry.action, caseId, details });
+    const row = await t
+      .insertInto('audit_log')
+      .values({ at: entry.at, actor: entry.actor, action: entry.action, case_id: caseId, details: detailsJson, prev_hash: prevHash, hash })
+      .returning('seq')
+      .executeTakeFirstOrThrow();
+    return { seq: Number(row.seq), hash };
+  };
+  return trx.isTransaction ? run(trx as Transaction<Database>) : trx.transaction().execute(run);
+}
+
+export type AuditVerification = { ok: true; count: number; head: { seq: number; hash: string } | null } | { ok: false; brokenAt: number; reason: string };
+
+/**
+ * Walks the whole chain in seq order, a page at a time (memory bounded), and
+ * names the first broken link. `expectHead`, if given (a (seq, hash) recorded
+ * elsewhere earlier), must be found in the chain — this catches truncation of
+ * the tail, which the chain alone cannot.
+ */
+export async function verifyAuditChain(
+  db: Kysely<Database> | Transaction<Database>,
+  opts: { pageSize?: number; expectHead?: { seq: number; hash: string } } = {},
+): Promise<AuditVerification> {
+  const pageSize = opts.pageSize ?? 1000;
+  let prevHash = GENESIS_HASH;
+  let prevSeq = 0;
+  let count = 0;
+  let head: { seq: number; hash: string } | null = null;
+  let sawExpected = !opts.expectHead;
+  for (;;) {
+    const rows = await db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('seq', '>', prevSeq)
+      .orderBy('seq', 'asc')
+      .limit(pageSize)
+      .execute();
+    for (const r of rows) {
+      const seq = Number(r.seq);
+      if (r.prev_hash !== prevHash) {
+        return { ok: false, brokenAt: seq, reason: count === 0 ? 'first entry does not start from the genesis hash' : `prev_hash does not match the hash of entry ${prevSeq} (entry removed, inserted or reordered)` };
+      }
+      let details: unknown;
+      try {
+        details = JSON.parse(r.details);
+      } catch {
+        return { ok: false, brokenAt: seq, reason: 'details is not valid JSON' };
+      }
+      let expected: string;
+      try {
+        expected = auditHash(prevHash, { at: r.at, actor: r.actor, action: r.action, caseId: r.case_id, details });
+      } catch (e) {
+        return { ok: false, brokenAt: seq, reason: `entry cannot be canonicalised: ${(e as Error).message}` };
+      }
+      if (r.hash !== expected) return { ok: false, brokenAt: seq, reason: 'hash does not match the entry (entry modified)' };
+      if (opts.expectHead && seq === opts.expectHead.seq) {
+        if (r.hash !== opts.expectHead.hash) return { ok: false, brokenAt: seq, reason: 'hash differs from the externally recorded head' };
+        sawExpected = true;
+      }
+      prevHash = r.hash;
+      prevSeq = seq;
+      count++;
+      head = { seq, hash: r.hash };
+    }
+    if (rows.length < pageSize) break;
+  }
+  if (!sawExpected) {
+    return { ok: false, brokenAt: opts.expectHead!.seq, reason: 'externally recorded entry is missing (log truncated?)' };
+  }
+  return { ok: true, count, head };
+}
+
+function scrubStrings(v: unknown): unknown {
+  if (typeof v === 'string') return scrubCpr(v);
+  if (Array.isArray(v)) return v.map(scrubStrings);
+  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubStrings(x)]));
+  }
+  return v;
+}

@@ -1,0 +1,377 @@
+/**
+ * Encrypted blob store (documents at rest).
+ *
+ * File format (version 1), everything after the header is streamed:
+ *
+ *   magic "PKBS" (4) | version 0x01 (1)
+ *   | wrapped data key: iv (12) | AES-256-GCM(kek, dataKey) (32) | tag (16)
+ *   | data iv (12)
+ *   | ciphertext (= plaintext length)
+ *   | data tag (16)
+ *
+ * - Every blob has a fresh random 256-bit data key; it is wrapped under a key
+ *   derived from the master key (HKDF, purpose "blob-kek-v1").
+ * - The data cipher authenticates the whole header and the blob key (AAD), and
+ *   the key wrap authenticates the blob key too: a file moved/copied to another
+ *   key, or with a modified header, fails authentication.
+ * - No plaintext byte is ever written to disk; the temp file only ever holds
+ *   ciphertext. Memory is bounded (streaming, ≤ ~1 MiB write coalescing).
+ *
+ * Readers: GCM can only be verified at the end. `get()` streams plaintext as
+ * it decrypts and *errors at the end* if the blob was modified, so a consumer
+ * must not act on the bytes before the stream has ended without error (or
+ * must check the SHA-256 recorded at put time).
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { mkdir, open, opendir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform, pipeline as pipelineCb, type Readable as ReadableT } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { deriveKey, gcmOpen, gcmSeal } from './crypto.js';
+
+export interface BlobPutResult {
+  key: string;
+  size: number;
+  /** hex SHA-256 of the PLAINTEXT (as stored, i.e. after `transform`) */
+  sha256: string;
+}
+
+export interface BlobPutOptions {
+  signal?: AbortSignal;
+  /** piped between `source` and the encryption (e.g. a sniffing / size-limit Transform); its errors reject put() */
+  transform?: Transform;
+}
+
+export interface BlobStore {
+  /** Streams plaintext from `source` through SHA-256 and AES-256-GCM under a fresh random per-blob data key (wrapped by the master key) into a temp file; fsyncs it, renames into place, fsyncs the directory; resolves only when durable. On any error (source error, abort signal, write error) removes the temp file and rejects. `transform`, if given, is piped in front (e.g. a sniffing/limit Transform supplied by the caller). */
+  put(source: NodeJS.ReadableStream | ReadableT, opts?: BlobPutOptions): Promise<BlobPutResult>;
+  /** Decrypting read stream; the GCM tag is verified at the end (stream errors if the blob was tampered). Rejects with code ENOENT if there is no such blob. */
+  get(key: string): Promise<ReadableT>;
+  /** idempotent */
+  delete(key: string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  /** keys of all stored blobs — for start-up sweeps / reconcilers */
+  listKeys(): AsyncIterable<string>;
+  /** removes leftover temp files older than `olderThanMs`; returns how many */
+  sweepTemp(olderThanMs: number): Promise<number>;
+  /** readiness: directory writable (writes, fsyncs and removes a probe file) */
+  check(): Promise<void>;
+}
+
+const MAGIC = Buffer.from('PKBS', 'ascii');
+const VERSION = 0x01;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const WRAPPED_KEY_BYTES = IV_BYTES + 32 + TAG_BYTES;
+const PREFIX_BYTES = MAGIC.length + 1;
+const HEADER_BYTES = PREFIX_BYTES + WRAPPED_KEY_BYTES + IV_BYTES; // 77
+const WRITE_COALESCE_BYTES = 1 << 20;
+const SYNC_EVERY_BYTES = 32 << 20;
+
+const KEY_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const FANOUT_RE = /^[0-9a-f]{2}$/;
+
+export function isBlobKey(key: unknown): key is string {
+  return typeof key === 'string' && KEY_RE.test(key);
+}
+
+export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): BlobStore {
+  const dir = opts.dir;
+  const tmpDir = join(dir, 'tmp');
+  const kek = deriveKey(opts.masterKey, 'blob-kek-v1');
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+
+  function pathFor(key: string): string {
+    if (!isBlobKey(key)) throw new TypeError(`invalid blob key ${JSON.stringify(String(key).slice(0, 80))}`);
+    return join(dir, key.slice(0, 2), key);
+  }
+
+  const prefix = Buffer.concat([MAGIC, Buffer.from([VERSION])]);
+  const wrapAad = (key: string) => Buffer.concat([prefix, Buffer.from(key, 'ascii')]);
+  const dataAad = (header: Buffer, key: string) => Buffer.concat([header, Buffer.from(key, 'ascii')]);
+
+  async function put(source: NodeJS.ReadableStream | ReadableT, popts: BlobPutOptions = {}): Promise<BlobPutResult> {
+    const { signal, transform } = popts;
+    signal?.throwIfAborted();
+    const key = randomUUID();
+    const tmp = join(tmpDir, `${key}.tmp`);
+
+    const dataKey = randomBytes(32);
+    const iv = randomBytes(IV_BYTES);
+    const header = Buffer.concat([prefix, gcmSeal(kek, dataKey, wrapAad(key)), iv]);
+    const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+    dataKey.fill(0);
+    cipher.setAAD(dataAad(header, key));
+    const hash = createHash('sha256');
+    let size = 0;
+
+    let fh: FileHandle | undefined;
+    let out: CoalescingWriter | undefined;
+    let sinkDone: Promise<void> | undefined;
+    try {
+      fh = await open(tmp, 'wx', 0o600);
+      const w = (out = new CoalescingWriter(fh));
+      await w.write(header);
+      const sink = (src: AsyncIterable<unknown>): Promise<void> =>
+        (sinkDone = (async () => {
+          for await (const chunk of src) {
+            const b = toBuffer(chunk);
+            size += b.length;
+            hash.update(b);
+            await w.write(cipher.update(b));
+          }
+        })());
+      if (transform) await pipeline(source, transform, sink, { signal });
+      else await pipeline(source, sink, { signal });
+      signal?.throwIfAborted();
+      await w.write(cipher.final());
+      await w.write(cipher.getAuthTag());
+      await w.flush();
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+
+      const fanout = join(dir, key.slice(0, 2));
+      const created = await mkdir(fanout, { recursive: true, mode: 0o700 });
+      if (created) await fsyncDir(dir);
+      signal?.throwIfAborted();
+      await rename(tmp, join(fanout, key));
+      await fsyncDir(fanout);
+      return { key, size, sha256: hash.digest('hex') };
+    } catch (err) {
+      // Let an in-flight write settle before closing, then remove the temp file.
+      await sinkDone?.catch(() => {});
+      await out?.settle();
+      await fh?.close().catch(() => {});
+      await rm(tmp, { force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  async function get(key: string): Promise<ReadableT> {
+    const path = pathFor(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw Object.assign(new Error(`blob ${key} not found`), { code: 'ENOENT' });
+      throw err;
+    }
+    let handedOver = false;
+    try {
+      const { size } = await fh.stat();
+      if (size < HEADER_BYTES + TAG_BYTES) throw new Error(`blob ${key} is corrupt: ${size} bytes is shorter than header and tag`);
+      const header = await readExactly(fh, HEADER_BYTES, 0);
+      if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error(`blob ${key} is corrupt: bad magic`);
+      if (header[MAGIC.length] !== VERSION) throw new Error(`blob ${key} has unsupported format version ${header[MAGIC.length]}`);
+      let dataKey: Buffer;
+      try {
+        dataKey = gcmOpen(kek, header.subarray(PREFIX_BYTES, PREFIX_BYTES + WRAPPED_KEY_BYTES), wrapAad(key));
+      } catch {
+        throw new Error(`blob ${key}: data key failed authentication (wrong master key, or header modified)`);
+      }
+      const iv = header.subarray(PREFIX_BYTES + WRAPPED_KEY_BYTES, HEADER_BYTES);
+      const tag = await readExactly(fh, TAG_BYTES, size - TAG_BYTES);
+      const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
+      dataKey.fill(0);
+      decipher.setAAD(dataAad(header, key));
+      decipher.setAuthTag(tag);
+
+      const plain = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          try {
+            cb(null, decipher.update(chunk));
+          } catch (e) {
+            cb(e as Error);
+          }
+        },
+        flush(cb) {
+          try {
+            cb(null, decipher.final());
+          } catch {
+            cb(new Error(`blob ${key} failed authentication: modified or corrupt`));
+          }
+        },
+      });
+      const ctEnd = size - TAG_BYTES; // exclusive
+      let body: ReadableT;
+      if (ctEnd > HEADER_BYTES) {
+        body = fh.createReadStream({ start: HEADER_BYTES, end: ctEnd - 1, autoClose: true, highWaterMark: 256 * 1024 });
+      } else {
+        await fh.close();
+        body = Readable.from([]);
+      }
+      handedOver = true;
+      // Errors (read errors, authentication failure) surface on `plain`; destroying `plain` closes the file.
+      pipelineCb(body, plain, () => {});
+      return plain;
+    } finally {
+      if (!handedOver) await fh.close().catch(() => {});
+    }
+  }
+
+  async function del(key: string): Promise<void> {
+    const path = pathFor(key);
+    await rm(path, { force: true });
+    await fsyncDir(join(dir, key.slice(0, 2))).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  async function exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(pathFor(key))).isFile();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  async function* listKeys(): AsyncIterable<string> {
+    for await (const d of await opendir(dir)) {
+      if (!d.isDirectory() || !FANOUT_RE.test(d.name)) continue;
+      let sub;
+      try {
+        sub = await opendir(join(dir, d.name));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      for await (const f of sub) {
+        if (f.isFile() && isBlobKey(f.name) && f.name.startsWith(d.name)) yield f.name;
+      }
+    }
+  }
+
+  async function sweepTemp(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    for await (const d of await opendir(tmpDir)) {
+      if (!d.isFile()) continue;
+      const p = join(tmpDir, d.name);
+      try {
+        if ((await stat(p)).mtimeMs <= cutoff) {
+          await rm(p);
+          removed++;
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // finished or removed meanwhile
+      }
+    }
+    return removed;
+  }
+
+  async function check(): Promise<void> {
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    const probe = join(tmpDir, `.probe-${randomUUID()}`);
+    const fh = await open(probe, 'wx', 0o600);
+    try {
+      await fh.write(Buffer.from('probe'));
+      await fh.sync();
+    } finally {
+      await fh.close();
+      await rm(probe, { force: true });
+    }
+  }
+
+  return { put, get, delete: del, exists, listKeys, sweepTemp, check };
+}
+
+/**
+ * Coalesces small writes into ≤ ~1 MiB positional writes, with one write in
+ * flight while the next batch is being encrypted (so crypto and I/O overlap;
+ * memory stays ≤ ~2 MiB). Every SYNC_EVERY bytes it starts a background
+ * fdatasync so dirty pages go to disk during the upload rather than all in
+ * the final fsync. Handles short writes; the first error is rethrown.
+ */
+class CoalescingWriter {
+  #fh: FileHandle;
+  #parts: Buffer[] = [];
+  #len = 0;
+  #pos = 0;
+  #inflight: Promise<void> | undefined;
+  #syncing: Promise<void> | undefined;
+  #unsynced = 0;
+  #error: unknown;
+  constructor(fh: FileHandle) {
+    this.#fh = fh;
+  }
+  async write(b: Buffer): Promise<void> {
+    if (this.#error) throw this.#error;
+    if (b.length === 0) return;
+    this.#parts.push(b);
+    this.#len += b.length;
+    if (this.#len >= WRITE_COALESCE_BYTES) await this.#startWrite();
+  }
+  /** Writes everything buffered and waits for all I/O (including a background datasync) to finish. */
+  async flush(): Promise<void> {
+    await this.#startWrite();
+    await this.settle();
+    if (this.#error) throw this.#error;
+  }
+  /** Waits for in-flight I/O without throwing (before closing the file on an error path). */
+  async settle(): Promise<void> {
+    await this.#inflight;
+    await this.#syncing;
+  }
+  async #startWrite(): Promise<void> {
+    await this.#inflight; // at most one write in flight
+    if (this.#error) throw this.#error;
+    if (this.#len === 0) return;
+    const buf = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#len);
+    const pos = this.#pos;
+    this.#parts = [];
+    this.#len = 0;
+    this.#pos += buf.length;
+    this.#inflight = this.#writeAll(buf, pos).catch((e: unknown) => {
+      this.#error ??= e;
+    });
+  }
+  async #writeAll(buf: Buffer, pos: number): Promise<void> {
+    let off = 0;
+    while (off < buf.length) {
+      const { bytesWritten } = await this.#fh.write(buf, off, buf.length - off, pos + off);
+      off += bytesWritten;
+    }
+    this.#unsynced += buf.length;
+    if (this.#unsynced >= SYNC_EVERY_BYTES && !this.#syncing) {
+      this.#unsynced = 0;
+      this.#syncing = this.#fh
+        .datasync()
+        .catch((e: unknown) => {
+          this.#error ??= e;
+        })
+        .finally(() => {
+          this.#syncing = undefined;
+        });
+    }
+  }
+}
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new TypeError(`blob source yielded a ${typeof chunk}, expected bytes`);
+}
+
+async function readExactly(fh: FileHandle, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let off = 0;
+  while (off < length) {
+    const { bytesRead } = await fh.read(buf, off, length - off, position + off);
+    if (bytesRead === 0) throw new Error('unexpected end of blob file');
+    off += bytesRead;
+  }
+  return buf;
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  const dh = await open(path, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Opening the relational store: embedded SQLite (better-sqlite3) or PostgreSQL,
+ * the same Kysely<Database> API on both, migrations run on open.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  type TransactionSettings,
+} from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from './schema.js';
+import { createMigrationProvider, type SqlDialect } from './migrations.js';
+
+export type { SqlDialect };
+
+export interface Db {
+  db: Kysely<Database>;
+  dialect: SqlDialect;
+  /** Round trip to the database; rejects when it is unreachable. */
+  ping(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** postgres://… ; unset = embedded SQLite in `${dataDir}/postkasse.db` */
+  url?: string;
+  dataDir: string;
+  /** PostgreSQL schema to use (created if missing). Ignored for SQLite. */
+  schema?: string;
+  log?: Logger;
+  /** PostgreSQL pool size (default 10). */
+  poolMax?: number;
+}
+
+const IDENT_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+const INT8_OID = 20;
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
+  const url = opts.url?.trim();
+  const opened = url ? await openPostgres(url, opts) : openSqlite(opts);
+  try {
+    await migrate(opened.db, opened.dialect, opts.log);
+  } catch (err) {
+    await opened.close().catch(() => {});
+    throw err;
+  }
+  return opened;
+}
+
+// ---------------------------------------------------------------- SQLite
+
+/**
+ * better-sqlite3 driver with two changes to Kysely's SqliteDriver:
+ *
+ * - transactions start with `BEGIN IMMEDIATE`, so the write lock is taken up
+ *   front. Within this process Kysely already serialises all work on the one
+ *   connection (a mutex held from BEGIN to COMMIT); IMMEDIATE additionally
+ *   makes a read-then-write transaction safe against *other processes* (the
+ *   CLI, a second instance) — a deferred BEGIN would fail with SQLITE_BUSY on
+ *   lock upgrade, or let two transactions read the same "last" row.
+ * - rollback is only issued when a transaction is still open: SQLite
+ *   auto-rolls back on some errors (SQLITE_FULL, SQLITE_IOERR, …) and a second
+ *   ROLLBACK would then throw and mask the original error.
+ *
+ * Consequence for callers: inside `db.transaction().execute(trx => …)` use
+ * `trx`, never `db` — a query on `db` waits for the connection the
+ * transaction holds, i.e. forever.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #sqlite: BetterSqlite3.Database;
+  constructor(sqlite: BetterSqlite3.Database) {
+    super({ database: sqlite });
+    this.#sqlite = sqlite;
+  }
+  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
+    const stmt = settings?.accessMode === 'read only' ? 'begin deferred' : 'begin immediate';
+    await connection.executeQuery(CompiledQuery.raw(stmt));
+  }
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.#sqlite.inTransaction) return;
+    await super.rollbackTransaction(connection);
+  }
+}
+
+/** SQLite supports transactional DDL; saying so makes the Migrator run inside one BEGIN IMMEDIATE transaction (safe against a second process migrating at the same time). */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class PostkasseSqliteDialect extends SqliteDialect {
+  readonly #sqlite: BetterSqlite3.Database;
+  constructor(sqlite: BetterSqlite3.Database) {
+    super({ database: sqlite });
+    this.#sqlite = sqlite;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#sqlite);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+function openSqlite(opts: OpenDatabaseOptions): Db {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const file = join(opts.dataDir, 'postkasse.db');
+  const sqlite = new BetterSqlite3(file);
+  try {
+    // busy_timeout first, so that the journal_mode switch waits for other processes too.
+    sqlite.pragma('busy_timeout = 5000');
+    const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
+    if (String(mode).toLowerCase() !== 'wal') throw new Error(`SQLite ${file}: could not enable WAL (journal_mode=${String(mode)})`);
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
+  opts.log?.info({ file }, 'opened embedded SQLite database');
+  const db = new Kysely<Database>({ dialect: new PostkasseSqliteDialect(sqlite) });
+  let closed: Promise<void> | undefined;
+  return {
+    db,
+    dialect: 'sqlite',
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    close() {
+      closed ??= db.destroy();
+      return closed;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db> {
+  if (!/^postgres(ql)?:\/\//i.test(url)) throw new Error('database url must start with postgres:// or postgresql:// (unset it to use the embedded database)');
+  const schema = opts.schema;
+  if (schema !== undefined && !IDENT_RE.test(schema)) {
+    throw new Error(`PostgreSQL schema name ${JSON.stringify(schema)} is not a plain lower-case identifier ([a-z_][a-z0-9_]*, at most 63 characters)`);
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolMax ?? 10,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    // search_path for every connection of this pool, set at connection start-up
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    // int8 (bigserial, count(*)) as number, for this pool only — not pg.types globally.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (oid === INT8_OID && format !== 'binary') return parseInt8;
+        return pg.types.getTypeParser(oid, format as 'text');
+      }) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client's error (server restart, network) is emitted on the pool; unhandled it would crash the process.
+  pool.on('error', (err) => opts.log?.error({ err }, 'PostgreSQL idle client error'));
+
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let closed: Promise<void> | undefined;
+  const handle: Db = {
+    db,
+    dialect: 'postgres',
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    close() {
+      closed ??= db.destroy();
+      return closed;
+    },
+  };
+  try {
+    if (schema) {
+      await createSchemaIfMissing(db, schema);
+      const { rows } = await sql<{ s: string | null }>`select current_schema() as s`.execute(db);
+      if (rows[0]?.s !== schema) {
+        throw new Error(`PostgreSQL search_path did not take effect (current_schema() is ${String(rows[0]?.s)}, expected ${schema}); does the url carry its own "options"?`);
+      }
+    }
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
+  opts.log?.info({ schema: schema ?? '(default)' }, 'connected to PostgreSQL');
+  return handle;
+}
+
+function parseInt8(value: string): number | string {
+  const n = Number(value);
+  // Beyond 2^53 a number would silently lose precision; hand back the exact text instead.
+  return Number.isSafeInteger(n) ? n : value;
+}
+
+async function createSchemaIfMissing(db: Kysely<Database>, schema: string): Promise<void> {
+  try {
+    await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  } catch (err) {
+    // Two processes creating it at once: `if not exists` can still raise a unique violation on pg_namespace.
+    const code = (err as { code?: string }).code;
+    if (code !== '23505' && code !== '42P06') throw err;
+  }
+}
+
+// ---------------------------------------------------------------- migrations
+
+async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger): Promise<void> {
+  const migrator = new Migrator({ db, provider: createMigrationProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  for (const r of results ?? []) {
+    if (r.status === 'Success') log?.info({ migration: r.migrationName }, 'applied database migration');
+    else if (r.status === 'Error') log?.error({ migration: r.migrationName }, 'database migration failed');
+  }
+  if (error) {
+    throw error instanceof Error ? error : new Error(`database migration failed: ${String(error)}`);
+  }
+}
+
+// ---------------------------------------------------------------- errors
+
+/** True for a UNIQUE / PRIMARY KEY violation on either dialect (also when wrapped in `cause`). */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505') return true;
+  }
+  return false;
+}

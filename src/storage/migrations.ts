@@ -1,0 +1,164 @@
+/**
+ * Schema migrations, defined in code, one set valid on both dialects.
+ *
+ * Rules for adding a migration: append a new key (names sort lexically and
+ * run in that order), never edit one that has shipped, use the schema builder
+ * and the `t` type helpers below so SQLite and PostgreSQL stay identical.
+ */
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type SqlDialect = 'sqlite' | 'postgres';
+
+/** Column types that differ between the dialects. */
+function types(dialect: SqlDialect) {
+  return {
+    /** binary: `blob` (SQLite) / `bytea` (PostgreSQL); both surface as Buffer */
+    binary: dialect === 'postgres' ? ('bytea' as const) : ('blob' as const),
+    /** 64-bit integer (SQLite integers are 64-bit anyway); int8 is parsed to number by our pg pool */
+    int64: 'bigint' as const,
+  };
+}
+
+function m0001Initial(dialect: SqlDialect): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('cases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('sender_party_id', 'text', (c) => c.notNull())
+        .addColumn('municipality_code', 'text', (c) => c.notNull())
+        .addColumn('service', 'text', (c) => c.notNull())
+        .addColumn('case_type', 'text', (c) => c.notNull())
+        .addColumn('urgent', 'integer', (c) => c.notNull().check(sql`urgent in (0, 1)`))
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('complete', 'integer', (c) => c.notNull().check(sql`complete in (0, 1)`))
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .addColumn('clock_started_at', 'text')
+        .addColumn('agreement_id', 'text')
+        .addColumn('gp_ydernummer', 'text')
+        .addColumn('treating_clinicians', 'text', (c) => c.notNull())
+        .addColumn('consents', 'text', (c) => c.notNull())
+        .addColumn('manifest_enc', t.binary, (c) => c.notNull())
+        .addColumn('clock', 'text', (c) => c.notNull())
+        .addColumn('assigned_to', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('cases_state_idx').on('cases').columns(['state', 'received_at']).execute();
+      await db.schema.createIndex('cases_assigned_to_idx').on('cases').column('assigned_to').execute();
+
+      await db.schema
+        .createTable('packages')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('sender_party_id', 'text', (c) => c.notNull())
+        .addColumn('package_id', 'text', (c) => c.notNull())
+        .addColumn('case_id', 'text', (c) => c.notNull().references('cases.id'))
+        .addColumn('content_sha256', 'text', (c) => c.notNull())
+        .addColumn('manifest_sha256', 'text', (c) => c.notNull())
+        .addColumn('is_supplement', 'integer', (c) => c.notNull().check(sql`is_supplement in (0, 1)`))
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        // The idempotency guarantee: a sender's packageId is accepted once, forever.
+        .addUniqueConstraint('packages_sender_package_uq', ['sender_party_id', 'package_id'])
+        .execute();
+      await db.schema.createIndex('packages_case_id_idx').on('packages').column('case_id').execute();
+
+      await db.schema
+        .createTable('documents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('case_id', 'text', (c) => c.notNull().references('cases.id'))
+        .addColumn('package_row_id', 'text', (c) => c.notNull().references('packages.id'))
+        .addColumn('part', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('title', 'text')
+        .addColumn('media_type', 'text', (c) => c.notNull())
+        .addColumn('size', t.int64, (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('blob_key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('documents_case_part_package_uq', ['case_id', 'part', 'package_row_id'])
+        .execute();
+      await db.schema.createIndex('documents_package_row_id_idx').on('documents').column('package_row_id').execute();
+      // orphan-blob reconciler: "is this blob key referenced?"
+      await db.schema.createIndex('documents_blob_key_idx').on('documents').column('blob_key').execute();
+
+      await db.schema
+        .createTable('receipts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('package_row_id', 'text', (c) => c.notNull().references('packages.id'))
+        .addColumn('case_id', 'text', (c) => c.notNull().references('cases.id'))
+        .addColumn('sender_party_id', 'text', (c) => c.notNull())
+        .addColumn('body', t.binary, (c) => c.notNull())
+        .addColumn('signature', t.binary, (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('receipts_package_row_id_idx').on('receipts').column('package_row_id').execute();
+      await db.schema.createIndex('receipts_case_id_idx').on('receipts').column('case_id').execute();
+
+      // audit_log.case_id deliberately has no foreign key: the log must outlive
+      // (and never block) anything that happens to a case.
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('seq', dialect === 'postgres' ? 'bigint' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('case_id', 'text')
+        .addColumn('details', 'text', (c) => c.notNull())
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_log_case_id_idx').on('audit_log').columns(['case_id', 'seq']).execute();
+
+      await db.schema
+        .createTable('case_events')
+        .addColumn('id', dialect === 'postgres' ? 'bigint' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('case_id', 'text', (c) => c.notNull().references('cases.id'))
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('case_events_case_id_idx').on('case_events').columns(['case_id', 'id']).execute();
+
+      // Append-only at the database level (defence in depth behind the hash chain).
+      if (dialect === 'postgres') {
+        await sql`
+          create function audit_log_append_only() returns trigger language plpgsql as $$
+          begin
+            raise exception 'audit_log is append-only' using errcode = 'insufficient_privilege';
+          end
+          $$`.execute(db);
+        await sql`create trigger audit_log_append_only before update or delete on audit_log
+          for each row execute function audit_log_append_only()`.execute(db);
+        await sql`create trigger audit_log_no_truncate before truncate on audit_log
+          for each statement execute function audit_log_append_only()`.execute(db);
+      } else {
+        await sql`create trigger audit_log_no_update before update on audit_log
+          begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
+        await sql`create trigger audit_log_no_delete before delete on audit_log
+          begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
+      }
+    },
+    async down(db: Kysely<any>) {
+      for (const table of ['case_events', 'audit_log', 'receipts', 'documents', 'packages', 'cases']) {
+        await db.schema.dropTable(table).ifExists().execute();
+      }
+      if (dialect === 'postgres') await sql`drop function if exists audit_log_append_only()`.execute(db);
+    },
+  };
+}
+
+export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      return {
+        '0001_initial': m0001Initial(dialect),
+      };
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/** Shared by the storage and audit tests: both dialects, a fresh PostgreSQL schema and temp dir per test file. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { openDatabase, type Db } from '../../src/storage/db.js';
+
+export interface DialectCase {
+  name: 'sqlite' | 'postgres';
+  url?: string;
+}
+
+export const DIALECTS: DialectCase[] = [
+  { name: 'sqlite' },
+  { name: 'postgres', url: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+];
+
+export function tempDir(prefix: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), `postkasse-${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh database per dialect: its own data dir (SQLite) and its own schema (PostgreSQL), torn down by `dispose()`. */
+export async function openTestDb(d: DialectCase, prefix: string): Promise<Db & { schema?: string; dataDir: string; dispose(): Promise<void> }> {
+  const tmp = tempDir(`${prefix}-${d.name}`);
+  const schema = d.url ? `t_${prefix}_${randomBytes(5).toString('hex')}` : undefined;
+  const db = await openDatabase({ url: d.url, dataDir: tmp.dir, schema });
+  return {
+    ...db,
+    schema,
+    dataDir: tmp.dir,
+    async dispose() {
+      try {
+        if (schema) await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db.db);
+      } finally {
+        await db.close();
+        tmp.remove();
+      }
+    },
+  };
+}
