@@ -1,0 +1,65 @@
+/**
+ * Operator command line: `npm run cli -- <command> …`
+ * (= node --import tsx src/cli/main.ts <command> …).
+ *
+ * Exit codes: 0 success, 1 the operation failed (rejected package, invalid
+ * signature, broken audit chain, I/O), 2 usage error.
+ */
+import { pathToFileURL } from 'node:url';
+import type { CommandResult } from './deadline.js';
+
+export const USAGE = `usage: npm run cli -- <command> [options]
+
+commands:
+  deadline --service S --received ISO [--consultation DATE] [--municipality CODE] [--party ID] [--urgent] [--agreements FILE]
+                      print the deadlines JSON a receipt would carry
+  send --manifest FILE --file PART=PATH … [--url URL] [--as PARTY | --cert FILE --key FILE] [--ca FILE] [--out DIR]
+  send --demo [...]   post a case package over mutual TLS; keep the signed receipt
+  verify-receipt --receipt FILE (--signature FILE | --signature-b64 B64) [--ca FILE]
+                      check a receipt's detached CMS signature
+  audit verify [--expect-head SEQ:HASH]
+                      verify the audit log's hash chain in the configured database
+  help [COMMAND]      this text, or a command's options
+
+Environment: DATA_DIR (default ./data: development PKI and embedded database),
+DATABASE_URL and the other gateway variables (see API.md "Configuration").
+`;
+
+// Loaded on demand: a command only pays for its own dependencies (the
+// database drivers, TLS, zod schemas …) at start-up.
+const COMMANDS: Record<string, (args: string[]) => Promise<CommandResult>> = {
+  deadline: async (a) => (await import('./deadline.js')).deadlineCommand(a),
+  send: async (a) => (await import('./send.js')).sendCommand(a),
+  'verify-receipt': async (a) => (await import('./verify.js')).verifyReceiptCommand(a),
+  audit: async (a) => (await import('./audit.js')).auditCommand(a),
+};
+
+export async function runCli(argv: string[]): Promise<CommandResult> {
+  const [command, ...rest] = argv;
+  if (command === undefined) return { code: 2, stdout: '', stderr: USAGE };
+  if (command === 'help' || command === '--help' || command === '-h') {
+    const topic = rest[0];
+    if (topic !== undefined && topic in COMMANDS) return COMMANDS[topic]!(['--help']);
+    return { code: 0, stdout: USAGE, stderr: '' };
+  }
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!run) return { code: 2, stdout: '', stderr: `unknown command ${JSON.stringify(command)}\n\n${USAGE}` };
+  try {
+    return await run(rest);
+  } catch (err) {
+    return { code: 1, stdout: '', stderr: `${command}: ${(err as Error).stack ?? String(err)}\n` };
+  }
+}
+
+function write(stream: NodeJS.WriteStream, text: string): void {
+  if (text) stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+// Run only when executed directly, not when imported (e.g. by tests).
+const entry = process.argv[1];
+if (entry !== undefined && (pathToFileURL(entry).href === import.meta.url || /[\\/]src[\\/]cli[\\/]main\.ts$/.test(entry))) {
+  const result = await runCli(process.argv.slice(2));
+  write(process.stdout, result.stdout);
+  write(process.stderr, result.stderr);
+  process.exitCode = result.code;
+}
