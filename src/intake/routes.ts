@@ -43,6 +43,8 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
   const { intake, blobs, limits } = deps;
   const upload = multer({
     storage: createUploadStorage(blobs, limits),
+    // keep the file name as sent, so a name with a path is refused rather than silently cut
+    preservePath: true,
     limits: {
       fileSize: limits.maxDocumentBytes,
       files: limits.maxDocuments + 1, // the manifest may come as a file part
@@ -103,7 +105,8 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
       }
     } catch (err) {
       await discardUpload(blobs, state);
-      if (req.destroyed || req.socket.destroyed) {
+      // (req.destroyed is no sign of a disconnect: a fully read request is auto-destroyed.)
+      if (!res.socket || res.socket.destroyed) {
         // The client went away: nothing to answer, nothing kept.
         await intake.auditRejection(party, 499, 'client-aborted', state.manifest?.packageId);
         return;

@@ -58,7 +58,7 @@ export function contentHash(manifest: Manifest, docs: { part: string; sha256: st
 
 /** Which agreement governs a case: the one in force on the local date of receipt. */
 export function governingAgreement(
-  agreements: Agreement[],
+  agreements: readonly Agreement[],
   sender: Party,
   municipalityCode: string,
   receivedAt: string,

@@ -37,7 +37,12 @@ function firstSignificant(head: Buffer): string | undefined {
  * match `declared`. Text types (XML, JSON, plain text) must be valid UTF-8 with
  * no NUL byte anywhere; binary types are recognised by their signature.
  */
-export function createSniffer(declared: AllowedMediaType, part: string): Transform {
+export function createSniffer(
+  declared: AllowedMediaType,
+  part: string,
+  /** called with each chunk's size before it passes; a returned Problem stops the stream (package size limit) */
+  onBytes?: (n: number) => Problem | null,
+): Transform {
   let head: Buffer[] = [];
   let headLen = 0;
   let decided = false;
@@ -79,6 +84,8 @@ export function createSniffer(declared: AllowedMediaType, part: string): Transfo
   return new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       total += chunk.length;
+      const limit = onBytes?.(chunk.length);
+      if (limit) return cb(limit);
       if (decided) {
         if (textMode) {
           const p = checkText(chunk);

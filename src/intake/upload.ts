@@ -5,7 +5,6 @@
  * before any document; it is validated as soon as it arrives so that a bad
  * package is refused before its documents are written.
  */
-import { Transform } from 'node:stream';
 import type { Request } from 'express';
 import type multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
@@ -40,6 +39,8 @@ export interface UploadState {
   /** Runs once, when the manifest has been parsed (authorisation, supplementTo, …). */
   onManifest: (m: Manifest) => Promise<void>;
   manifestChecked?: Promise<void>;
+  /** set while a manifest sent as a file part is being read and checked */
+  manifestArriving?: Promise<void>;
 }
 
 type UploadRequest = Request & { upload?: UploadState };
@@ -90,27 +91,33 @@ async function readSmall(stream: NodeJS.ReadableStream, max: number): Promise<Bu
   return Buffer.concat(chunks);
 }
 
-function packageCounter(state: UploadState, limits: UploadLimits): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      state.packageBytes += chunk.length;
-      if (state.packageBytes > limits.maxPackageBytes) {
-        return cb(tooLarge(`a package holds at most ${limits.maxPackageBytes} bytes of documents`, 'package-too-large'));
-      }
-      cb(null, chunk);
-    },
-  });
-}
-
 export function createUploadStorage(blobs: BlobStore, limits: UploadLimits): multer.StorageEngine {
   async function handle(req: UploadRequest, file: Express.Multer.File): Promise<Partial<Express.Multer.File> & { blobKey?: string }> {
     const state = req.upload;
     if (!state) throw new Error('upload state missing');
     const stream = file.stream;
     if (file.fieldname === 'manifest') {
-      const raw = await readSmall(stream, limits.maxManifestBytes);
-      await acceptManifest(state, raw, limits);
-      return { size: raw.length };
+      if (state.manifestArriving || state.manifest) {
+        stream.resume();
+        throw badRequest('the package has more than one manifest part', undefined, 'duplicate-manifest');
+      }
+      if (state.seenParts.size > 0) {
+        stream.resume();
+        throw badRequest('the manifest must be the first part of the package', undefined, 'manifest-not-first');
+      }
+      state.manifestArriving = readSmall(stream, limits.maxManifestBytes).then((raw) => acceptManifest(state, raw, limits));
+      await state.manifestArriving;
+      return { size: 0 };
+    }
+    // multer hands parts over concurrently: a document part may start while
+    // the manifest part before it is still being read and checked.
+    if (state.manifestArriving) {
+      try {
+        await state.manifestArriving;
+      } catch (e) {
+        stream.resume();
+        throw e;
+      }
     }
     // The manifest must come first: as a text field it is already in req.body.
     if (!state.manifest) {
@@ -136,14 +143,15 @@ export function createUploadStorage(blobs: BlobStore, limits: UploadLimits): mul
     state.seenParts.add(entry.part);
     if (!isAllowedMediaType(entry.mediaType)) throw unsupportedMediaType(`${entry.mediaType} is not accepted`);
 
-    const sniffer = createSniffer(entry.mediaType, entry.part);
-    const counter = packageCounter(state, limits);
-    // Errors of the sniffer/counter surface through the blob store's put(),
-    // which removes its temp file before rejecting.
-    const source = stream.pipe(sniffer).pipe(counter);
-    sniffer.on('error', (e) => counter.destroy(e));
-    stream.on('error', (e) => sniffer.destroy(e));
-    const put = await blobs.put(source).catch((e: unknown) => {
+    const sniffer = createSniffer(entry.mediaType, entry.part, (n) => {
+      state.packageBytes += n;
+      return state.packageBytes > limits.maxPackageBytes
+        ? tooLarge(`a package holds at most ${limits.maxPackageBytes} bytes of documents`, 'package-too-large')
+        : null;
+    });
+    // The blob store pipes the part through the sniffer; any error (sniffer,
+    // size limit, client gone, disk) rejects after the temp file is removed.
+    const put = await blobs.put(stream, { transform: sniffer }).catch((e: unknown) => {
       stream.resume();
       throw e;
     });

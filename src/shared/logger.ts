@@ -39,7 +39,7 @@ export function scrubCpr(s: string): string {
 export function createLogger(opts: { level?: string; destination?: DestinationStream; name?: string } = {}): Logger {
   return pino(
     {
-      name: opts.name ?? 'postkasse',
+      base: { service: opts.name ?? 'postkasse' },
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       formatters: {

@@ -62,11 +62,7 @@ describe('send against the real gateway', () => {
     assert.ok(readFileSync(join(tmp.dir, 'first', f1!.replace(/\.json$/, '.sig.der'))).equals(readFileSync(join(tmp.dir, 'again', f2!.replace(/\.json$/, '.sig.der')))));
   });
 
-  // TODO(intake): at the time of writing the gateway never answers a package
-  // whose manifest is rejected inside the multer storage engine (also with
-  // `curl -F`), so this waits for --timeout. Marked todo so it reports without
-  // failing the suite; drop the todo once the intake answers with 400.
-  it('a package with an invalid manifest gets a readable 400 (exit 1)', { todo: 'gateway does not answer rejected uploads yet' }, async () => {
+  it('a package with an invalid manifest gets a readable 400 (exit 1)', async () => {
     const demo = buildDemoPackage();
     const bad = JSON.parse(demo.manifestBytes.toString()) as Record<string, unknown>;
     bad.citizen = { cpr: '3102801234', name: 'X' }; // 31 February: not a real date of birth

@@ -57,7 +57,10 @@ export function postPackage(
   };
   if (!opts.manifestLast) addManifest();
   for (const f of files) {
-    req = req.attach(f.name, f.body, { filename: f.filename ?? `${f.name}.bin`, contentType: f.contentType ?? 'application/octet-stream' });
+    const filename = f.filename ?? `${f.name}.bin`;
+    // form-data cuts a file name to its basename unless it is given as `filepath`.
+    const options = { filename, contentType: f.contentType ?? 'application/octet-stream', ...(filename.includes('/') ? { filepath: filename } : {}) };
+    req = req.attach(f.name, f.body, options as { filename: string; contentType: string });
   }
   if (opts.manifestLast) addManifest();
   return req;
