@@ -26,6 +26,26 @@ export interface AppDeps {
   draining?: () => boolean;
 }
 
+/** One log line per request: method, path, status, duration, party. Never bodies or headers. */
+function requestLog(log: Logger): express.RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      log.info(
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          partyId: req.party?.id,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
 export type Check = { name: string; ok: boolean; error?: string };
 
 export async function readiness(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | 'draining'>): Promise<{ ok: boolean; checks: Check[] }> {
@@ -65,6 +85,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(requestLog(deps.log));
 
   // Health endpoints need a verified certificate on this port, but no party role.
   const health = createHealthApp(deps);
