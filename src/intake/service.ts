@@ -3,12 +3,12 @@
  * its documents are durable (fsync'd blobs) and one database transaction has
  * committed case, documents, receipt and audit entry (§24).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import { isUniqueViolation } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
-import { openSmall, sealSmall } from '../storage/crypto.js';
+import { deriveKey, openSmall, sealSmall } from '../storage/crypto.js';
 import { appendAudit } from '../audit/audit.js';
 import type { Party } from '../parties/parties.js';
 import type { Agreement, Clock, Service } from '../deadlines/types.js';
@@ -71,6 +71,8 @@ export function createIntakeService(deps: IntakeDeps) {
   const { db: database, blobs, log } = deps;
   const db = database.db;
   const now = deps.now ?? (() => new Date());
+  const citizenKey = deriveKey(deps.masterKey, 'citizen-ref');
+  const citizenRef = (cpr: string) => createHmac('sha256', citizenKey).update(normaliseCpr(cpr)).digest('hex');
 
   function agreementById(id: string | null): Agreement | null {
     if (!id) return null;
@@ -234,6 +236,7 @@ export function createIntakeService(deps: IntakeDeps) {
         received_at: receivedAt,
         clock_started_at: complete ? receivedAt : null,
         agreement_id: agreement?.id ?? null,
+        citizen_ref: citizenRef(m.citizen.cpr),
         gp_ydernummer: m.gp?.ydernummer ?? null,
         treating_clinicians: JSON.stringify(m.treatingClinicians ?? []),
         consents: JSON.stringify(definedConsents(m)),

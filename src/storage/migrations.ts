@@ -36,6 +36,7 @@ function m0001Initial(dialect: SqlDialect): Migration {
         .addColumn('received_at', 'text', (c) => c.notNull())
         .addColumn('clock_started_at', 'text')
         .addColumn('agreement_id', 'text')
+        .addColumn('citizen_ref', 'text', (c) => c.notNull())
         .addColumn('gp_ydernummer', 'text')
         .addColumn('treating_clinicians', 'text', (c) => c.notNull())
         .addColumn('consents', 'text', (c) => c.notNull())
@@ -47,6 +48,7 @@ function m0001Initial(dialect: SqlDialect): Migration {
         .execute();
       await db.schema.createIndex('cases_state_idx').on('cases').columns(['state', 'received_at']).execute();
       await db.schema.createIndex('cases_assigned_to_idx').on('cases').column('assigned_to').execute();
+      await db.schema.createIndex('cases_citizen_ref_idx').on('cases').column('citizen_ref').execute();
 
       await db.schema
         .createTable('packages')

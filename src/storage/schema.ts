@@ -27,6 +27,12 @@ export interface CasesTable {
   clock_started_at: string | null;
   /** agreement in force on the local date of receipt, or null (defaults) */
   agreement_id: string | null;
+  /**
+   * HMAC-SHA256 of the citizen's CPR number under a key derived from the master
+   * key: links a citizen's cases (e.g. §13 stk. 3, who was the coordinator)
+   * without storing the CPR number in clear.
+   */
+  citizen_ref: string;
   /** citizen's GP ydernummer (6 digits) or null; needed by routing (§12 stk. 2) and delivery (§15 stk. 2) */
   gp_ydernummer: string | null;
   /** JSON array of treating clinicians' identifiers (§12 stk. 2) */

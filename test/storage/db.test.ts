@@ -25,6 +25,7 @@ function newCase(id = randomUUID()): NewCase {
     received_at: now,
     clock_started_at: null,
     agreement_id: null,
+    citizen_ref: 'ref-test',
     gp_ydernummer: '123456',
     treating_clinicians: '[]',
     consents: '{}',
