@@ -15,6 +15,7 @@ import type { Agreement, Clock, Service } from '../deadlines/types.js';
 import { computeClock } from '../deadlines/engine.js';
 import { agreementInForce } from '../deadlines/agreements.js';
 import { localDate } from '../deadlines/calendar.js';
+import { toClockEvents, type StoredEvent } from '../deadlines/events.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { normaliseCpr } from '../shared/identifiers.js';
 import { badRequest, conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
@@ -79,14 +80,18 @@ export function createIntakeService(deps: IntakeDeps) {
     return deps.agreements.current().find((a) => a.id === id) ?? null;
   }
 
-  function caseClock(c: Pick<CaseRow, 'service' | 'urgent' | 'received_at' | 'clock_started_at' | 'agreement_id'>): Clock {
+  /** The case's clock, recomputed from its row and every stored event (consultations, extensions, stops). */
+  function caseClock(
+    c: Pick<CaseRow, 'service' | 'urgent' | 'received_at' | 'clock_started_at' | 'agreement_id'>,
+    events: readonly StoredEvent[] = [],
+  ): Clock {
     return computeClock({
       service: c.service as Service,
       urgent: c.urgent === 1,
       receivedAt: c.received_at,
       startedAt: c.clock_started_at,
       agreement: agreementById(c.agreement_id),
-      events: [],
+      events: toClockEvents(events),
     }).clock;
   }
 
@@ -247,7 +252,10 @@ export function createIntakeService(deps: IntakeDeps) {
         updated_at: receivedAt,
       };
     }
-    const clock = caseClock(caseRow);
+    const priorEvents = m.supplementTo
+      ? await db.selectFrom('case_events').select(['event', 'at', 'actor', 'data']).where('case_id', '=', caseRow.id).orderBy('id').execute()
+      : [];
+    const clock = caseClock(caseRow, priorEvents);
     caseRow.clock = JSON.stringify(clock);
 
     const receipt: Receipt = {

@@ -140,6 +140,32 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       assert.equal((await request(g.url).get(`/v1/cases/${rec1.caseId}`).ca(g.ca).cert(o.cert).key(o.key)).status, 404);
     });
 
+    test('§22: a supplement keeps an agreed extension — the clock is recomputed from all case events', async () => {
+      const m = manifest({ service: 'ongoing-case-advice', caseType: 'fleksjob', documents: [{ part: 'a', type: 'other', mediaType: 'text/plain' }] });
+      const r1 = await postPackage(g, 'kommune-147', m, [{ name: 'a', body: Buffer.from('notat\n') }]);
+      assert.equal(r1.status, 201, r1.text);
+      const rec1 = JSON.parse(r1.text);
+      const due = rec1.clock.deadlines[0].dueDate as string;
+      const extended = `${Number(due.slice(0, 4)) + 1}${due.slice(4)}`;
+      await g.gw.db.db
+        .insertInto('case_events')
+        .values({
+          case_id: rec1.caseId,
+          at: new Date().toISOString(),
+          event: 'extension-agreed',
+          actor: 'coord-anna',
+          data: JSON.stringify({ kind: 'statement', dueDate: extended, reason: 'awaiting hospital records', agreedWith: 'Sara Sagsbehandler' }),
+        })
+        .execute();
+      const s2 = manifest({ ...m, packageId: undefined, supplementTo: rec1.caseId, documents: [{ part: 'b', type: 'supplement', mediaType: 'text/plain' }] });
+      s2.packageId = `sup-${rec1.caseId}`;
+      const r2 = await postPackage(g, 'kommune-147', s2, [{ name: 'b', body: Buffer.from('mere\n') }]);
+      assert.equal(r2.status, 201, r2.text);
+      const rec2 = JSON.parse(r2.text);
+      assert.equal(rec2.clock.deadlines[0].dueDate, extended);
+      assert.equal(rec2.clock.deadlines[0].originalDueDate, due);
+    });
+
     test('§23: a clinical assessment carries the attest deadline receipt + 30', async () => {
       const m = manifest({ service: 'clinical-assessment', documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }] });
       const res = await postPackage(g, 'kommune-101', m, [{ name: 'req', body: pdf() }]);
