@@ -1,0 +1,476 @@
+/**
+ * The deadline lifecycle of a case (issue 3): consultation booked (§23),
+ * another deadline agreed (§22 / §23 2. pkt.), rehabilitation-team meeting
+ * booked (stops the §21 clock), clock stopped (statement / attest delivered),
+ * and the at-risk / overdue reminders.
+ *
+ * Every change is ONE transaction: the case event is inserted, the clock is
+ * recomputed by the engine from the case row and ALL its stored events, the
+ * `cases.clock` column is rewritten (it is only a cache of that computation)
+ * and an audit entry is appended. Nothing here edits a due date directly, so
+ * every date on a case can be explained from its history.
+ *
+ * Validation errors are Problems (422 with `errors: [{ path, message }]`,
+ * 404 for a missing case), ready for the staff endpoints of issue 4.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import type { Db } from '../storage/db.js';
+import type { CaseRow, Database } from '../storage/schema.js';
+import { appendAudit } from '../audit/audit.js';
+import { notFound, unprocessable, type FieldError } from '../shared/problem.js';
+import { computeClock, validateExtension } from './engine.js';
+import { toClockEvents, type StoredEvent } from './events.js';
+import { isDateString, isInstantString, localDate, toUtcIso } from './calendar.js';
+import type { Agreement, Clock, Service } from './types.js';
+
+/** Services in which a consultation with the citizen is booked before the attest (§23; §27 for senior pension). */
+export const CONSULTATION_SERVICES: readonly string[] = ['clinical-assessment', 'senior-pension-assessment'];
+/** The service whose clock a booked rehabilitation-team meeting stops (§21 stk. 1). */
+export const MEETING_SERVICE = 'rehab-team-advice';
+/** Default actor of reminder events. */
+export const REMINDER_ACTOR = 'system:deadline-reminders';
+
+export type ReminderType = 'at-risk' | 'overdue';
+export const REMINDER_EVENTS: Readonly<Record<ReminderType, string>> = {
+  'at-risk': 'deadline-at-risk',
+  overdue: 'deadline-overdue',
+};
+
+/** A reminder recorded for the deadline as it currently stands (same kind and due instant). */
+export interface DeadlineFlag {
+  type: ReminderType;
+  kind: string;
+  dueAt: string;
+  /** when the reminder was recorded */
+  at: string;
+}
+
+/**
+ * The clock as stored in `cases.clock`: the engine's clock, plus `flags` when
+ * an at-risk or overdue reminder has been recorded for a current deadline of a
+ * running clock. `flags` is absent otherwise, so an untouched case's clock is
+ * exactly the engine's (and the receipt's) shape.
+ */
+export type CaseClock = Clock & { flags?: DeadlineFlag[] };
+
+export interface DeadlineResult {
+  clock: CaseClock;
+  warnings: string[];
+}
+
+export interface ClockView extends DeadlineResult {
+  /** the case's `state` column ('received', 'assigned', 'closed', …) */
+  state: string;
+}
+
+export interface ExtensionInput {
+  /** deadline kind to extend; default: the clock's main deadline (the first) */
+  kind?: string;
+  dueDate: string;
+  reason: string;
+  agreedWith: string;
+}
+
+export interface StopInput {
+  /** instant the clock stops (e.g. the statement was delivered); default now */
+  at?: string;
+  /** deadline kind the stop is measured against; default the main deadline */
+  kind?: string;
+}
+
+export interface ReminderInput {
+  type: ReminderType;
+  kind: string;
+  dueAt: string;
+}
+
+export type ReminderOutcome = 'recorded' | 'already-recorded' | 'case-gone' | 'case-closed' | 'clock-not-running' | 'due-date-changed';
+
+export interface ReminderResult {
+  outcome: ReminderOutcome;
+  /** the case's recomputed clock (absent when the case is gone) */
+  clock?: CaseClock;
+  state?: string;
+}
+
+export interface DeadlineServiceDeps {
+  db: Db;
+  agreements: { current(): readonly Agreement[] };
+  log: Logger;
+  now?: () => Date;
+  /** Called after every committed change of a case's clock (e.g. to reschedule its reminders). Errors are logged, never thrown. */
+  onChange?: (caseId: string) => void | Promise<void>;
+}
+
+const MAX_REASON = 2000;
+const MAX_AGREED_WITH = 300;
+
+type CaseFields = Pick<CaseRow, 'id' | 'service' | 'urgent' | 'state' | 'received_at' | 'clock_started_at' | 'agreement_id' | 'clock'>;
+interface EventRow extends StoredEvent {
+  id: number;
+  data: string;
+}
+interface NewEvent {
+  event: string;
+  data: Record<string, unknown>;
+}
+interface Loaded {
+  row: CaseFields;
+  events: EventRow[];
+  result: DeadlineResult;
+  /** the result of the stored events plus `extra` (not yet inserted) */
+  preview(extra: NewEvent[], at: string): DeadlineResult;
+}
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+/** Flags for the clock's current deadlines, from the stored reminder events. Pure. */
+export function deriveFlags(clock: Clock, events: readonly { event: string; at: string; data: string | Record<string, unknown> }[]): DeadlineFlag[] {
+  if (clock.status !== 'running') return [];
+  const found = new Map<string, DeadlineFlag>();
+  for (const e of events) {
+    const type = e.event === REMINDER_EVENTS['at-risk'] ? 'at-risk' : e.event === REMINDER_EVENTS.overdue ? 'overdue' : null;
+    if (!type) continue;
+    const d = (typeof e.data === 'string' ? JSON.parse(e.data) : e.data) as Record<string, unknown>;
+    const kind = typeof d.kind === 'string' ? d.kind : undefined;
+    const dueAt = typeof d.dueAt === 'string' ? d.dueAt : undefined;
+    if (!kind || !dueAt || !isInstantString(dueAt)) continue;
+    const current = clock.deadlines.find((x) => x.kind === kind && Date.parse(x.dueAt) === Date.parse(dueAt));
+    if (!current) continue; // recorded for a due date that has since changed
+    const key = `${type}|${kind}`;
+    if (!found.has(key)) found.set(key, { type, kind, dueAt: current.dueAt, at: e.at });
+  }
+  // Overdue supersedes at-risk for the same deadline.
+  return [...found.values()].filter((f) => f.type === 'overdue' || !found.has(`overdue|${f.kind}`));
+}
+
+/** The 422 problem for a list of field errors. */
+function invalid(errors: FieldError[]): never {
+  throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+}
+
+function dateError(path: string, value: unknown, receivedDate: string): FieldError | null {
+  if (!isDateString(value)) return { path, message: `must be a real date written YYYY-MM-DD, got ${JSON.stringify(value ?? null)}` };
+  if (value < receivedDate) return { path, message: `${value} is before the case was received (${receivedDate})` };
+  return null;
+}
+
+function statusError(clock: Clock, what: string): FieldError | null {
+  switch (clock.status) {
+    case 'running':
+      return null;
+    case 'stopped':
+      return { path: 'clock', message: `the clock stopped at ${clock.stoppedAt ?? '?'} (${clock.outcome ?? '?'}); ${what} cannot be recorded on a stopped clock` };
+    case 'awaiting-complete-case':
+      return { path: 'clock', message: `the clock has not started: the case is awaiting its complete documents (§21 stk. 2); ${what} cannot be recorded yet` };
+    case 'no-deadline-agreed':
+      return { path: 'clock', message: `this case has no deadline (none by statute or agreement); ${what} cannot be recorded` };
+  }
+}
+
+function requireActor(actor: string): void {
+  if (typeof actor !== 'string' || actor.trim() === '') throw new TypeError('deadline service: an actor is required');
+}
+
+export function createDeadlineService(deps: DeadlineServiceDeps) {
+  const { db: database, log } = deps;
+  const db = database.db;
+  const now = deps.now ?? (() => new Date());
+  const missingAgreementsLogged = new Set<string>();
+
+  function agreementFor(row: CaseFields): { agreement: Agreement | null; warning?: string } {
+    if (!row.agreement_id) return { agreement: null };
+    const a = deps.agreements.current().find((x) => x.id === row.agreement_id);
+    if (a) return { agreement: a };
+    // Decision: the agreement that governed the case has disappeared from the
+    // agreements file. The case keeps running on the statutory defaults (so
+    // it never silently loses its deadline), and the problem is visible: a
+    // warning on the clock and one log line per agreement id and process.
+    const warning = `agreement ${row.agreement_id} governs this case but is no longer in the agreements file; statutory defaults are applied until it is restored`;
+    if (!missingAgreementsLogged.has(row.agreement_id)) {
+      missingAgreementsLogged.add(row.agreement_id);
+      log.warn({ caseId: row.id, agreementId: row.agreement_id }, 'governing agreement missing from the agreements file; using statutory defaults');
+    }
+    return { agreement: null, warning };
+  }
+
+  function compute(row: CaseFields, events: readonly { event: string; at: string; actor: string; data: string | Record<string, unknown> }[]): DeadlineResult {
+    const { agreement, warning } = agreementFor(row);
+    const r = computeClock({
+      service: row.service as Service,
+      urgent: row.urgent === 1,
+      receivedAt: row.received_at,
+      startedAt: row.clock_started_at,
+      agreement,
+      events: toClockEvents(events),
+    });
+    const flags = deriveFlags(r.clock, events);
+    const clock: CaseClock = flags.length > 0 ? { ...r.clock, flags } : r.clock;
+    return { clock, warnings: warning ? [warning, ...r.warnings] : r.warnings };
+  }
+
+  async function load(q: Q, caseId: string, forUpdate: boolean): Promise<Loaded | null> {
+    if (typeof caseId !== 'string' || caseId === '') return null;
+    const row = await q
+      .selectFrom('cases')
+      .select(['id', 'service', 'urgent', 'state', 'received_at', 'clock_started_at', 'agreement_id', 'clock'])
+      .where('id', '=', caseId)
+      // PostgreSQL: serialise changes of one case (read-then-write). SQLite: BEGIN IMMEDIATE already does.
+      .$if(forUpdate && database.dialect === 'postgres', (qb) => qb.forUpdate())
+      .executeTakeFirst();
+    if (!row) return null;
+    const events = (await q
+      .selectFrom('case_events')
+      .select(['id', 'at', 'event', 'actor', 'data'])
+      .where('case_id', '=', caseId)
+      .orderBy('id')
+      .execute()) as EventRow[];
+    const result = compute(row, events);
+    return {
+      row,
+      events,
+      result,
+      preview: (extra, at) => compute(row, [...events, ...extra.map((e) => ({ event: e.event, at, actor: '', data: e.data }))]),
+    };
+  }
+
+  async function clockOf(caseId: string): Promise<ClockView> {
+    const l = await load(db, caseId, false);
+    if (!l) throw notFound(`no case ${caseId}`);
+    return { ...l.result, state: l.row.state };
+  }
+
+  interface Plan {
+    events: NewEvent[];
+    action: string;
+    audit: Record<string, unknown>;
+    /** warnings about this change that the engine does not produce */
+    extraWarnings?: string[];
+  }
+
+  /**
+   * One transaction: load (locked), validate and plan, insert the events,
+   * recompute, rewrite the clock column, audit. Logs the warnings that are
+   * new with this change; calls onChange after the commit.
+   */
+  async function mutate(caseId: string, actor: string, plan: (l: Loaded, at: string) => Plan): Promise<DeadlineResult> {
+    requireActor(actor);
+    const at = now().toISOString();
+    const { result, before, action, extra } = await db.transaction().execute(async (trx) => {
+      const l = await load(trx, caseId, true);
+      if (!l) throw notFound(`no case ${caseId}`);
+      const p = plan(l, at);
+      const inserted = p.events.map((e) => ({ case_id: caseId, at, event: e.event, actor, data: JSON.stringify(e.data) }));
+      await trx.insertInto('case_events').values(inserted).execute();
+      const next = compute(l.row, [...l.events, ...inserted]);
+      await trx.updateTable('cases').set({ clock: JSON.stringify(next.clock), updated_at: at }).where('id', '=', caseId).execute();
+      await appendAudit(trx, database.dialect, {
+        at,
+        actor,
+        action: p.action,
+        caseId,
+        details: { ...p.audit, clockStatus: next.clock.status, deadlines: next.clock.deadlines.map((d) => ({ kind: d.kind, dueDate: d.dueDate })) },
+      });
+      return { result: next, before: l.result, action: p.action, extra: p.extraWarnings ?? [] };
+    });
+    const warnings = [...extra, ...result.warnings];
+    const fresh = warnings.filter((w) => !before.warnings.includes(w));
+    // Only ids, kinds and dates: never CPR numbers, names, reasons or who agreed.
+    for (const w of fresh) log.warn({ caseId, action, warning: w }, 'deadline warning');
+    log.info(
+      { caseId, action, actor, clockStatus: result.clock.status, dueDates: result.clock.deadlines.map((d) => `${d.kind}:${d.dueDate}`) },
+      'case clock recomputed',
+    );
+    notify(caseId);
+    return { clock: result.clock, warnings };
+  }
+
+  function notify(caseId: string): void {
+    if (!deps.onChange) return;
+    try {
+      const r = deps.onChange(caseId);
+      if (r && typeof (r as Promise<void>).catch === 'function') {
+        (r as Promise<void>).catch((err: unknown) => log.error({ err, caseId }, 'deadline onChange hook failed'));
+      }
+    } catch (err) {
+      log.error({ err, caseId }, 'deadline onChange hook failed');
+    }
+  }
+
+  /** §23: a consultation is booked; the attest deadline becomes min(consultation + 14, receipt + 30). A rebooking replaces the earlier one. */
+  async function bookConsultation(caseId: string, date: string, actor: string): Promise<DeadlineResult> {
+    return mutate(caseId, actor, (l, at) => {
+      const errors: FieldError[] = [];
+      if (!CONSULTATION_SERVICES.includes(l.row.service)) {
+        errors.push({ path: 'service', message: `consultations are booked in clinical-assessment and senior-pension-assessment cases (§23, §27); this case is ${l.row.service}` });
+      }
+      const de = dateError('date', date, localDate(l.row.received_at));
+      if (de) errors.push(de);
+      // A consultation is a fact worth recording even where no deadline is agreed (no-deadline-agreed); not before the clock starts or after it stopped.
+      const se = l.result.clock.status === 'no-deadline-agreed' ? null : statusError(l.result.clock, 'a consultation');
+      if (se) errors.push(se);
+      if (errors.length) invalid(errors);
+      const ev: NewEvent = { event: 'consultation-booked', data: { date } };
+      const after = l.preview([ev], at);
+      const main = after.clock.deadlines[0];
+      if (main) ev.data.recomputedDueDate = main.dueDate; // informational: the main due date right after this booking
+      return { events: [ev], action: 'consultation-booked', audit: { date, ...(main ? { dueDate: main.dueDate } : {}) } };
+    });
+  }
+
+  /**
+   * §22 / §23 2. pkt.: "another deadline is agreed" in a concrete case. Needs a
+   * reason and who agreed; can only move a deadline later. §21 has no such
+   * provision, so the coordinator deadlines (§21 stk. 1 and stk. 3) cannot be
+   * extended. Deadlines that exist only by agreement (S§4, §29) can: the
+   * parties that set them may agree another in a concrete case.
+   */
+  async function agreeExtension(caseId: string, input: ExtensionInput, actor: string): Promise<DeadlineResult> {
+    return mutate(caseId, actor, (l) => {
+      const errors: FieldError[] = [];
+      const { clock } = l.result;
+      const reason = typeof input?.reason === 'string' ? input.reason.trim() : '';
+      const agreedWith = typeof input?.agreedWith === 'string' ? input.agreedWith.trim() : '';
+      if (!reason) errors.push({ path: 'reason', message: 'required: why the deadline cannot be met in this case' });
+      else if (reason.length > MAX_REASON) errors.push({ path: 'reason', message: `at most ${MAX_REASON} characters` });
+      if (!agreedWith) errors.push({ path: 'agreedWith', message: 'required: with whom the new deadline was agreed' });
+      else if (agreedWith.length > MAX_AGREED_WITH) errors.push({ path: 'agreedWith', message: `at most ${MAX_AGREED_WITH} characters` });
+      const de = dateError('dueDate', input?.dueDate, localDate(l.row.received_at));
+      if (de) errors.push(de);
+      const se = statusError(clock, 'an extension');
+      if (se) errors.push(se);
+      const kind = input?.kind ?? clock.deadlines[0]?.kind;
+      const current = clock.deadlines.find((d) => d.kind === kind);
+      if (!se) {
+        if (!current) {
+          errors.push({ path: 'kind', message: `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${clock.deadlines.map((d) => d.kind).join(', ') || 'none'})` });
+        } else if (current.rule.startsWith('§21')) {
+          errors.push({ path: 'kind', message: `${current.rule} has no provision for agreeing another deadline in a concrete case (only §22 and §23 have one)` });
+        } else if (!de) {
+          const why = validateExtension(clock, current.kind, input.dueDate);
+          if (why) errors.push({ path: 'dueDate', message: why });
+        }
+      }
+      if (errors.length) invalid(errors);
+      const d = current!;
+      return {
+        events: [{ event: 'extension-agreed', data: { kind: d.kind, dueDate: input.dueDate, reason, agreedWith, previousDueDate: d.dueDate, rule: d.rule } }],
+        action: 'extension-agreed',
+        // reason and agreedWith stay in the case history; the audit log keeps no free text about the citizen.
+        audit: { kind: d.kind, rule: d.rule, dueDate: input.dueDate, previousDueDate: d.dueDate },
+      };
+    });
+  }
+
+  function stopEvent(l: Loaded, at: string, stopAt: string, kind: string, extra: Record<string, unknown>): NewEvent {
+    const ev: NewEvent = { event: 'clock-stopped', data: { at: stopAt, kind, ...extra } };
+    const after = l.preview([ev], at).clock;
+    const measured = after.deadlines.find((d) => d.kind === kind) ?? after.deadlines[0];
+    Object.assign(ev.data, { dueDate: measured?.dueDate ?? null, outcome: after.outcome ?? null, daysLate: after.daysLate ?? null });
+    return ev;
+  }
+
+  /** §21 stk. 1: a coordinator is booked for the rehabilitation-team meeting on `date`; this stops the clock (measured at the booking instant). */
+  async function bookMeeting(caseId: string, date: string, actor: string): Promise<DeadlineResult> {
+    return mutate(caseId, actor, (l, at) => {
+      const errors: FieldError[] = [];
+      if (l.row.service !== MEETING_SERVICE) {
+        errors.push({ path: 'service', message: `a rehabilitation-team meeting is booked in rehab-team-advice cases (§21); this case is ${l.row.service}` });
+      }
+      const de = dateError('date', date, localDate(l.row.received_at));
+      if (de) errors.push(de);
+      const se = statusError(l.result.clock, 'a meeting');
+      if (se) errors.push(se);
+      if (errors.length) invalid(errors);
+      const main = l.result.clock.deadlines.find((d) => d.kind === 'coordinator-available') ?? l.result.clock.deadlines[0]!;
+      const stop = stopEvent(l, at, at, main.kind, { meetingDate: date });
+      const extraWarnings =
+        date > main.dueDate ? [`${main.rule}: the meeting on ${date} is after the due date ${main.dueDate} of ${main.kind}`] : [];
+      return {
+        events: [{ event: 'meeting-booked', data: { date } }, stop],
+        action: 'meeting-booked',
+        audit: { meetingDate: date, kind: main.kind, dueDate: main.dueDate, outcome: stop.data.outcome, daysLate: stop.data.daysLate },
+        extraWarnings,
+      };
+    });
+  }
+
+  /**
+   * The clock stops (e.g. the statement or attest was delivered): met or
+   * missed, with how many days late, against the deadline of `kind` (default
+   * the main one). `at` may lie in the past, but not before the clock started
+   * or before the latest recorded clock event, and not in the future.
+   */
+  async function stopClock(caseId: string, input: StopInput, actor: string): Promise<DeadlineResult> {
+    return mutate(caseId, actor, (l, at) => {
+      const errors: FieldError[] = [];
+      const { clock } = l.result;
+      const se = statusError(clock, 'a clock stop');
+      if (se) errors.push(se);
+      let stopAt = at;
+      if (input?.at !== undefined) {
+        if (!isInstantString(input.at)) errors.push({ path: 'at', message: `must be an ISO 8601 instant with an offset, got ${JSON.stringify(input.at)}` });
+        else {
+          stopAt = toUtcIso(input.at);
+          const lastEvent = toClockEvents(l.events).reduce<string | null>((m, e) => (m === null || Date.parse(e.at) > Date.parse(m) ? e.at : m), null);
+          if (Date.parse(stopAt) > Date.parse(at)) errors.push({ path: 'at', message: `${stopAt} is in the future` });
+          else if (clock.startedAt && Date.parse(stopAt) < Date.parse(clock.startedAt)) errors.push({ path: 'at', message: `${stopAt} is before the clock started (${clock.startedAt})` });
+          else if (lastEvent && Date.parse(stopAt) < Date.parse(lastEvent)) errors.push({ path: 'at', message: `${stopAt} is before the latest recorded clock event (${toUtcIso(lastEvent)})` });
+        }
+      }
+      const kind = input?.kind ?? clock.deadlines[0]?.kind;
+      if (!se && !clock.deadlines.some((d) => d.kind === kind)) {
+        errors.push({ path: 'kind', message: `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${clock.deadlines.map((d) => d.kind).join(', ') || 'none'})` });
+      }
+      if (errors.length) invalid(errors);
+      const stop = stopEvent(l, at, stopAt, kind!, {});
+      return {
+        events: [stop],
+        action: 'clock-stopped',
+        audit: { stoppedAt: stopAt, kind, dueDate: stop.data.dueDate, outcome: stop.data.outcome, daysLate: stop.data.daysLate },
+      };
+    });
+  }
+
+  /**
+   * Records an at-risk / overdue reminder, but only if it still applies: the
+   * case exists and is not closed, its clock runs, it still has this deadline
+   * with this due instant, and the reminder was not recorded before. Never
+   * throws a Problem; the outcome says what happened.
+   */
+  async function recordReminder(caseId: string, input: ReminderInput, actor: string = REMINDER_ACTOR): Promise<ReminderResult> {
+    requireActor(actor);
+    const at = now().toISOString();
+    const r = await db.transaction().execute(async (trx): Promise<ReminderResult> => {
+      const l = await load(trx, caseId, true);
+      if (!l) return { outcome: 'case-gone' };
+      const { clock } = l.result;
+      const base = { clock, state: l.row.state };
+      if (l.row.state === 'closed') return { outcome: 'case-closed', ...base };
+      if (clock.status !== 'running') return { outcome: 'clock-not-running', ...base };
+      const d = clock.deadlines.find((x) => x.kind === input.kind);
+      if (!d || !isInstantString(input.dueAt) || Date.parse(d.dueAt) !== Date.parse(input.dueAt)) return { outcome: 'due-date-changed', ...base };
+      const flags = clock.flags ?? [];
+      if (flags.some((f) => f.kind === d.kind && (f.type === input.type || f.type === 'overdue'))) {
+        // Repair the cached clock column if a writer that does not know the flags rewrote it.
+        const json = JSON.stringify(clock);
+        if (l.row.clock !== json) await trx.updateTable('cases').set({ clock: json }).where('id', '=', caseId).execute();
+        return { outcome: 'already-recorded', ...base };
+      }
+      const event = REMINDER_EVENTS[input.type];
+      const inserted = { case_id: caseId, at, event, actor, data: JSON.stringify({ kind: d.kind, rule: d.rule, dueDate: d.dueDate, dueAt: d.dueAt }) };
+      await trx.insertInto('case_events').values(inserted).execute();
+      const next = compute(l.row, [...l.events, inserted]);
+      await trx.updateTable('cases').set({ clock: JSON.stringify(next.clock), updated_at: at }).where('id', '=', caseId).execute();
+      await appendAudit(trx, database.dialect, { at, actor, action: event, caseId, details: { kind: d.kind, rule: d.rule, dueDate: d.dueDate, dueAt: d.dueAt } });
+      return { outcome: 'recorded', clock: next.clock, state: l.row.state };
+    });
+    if (r.outcome === 'recorded') notify(caseId);
+    return r;
+  }
+
+  return { clockOf, bookConsultation, agreeExtension, bookMeeting, stopClock, recordReminder };
+}
+
+export type DeadlineService = ReturnType<typeof createDeadlineService>;
