@@ -1,15 +1,21 @@
-# Postkasse gateway. Multi-stage: native modules are built in the first stage;
-# the runtime image holds production dependencies only and runs as non-root.
-# The gateway runs its TypeScript through tsx (a production dependency), the
-# same command as `npm start` in the README.
+# Postkasse gateway. Multi-stage: native modules and the bundle are built in
+# the first stage; the runtime image holds production dependencies only and
+# runs as non-root. It runs the same bundle that `npm start` builds and runs
+# (dist/main.js: src/ bundled by esbuild, npm packages external).
 
-FROM node:20-bookworm-slim AS deps
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY queues ./queues
+COPY config ./config
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -19,9 +25,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 RUN groupadd --system postkasse && useradd --system --gid postkasse --home /app postkasse \
  && mkdir -p /var/lib/postkasse && chown postkasse:postkasse /var/lib/postkasse
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json package-lock.json tsconfig.json ./
-COPY src ./src
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json package-lock.json ./
 COPY config ./config
 USER postkasse
 VOLUME ["/var/lib/postkasse"]
@@ -29,4 +35,6 @@ EXPOSE 8443 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD node -e "require('http').get('http://127.0.0.1:'+process.env.HEALTH_PORT+'/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 STOPSIGNAL SIGTERM
-CMD ["node", "--import", "tsx", "src/main.ts"]
+# node directly (not npm) so that SIGTERM reaches the gateway for a graceful stop.
+# Operator CLI in the container: docker compose exec gateway node dist/cli/main.js …
+CMD ["node", "dist/main.js"]

@@ -14,6 +14,8 @@ export interface PeerIdentity {
   subjectSerialNumber?: string;
   /** 'AB:CD:…', absent when the client sent no certificate. */
   fingerprint256?: string;
+  /** The certificate's notAfter (ms since the epoch). */
+  validTo?: number;
 }
 
 export function peerIdentity(socket: TLSSocket): PeerIdentity {
@@ -31,6 +33,8 @@ export function peerIdentity(socket: TLSSocket): PeerIdentity {
     return out;
   }
   out.fingerprint256 = cert.fingerprint256;
+  const validTo = Date.parse(cert.valid_to);
+  if (Number.isFinite(validTo)) out.validTo = validTo;
   // node names OID 2.5.4.5 by OpenSSL's short name, "serialNumber"; an
   // attribute that occurs several times is an array. Several serial numbers
   // would be ambiguous, so none is reported.

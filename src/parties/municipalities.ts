@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
+import { shippedFile } from '../shared/paths.js';
 
 const fileSchema = z.object({
   regions: z.record(z.string().regex(/^\d{4}$/, 'region codes are 4 digits'), z.string().min(1)),
@@ -25,7 +26,7 @@ export interface Municipalities {
   codes(): string[];
 }
 
-export const MUNICIPALITIES_FILE = new URL('../../config/municipalities.json', import.meta.url);
+export const MUNICIPALITIES_FILE = shippedFile('config', 'municipalities.json');
 
 const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 

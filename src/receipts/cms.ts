@@ -29,6 +29,18 @@ export interface SignerMaterial {
 export interface DetachedSigner {
   /** DER CMS SignedData over `content`, without the content. */
   sign(content: Buffer, signingTime?: Date): Buffer;
+  /**
+   * The same bytes as `sign`, with the RSA private-key operation run on
+   * libuv's thread pool (node:crypto's asynchronous `sign`), so the event
+   * loop keeps serving other uploads meanwhile. Used on the request path.
+   */
+  signAsync(content: Buffer, signingTime?: Date): Promise<Buffer>;
+  /**
+   * The same structure for content that is never in memory: the caller
+   * streams it through SHA-256 and hands over the digest (e.g. a message
+   * envelope around a large document).
+   */
+  signDigestAsync(contentSha256: Buffer, signingTime?: Date): Promise<Buffer>;
   /** The signing certificate (the first certificate of certPem). */
   readonly certificate: X509Certificate;
 }
@@ -100,28 +112,83 @@ export function createSigner(material: SignerMaterial): DetachedSigner {
     },
   } as unknown as forge.pki.rsa.PrivateKey;
 
+  const modulusBytes = Math.ceil((nodeKey.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
+
+  /** forge builds the SignedData; `key` computes (or stands in for) the signature. */
+  function build(content: Buffer, signingTime: Date, key: forge.pki.rsa.PrivateKey): { der: Buffer; signedAttributes: Buffer } {
+    const p7 = forge.pkcs7.createSignedData();
+    p7.content = forge.util.createBuffer(content.toString('binary'));
+    for (const c of forgeCerts) p7.addCertificate(c);
+    p7.addSigner({
+      key,
+      certificate: signerCert,
+      digestAlgorithm: forge.pki.oids.sha256!,
+      // In DER SET OF order (by encoded length here): contentType,
+      // signingTime, messageDigest.
+      authenticatedAttributes: [
+        { type: forge.pki.oids.contentType!, value: forge.pki.oids.data! },
+        { type: forge.pki.oids.signingTime!, value: signingTime.toISOString() },
+        { type: forge.pki.oids.messageDigest! },
+      ],
+    });
+    p7.sign({ detached: true });
+    const der = Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), 'binary');
+    // What was signed: the attributes DER-encoded as a SET (RFC 5652 §5.4),
+    // i.e. the [0] IMPLICIT field of SignerInfo with the SET tag.
+    const signer = (p7 as unknown as { signers: { authenticatedAttributesAsn1: forge.asn1.Asn1 }[] }).signers[0]!;
+    const signedAttributes = Buffer.from(forge.asn1.toDer(signer.authenticatedAttributesAsn1).getBytes(), 'binary');
+    signedAttributes[0] = 0x31;
+    return { der, signedAttributes };
+  }
+
+  /**
+   * forge builds the SignedData with a random stand-in of the signature's
+   * exact length; the thread pool computes the real RSASSA-PKCS1-v1_5
+   * signature over the same signed attributes, which then replaces the
+   * stand-in in place (same length, so the DER stays valid). With `digest`,
+   * forge signs empty content and the digest of the real content replaces
+   * the empty content's digest in the messageDigest attribute before the
+   * signature is computed.
+   */
+  async function signWithDigest(content: Buffer, digest: Buffer | null, signingTime: Date): Promise<Buffer> {
+    const placeholder = crypto.randomBytes(modulusBytes);
+    const standIn = { sign: () => placeholder.toString('binary') } as unknown as forge.pki.rsa.PrivateKey;
+    const { der, signedAttributes } = build(content, signingTime, standIn);
+    if (digest) {
+      replaceOnce(der, EMPTY_SHA256, digest);
+      replaceOnce(signedAttributes, EMPTY_SHA256, digest);
+    }
+    const signature = await new Promise<Buffer>((resolve, reject) =>
+      crypto.sign('sha256', signedAttributes, { key: nodeKey, padding: crypto.constants.RSA_PKCS1_PADDING }, (err, sig) => (err ? reject(err) : resolve(sig))),
+    );
+    if (signature.length !== placeholder.length) throw new Error('CMS signing: signature length differs from the key size');
+    replaceOnce(der, placeholder, signature);
+    return der;
+  }
+
   return {
     certificate,
     sign(content: Buffer, signingTime: Date = new Date()): Buffer {
-      const p7 = forge.pkcs7.createSignedData();
-      p7.content = forge.util.createBuffer(content.toString('binary'));
-      for (const c of forgeCerts) p7.addCertificate(c);
-      p7.addSigner({
-        key: keyAdapter,
-        certificate: signerCert,
-        digestAlgorithm: forge.pki.oids.sha256!,
-        // In DER SET OF order (by encoded length here): contentType,
-        // signingTime, messageDigest.
-        authenticatedAttributes: [
-          { type: forge.pki.oids.contentType!, value: forge.pki.oids.data! },
-          { type: forge.pki.oids.signingTime!, value: signingTime.toISOString() },
-          { type: forge.pki.oids.messageDigest! },
-        ],
-      });
-      p7.sign({ detached: true });
-      return Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), 'binary');
+      return build(content, signingTime, keyAdapter).der;
+    },
+    signAsync(content: Buffer, signingTime: Date = new Date()): Promise<Buffer> {
+      return signWithDigest(content, null, signingTime);
+    },
+    signDigestAsync(contentSha256: Buffer, signingTime: Date = new Date()): Promise<Buffer> {
+      if (contentSha256.length !== 32) throw new TypeError('signDigestAsync needs a 32-byte SHA-256 digest');
+      return signWithDigest(EMPTY, contentSha256, signingTime);
     },
   };
+}
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_SHA256 = crypto.createHash('sha256').update(EMPTY).digest();
+
+/** Replaces the one occurrence of `find` in `buf` (same length) in place; throws unless there is exactly one. */
+function replaceOnce(buf: Buffer, find: Buffer, replacement: Buffer): void {
+  const at = buf.indexOf(find);
+  if (at < 0 || buf.indexOf(find, at + 1) >= 0 || find.length !== replacement.length) throw new Error('CMS signing: could not place a value');
+  replacement.copy(buf, at);
 }
 
 const signerCache = new Map<string, DetachedSigner>();

@@ -32,4 +32,6 @@ export function receiptBytes(r: Receipt): Buffer {
 
 export interface Signer {
   sign(content: Buffer): Buffer;
+  /** Same bytes as `sign`, computed off the event loop. */
+  signAsync(content: Buffer): Promise<Buffer>;
 }

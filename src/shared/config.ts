@@ -42,6 +42,7 @@ const envSchema = z
     TLS_CERT_FILE: optionalPath,
     TLS_KEY_FILE: optionalPath,
     TLS_CLIENT_CA_FILE: optionalPath,
+    TLS_CRL_FILE: optionalPath,
     RECEIPT_CERT_FILE: optionalPath,
     RECEIPT_KEY_FILE: optionalPath,
     PARTIES_FILE: z.string().default('config/parties.dev.json').transform((v) => resolve(v)),
@@ -59,11 +60,44 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(30_000),
     REQUEST_TIMEOUT_MS: positiveInt('REQUEST_TIMEOUT_MS').default(30 * 60_000),
     START_REDIS: z.enum(['auto', 'never']).default('auto'),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/, 'QUEUE_PREFIX is 1–40 letters, digits, "_" or "-"')
+      .default('postkasse'),
+    ROUTING_RECONCILE_INTERVAL_MS: z.coerce
+      .number({ error: 'ROUTING_RECONCILE_INTERVAL_MS must be a number of milliseconds' })
+      .int('ROUTING_RECONCILE_INTERVAL_MS must be a whole number of milliseconds')
+      .min(1000, 'ROUTING_RECONCILE_INTERVAL_MS must be at least 1000')
+      .max(30_000, 'ROUTING_RECONCILE_INTERVAL_MS must be at most 30000 (issue 4: at least every 30 s)')
+      .default(30_000),
+    PUSH_CLIENT_CERT_FILE: z.string().min(1).optional(),
+    PUSH_CLIENT_KEY_FILE: z.string().min(1).optional(),
+    PUSH_CA_FILE: z.string().min(1).optional(),
+    DELIVERY_RETRY_BASE_MS: positiveInt('DELIVERY_RETRY_BASE_MS').default(60_000),
+    DELIVERY_RETRY_MAX_MS: positiveInt('DELIVERY_RETRY_MAX_MS').default(4 * 3600_000),
+    DELIVERY_GIVE_UP_AFTER_MS: positiveInt('DELIVERY_GIVE_UP_AFTER_MS').default(72 * 3600_000),
+    MAX_CONCURRENT_UPLOADS: positiveInt('MAX_CONCURRENT_UPLOADS').default(256),
+    MAX_CONCURRENT_UPLOADS_PER_PARTY: positiveInt('MAX_CONCURRENT_UPLOADS_PER_PARTY').default(64),
+    RATE_LIMIT_PER_MINUTE: z.coerce
+      .number({ error: 'RATE_LIMIT_PER_MINUTE must be a number' })
+      .int('RATE_LIMIT_PER_MINUTE must be a whole number')
+      .min(0, 'RATE_LIMIT_PER_MINUTE must be 0 (off) or more')
+      .default(6000),
+    IDLE_TIMEOUT_MS: positiveInt('IDLE_TIMEOUT_MS').default(60_000),
+    HEADERS_TIMEOUT_MS: positiveInt('HEADERS_TIMEOUT_MS').default(20_000),
+    ROUTING_FAST_PATH: z.enum(['on', 'off'], 'ROUTING_FAST_PATH is on or off').default('on'),
+    AT_RISK_WORKING_DAYS: z.coerce
+      .number({ error: 'AT_RISK_WORKING_DAYS must be a number' })
+      .int('AT_RISK_WORKING_DAYS must be a whole number')
+      .min(0, 'AT_RISK_WORKING_DAYS must be 0 or more')
+      .max(30, 'AT_RISK_WORKING_DAYS must be at most 30')
+      .default(3),
   })
   .superRefine((c, ctx) => {
     const pairs: Array<[keyof typeof c, keyof typeof c]> = [
       ['TLS_CERT_FILE', 'TLS_KEY_FILE'],
       ['RECEIPT_CERT_FILE', 'RECEIPT_KEY_FILE'],
+      ['PUSH_CLIENT_CERT_FILE', 'PUSH_CLIENT_KEY_FILE'],
     ];
     for (const [a, b] of pairs) {
       if (Boolean(c[a]) !== Boolean(c[b])) {

@@ -27,7 +27,10 @@ export interface PartyLookup {
  * anchors; `req.party` is the party it maps to. A verified certificate of no
  * party is refused with 403 unless `allowUnknown` (health endpoints).
  */
-export function identify(parties: PartyLookup, opts: { allowUnknown?: boolean } = {}): RequestHandler {
+export function identify(
+  parties: PartyLookup,
+  opts: { allowUnknown?: boolean; onPeer?: (partyId: string, validTo: number) => void } = {},
+): RequestHandler {
   return (req, _res, next) => {
     const socket = req.socket as TLSSocket;
     if (typeof socket.getPeerCertificate !== 'function') {
@@ -49,6 +52,7 @@ export function identify(parties: PartyLookup, opts: { allowUnknown?: boolean } 
       return next(forbidden('the client certificate is valid but belongs to no registered party', 'unknown-party'));
     }
     req.party = party;
+    if (opts.onPeer && id.validTo !== undefined) opts.onPeer(party.id, id.validTo);
     next();
   };
 }

@@ -16,6 +16,8 @@ export interface ProblemInit {
   errors?: FieldError[];
   /** Extra response headers (e.g. Retry-After). */
   headers?: Record<string, string>;
+  /** RFC 9457 extension members (e.g. `rules` naming the legal rules behind a refusal). */
+  extensions?: Record<string, unknown>;
 }
 
 export const PROBLEM_BASE = 'https://postkasse.dk/problems/';
@@ -27,6 +29,7 @@ export class Problem extends Error {
   readonly type: string;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly extensions: Record<string, unknown> | undefined;
 
   constructor(init: ProblemInit) {
     super(init.detail ?? init.title);
@@ -37,10 +40,11 @@ export class Problem extends Error {
     this.type = PROBLEM_BASE + (init.type ?? slug(init.title));
     this.errors = init.errors;
     this.headers = init.headers;
+    this.extensions = init.extensions;
   }
 
   toJSON(): Record<string, unknown> {
-    const body: Record<string, unknown> = { type: this.type, title: this.title, status: this.status };
+    const body: Record<string, unknown> = { ...this.extensions, type: this.type, title: this.title, status: this.status };
     if (this.detail !== undefined) body.detail = this.detail;
     if (this.errors !== undefined) body.errors = this.errors;
     return body;
@@ -57,13 +61,16 @@ export const unauthorized = (detail: string) =>
   new Problem({ status: 401, title: 'Client certificate required', detail, type: 'client-certificate-required' });
 export const forbidden = (detail: string, type = 'forbidden') => new Problem({ status: 403, title: 'Forbidden', detail, type });
 export const notFound = (detail: string) => new Problem({ status: 404, title: 'Not found', detail, type: 'not-found' });
-export const conflict = (detail: string, type = 'conflict') => new Problem({ status: 409, title: 'Conflict', detail, type });
+export const conflict = (detail: string, type = 'conflict', extensions?: Record<string, unknown>) =>
+  new Problem({ status: 409, title: 'Conflict', detail, type, extensions });
 export const tooLarge = (detail: string, type = 'too-large') =>
   new Problem({ status: 413, title: 'Content too large', detail, type });
 export const unsupportedMediaType = (detail: string) =>
   new Problem({ status: 415, title: 'Unsupported media type', detail, type: 'unsupported-media-type' });
 export const unprocessable = (detail: string, errors?: FieldError[]) =>
   new Problem({ status: 422, title: 'Unprocessable content', detail, errors, type: 'validation' });
+export const insufficientStorage = (detail: string) =>
+  new Problem({ status: 507, title: 'Insufficient storage', detail, type: 'insufficient-storage', headers: { 'Retry-After': '300' } });
 export const unavailable = (detail: string) =>
   new Problem({
     status: 503,

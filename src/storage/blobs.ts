@@ -37,8 +37,21 @@ export interface BlobPutResult {
   sha256: string;
 }
 
+/**
+ * A synchronous in-line check/transform of the plaintext, run inside put()'s
+ * own loop (no extra stream stage per chunk). `write` returns the bytes to
+ * store for this chunk (or null to hold them back for now), `end` whatever
+ * is still held; either throws to abort the put.
+ */
+export interface ChunkFilter {
+  write(chunk: Buffer): Buffer | null;
+  end(): Buffer | null;
+}
+
 export interface BlobPutOptions {
   signal?: AbortSignal;
+  /** applied to every chunk in put()'s loop, before hashing and encryption (e.g. media-type sniffing and size limits) */
+  filter?: ChunkFilter;
   /** piped between `source` and the encryption (e.g. a sniffing / size-limit Transform); its errors reject put() */
   transform?: Transform;
 }
@@ -53,6 +66,8 @@ export interface BlobStore {
   exists(key: string): Promise<boolean>;
   /** keys of all stored blobs — for start-up sweeps / reconcilers */
   listKeys(): AsyncIterable<string>;
+  /** Last modification time (ms since the epoch) of a stored blob, or null if there is none. */
+  modifiedAt(key: string): Promise<number | null>;
   /** removes leftover temp files older than `olderThanMs`; returns how many */
   sweepTemp(olderThanMs: number): Promise<number>;
   /** readiness: directory writable (writes, fsyncs and removes a probe file) */
@@ -92,7 +107,7 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
   const dataAad = (header: Buffer, key: string) => Buffer.concat([header, Buffer.from(key, 'ascii')]);
 
   async function put(source: NodeJS.ReadableStream | ReadableT, popts: BlobPutOptions = {}): Promise<BlobPutResult> {
-    const { signal, transform } = popts;
+    const { signal, transform, filter } = popts;
     signal?.throwIfAborted();
     const key = randomUUID();
     const tmp = join(tmpDir, `${key}.tmp`);
@@ -115,12 +130,22 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
       await w.write(header);
       const sink = (src: AsyncIterable<unknown>): Promise<void> =>
         (sinkDone = (async () => {
-          for await (const chunk of src) {
-            const b = toBuffer(chunk);
+          const take = async (b: Buffer | null) => {
+            if (!b || b.length === 0) return;
             size += b.length;
             hash.update(b);
             await w.write(cipher.update(b));
+          };
+          // Not destroyed by the loop when the filter throws: pipeline() then
+          // destroys the source with *that* error, which is what the caller
+          // (and multer, through busboy) must see — not an AbortError.
+          const chunks =
+            typeof (src as ReadableT).iterator === 'function' ? (src as ReadableT).iterator({ destroyOnReturn: false }) : src;
+          for await (const chunk of chunks) {
+            const b = toBuffer(chunk);
+            await take(filter ? filter.write(b) : b);
           }
+          if (filter) await take(filter.end());
         })());
       if (transform) await pipeline(source, transform, sink, { signal });
       else await pipeline(source, sink, { signal });
@@ -228,6 +253,15 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
     }
   }
 
+  async function modifiedAt(key: string): Promise<number | null> {
+    try {
+      return (await stat(pathFor(key))).mtimeMs;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
   async function* listKeys(): AsyncIterable<string> {
     for await (const d of await opendir(dir)) {
       if (!d.isDirectory() || !FANOUT_RE.test(d.name)) continue;
@@ -275,7 +309,7 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
     }
   }
 
-  return { put, get, delete: del, exists, listKeys, sweepTemp, check };
+  return { put, get, delete: del, exists, listKeys, modifiedAt, sweepTemp, check };
 }
 
 /**

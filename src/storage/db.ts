@@ -173,6 +173,12 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
   });
   // An idle client's error (server restart, network) is emitted on the pool; unhandled it would crash the process.
   pool.on('error', (err) => opts.log?.error({ err }, 'PostgreSQL idle client error'));
+  // A connection that breaks while checked out (the server restarts mid-query) also emits
+  // 'error' on its client; without a listener that would crash the process. The query
+  // itself fails and is answered 503; pg-pool discards the broken client.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => opts.log?.warn({ err }, 'PostgreSQL connection lost'));
+  });
 
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let closed: Promise<void> | undefined;
@@ -222,7 +228,16 @@ async function createSchemaIfMissing(db: Kysely<Database>, schema: string): Prom
 // ---------------------------------------------------------------- migrations
 
 async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger): Promise<void> {
-  const migrator = new Migrator({ db, provider: createMigrationProvider(dialect) });
+  // PostgreSQL: name the schema of Kysely's own tables. Without it the
+  // Migrator's "does kysely_migration_lock exist?" looks in *every* schema, so
+  // another schema's table in the same database (another deployment, a
+  // parallel test file) makes it skip creating ours and then fail on it.
+  let migrationTableSchema: string | undefined;
+  if (dialect === 'postgres') {
+    const { rows } = await sql<{ s: string | null }>`select current_schema() as s`.execute(db);
+    migrationTableSchema = rows[0]?.s ?? undefined;
+  }
+  const migrator = new Migrator({ db, provider: createMigrationProvider(dialect), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   for (const r of results ?? []) {
     if (r.status === 'Success') log?.info({ migration: r.migrationName }, 'applied database migration');

@@ -155,11 +155,111 @@ function m0001Initial(dialect: SqlDialect): Migration {
   };
 }
 
+/**
+ * Routing (issue 4): the routing state of a case, and the transactional
+ * outbox through which committed work reaches BullMQ.
+ */
+function m0002Routing(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      // Incremented whenever a case goes (back) to routing; routing job ids carry it.
+      await db.schema.alterTable('cases').addColumn('routing_round', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('cases').addColumn('assigned_at', 'text').execute();
+      // JSON array of staff ids who declared a conflict (§12 stk. 2) in this case.
+      await db.schema.alterTable('cases').addColumn('conflicts', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      // JSON: why nobody was eligible (state 'unassigned'), for team leads.
+      await db.schema.alterTable('cases').addColumn('routing_note', 'text').execute();
+
+      await db.schema
+        .createTable('outbox')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('topic', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        // BullMQ priority (1 = first); 0 = none
+        .addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('outbox_created_at_idx').on('outbox').columns(['created_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('outbox').ifExists().execute();
+      for (const col of ['routing_note', 'conflicts', 'assigned_at', 'routing_round']) {
+        await db.schema.alterTable('cases').dropColumn(col).execute();
+      }
+    },
+  };
+}
+
+/**
+ * Responses and delivery (issue 5): what staff return, and one message per
+ * recipient. The envelope around the document is sealed (it names the
+ * citizen); the document itself stays in the blob store.
+ */
+function m0003Responses(dialect: SqlDialect): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('responses')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('case_id', 'text', (c) => c.notNull().references('cases.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('author', 'text', (c) => c.notNull())
+        // JSON content, sealed: it holds health information about the citizen
+        .addColumn('content_enc', t.binary, (c) => c.notNull())
+        .addColumn('media_type', 'text', (c) => c.notNull())
+        .addColumn('size', t.int64, (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('blob_key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('responses_case_id_idx').on('responses').columns(['case_id', 'created_at']).execute();
+
+      await db.schema
+        .createTable('messages')
+        .addColumn('id', 'text', (c) => c.primaryKey()) // messageId
+        .addColumn('response_id', 'text', (c) => c.notNull().references('responses.id'))
+        .addColumn('case_id', 'text', (c) => c.notNull().references('cases.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        // the party the message is for; null when no system is registered for the GP (state no-recipient-system)
+        .addColumn('recipient_party_id', 'text')
+        .addColumn('recipient_ydernummer', 'text')
+        .addColumn('copy', 'integer', (c) => c.notNull().check(sql`copy in (0, 1)`))
+        .addColumn('sent_at', 'text', (c) => c.notNull())
+        // 'queued' | 'pushed' | 'acknowledged' | 'dead-lettered' | 'no-recipient-system'
+        .addColumn('state', 'text', (c) => c.notNull())
+        // the envelope's JSON before and after the document's base64 data, sealed together
+        .addColumn('envelope_enc', t.binary, (c) => c.notNull())
+        .addColumn('envelope_size', t.int64, (c) => c.notNull())
+        .addColumn('envelope_sha256', 'text', (c) => c.notNull())
+        .addColumn('signature', t.binary, (c) => c.notNull())
+        .addColumn('push_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        // start of the current push series (sent_at; reset when a team lead retries a dead letter)
+        .addColumn('push_since', 'text', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('delivered_at', 'text')
+        .addColumn('acknowledged_at', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('messages_recipient_idx').on('messages').columns(['recipient_party_id', 'acknowledged_at']).execute();
+      await db.schema.createIndex('messages_case_id_idx').on('messages').columns(['case_id']).execute();
+      await db.schema.createIndex('messages_state_idx').on('messages').columns(['state']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('messages').ifExists().execute();
+      await db.schema.dropTable('responses').ifExists().execute();
+    },
+  };
+}
+
 export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
   return {
     async getMigrations() {
       return {
         '0001_initial': m0001Initial(dialect),
+        '0002_routing': m0002Routing(),
+        '0003_responses': m0003Responses(dialect),
       };
     },
   };

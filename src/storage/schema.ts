@@ -46,6 +46,13 @@ export interface CasesTable {
   assigned_to: string | null;
   created_at: string;
   updated_at: string;
+  /** incremented whenever the case goes (back) to routing; part of the routing job id */
+  routing_round: Generated<number>;
+  assigned_at: string | null;
+  /** JSON array of staff ids who declared a conflict (§12 stk. 2): never assigned this case again */
+  conflicts: Generated<string>;
+  /** JSON: why nobody was eligible when the state is 'unassigned' */
+  routing_note: string | null;
 }
 
 export interface PackagesTable {
@@ -111,6 +118,64 @@ export interface CaseEventsTable {
   data: string;
 }
 
+/**
+ * Transactional outbox: work for BullMQ written in the same transaction as
+ * the state change that needs it; the relay enqueues and deletes the rows.
+ */
+export interface OutboxTable {
+  id: string;
+  /** the queue the job is for, e.g. 'routing' */
+  topic: string;
+  /** deterministic BullMQ job id, so a row relayed twice is one job */
+  job_id: string;
+  /** JSON job data: ids only */
+  payload: string;
+  /** BullMQ priority (1 = first); 0 = none */
+  priority: Generated<number>;
+  created_at: string;
+}
+
+export interface ResponsesTable {
+  id: string;
+  case_id: string;
+  kind: string;
+  author: string;
+  /** the structured content (JSON), sealed under the master key */
+  content_enc: Uint8Array;
+  media_type: string;
+  size: number;
+  sha256: string;
+  blob_key: string;
+  created_at: string;
+}
+
+export type MessageState = 'queued' | 'pushed' | 'acknowledged' | 'dead-lettered' | 'no-recipient-system';
+
+export interface MessagesTable {
+  id: string;
+  response_id: string;
+  case_id: string;
+  kind: string;
+  recipient_party_id: string | null;
+  recipient_ydernummer: string | null;
+  copy: number;
+  sent_at: string;
+  state: MessageState;
+  /** sealed JSON { head, tail }: the envelope bytes are head + base64(document) + tail */
+  envelope_enc: Uint8Array;
+  envelope_size: number;
+  envelope_sha256: string;
+  /** DER CMS SignedData, detached, over the envelope bytes */
+  signature: Uint8Array;
+  push_attempts: Generated<number>;
+  /** start of the current push series: sent_at, or when a team lead retried a dead letter */
+  push_since: string;
+  last_error: string | null;
+  delivered_at: string | null;
+  acknowledged_at: string | null;
+  updated_at: string;
+}
+
 export interface Database {
   cases: CasesTable;
   packages: PackagesTable;
@@ -118,6 +183,9 @@ export interface Database {
   receipts: ReceiptsTable;
   audit_log: AuditLogTable;
   case_events: CaseEventsTable;
+  outbox: OutboxTable;
+  responses: ResponsesTable;
+  messages: MessagesTable;
 }
 
 export type CaseRow = Selectable<CasesTable>;

@@ -74,6 +74,25 @@ describe('CMS SignedData, detached', () => {
     assert.match(dump.out, /UTCTIME:Dec 18 09:41:07 2026 GMT/);
   });
 
+  test('signAsync (RSA on the thread pool) gives byte-identical output that openssl accepts', async () => {
+    const a = await signer.signAsync(receipt, signingTime);
+    assert.deepEqual(a, sig, 'RSASSA-PKCS1-v1_5 is deterministic: the asynchronous path must give the same DER');
+    const v = opensslVerify(receipt, a, pki.caCert);
+    assert.ok(v.ok, v.out);
+    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => signer.signAsync(Buffer.from(`receipt ${i}`), signingTime)));
+    many.forEach((s, i) => assert.ok(verifyDetached(Buffer.from(`receipt ${i}`), s, [read(pki.caCert)], { at: new Date() }).ok, `concurrent signature ${i}`));
+  });
+
+  test('signDigestAsync: a signature from the content’s SHA-256 alone is what sign() gives, and openssl accepts it', async () => {
+    const content = Buffer.concat([Buffer.from('{"envelope":"'), Buffer.alloc(300_000, 0x41), Buffer.from('"}')]);
+    const digest = crypto.createHash('sha256').update(content).digest();
+    const d = await signer.signDigestAsync(digest, signingTime);
+    assert.deepEqual(d, signer.sign(content, signingTime));
+    const v = opensslVerify(content, d, pki.caCert);
+    assert.ok(v.ok, v.out);
+    assert.equal(verifyDetached(Buffer.from('other'), d, [read(pki.caCert)], { at: new Date() }).ok, false, 'bound to the content');
+  });
+
   test('verifyDetached agrees: ok, signer and signing time', () => {
     const v = verifyDetached(receipt, sig, [read(pki.caCert)], { at: new Date() });
     assert.ok(v.ok, v.ok ? '' : v.reason);
