@@ -2,7 +2,7 @@
 // Runs every test file with node's test runner (TAP). Node 20 does not glob .ts
 // files itself, so the list is made here and passed explicitly.
 // Usage: node test/run.mjs [substring filters...]
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +23,19 @@ if (files.length === 0) {
   console.error('test/run.mjs: no test files matched');
   process.exit(1);
 }
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
-);
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// Every captured log line of the run goes here; test/logs.check.ts scans them all at the end.
+const logDir = join(root, '.tmp', 'test-logs');
+rmSync(logDir, { recursive: true, force: true });
+const env = { ...process.env, NODE_ENV: 'test', POSTKASSE_TEST_LOG_DIR: logDir };
+
+function run(list) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...list], { cwd: root, stdio: 'inherit', env });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+const code = await run(files);
+// The log scan needs the whole suite; with a filter it only runs when asked for by name.
+const scan = filters.length === 0 || filters.some((x) => 'test/logs.check.ts'.includes(x)) ? await run(['test/logs.check.ts']) : 0;
+process.exit(code || scan);

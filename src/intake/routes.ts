@@ -4,14 +4,19 @@
 import { Router, type Request, type Response } from 'express';
 import multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
-import { badRequest, Problem, tooLarge } from '../shared/problem.js';
+import { badRequest, insufficientStorage, Problem, tooLarge } from '../shared/problem.js';
 import { requireKind, toProblem } from '../shared/http.js';
+import { createAdmission } from './admission.js';
 import { acceptManifest, createUploadStorage, discardUpload, type UploadLimits, type UploadState } from './upload.js';
 import type { IntakeService } from './service.js';
 
 /** Maps multer/busboy errors to problems a partner can act on. */
 export function uploadProblem(err: unknown, limits: UploadLimits): Problem {
   if (err instanceof Problem) return err;
+  const code = (err as { code?: unknown })?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return insufficientStorage('the gateway has no room to store the documents now; nothing was receipted. Send the package again later with the same packageId.');
+  }
   if (err instanceof multer.MulterError) {
     switch (err.code) {
       case 'LIMIT_FILE_SIZE':
@@ -67,7 +72,8 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
 
   const router = Router();
 
-  router.post('/v1/packages', requireKind('municipality', 'senior-pension-unit'), async (req, res) => {
+  const admission = limits.admission ? createAdmission(limits.admission).middleware : (_req: Request, _res: Response, next: () => void) => next();
+  router.post('/v1/packages', requireKind('municipality', 'senior-pension-unit'), admission, async (req, res) => {
     const party = req.party!;
     if (!req.is('multipart/form-data')) {
       const p = new Problem({

@@ -19,6 +19,7 @@ import { toClockEvents, type StoredEvent } from '../deadlines/events.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { normaliseCpr } from '../shared/identifiers.js';
 import { badRequest, conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
+import { requestRouting } from '../routing/outbox.js';
 import { receiptBytes, type Receipt, type Signer } from '../receipts/receipt.js';
 import { isComplete, type Manifest } from './manifest.js';
 import type { UploadState } from './upload.js';
@@ -39,6 +40,8 @@ export interface IntakeDeps {
   regionCode: string;
   log: Logger;
   now?: () => Date;
+  /** Called after a package is committed (e.g. to schedule deadline reminders). Errors are logged, never thrown. */
+  onCommitted?: (caseId: string) => void | Promise<void>;
 }
 
 export interface ReceiptResult {
@@ -250,6 +253,10 @@ export function createIntakeService(deps: IntakeDeps) {
         assigned_to: null,
         created_at: receivedAt,
         updated_at: receivedAt,
+        routing_round: 0,
+        assigned_at: null,
+        conflicts: '[]',
+        routing_note: null,
       };
     }
     const priorEvents = m.supplementTo
@@ -274,7 +281,7 @@ export function createIntakeService(deps: IntakeDeps) {
       clock,
     };
     const body = receiptBytes(receipt);
-    const signature = deps.signer.sign(body);
+    const signature = await deps.signer.signAsync(body);
 
     try {
       await db.transaction().execute(async (trx) => {
@@ -353,6 +360,11 @@ export function createIntakeService(deps: IntakeDeps) {
           .insertInto('case_events')
           .values(events.map((e) => ({ case_id: caseRow.id, at: receivedAt, event: e.event, actor: party.id, data: JSON.stringify(e.data) })))
           .execute();
+        // A case that is complete now (new and complete, or completed by this
+        // supplement) goes to routing: the outbox row commits with it.
+        if ((!m.supplementTo && caseRow.complete === 1) || becameComplete) {
+          await requestRouting(trx, caseRow.id, caseRow.routing_round, receivedAt, caseRow.urgent === 1);
+        }
         await appendAudit(trx, database.dialect, {
           at: receivedAt,
           actor: party.id,
@@ -379,6 +391,11 @@ export function createIntakeService(deps: IntakeDeps) {
       { partyId: party.id, caseId: caseRow.id, receiptId, service: m.service, documents: state.stored.length, clock: clock.status },
       'package receipted',
     );
+    if (deps.onCommitted) {
+      Promise.resolve()
+        .then(() => deps.onCommitted!(caseRow.id))
+        .catch((err: unknown) => log.error({ err, caseId: caseRow.id }, 'after-commit hook failed (the reconciler will catch up)'));
+    }
     return { status: 201, receiptId, caseId: caseRow.id, body, signature };
   }
 

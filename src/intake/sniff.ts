@@ -7,6 +7,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { ALLOWED_MEDIA_TYPES, type AllowedMediaType } from './manifest.js';
 import { badRequest, unsupportedMediaType, type Problem } from '../shared/problem.js';
+import type { ChunkFilter } from '../storage/blobs.js';
 
 const HEAD_BYTES = 16;
 
@@ -37,12 +38,12 @@ function firstSignificant(head: Buffer): string | undefined {
  * match `declared`. Text types (XML, JSON, plain text) must be valid UTF-8 with
  * no NUL byte anywhere; binary types are recognised by their signature.
  */
-export function createSniffer(
+export function createSniffFilter(
   declared: AllowedMediaType,
   part: string,
   /** called with each chunk's size before it passes; a returned Problem stops the stream (package size limit) */
   onBytes?: (n: number) => Problem | null,
-): Transform {
+): ChunkFilter {
   let head: Buffer[] = [];
   let headLen = 0;
   let decided = false;
@@ -81,44 +82,68 @@ export function createSniffer(
     return null;
   }
 
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+  return {
+    write(chunk: Buffer): Buffer | null {
       total += chunk.length;
       const limit = onBytes?.(chunk.length);
-      if (limit) return cb(limit);
+      if (limit) throw limit;
       if (decided) {
         if (textMode) {
           const p = checkText(chunk);
-          if (p) return cb(p);
+          if (p) throw p;
         }
-        return cb(null, chunk);
+        return chunk;
       }
       head.push(chunk);
       headLen += chunk.length;
-      if (headLen < HEAD_BYTES) return cb();
+      if (headLen < HEAD_BYTES) return null;
       const buf = Buffer.concat(head);
       head = [];
       const p = decide(buf);
-      if (p) return cb(p);
-      cb(null, buf);
+      if (p) throw p;
+      return buf;
     },
-    flush(cb: TransformCallback) {
-      if (total === 0) return cb(badRequest(`document "${part}" is empty`, undefined, 'empty-document'));
+    end(): Buffer | null {
+      if (total === 0) throw badRequest(`document "${part}" is empty`, undefined, 'empty-document');
+      let rest: Buffer | null = null;
       if (!decided) {
-        const buf = Buffer.concat(head);
+        rest = Buffer.concat(head);
         head = [];
-        const p = decide(buf);
-        if (p) return cb(p);
-        this.push(buf);
+        const p = decide(rest);
+        if (p) throw p;
       }
       if (textMode) {
         try {
           decoder.decode();
         } catch {
-          return cb(mismatch('end in the middle of a UTF-8 character'));
+          throw mismatch('end in the middle of a UTF-8 character');
         }
       }
-      cb();
+      return rest;
+    },
+  };
+}
+
+/** The same check as a Transform stream (for callers that pipe). */
+export function createSniffer(declared: AllowedMediaType, part: string, onBytes?: (n: number) => Problem | null): Transform {
+  const f = createSniffFilter(declared, part, onBytes);
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      try {
+        const out = f.write(chunk);
+        cb(null, out ?? undefined);
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+    flush(cb: TransformCallback) {
+      try {
+        const out = f.end();
+        if (out && out.length > 0) this.push(out);
+        cb();
+      } catch (e) {
+        cb(e as Error);
+      }
     },
   });
 }

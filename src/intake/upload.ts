@@ -9,10 +9,12 @@ import type { Request } from 'express';
 import type multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
 import { badRequest, Problem, tooLarge, unsupportedMediaType } from '../shared/problem.js';
-import { createSniffer, isAllowedMediaType } from './sniff.js';
+import { createSniffFilter, isAllowedMediaType } from './sniff.js';
 import { manifestSchema, zodErrors, type DocumentEntry, type Manifest } from './manifest.js';
 
 export interface UploadLimits {
+  /** admission control (issue 6); absent = none */
+  admission?: { maxConcurrent: number; maxConcurrentPerParty: number; ratePerMinute: number };
   maxDocumentBytes: number;
   maxDocuments: number;
   maxPackageBytes: number;
@@ -80,12 +82,12 @@ export async function acceptManifest(state: UploadState, raw: Buffer, limits: Up
   await state.manifestChecked;
 }
 
-async function readSmall(stream: NodeJS.ReadableStream, max: number): Promise<Buffer> {
+export async function readSmall(stream: NodeJS.ReadableStream, max: number, part = 'manifest'): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of stream as AsyncIterable<Buffer>) {
     n += c.length;
-    if (n > max) throw tooLarge(`the manifest is larger than ${max} bytes`, 'manifest-too-large');
+    if (n > max) throw tooLarge(`the ${part} is larger than ${max} bytes`, `${part}-too-large`);
     chunks.push(c);
   }
   return Buffer.concat(chunks);
@@ -143,15 +145,15 @@ export function createUploadStorage(blobs: BlobStore, limits: UploadLimits): mul
     state.seenParts.add(entry.part);
     if (!isAllowedMediaType(entry.mediaType)) throw unsupportedMediaType(`${entry.mediaType} is not accepted`);
 
-    const sniffer = createSniffer(entry.mediaType, entry.part, (n) => {
+    const sniffer = createSniffFilter(entry.mediaType, entry.part, (n) => {
       state.packageBytes += n;
       return state.packageBytes > limits.maxPackageBytes
         ? tooLarge(`a package holds at most ${limits.maxPackageBytes} bytes of documents`, 'package-too-large')
         : null;
     });
-    // The blob store pipes the part through the sniffer; any error (sniffer,
+    // The blob store runs the sniffer on every chunk in its own loop; any error (sniffer,
     // size limit, client gone, disk) rejects after the temp file is removed.
-    const put = await blobs.put(stream, { transform: sniffer }).catch((e: unknown) => {
+    const put = await blobs.put(stream, { filter: sniffer }).catch((e: unknown) => {
       stream.resume();
       throw e;
     });

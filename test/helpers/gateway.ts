@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { logCapture } from './logs.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/shared/config.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { startGateway, type Gateway } from '../../src/server.js';
+import { startGateway, type Gateway, type StartOptions } from '../../src/server.js';
 
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -25,26 +26,30 @@ export interface TestGateway {
   schema?: string;
   ca: string;
   logs: string[];
+  /** this gateway's BullMQ key prefix in the shared Redis */
+  queuePrefix: string;
   creds(partyId: string): { cert: string; key: string };
   close(): Promise<void>;
 }
 
-export async function startTestGateway(opts: { dialect: Dialect; env?: Record<string, string>; dataDir?: string; schema?: string }): Promise<TestGateway> {
+export async function startTestGateway(opts: { dialect: Dialect; env?: Record<string, string>; dataDir?: string; schema?: string; start?: StartOptions }): Promise<TestGateway> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'postkasse-test-'));
   const schema = opts.dialect === 'postgres' ? (opts.schema ?? `t_${randomBytes(6).toString('hex')}`) : undefined;
+  const queuePrefix = `t-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     DATA_DIR: dataDir,
     PORT: '0',
     HOST: '127.0.0.1',
     REDIS_URL,
     START_REDIS: 'never',
+    QUEUE_PREFIX: queuePrefix,
     LOG_LEVEL: 'debug',
     ...(opts.dialect === 'postgres' ? { DATABASE_URL: PG_URL } : {}),
     ...opts.env,
   });
   const cap = logCapture();
   const log = createLogger({ level: 'debug', destination: cap.stream });
-  const gw = await startGateway(config, log, { dbSchema: schema });
+  const gw = await startGateway(config, log, { ...opts.start, dbSchema: schema });
   const pki = gw.tls.devPki!;
   return {
     gw,
@@ -53,6 +58,7 @@ export async function startTestGateway(opts: { dialect: Dialect; env?: Record<st
     schema,
     ca: readFileSync(pki.caCert, 'utf8'),
     logs: cap.lines,
+    queuePrefix: config.QUEUE_PREFIX,
     creds(partyId) {
       const c = pki.clients[partyId];
       if (!c) throw new Error(`no dev certificate for ${partyId}`);
@@ -61,6 +67,7 @@ export async function startTestGateway(opts: { dialect: Dialect; env?: Record<st
     async close() {
       await gw.close();
       if (schema) await dropSchema(schema);
+      await dropQueueKeys(config.QUEUE_PREFIX);
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -73,5 +80,21 @@ export async function dropSchema(schema: string): Promise<void> {
     await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   } finally {
     await c.end();
+  }
+}
+
+/** Removes this test gateway's BullMQ keys from the shared Redis. */
+export async function dropQueueKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }

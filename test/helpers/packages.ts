@@ -89,15 +89,19 @@ export function opensslVerify(body: Buffer, signatureB64: string, caPem: string)
 }
 
 /** Everything a package could leave behind: rows and blob files. */
-export async function residue(g: TestGateway): Promise<{ cases: number; documents: number; packages: number; receipts: number; blobs: number }> {
+export async function residue(
+  g: TestGateway,
+): Promise<{ cases: number; documents: number; packages: number; receipts: number; responses: number; messages: number; blobs: number }> {
   const db = g.gw.db.db;
-  const count = async (t: 'cases' | 'documents' | 'packages' | 'receipts') =>
+  const count = async (t: 'cases' | 'documents' | 'packages' | 'receipts' | 'responses' | 'messages') =>
     Number((await db.selectFrom(t).select(db.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
   return {
     cases: await count('cases'),
     documents: await count('documents'),
     packages: await count('packages'),
     receipts: await count('receipts'),
+    responses: await count('responses'),
+    messages: await count('messages'),
     blobs: countFiles(join(g.dataDir, 'blobs')),
   };
 }

@@ -131,7 +131,8 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       assert.equal(view.status, 200);
       assert.equal(view.body.documents.length, 2);
       assert.deepEqual(
-        view.body.history.map((h: { event: string }) => h.event),
+        // routing may already have added 'assigned' (test/routing covers it)
+        view.body.history.map((h: { event: string }) => h.event).filter((e: string) => e !== 'assigned'),
         ['received', 'awaiting-complete-case', 'supplement-received', 'clock-started'],
       );
       assert.equal(view.body.clock.status, 'running');
