@@ -15,12 +15,13 @@
  * and (re)creates missing jobs — at start-up and every
  * `reconcileIntervalMs` — so jobs lost with Redis data come back.
  */
-import { Queue, Worker, type Job, type JobsOptions, type RedisOptions as BullRedisOptions } from 'bullmq';
+import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import { bullConnection } from '../src/shared/bullmq.js';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Db } from '../src/storage/db.js';
 import { Problem } from '../src/shared/problem.js';
-import { startOfLocalDay, workingDaysBefore } from '../src/deadlines/calendar.js';
+import { atRiskInstant } from '../src/deadlines/calendar.js';
 import type { DeadlineMetrics } from '../src/deadlines/metrics.js';
 import type { CaseClock, DeadlineService, ReminderOutcome, ReminderType } from '../src/deadlines/service.js';
 
@@ -57,10 +58,7 @@ export function reminderJobId(caseId: string, kind: string, type: ReminderType, 
   return `${caseId}|${kind}|${type}|${dueAt.replace(/:/g, '')}`;
 }
 
-/** The instant (epoch ms) an at-risk reminder for `dueDate` is due: start of the local day `workingDays` working days before it. */
-export function atRiskInstant(dueDate: string, workingDays: number): number {
-  return Date.parse(startOfLocalDay(workingDaysBefore(dueDate, workingDays)));
-}
+export { atRiskInstant };
 
 /**
  * The reminder jobs a case needs now, from its clock. Pure (the delay
@@ -132,15 +130,7 @@ export function createDeadlineReminders(opts: DeadlineRemindersOptions) {
   const atRiskWorkingDays = opts.atRiskWorkingDays ?? DEFAULT_AT_RISK_WORKING_DAYS;
   if (!Number.isInteger(atRiskWorkingDays) || atRiskWorkingDays < 0) throw new RangeError(`atRiskWorkingDays must be a non-negative integer, got ${atRiskWorkingDays}`);
   const intervalMs = opts.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS;
-  // ioredis allows `retryStrategy: null`, BullMQ's option type does not: drop it then (ioredis's default applies).
-  const { retryStrategy, ...redisRest } = opts.connection;
-  const connection: BullRedisOptions = {
-    ...redisRest,
-    ...(retryStrategy ? { retryStrategy } : {}),
-    maxRetriesPerRequest: null, // required by BullMQ workers
-    // named, so operators (CLIENT LIST) and the tests can see these connections
-    connectionName: opts.connection.connectionName ?? `${opts.prefix}:${QUEUE_NAME}`,
-  };
+  const connection = bullConnection(opts.connection, `${opts.prefix}:${QUEUE_NAME}`);
   const jobOptions: JobsOptions = {
     attempts: opts.attempts ?? 5,
     backoff: { type: 'exponential', delay: 1000 },

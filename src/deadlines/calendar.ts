@@ -281,3 +281,8 @@ export function endOfLocalDay(date: string): string {
   const nextMidnight = wallToUtcMs(dateToUtcMs(addDays(date, 1)));
   return new Date(nextMidnight - 1).toISOString();
 }
+
+/** The instant (epoch ms) a deadline due on `dueDate` becomes at risk: start of the local day `workingDays` working days before it. */
+export function atRiskInstant(dueDate: string, workingDays: number): number {
+  return Date.parse(startOfLocalDay(workingDaysBefore(dueDate, workingDays)));
+}

@@ -254,36 +254,56 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
    * recompute, rewrite the clock column, audit. Logs the warnings that are
    * new with this change; calls onChange after the commit.
    */
-  async function mutate(caseId: string, actor: string, plan: (l: Loaded, at: string) => Plan): Promise<DeadlineResult> {
-    requireActor(actor);
-    const at = now().toISOString();
-    const { result, before, action, extra } = await db.transaction().execute(async (trx) => {
-      const l = await load(trx, caseId, true);
-      if (!l) throw notFound(`no case ${caseId}`);
-      const p = plan(l, at);
-      const inserted = p.events.map((e) => ({ case_id: caseId, at, event: e.event, actor, data: JSON.stringify(e.data) }));
-      await trx.insertInto('case_events').values(inserted).execute();
-      const next = compute(l.row, [...l.events, ...inserted]);
-      await trx.updateTable('cases').set({ clock: JSON.stringify(next.clock), updated_at: at }).where('id', '=', caseId).execute();
-      await appendAudit(trx, database.dialect, {
-        at,
-        actor,
-        action: p.action,
-        caseId,
-        details: { ...p.audit, clockStatus: next.clock.status, deadlines: next.clock.deadlines.map((d) => ({ kind: d.kind, dueDate: d.dueDate })) },
-      });
-      return { result: next, before: l.result, action: p.action, extra: p.extraWarnings ?? [] };
+  interface Applied {
+    result: DeadlineResult;
+    before: DeadlineResult;
+    action: string;
+    extra: string[];
+  }
+
+  /** Load (locked), plan, insert the events, recompute, rewrite the clock column, audit — inside `trx`. */
+  async function applyIn(trx: Transaction<Database>, caseId: string, actor: string, plan: (l: Loaded, at: string) => Plan, at: string): Promise<Applied> {
+    const l = await load(trx, caseId, true);
+    if (!l) throw notFound(`no case ${caseId}`);
+    const p = plan(l, at);
+    const inserted = p.events.map((e) => ({ case_id: caseId, at, event: e.event, actor, data: JSON.stringify(e.data) }));
+    await trx.insertInto('case_events').values(inserted).execute();
+    const next = compute(l.row, [...l.events, ...inserted]);
+    await trx.updateTable('cases').set({ clock: JSON.stringify(next.clock), updated_at: at }).where('id', '=', caseId).execute();
+    await appendAudit(trx, database.dialect, {
+      at,
+      actor,
+      action: p.action,
+      caseId,
+      details: { ...p.audit, clockStatus: next.clock.status, deadlines: next.clock.deadlines.map((d) => ({ kind: d.kind, dueDate: d.dueDate })) },
     });
-    const warnings = [...extra, ...result.warnings];
-    const fresh = warnings.filter((w) => !before.warnings.includes(w));
+    return { result: next, before: l.result, action: p.action, extra: p.extraWarnings ?? [] };
+  }
+
+  /** After the commit: log the new warnings and the recomputed clock, notify (reminders). */
+  function committed(caseId: string, actor: string, a: Applied): DeadlineResult {
+    const warnings = [...a.extra, ...a.result.warnings];
+    const fresh = warnings.filter((w) => !a.before.warnings.includes(w));
     // Only ids, kinds and dates: never CPR numbers, names, reasons or who agreed.
-    for (const w of fresh) log.warn({ caseId, action, warning: w }, 'deadline warning');
+    for (const w of fresh) log.warn({ caseId, action: a.action, warning: w }, 'deadline warning');
     log.info(
-      { caseId, action, actor, clockStatus: result.clock.status, dueDates: result.clock.deadlines.map((d) => `${d.kind}:${d.dueDate}`) },
+      { caseId, action: a.action, actor, clockStatus: a.result.clock.status, dueDates: a.result.clock.deadlines.map((d) => `${d.kind}:${d.dueDate}`) },
       'case clock recomputed',
     );
     notify(caseId);
-    return { clock: result.clock, warnings };
+    return { clock: a.result.clock, warnings };
+  }
+
+  /**
+   * One transaction: load (locked), validate and plan, insert the events,
+   * recompute, rewrite the clock column, audit. Logs the warnings that are
+   * new with this change; calls onChange after the commit.
+   */
+  async function mutate(caseId: string, actor: string, plan: (l: Loaded, at: string) => Plan): Promise<DeadlineResult> {
+    requireActor(actor);
+    const at = now().toISOString();
+    const applied = await db.transaction().execute((trx) => applyIn(trx, caseId, actor, plan, at));
+    return committed(caseId, actor, applied);
   }
 
   function notify(caseId: string): void {
@@ -403,7 +423,27 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
    * or before the latest recorded clock event, and not in the future.
    */
   async function stopClock(caseId: string, input: StopInput, actor: string): Promise<DeadlineResult> {
-    return mutate(caseId, actor, (l, at) => {
+    return mutate(caseId, actor, stopPlan(input));
+  }
+
+  /**
+   * The clock stop inside the caller's transaction (e.g. the response that
+   * delivers the attest, §15 stk. 2: response, messages and clock stop commit
+   * together). Call `committed()` after the caller's commit.
+   */
+  async function stopClockIn(
+    trx: Transaction<Database>,
+    caseId: string,
+    input: StopInput,
+    actor: string,
+  ): Promise<{ result: DeadlineResult; committed(): DeadlineResult }> {
+    requireActor(actor);
+    const a = await applyIn(trx, caseId, actor, stopPlan(input), now().toISOString());
+    return { result: { clock: a.result.clock, warnings: a.result.warnings }, committed: () => committed(caseId, actor, a) };
+  }
+
+  function stopPlan(input: StopInput): (l: Loaded, at: string) => Plan {
+    return (l, at) => {
       const errors: FieldError[] = [];
       const { clock } = l.result;
       const se = statusError(clock, 'a clock stop');
@@ -430,7 +470,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
         action: 'clock-stopped',
         audit: { stoppedAt: stopAt, kind, dueDate: stop.data.dueDate, outcome: stop.data.outcome, daysLate: stop.data.daysLate },
       };
-    });
+    };
   }
 
   /**
@@ -470,7 +510,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     return r;
   }
 
-  return { clockOf, bookConsultation, agreeExtension, bookMeeting, stopClock, recordReminder };
+  return { stopClockIn, clockOf, bookConsultation, agreeExtension, bookMeeting, stopClock, recordReminder };
 }
 
 export type DeadlineService = ReturnType<typeof createDeadlineService>;
