@@ -1,13 +1,8 @@
 /**
- * GET /v1/cases/{caseId}: the case as its sender (and, from issue 4, the
- * authorised staff) sees it. Another party's case is answered exactly like a
- * missing one, so existence does not leak.
+ * The case as GET /v1/cases/{caseId} shows it (routes.ts decides who may see it).
  */
-import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
-import { notFound } from '../shared/problem.js';
-import type { Party } from '../parties/parties.js';
 
 export interface CaseView {
   caseId: string;
@@ -27,9 +22,17 @@ export interface CaseView {
 export async function loadCaseView(db: Kysely<Database>, caseId: string): Promise<(CaseView & { senderPartyId: string }) | null> {
   const c = await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
   if (!c) return null;
-  const [docs, events] = await Promise.all([
+  const [docs, events, responses, messages] = await Promise.all([
     db.selectFrom('documents').selectAll().where('case_id', '=', caseId).orderBy('created_at').orderBy('part').execute(),
     db.selectFrom('case_events').selectAll().where('case_id', '=', caseId).orderBy('id').execute(),
+    db.selectFrom('responses').select(['id', 'kind', 'author', 'created_at', 'sha256', 'size']).where('case_id', '=', caseId).orderBy('created_at').execute(),
+    db
+      .selectFrom('messages')
+      .select(['id', 'response_id', 'recipient_party_id', 'recipient_ydernummer', 'copy', 'sent_at', 'state', 'delivered_at', 'acknowledged_at', 'push_attempts'])
+      .where('case_id', '=', caseId)
+      .orderBy('sent_at')
+      .orderBy('copy')
+      .execute(),
   ]);
   return {
     caseId: c.id,
@@ -51,24 +54,27 @@ export async function loadCaseView(db: Kysely<Database>, caseId: string): Promis
       sha256: d.sha256,
       receivedAt: d.created_at,
     })),
-    responses: [],
+    // Delivery states (queued, pushed, acknowledged, dead-lettered, no-recipient-system) per recipient.
+    responses: responses.map((r) => ({
+      responseId: r.id,
+      kind: r.kind,
+      author: r.author,
+      sentAt: r.created_at,
+      document: { sha256: r.sha256, size: Number(r.size) },
+      messages: messages
+        .filter((m) => m.response_id === r.id)
+        .map((m) => ({
+          messageId: m.id,
+          to: m.recipient_party_id,
+          ...(m.recipient_ydernummer ? { ydernummer: m.recipient_ydernummer } : {}),
+          copy: m.copy === 1,
+          sentAt: m.sent_at,
+          state: m.state,
+          deliveredAt: m.delivered_at,
+          acknowledgedAt: m.acknowledged_at,
+          pushAttempts: Number(m.push_attempts),
+        })),
+    })),
     history: events.map((e) => ({ at: e.at, event: e.event, actor: e.actor, data: JSON.parse(e.data) })),
   };
-}
-
-export function canSeeCase(party: Party, c: { senderPartyId: string }): boolean {
-  if (party.kind === 'municipality' || party.kind === 'senior-pension-unit') return c.senderPartyId === party.id;
-  return false;
-}
-
-export function createCaseViewRouter(deps: { db: Kysely<Database> }): Router {
-  const router = Router();
-  router.get('/v1/cases/:caseId', async (req, res) => {
-    const caseId = String(req.params.caseId);
-    const view = await loadCaseView(deps.db, caseId);
-    if (!view || !canSeeCase(req.party!, view)) throw notFound(`no case ${caseId} visible to ${req.party!.id}`);
-    const { senderPartyId: _s, ...body } = view;
-    res.json(body);
-  });
-  return router;
 }

@@ -1,0 +1,388 @@
+/**
+ * Routing a complete case to one eligible staff member, exactly once
+ * (API.md "Staff: work queues"; RULES.md routing rules; eligibility.ts has
+ * the legal reasoning).
+ *
+ * Exactly once: the assignment is a conditional UPDATE (only while the case
+ * is unassigned and still in the routing round the caller read), so two
+ * gateway instances, or a retried job, can never assign twice; the loser sees
+ * zero rows and does nothing.
+ *
+ * The database is the truth; BullMQ only carries "look at case X in round N".
+ * Every function here re-reads the case before acting.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import type { Db } from '../storage/db.js';
+import type { CaseRow, Database } from '../storage/schema.js';
+import type { Party, StaffParty } from '../parties/parties.js';
+import type { Agreement, Service } from '../deadlines/types.js';
+import { appendAudit } from '../audit/audit.js';
+import { conflict, notFound, unprocessable } from '../shared/problem.js';
+import { checkManualAssignment, chooseAssignee, eligibleStaff, requiredRole, type Exclusion, type RoutingCase } from './eligibility.js';
+import { requestRouting } from './outbox.js';
+
+export interface RoutingMetricsSink {
+  /** seconds from the (completing) receipt to the first assignment */
+  observeAssignment(seconds: number, urgent: boolean): void;
+  /** a case found nobody eligible */
+  unassigned(): void;
+}
+
+export interface RoutingServiceDeps {
+  db: Db;
+  parties: { all(): readonly Party[]; get(id: string): Party | undefined };
+  agreements: { current(): readonly Agreement[] };
+  log: Logger;
+  now?: () => Date;
+  metrics?: RoutingMetricsSink;
+  /** after a commit that put a case (back) into routing: relay the outbox now */
+  onRoutingRequested?: () => void;
+  /** after an assignment committed */
+  onAssigned?: (caseId: string, staffId: string) => void;
+}
+
+export type RouteOutcome =
+  | { outcome: 'assigned'; staffId: string }
+  | { outcome: 'unassigned'; excluded: { staffId: string; rules: Exclusion[] }[] }
+  /** the case is gone, not complete, closed, already assigned, or in a later round */
+  | { outcome: 'nothing-to-do'; why: string }
+  /** another instance or job assigned it between our read and our update */
+  | { outcome: 'lost-race' };
+
+const MAX_REASON = 2000;
+type Q = Kysely<Database> | Transaction<Database>;
+
+/** Case states in which routing may assign. */
+export const ROUTABLE_STATES = ['received', 'unassigned'] as const;
+
+export function isStaff(p: Party | undefined): p is StaffParty {
+  return p !== undefined && p.kind === 'staff';
+}
+
+/** A boolean, not a type guard: `false` must not narrow a staff member away. Use with isStaff where a StaffParty is needed. */
+export function isTeamLead(p: Party | undefined): boolean {
+  return isStaff(p) && p.roles.includes('team-lead');
+}
+
+const SPECIALIST_SERVICES = new Set<string>(['clinical-assessment', 'senior-pension-assessment']);
+
+function parseJson<T>(text: string | null | undefined, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function createRoutingService(deps: RoutingServiceDeps) {
+  const { db: database, log } = deps;
+  const db = database.db;
+  const now = deps.now ?? (() => new Date());
+
+  const staffList = (): StaffParty[] => deps.parties.all().filter(isStaff);
+  const agreementOf = (c: Pick<CaseRow, 'agreement_id'>): Agreement | null =>
+    c.agreement_id ? (deps.agreements.current().find((a) => a.id === c.agreement_id) ?? null) : null;
+
+  async function loadCase(q: Q, caseId: string, forUpdate = false): Promise<CaseRow | undefined> {
+    return q
+      .selectFrom('cases')
+      .selectAll()
+      .where('id', '=', caseId)
+      .$if(forUpdate && database.dialect === 'postgres', (qb) => qb.forUpdate())
+      .executeTakeFirst();
+  }
+
+  /**
+   * Staff who were health coordinator in any of this citizen's coordinator
+   * cases (for §13 stk. 3): everyone ever assigned such a case, from the
+   * case events, so a reassignment does not erase who was coordinator.
+   */
+  async function priorCoordinators(q: Q, c: CaseRow): Promise<string[]> {
+    const related = await q
+      .selectFrom('cases')
+      .select(['id', 'service', 'assigned_to'])
+      .where('citizen_ref', '=', c.citizen_ref)
+      .where('id', '!=', c.id)
+      .execute();
+    const coordinatorCases = related.filter((r) => !SPECIALIST_SERVICES.has(r.service));
+    const ids = new Set<string>();
+    for (const r of coordinatorCases) if (r.assigned_to) ids.add(r.assigned_to);
+    if (coordinatorCases.length > 0) {
+      const events = await q
+        .selectFrom('case_events')
+        .select(['data'])
+        .where('case_id', 'in', coordinatorCases.map((r) => r.id))
+        .where('event', '=', 'assigned')
+        .execute();
+      for (const e of events) {
+        const staffId = parseJson<{ staffId?: unknown }>(e.data, {}).staffId;
+        if (typeof staffId === 'string') ids.add(staffId);
+      }
+    }
+    return [...ids].sort();
+  }
+
+  async function routingCaseOf(q: Q, c: CaseRow): Promise<RoutingCase> {
+    return {
+      caseId: c.id,
+      service: c.service as Service,
+      municipalityCode: c.municipality_code,
+      urgent: c.urgent === 1,
+      gpYdernummer: c.gp_ydernummer,
+      treatingClinicians: parseJson(c.treating_clinicians, []),
+      consents: parseJson(c.consents, {}),
+      priorCoordinators: requiredRole(c.service as Service) === 'specialist' ? await priorCoordinators(q, c) : [],
+      conflicts: parseJson<string[]>(c.conflicts, []),
+    };
+  }
+
+  async function openLoads(staffIds: string[]): Promise<{ staffId: string; openCases: number }[]> {
+    if (staffIds.length === 0) return [];
+    const rows = await db
+      .selectFrom('cases')
+      .select(['assigned_to', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('state', '=', 'assigned')
+      .where('assigned_to', 'in', staffIds)
+      .groupBy('assigned_to')
+      .execute();
+    return rows.map((r) => ({ staffId: r.assigned_to!, openCases: Number(r.n) }));
+  }
+
+  async function addEvent(trx: Transaction<Database>, caseId: string, at: string, event: string, actor: string, data: Record<string, unknown>): Promise<void> {
+    await trx.insertInto('case_events').values({ case_id: caseId, at, event, actor, data: JSON.stringify(data) }).execute();
+  }
+
+  type Plan =
+    | { kind: 'done'; outcome: RouteOutcome }
+    | { kind: 'assign'; c: CaseRow; staffId: string }
+    | { kind: 'unassigned'; c: CaseRow; excluded: { staffId: string; rules: Exclusion[] } [] };
+
+  /** The routing job's work: assign case `caseId` if it is still waiting in `round`. */
+  async function route(caseId: string, round?: number): Promise<RouteOutcome> {
+    return (await routeMany([{ caseId, round }]))[0]!;
+  }
+
+  /**
+   * Routes several cases with one read of the cases, one read of the open
+   * loads and ONE transaction (one fsync) for all their assignments — the
+   * routing queue's worker hands over every job that arrived while the
+   * previous batch was committing (group commit). Each assignment is still a
+   * conditional update of its own, so exactly-once holds per case; the loads
+   * used for balancing include the assignments made earlier in the batch.
+   */
+  async function routeMany(requests: readonly { caseId: string; round?: number }[]): Promise<RouteOutcome[]> {
+    if (requests.length === 0) return [];
+    const ids = [...new Set(requests.map((r) => r.caseId))];
+    const rows = new Map((await db.selectFrom('cases').selectAll().where('id', 'in', ids).execute()).map((c) => [c.id, c]));
+    const staff = staffList();
+    const load = new Map((await openLoads(staff.map((s) => s.id))).map((l) => [l.staffId, l.openCases]));
+    const planned = new Set<string>();
+
+    const plans: Plan[] = [];
+    for (const { caseId, round } of requests) {
+      const c = rows.get(caseId);
+      const done = (why: string): Plan => ({ kind: 'done', outcome: { outcome: 'nothing-to-do', why } });
+      if (!c) plans.push(done('no such case'));
+      else if (c.complete !== 1) plans.push(done('case not complete'));
+      else if (c.assigned_to !== null) plans.push(done('already assigned'));
+      else if (!(ROUTABLE_STATES as readonly string[]).includes(c.state)) plans.push(done(`state ${c.state}`));
+      else if (round !== undefined && round !== c.routing_round) plans.push(done(`round ${round} superseded by ${c.routing_round}`));
+      else if (planned.has(c.id)) plans.push(done('routed earlier in this batch'));
+      else {
+        planned.add(c.id);
+        const { eligible, excluded } = eligibleStaff(await routingCaseOf(db, c), staff, agreementOf(c));
+        if (eligible.length === 0) {
+          plans.push({ kind: 'unassigned', c, excluded });
+        } else {
+          const chosen = chooseAssignee(eligible, [...load].map(([staffId, openCases]) => ({ staffId, openCases })))!;
+          load.set(chosen.id, (load.get(chosen.id) ?? 0) + 1);
+          plans.push({ kind: 'assign', c, staffId: chosen.id });
+        }
+      }
+    }
+    if (plans.every((p) => p.kind === 'done')) return plans.map((p) => (p as { outcome: RouteOutcome }).outcome);
+
+    const at = now().toISOString();
+    const results = await database.db.transaction().execute(async (trx) => {
+      const out: (RouteOutcome | { outcome: 'unassigned-unchanged'; excluded: { staffId: string; rules: Exclusion[] }[] })[] = [];
+      for (const p of plans) {
+        if (p.kind === 'done') {
+          out.push(p.outcome);
+        } else if (p.kind === 'assign') {
+          const { c, staffId } = p;
+          const r = await trx
+            .updateTable('cases')
+            .set({ assigned_to: staffId, assigned_at: at, state: 'assigned', routing_note: null, updated_at: at })
+            .where('id', '=', c.id)
+            .where('assigned_to', 'is', null)
+            .where('state', 'in', [...ROUTABLE_STATES])
+            .where('routing_round', '=', c.routing_round)
+            .executeTakeFirst();
+          if (Number(r.numUpdatedRows) !== 1) {
+            out.push({ outcome: 'lost-race' });
+            continue;
+          }
+          await addEvent(trx, c.id, at, 'assigned', 'routing', { staffId, round: c.routing_round, by: 'routing' });
+          await appendAudit(trx, database.dialect, { at, actor: 'routing', action: 'case-assigned', caseId: c.id, details: { staffId, round: c.routing_round } });
+          out.push({ outcome: 'assigned', staffId });
+        } else {
+          // Only the transition to 'unassigned' is an event (the reconciler looks again every interval).
+          const { c, excluded } = p;
+          const r = await trx
+            .updateTable('cases')
+            .set({ state: 'unassigned', routing_note: JSON.stringify({ at, excluded }), updated_at: at })
+            .where('id', '=', c.id)
+            .where('state', '=', 'received')
+            .where('assigned_to', 'is', null)
+            .where('routing_round', '=', c.routing_round)
+            .executeTakeFirst();
+          if (Number(r.numUpdatedRows) !== 1) {
+            out.push({ outcome: 'unassigned-unchanged', excluded });
+            continue;
+          }
+          const rules = [...new Set(excluded.flatMap((x) => x.rules.map((e) => e.rule)))].sort();
+          await addEvent(trx, c.id, at, 'unassigned', 'routing', { round: c.routing_round, rules, staffConsidered: excluded.length });
+          await appendAudit(trx, database.dialect, { at, actor: 'routing', action: 'case-unassigned', caseId: c.id, details: { round: c.routing_round, rules } });
+          out.push({ outcome: 'unassigned', excluded });
+        }
+      }
+      return out;
+    });
+
+    // After the commit: logs, metrics, hooks.
+    return results.map((r, i) => {
+      const p = plans[i]!;
+      if (r.outcome === 'unassigned-unchanged') return { outcome: 'unassigned', excluded: r.excluded };
+      if (r.outcome === 'assigned' && p.kind === 'assign') {
+        const { c } = p;
+        if (c.routing_round === 0) {
+          const from = Date.parse(c.clock_started_at ?? c.received_at);
+          deps.metrics?.observeAssignment(Math.max(0, (Date.parse(at) - from) / 1000), c.urgent === 1);
+        }
+        log.info({ caseId: c.id, staffId: r.staffId, round: c.routing_round, urgent: c.urgent === 1 }, 'case assigned');
+        deps.onAssigned?.(c.id, r.staffId);
+      } else if (r.outcome === 'unassigned' && p.kind === 'unassigned') {
+        deps.metrics?.unassigned();
+        log.warn(
+          { caseId: p.c.id, service: p.c.service, municipalityCode: p.c.municipality_code, staffConsidered: r.excluded.length },
+          'routing: nobody is eligible for this case; it is unassigned and shown to team leads',
+        );
+      }
+      return r;
+    });
+  }
+
+  function requireReason(value: unknown, path: string): string {
+    if (typeof value !== 'string' || value.trim() === '') throw unprocessable(`${path}: a reason is required`, [{ path, message: 'is required and may not be blank' }]);
+    if (value.length > MAX_REASON) throw unprocessable(`${path}: at most ${MAX_REASON} characters`, [{ path, message: `at most ${MAX_REASON} characters` }]);
+    return value.trim();
+  }
+
+  /**
+   * §12 stk. 2: the assigned staff member cannot work the case (GP, treating
+   * clinician, or another conflict). The case goes back to routing, with this
+   * person excluded from it for good.
+   */
+  async function declareConflict(caseId: string, staff: StaffParty, reasonIn: unknown): Promise<{ round: number }> {
+    const reason = requireReason(reasonIn, 'reason');
+    const at = now().toISOString();
+    const round = await db.transaction().execute(async (trx) => {
+      const c = await loadCase(trx, caseId, true);
+      if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
+      if (c.state !== 'assigned') throw conflict(`case ${caseId} is ${c.state}; a conflict can only be declared on an open, assigned case`, 'case-state');
+      const conflicts = [...new Set([...parseJson<string[]>(c.conflicts, []), staff.id])].sort();
+      const next = c.routing_round + 1;
+      await trx
+        .updateTable('cases')
+        .set({ assigned_to: null, assigned_at: null, state: 'received', conflicts: JSON.stringify(conflicts), routing_round: next, routing_note: null, updated_at: at })
+        .where('id', '=', c.id)
+        .execute();
+      await addEvent(trx, c.id, at, 'conflict-declared', staff.id, { staffId: staff.id, rule: '§12 stk. 2', reason, round: next });
+      await appendAudit(trx, database.dialect, { at, actor: staff.id, action: 'conflict-declared', caseId: c.id, details: { rule: '§12 stk. 2', round: next } });
+      await requestRouting(trx, c.id, next, at, c.urgent === 1);
+      return next;
+    });
+    log.info({ caseId, staffId: staff.id, round }, 'conflict declared (§12 stk. 2): case back to routing');
+    deps.onRoutingRequested?.();
+    return { round };
+  }
+
+  /**
+   * A team lead assigns (or reassigns) a case by hand. The exclusions apply;
+   * a stated override reason sets aside the overridable ones (§12 stk. 2,
+   * §13 stk. 3, §25 stk. 3), and what was overridden is audited.
+   */
+  async function assignManually(
+    caseId: string,
+    lead: StaffParty,
+    input: { staffId?: unknown; overrideReason?: unknown },
+  ): Promise<{ staffId: string; overridden: Exclusion[] }> {
+    if (typeof input.staffId !== 'string' || input.staffId.trim() === '') {
+      throw unprocessable('staffId is required', [{ path: 'staffId', message: 'is required' }]);
+    }
+    const staffId = input.staffId;
+    const override = input.overrideReason === undefined || input.overrideReason === null ? undefined : { reason: requireReason(input.overrideReason, 'overrideReason') };
+    const target = deps.parties.get(staffId);
+    if (!isStaff(target)) throw unprocessable(`staffId: no staff member ${staffId} in the parties file`, [{ path: 'staffId', message: 'is not a staff member' }]);
+    const at = now().toISOString();
+    const result = await db.transaction().execute(async (trx) => {
+      const c = await loadCase(trx, caseId, true);
+      if (!c) throw notFound(`no case ${caseId}`);
+      if (c.complete !== 1) throw conflict(`case ${caseId} is awaiting its complete documents (§21 stk. 2) and cannot be assigned yet`, 'case-state');
+      if (c.state === 'closed') throw conflict(`case ${caseId} is closed`, 'case-state');
+      const check = checkManualAssignment(await routingCaseOf(trx, c), target, agreementOf(c), override);
+      if (!check.ok) {
+        const overridable = check.rules.every((r) => r.rule !== 'role' && r.rule !== 'municipality' && r.rule !== 'conflict');
+        throw conflict(
+          `${staffId} may not work case ${caseId}: ${check.rules.map((r) => `${r.rule}: ${r.reason}`).join(' ')}` +
+            (overridable && !override ? ' A team lead may override these rules by giving overrideReason.' : ''),
+          'not-eligible',
+          { rules: check.rules.map((r) => r.rule), reasons: check.rules },
+        );
+      }
+      const next = c.routing_round + 1;
+      await trx
+        .updateTable('cases')
+        .set({ assigned_to: staffId, assigned_at: at, state: 'assigned', routing_round: next, routing_note: null, updated_at: at })
+        .where('id', '=', c.id)
+        .execute();
+      const overridden = check.overridden.map((r) => r.rule);
+      await addEvent(trx, c.id, at, 'assigned', lead.id, {
+        staffId,
+        round: next,
+        by: lead.id,
+        previous: c.assigned_to,
+        ...(overridden.length > 0 ? { overridden, overrideReason: override!.reason } : {}),
+      });
+      await appendAudit(trx, database.dialect, {
+        at,
+        actor: lead.id,
+        action: overridden.length > 0 ? 'case-assigned-with-override' : 'case-assigned-manually',
+        caseId: c.id,
+        details: { staffId, previous: c.assigned_to, round: next, ...(overridden.length > 0 ? { overridden, overrideReason: override!.reason } : {}) },
+      });
+      return { staffId, overridden: check.overridden };
+    });
+    log.info({ caseId, staffId, leadId: lead.id, overridden: result.overridden.map((r) => r.rule) }, 'case assigned by a team lead');
+    deps.onAssigned?.(caseId, staffId);
+    return result;
+  }
+
+  /** Complete cases waiting for an assignee, with the job id their routing needs (for the reconciler). */
+  async function waitingCases(): Promise<{ caseId: string; round: number; urgent: boolean }[]> {
+    const rows = await db
+      .selectFrom('cases')
+      .select(['id', 'routing_round', 'urgent'])
+      .where('complete', '=', 1)
+      .where('assigned_to', 'is', null)
+      .where('state', 'in', [...ROUTABLE_STATES])
+      .execute();
+    return rows.map((r) => ({ caseId: r.id, round: Number(r.routing_round), urgent: r.urgent === 1 }));
+  }
+
+  return { route, routeMany, declareConflict, assignManually, waitingCases, routingCaseOf: (c: CaseRow) => routingCaseOf(db, c) };
+}
+
+export type RoutingService = ReturnType<typeof createRoutingService>;

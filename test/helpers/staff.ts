@@ -1,0 +1,91 @@
+/**
+ * Fixtures for routing and staff-API tests: a parties file whose staff make
+ * every exclusion testable, mTLS request helpers, and polling.
+ */
+import { writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import request from 'supertest';
+import type { TestGateway } from './gateway.js';
+import { manifest, pdf, postPackage } from './packages.js';
+
+const cert = () => [{ subjectSerialNumber: `UI:DK-E:G:${randomUUID()}` }];
+
+/**
+ * Staff for municipality 101 (whose agreement kbh-2026 excludes coord-x, §25 stk. 3):
+ * - coord-anna: coordinator, 101, holds ydernummer 012345 (a GP practice, §12 stk. 2)
+ * - coord-bo:   coordinator, 101
+ * - coord-x:    coordinator, 101 and 147, excluded for 101 by agreement
+ * - dual-dan:   coordinator for 147 and specialist (§13 stk. 3)
+ * - spec-eva:   specialist
+ * - lead-1:     team lead
+ */
+export function writeRoutingParties(dir: string): string {
+  const parties = [
+    { id: 'kommune-101', kind: 'municipality', municipalityCode: '101', name: 'Københavns Kommune', certificates: cert() },
+    { id: 'kommune-147', kind: 'municipality', municipalityCode: '147', name: 'Frederiksberg Kommune', certificates: cert() },
+    { id: 'spe', kind: 'senior-pension-unit', name: 'Seniorpensionsenheden', certificates: cert() },
+    { id: 'coord-anna', kind: 'staff', roles: ['coordinator'], name: 'Anna', municipalities: ['101'], ydernumre: ['012345'], certificates: cert() },
+    { id: 'coord-bo', kind: 'staff', roles: ['coordinator'], name: 'Bo', municipalities: ['101'], certificates: cert() },
+    { id: 'coord-x', kind: 'staff', roles: ['coordinator'], name: 'Xenia', municipalities: ['101', '147'], certificates: cert() },
+    { id: 'dual-dan', kind: 'staff', roles: ['coordinator', 'specialist'], name: 'Dan', municipalities: ['147'], certificates: cert() },
+    { id: 'spec-eva', kind: 'staff', roles: ['specialist'], name: 'Eva', certificates: cert() },
+    { id: 'lead-1', kind: 'staff', roles: ['team-lead'], name: 'Lene', certificates: cert() },
+    { id: 'gp-057584', kind: 'gp-system', ydernumre: ['057584'], name: 'Lægehuset', certificates: cert() },
+  ];
+  const file = join(dir, 'parties.json');
+  writeFileSync(file, JSON.stringify({ parties }, null, 2));
+  return file;
+}
+
+export async function send(g: TestGateway, party: string, over: Record<string, unknown> = {}): Promise<{ caseId: string; receiptId: string }> {
+  const m = manifest(over);
+  const files = (m.documents as { part: string; mediaType: string }[]).map((d) => ({ name: d.part, body: pdf(d.part), contentType: d.mediaType, filename: `${d.part}.pdf` }));
+  const res = await postPackage(g, party, m, files);
+  if (res.status !== 201) throw new Error(`intake answered ${res.status}: ${res.text}`);
+  return JSON.parse(res.text) as { caseId: string; receiptId: string };
+}
+
+/** GET/POST as a party over mTLS. */
+export function as(g: TestGateway, party: string) {
+  const c = g.creds(party);
+  return {
+    get: (path: string) => request(g.url).get(path).ca(g.ca).cert(c.cert).key(c.key),
+    post: (path: string, body?: unknown) => {
+      const r = request(g.url).post(path).ca(g.ca).cert(c.cert).key(c.key);
+      return body === undefined ? r : r.send(body as object);
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function caseRow(g: TestGateway, caseId: string) {
+  return g.gw.db.db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow();
+}
+
+/** Waits until the case has an assignee (or the state `unassigned`) and returns the row. */
+export function settled(g: TestGateway, caseId: string, timeoutMs = 10_000) {
+  return waitFor(`case ${caseId} to be routed`, async () => {
+    const r = await caseRow(g, caseId);
+    return r.assigned_to !== null || r.state === 'unassigned' ? r : undefined;
+  }, timeoutMs);
+}
+
+export async function events(g: TestGateway, caseId: string, event?: string) {
+  return g.gw.db.db
+    .selectFrom('case_events')
+    .selectAll()
+    .where('case_id', '=', caseId)
+    .$if(event !== undefined, (q) => q.where('event', '=', event!))
+    .orderBy('id')
+    .execute();
+}
