@@ -1,0 +1,211 @@
+/**
+ * Queue `delivery`: one job per message (`deliver-<messageId>`, data: the
+ * message id) for recipients with a `push.url`. The processor re-reads the
+ * message and does nothing unless it is still `queued` (an acknowledgement
+ * through the mailbox counts as delivered too), POSTs the signed envelope
+ * over mTLS, and marks it `pushed` on a 2xx with a conditional update.
+ *
+ * Failures are retried with exponential backoff and jitter (by default from
+ * about a minute, doubling, capped at four hours) for at least
+ * `giveUpAfterMs` (72 h) from the start of the push series; then the message
+ * is dead-lettered: visible to team leads, counted, re-triable by a lead.
+ *
+ * Jobs come from the transactional outbox (src/routing/relay.ts). Redis is
+ * not the truth: `reconcile()` (start-up and every interval) re-adds a job
+ * for every queued push message that has none.
+ */
+import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { bullConnection } from '../src/shared/bullmq.js';
+import type { Db } from '../src/storage/db.js';
+import type { BlobStore } from '../src/storage/blobs.js';
+import type { Party } from '../src/parties/parties.js';
+import { openSmall } from '../src/storage/crypto.js';
+import { appendAudit } from '../src/audit/audit.js';
+import { envelopeStream, type EnvelopeParts } from '../src/delivery/envelope.js';
+import { pushEnvelope, type PushTls } from '../src/delivery/push.js';
+import { deliveryJobId } from '../src/routing/outbox.js';
+import type { RelayTarget } from '../src/routing/relay.js';
+
+export const QUEUE_NAME = 'delivery';
+
+export interface DeliveryRetry {
+  baseMs: number;
+  maxMs: number;
+  giveUpAfterMs: number;
+}
+
+export const DEFAULT_RETRY: DeliveryRetry = { baseMs: 60_000, maxMs: 4 * 3600_000, giveUpAfterMs: 72 * 3600_000 };
+
+/** Delay before retry number `attempt` (1 = the first retry): base·2^(attempt−1), capped, with "equal jitter" (half fixed, half random). */
+export function retryDelay(attempt: number, retry: DeliveryRetry, random: () => number = Math.random): number {
+  const exp = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 40)));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+export type DeliveryOutcome = 'pushed' | 'not-queued' | 'pull-only' | 'dead-lettered';
+
+export interface DeliveryQueueOptions {
+  connection: RedisOptions;
+  prefix: string;
+  db: Db;
+  blobs: BlobStore;
+  masterKey: Buffer;
+  parties: { get(id: string): Party | undefined };
+  tls: PushTls;
+  log: Logger;
+  metrics?: Registry;
+  retry?: Partial<DeliveryRetry>;
+  reconcileIntervalMs?: number;
+  concurrency?: number;
+  now?: () => Date;
+  pushTimeoutMs?: number;
+}
+
+export function createDeliveryQueue(opts: DeliveryQueueOptions) {
+  const { log } = opts;
+  const db = opts.db.db;
+  const now = opts.now ?? (() => new Date());
+  const retry: DeliveryRetry = { ...DEFAULT_RETRY, ...opts.retry };
+  const connection = bullConnection(opts.connection, `${opts.prefix}:${QUEUE_NAME}`);
+  const jobOptions: JobsOptions = {
+    // Attempts are bounded by time (giveUpAfterMs), not by count: the processor dead-letters.
+    attempts: 100_000,
+    backoff: { type: 'jittered' },
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
+  const deadLettered = opts.metrics
+    ? new Counter({ name: 'postkasse_delivery_dead_lettered_total', help: 'Messages whose pushes failed for the whole retry period', registers: [opts.metrics] })
+    : undefined;
+  const pushed = opts.metrics
+    ? new Counter({ name: 'postkasse_delivery_pushed_total', help: 'Messages delivered by push (2xx)', registers: [opts.metrics] })
+    : undefined;
+
+  const queue = new Queue<{ messageId: string }, DeliveryOutcome>(QUEUE_NAME, { connection, prefix: opts.prefix });
+  queue.on('error', (err) => log.warn({ err, queue: QUEUE_NAME }, 'delivery queue: Redis error'));
+
+  async function mark(messageId: string, caseId: string, fields: Record<string, unknown>, event: string, eventData: Record<string, unknown>, fromState = 'queued'): Promise<boolean> {
+    const at = now().toISOString();
+    return db.transaction().execute(async (trx) => {
+      const r = await trx
+        .updateTable('messages')
+        .set({ ...fields, updated_at: at })
+        .where('id', '=', messageId)
+        .where('state', '=', fromState as 'queued')
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) return false;
+      await trx.insertInto('case_events').values({ case_id: caseId, at, event, actor: 'delivery', data: JSON.stringify({ messageId, ...eventData }) }).execute();
+      await appendAudit(trx, opts.db.dialect, { at, actor: 'delivery', action: event, caseId, details: { messageId, ...eventData } });
+      return true;
+    });
+  }
+
+  async function process(job: Job<{ messageId: string }>): Promise<DeliveryOutcome> {
+    const m = await db.selectFrom('messages').selectAll().where('id', '=', job.data.messageId).executeTakeFirst();
+    if (!m || m.state !== 'queued') return 'not-queued';
+    const party = m.recipient_party_id ? opts.parties.get(m.recipient_party_id) : undefined;
+    const url = party?.push?.url;
+    if (!url) return 'pull-only';
+    const response = await db.selectFrom('responses').select(['blob_key']).where('id', '=', m.response_id).executeTakeFirstOrThrow();
+    const parts = JSON.parse(openSmall(opts.masterKey, Buffer.from(m.envelope_enc)).toString('utf8')) as EnvelopeParts;
+    let error: string;
+    try {
+      const { status } = await pushEnvelope(opts.tls, {
+        url,
+        messageId: m.id,
+        signatureB64: Buffer.from(m.signature).toString('base64'),
+        size: Number(m.envelope_size),
+        body: envelopeStream(parts, await opts.blobs.get(response.blob_key)),
+        timeoutMs: opts.pushTimeoutMs,
+      });
+      if (status >= 200 && status < 300) {
+        const at = now().toISOString();
+        const done = await mark(m.id, m.case_id, { state: 'pushed', delivered_at: at, push_attempts: Number(m.push_attempts) + 1, last_error: null }, 'message-pushed', { to: m.recipient_party_id, status });
+        if (done) {
+          pushed?.inc();
+          log.info({ messageId: m.id, caseId: m.case_id, to: m.recipient_party_id, attempts: Number(m.push_attempts) + 1 }, 'message pushed');
+        }
+        return done ? 'pushed' : 'not-queued';
+      }
+      error = `HTTP ${status}`;
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    const attempts = Number(m.push_attempts) + 1;
+    const age = now().getTime() - Date.parse(m.push_since);
+    if (age >= retry.giveUpAfterMs) {
+      const done = await mark(m.id, m.case_id, { state: 'dead-lettered', push_attempts: attempts, last_error: error }, 'message-dead-lettered', { to: m.recipient_party_id, attempts, error });
+      if (done) {
+        deadLettered?.inc();
+        log.error({ messageId: m.id, caseId: m.case_id, to: m.recipient_party_id, attempts, error }, 'message dead-lettered: pushes failed for the whole retry period; a team lead must act');
+      }
+      return 'dead-lettered';
+    }
+    await db.updateTable('messages').set({ push_attempts: attempts, last_error: error, updated_at: now().toISOString() }).where('id', '=', m.id).where('state', '=', 'queued').execute();
+    log.warn({ messageId: m.id, to: m.recipient_party_id, attempts, error }, 'push failed; retried with backoff');
+    throw new Error(`push to ${m.recipient_party_id} failed: ${error}`);
+  }
+
+  const worker = new Worker<{ messageId: string }, DeliveryOutcome>(QUEUE_NAME, process, {
+    connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency ?? 8,
+    settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade, retry) },
+  });
+  worker.on('error', (err) => log.warn({ err, queue: QUEUE_NAME }, 'delivery worker: Redis error'));
+
+  const target: RelayTarget = {
+    async addBulk(jobs) {
+      await queue.addBulk(jobs.map((j) => ({ name: 'push', data: j.data as { messageId: string }, opts: { ...jobOptions, jobId: j.jobId } })));
+    },
+  };
+
+  let running: Promise<{ waiting: number; added: number }> | null = null;
+  function reconcile(): Promise<{ waiting: number; added: number }> {
+    running ??= (async () => {
+      try {
+        const rows = await db.selectFrom('messages').select(['id', 'recipient_party_id']).where('state', '=', 'queued').execute();
+        const push = rows.filter((r) => r.recipient_party_id && opts.parties.get(r.recipient_party_id)?.push?.url);
+        const missing: string[] = [];
+        for (const r of push) if (!(await queue.getJob(deliveryJobId(r.id)))) missing.push(r.id);
+        if (missing.length > 0) {
+          await target.addBulk(missing.map((id) => ({ jobId: deliveryJobId(id), data: { messageId: id }, priority: 0 })));
+          log.info({ waiting: push.length, added: missing.length }, 'delivery reconciler: re-added missing push jobs');
+        }
+        return { waiting: push.length, added: missing.length };
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  }
+  const runReconcile = (why: string) => void reconcile().catch((err: unknown) => log.warn({ err, why }, 'delivery reconciler failed (retried at the next interval)'));
+  runReconcile('start-up');
+  const intervalMs = opts.reconcileIntervalMs ?? 30_000;
+  const timer = intervalMs > 0 ? setInterval(() => runReconcile('interval'), intervalMs) : undefined;
+  timer?.unref();
+
+  /** A team lead sends a dead letter again: a new push series starts now. */
+  async function retryDeadLetter(messageId: string, leadId: string): Promise<boolean> {
+    const m = await db.selectFrom('messages').select(['id', 'case_id']).where('id', '=', messageId).executeTakeFirst();
+    if (!m) return false;
+    const at = now().toISOString();
+    const ok = await mark(m.id, m.case_id, { state: 'queued', push_since: at, last_error: null }, 'message-retried', { by: leadId }, 'dead-lettered');
+    if (ok) await target.addBulk([{ jobId: deliveryJobId(m.id), data: { messageId: m.id }, priority: 0 }]);
+    return ok;
+  }
+
+  async function close(): Promise<void> {
+    if (timer) clearInterval(timer);
+    await running?.catch(() => {});
+    await worker.close();
+    await queue.close();
+  }
+
+  return { queue, worker, target, reconcile, retryDeadLetter, close };
+}
+
+export type DeliveryQueue = ReturnType<typeof createDeliveryQueue>;

@@ -1,0 +1,91 @@
+/**
+ * The message envelope (API.md "Receiving documents"): canonical JSON with
+ * `messageId, caseId, kind, sentAt, from, to, citizen, content, document`,
+ * where `document.data` is the document in base64. The envelope's bytes are
+ * what the Message-Signature signs.
+ *
+ * A document can be large, so the envelope is never built in memory: it is
+ * `head + base64(document) + tail`, where head and tail are the canonical
+ * JSON before and after the data. Sending it, and hashing it for the
+ * signature, stream the decrypted document through a base64 encoder.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { canonicalJson } from '../shared/canonical-json.js';
+
+export interface EnvelopeFields {
+  messageId: string;
+  caseId: string;
+  kind: string;
+  sentAt: string;
+  from: { partyId: string };
+  to: { partyId: string | null; ydernummer?: string };
+  /** true for the GP's copy of a specialist attest (§15 stk. 2) */
+  copy: boolean;
+  citizen: { cpr: string; name: string };
+  content: unknown;
+  document: { mediaType: string; sha256: string; size: number };
+}
+
+export interface EnvelopeParts {
+  head: string;
+  tail: string;
+}
+
+/** Head and tail around the document's base64 data. */
+export function envelopeParts(f: EnvelopeFields): EnvelopeParts {
+  const token = `@@document-data-${randomUUID()}@@`;
+  const json = canonicalJson({ ...f, document: { ...f.document, data: token } });
+  const at = json.indexOf(token);
+  if (at < 0 || json.indexOf(token, at + 1) >= 0) throw new Error('envelope: could not place the document data');
+  return { head: json.slice(0, at), tail: json.slice(at + token.length) };
+}
+
+export function base64Length(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3);
+}
+
+export function envelopeSize(parts: EnvelopeParts, documentBytes: number): number {
+  return Buffer.byteLength(parts.head) + base64Length(documentBytes) + Buffer.byteLength(parts.tail);
+}
+
+/** Base64 over a byte stream, chunk by chunk (whole 3-byte groups; the rest carried to the next chunk). */
+export function base64Encoder(): Transform {
+  let carry = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      const whole = buf.length - (buf.length % 3);
+      carry = Buffer.from(buf.subarray(whole));
+      cb(null, whole > 0 ? Buffer.from(buf.subarray(0, whole).toString('base64'), 'latin1') : undefined);
+    },
+    flush(cb: TransformCallback) {
+      cb(null, carry.length ? Buffer.from(carry.toString('base64'), 'latin1') : undefined);
+    },
+  });
+}
+
+/** The envelope's bytes as a stream: head, the document in base64, tail. */
+export function envelopeStream(parts: EnvelopeParts, document: Readable): Readable {
+  const encoder = base64Encoder();
+  async function* gen(): AsyncGenerator<Buffer> {
+    yield Buffer.from(parts.head, 'utf8');
+    const p = pipeline(document, encoder);
+    for await (const chunk of encoder) yield chunk as Buffer;
+    await p;
+    yield Buffer.from(parts.tail, 'utf8');
+  }
+  return Readable.from(gen(), { objectMode: false });
+}
+
+/** SHA-256 and size of the envelope's bytes, streaming the document once. */
+export async function envelopeDigest(parts: EnvelopeParts, document: Readable): Promise<{ sha256: Buffer; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of envelopeStream(parts, document)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest(), size };
+}

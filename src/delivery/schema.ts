@@ -1,0 +1,62 @@
+/**
+ * Shapes of the responses and mailbox endpoints (API.md "Staff: returning
+ * documents", "Receiving documents"), for the OpenAPI document and the
+ * contract tests.
+ */
+import { z } from 'zod';
+import { RESPONSE_KINDS } from '../responses/content.js';
+
+const state = z.enum(['queued', 'pushed', 'acknowledged', 'dead-lettered', 'no-recipient-system']);
+
+export const responseRequestSchema = z
+  .object({
+    kind: z.enum(RESPONSE_KINDS),
+    content: z.record(z.string(), z.unknown()).describe('the fields the rules require for this kind (API.md); each missing one is a 422 naming content.<field>'),
+  })
+  .describe('the `response` part (JSON)');
+
+export const responseAnswerSchema = z.object({
+  responseId: z.string().uuid(),
+  caseId: z.string().uuid(),
+  kind: z.enum(RESPONSE_KINDS),
+  sentAt: z.string().describe('one instant for every recipient (§15 stk. 2)'),
+  messages: z.array(z.object({ messageId: z.string().uuid(), to: z.string().nullable(), copy: z.boolean(), state })),
+  clock: z.unknown(),
+});
+
+export const mailboxListSchema = z.object({
+  items: z.array(z.object({ messageId: z.string().uuid(), caseId: z.string().uuid(), kind: z.string(), copy: z.boolean(), sentAt: z.string() })),
+});
+
+export const envelopeSchema = z
+  .object({
+    messageId: z.string().uuid(),
+    caseId: z.string().uuid(),
+    kind: z.string(),
+    sentAt: z.string(),
+    from: z.object({ partyId: z.string() }),
+    to: z.object({ partyId: z.string().nullable(), ydernummer: z.string().optional() }),
+    copy: z.boolean(),
+    citizen: z.object({ cpr: z.string(), name: z.string() }),
+    content: z.unknown(),
+    document: z.object({ mediaType: z.string(), sha256: z.string(), size: z.number(), data: z.string().describe('base64') }),
+  })
+  .describe('canonical JSON; the exact bytes are signed (Message-Signature)');
+
+export const ackAnswerSchema = z.object({ messageId: z.string().uuid(), state, acknowledgedAt: z.string().nullable() });
+
+export const undeliveredListSchema = z.object({
+  items: z.array(
+    z.object({
+      messageId: z.string().uuid(),
+      caseId: z.string().uuid(),
+      kind: z.string(),
+      copy: z.boolean(),
+      sentAt: z.string(),
+      to: z.string().nullable(),
+      ydernummer: z.string().nullable(),
+      pushAttempts: z.number(),
+      lastError: z.string().nullable(),
+    }),
+  ),
+});

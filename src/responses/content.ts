@@ -1,0 +1,115 @@
+/**
+ * What the law requires a returned document to contain, checked before it is
+ * signed and dispatched (API.md "Staff: returning documents"; RULES.md
+ * "What each service delivers"). Every missing or bad field is reported with
+ * its path (`content.<field>`), as a 422.
+ */
+import { z } from 'zod';
+import type { FieldError } from '../shared/problem.js';
+import { zodErrors } from '../intake/manifest.js';
+
+export const RESPONSE_KINDS = ['statement', 'specialist-attest', 'pre-meeting-advice', 'recommendation', 'gp-notice'] as const;
+export type ResponseKind = (typeof RESPONSE_KINDS)[number];
+
+/** Which kinds each service returns. */
+export const KINDS_BY_SERVICE: Record<string, readonly ResponseKind[]> = {
+  // §6 advice before the meeting and its recommendation; §9 notice to the GP
+  'rehab-team-advice': ['pre-meeting-advice', 'recommendation', 'gp-notice'],
+  'ongoing-case-advice': ['statement'], // §11
+  'early-pension-statement': ['statement'], // §10
+  'clinical-assessment': ['specialist-attest'], // §13–§14
+  'senior-pension-advice': ['statement'], // §26
+  'senior-pension-assessment': ['specialist-attest'], // §27
+  'resource-course-conversation': ['statement'], // S§
+};
+
+/** Kinds that end the case's work and stop its clock (met or missed). */
+export const FINAL_KINDS: readonly ResponseKind[] = ['statement', 'specialist-attest'];
+
+const text = (what: string) => z.string({ error: `${what} is required` }).trim().min(1, `${what} must not be empty`).max(50_000, 'at most 50 000 characters');
+
+/** Optional on coordinator kinds: the coordinator discussed the case with the citizen's GP (needs written consent, §5 stk. 2, §11 stk. 5). */
+const gpDiscussion = z.boolean().optional();
+
+const furtherAssessment = z
+  .strictObject({
+    needed: z.boolean({ error: 'needed is required (true or false)' }),
+    description: z.string().trim().min(1).optional(),
+    priceDkk: z.number().nonnegative('priceDkk must be 0 or more').optional(),
+    timeframe: z.string().trim().min(1).optional(),
+  })
+  .superRefine((f, ctx) => {
+    if (!f.needed) return;
+    for (const k of ['description', 'priceDkk', 'timeframe'] as const) {
+      if (f[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} is required when further assessment is needed (§14 stk. 2)` });
+    }
+  });
+
+const schemas = {
+  'specialist-attest': z.strictObject({
+    functionalCapacity: text('functionalCapacity (§14 stk. 1)'),
+    healthConditions: text('healthConditions (§14 stk. 1)'),
+    citizenAssessment: text('citizenAssessment (§14 stk. 1)'),
+    physicianAssessment: text('physicianAssessment (§14 stk. 1)'),
+    otherFactors: z.string().trim().optional(),
+    furtherAssessment: furtherAssessment.optional(),
+    overallAssessment: z.string().trim().min(1, 'overallAssessment must not be empty').optional(),
+    latestJobAssessment: z.string().trim().min(1, 'latestJobAssessment must not be empty').optional(),
+  }),
+  'statement-§10': z.strictObject({
+    obvious: z.boolean({ error: 'obvious is required: is it obvious that the work capacity cannot be improved (§10 stk. 2)?' }),
+    reasoning: text('reasoning (§10 stk. 2)'),
+    gpDiscussion,
+  }),
+  statement: z.strictObject({
+    assessment: text('assessment'),
+    recommendation: z.enum(['clinical-assessment', 'gp-visit', 'none'], 'recommendation is clinical-assessment, gp-visit or none (§11 stk. 2)').optional(),
+    gpDiscussion,
+  }),
+  recommendation: z.strictObject({
+    reasons: text('reasons (§6 stk. 2: a recommendation is reasoned)'),
+    proposals: z.array(text('each proposal'), { error: 'proposals is required' }).min(1, 'proposals must list at least one concrete proposal (§6 stk. 2)'),
+    gpDiscussion,
+  }),
+  'pre-meeting-advice': z.strictObject({ advice: text('advice (§6)'), gpDiscussion }),
+  'gp-notice': z.strictObject({ background: text('background (§9: the GP is informed of the background)') }),
+} as const;
+
+export interface ContentContext {
+  service: string;
+  /** the case already holds a specialist attest (§14 stk. 3–4) */
+  earlierAssessments: boolean;
+  /** the citizen's written consent to a discussion with the GP is on the case (§5 stk. 2, §11 stk. 5) */
+  gpDiscussionConsent: boolean;
+}
+
+/** The field errors of a response (empty = acceptable), with `kind` and `content.` paths. */
+export function checkResponse(kind: unknown, content: unknown, ctx: ContentContext): FieldError[] {
+  if (typeof kind !== 'string' || !(RESPONSE_KINDS as readonly string[]).includes(kind)) {
+    return [{ path: 'kind', message: `kind is one of ${RESPONSE_KINDS.join(', ')}` }];
+  }
+  const allowed = KINDS_BY_SERVICE[ctx.service] ?? [];
+  if (!allowed.includes(kind as ResponseKind)) {
+    return [{ path: 'kind', message: `a ${ctx.service} case returns ${allowed.join(' or ') || 'nothing'}, not ${kind}` }];
+  }
+  const key = kind === 'statement' && ctx.service === 'early-pension-statement' ? 'statement-§10' : (kind as keyof typeof schemas);
+  const parsed = schemas[key].safeParse(content ?? undefined);
+  const errors: FieldError[] = parsed.success ? [] : zodErrors(parsed.error).map((e) => ({ path: e.path === '(root)' ? 'content' : `content.${e.path}`, message: e.message }));
+  if (content === null || typeof content !== 'object') return errors.length ? errors : [{ path: 'content', message: 'content must be an object' }];
+  const c = content as Record<string, unknown>;
+  if (kind === 'specialist-attest') {
+    if (ctx.earlierAssessments && (typeof c.overallAssessment !== 'string' || c.overallAssessment.trim() === '')) {
+      errors.push({ path: 'content.overallAssessment', message: 'required: the case holds earlier assessments, so an overall assessment is due (§14 stk. 3–4)' });
+    }
+    if (ctx.service === 'senior-pension-assessment' && (typeof c.latestJobAssessment !== 'string' || c.latestJobAssessment.trim() === '')) {
+      errors.push({ path: 'content.latestJobAssessment', message: 'required in senior-pension cases: functional capacity in relation to the latest job (§27 stk. 2)' });
+    }
+  }
+  if (c.gpDiscussion === true && !ctx.gpDiscussionConsent) {
+    errors.push({
+      path: 'content.gpDiscussion',
+      message: 'a discussion with the GP needs the citizen’s written consent on the case (§5 stk. 2, §11 stk. 5); a supplement from the municipality can add it',
+    });
+  }
+  return errors;
+}

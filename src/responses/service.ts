@@ -1,0 +1,248 @@
+/**
+ * Returning documents (issue 5): the assigned staff member submits a
+ * response (structured content + the signed-off document); the gateway
+ * checks the content the law requires, builds one signed message per
+ * recipient and commits, in ONE transaction, the response, the messages with
+ * one shared `sentAt`, the clock stop (met or missed) and the audit entries.
+ *
+ * Recipients: the sender of the case (municipality or senior-pension unit);
+ * for a specialist attest also, at the same instant, a copy to the citizen's
+ * GP (§15 stk. 2); a GP notice (§9) to the GP only. The GP's system is the
+ * gp-system party whose `ydernumre` include the case's GP; when none is
+ * registered the copy is kept with state `no-recipient-system` and listed
+ * for team leads — never dropped.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Db } from '../storage/db.js';
+import type { BlobStore } from '../storage/blobs.js';
+import type { CaseRow, MessageState } from '../storage/schema.js';
+import type { GpSystemParty, Party, StaffParty } from '../parties/parties.js';
+import { openSmall, sealSmall } from '../storage/crypto.js';
+import { appendAudit } from '../audit/audit.js';
+import { conflict, notFound, unprocessable } from '../shared/problem.js';
+import type { DeadlineService } from '../deadlines/service.js';
+import type { DetachedSigner } from '../receipts/cms.js';
+import { envelopeDigest, envelopeParts, type EnvelopeFields, type EnvelopeParts } from '../delivery/envelope.js';
+import { checkResponse, FINAL_KINDS, type ResponseKind } from './content.js';
+import { DELIVERY_TOPIC, deliveryJobId, requestJob } from '../routing/outbox.js';
+
+export interface StoredDocument {
+  blobKey: string;
+  size: number;
+  sha256: string;
+  mediaType: string;
+}
+
+export interface ResponseServiceDeps {
+  db: Db;
+  blobs: BlobStore;
+  masterKey: Buffer;
+  signer: Pick<DetachedSigner, 'signDigestAsync'>;
+  parties: { get(id: string): Party | undefined; gpSystemFor(ydernummer: string): GpSystemParty | undefined };
+  deadlines: Pick<DeadlineService, 'stopClockIn'>;
+  log: Logger;
+  now?: () => Date;
+  /** after the commit: these messages wait for delivery (push) */
+  onDispatched?: (messageIds: string[]) => void;
+}
+
+export interface SubmittedResponse {
+  responseId: string;
+  caseId: string;
+  kind: ResponseKind;
+  sentAt: string;
+  messages: { messageId: string; to: string | null; copy: boolean; state: MessageState }[];
+  clock: unknown;
+}
+
+interface PlannedMessage {
+  messageId: string;
+  to: string | null;
+  ydernummer: string | null;
+  copy: boolean;
+  state: MessageState;
+}
+
+export function createResponseService(deps: ResponseServiceDeps) {
+  const { db: database, log } = deps;
+  const db = database.db;
+  const now = deps.now ?? (() => new Date());
+
+  function citizenOf(c: CaseRow): { cpr: string; name: string } {
+    const m = JSON.parse(openSmall(deps.masterKey, Buffer.from(c.manifest_enc)).toString('utf8')) as { citizen: { cpr: string; name: string } };
+    return { cpr: m.citizen.cpr, name: m.citizen.name };
+  }
+
+  function recipients(kind: ResponseKind, c: CaseRow): PlannedMessage[] {
+    const out: PlannedMessage[] = [];
+    const toGp = kind === 'specialist-attest' || kind === 'gp-notice';
+    if (kind !== 'gp-notice') out.push({ messageId: randomUUID(), to: c.sender_party_id, ydernummer: null, copy: false, state: 'queued' });
+    if (toGp) {
+      const gp = c.gp_ydernummer ? deps.parties.gpSystemFor(c.gp_ydernummer) : undefined;
+      out.push({
+        messageId: randomUUID(),
+        to: gp?.id ?? null,
+        ydernummer: c.gp_ydernummer,
+        copy: kind === 'specialist-attest',
+        state: gp ? 'queued' : 'no-recipient-system',
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Validates and dispatches. The document is already in the blob store
+   * (`doc`); on any refusal or failure the caller deletes it.
+   */
+  async function submit(staff: StaffParty, caseId: string, response: { kind?: unknown; content?: unknown }, doc: StoredDocument): Promise<SubmittedResponse> {
+    const c = await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
+    if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
+    if (c.state !== 'assigned') throw conflict(`case ${caseId} is ${c.state}; responses are returned on open, assigned cases`, 'case-state');
+    const earlier = await db.selectFrom('responses').select('id').where('case_id', '=', c.id).where('kind', '=', 'specialist-attest').executeTakeFirst();
+    const consents = JSON.parse(c.consents) as { gpDiscussion?: boolean };
+    const errors = checkResponse(response.kind, response.content, {
+      service: c.service,
+      earlierAssessments: earlier !== undefined,
+      gpDiscussionConsent: consents.gpDiscussion === true,
+    });
+    if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+    const kind = response.kind as ResponseKind;
+
+    // One instant for every recipient (§15 stk. 2: the GP's copy at the same time).
+    const sentAt = now().toISOString();
+    const responseId = randomUUID();
+    const planned = recipients(kind, c);
+    const citizen = citizenOf(c);
+    const signed: { m: PlannedMessage; parts: EnvelopeParts; sha256: string; size: number; signature: Buffer }[] = [];
+    for (const m of planned) {
+      const fields: EnvelopeFields = {
+        messageId: m.messageId,
+        caseId: c.id,
+        kind,
+        sentAt,
+        from: { partyId: staff.id },
+        to: { partyId: m.to, ...(m.ydernummer ? { ydernummer: m.ydernummer } : {}) },
+        copy: m.copy,
+        citizen,
+        content: response.content,
+        document: { mediaType: doc.mediaType, sha256: doc.sha256, size: doc.size },
+      };
+      const parts = envelopeParts(fields);
+      const { sha256, size } = await envelopeDigest(parts, await deps.blobs.get(doc.blobKey));
+      const signature = await deps.signer.signDigestAsync(sha256, new Date(sentAt));
+      signed.push({ m, parts, sha256: sha256.toString('hex'), size, signature });
+    }
+
+    let afterCommit: (() => unknown) | undefined;
+    const clock = await db.transaction().execute(async (trx) => {
+      // Re-check under the lock: the case must still be this person's open case.
+      const locked = await trx
+        .selectFrom('cases')
+        .select(['assigned_to', 'state'])
+        .where('id', '=', c.id)
+        .$if(database.dialect === 'postgres', (q) => q.forUpdate())
+        .executeTakeFirst();
+      if (!locked || locked.assigned_to !== staff.id || locked.state !== 'assigned') throw conflict(`case ${caseId} changed meanwhile; nothing was sent`, 'case-state');
+      await trx
+        .insertInto('responses')
+        .values({
+          id: responseId,
+          case_id: c.id,
+          kind,
+          author: staff.id,
+          content_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(response.content), 'utf8')),
+          media_type: doc.mediaType,
+          size: doc.size,
+          sha256: doc.sha256,
+          blob_key: doc.blobKey,
+          created_at: sentAt,
+        })
+        .execute();
+      await trx
+        .insertInto('messages')
+        .values(
+          signed.map((s) => ({
+            id: s.m.messageId,
+            response_id: responseId,
+            case_id: c.id,
+            kind,
+            recipient_party_id: s.m.to,
+            recipient_ydernummer: s.m.ydernummer,
+            copy: s.m.copy ? 1 : 0,
+            sent_at: sentAt,
+            state: s.m.state,
+            envelope_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(s.parts), 'utf8')),
+            envelope_size: s.size,
+            envelope_sha256: s.sha256,
+            signature: s.signature,
+            last_error: null,
+            push_since: sentAt,
+            delivered_at: null,
+            acknowledged_at: null,
+            updated_at: sentAt,
+          })),
+        )
+        .execute();
+      await trx
+        .insertInto('case_events')
+        .values([
+          { case_id: c.id, at: sentAt, event: 'response-submitted', actor: staff.id, data: JSON.stringify({ responseId, kind, sha256: doc.sha256 }) },
+          ...signed.map((s) => ({
+            case_id: c.id,
+            at: sentAt,
+            event: `message-${s.m.state}`,
+            actor: 'delivery',
+            data: JSON.stringify({ messageId: s.m.messageId, to: s.m.to, copy: s.m.copy, ...(s.m.ydernummer ? { ydernummer: s.m.ydernummer } : {}) }),
+          })),
+        ])
+        .execute();
+      // The push jobs commit with the messages (transactional outbox); pull-only recipients' jobs end at once.
+      for (const sm of signed) if (sm.m.state === 'queued') await requestJob(trx, DELIVERY_TOPIC, deliveryJobId(sm.m.messageId), { messageId: sm.m.messageId }, sentAt);
+      await appendAudit(trx, database.dialect, {
+        at: sentAt,
+        actor: staff.id,
+        action: 'response-dispatched',
+        caseId: c.id,
+        details: { responseId, kind, sha256: doc.sha256, messages: signed.map((s) => ({ messageId: s.m.messageId, to: s.m.to, copy: s.m.copy, state: s.m.state })) },
+      });
+      let clockNow: unknown = JSON.parse(c.clock);
+      if (FINAL_KINDS.includes(kind)) {
+        const status = (clockNow as { status?: string }).status;
+        if (status === 'running') {
+          const stop = await deps.deadlines.stopClockIn(trx, c.id, { at: sentAt }, staff.id);
+          clockNow = stop.result.clock;
+          afterCommit = stop.committed;
+        }
+        // An attest that asks for further assessment (§14 stk. 2) leaves the case open for the
+        // overall assessment that follows it (§14 stk. 3–4); anything else final closes it.
+        const furtherNeeded = kind === 'specialist-attest' && (response.content as { furtherAssessment?: { needed?: boolean } }).furtherAssessment?.needed === true;
+        if (!furtherNeeded) await trx.updateTable('cases').set({ state: 'closed', updated_at: sentAt }).where('id', '=', c.id).execute();
+      }
+      return clockNow;
+    });
+    afterCommit?.();
+    log.info(
+      { caseId: c.id, responseId, kind, messages: signed.map((s) => ({ messageId: s.m.messageId, to: s.m.to, state: s.m.state })) },
+      'response dispatched',
+    );
+    for (const s of signed) {
+      if (s.m.state === 'no-recipient-system') {
+        log.warn({ caseId: c.id, messageId: s.m.messageId, ydernummer: s.m.ydernummer }, 'no system registered for the GP: the copy is kept and listed for team leads');
+      }
+    }
+    deps.onDispatched?.(signed.filter((s) => s.m.state === 'queued').map((s) => s.m.messageId));
+    return {
+      responseId,
+      caseId: c.id,
+      kind,
+      sentAt,
+      messages: signed.map((s) => ({ messageId: s.m.messageId, to: s.m.to, copy: s.m.copy, state: s.m.state })),
+      clock,
+    };
+  }
+
+  return { submit };
+}
+
+export type ResponseService = ReturnType<typeof createResponseService>;

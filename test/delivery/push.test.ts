@@ -1,0 +1,267 @@
+/**
+ * Push delivery (issue 5) against a real HTTPS receiver that requires the
+ * gateway's client certificate: retries with backoff until a 2xx, the same
+ * messageId on every try, dead-lettering and a team lead's retry, a restart
+ * between retries, and two instances delivering a message once.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { dropQueueKeys, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { opensslVerify, pdf } from '../helpers/packages.js';
+import { as, send, settled, waitFor, writeRoutingParties } from '../helpers/staff.js';
+import { ensureDevPki } from '../../src/pki/devpki.js';
+import { parsePartiesFile } from '../../src/parties/parties.js';
+import { retryDelay } from '../../queues/delivery.js';
+
+const cpr = () => `0404${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
+const attest = { functionalCapacity: 'a', healthConditions: 'b', citizenAssessment: 'c', physicianAssessment: 'd' };
+
+interface Hit {
+  messageId: string;
+  signature: string;
+  body: Buffer;
+  clientCn: string;
+  path: string;
+}
+
+/** A receiver like a municipality's: mTLS with the gateway's client certificate required; `failFirst` 503s per message. */
+async function startReceiver(pki: { serverCert: string; serverKey: string; caCert: string }) {
+  const hits: Hit[] = [];
+  const tries = new Map<string, number>();
+  let failFirst = 0;
+  let alwaysFail = false;
+  const server = https.createServer(
+    { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const messageId = String(req.headers['message-id']);
+        const n = (tries.get(messageId) ?? 0) + 1;
+        tries.set(messageId, n);
+        const cert = (req.socket as TLSSocket).getPeerCertificate();
+        hits.push({ messageId, signature: String(req.headers['message-signature']), body: Buffer.concat(chunks), clientCn: String(cert.subject?.CN), path: req.url ?? '' });
+        const fail = alwaysFail || n <= failFirst;
+        res.writeHead(fail ? 503 : 204).end();
+      });
+    },
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: (name: string) => `https://127.0.0.1:${(server.address() as { port: number }).port}/inbox/${name}`,
+    hits,
+    set(o: { failFirst?: number; alwaysFail?: boolean }) {
+      if (o.failFirst !== undefined) failFirst = o.failFirst;
+      if (o.alwaysFail !== undefined) alwaysFail = o.alwaysFail;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Parties with push urls for kommune-147 and the GP system, and the dev PKI made before the gateway starts (the receiver needs it). */
+async function setup(dir: string) {
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const partiesFile = writeRoutingParties(dir);
+  const pki = await ensureDevPki(join(dataDir, 'pki'), parsePartiesFile(JSON.parse(readFileSync(partiesFile, 'utf8'))));
+  const receiver = await startReceiver(pki);
+  const doc = JSON.parse(readFileSync(partiesFile, 'utf8')) as { parties: { id: string; push?: { url: string } }[] };
+  for (const p of doc.parties) if (p.id === 'kommune-147' || p.id === 'gp-057584') p.push = { url: receiver.url(p.id) };
+  writeFileSync(partiesFile, JSON.stringify(doc));
+  return { dataDir, partiesFile, receiver };
+}
+
+async function dispatchAttest(g: TestGateway): Promise<{ caseId: string; messages: { messageId: string; to: string; copy: boolean }[] }> {
+  const { caseId } = await send(g, 'kommune-147', {
+    citizen: { cpr: cpr(), name: 'Push Borger' },
+    service: 'clinical-assessment',
+    gp: { ydernummer: '057584' },
+    documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }],
+  });
+  const who = (await settled(g, caseId)).assigned_to!;
+  const c = g.creds(who);
+  const res = await request(g.url)
+    .post(`/v1/cases/${caseId}/responses`)
+    .ca(g.ca)
+    .cert(c.cert)
+    .key(c.key)
+    .field('response', JSON.stringify({ kind: 'specialist-attest', content: attest }))
+    .attach('document', pdf('pushed attest'), { filename: 'a.pdf', contentType: 'application/pdf' });
+  assert.equal(res.status, 201, res.text);
+  return { caseId, messages: res.body.messages };
+}
+
+const messageRow = (g: TestGateway, id: string) => g.gw.db.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+test('retry delays grow exponentially with jitter, capped', () => {
+  const r = { baseMs: 60_000, maxMs: 4 * 3600_000, giveUpAfterMs: 72 * 3600_000 };
+  assert.equal(retryDelay(1, r, () => 0), 30_000);
+  assert.equal(retryDelay(1, r, () => 1), 60_000);
+  assert.equal(retryDelay(4, r, () => 1), 480_000);
+  assert.equal(retryDelay(30, r, () => 1), 4 * 3600_000, 'capped');
+  assert.ok(retryDelay(30, r, () => 0) >= 2 * 3600_000, 'half the cap at least');
+  // at least 72 hours of trying before a dead letter: the sum of the worst-case (shortest) delays
+  let total = 0;
+  let n = 0;
+  while (total < r.giveUpAfterMs) total += retryDelay(++n, r, () => 0);
+  assert.ok(n > 30 && n < 80, `${n} attempts over 72 h`);
+});
+
+describe('push delivery, one instance', () => {
+  let dir: string;
+  let g: TestGateway;
+  let s: Awaited<ReturnType<typeof setup>>;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pk-push-'));
+    s = await setup(dir);
+    g = await startTestGateway({
+      dialect: 'sqlite',
+      dataDir: s.dataDir,
+      env: { PARTIES_FILE: s.partiesFile, HEALTH_PORT: '0', DELIVERY_RETRY_BASE_MS: '100', DELIVERY_RETRY_MAX_MS: '400', DELIVERY_GIVE_UP_AFTER_MS: '6000' },
+    });
+  });
+  after(async () => {
+    await g?.close();
+    await s?.receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a receiver that fails the first pushes gets the message on a retry, always with the same messageId, over mTLS, verifiable', async () => {
+    s.receiver.set({ failFirst: 2, alwaysFail: false });
+    const { caseId, messages } = await dispatchAttest(g);
+    for (const m of messages) {
+      const row = await waitFor(`message ${m.messageId} pushed`, async () => {
+        const r = await messageRow(g, m.messageId);
+        return r.state === 'pushed' ? r : undefined;
+      }, 15_000);
+      assert.equal(row.push_attempts, 3);
+      const hits = s.receiver.hits.filter((h) => h.messageId === m.messageId);
+      assert.equal(hits.length, 3, 'two failures, then success');
+      assert.ok(hits.every((h) => h.clientCn === 'Postkasse gateway client (dev)'), 'the gateway’s client certificate');
+      assert.ok(hits.every((h) => h.path === `/inbox/${m.to}`), 'to the addressee’s push url');
+      const last = hits[hits.length - 1]!;
+      assert.ok(hits.every((h) => h.body.equals(last.body)), 'the same bytes every time');
+      const v = opensslVerify(last.body, last.signature, g.ca);
+      assert.ok(v.ok, v.output);
+      assert.equal(JSON.parse(last.body.toString('utf8')).messageId, m.messageId);
+    }
+    const view = await as(g, 'kommune-147').get(`/v1/cases/${caseId}`);
+    assert.deepEqual(view.body.responses[0].messages.map((m: { state: string }) => m.state), ['pushed', 'pushed']);
+    assert.ok(view.body.history.some((h: { event: string }) => h.event === 'message-pushed'));
+    // pushed is delivered, but the message stays in the mailbox until acknowledged
+    const list = await as(g, 'kommune-147').get('/v1/mailbox');
+    assert.ok(list.body.items.some((i: { messageId: string }) => i.messageId === messages[0]!.messageId));
+  });
+
+  test('pushes failing for the whole retry period dead-letter the message: listed for leads, counted, re-triable by a lead', async () => {
+    s.receiver.set({ alwaysFail: true });
+    const { messages } = await dispatchAttest(g);
+    const id = messages[0]!.messageId;
+    await waitFor('dead letter', async () => (await messageRow(g, id)).state === 'dead-lettered', 20_000);
+    const lead = await as(g, 'lead-1').get('/v1/messages?state=dead-lettered');
+    const item = lead.body.items.find((i: { messageId: string }) => i.messageId === id);
+    assert.ok(item, 'listed for team leads');
+    assert.match(item.lastError, /503/);
+    const metrics = await (await fetch(`http://127.0.0.1:${g.gw.healthPort}/metrics`)).text();
+    assert.match(metrics, /^postkasse_delivery_dead_lettered_total [1-9]/m);
+    assert.ok(g.logs.some((l) => l.includes('message dead-lettered') && l.includes(id)));
+    assert.equal((await as(g, 'coord-bo').post(`/v1/messages/${id}/retry`)).status, 403);
+    s.receiver.set({ alwaysFail: false, failFirst: 0 });
+    const retry = await as(g, 'lead-1').post(`/v1/messages/${id}/retry`);
+    assert.equal(retry.status, 202, retry.text);
+    await waitFor('pushed after the retry', async () => (await messageRow(g, id)).state === 'pushed', 15_000);
+    assert.equal((await as(g, 'lead-1').post(`/v1/messages/${id}/retry`)).status, 409, 'only dead letters are retried');
+  });
+
+  test('Redis is not the truth: push jobs lost with Redis are re-created by the reconciler and delivered', async () => {
+    s.receiver.set({ alwaysFail: true });
+    const { messages } = await dispatchAttest(g);
+    const ids = messages.map((m) => m.messageId);
+    await waitFor('first failed pushes', async () => ids.every((id) => s.receiver.hits.some((h) => h.messageId === id)));
+    await dropQueueKeys(g.queuePrefix); // the retries waiting in Redis are gone
+    s.receiver.set({ alwaysFail: false, failFirst: 0 });
+    const r = await g.gw.delivery!.reconcile();
+    assert.ok(r.added >= ids.length, `re-added ${r.added}`);
+    for (const id of ids) await waitFor(`pushed ${id}`, async () => (await messageRow(g, id)).state === 'pushed', 15_000);
+    assert.ok(g.logs.some((l) => l.includes('re-added missing push jobs')));
+  });
+
+  test('an acknowledgement through the mailbox counts as delivered: no more pushes', async () => {
+    s.receiver.set({ alwaysFail: true });
+    const { messages } = await dispatchAttest(g);
+    const id = messages[0]!.messageId;
+    await waitFor('a first failed push', async () => s.receiver.hits.some((h) => h.messageId === id));
+    assert.equal((await as(g, 'kommune-147').post(`/v1/mailbox/${id}/ack`)).status, 200);
+    const seen = s.receiver.hits.filter((h) => h.messageId === id).length;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(s.receiver.hits.filter((h) => h.messageId === id).length <= seen + 1, 'at most the push already in flight');
+    assert.equal((await messageRow(g, id)).state, 'acknowledged');
+    s.receiver.set({ alwaysFail: false });
+  });
+});
+
+describe('push delivery across restarts and instances (PostgreSQL, one Redis)', () => {
+  let dir: string;
+  let s: Awaited<ReturnType<typeof setup>>;
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const queuePrefix = `t-${randomBytes(6).toString('hex')}`;
+  let env: Record<string, string>;
+  const open: TestGateway[] = [];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pk-push2-'));
+    s = await setup(dir);
+    env = { PARTIES_FILE: s.partiesFile, QUEUE_PREFIX: queuePrefix, DELIVERY_RETRY_BASE_MS: '1500', DELIVERY_RETRY_MAX_MS: '1500' };
+  });
+  after(async () => {
+    const last = open.pop();
+    for (const g of open) await g.gw.close().catch(() => {});
+    await last?.close();
+    await s?.receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a restart between retries: the next instance delivers the message', async () => {
+    s.receiver.set({ failFirst: 1, alwaysFail: false });
+    const first = await startTestGateway({ dialect: 'postgres', schema, dataDir: s.dataDir, env });
+    open.push(first);
+    const { messages } = await dispatchAttest(first);
+    const id = messages[0]!.messageId;
+    await waitFor('the first push failed', async () => s.receiver.hits.some((h) => h.messageId === id));
+    await first.gw.close(); // the retry waits in Redis (1.5 s backoff)
+    const second = await startTestGateway({ dialect: 'postgres', schema, dataDir: s.dataDir, env });
+    open.push(second);
+    await waitFor('pushed by the restarted gateway', async () => (await messageRow(second, id)).state === 'pushed', 15_000);
+    assert.equal(s.receiver.hits.filter((h) => h.messageId === id).length, 2);
+  });
+
+  test('two instances pushing the same messages deliver each once', async () => {
+    s.receiver.set({ failFirst: 0, alwaysFail: false });
+    const other = await startTestGateway({ dialect: 'postgres', schema, dataDir: s.dataDir, env });
+    open.push(other);
+    const g = open[open.length - 2]!;
+    const sent = [];
+    for (let i = 0; i < 3; i++) sent.push(await dispatchAttest(i % 2 ? g : other));
+    const ids = sent.flatMap((x) => x.messages.map((m) => m.messageId));
+    for (const id of ids) await waitFor(`pushed ${id}`, async () => (await messageRow(g, id)).state === 'pushed', 15_000);
+    // both reconcilers have run at start-up; give them one more chance to double-send
+    await Promise.all([g.gw.delivery!.reconcile(), other.gw.delivery!.reconcile()]);
+    await new Promise((r) => setTimeout(r, 500));
+    for (const id of ids) assert.equal(s.receiver.hits.filter((h) => h.messageId === id).length, 1, `message ${id} delivered once`);
+    // the GP's copy and the municipality's attest: same sentAt, same document hash
+    for (const x of sent) {
+      const [a, b] = x.messages.map((m) => s.receiver.hits.find((h) => h.messageId === m.messageId)!);
+      const ea = JSON.parse(a!.body.toString('utf8'));
+      const eb = JSON.parse(b!.body.toString('utf8'));
+      assert.equal(ea.sentAt, eb.sentAt);
+      assert.equal(ea.document.sha256, eb.document.sha256);
+      assert.equal(createHash('sha256').update(Buffer.from(ea.document.data, 'base64')).digest('hex'), ea.document.sha256);
+    }
+  });
+});

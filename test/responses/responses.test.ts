@@ -1,0 +1,249 @@
+/**
+ * Returns and the mailbox (issue 5): content the law requires per kind, the
+ * consent gate, one transaction with one sentAt for the municipality's attest
+ * and the GP's copy (§15 stk. 2), signed envelopes verified with the real
+ * `openssl cms -verify`, the addressee-only mailbox, acknowledgement, and the
+ * GP copy kept when no GP system is registered.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { opensslVerify, pdf, PNG, residue } from '../helpers/packages.js';
+import { as, caseRow, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { ackAnswerSchema, envelopeSchema, mailboxListSchema, responseAnswerSchema } from '../../src/delivery/schema.js';
+
+const cpr = () => `0303${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
+const attest = {
+  functionalCapacity: 'Kan løfte 5 kg; sidde 30 min ad gangen.',
+  healthConditions: 'Kroniske lændesmerter.',
+  citizenAssessment: 'Borgeren oplever at kunne arbejde 10 timer om ugen.',
+  physicianAssessment: 'Funktionsevnen er nedsat, men kan forbedres med træning.',
+};
+
+function respond(g: TestGateway, staff: string, caseId: string, response: unknown, doc: Buffer | null = pdf('attest'), opts: { docType?: string } = {}) {
+  const c = g.creds(staff);
+  let r = request(g.url).post(`/v1/cases/${caseId}/responses`).ca(g.ca).cert(c.cert).key(c.key);
+  r = r.field('response', typeof response === 'string' ? response : JSON.stringify(response));
+  if (doc) r = r.attach('document', doc, { filename: 'attest.pdf', contentType: opts.docType ?? 'application/pdf' });
+  return r;
+}
+
+async function readMessage(g: TestGateway, party: string, messageId: string) {
+  const c = g.creds(party);
+  return request(g.url)
+    .get(`/v1/mailbox/${messageId}`)
+    .ca(g.ca)
+    .cert(c.cert)
+    .key(c.key)
+    .buffer(true)
+    .parse((res, cb) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (x: Buffer) => chunks.push(x));
+      res.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+}
+
+describe('responses and the mailbox', () => {
+  let dir: string;
+  let g: TestGateway;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pk-responses-'));
+    g = await startTestGateway({ dialect: 'postgres', env: { PARTIES_FILE: writeRoutingParties(dir) } });
+  });
+  after(async () => {
+    await g?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function assessmentCase(over: Record<string, unknown> = {}) {
+    const { caseId } = await send(g, 'kommune-147', {
+      citizen: { cpr: cpr(), name: 'Rasmus Attest' },
+      service: 'clinical-assessment',
+      gp: { ydernummer: '057584' },
+      documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }],
+      ...over,
+    });
+    const who = (await settled(g, caseId)).assigned_to!;
+    return { caseId, who };
+  }
+
+  test('§15 stk. 2: the attest goes to the municipality and, at the same instant, a copy to the GP; both signed, openssl verifies', async () => {
+    const { caseId, who } = await assessmentCase();
+    const doc = pdf('signed-off attest');
+    const res = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest }, doc);
+    assert.equal(res.status, 201, res.text);
+    responseAnswerSchema.parse(res.body); // the OpenAPI shape
+    assert.equal(res.body.messages.length, 2);
+    const [toMunicipality, toGp] = res.body.messages as { messageId: string; to: string; copy: boolean; state: string }[];
+    assert.deepEqual([toMunicipality!.to, toMunicipality!.copy, toGp!.to, toGp!.copy], ['kommune-147', false, 'gp-057584', true]);
+
+    const envelopes = [];
+    for (const [party, m] of [['kommune-147', toMunicipality!], ['gp-057584', toGp!]] as const) {
+      const list = await as(g, party).get('/v1/mailbox');
+      assert.equal(list.status, 200);
+      mailboxListSchema.parse(list.body);
+      const item = list.body.items.find((i: { messageId: string }) => i.messageId === m.messageId);
+      assert.ok(item, `${party} sees its message`);
+      const got = await readMessage(g, party, m.messageId);
+      assert.equal(got.status, 200);
+      const body = got.body as Buffer;
+      assert.equal(Number(got.headers['content-length']), body.length);
+      const v = opensslVerify(body, got.headers['message-signature']!, g.ca);
+      assert.ok(v.ok, v.output);
+      const env = envelopeSchema.parse(JSON.parse(body.toString('utf8')));
+      assert.deepEqual(Buffer.from(env.document.data, 'base64'), doc, 'the document travels intact');
+      assert.equal(env.document.sha256, createHash('sha256').update(doc).digest('hex'));
+      assert.equal(env.citizen.name, 'Rasmus Attest');
+      assert.equal(env.messageId, m.messageId);
+      envelopes.push({ env, item });
+    }
+    assert.equal(envelopes[0]!.env.sentAt, envelopes[1]!.env.sentAt, '§15 stk. 2: the same sentAt');
+    assert.equal(envelopes[0]!.item.sentAt, envelopes[1]!.item.sentAt);
+    assert.equal(envelopes[0]!.env.document.sha256, envelopes[1]!.env.document.sha256, 'the same document');
+    assert.equal(envelopes[1]!.env.copy, true);
+
+    const c = await caseRow(g, caseId);
+    assert.equal(c.state, 'closed');
+    const clock = JSON.parse(c.clock);
+    assert.equal(clock.status, 'stopped');
+    assert.equal(clock.outcome, 'met');
+    const view = await as(g, 'kommune-147').get(`/v1/cases/${caseId}`);
+    assert.equal(view.body.responses[0].messages.length, 2);
+    assert.ok(view.body.history.some((h: { event: string }) => h.event === 'response-submitted'));
+  });
+
+  test('only the addressee reads a message; acknowledging removes it from the list and shows in the case', async () => {
+    const { caseId, who } = await assessmentCase();
+    const res = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest });
+    assert.equal(res.status, 201, res.text);
+    const mid = res.body.messages[0].messageId as string;
+    for (const other of ['kommune-101', 'gp-057584', who, 'lead-1', 'spe']) {
+      assert.equal((await as(g, other).get(`/v1/mailbox/${mid}`)).status, 404, `${other} may not read it`);
+      assert.equal((await as(g, other).post(`/v1/mailbox/${mid}/ack`)).status, 404, `${other} may not ack it`);
+      const list = await as(g, other).get('/v1/mailbox');
+      assert.ok(!list.body.items.some((i: { messageId: string }) => i.messageId === mid), `${other} does not list it`);
+    }
+    const ack = await as(g, 'kommune-147').post(`/v1/mailbox/${mid}/ack`);
+    assert.equal(ack.status, 200);
+    ackAnswerSchema.parse(ack.body);
+    assert.equal(ack.body.state, 'acknowledged');
+    const again = await as(g, 'kommune-147').post(`/v1/mailbox/${mid}/ack`);
+    assert.equal(again.status, 200, 'acknowledging twice is harmless');
+    const list = await as(g, 'kommune-147').get('/v1/mailbox');
+    assert.ok(!list.body.items.some((i: { messageId: string }) => i.messageId === mid));
+    const view = await as(g, 'kommune-147').get(`/v1/cases/${caseId}`);
+    const m = view.body.responses[0].messages.find((x: { messageId: string }) => x.messageId === mid);
+    assert.equal(m.state, 'acknowledged');
+  });
+
+  test('no GP system registered: the copy is kept as no-recipient-system and listed for team leads, never dropped', async () => {
+    const { caseId, who } = await assessmentCase({ gp: { ydernummer: '099999' } });
+    const res = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest });
+    assert.equal(res.status, 201, res.text);
+    const copy = res.body.messages.find((m: { copy: boolean }) => m.copy);
+    assert.equal(copy.state, 'no-recipient-system');
+    assert.equal(copy.to, null);
+    const lead = await as(g, 'lead-1').get('/v1/messages?state=no-recipient-system');
+    assert.equal(lead.status, 200);
+    const item = lead.body.items.find((i: { messageId: string }) => i.messageId === copy.messageId);
+    assert.ok(item);
+    assert.equal(item.ydernummer, '099999');
+    assert.equal((await as(g, who).get('/v1/messages?state=no-recipient-system')).status, 403);
+    assert.ok(g.logs.some((l) => l.includes('no system registered for the GP')));
+  });
+
+  test('§14: missing required content is 422 naming each field, and nothing is kept', async () => {
+    const { caseId, who } = await assessmentCase();
+    const before = await residue(g);
+    const missing = await respond(g, who, caseId, { kind: 'specialist-attest', content: { ...attest, physicianAssessment: undefined } });
+    assert.equal(missing.status, 422);
+    assert.ok(missing.body.errors.some((e: { path: string }) => e.path === 'content.physicianAssessment'));
+    const further = await respond(g, who, caseId, { kind: 'specialist-attest', content: { ...attest, furtherAssessment: { needed: true, description: 'MR-scanning' } } });
+    assert.equal(further.status, 422);
+    const paths = further.body.errors.map((e: { path: string }) => e.path);
+    assert.ok(paths.includes('content.furtherAssessment.priceDkk') && paths.includes('content.furtherAssessment.timeframe'), paths.join());
+    const wrongKind = await respond(g, who, caseId, { kind: 'recommendation', content: { reasons: 'x', proposals: ['y'] } });
+    assert.equal(wrongKind.status, 422);
+    assert.equal(wrongKind.body.errors[0].path, 'kind');
+    assert.deepEqual(await residue(g), before, 'no response, message or blob kept');
+    assert.equal((await caseRow(g, caseId)).state, 'assigned');
+  });
+
+  test('§14 stk. 2–4: an attest asking for further assessment keeps the case open; the next attest must give the overall assessment', async () => {
+    const { caseId, who } = await assessmentCase();
+    const first = await respond(g, who, caseId, {
+      kind: 'specialist-attest',
+      content: { ...attest, furtherAssessment: { needed: true, description: 'Neuropsykologisk test', priceDkk: 12000, timeframe: '6 uger' } },
+    });
+    assert.equal(first.status, 201, first.text);
+    assert.equal((await caseRow(g, caseId)).state, 'assigned');
+    const noOverall = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest });
+    assert.equal(noOverall.status, 422);
+    assert.ok(noOverall.body.errors.some((e: { path: string }) => e.path === 'content.overallAssessment'));
+    const ok = await respond(g, who, caseId, { kind: 'specialist-attest', content: { ...attest, overallAssessment: 'Samlet: 10 timer om ugen.' } });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal((await caseRow(g, caseId)).state, 'closed');
+  });
+
+  test('§10: a statement in an early-pension case says whether it is obvious, with reasoning', async () => {
+    const { caseId } = await send(g, 'kommune-101', { citizen: { cpr: cpr(), name: 'E' }, gp: { ydernummer: '012345' }, service: 'early-pension-statement' });
+    const who = (await settled(g, caseId)).assigned_to!;
+    const bad = await respond(g, who, caseId, { kind: 'statement', content: { reasoning: 'x' } });
+    assert.equal(bad.status, 422);
+    assert.ok(bad.body.errors.some((e: { path: string }) => e.path === 'content.obvious'));
+    const ok = await respond(g, who, caseId, { kind: 'statement', content: { obvious: false, reasoning: 'Arbejdsevnen kan forbedres.' } });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(ok.body.messages.length, 1, 'a statement goes to the municipality only');
+    assert.equal(ok.body.messages[0].to, 'kommune-101');
+  });
+
+  test('§5 stk. 2 / §11 stk. 5: recording a discussion with the GP needs the citizen’s written consent on the case', async () => {
+    const noConsent = await send(g, 'kommune-101', { citizen: { cpr: cpr(), name: 'F' }, gp: { ydernummer: '012345' }, service: 'ongoing-case-advice', documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }] });
+    const who = (await settled(g, noConsent.caseId)).assigned_to!;
+    const refused = await respond(g, who, noConsent.caseId, { kind: 'statement', content: { assessment: 'Vurdering.', gpDiscussion: true } });
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.errors[0].path, 'content.gpDiscussion');
+    assert.match(refused.body.errors[0].message, /§5 stk\. 2/);
+    const withConsent = await send(g, 'kommune-101', {
+      citizen: { cpr: cpr(), name: 'G' },
+      gp: { ydernummer: '012345' },
+      service: 'ongoing-case-advice',
+      consents: { gpDiscussion: true },
+      documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }],
+    });
+    const who2 = (await settled(g, withConsent.caseId)).assigned_to!;
+    const ok = await respond(g, who2, withConsent.caseId, { kind: 'statement', content: { assessment: 'Vurdering.', gpDiscussion: true, recommendation: 'gp-visit' } });
+    assert.equal(ok.status, 201, ok.text);
+  });
+
+  test('bad input: not the assignee 404, a sender 403, no document 400, not a PDF 415, response not JSON 400 — nothing kept', async () => {
+    const { caseId, who } = await assessmentCase();
+    const before = await residue(g);
+    assert.equal((await respond(g, who === 'spec-eva' ? 'dual-dan' : 'spec-eva', caseId, { kind: 'specialist-attest', content: attest })).status, 404);
+    assert.equal((await respond(g, 'kommune-147', caseId, { kind: 'specialist-attest', content: attest })).status, 403);
+    const noDoc = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest }, null);
+    assert.equal(noDoc.status, 400);
+    const png = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest }, PNG);
+    assert.equal(png.status, 415);
+    const c = g.creds(who);
+    const huge = await request(g.url)
+      .post(`/v1/cases/${caseId}/responses`)
+      .ca(g.ca)
+      .cert(c.cert)
+      .key(c.key)
+      .attach('response', Buffer.from(JSON.stringify({ kind: 'specialist-attest', content: { ...attest, otherFactors: 'x'.repeat(300_000) } })), { filename: 'r.json', contentType: 'application/json' })
+      .attach('document', pdf('d'), { filename: 'a.pdf', contentType: 'application/pdf' });
+    assert.equal(huge.status, 413, 'a response part over 256 KB');
+    assert.equal(huge.body.type, 'https://postkasse.dk/problems/response-too-large');
+    const notJson = await respond(g, who, caseId, '{"kind":');
+    assert.equal(notJson.status, 400);
+    assert.match(notJson.headers['content-type'] ?? '', /problem\+json/);
+    assert.deepEqual(await residue(g), before);
+    assert.equal((await caseRow(g, caseId)).state, 'assigned');
+  });
+});
