@@ -7,11 +7,23 @@ import type { Logger } from 'pino';
 import type { Db } from './storage/db.js';
 import type { BlobStore } from './storage/blobs.js';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { identify, notFoundHandler, problemHandler, type PartyLookup } from './shared/http.js';
 import { createIntakeRouter } from './intake/routes.js';
 import type { IntakeService } from './intake/service.js';
 import type { UploadLimits } from './intake/upload.js';
-import { createCaseViewRouter } from './worklist/case-view.js';
+import { createStaffRouter } from './worklist/routes.js';
+import { createResponsesRouter } from './responses/routes.js';
+import type { ResponseService } from './responses/service.js';
+import { createMailboxRouter } from './delivery/mailbox.js';
+import type { DeadlineService } from './deadlines/service.js';
+import type { RoutingService } from './routing/service.js';
+import type { Queue } from 'bullmq';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { forbidden } from './shared/problem.js';
+import { isTeamLead } from './routing/service.js';
 import { buildOpenApi } from './openapi.js';
 
 export interface AppDeps {
@@ -24,6 +36,17 @@ export interface AppDeps {
   redis?: Pick<Redis, 'ping'>;
   /** true while the process is shutting down: /readyz answers 503 */
   draining?: () => boolean;
+  deadlines: DeadlineService;
+  routing: RoutingService;
+  atRiskWorkingDays: number;
+  responses: ResponseService;
+  masterKey: Buffer;
+  /** push delivery (when Redis and a push client certificate are available): a lead's retry of a dead letter */
+  delivery?: { retryDeadLetter(messageId: string, leadId: string): Promise<boolean> };
+  /** notified of each party's client certificate expiry as it connects */
+  onPeerCertificate?: (partyId: string, validTo: number) => void;
+  /** BullMQ queues shown to team leads at /admin/queues (when Redis is in use) */
+  adminQueues?: Queue[];
 }
 
 /** One log line per request: method, path, status, duration, party. Never bodies or headers. */
@@ -67,8 +90,11 @@ export async function readiness(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | '
   return { ok: checks.every((c) => c.ok), checks };
 }
 
-/** /healthz, /readyz for the plain health port (no certificate). */
-export function createHealthApp(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | 'draining'>): Express {
+/**
+ * /healthz and /readyz; with `metrics`, also /metrics — only ever on the plain
+ * health port (HEALTH_PORT), which operators keep off the partner network.
+ */
+export function createHealthApp(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | 'draining'>, metrics?: Registry): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
@@ -78,6 +104,11 @@ export function createHealthApp(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | '
     const r = await readiness(deps);
     res.status(r.ok ? 200 : 503).json({ status: r.ok ? 'ready' : 'not-ready', checks: r.checks });
   });
+  if (metrics) {
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.contentType).send(await metrics.metrics());
+    });
+  }
   return app;
 }
 
@@ -92,13 +123,35 @@ export function createApp(deps: AppDeps): Express {
   app.use(['/healthz', '/readyz'], identify(deps.parties, { allowUnknown: true }));
   app.use(health);
 
-  app.use(identify(deps.parties));
+  app.use(identify(deps.parties, { onPeer: deps.onPeerCertificate }));
   const openapi = buildOpenApi();
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
   app.use(createIntakeRouter({ intake: deps.intake, blobs: deps.blobs, limits: deps.limits }));
-  app.use(createCaseViewRouter({ db: deps.db.db }));
+  app.use(
+    createStaffRouter({
+      db: deps.db,
+      blobs: deps.blobs,
+      deadlines: deps.deadlines,
+      routing: deps.routing,
+      log: deps.log,
+      atRiskWorkingDays: deps.atRiskWorkingDays,
+    }),
+  );
+  app.use(createResponsesRouter({ db: deps.db, blobs: deps.blobs, responses: deps.responses, limits: deps.limits }));
+  app.use(createMailboxRouter({ db: deps.db, blobs: deps.blobs, masterKey: deps.masterKey, log: deps.log, delivery: deps.delivery }));
+  if (deps.adminQueues && deps.adminQueues.length > 0) {
+    // bull-board: queue inspection for team leads only (read and retry jobs; the database stays the record).
+    const board = new ExpressAdapter();
+    board.setBasePath('/admin/queues');
+    createBullBoard({ queues: deps.adminQueues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
+    app.use(
+      '/admin/queues',
+      (req, _res, next) => next(isTeamLead(req.party) ? undefined : forbidden('the queue dashboard is for team leads', 'wrong-party-kind')),
+      board.getRouter(),
+    );
+  }
   app.use(notFoundHandler);
   app.use(problemHandler(deps.log));
   return app;

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from './shared/config.js';
 import { createApp, createHealthApp } from './app.js';
 import { openDatabase, type Db } from './storage/db.js';
-import { createFileBlobStore } from './storage/blobs.js';
+import { createFileBlobStore, type BlobStore } from './storage/blobs.js';
 import { loadMasterKey } from './storage/crypto.js';
 import { createPartyRegistry } from './parties/parties.js';
 import { loadMunicipalities } from './parties/municipalities.js';
@@ -21,6 +21,22 @@ import { createSigner } from './receipts/cms.js';
 import { createAgreementStore } from './deadlines/agreements.js';
 import { createIntakeService } from './intake/service.js';
 import { connectRedis, type RedisHandle } from './shared/redis.js';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queue } from 'bullmq';
+import { createDeadlineService, type DeadlineService } from './deadlines/service.js';
+import { createDeadlineMetrics } from './deadlines/metrics.js';
+import { createDeadlineReminders, type DeadlineReminders } from '../queues/deadline-reminders.js';
+import { createRoutingQueue, type RoutingQueue } from '../queues/routing.js';
+import { createRoutingService, type RoutingService } from './routing/service.js';
+import { createRoutingMetrics } from './routing/metrics.js';
+import { createOutboxRelay, type OutboxRelay } from './routing/relay.js';
+import { ROUTING_TOPIC } from './routing/outbox.js';
+import { createResponseService } from './responses/service.js';
+import { sweep } from './storage/sweep.js';
+import { createCertExpiryMonitor } from './pki/expiry.js';
+import { createDeliveryQueue, type DeliveryQueue } from '../queues/delivery.js';
+import { DELIVERY_TOPIC } from './routing/outbox.js';
+import type { PushTls } from './delivery/push.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -30,6 +46,9 @@ export interface TlsMaterial {
   receiptKey: string;
   /** set when the development PKI is in use */
   devPki?: Awaited<ReturnType<typeof ensureDevPki>>;
+  crl?: string;
+  /** client certificate for pushes to parties' push.url; undefined = pushes are not possible (pull only) */
+  push?: PushTls;
 }
 
 export interface Gateway {
@@ -38,8 +57,15 @@ export interface Gateway {
   db: Db;
   redis?: RedisHandle;
   tls: TlsMaterial;
+  deadlines: DeadlineService;
+  reminders?: DeadlineReminders;
+  routing: RoutingService;
+  routingQueue?: RoutingQueue;
+  relay?: OutboxRelay;
+  delivery?: DeliveryQueue;
+  metrics: Registry;
   /** Re-reads the parties and agreements files (SIGHUP). Old sets stay when a new file is bad. */
-  reload(): { parties: string; agreements: string };
+  reload(): { parties: string; agreements: string; tls: string };
   /** Graceful shutdown: stop accepting, let in-flight requests finish up to the timeout, then close workers, database, Redis. */
   close(): Promise<void>;
 }
@@ -56,13 +82,30 @@ export async function resolveTls(config: Config, parties: { all(): Parameters<ty
     cert: read(config.TLS_CERT_FILE ?? devPki!.serverCert),
     key: read(config.TLS_KEY_FILE ?? devPki!.serverKey),
     clientCa: read(config.TLS_CLIENT_CA_FILE ?? devPki!.caCert),
+    // Revoked client certificates (PEM CRLs): such a client gets 401 (CERT_REVOKED).
+    crl: config.TLS_CRL_FILE ? read(config.TLS_CRL_FILE) : undefined,
     receiptCert: read(config.RECEIPT_CERT_FILE ?? devPki!.receiptCert),
     receiptKey: read(config.RECEIPT_KEY_FILE ?? devPki!.receiptKey),
+    // The gateway's client certificate for pushes; without its own files, the dev PKI's (when in use).
+    push: config.PUSH_CLIENT_CERT_FILE
+      ? { cert: read(config.PUSH_CLIENT_CERT_FILE), key: read(config.PUSH_CLIENT_KEY_FILE!), ca: config.PUSH_CA_FILE ? read(config.PUSH_CA_FILE) : undefined }
+      : devPki
+        ? { cert: read(devPki.gatewayClientCert), key: read(devPki.gatewayClientKey), ca: config.PUSH_CA_FILE ? read(config.PUSH_CA_FILE) : read(devPki.caCert) }
+        : undefined,
     devPki,
   };
 }
 
-export async function startGateway(config: Config, log: Logger, opts: { dbSchema?: string; withRedis?: boolean } = {}): Promise<Gateway> {
+export interface StartOptions {
+  /** PostgreSQL schema (tests, benchmarks) */
+  dbSchema?: string;
+  /** false: no Redis, no queues (benchmarks of intake alone) */
+  withRedis?: boolean;
+  /** wraps the blob store (tests inject faults such as a full disk) */
+  wrapBlobStore?: (store: BlobStore) => BlobStore;
+}
+
+export async function startGateway(config: Config, log: Logger, opts: StartOptions = {}): Promise<Gateway> {
   mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
   const parties = createPartyRegistry(config.PARTIES_FILE, log);
   const agreements = createAgreementStore(config.AGREEMENTS_FILE, log);
@@ -70,9 +113,18 @@ export async function startGateway(config: Config, log: Logger, opts: { dbSchema
   const tls = await resolveTls(config, parties, log);
   const masterKey = loadMasterKey({ file: config.STORAGE_KEY_FILE, dataDir: config.DATA_DIR, createIfMissing: !config.STORAGE_KEY_FILE });
   const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log });
-  const blobs = createFileBlobStore({ dir: join(config.DATA_DIR, 'blobs'), masterKey });
-  const swept = await blobs.sweepTemp(0);
-  if (swept) log.warn({ swept }, 'removed temp files left by an earlier run');
+  const fileBlobs = createFileBlobStore({ dir: join(config.DATA_DIR, 'blobs'), masterKey });
+  const blobs = opts.wrapBlobStore ? opts.wrapBlobStore(fileBlobs) : fileBlobs;
+  // Leftovers of an interrupted run (kill -9 mid-upload). With the embedded database this
+  // process is alone on DATA_DIR and nothing is in flight yet; with PostgreSQL other
+  // instances may be mid-upload, so only what is older than any live request goes.
+  const leftoverAge = config.DATABASE_URL ? config.REQUEST_TIMEOUT_MS + 60_000 : 0;
+  await sweep(db, blobs, leftoverAge, log, 'start-up');
+  const sweeper = setInterval(
+    () => void sweep(db, blobs, config.REQUEST_TIMEOUT_MS + 60_000, log, 'interval').catch((err: unknown) => log.warn({ err }, 'leftover sweep failed (retried)')),
+    10 * 60_000,
+  );
+  sweeper.unref();
 
   let redis: RedisHandle | undefined;
   if (opts.withRedis !== false) {
@@ -84,12 +136,86 @@ export async function startGateway(config: Config, log: Logger, opts: { dbSchema
     }
   }
 
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics, prefix: 'postkasse_process_' });
+  let reminders: DeadlineReminders | undefined;
+  const scheduleReminders = async (caseId: string): Promise<void> => {
+    await reminders?.schedule(caseId);
+  };
+  const deadlines = createDeadlineService({ db, agreements, log, onChange: scheduleReminders });
+  if (redis) {
+    reminders = createDeadlineReminders({
+      connection: redis.options,
+      prefix: config.QUEUE_PREFIX,
+      db,
+      deadlines,
+      log,
+      metrics: createDeadlineMetrics(metrics),
+      atRiskWorkingDays: config.AT_RISK_WORKING_DAYS,
+    });
+  }
+
+  // Routing (issue 4): service (database), queue + worker + reconciler (Redis), outbox relay.
+  let routingQueue: RoutingQueue | undefined;
+  let relay: OutboxRelay | undefined;
+  let delivery: DeliveryQueue | undefined;
+  const kickRelay = () => relay?.kick();
+  const routing = createRoutingService({
+    db,
+    parties,
+    agreements,
+    log,
+    onRoutingRequested: kickRelay,
+    metrics: createRoutingMetrics(metrics, {
+      queueCounts: async () => (routingQueue ? routingQueue.queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed') : {}),
+      unassignedCases: async () => {
+        const r = await db.db.selectFrom('cases').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'unassigned').executeTakeFirst();
+        return Number(r?.n ?? 0);
+      },
+    }),
+  });
+  if (redis) {
+    routingQueue = createRoutingQueue({
+      connection: redis.options,
+      prefix: config.QUEUE_PREFIX,
+      routing,
+      log,
+      reconcileIntervalMs: config.ROUTING_RECONCILE_INTERVAL_MS,
+    });
+    if (!tls.push) log.warn('no PUSH_CLIENT_CERT_FILE: messages are delivered through the mailbox only, never pushed');
+    delivery = tls.push
+      ? createDeliveryQueue({
+          connection: redis.options,
+          prefix: config.QUEUE_PREFIX,
+          db,
+          blobs,
+          masterKey,
+          parties,
+          tls: tls.push,
+          log,
+          metrics,
+          retry: { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS, giveUpAfterMs: config.DELIVERY_GIVE_UP_AFTER_MS },
+        })
+      : undefined;
+    relay = createOutboxRelay({
+      db,
+      log,
+      targets: { [ROUTING_TOPIC]: routingQueue.target, ...(delivery ? { [DELIVERY_TOPIC]: delivery.target } : {}) },
+    });
+    relay.kick();
+  }
+
   const signer = createSigner({ certPem: tls.receiptCert, keyPem: tls.receiptKey });
   const limits = {
     maxDocumentBytes: config.MAX_DOCUMENT_BYTES,
     maxDocuments: config.MAX_DOCUMENTS,
     maxPackageBytes: config.MAX_PACKAGE_BYTES,
     maxManifestBytes: config.MAX_MANIFEST_BYTES,
+    admission: {
+      maxConcurrent: config.MAX_CONCURRENT_UPLOADS,
+      maxConcurrentPerParty: config.MAX_CONCURRENT_UPLOADS_PER_PARTY,
+      ratePerMinute: config.RATE_LIMIT_PER_MINUTE,
+    },
   };
   const intake = createIntakeService({
     db,
@@ -100,9 +226,45 @@ export async function startGateway(config: Config, log: Logger, opts: { dbSchema
     municipalities,
     regionCode: config.REGION_CODE,
     log,
+    onCommitted: async (caseId) => {
+      kickRelay();
+      if (config.ROUTING_FAST_PATH === 'on') routingQueue?.routeNow(caseId);
+      await scheduleReminders(caseId);
+    },
   });
+  const certs = createCertExpiryMonitor({ registry: metrics, log });
+  const checkOwnCerts = () => {
+    for (const [use, pem] of [['server', tls.cert], ['receipt-signing', tls.receiptCert], ...(tls.push ? [['push-client', tls.push.cert]] : [])] as [string, string][]) {
+      try {
+        certs.checkOwn(use, pem);
+      } catch (err) {
+        log.error({ err, certificate: use }, 'certificate could not be read for its expiry');
+      }
+    }
+  };
+  checkOwnCerts();
+  const certTimer = setInterval(checkOwnCerts, 86_400_000);
+  certTimer.unref();
+  const responses = createResponseService({ db, blobs, masterKey, signer, parties, deadlines, log, onDispatched: () => kickRelay() });
   let draining = false;
-  const deps = { db, blobs, parties, intake, limits, log, redis: redis?.client, draining: () => draining };
+  const deps = {
+    responses,
+    masterKey,
+    onPeerCertificate: certs.observePeer,
+    db,
+    blobs,
+    parties,
+    intake,
+    limits,
+    log,
+    redis: redis?.client,
+    draining: () => draining,
+    deadlines,
+    routing,
+    atRiskWorkingDays: config.AT_RISK_WORKING_DAYS,
+    delivery,
+    adminQueues: [routingQueue?.queue, delivery?.queue, reminders?.queue].filter((q): q is NonNullable<typeof q> => q !== undefined) as Queue[],
+  };
   const app = createApp(deps);
 
   const server = https.createServer(
@@ -110,15 +272,18 @@ export async function startGateway(config: Config, log: Logger, opts: { dbSchema
       cert: tls.cert,
       key: tls.key,
       ca: tls.clientCa,
+      ...(tls.crl ? { crl: tls.crl } : {}),
       requestCert: true,
       rejectUnauthorized: false, // answered with a 401 problem instead of a bare TLS alert
       minVersion: 'TLSv1.2',
     },
     app,
   );
-  server.headersTimeout = 60_000;
+  // A client that is slow with its headers, its whole request, or goes silent mid-body is cut off.
+  server.headersTimeout = config.HEADERS_TIMEOUT_MS;
   server.requestTimeout = config.REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = 5_000;
+  server.timeout = config.IDLE_TIMEOUT_MS; // no byte in either direction for this long: the socket is destroyed
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -134,7 +299,7 @@ export async function startGateway(config: Config, log: Logger, opts: { dbSchema
   let healthServer: http.Server | undefined;
   let healthPort: number | undefined;
   if (config.HEALTH_PORT !== undefined) {
-    healthServer = http.createServer(createHealthApp(deps));
+    healthServer = http.createServer(createHealthApp(deps, metrics));
     await new Promise<void>((resolve) => healthServer!.listen(config.HEALTH_PORT, config.HOST, () => resolve()));
     healthPort = (healthServer.address() as { port: number }).port;
   }
@@ -154,7 +319,13 @@ export async function startGateway(config: Config, log: Logger, opts: { dbSchema
       await closed;
       clearTimeout(timer);
       if (healthServer) await new Promise<void>((r) => healthServer!.close(() => r()));
+      clearInterval(sweeper);
+      clearInterval(certTimer);
       // workers → database → Redis
+      if (relay) await relay.close();
+      if (routingQueue) await routingQueue.close();
+      if (delivery) await delivery.close();
+      if (reminders) await reminders.close();
       await db.close();
       if (redis) await redis.close();
       log.info('shut down');
@@ -168,6 +339,13 @@ export async function startGateway(config: Config, log: Logger, opts: { dbSchema
     db,
     redis,
     tls,
+    deadlines,
+    reminders,
+    routing,
+    routingQueue,
+    relay,
+    delivery,
+    metrics,
     reload() {
       const p = parties.reload();
       let a = 'ok';
@@ -176,7 +354,25 @@ export async function startGateway(config: Config, log: Logger, opts: { dbSchema
       } catch (e) {
         a = (e as Error).message;
       }
-      return { parties: p.ok ? 'ok' : p.error, agreements: a };
+      // Server certificate, client trust anchors and CRL are re-read for NEW connections;
+      // connections already open keep theirs (nothing is dropped). A bad file keeps the old ones.
+      let t = 'ok';
+      try {
+        const read = (f: string) => readFileSync(f, 'utf8');
+        const next = {
+          cert: config.TLS_CERT_FILE ? read(config.TLS_CERT_FILE) : tls.cert,
+          key: config.TLS_KEY_FILE ? read(config.TLS_KEY_FILE) : tls.key,
+          ca: config.TLS_CLIENT_CA_FILE ? read(config.TLS_CLIENT_CA_FILE) : tls.clientCa,
+          ...(config.TLS_CRL_FILE ? { crl: read(config.TLS_CRL_FILE) } : {}),
+        };
+        server.setSecureContext({ ...next, minVersion: 'TLSv1.2' });
+        Object.assign(tls, { cert: next.cert, key: next.key, clientCa: next.ca, crl: next.crl });
+        checkOwnCerts();
+      } catch (e) {
+        t = (e as Error).message;
+        log.error({ err: e }, 'TLS files could not be reloaded; the old ones stay in force');
+      }
+      return { parties: p.ok ? 'ok' : p.error, agreements: a, tls: t };
     },
     close,
   };

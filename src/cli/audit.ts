@@ -7,11 +7,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { verifyAuditChain } from '../audit/audit.js';
 import { loadConfig } from '../shared/config.js';
 import { openDatabase } from '../storage/db.js';
-import type { CommandResult } from './send.js';
+import { parseCommand, usageError as sharedUsageError, type CommandResult } from './args.js';
 
 export const AUDIT_USAGE = `usage: audit verify [--expect-head SEQ:HASH]
 
@@ -25,28 +24,15 @@ elsewhere), or "audit chain BROKEN at seq N: reason" with exit code 1.
   -h, --help               show this help
 `;
 
-function usageError(message: string): CommandResult {
-  return { code: 2, stdout: '', stderr: `audit: ${message}\n\n${AUDIT_USAGE}` };
-}
+const usageError = (message: string): CommandResult => sharedUsageError('audit', AUDIT_USAGE, message);
 
 export async function auditCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
   const argv = args[0] === 'audit' ? args.slice(1) : args;
   if (argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { code: 0, stdout: AUDIT_USAGE, stderr: '' };
   if (argv[0] !== 'verify') return usageError(argv[0] === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(argv[0])}`);
-  let values: { 'expect-head'?: string; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv.slice(1),
-      strict: true,
-      allowPositionals: true,
-      options: { 'expect-head': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (values.help) return { code: 0, stdout: AUDIT_USAGE, stderr: '' };
-  if (positionals.length > 0) return usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const parsed = parseCommand<{ 'expect-head'?: string; help?: boolean }>(argv.slice(1), { 'expect-head': { type: 'string' } }, 'audit', AUDIT_USAGE);
+  if ('done' in parsed) return parsed.done;
+  const { values } = parsed;
   let expectHead: { seq: number; hash: string } | undefined;
   if (values['expect-head'] !== undefined) {
     const m = /^(\d+):([0-9a-fA-F]{64})$/.exec(values['expect-head']);

@@ -7,11 +7,11 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { agreementInForce, loadAgreementsFile } from '../deadlines/agreements.js';
 import { isDateString, isInstantString, localDate } from '../deadlines/calendar.js';
 import { computeClock } from '../deadlines/engine.js';
 import { isService, SERVICES, type Agreement, type ClockEvent } from '../deadlines/types.js';
+import { parseCommand, usageError as sharedUsageError, type CommandResult } from './args.js';
 
 export const DEFAULT_AGREEMENTS_FILE = 'config/agreements.json';
 
@@ -31,19 +31,12 @@ The case is taken to be complete at --received (the clock starts then).
   -h, --help             show this help
 `;
 
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function usageError(message: string): CommandResult {
-  return { code: 2, stdout: '', stderr: `deadline: ${message}\n\n${DEADLINE_USAGE}` };
-}
+const usageError = (message: string): CommandResult => sharedUsageError('deadline', DEADLINE_USAGE, message);
 
 export async function deadlineCommand(args: string[]): Promise<CommandResult> {
   const argv = args[0] === 'deadline' ? args.slice(1) : args;
-  let values: {
+  const parsed = parseCommand<{
     service?: string;
     received?: string;
     consultation?: string;
@@ -52,29 +45,17 @@ export async function deadlineCommand(args: string[]): Promise<CommandResult> {
     urgent?: boolean;
     agreements?: string;
     help?: boolean;
-  };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
+  }>(argv, {
         service: { type: 'string' },
         received: { type: 'string' },
         consultation: { type: 'string' },
         municipality: { type: 'string' },
         party: { type: 'string' },
         urgent: { type: 'boolean' },
-        agreements: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (values.help) return { code: 0, stdout: DEADLINE_USAGE, stderr: '' };
-  if (positionals.length > 0) return usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+        agreements: { type: 'string' }
+      }, 'deadline', DEADLINE_USAGE);
+  if ('done' in parsed) return parsed.done;
+  const { values } = parsed;
 
   const { service, received, consultation, municipality, party } = values;
   if (service === undefined) return usageError('--service is required');

@@ -6,7 +6,7 @@
  * signature, broken audit chain, I/O), 2 usage error.
  */
 import { pathToFileURL } from 'node:url';
-import type { CommandResult } from './deadline.js';
+import type { CommandResult } from './args.js';
 
 export const USAGE = `usage: npm run cli -- <command> [options]
 

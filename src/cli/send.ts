@@ -13,12 +13,10 @@ import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
-import type { CommandResult } from './deadline.js';
 import { buildDemoPackage } from './demo.js';
 import { createMultipart, type MultipartPart } from './multipart.js';
+import { parseCommand, usageError as sharedUsageError, type CommandResult } from './args.js';
 
-export type { CommandResult };
 
 export const DEFAULT_URL = 'https://localhost:8443';
 export const DEFAULT_PARTY = 'kommune-101';
@@ -52,9 +50,7 @@ the openssl command that verifies them.
   -h, --help           show this help
 `;
 
-function usageError(message: string): CommandResult {
-  return { code: 2, stdout: '', stderr: `send: ${message}\n\n${SEND_USAGE}` };
-}
+const usageError = (message: string): CommandResult => sharedUsageError('send', SEND_USAGE, message);
 
 function failure(message: string): CommandResult {
   return { code: 1, stdout: '', stderr: `send: ${message}\n` };
@@ -212,7 +208,7 @@ function readPem(file: string, what: string): string {
 
 export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
   const argv = args[0] === 'send' ? args.slice(1) : args;
-  let values: {
+  const parsed = parseCommand<{
     manifest?: string;
     file?: string[];
     demo?: boolean;
@@ -224,14 +220,7 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = proce
     out?: string;
     timeout?: string;
     help?: boolean;
-  };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
+  }>(argv, {
         manifest: { type: 'string' },
         file: { type: 'string', multiple: true },
         demo: { type: 'boolean' },
@@ -241,15 +230,10 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = proce
         key: { type: 'string' },
         ca: { type: 'string' },
         out: { type: 'string' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (values.help) return { code: 0, stdout: SEND_USAGE, stderr: '' };
-  if (positionals.length > 0) return usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+        timeout: { type: 'string' }
+      }, 'send', SEND_USAGE);
+  if ('done' in parsed) return parsed.done;
+  const { values } = parsed;
 
   // --- the package --------------------------------------------------------
   const parts: MultipartPart[] = [];

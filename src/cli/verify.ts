@@ -6,9 +6,9 @@
  *   verify-receipt --receipt receipt.json (--signature receipt.sig.der | --signature-b64 BASE64) [--ca ca.pem …]
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { verifyDetached } from '../receipts/cms.js';
-import { devPkiPaths, type CommandResult } from './send.js';
+import { devPkiPaths } from './send.js';
+import { parseCommand, usageError as sharedUsageError, type CommandResult } from './args.js';
 
 export const VERIFY_USAGE = `usage: verify-receipt --receipt FILE (--signature FILE | --signature-b64 BASE64) [--ca FILE …]
 
@@ -23,34 +23,20 @@ the signing certificate chains to a trusted CA. Exit 0 when valid, 1 when not.
   -h, --help             show this help
 `;
 
-function usageError(message: string): CommandResult {
-  return { code: 2, stdout: '', stderr: `verify-receipt: ${message}\n\n${VERIFY_USAGE}` };
-}
+const usageError = (message: string): CommandResult => sharedUsageError('verify-receipt', VERIFY_USAGE, message);
 
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 
 export async function verifyReceiptCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
   const argv = args[0] === 'verify-receipt' ? args.slice(1) : args;
-  let values: { receipt?: string; signature?: string; 'signature-b64'?: string; ca?: string[]; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
+  const parsed = parseCommand<{ receipt?: string; signature?: string; 'signature-b64'?: string; ca?: string[]; help?: boolean }>(argv, {
         receipt: { type: 'string' },
         signature: { type: 'string' },
         'signature-b64': { type: 'string' },
-        ca: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (values.help) return { code: 0, stdout: VERIFY_USAGE, stderr: '' };
-  if (positionals.length > 0) return usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+        ca: { type: 'string', multiple: true }
+      }, 'verify-receipt', VERIFY_USAGE);
+  if ('done' in parsed) return parsed.done;
+  const { values } = parsed;
   if (values.receipt === undefined) return usageError('--receipt is required');
   const b64 = values['signature-b64'];
   if ((values.signature === undefined) === (b64 === undefined)) return usageError('give exactly one of --signature and --signature-b64');

@@ -1,0 +1,1276 @@
+/**
+ * Postkasse benchmark: `npm run bench [-- options]`.
+ *
+ *   intake       1 MiB packages (one PDF document each), 16 concurrent mTLS
+ *                keep-alive clients, N packages after a warm-up; alternated
+ *                with a bare HTTPS baseline that does the same durable work
+ *                (SHA-256 + AES-256-GCM + fsync + rename + dir fsync) and
+ *                nothing else. Medians over the rounds.
+ *   largeUpload  one 1 GiB document generated on the fly by the client; the
+ *                gateway child's peak RSS (VmHWM) and MB/s.
+ *   routing      time from receipt to the case appearing in a worklist: a gateway
+ *                child connected to Redis (outbox → relay → BullMQ routing queue →
+ *                worker), 200 complete cases (4 KiB PDF) posted at once by
+ *                kommune-101 after 10 warm-up cases, while the worklists of
+ *                coord-anna and coord-carl are polled back to back; per case
+ *                first seen in a worklist − the receipt's receivedAt (so it
+ *                includes up to one poll round trip); p50, p99 (target ≤ 1 s), max.
+ *                Needs Redis (BENCH_REDIS_URL); uses its own key prefix
+ *                (bench-<hex>), whose keys are deleted at the end.
+ *   delivery     time from an accepted response to the message being readable in
+ *                both mailboxes: a fresh gateway child connected to Redis (own data
+ *                directory and key prefix), 205 clinical-assessment cases from
+ *                kommune-101 (4 KiB PDF, GP ydernummer 057584) posted 16 at a time
+ *                and awaited in the worklists of spec-bo and spec-eva (the
+ *                assignees); 5 warm-up responses, then 200 specialist attests
+ *                (64 KiB PDF each) posted at once by their assignees (64 in flight,
+ *                a fresh keep-alive agent per specialist), while the mailboxes of
+ *                kommune-101 (the addressee) and gp-057584 (the GP's copy) are
+ *                polled back to back; per response the later first appearance of
+ *                its two messages in a mailbox list − the client's arrival of the
+ *                201 (clamped at 0 when a poll saw them before the 201 arrived; how
+ *                many were is shown in the row when any were), so it includes up to one poll round
+ *                trip; p50, p99 (target ≤ 1 s), max. The same from the 201's sentAt
+ *                is printed too. Every 10th response's two envelopes are read
+ *                (GET /v1/mailbox/{id}) as soon as they are listed and checked
+ *                (200, Message-Signature, JSON naming the message, case, sentAt
+ *                and recipient, the PDF's SHA-256 in document.data). Needs Redis
+ *                like routing; its keys (prefix bench-<hex>) are deleted at the end.
+ *
+ * The parts run in this order: intake, largeUpload, routing, delivery.
+ *
+ * Options:
+ *   --json              stdout carries only the JSON line (the table goes to stderr)
+ *   --only intake|large|routing|delivery
+ *                       run one part
+ *   --quick             fewer packages and rounds, a 256 MiB large upload (routing
+ *                       and delivery keep their 200: the targets are defined for 200)
+ *   --postgres          gateway on PostgreSQL (127.0.0.1:5432, a throw-away schema) instead of SQLite
+ *   --rounds N          intake rounds per side (default 3, quick 1)
+ *   --count N           measured packages per round (default 400, quick 100)
+ *   --large-mb N        size of the large document in MiB (default 1024, quick 256)
+ *   --profile DIR       main-thread CPU profiles of the gateway child over the measured
+ *                       requests only (inspector; no start-up, no warm-up), written to
+ *                       DIR/intake-round<N>.cpuprofile, DIR/large.cpuprofile, DIR/routing.cpuprofile
+ *                       (the 200-case burst) and DIR/delivery.cpuprofile (the 200-response
+ *                       burst, until every sampled envelope was read); summarise with
+ *                       `node --import tsx bench/profile-summary.ts DIR/intake-round1.cpuprofile`
+ *   --tsx               run the gateway child from the TypeScript sources through the tsx
+ *                       loader instead of the esbuild bundle that `npm start` runs (the
+ *                       loader adds ~45 MB of RSS)
+ *   --node-arg=OPT      pass a node option to the gateway child (repeatable), e.g.
+ *                       --node-arg=--perf-basic-prof to read JS frames in `perf record -t <pid>`
+ *   --keep              keep the temp directory (gateway log, database) for inspection
+ *
+ * Table columns (intake, per measured package unless noted): server CPU = all threads
+ * of the server child (/proc); event-loop CPU = its main thread only; "event loop
+ * on CPU / run queue" = share of wall time the main thread ran / was runnable but
+ * waiting for a CPU (schedstat; the two together near 100% = saturated event loop);
+ * client CPU = this load generator; other load = CPUs kept busy by processes outside
+ * the bench during the round (a warning is printed when it is significant).
+ * Profiling helpers: bench/profile-summary.ts (inspector profiles), bench/perf-categories.ts
+ * (Linux perf, on-CPU time by component).
+ *
+ * Routing table rows: "receipt → in a worklist" is the measure; "receipt → assigned"
+ * (time of the gateway's "case assigned" log line) and "assigned → seen in a worklist"
+ * split it; "receipt → 201 at the client" is when the sender had its receipt.
+ *
+ * Delivery table rows: "201 → in both mailboxes" is the measure, split by mailbox;
+ * "sentAt → in both mailboxes" measures from the gateway's sentAt instead (taken before
+ * the envelopes are signed and the transaction commits); "sentAt → committed" is the
+ * gateway's "response dispatched" log line, logged right after the commit, and
+ * "committed → in both mailboxes" the rest; "201 → envelope read" is the sampled reads.
+ *
+ * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) for --postgres;
+ * BENCH_REDIS_URL (default redis://127.0.0.1:6379) for routing and delivery.
+ *
+ * The gateway and the baseline run as child processes (bench/gateway-child.ts,
+ * bench/baseline-child.ts) on 127.0.0.1 ephemeral ports, in a temp directory
+ * that is removed at the end, also on error and Ctrl-C. "MB" here is MiB
+ * (2^20 bytes). The routing and delivery parts' Redis keys (and, with --postgres,
+ * their own schemas) are removed at the end too. The last line of stdout is one
+ * JSON object: { machine, intake, largeUpload, routing: { p99MsToWorklist,
+ * p50MsToWorklist, cases }, delivery: { p99MsToMailboxes, p50MsToMailboxes,
+ * responses } } (null for a part that did not run). The exit code is non-zero
+ * only on errors; a missed target prints a MISSED line.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createMultipart } from '../src/cli/multipart.js';
+import { cpuSeconds, generatedPdfMultipart, liveChildren, machineBusySeconds, median, memory, MiB, percentile, post, round, startChild, type Child, type HttpResult } from './lib.js';
+import { assignedFromLog, dropQueueKeys, measureRouting, redisProblem, type PostedCase, type RoutedCase } from './routing.js';
+import { dispatchedFromLog, measureDelivery, type DeliveredResponse, type EnvelopeRead } from './delivery.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PARTY = 'kommune-101';
+const CONCURRENCY = 16;
+const PACKAGE_BYTES = 1 * MiB;
+const TARGET_RATIO = 0.5;
+const TARGET_RSS_MB = 200;
+/** routing: cases posted at once, warm-up cases, staff whose worklists are polled (coord-x is excluded for 101 by the agreement) */
+const ROUTING_CASES = 200;
+const ROUTING_WARMUP = 10;
+const ROUTING_SOCKETS = 64;
+const ROUTING_STAFF = ['coord-anna', 'coord-carl'] as const;
+const ROUTING_LEAD = 'lead-1';
+const ROUTING_TIMEOUT_MS = 60_000;
+const TARGET_ROUTING_P99_MS = 1000;
+const ROUTING_PDF_BYTES = 4096;
+/** delivery: measured responses (as many cases + the warm-up ones), their concurrency, the parties involved */
+const DELIVERY_RESPONSES = 200;
+const DELIVERY_WARMUP = 5;
+const DELIVERY_CASE_CONCURRENCY = 16;
+const DELIVERY_CONCURRENCY = 64;
+const DELIVERY_SPECIALISTS = ['spec-bo', 'spec-eva'] as const;
+const DELIVERY_GP = 'gp-057584';
+const DELIVERY_GP_YDERNUMMER = '057584';
+const DELIVERY_VERIFY_EVERY = 10;
+const DELIVERY_PDF_BYTES = 64 * 1024;
+const DELIVERY_TIMEOUT_MS = 60_000;
+const TARGET_DELIVERY_P99_MS = 1000;
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  json: boolean;
+  only?: 'intake' | 'large' | 'routing' | 'delivery';
+  quick: boolean;
+  postgres: boolean;
+  rounds: number;
+  count: number;
+  warmup: number;
+  largeMb: number;
+  profileDir?: string;
+  keep: boolean;
+  tsx: boolean;
+  /** extra node options for the gateway child (e.g. --perf-basic-prof) */
+  nodeArgs: string[];
+}
+
+function usage(msg: string): never {
+  process.stderr.write(
+    `bench: ${msg}\nusage: npm run bench -- [--json] [--only intake|large|routing|delivery] [--quick] [--postgres] [--rounds N] [--count N] [--large-mb N] [--profile DIR] [--tsx] [--node-arg=OPT] [--keep]\n`,
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Partial<Options> & { json: boolean; quick: boolean; postgres: boolean; keep: boolean; tsx: boolean } = {
+    json: false,
+    quick: false,
+    postgres: false,
+    keep: false,
+    tsx: false,
+  };
+  const nodeArgs: string[] = [];
+  const int = (name: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) usage(`${name} needs a whole number between ${min} and ${max}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--json':
+        o.json = true;
+        break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--postgres':
+        o.postgres = true;
+        break;
+      case '--keep':
+        o.keep = true;
+        break;
+      case '--tsx':
+        o.tsx = true;
+        break;
+      case '--node-arg': {
+        const v = value();
+        if (!v || !v.startsWith('--')) usage('--node-arg takes a node option, e.g. --node-arg=--perf-basic-prof');
+        nodeArgs.push(v);
+        break;
+      }
+      case '--only': {
+        const v = value();
+        if (v !== 'intake' && v !== 'large' && v !== 'routing' && v !== 'delivery') usage('--only takes intake, large, routing or delivery');
+        o.only = v;
+        break;
+      }
+      case '--rounds':
+        o.rounds = int('--rounds', value(), 1, 9);
+        break;
+      case '--count':
+        o.count = int('--count', value(), 16, 5000);
+        break;
+      case '--large-mb':
+        o.largeMb = int('--large-mb', value(), 1, 4096);
+        break;
+      case '--profile': {
+        const v = value();
+        if (!v) usage('--profile needs a directory');
+        o.profileDir = resolve(v);
+        break;
+      }
+      default:
+        usage(`unknown option ${a}`);
+    }
+  }
+  const count = o.count ?? (o.quick ? 100 : 400);
+  return {
+    json: o.json,
+    only: o.only,
+    quick: o.quick,
+    postgres: o.postgres,
+    rounds: o.rounds ?? (o.quick ? 1 : 3),
+    count,
+    warmup: Math.max(CONCURRENCY, Math.round(count / 10)),
+    largeMb: o.largeMb ?? (o.quick ? 256 : 1024),
+    profileDir: o.profileDir,
+    keep: o.keep,
+    tsx: o.tsx,
+    nodeArgs,
+  };
+}
+
+const opts = parseArgs(process.argv.slice(2));
+/** Human-readable output: stdout, or stderr with --json (stdout then carries only the JSON line). */
+const out = (s = '') => (opts.json ? process.stderr : process.stdout).write(s + '\n');
+const progress = (s: string) => process.stderr.write(`· ${s}\n`);
+
+// ---------------------------------------------------------------- resources and cleanup
+
+const tmpRoot = mkdtempSync(join(os.tmpdir(), 'postkasse-bench-'));
+const children = new Set<Child<unknown>>();
+const agents = new Set<https.Agent>();
+const pgSchema = opts.postgres ? `bench_${randomBytes(6).toString('hex')}` : undefined;
+/** routing runs on a database of its own (case counts start at zero; no outbox rows left by intake) */
+const routingPgSchema = pgSchema ? `${pgSchema}_routing` : undefined;
+/** and so does delivery */
+const deliveryPgSchema = pgSchema ? `${pgSchema}_delivery` : undefined;
+/** BullMQ key prefixes of the routing and delivery children in the shared Redis; their keys are deleted at the end */
+const routingQueuePrefix = `bench-${randomBytes(6).toString('hex')}`;
+const deliveryQueuePrefix = `bench-${randomBytes(6).toString('hex')}`;
+/** prefix → part, for each prefix a child may have written to, until its keys are deleted */
+const queueKeysToDrop = new Map<string, string>();
+let cleaning: Promise<void> | undefined;
+
+async function dropKeys(prefix: string): Promise<void> {
+  const part = queueKeysToDrop.get(prefix);
+  if (part === undefined) return;
+  const n = await dropQueueKeys(REDIS_URL, prefix);
+  queueKeysToDrop.delete(prefix);
+  progress(`${part}: deleted ${n} Redis keys under ${prefix}:`);
+}
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const a of agents) a.destroy();
+    await Promise.allSettled([...liveChildren].map((c) => c.stop()));
+    // After the children: a running BullMQ worker would write keys again.
+    for (const prefix of [...queueKeysToDrop.keys()]) {
+      await dropKeys(prefix).catch((e: unknown) =>
+        process.stderr.write(`bench: could not delete the Redis keys under ${prefix}: at ${REDIS_URL}: ${(e as Error).message}\n`),
+      );
+    }
+    if (pgSchema) {
+      const c = new pg.Client({ connectionString: PG_URL });
+      try {
+        await c.connect();
+        for (const schema of [pgSchema, routingPgSchema, deliveryPgSchema]) await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } catch (e) {
+        process.stderr.write(`bench: could not drop PostgreSQL schemas ${pgSchema}, ${routingPgSchema}, ${deliveryPgSchema}: ${(e as Error).message}\n`);
+      } finally {
+        await c.end().catch(() => {});
+      }
+    }
+    if (opts.keep) process.stderr.write(`bench: kept ${tmpRoot}\n`);
+    else rmSync(tmpRoot, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
+    const keys = [...queueKeysToDrop.keys()].map((p) => `${p}:`).join(', ');
+    process.stderr.write(`\nbench: ${sig}: stopping children, removing ${tmpRoot}${keys ? ` and the Redis keys under ${keys}` : ''}\n`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------- children
+
+interface GatewayInfo {
+  pid: number;
+  port: number;
+  caCert: string;
+  serverCert: string;
+  serverKey: string;
+  clients: Record<string, { cert: string; key: string }>;
+}
+
+const gatewayDir = join(tmpRoot, 'gateway');
+const baselineDir = join(tmpRoot, 'baseline');
+
+let compiledScript: string | undefined;
+
+/**
+ * The gateway child runs as `npm start` runs the gateway: bundled by esbuild
+ * (src/ inlined, npm packages external) and executed by plain node. The bundle
+ * goes to dist/bench/ inside the repository so that node resolves the
+ * packages from node_modules/ and src/shared/paths.ts finds config/.
+ * With --tsx it runs from the TypeScript sources through the tsx loader.
+ */
+function compiledGatewayChild(): string {
+  if (compiledScript) return compiledScript;
+  const outfile = join(ROOT, 'dist', 'bench', 'gateway-child.js');
+  const r = spawnSync(
+    join(ROOT, 'node_modules', '.bin', 'esbuild'),
+    ['bench/gateway-child.ts', '--bundle', '--platform=node', '--format=esm', '--target=node20', '--packages=external', '--log-level=warning', `--outfile=${outfile}`],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`esbuild failed (${r.status ?? r.signal}): ${r.stderr || r.error?.message}`);
+  progress(`gateway child bundled to ${outfile}`);
+  return (compiledScript = outfile);
+}
+
+async function startGatewayChild(phase: string, extraEnv: Record<string, string> = {}): Promise<Child<GatewayInfo>> {
+  const child = await startChild<GatewayInfo>({
+    name: `gateway child (${phase})`,
+    script: opts.tsx ? 'bench/gateway-child.ts' : compiledGatewayChild(),
+    nodeArgs: opts.nodeArgs,
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: gatewayDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', // as in production: one line per request and per receipt
+      START_REDIS: 'never',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+      BENCH_LOG_FILE: join(tmpRoot, `gateway-${phase}.log`),
+      ...(pgSchema ? { DATABASE_URL: PG_URL, BENCH_DB_SCHEMA: pgSchema } : {}),
+      ...extraEnv,
+    },
+  });
+  children.add(child as Child<unknown>);
+  return child;
+}
+
+async function startBaselineChild(g: GatewayInfo): Promise<Child<{ pid: number; port: number }>> {
+  const child = await startChild<{ pid: number; port: number }>({
+    name: 'baseline child',
+    script: 'bench/baseline-child.ts',
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      BASELINE_DIR: baselineDir,
+      TLS_CERT_FILE: g.serverCert,
+      TLS_KEY_FILE: g.serverKey,
+      TLS_CLIENT_CA_FILE: g.caCert,
+    },
+  });
+  children.add(child as Child<unknown>);
+  return child;
+}
+
+function clientCreds(g: GatewayInfo): { cert: string; key: string; ca: string } {
+  const c = g.clients[PARTY];
+  if (!c) throw new Error(`the dev PKI has no client certificate for ${PARTY}`);
+  return { cert: readFileSync(c.cert, 'utf8'), key: readFileSync(c.key, 'utf8'), ca: readFileSync(g.caCert, 'utf8') };
+}
+
+// ---------------------------------------------------------------- packages
+
+function manifest(): Record<string, unknown> {
+  return {
+    packageId: randomUUID(),
+    service: 'rehab-team-advice',
+    caseType: 'ressourceforloeb',
+    citizen: { cpr: '0101801234', name: 'Testa Borgersen' },
+    gp: { ydernummer: '057584', name: 'Lægehuset' },
+    caseworker: { name: 'Sara Sagsbehandler', email: 'sara@kk.dk' },
+    documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf', title: 'Forberedende del' }],
+  };
+}
+
+/** One 1 MiB PDF (header + random bytes), shared by all intake requests; each request has its own manifest. */
+const PDF_1MB = Buffer.concat([Buffer.from('%PDF-1.4\n', 'latin1'), randomBytes(PACKAGE_BYTES - 9)]);
+
+function intakeRequest(agent: https.Agent, port: number): Promise<HttpResult> {
+  const mp = createMultipart([
+    { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(manifest())) },
+    { name: 'plan', filename: 'plan.pdf', contentType: 'application/pdf', body: PDF_1MB },
+  ]);
+  return post({
+    agent,
+    port,
+    path: '/v1/packages',
+    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
+    body: mp.stream(),
+    timeoutMs: 120_000,
+  });
+}
+
+/** A small PDF for routing: the measure is routing latency, not upload speed. */
+const PDF_SMALL = Buffer.concat([Buffer.from('%PDF-1.4\n', 'latin1'), randomBytes(ROUTING_PDF_BYTES - 9)]);
+
+/** Posts one complete case (its own packageId) with the small PDF; the 201 receipt's caseId and receivedAt. */
+async function routingCase(agent: https.Agent, port: number): Promise<PostedCase> {
+  const mp = createMultipart([
+    { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(manifest())) },
+    { name: 'plan', filename: 'plan.pdf', contentType: 'application/pdf', body: PDF_SMALL },
+  ]);
+  const r = await post({
+    agent,
+    port,
+    path: '/v1/packages',
+    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
+    body: mp.stream(),
+    timeoutMs: 60_000,
+  });
+  checkGatewayAnswer(r);
+  const body = JSON.parse(r.body.toString('utf8')) as { caseId?: unknown; receivedAt?: unknown };
+  if (typeof body.caseId !== 'string' || typeof body.receivedAt !== 'string') {
+    throw new Error(`gateway receipt without caseId or receivedAt: ${r.body.toString('utf8').slice(0, 300)}`);
+  }
+  return { caseId: body.caseId, receivedAt: body.receivedAt };
+}
+
+/** Posts one complete clinical-assessment case (a specialist's work; the GP with a registered system); its caseId. */
+async function deliveryCase(agent: https.Agent, port: number): Promise<string> {
+  const m = {
+    ...manifest(),
+    service: 'clinical-assessment',
+    caseType: 'ressourceforloeb',
+    gp: { ydernummer: DELIVERY_GP_YDERNUMMER, name: 'Lægehuset' },
+    documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf', title: 'Anmodning om klinisk vurdering' }],
+  };
+  const mp = createMultipart([
+    { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(m)) },
+    { name: 'req', filename: 'req.pdf', contentType: 'application/pdf', body: PDF_SMALL },
+  ]);
+  const r = await post({
+    agent,
+    port,
+    path: '/v1/packages',
+    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
+    body: mp.stream(),
+    timeoutMs: 60_000,
+  });
+  checkGatewayAnswer(r);
+  const body = JSON.parse(r.body.toString('utf8')) as { caseId?: unknown };
+  if (typeof body.caseId !== 'string') throw new Error(`gateway receipt without caseId: ${r.body.toString('utf8').slice(0, 300)}`);
+  return body.caseId;
+}
+
+/** The signed-off PDF of every delivery response (header + random bytes) and its SHA-256, which the envelopes must carry. */
+const PDF_RESPONSE = Buffer.concat([Buffer.from('%PDF-1.4\n', 'latin1'), randomBytes(DELIVERY_PDF_BYTES - 9)]);
+const PDF_RESPONSE_SHA256 = createHash('sha256').update(PDF_RESPONSE).digest('hex');
+const ATTEST = Buffer.from(
+  JSON.stringify({
+    kind: 'specialist-attest',
+    content: { functionalCapacity: 'a', healthConditions: 'b', citizenAssessment: 'c', physicianAssessment: 'd' },
+  }),
+);
+
+/** Posts a specialist attest to `caseId`: the `response` JSON as a form field (no file name) and the PDF as `document`. */
+function deliveryResponse(agent: https.Agent, port: number, caseId: string): Promise<HttpResult> {
+  const mp = createMultipart([
+    { name: 'response', contentType: 'application/json', body: ATTEST },
+    { name: 'document', filename: 'attest.pdf', contentType: 'application/pdf', body: PDF_RESPONSE },
+  ]);
+  return post({
+    agent,
+    port,
+    path: `/v1/cases/${encodeURIComponent(caseId)}/responses`,
+    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
+    body: mp.stream(),
+    timeoutMs: 60_000,
+  });
+}
+
+function checkGatewayAnswer(r: HttpResult): void {
+  if (r.status !== 201) throw new Error(`gateway answered ${r.status}: ${r.body.toString('utf8').slice(0, 500)}`);
+  if (!r.headers['receipt-signature']) throw new Error('gateway answered 201 without Receipt-Signature');
+  const body = JSON.parse(r.body.toString('utf8')) as { receiptId?: string };
+  if (!body.receiptId) throw new Error(`gateway receipt without receiptId: ${r.body.toString('utf8').slice(0, 300)}`);
+}
+
+function checkBaselineAnswer(r: HttpResult): void {
+  if (r.status !== 201) throw new Error(`baseline answered ${r.status}: ${r.body.toString('utf8').slice(0, 500)}`);
+}
+
+// ---------------------------------------------------------------- intake
+
+interface RoundResult {
+  side: 'gateway' | 'baseline';
+  round: number;
+  count: number;
+  wallMs: number;
+  packagesPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  serverCpuMsPerPackage: number;
+  /** CPU of the server's event-loop thread only */
+  serverMainThreadCpuMsPerPackage: number;
+  /** share of wall time the event-loop thread was on a CPU (1 = saturated) */
+  serverMainThreadBusy: number;
+  /** share of wall time the event-loop thread was runnable but waiting for a CPU */
+  serverMainThreadRunQueue: number;
+  clientCpuMsPerPackage: number;
+  /** CPUs kept busy by anything but the bench's own processes (other users, PostgreSQL, kernel threads) */
+  foreignCores: number;
+  /** gateway only: GC pauses on the event loop per package, and the number of major (mark-compact) and minor collections in the round */
+  gcPauseMsPerPackage: number;
+  majorGcs: number;
+  minorGcs: number;
+}
+
+/** `n` requests over `concurrency` workers; stops at the first failure. */
+async function load(n: number, send: () => Promise<HttpResult>, check: (r: HttpResult) => void): Promise<{ latencies: number[]; wallMs: number }> {
+  let next = 0;
+  let failed = false;
+  const latencies: number[] = [];
+  const started = process.hrtime.bigint();
+  const worker = async () => {
+    while (!failed && !interrupted) {
+      if (next >= n) return;
+      next++;
+      try {
+        const r = await send();
+        check(r);
+        latencies.push(r.ms);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, worker));
+  if (interrupted) throw new Error('interrupted');
+  return { latencies, wallMs: Number(process.hrtime.bigint() - started) / 1e6 };
+}
+
+/** The gateway child whose main thread is profiled (--profile). */
+let profiled: Child<GatewayInfo> | undefined;
+
+async function startProfile(c: Child<GatewayInfo>): Promise<true> {
+  const r = await c.command('profile-start');
+  if (!r.ok) throw new Error(`profile-start failed: ${String(r.error)}`);
+  return true;
+}
+
+async function stopProfile(c: Child<GatewayInfo>, name: string): Promise<void> {
+  mkdirSync(opts.profileDir!, { recursive: true });
+  const file = join(opts.profileDir!, `${name}.cpuprofile`);
+  const r = await c.command(`profile-stop ${file}`);
+  if (!r.ok) throw new Error(`profile-stop failed: ${String(r.error)}`);
+  progress(`profile written: ${file}`);
+}
+
+type GcStats = Record<string, { count: number; ms: number }>;
+
+async function gcPauses(c: Child<GatewayInfo>): Promise<GcStats> {
+  const r = await c.command('gc');
+  return (r.gc ?? {}) as GcStats;
+}
+
+async function measureRound(
+  side: RoundResult['side'],
+  roundNo: number,
+  pid: number,
+  /** the other bench child (idle during this round), so its CPU is not counted as foreign load */
+  otherPid: number,
+  /** the gateway child, to read its GC pauses */
+  gcChild: Child<GatewayInfo> | undefined,
+  send: () => Promise<HttpResult>,
+  check: (r: HttpResult) => void,
+): Promise<RoundResult> {
+  await load(opts.warmup, send, check);
+  const profile = side === 'gateway' && profiled ? await startProfile(profiled) : undefined;
+  const gc0 = gcChild ? await gcPauses(gcChild) : undefined;
+  const cpu0 = cpuSeconds(pid);
+  const other0 = cpuSeconds(otherPid).total;
+  const machine0 = machineBusySeconds();
+  const client0 = process.cpuUsage();
+  const { latencies, wallMs } = await load(opts.count, send, check);
+  const machine1 = machineBusySeconds();
+  const cpu1 = cpuSeconds(pid);
+  const other1 = cpuSeconds(otherPid).total;
+  const wallS = wallMs / 1000;
+  const client1 = process.cpuUsage(client0);
+  if (profile) await stopProfile(profiled!, `intake-round${roundNo}`);
+  const gc1 = gcChild ? await gcPauses(gcChild) : undefined;
+  const gcDelta = (kind: string) => (gc1 && gc0 ? (gc1[kind]?.ms ?? 0) - (gc0[kind]?.ms ?? 0) : NaN);
+  const gcCount = (kind: string) => (gc1 && gc0 ? (gc1[kind]?.count ?? 0) - (gc0[kind]?.count ?? 0) : NaN);
+  const r: RoundResult = {
+    side,
+    round: roundNo,
+    count: opts.count,
+    wallMs,
+    packagesPerSecond: opts.count / (wallMs / 1000),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    serverCpuMsPerPackage: ((cpu1.total - cpu0.total) * 1000) / opts.count,
+    serverMainThreadCpuMsPerPackage: ((cpu1.main - cpu0.main) * 1000) / opts.count,
+    serverMainThreadBusy: (cpu1.main - cpu0.main) / wallS,
+    serverMainThreadRunQueue: (cpu1.mainRunQueue - cpu0.mainRunQueue) / wallS,
+    clientCpuMsPerPackage: (client1.user + client1.system) / 1000 / opts.count,
+    gcPauseMsPerPackage: (gcDelta('minor') + gcDelta('major') + gcDelta('incremental') + gcDelta('weakcb')) / opts.count,
+    majorGcs: gcCount('major'),
+    minorGcs: gcCount('minor'),
+    foreignCores:
+      (machine1 - machine0 - (cpu1.total - cpu0.total) - (other1 - other0) - (client1.user + client1.system) / 1e6) / wallS,
+  };
+  progress(
+    `${side} round ${roundNo}: ${round1(r.packagesPerSecond)} pkg/s, p50 ${round1(r.p50Ms)} ms, p99 ${round1(r.p99Ms)} ms, ` +
+      `server CPU ${round1(r.serverCpuMsPerPackage)} ms/pkg (event loop ${round1(r.serverMainThreadCpuMsPerPackage)} ms/pkg, on CPU ${Math.round(100 * r.serverMainThreadBusy)}%, waiting for a CPU ${Math.round(100 * r.serverMainThreadRunQueue)}%); other load ${round(r.foreignCores, 2)} CPUs` +
+      (gcChild ? `; GC pauses ${round(r.gcPauseMsPerPackage, 2)} ms/pkg, ${r.majorGcs} major + ${r.minorGcs} minor GCs` : ''),
+  );
+  return r;
+}
+
+const round1 = (n: number) => round(n, 1);
+
+interface IntakeResult {
+  rounds: RoundResult[];
+  json: {
+    packagesPerSecond: number;
+    p50Ms: number;
+    p99Ms: number;
+    baselinePackagesPerSecond: number;
+    ratioToBaseline: number;
+    concurrency: number;
+    packageMb: number;
+    count: number;
+  };
+  gatewayRssMb: number;
+}
+
+async function runIntake(): Promise<IntakeResult> {
+  progress(`intake: starting the gateway child (${pgSchema ? `PostgreSQL schema ${pgSchema}` : 'embedded SQLite'}) and the baseline child`);
+  const gw = await startGatewayChild('intake');
+  if (opts.profileDir) profiled = gw;
+  const base = await startBaselineChild(gw.info);
+  const creds = clientCreds(gw.info);
+  // A fresh keep-alive agent per round and side: an agent left idle during the
+  // other side's round would find its sockets closed by the server's
+  // keep-alive timeout (5 s) and could race a write against that close (EPIPE).
+  const withAgent = async <T>(fn: (agent: https.Agent) => Promise<T>): Promise<T> => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY, ...creds });
+    agents.add(agent);
+    try {
+      return await fn(agent);
+    } finally {
+      agent.destroy();
+      agents.delete(agent);
+    }
+  };
+
+  const rounds: RoundResult[] = [];
+  for (let i = 1; i <= opts.rounds; i++) {
+    rounds.push(await withAgent((a) => measureRound('gateway', i, gw.pid, base.pid, gw, () => intakeRequest(a, gw.info.port), checkGatewayAnswer)));
+    rounds.push(await withAgent((a) => measureRound('baseline', i, base.pid, gw.pid, undefined, () => intakeRequest(a, base.info.port), checkBaselineAnswer)));
+  }
+  const gatewayRssMb = memory(gw.pid).hwmMb;
+  await gw.stop();
+  await base.stop();
+  if (gw.proc.exitCode !== 0) throw new Error(`gateway child exited with ${gw.proc.exitCode ?? gw.proc.signalCode}\n${gw.stderrTail()}`);
+  children.delete(gw as Child<unknown>);
+  children.delete(base as Child<unknown>);
+  rmSync(baselineDir, { recursive: true, force: true });
+
+  const g = rounds.filter((r) => r.side === 'gateway');
+  const b = rounds.filter((r) => r.side === 'baseline');
+  const pps = median(g.map((r) => r.packagesPerSecond));
+  const basePps = median(b.map((r) => r.packagesPerSecond));
+  return {
+    rounds,
+    gatewayRssMb,
+    json: {
+      packagesPerSecond: round(pps, 1),
+      p50Ms: round(median(g.map((r) => r.p50Ms)), 1),
+      p99Ms: round(median(g.map((r) => r.p99Ms)), 1),
+      baselinePackagesPerSecond: round(basePps, 1),
+      ratioToBaseline: round(pps / basePps, 2),
+      concurrency: CONCURRENCY,
+      packageMb: PACKAGE_BYTES / MiB,
+      count: opts.count,
+    },
+  };
+}
+
+// ---------------------------------------------------------------- large upload
+
+interface LargeResult {
+  json: { sizeMb: number; peakRssMb: number; mbPerSecond: number };
+  idleRssMb: number;
+  sampledMaxRssMb: number;
+  seconds: number;
+  serverCpuSeconds: number;
+  /** process.memoryUsage() of the gateway child before and right after the upload */
+  memBefore: Record<string, unknown>;
+  memAfter: Record<string, unknown>;
+  /** maxima of the child's process.memoryUsage() sampled during the upload */
+  memMax: Record<string, number>;
+}
+
+async function runLarge(): Promise<LargeResult> {
+  const size = opts.largeMb * MiB;
+  const limit = String(size + 16 * MiB);
+  progress(`largeUpload: starting a fresh gateway child (MAX_DOCUMENT_BYTES = MAX_PACKAGE_BYTES = ${limit})`);
+  const gw = await startGatewayChild('large', { MAX_DOCUMENT_BYTES: limit, MAX_PACKAGE_BYTES: limit });
+  const creds = clientCreds(gw.info);
+  const agent = new https.Agent({ keepAlive: false, maxSockets: 1, ...creds });
+  agents.add(agent);
+
+  const idleRssMb = memory(gw.pid).rssMb;
+  const memBefore = await gw.command('memory');
+  let sampledMaxRssMb = idleRssMb;
+  // Every 100 ms: VmRSS from /proc, and the child's own process.memoryUsage() (V8 heap vs Buffers) for the breakdown.
+  const heapMax: Record<string, number> = {};
+  let asking = false;
+  const sampler = setInterval(() => {
+    try {
+      sampledMaxRssMb = Math.max(sampledMaxRssMb, memory(gw.pid).rssMb);
+    } catch {
+      /* exited */
+    }
+    if (asking) return;
+    asking = true;
+    gw.command('memory', 5_000).then(
+      (m) => {
+        asking = false;
+        for (const k of ['heapTotalMb', 'heapUsedMb', 'externalMb', 'arrayBuffersMb']) heapMax[k] = Math.max(heapMax[k] ?? 0, Number(m[k]));
+      },
+      () => {
+        asking = false;
+      },
+    );
+  }, 100);
+  if (opts.profileDir) await startProfile(gw);
+  const cpu0 = cpuSeconds(gw.pid);
+  const mp = generatedPdfMultipart(manifest(), 'plan', size);
+  progress(`largeUpload: posting a ${opts.largeMb} MiB document (generated on the fly)`);
+  let r: HttpResult;
+  try {
+    r = await post({
+      agent,
+      port: gw.info.port,
+      path: '/v1/packages',
+      headers: { 'content-type': mp.contentType, 'content-length': mp.length },
+      body: mp.stream(),
+      timeoutMs: 10 * 60_000,
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  const serverCpuSeconds = cpuSeconds(gw.pid).total - cpu0.total;
+  const { hwmMb, rssMb } = memory(gw.pid);
+  const memAfter = await gw.command('memory');
+  if (opts.profileDir) await stopProfile(gw, 'large');
+  sampledMaxRssMb = Math.max(sampledMaxRssMb, rssMb);
+  checkGatewayAnswer(r);
+  const receipt = JSON.parse(r.body.toString('utf8')) as { documents?: { size: number }[] };
+  if (receipt.documents?.[0]?.size !== size) throw new Error(`receipt names ${receipt.documents?.[0]?.size} bytes, sent ${size}`);
+  agent.destroy();
+  agents.delete(agent);
+  await gw.stop();
+  children.delete(gw as Child<unknown>);
+  const seconds = r.ms / 1000;
+  const result: LargeResult = {
+    json: { sizeMb: opts.largeMb, peakRssMb: round(hwmMb, 1), mbPerSecond: round(opts.largeMb / seconds, 1) },
+    idleRssMb,
+    sampledMaxRssMb,
+    seconds,
+    serverCpuSeconds,
+    memBefore,
+    memAfter,
+    memMax: heapMax,
+  };
+  progress(`largeUpload: ${round1(seconds)} s, ${result.json.mbPerSecond} MB/s, peak RSS ${result.json.peakRssMb} MB`);
+  return result;
+}
+
+// ---------------------------------------------------------------- routing
+
+interface RoutingResult {
+  json: { p99MsToWorklist: number; p50MsToWorklist: number; cases: number };
+  cases: RoutedCase[];
+  /** receipt → first seen in a worklist, ms */
+  toWorklistMs: number[];
+  /** receipt → the gateway's "case assigned" log line, and from there to first seen (cases with such a line) */
+  toAssignedMs: number[];
+  assignedToSeenMs: number[];
+  /** receipt → the 201 answer at the client */
+  toAnswerMs: number[];
+  pollMs: number[];
+  /** first → last receivedAt of the burst */
+  receiptSpanMs: number;
+  wallMs: number;
+  perStaff: Record<string, number>;
+  /** over the burst (first request → last case seen): gateway CPU seconds, and the share of wall time its event loop ran / waited for a CPU */
+  serverCpuSeconds: number;
+  serverMainThreadBusy: number;
+  serverMainThreadRunQueue: number;
+  clientCpuSeconds: number;
+  /** CPUs kept busy by anything but the gateway child and this process (Redis, other users) */
+  otherCores: number;
+}
+
+/**
+ * CPU and scheduling of the gateway child (and of this client and the rest of
+ * the machine) over a burst, and the burst's CPU profile with --profile.
+ */
+function burstMeter(gw: Child<GatewayInfo>, profileName: string) {
+  let cpu0 = { total: 0, main: 0, mainRunQueue: 0 };
+  let machine0 = 0;
+  let client0 = process.cpuUsage();
+  let t0 = 0;
+  const burst = { serverCpuSeconds: NaN, serverMainThreadBusy: NaN, serverMainThreadRunQueue: NaN, clientCpuSeconds: NaN, otherCores: NaN };
+  const hooks = {
+    onBurstStart: async () => {
+      if (opts.profileDir) await startProfile(gw);
+      cpu0 = cpuSeconds(gw.pid);
+      machine0 = machineBusySeconds();
+      client0 = process.cpuUsage();
+      t0 = performance.now();
+    },
+    onBurstEnd: async () => {
+      const wallS = (performance.now() - t0) / 1000;
+      const cpu1 = cpuSeconds(gw.pid);
+      const client = process.cpuUsage(client0);
+      burst.serverCpuSeconds = cpu1.total - cpu0.total;
+      burst.serverMainThreadBusy = (cpu1.main - cpu0.main) / wallS;
+      burst.serverMainThreadRunQueue = (cpu1.mainRunQueue - cpu0.mainRunQueue) / wallS;
+      burst.clientCpuSeconds = (client.user + client.system) / 1e6;
+      burst.otherCores = (machineBusySeconds() - machine0 - burst.serverCpuSeconds - burst.clientCpuSeconds) / wallS;
+      if (opts.profileDir) await stopProfile(gw, profileName);
+    },
+  };
+  return { burst, hooks };
+}
+
+/** Stops a gateway child that used Redis, checks it exited cleanly, and removes its queue keys. */
+/** A fresh gateway child with Redis (own data dir, queue prefix, log and, with --postgres, schema) for a queue-driven part. */
+async function startQueueChild(phase: 'routing' | 'delivery', queuePrefix: string, pgSchemaForPart: string | undefined) {
+  progress(`${phase}: starting a fresh gateway child with Redis (${REDIS_URL}, queue prefix ${queuePrefix}; ${pgSchemaForPart ? `PostgreSQL schema ${pgSchemaForPart}` : 'embedded SQLite'})`);
+  const logFile = join(tmpRoot, `gateway-${phase}.log`);
+  queueKeysToDrop.set(queuePrefix, phase);
+  const gw = await startGatewayChild(phase, {
+    DATA_DIR: join(tmpRoot, phase),
+    BENCH_WITH_REDIS: '1',
+    REDIS_URL,
+    START_REDIS: 'never',
+    QUEUE_PREFIX: queuePrefix,
+    BENCH_LOG_FILE: logFile,
+    ...(pgSchemaForPart ? { BENCH_DB_SCHEMA: pgSchemaForPart } : {}),
+  });
+  const creds = (partyId: string) => {
+    const c = gw.info.clients[partyId];
+    if (!c) throw new Error(`the dev PKI has no client certificate for ${partyId}`);
+    return { cert: readFileSync(c.cert, 'utf8'), key: readFileSync(c.key, 'utf8'), ca: readFileSync(gw.info.caCert, 'utf8') };
+  };
+  return { gw, logFile, creds };
+}
+
+async function stopQueueChild(gw: Child<GatewayInfo>, queuePrefix: string): Promise<void> {
+  await gw.stop();
+  if (gw.proc.exitCode !== 0) throw new Error(`gateway child exited with ${gw.proc.exitCode ?? gw.proc.signalCode}\n${gw.stderrTail()}`);
+  children.delete(gw as Child<unknown>);
+  await dropKeys(queuePrefix);
+}
+
+async function runRouting(): Promise<RoutingResult> {
+  const { gw, logFile, creds } = await startQueueChild('routing', routingQueuePrefix, routingPgSchema);
+  const staff = Object.fromEntries(ROUTING_STAFF.map((id) => [id, creds(id)]));
+  const meter = burstMeter(gw, 'routing');
+  const burst = meter.burst;
+  const m = await measureRouting({
+    port: gw.info.port,
+    postCase: (agent) => routingCase(agent, gw.info.port),
+    senderCreds: clientCreds(gw.info),
+    staff,
+    lead: gw.info.clients[ROUTING_LEAD] ? creds(ROUTING_LEAD) : undefined,
+    cases: ROUTING_CASES,
+    warmup: ROUTING_WARMUP,
+    maxSockets: ROUTING_SOCKETS,
+    timeoutMs: ROUTING_TIMEOUT_MS,
+    track: (a) => agents.add(a),
+    untrack: (a) => agents.delete(a),
+    progress,
+    interrupted: () => interrupted,
+    ...meter.hooks,
+  });
+  await stopQueueChild(gw, routingQueuePrefix);
+
+  // The child has flushed its log on exit: when did the worker assign each case?
+  const assigned = assignedFromLog(logFile);
+  const toWorklistMs = m.cases.map((c) => c.seenAt - c.receivedAt);
+  const toAssignedMs: number[] = [];
+  const assignedToSeenMs: number[] = [];
+  for (const c of m.cases) {
+    const a = assigned.get(c.caseId);
+    if (a === undefined) continue;
+    toAssignedMs.push(a - c.receivedAt);
+    assignedToSeenMs.push(c.seenAt - a);
+  }
+  const perStaff: Record<string, number> = {};
+  for (const c of m.cases) perStaff[c.seenBy] = (perStaff[c.seenBy] ?? 0) + 1;
+  const received = m.cases.map((c) => c.receivedAt);
+  const result: RoutingResult = {
+    json: { p99MsToWorklist: round(percentile(toWorklistMs, 99), 1), p50MsToWorklist: round(percentile(toWorklistMs, 50), 1), cases: m.cases.length },
+    cases: m.cases,
+    toWorklistMs,
+    toAssignedMs,
+    assignedToSeenMs,
+    toAnswerMs: m.cases.map((c) => c.answeredAt - c.receivedAt),
+    pollMs: m.pollMs,
+    receiptSpanMs: Math.max(...received) - Math.min(...received),
+    wallMs: m.wallMs,
+    perStaff,
+    ...burst,
+  };
+  progress(`routing: ${m.cases.length} cases, receipt → worklist p50 ${result.json.p50MsToWorklist} ms, p99 ${result.json.p99MsToWorklist} ms`);
+  return result;
+}
+
+// ---------------------------------------------------------------- delivery
+
+interface DeliveryResult {
+  json: { p99MsToMailboxes: number; p50MsToMailboxes: number; responses: number };
+  responses: DeliveredResponse[];
+  /** 201 at the client → in both mailbox lists (the later of the two), clamped at 0; and how many were clamped */
+  toMailboxesMs: number[];
+  clamped: number;
+  /** 201 → in the recipient's / the copy recipient's list, clamped at 0 */
+  toRecipientMs: number[];
+  toCopyMs: number[];
+  /** the 201's sentAt → in both lists; sentAt → 201 at the client */
+  sentAtToMailboxesMs: number[];
+  sentAtToAnswerMs: number[];
+  /** sentAt → the gateway's "response dispatched" log line (after the commit), and from there to both lists (responses with such a line) */
+  toCommittedMs: number[];
+  committedToMailboxesMs: number[];
+  /** request start → 201 at the client */
+  requestMs: number[];
+  /** sampled envelope reads: 201 → envelope read whole, and the GET round trip */
+  reads: EnvelopeRead[];
+  pollMs: Record<string, number[]>;
+  /** first → last sentAt of the burst */
+  sentSpanMs: number;
+  wallMs: number;
+  perSpecialist: Record<string, number>;
+  /** messages by state in the 201s */
+  states: Record<string, number>;
+  casesMs: number;
+  assignedMs: number;
+  serverCpuSeconds: number;
+  serverMainThreadBusy: number;
+  serverMainThreadRunQueue: number;
+  clientCpuSeconds: number;
+  otherCores: number;
+}
+
+async function runDelivery(): Promise<DeliveryResult> {
+  const { gw, logFile, creds } = await startQueueChild('delivery', deliveryQueuePrefix, deliveryPgSchema);
+  const meter = burstMeter(gw, 'delivery');
+  const burst = meter.burst;
+  const m = await measureDelivery({
+    port: gw.info.port,
+    postCase: (agent) => deliveryCase(agent, gw.info.port),
+    postResponse: (agent, caseId) => deliveryResponse(agent, gw.info.port, caseId),
+    documentSha256: PDF_RESPONSE_SHA256,
+    senderCreds: clientCreds(gw.info),
+    specialists: Object.fromEntries(DELIVERY_SPECIALISTS.map((id) => [id, creds(id)])),
+    lead: gw.info.clients[ROUTING_LEAD] ? creds(ROUTING_LEAD) : undefined,
+    recipient: { id: PARTY, creds: clientCreds(gw.info) },
+    copyRecipient: { id: DELIVERY_GP, creds: creds(DELIVERY_GP) },
+    responses: DELIVERY_RESPONSES,
+    warmup: DELIVERY_WARMUP,
+    caseConcurrency: DELIVERY_CASE_CONCURRENCY,
+    concurrency: DELIVERY_CONCURRENCY,
+    verifyEvery: DELIVERY_VERIFY_EVERY,
+    timeoutMs: DELIVERY_TIMEOUT_MS,
+    track: (a) => agents.add(a),
+    untrack: (a) => agents.delete(a),
+    progress,
+    interrupted: () => interrupted,
+    ...meter.hooks,
+  });
+  await stopQueueChild(gw, deliveryQueuePrefix);
+
+  const rs = m.responses;
+  const inBoth = (r: DeliveredResponse) => Math.max(r.recipientSeenAt, r.copySeenAt);
+  const raw = rs.map((r) => inBoth(r) - r.answeredAt);
+  // The child has flushed its log on exit: when did each response's transaction commit?
+  const dispatched = dispatchedFromLog(logFile);
+  const toCommittedMs: number[] = [];
+  const committedToMailboxesMs: number[] = [];
+  for (const r of rs) {
+    const d = dispatched.get(r.responseId);
+    if (d === undefined) continue;
+    toCommittedMs.push(d - r.sentAt);
+    committedToMailboxesMs.push(inBoth(r) - d);
+  }
+  const states: Record<string, number> = {};
+  for (const r of rs) for (const s of r.states) states[s] = (states[s] ?? 0) + 1;
+  const toMailboxesMs = raw.map((x) => Math.max(0, x));
+  const sent = rs.map((r) => r.sentAt);
+  const result: DeliveryResult = {
+    json: { p99MsToMailboxes: round(percentile(toMailboxesMs, 99), 1), p50MsToMailboxes: round(percentile(toMailboxesMs, 50), 1), responses: rs.length },
+    responses: rs,
+    toMailboxesMs,
+    clamped: raw.filter((x) => x < 0).length,
+    toRecipientMs: rs.map((r) => Math.max(0, r.recipientSeenAt - r.answeredAt)),
+    toCopyMs: rs.map((r) => Math.max(0, r.copySeenAt - r.answeredAt)),
+    sentAtToMailboxesMs: rs.map((r) => inBoth(r) - r.sentAt),
+    sentAtToAnswerMs: rs.map((r) => r.answeredAt - r.sentAt),
+    toCommittedMs,
+    committedToMailboxesMs,
+    requestMs: rs.map((r) => r.answeredAt - r.startedAt),
+    reads: m.reads,
+    pollMs: m.pollMs,
+    sentSpanMs: Math.max(...sent) - Math.min(...sent),
+    wallMs: m.wallMs,
+    perSpecialist: m.perSpecialist,
+    states,
+    casesMs: m.casesMs,
+    assignedMs: m.assignedMs,
+    ...burst,
+  };
+  progress(`delivery: ${rs.length} responses, 201 → both mailboxes p50 ${result.json.p50MsToMailboxes} ms, p99 ${result.json.p99MsToMailboxes} ms`);
+  return result;
+}
+
+// ---------------------------------------------------------------- report
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const budgetMs = (opts.quick ? 6 : 20) * 60_000;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: time budget of ${budgetMs / 60_000} min exceeded\n`);
+    void cleanup().finally(() => process.exit(1));
+  }, budgetMs);
+  watchdog.unref();
+
+  const cpus = os.cpus();
+  const machine = { cpus: cpus.length, model: cpus[0]?.model.trim() ?? 'unknown', memGb: round(os.totalmem() / 2 ** 30, 1), node: process.version };
+  progress(`temp dir ${tmpRoot}; ${machine.cpus} × ${machine.model}, ${machine.memGb} GB, node ${machine.node}`);
+
+  const runs = (part: NonNullable<Options['only']>) => opts.only === undefined || opts.only === part;
+  if (runs('routing') || runs('delivery')) {
+    // Fail now rather than after the other parts.
+    const why = await redisProblem(REDIS_URL);
+    if (why) throw new Error(`routing and delivery need Redis at ${REDIS_URL} (set BENCH_REDIS_URL, or run --only intake / --only large): ${why}`);
+  }
+  const intake = runs('intake') ? await runIntake() : undefined;
+  const large = runs('large') ? await runLarge() : undefined;
+  const routing = runs('routing') ? await runRouting() : undefined;
+  const delivery = runs('delivery') ? await runDelivery() : undefined;
+
+  out();
+  out(
+    `Postkasse bench — ${machine.cpus} × ${machine.model}, ${machine.memGb} GB, node ${machine.node}; database ${pgSchema ? 'PostgreSQL' : 'SQLite'}; ` +
+      `gateway ${opts.tsx ? 'under node --import tsx (--tsx)' : 'as the esbuild bundle under plain node (as npm start)'}; MB = MiB`,
+  );
+  out('(load generator, gateway and baseline share this machine\'s CPUs)');
+  const missed: string[] = [];
+  if (intake) {
+    const j = intake.json;
+    out();
+    out(`intake: ${j.packageMb} MB packages, ${j.concurrency} concurrent mTLS keep-alive clients, ${j.count} packages per round after ${opts.warmup} warm-up, ${opts.rounds} round(s) per side, alternated`);
+    const rows = [['run', 'pkg/s', 'p50 ms', 'p99 ms', 'server CPU ms/pkg', 'event-loop CPU ms/pkg', 'event loop on CPU / run queue', 'client CPU ms/pkg', 'other load CPUs']];
+    const pct = (x: number) => `${Math.round(100 * x)}%`;
+    for (const r of intake.rounds) {
+      rows.push([
+        `${r.side} #${r.round}`,
+        `${round1(r.packagesPerSecond)}`,
+        `${round1(r.p50Ms)}`,
+        `${round1(r.p99Ms)}`,
+        `${round1(r.serverCpuMsPerPackage)}`,
+        `${round1(r.serverMainThreadCpuMsPerPackage)}`,
+        `${pct(r.serverMainThreadBusy)} / ${pct(r.serverMainThreadRunQueue)}`,
+        `${round1(r.clientCpuMsPerPackage)}`,
+        `${round(r.foreignCores, 2)}`,
+      ]);
+    }
+    const med = (side: string, k: keyof RoundResult) => median(intake.rounds.filter((r) => r.side === side).map((r) => r[k] as number));
+    for (const side of ['gateway', 'baseline']) {
+      rows.push([
+        `${side} median`,
+        `${round1(med(side, 'packagesPerSecond'))}`,
+        `${round1(med(side, 'p50Ms'))}`,
+        `${round1(med(side, 'p99Ms'))}`,
+        `${round1(med(side, 'serverCpuMsPerPackage'))}`,
+        `${round1(med(side, 'serverMainThreadCpuMsPerPackage'))}`,
+        `${pct(med(side, 'serverMainThreadBusy'))} / ${pct(med(side, 'serverMainThreadRunQueue'))}`,
+        `${round1(med(side, 'clientCpuMsPerPackage'))}`,
+        `${round(med(side, 'foreignCores'), 2)}`,
+      ]);
+    }
+    out(table(rows));
+    const foreign = median(intake.rounds.map((r) => r.foreignCores));
+    if (foreign > 0.25) {
+      out(
+        `WARNING: other processes kept ~${round(foreign, 1)} of ${os.cpus().length} CPUs busy during the measurements${pgSchema ? ' (this includes the PostgreSQL server)' : ''}; ` +
+          'absolute figures are depressed (the ratio less so: rounds alternate). Re-run on a quiet machine for reference figures.',
+      );
+    }
+    out(`ratioToBaseline (gateway pkg/s ÷ baseline pkg/s): ${j.ratioToBaseline}  (target ≥ ${TARGET_RATIO}); gateway peak RSS during intake ${round1(intake.gatewayRssMb)} MB`);
+    if (!(j.ratioToBaseline >= TARGET_RATIO)) missed.push(`MISSED intake: ratioToBaseline ${j.ratioToBaseline} < ${TARGET_RATIO} (gateway ${j.packagesPerSecond} pkg/s, baseline ${j.baselinePackagesPerSecond} pkg/s)`);
+  }
+  if (large) {
+    const j = large.json;
+    out();
+    out(`largeUpload: one ${j.sizeMb} MB document, generated by the client while sending`);
+    out(
+      table([
+        ['', 'value'],
+        ['duration s', `${round1(large.seconds)}`],
+        ['MB/s', `${j.mbPerSecond}`],
+        ['gateway RSS before upload MB', `${round1(large.idleRssMb)}`],
+        ['gateway max sampled RSS MB (100 ms)', `${round1(large.sampledMaxRssMb)}`],
+        ['gateway peak RSS (VmHWM) MB', `${j.peakRssMb}`],
+        ['gateway CPU s during upload', `${round1(large.serverCpuSeconds)}`],
+        ['gateway V8 heap used / total MB, before', `${String(large.memBefore.heapUsedMb)} / ${String(large.memBefore.heapTotalMb)}`],
+        ['gateway V8 heap used / total MB, max during upload', `${large.memMax.heapUsedMb} / ${large.memMax.heapTotalMb}`],
+        ['gateway V8 heap used / total MB, after', `${String(large.memAfter.heapUsedMb)} / ${String(large.memAfter.heapTotalMb)}`],
+        ['gateway external (of which Buffers) MB, max during upload', `${large.memMax.externalMb} (${large.memMax.arrayBuffersMb})`],
+      ]),
+    );
+    out(`peak RSS target ≤ ${TARGET_RSS_MB} MB`);
+    if (!(j.peakRssMb <= TARGET_RSS_MB)) missed.push(`MISSED largeUpload: peak RSS ${j.peakRssMb} MB > ${TARGET_RSS_MB} MB`);
+  }
+  if (routing) {
+    const j = routing.json;
+    out();
+    out(
+      `routing: ${j.cases} complete cases (${ROUTING_PDF_BYTES / 1024} KB PDF) posted at once by ${PARTY} over ${ROUTING_SOCKETS} mTLS connections after ${ROUTING_WARMUP} warm-up cases; ` +
+        `worklists of ${ROUTING_STAFF.join(' and ')} polled back to back; time from the receipt's receivedAt to the case first seen in a worklist ` +
+        '(latency includes up to one worklist poll round trip)',
+    );
+    const ms = (v: readonly number[]) => [`${round1(percentile(v, 50))}`, `${round1(percentile(v, 99))}`, `${round1(Math.max(...v))}`];
+    const logged = routing.toAssignedMs.length;
+    out(
+      table([
+        ['', 'p50 ms', 'p99 ms', 'max ms'],
+        ['receipt → in a worklist', ...ms(routing.toWorklistMs)],
+        ...(logged > 0
+          ? [
+              [`  receipt → assigned (gateway log${logged < j.cases ? `, ${logged} cases` : ''})`, ...ms(routing.toAssignedMs)],
+              ['  assigned → seen in a worklist', ...ms(routing.assignedToSeenMs)],
+            ]
+          : []),
+        ['receipt → 201 at the client', ...ms(routing.toAnswerMs)],
+        [`worklist poll round trip (${routing.pollMs.length} polls)`, ...ms(routing.pollMs)],
+      ]),
+    );
+    out(
+      `receipts spread over ${round1(routing.receiptSpanMs)} ms (first → last receivedAt); all ${j.cases} in worklists ${round1(routing.wallMs)} ms after the first request; ` +
+        `cases per worklist: ${Object.entries(routing.perStaff).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    );
+    const pct = (x: number) => `${Math.round(100 * x)}%`;
+    out(
+      `during the burst: gateway CPU ${round(routing.serverCpuSeconds, 2)} s (event loop on CPU ${pct(routing.serverMainThreadBusy)}, waiting for a CPU ${pct(routing.serverMainThreadRunQueue)}), ` +
+        `client CPU ${round(routing.clientCpuSeconds, 2)} s, other load (Redis, other processes) ${round(routing.otherCores, 2)} of ${os.cpus().length} CPUs`,
+    );
+    out(`p99 target ≤ ${TARGET_ROUTING_P99_MS} ms with ${ROUTING_CASES} cases arriving at once`);
+    if (!(j.p99MsToWorklist <= TARGET_ROUTING_P99_MS)) {
+      missed.push(`MISSED routing: p99 receipt → worklist ${j.p99MsToWorklist} ms > ${TARGET_ROUTING_P99_MS} ms (${j.cases} cases at once)`);
+    }
+  }
+  if (delivery) {
+    const d = delivery;
+    const j = d.json;
+    out();
+    out(
+      `delivery: ${j.responses} specialist attests (${DELIVERY_PDF_BYTES / 1024} KB PDF) posted at once by ${DELIVERY_SPECIALISTS.join(' and ')} ` +
+        `(${DELIVERY_CONCURRENCY} in flight, a keep-alive agent each) after ${DELIVERY_WARMUP} warm-up responses, on ${j.responses + DELIVERY_WARMUP} clinical-assessment cases from ${PARTY}; ` +
+        `mailboxes of ${PARTY} and ${DELIVERY_GP} (the GP's copy) polled back to back; time from the 201 at the client to both messages first listed ` +
+        '(latency includes up to one mailbox poll round trip)',
+    );
+    const ms = (v: readonly number[]) => (v.length ? [`${round1(percentile(v, 50))}`, `${round1(percentile(v, 99))}`, `${round1(Math.max(...v))}`] : ['–', '–', '–']);
+    const logged = d.toCommittedMs.length;
+    const readsBy = (party: string) => d.reads.filter((r) => r.party === party);
+    const polls = Object.entries(d.pollMs);
+    out(
+      table([
+        ['', 'p50 ms', 'p99 ms', 'max ms'],
+        [`201 → in both mailboxes${d.clamped ? ` (${d.clamped} clamped at 0)` : ''}`, ...ms(d.toMailboxesMs)],
+        [`  201 → in ${PARTY}'s mailbox`, ...ms(d.toRecipientMs)],
+        [`  201 → in ${DELIVERY_GP}'s mailbox`, ...ms(d.toCopyMs)],
+        ['sentAt → in both mailboxes', ...ms(d.sentAtToMailboxesMs)],
+        ...(logged > 0
+          ? [
+              [`  sentAt → committed (gateway log${logged < j.responses ? `, ${logged} responses` : ''})`, ...ms(d.toCommittedMs)],
+              ['  committed → in both mailboxes', ...ms(d.committedToMailboxesMs)],
+            ]
+          : []),
+        ['sentAt → 201 at the client', ...ms(d.sentAtToAnswerMs)],
+        ['response POST → 201 at the client', ...ms(d.requestMs)],
+        ...[PARTY, DELIVERY_GP].map((p) => [`201 → envelope read, ${p} (${readsBy(p).length} sampled)`, ...ms(readsBy(p).map((r) => r.readAt - r.answeredAt))]),
+        [`envelope GET round trip (${d.reads.length}, ${d.reads[0] ? `${round1(d.reads[0].bytes / 1024)} KB each` : '–'})`, ...ms(d.reads.map((r) => r.ms))],
+        ...polls.map(([p, v]) => [`mailbox poll round trip, ${p} (${v.length} polls)`, ...ms(v)]),
+      ]),
+    );
+    out(
+      `sentAt spread over ${round1(d.sentSpanMs)} ms (first → last); all ${j.responses} in both mailboxes ${round1(d.wallMs)} ms after the first request; ` +
+        `responses per specialist (with warm-up): ${Object.entries(d.perSpecialist).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
+        `message states in the 201s: ${Object.entries(d.states).map(([k, v]) => `${v} ${k}`).join(', ')}; ` +
+        `set-up: ${j.responses + DELIVERY_WARMUP} cases posted in ${round1(d.casesMs / 1000)} s, all assigned after ${round1(d.assignedMs / 1000)} s`,
+    );
+    out(`all ${d.reads.length} sampled envelopes read and checked (200, Message-Signature, messageId, caseId, sentAt, recipient, document SHA-256)`);
+    const pct = (x: number) => `${Math.round(100 * x)}%`;
+    out(
+      `during the burst: gateway CPU ${round(d.serverCpuSeconds, 2)} s (event loop on CPU ${pct(d.serverMainThreadBusy)}, waiting for a CPU ${pct(d.serverMainThreadRunQueue)}), ` +
+        `client CPU ${round(d.clientCpuSeconds, 2)} s, other load (Redis, other processes) ${round(d.otherCores, 2)} of ${os.cpus().length} CPUs`,
+    );
+    out(`p99 target ≤ ${TARGET_DELIVERY_P99_MS} ms from an accepted response to readable in both mailboxes, ${DELIVERY_RESPONSES} responses at once`);
+    if (!(j.p99MsToMailboxes <= TARGET_DELIVERY_P99_MS)) {
+      missed.push(`MISSED delivery: p99 201 → both mailboxes ${j.p99MsToMailboxes} ms > ${TARGET_DELIVERY_P99_MS} ms (${j.responses} responses at once)`);
+    }
+  }
+  out();
+  for (const m of missed) out(m);
+  if (missed.length === 0) out('all targets met');
+
+  const result = { machine, intake: intake?.json ?? null, largeUpload: large?.json ?? null, routing: routing?.json ?? null, delivery: delivery?.json ?? null };
+  await cleanup();
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  async (e: unknown) => {
+    if (interrupted) return; // the signal handler cleans up and exits
+    process.stderr.write(`bench: error: ${(e as Error)?.stack ?? String(e)}\n`);
+    for (const c of children) {
+      const t = c.stderrTail().trim();
+      if (t) process.stderr.write(`--- child ${c.pid} stderr ---\n${t}\n`);
+    }
+    await cleanup();
+    process.exit(1);
+  },
+);
