@@ -26,7 +26,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID }
 import { mkdirSync } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform, pipeline as pipelineCb, type Readable as ReadableT } from 'node:stream';
+import { Readable, Transform, Writable, pipeline as pipelineCb, type Readable as ReadableT } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { deriveKey, gcmOpen, gcmSeal } from './crypto.js';
 
@@ -102,6 +102,16 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
     return join(dir, key.slice(0, 2), key);
   }
 
+  // Fan-out directories known to exist and to be durable in `dir` (at most
+  // 256): saves a mkdir round trip on the thread pool for every put.
+  const knownFanouts = new Set<string>();
+  async function ensureFanout(fanout: string): Promise<void> {
+    if (knownFanouts.has(fanout)) return;
+    const created = await mkdir(fanout, { recursive: true, mode: 0o700 });
+    if (created) await fsyncDir(dir);
+    knownFanouts.add(fanout);
+  }
+
   const prefix = Buffer.concat([MAGIC, Buffer.from([VERSION])]);
   const wrapAad = (key: string) => Buffer.concat([prefix, Buffer.from(key, 'ascii')]);
   const dataAad = (header: Buffer, key: string) => Buffer.concat([header, Buffer.from(key, 'ascii')]);
@@ -123,30 +133,47 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
 
     let fh: FileHandle | undefined;
     let out: CoalescingWriter | undefined;
-    let sinkDone: Promise<void> | undefined;
     try {
       fh = await open(tmp, 'wx', 0o600);
       const w = (out = new CoalescingWriter(fh));
-      await w.write(header);
-      const sink = (src: AsyncIterable<unknown>): Promise<void> =>
-        (sinkDone = (async () => {
-          const take = async (b: Buffer | null) => {
-            if (!b || b.length === 0) return;
-            size += b.length;
-            hash.update(b);
-            await w.write(cipher.update(b));
-          };
-          // Not destroyed by the loop when the filter throws: pipeline() then
-          // destroys the source with *that* error, which is what the caller
-          // (and multer, through busboy) must see — not an AbortError.
-          const chunks =
-            typeof (src as ReadableT).iterator === 'function' ? (src as ReadableT).iterator({ destroyOnReturn: false }) : src;
-          for await (const chunk of chunks) {
+      w.write(header);
+      // Filter, hash and encrypt each chunk synchronously as it arrives; the
+      // callback waits only when the writer has a full batch queued behind a
+      // write still in flight (backpressure). A filter error fails the sink,
+      // and pipeline() then destroys the source with *that* error, which is
+      // what the caller (and multer, through busboy) must see.
+      const take = (b: Buffer | null): void | Promise<void> => {
+        if (!b || b.length === 0) return;
+        size += b.length;
+        hash.update(b);
+        return w.write(cipher.update(b));
+      };
+      const settle = (r: void | Promise<void>, cb: (err?: Error | null) => void) => {
+        if (r) r.then(() => cb(), cb);
+        else cb();
+      };
+      const sink = new Writable({
+        highWaterMark: WRITE_COALESCE_BYTES,
+        write(chunk: unknown, _enc, cb) {
+          let r: void | Promise<void>;
+          try {
             const b = toBuffer(chunk);
-            await take(filter ? filter.write(b) : b);
+            r = take(filter ? filter.write(b) : b);
+          } catch (e) {
+            return cb(e as Error);
           }
-          if (filter) await take(filter.end());
-        })());
+          settle(r, cb);
+        },
+        final(cb) {
+          let r: void | Promise<void>;
+          try {
+            r = filter ? take(filter.end()) : undefined;
+          } catch (e) {
+            return cb(e as Error);
+          }
+          settle(r, cb);
+        },
+      });
       if (transform) await pipeline(source, transform, sink, { signal });
       else await pipeline(source, sink, { signal });
       signal?.throwIfAborted();
@@ -158,15 +185,20 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
       fh = undefined;
 
       const fanout = join(dir, key.slice(0, 2));
-      const created = await mkdir(fanout, { recursive: true, mode: 0o700 });
-      if (created) await fsyncDir(dir);
+      await ensureFanout(fanout);
       signal?.throwIfAborted();
-      await rename(tmp, join(fanout, key));
+      try {
+        await rename(tmp, join(fanout, key));
+      } catch (e) {
+        // The fan-out directory was removed behind our back: make it again, once.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !knownFanouts.delete(fanout)) throw e;
+        await ensureFanout(fanout);
+        await rename(tmp, join(fanout, key));
+      }
       await fsyncDir(fanout);
       return { key, size, sha256: hash.digest('hex') };
     } catch (err) {
       // Let an in-flight write settle before closing, then remove the temp file.
-      await sinkDone?.catch(() => {});
       await out?.settle();
       await fh?.close().catch(() => {});
       await rm(tmp, { force: true }).catch(() => {});
@@ -315,9 +347,12 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
 /**
  * Coalesces small writes into ≤ ~1 MiB positional writes, with one write in
  * flight while the next batch is being encrypted (so crypto and I/O overlap;
- * memory stays ≤ ~2 MiB). Every SYNC_EVERY bytes it starts a background
- * fdatasync so dirty pages go to disk during the upload rather than all in
- * the final fsync. Handles short writes; the first error is rethrown.
+ * memory stays ≤ ~2 MiB). `write()` is synchronous until a full batch has to
+ * wait for the write still in flight: only then does it return a promise
+ * (backpressure), so the common chunk costs no promise at all. Every
+ * SYNC_EVERY bytes it starts a background fdatasync so dirty pages go to disk
+ * during the upload rather than all in the final fsync. Handles short writes;
+ * the first error is rethrown.
  */
 class CoalescingWriter {
   #fh: FileHandle;
@@ -331,26 +366,30 @@ class CoalescingWriter {
   constructor(fh: FileHandle) {
     this.#fh = fh;
   }
-  async write(b: Buffer): Promise<void> {
+  /** Queues `b`; returns a promise only when the caller must wait before writing more. */
+  write(b: Buffer): void | Promise<void> {
     if (this.#error) throw this.#error;
     if (b.length === 0) return;
     this.#parts.push(b);
     this.#len += b.length;
-    if (this.#len >= WRITE_COALESCE_BYTES) await this.#startWrite();
+    if (this.#len < WRITE_COALESCE_BYTES) return;
+    if (!this.#inflight) return this.#startWrite();
+    return this.#inflight.then(() => this.#startWrite());
   }
   /** Writes everything buffered and waits for all I/O (including a background datasync) to finish. */
   async flush(): Promise<void> {
-    await this.#startWrite();
+    await this.#inflight;
+    this.#startWrite();
     await this.settle();
     if (this.#error) throw this.#error;
   }
   /** Waits for in-flight I/O without throwing (before closing the file on an error path). */
   async settle(): Promise<void> {
-    await this.#inflight;
+    while (this.#inflight) await this.#inflight;
     await this.#syncing;
   }
-  async #startWrite(): Promise<void> {
-    await this.#inflight; // at most one write in flight
+  /** Starts writing the queued batch; only called with no write in flight. */
+  #startWrite(): void {
     if (this.#error) throw this.#error;
     if (this.#len === 0) return;
     const buf = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#len);
@@ -358,9 +397,13 @@ class CoalescingWriter {
     this.#parts = [];
     this.#len = 0;
     this.#pos += buf.length;
-    this.#inflight = this.#writeAll(buf, pos).catch((e: unknown) => {
-      this.#error ??= e;
-    });
+    const done = (this.#inflight = this.#writeAll(buf, pos)
+      .catch((e: unknown) => {
+        this.#error ??= e;
+      })
+      .finally(() => {
+        if (this.#inflight === done) this.#inflight = undefined;
+      }));
   }
   async #writeAll(buf: Buffer, pos: number): Promise<void> {
     let off = 0;

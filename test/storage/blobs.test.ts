@@ -293,6 +293,24 @@ describe('file blob store', () => {
     await assert.rejects(store.exists('..'), /invalid blob key/);
   });
 
+  it('a fan-out directory removed behind its back is made again (the store remembers the ones it made)', async () => {
+    const own = createFileBlobStore({ dir: join(tmp.dir, 'fanout'), masterKey });
+    const first = await own.put(Readable.from([Buffer.from('first')]));
+    const fanout = first.key.slice(0, 2);
+    rmSync(join(tmp.dir, 'fanout', fanout), { recursive: true });
+    // Put until a blob lands in the removed directory again (1 in 256 per put).
+    let again: { key: string; text: string } | undefined;
+    for (let i = 0; i < 5000 && !again; i++) {
+      const text = `blob ${i}`;
+      const r = await own.put(Readable.from([Buffer.from(text)]));
+      if (r.key.startsWith(fanout)) again = { key: r.key, text };
+      else await own.delete(r.key);
+    }
+    assert.ok(again, 'a put landed in the removed fan-out directory');
+    assert.equal((await readAll(own, again.key)).toString(), again.text);
+    assert.equal(await own.exists(first.key), false);
+  });
+
   it('check() passes on a writable directory and fails on an unwritable one', async () => {
     await store.check();
     assert.deepEqual(readdirSync(join(dir, 'tmp')).filter((f) => f.startsWith('.probe')), []);

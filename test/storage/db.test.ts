@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
-import { isUniqueViolation, openDatabase } from '../../src/storage/db.js';
+import { cachingStatements, isUniqueViolation, openDatabase } from '../../src/storage/db.js';
 import type { Database, NewCase } from '../../src/storage/schema.js';
 import { DIALECTS, openTestDb } from './helpers.js';
 
@@ -230,6 +230,45 @@ for (const d of DIALECTS) {
         assert.equal(Number(await get('synchronous')), 2); // FULL
         assert.equal(Number(await get('foreign_keys')), 1);
         assert.equal(Number(await get('busy_timeout')), 5000);
+      });
+
+      it('a query prepared once is reused, busy statements are never shared, and the cache is bounded', () => {
+        const sqlite = new BetterSqlite3(':memory:');
+        let prepared = 0;
+        const counting = new Proxy(sqlite, {
+          get(target, prop) {
+            if (prop === 'prepare') return (text: string) => (prepared++, target.prepare(text));
+            const v = Reflect.get(target, prop, target) as unknown;
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        });
+        const cache = cachingStatements(counting, 2);
+        try {
+          cache.prepare('create table t (n integer)').run();
+          const insert = cache.prepare('insert into t (n) values (?)');
+          for (let i = 0; i < 5; i++) assert.equal(cache.prepare('insert into t (n) values (?)'), insert);
+          insert.run(1);
+          insert.run(2);
+          assert.equal(prepared, 2, 'create and insert each prepared once');
+          // A statement being iterated is busy: a second use gets its own statement.
+          const select = cache.prepare('select n from t order by n');
+          const seen: number[] = [];
+          for (const row of select.iterate() as Iterable<{ n: number }>) {
+            const inner = cache.prepare('select n from t order by n');
+            assert.notEqual(inner, select);
+            seen.push(row.n, ...(inner.all() as { n: number }[]).map((r) => r.n));
+          }
+          assert.deepEqual(seen, [1, 1, 2, 2, 1, 2]);
+          // Bounded: with room for two, the least recently used text is prepared again.
+          const before = prepared;
+          cache.prepare('select 1');
+          cache.prepare('select 2');
+          cache.prepare('insert into t (n) values (?)');
+          assert.equal(prepared, before + 3);
+        } finally {
+          cache.close();
+        }
+        assert.equal(sqlite.open, false, 'close() closes the database');
       });
 
       it('transactions take the write lock at BEGIN (BEGIN IMMEDIATE): another connection cannot write meanwhile', async () => {
