@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from './shared/config.js';
 import { createApp, createHealthApp } from './app.js';
 import { openDatabase, type Db } from './storage/db.js';
+import type { Writer } from './storage/writer.js';
 import { createFileBlobStore, type BlobStore } from './storage/blobs.js';
 import { loadMasterKey } from './storage/crypto.js';
 import { createPartyRegistry } from './parties/parties.js';
@@ -103,6 +104,8 @@ export interface StartOptions {
   withRedis?: boolean;
   /** wraps the blob store (tests inject faults such as a full disk) */
   wrapBlobStore?: (store: BlobStore) => BlobStore;
+  /** wraps the database writer (tests inject faults such as a lost writer thread) */
+  wrapWriter?: (writer: Writer) => Writer;
 }
 
 export async function startGateway(config: Config, log: Logger, opts: StartOptions = {}): Promise<Gateway> {
@@ -112,7 +115,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   const municipalities = loadMunicipalities();
   const tls = await resolveTls(config, parties, log);
   const masterKey = loadMasterKey({ file: config.STORAGE_KEY_FILE, dataDir: config.DATA_DIR, createIfMissing: !config.STORAGE_KEY_FILE });
-  const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log });
+  const opened = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log });
+  const db = opts.wrapWriter ? { ...opened, writer: opts.wrapWriter(opened.writer) } : opened;
   const fileBlobs = createFileBlobStore({ dir: join(config.DATA_DIR, 'blobs'), masterKey });
   const blobs = opts.wrapBlobStore ? opts.wrapBlobStore(fileBlobs) : fileBlobs;
   // Leftovers of an interrupted run (kill -9 mid-upload). With the embedded database this

@@ -46,6 +46,43 @@ export function auditHash(prevHash: string, e: { at: string; actor: string; acti
   return createHash('sha256').update(prevHash + '\n' + body, 'utf8').digest('hex');
 }
 
+/** An entry checked and in its stored form: what `appendAudit` and the SQLite writer thread chain and insert. */
+export interface PreparedAuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  caseId: string | null;
+  /** canonical JSON of the (CPR-scrubbed) details, exactly as stored and hashed */
+  detailsJson: string;
+}
+
+/** Checks an entry and puts it in its stored form. Throws a TypeError for a malformed entry. */
+export function prepareAudit(entry: AuditEntry): PreparedAuditEntry {
+  if (!ISO_UTC_MS.test(entry.at) || Number.isNaN(Date.parse(entry.at))) {
+    throw new TypeError(`audit entry "at" must be an ISO-8601 UTC instant with milliseconds, got ${JSON.stringify(entry.at)}`);
+  }
+  if (!entry.actor) throw new TypeError('audit entry needs an actor');
+  if (!entry.action) throw new TypeError('audit entry needs an action');
+  return {
+    at: entry.at,
+    actor: entry.actor,
+    action: entry.action,
+    caseId: entry.caseId ?? null,
+    detailsJson: canonicalJson(scrubStrings(entry.details ?? {})),
+  };
+}
+
+/** The row that links a prepared entry to its predecessor's hash. */
+export function chainedAuditRow(prevHash: string | undefined, p: PreparedAuditEntry) {
+  const prev = prevHash ?? GENESIS_HASH;
+  // Hash what verification will parse back: the details as stored.
+  const hash = auditHash(prev, { at: p.at, actor: p.actor, action: p.action, caseId: p.caseId, details: JSON.parse(p.detailsJson) as unknown });
+  return { at: p.at, actor: p.actor, action: p.action, case_id: p.caseId, details: p.detailsJson, prev_hash: prev, hash };
+}
+
+/** SQL of the chain's last link, for the writer thread (same query as `appendAudit` runs). */
+export const LAST_AUDIT_SQL = 'select "seq", "hash" from "audit_log" order by "seq" desc limit 1';
+
 /**
  * Appends one entry. Pass the transaction the audited change is made in, so
  * the entry commits (or rolls back) with it; given a plain Kysely instance it
@@ -56,29 +93,15 @@ export async function appendAudit(
   dialect: SqlDialect,
   entry: AuditEntry,
 ): Promise<{ seq: number; hash: string }> {
-  if (!ISO_UTC_MS.test(entry.at) || Number.isNaN(Date.parse(entry.at))) {
-    throw new TypeError(`audit entry "at" must be an ISO-8601 UTC instant with milliseconds, got ${JSON.stringify(entry.at)}`);
-  }
-  if (!entry.actor) throw new TypeError('audit entry needs an actor');
-  if (!entry.action) throw new TypeError('audit entry needs an action');
-  const caseId = entry.caseId ?? null;
-  // Round-trip through canonical JSON so what is hashed now is exactly what verification will parse back.
-  const detailsJson = canonicalJson(scrubStrings(entry.details ?? {}));
-  const details = JSON.parse(detailsJson) as unknown;
-
+  const prepared = prepareAudit(entry);
   const run = async (t: Transaction<Database>) => {
     if (dialect === 'postgres') {
       await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY)})`.execute(t);
     }
     const last = await t.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-    const prevHash = last?.hash ?? GENESIS_HASH;
-    const hash = auditHash(prevHash, { at: entry.at, actor: entry.actor, action: entry.action, caseId, details });
-    const row = await t
-      .insertInto('audit_log')
-      .values({ at: entry.at, actor: entry.actor, action: entry.action, case_id: caseId, details: detailsJson, prev_hash: prevHash, hash })
-      .returning('seq')
-      .executeTakeFirstOrThrow();
-    return { seq: Number(row.seq), hash };
+    const values = chainedAuditRow(last?.hash, prepared);
+    const row = await t.insertInto('audit_log').values(values).returning('seq').executeTakeFirstOrThrow();
+    return { seq: Number(row.seq), hash: values.hash };
   };
   return trx.isTransaction ? run(trx as Transaction<Database>) : trx.transaction().execute(run);
 }

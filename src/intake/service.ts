@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import { isUniqueViolation } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
+import { WriteOutcomeUnknown, type WriteOp } from '../storage/writer.js';
 import { deriveKey, openSmall, sealSmall } from '../storage/crypto.js';
-import { appendAudit } from '../audit/audit.js';
 import type { Party } from '../parties/parties.js';
 import type { Agreement, Clock, Service } from '../deadlines/types.js';
 import { computeClock } from '../deadlines/engine.js';
@@ -19,7 +19,7 @@ import { toClockEvents, type StoredEvent } from '../deadlines/events.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { normaliseCpr } from '../shared/identifiers.js';
 import { badRequest, conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
-import { requestRouting } from '../routing/outbox.js';
+import { routingInsert } from '../routing/outbox.js';
 import { receiptBytes, type Receipt, type Signer } from '../receipts/receipt.js';
 import { isComplete, type Manifest } from './manifest.js';
 import type { UploadState } from './upload.js';
@@ -189,6 +189,11 @@ export function createIntakeService(deps: IntakeDeps) {
     } catch (e) {
       if (e instanceof Problem) throw e;
       log.error({ err: e, partyId: party.id }, 'intake commit failed');
+      if (e instanceof WriteOutcomeUnknown) {
+        // It may have committed: its documents stay (the orphan sweep removes them if it did not).
+        keep.value = true;
+        throw unavailable('the gateway could not confirm that the package was stored. Send it again with the same packageId: if it was stored, the answer is its receipt.');
+      }
       throw unavailable('the package could not be stored durably; nothing was receipted. Send it again with the same packageId.');
     } finally {
       if (!keep.value) {
@@ -283,102 +288,94 @@ export function createIntakeService(deps: IntakeDeps) {
     const body = receiptBytes(receipt);
     const signature = await deps.signer.signAsync(body);
 
-    try {
-      await db.transaction().execute(async (trx) => {
-        if (m.supplementTo) {
-          const upd = await trx
-            .updateTable('cases')
-            .set({
-              complete: caseRow.complete,
-              state: caseRow.state,
-              clock_started_at: caseRow.clock_started_at,
-              consents: caseRow.consents,
-              urgent: caseRow.urgent,
-              clock: caseRow.clock,
-              updated_at: receivedAt,
-            })
-            .where('id', '=', caseRow.id)
-            .executeTakeFirst();
-          if (Number(upd.numUpdatedRows) !== 1) throw new Error('supplemented case vanished');
-        } else {
-          await trx.insertInto('cases').values(caseRow).execute();
-        }
-        await trx
-          .insertInto('packages')
-          .values({
-            id: packageRowId,
-            sender_party_id: party.id,
-            package_id: m.packageId,
+    // One transaction, handed to the writer whole (on SQLite it commits in
+    // the writer thread, so the commit's fsync does not stop the event loop).
+    const ops: WriteOp[] = [];
+    if (m.supplementTo) {
+      const update = db
+        .updateTable('cases')
+        .set({
+          complete: caseRow.complete,
+          state: caseRow.state,
+          clock_started_at: caseRow.clock_started_at,
+          consents: caseRow.consents,
+          urgent: caseRow.urgent,
+          clock: caseRow.clock,
+          updated_at: receivedAt,
+        })
+        .where('id', '=', caseRow.id);
+      ops.push({ query: update.compile(), expectAffected: 1 });
+    } else {
+      ops.push({ query: db.insertInto('cases').values(caseRow).compile() });
+    }
+    ops.push({
+      query: db
+        .insertInto('packages')
+        .values({
+          id: packageRowId,
+          sender_party_id: party.id,
+          package_id: m.packageId,
+          case_id: caseRow.id,
+          content_sha256: hash,
+          manifest_sha256: receipt.manifestSha256,
+          is_supplement: m.supplementTo ? 1 : 0,
+          received_at: receivedAt,
+        })
+        .compile(),
+    });
+    ops.push({
+      query: db
+        .insertInto('documents')
+        .values(
+          state.stored.map((d) => ({
+            id: randomUUID(),
             case_id: caseRow.id,
-            content_sha256: hash,
-            manifest_sha256: receipt.manifestSha256,
-            is_supplement: m.supplementTo ? 1 : 0,
-            received_at: receivedAt,
-          })
-          .execute();
-        await trx
-          .insertInto('documents')
-          .values(
-            state.stored.map((d) => ({
-              id: randomUUID(),
-              case_id: caseRow.id,
-              package_row_id: packageRowId,
-              part: d.entry.part,
-              type: d.entry.type,
-              title: d.entry.title ?? null,
-              media_type: d.entry.mediaType,
-              size: d.size,
-              sha256: d.sha256,
-              blob_key: d.blobKey,
-              created_at: receivedAt,
-            })),
-          )
-          .execute();
-        await trx
-          .insertInto('receipts')
-          .values({
-            id: receiptId,
             package_row_id: packageRowId,
-            case_id: caseRow.id,
-            sender_party_id: party.id,
-            body,
-            signature,
+            part: d.entry.part,
+            type: d.entry.type,
+            title: d.entry.title ?? null,
+            media_type: d.entry.mediaType,
+            size: d.size,
+            sha256: d.sha256,
+            blob_key: d.blobKey,
             created_at: receivedAt,
-          })
-          .execute();
-        const events: { event: string; data: Record<string, unknown> }[] = [
-          {
-            event: m.supplementTo ? 'supplement-received' : 'received',
-            data: { packageId: m.packageId, receiptId, documents: state.stored.length },
-          },
-        ];
-        if (!m.supplementTo && caseRow.complete === 0) events.push({ event: 'awaiting-complete-case', data: {} });
-        if ((!m.supplementTo && caseRow.complete === 1) || becameComplete) {
-          events.push({ event: 'clock-started', data: { at: receivedAt, deadlines: clock.deadlines } });
-        }
-        await trx
-          .insertInto('case_events')
-          .values(events.map((e) => ({ case_id: caseRow.id, at: receivedAt, event: e.event, actor: party.id, data: JSON.stringify(e.data) })))
-          .execute();
-        // A case that is complete now (new and complete, or completed by this
-        // supplement) goes to routing: the outbox row commits with it.
-        if ((!m.supplementTo && caseRow.complete === 1) || becameComplete) {
-          await requestRouting(trx, caseRow.id, caseRow.routing_round, receivedAt, caseRow.urgent === 1);
-        }
-        await appendAudit(trx, database.dialect, {
-          at: receivedAt,
-          actor: party.id,
-          action: m.supplementTo ? 'supplement-received' : 'package-received',
-          caseId: caseRow.id,
-          details: {
-            packageId: m.packageId,
-            receiptId,
-            manifestSha256: receipt.manifestSha256,
-            documents: receipt.documents,
-            clockStatus: clock.status,
-          },
-        });
-      });
+          })),
+        )
+        .compile(),
+    });
+    ops.push({
+      query: db
+        .insertInto('receipts')
+        .values({ id: receiptId, package_row_id: packageRowId, case_id: caseRow.id, sender_party_id: party.id, body, signature, created_at: receivedAt })
+        .compile(),
+    });
+    const events: { event: string; data: Record<string, unknown> }[] = [
+      { event: m.supplementTo ? 'supplement-received' : 'received', data: { packageId: m.packageId, receiptId, documents: state.stored.length } },
+    ];
+    if (!m.supplementTo && caseRow.complete === 0) events.push({ event: 'awaiting-complete-case', data: {} });
+    // A case that is complete now (new and complete, or completed by this
+    // supplement) starts its clock and goes to routing: the outbox row commits with it.
+    const startsNow = (!m.supplementTo && caseRow.complete === 1) || becameComplete;
+    if (startsNow) events.push({ event: 'clock-started', data: { at: receivedAt, deadlines: clock.deadlines } });
+    ops.push({
+      query: db
+        .insertInto('case_events')
+        .values(events.map((e) => ({ case_id: caseRow.id, at: receivedAt, event: e.event, actor: party.id, data: JSON.stringify(e.data) })))
+        .compile(),
+    });
+    if (startsNow) ops.push({ query: routingInsert(db, caseRow.id, caseRow.routing_round, receivedAt, caseRow.urgent === 1).compile() });
+    ops.push({
+      audit: {
+        at: receivedAt,
+        actor: party.id,
+        action: m.supplementTo ? 'supplement-received' : 'package-received',
+        caseId: caseRow.id,
+        details: { packageId: m.packageId, receiptId, manifestSha256: receipt.manifestSha256, documents: receipt.documents, clockStatus: clock.status },
+      },
+    });
+
+    try {
+      await database.writer.commit(ops);
     } catch (e) {
       if (isUniqueViolation(e)) {
         // A concurrent post of the same packageId committed first.
@@ -408,15 +405,17 @@ export function createIntakeService(deps: IntakeDeps) {
   /** Records a refused package: the audit entry is all that is kept of it. */
   async function auditRejection(party: Party | undefined, status: number, type: string, packageId?: string): Promise<void> {
     try {
-      await db.transaction().execute(async (trx) => {
-        await appendAudit(trx, database.dialect, {
-          at: now().toISOString(),
-          actor: party?.id ?? 'anonymous',
-          action: 'package-rejected',
-          caseId: null,
-          details: { status, type, ...(packageId ? { packageId } : {}) },
-        });
-      });
+      await database.writer.commit([
+        {
+          audit: {
+            at: now().toISOString(),
+            actor: party?.id ?? 'anonymous',
+            action: 'package-rejected',
+            caseId: null,
+            details: { status, type, ...(packageId ? { packageId } : {}) },
+          },
+        },
+      ]);
     } catch (e) {
       log.error({ err: e }, 'could not audit a rejected package');
     }

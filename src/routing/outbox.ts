@@ -24,6 +24,18 @@ export function deliveryJobId(messageId: string): string {
   return `deliver-${messageId}`;
 }
 
+/** The insert of an outbox row: a job for `topic`'s queue (ids only in `data`). */
+export function outboxInsert(
+  db: Transaction<Database> | Kysely<Database>,
+  topic: string,
+  jobId: string,
+  data: Record<string, string | number>,
+  at: string,
+  priority = 0,
+) {
+  return db.insertInto('outbox').values({ id: randomUUID(), topic, job_id: jobId, payload: JSON.stringify(data), priority, created_at: at });
+}
+
 /** Inside the caller's transaction: a job for `topic`'s queue (ids only in `data`). */
 export async function requestJob(
   trx: Transaction<Database> | Kysely<Database>,
@@ -33,7 +45,7 @@ export async function requestJob(
   at: string,
   priority = 0,
 ): Promise<void> {
-  await trx.insertInto('outbox').values({ id: randomUUID(), topic, job_id: jobId, payload: JSON.stringify(data), priority, created_at: at }).execute();
+  await outboxInsert(trx, topic, jobId, data, at, priority).execute();
 }
 
 /** BullMQ job id of a case's routing in a given round (ids may not contain ':'). */
@@ -48,7 +60,13 @@ export function routingJobId(caseId: string, round: number): string {
  */
 export const ROUTING_PRIORITY = { urgent: 1, normal: 2 } as const;
 
-/** Inside the caller's transaction: the case is to be routed in this round. §21 stk. 3: urgent cases first. */
+/** The outbox insert that has the case routed in this round. §21 stk. 3: urgent cases first. */
+export function routingInsert(db: Transaction<Database> | Kysely<Database>, caseId: string, round: number, at: string, urgent: boolean) {
+  const data: RoutingJobData = { caseId, round };
+  return outboxInsert(db, ROUTING_TOPIC, routingJobId(caseId, round), { ...data }, at, urgent ? ROUTING_PRIORITY.urgent : ROUTING_PRIORITY.normal);
+}
+
+/** Inside the caller's transaction: the case is to be routed in this round. */
 export async function requestRouting(
   trx: Transaction<Database> | Kysely<Database>,
   caseId: string,
@@ -56,6 +74,5 @@ export async function requestRouting(
   at: string,
   urgent: boolean,
 ): Promise<void> {
-  const data: RoutingJobData = { caseId, round };
-  await requestJob(trx, ROUTING_TOPIC, routingJobId(caseId, round), { ...data }, at, urgent ? ROUTING_PRIORITY.urgent : ROUTING_PRIORITY.normal);
+  await routingInsert(trx, caseId, round, at, urgent).execute();
 }

@@ -16,12 +16,15 @@ import {
   SqliteDriver,
   sql,
   type DatabaseConnection,
+  type QueryResult,
   type DialectAdapter,
   type Driver,
   type TransactionSettings,
 } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './schema.js';
+import { cachingStatements } from './statements.js';
+import { createInlineWriter, createSqliteThreadWriter, type Writer } from './writer.js';
 import { createMigrationProvider, type SqlDialect } from './migrations.js';
 
 export type { SqlDialect };
@@ -29,6 +32,8 @@ export type { SqlDialect };
 export interface Db {
   db: Kysely<Database>;
   dialect: SqlDialect;
+  /** Whole write transactions handed over at once; on SQLite they run in a writer thread (src/storage/writer.ts). */
+  writer: Writer;
   /** Round trip to the database; rejects when it is unreachable. */
   ping(): Promise<void>;
   /** Idempotent. */
@@ -44,7 +49,11 @@ export interface OpenDatabaseOptions {
   log?: Logger;
   /** PostgreSQL pool size (default 10). */
   poolMax?: number;
+  /** SQLite: how long a statement waits (asynchronously) for another connection's write lock (default 5 s). */
+  busyTimeoutMs?: number;
 }
+
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 const IDENT_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 const INT8_OID = 20;
@@ -82,9 +91,16 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
  */
 class ImmediateSqliteDriver extends SqliteDriver {
   readonly #sqlite: BetterSqlite3.Database;
-  constructor(sqlite: BetterSqlite3.Database) {
+  readonly #busyTimeoutMs: number;
+  #connection: BusyRetryConnection | undefined;
+  constructor(sqlite: BetterSqlite3.Database, busyTimeoutMs: number) {
     super({ database: cachingStatements(sqlite) });
     this.#sqlite = sqlite;
+    this.#busyTimeoutMs = busyTimeoutMs;
+  }
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const inner = await super.acquireConnection();
+    return (this.#connection ??= new BusyRetryConnection(inner, this.#sqlite, this.#busyTimeoutMs));
   }
   override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
     const stmt = settings?.accessMode === 'read only' ? 'begin deferred' : 'begin immediate';
@@ -96,39 +112,38 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
-export const STATEMENT_CACHE_SIZE = 256;
+const isBusy = (err: unknown): boolean => /^SQLITE_BUSY/.test(String((err as { code?: unknown })?.code ?? ''));
 
 /**
- * Kysely's SqliteDriver prepares every query afresh, and SQLite's parse and
- * plan cost as much as running a small insert. This keeps the most recently
- * used prepared statements by SQL text (Kysely compiles one query shape to one
- * text, with the values as parameters). A statement still being iterated by a
- * stream is busy and cannot be reused: then a fresh one is prepared. Schema
- * changes are safe: SQLite re-prepares a cached statement whose schema moved.
+ * Waits for a write lock held by another connection — the writer thread
+ * committing a receipt, the CLI, a second instance — without blocking the
+ * event loop: the connection's busy_timeout is 0, and a statement that finds
+ * the database locked outside a transaction (a BEGIN IMMEDIATE or a single
+ * autocommit statement; SQLite has rolled it back, so it may simply run
+ * again) is retried after 1, 2, 4 … 25 ms until `timeoutMs` have passed.
+ * Inside a transaction the write lock is already held, so a busy error there
+ * is passed on.
  */
-export function cachingStatements(sqlite: BetterSqlite3.Database, size = STATEMENT_CACHE_SIZE) {
-  const cache = new Map<string, BetterSqlite3.Statement>();
-  return {
-    prepare(text: string): BetterSqlite3.Statement {
-      const hit = cache.get(text);
-      if (hit && !hit.busy) {
-        // re-insert: Map order is recency order
-        cache.delete(text);
-        cache.set(text, hit);
-        return hit;
+class BusyRetryConnection implements DatabaseConnection {
+  constructor(
+    readonly inner: DatabaseConnection,
+    readonly sqlite: BetterSqlite3.Database,
+    readonly timeoutMs: number,
+  ) {}
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const started = Date.now();
+    for (let delay = 1; ; delay = Math.min(delay * 2, 25)) {
+      try {
+        return await this.inner.executeQuery<R>(query);
+      } catch (err) {
+        if (!isBusy(err) || this.sqlite.inTransaction || Date.now() - started >= this.timeoutMs) throw err;
+        await new Promise((r) => setTimeout(r, delay));
       }
-      const stmt = sqlite.prepare(text);
-      if (!hit) {
-        cache.set(text, stmt);
-        if (cache.size > size) cache.delete(cache.keys().next().value!);
-      }
-      return stmt;
-    },
-    close(): void {
-      cache.clear();
-      sqlite.close();
-    },
-  };
+    }
+  }
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
+  }
 }
 
 /** SQLite supports transactional DDL; saying so makes the Migrator run inside one BEGIN IMMEDIATE transaction (safe against a second process migrating at the same time). */
@@ -140,12 +155,14 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 
 class PostkasseSqliteDialect extends SqliteDialect {
   readonly #sqlite: BetterSqlite3.Database;
-  constructor(sqlite: BetterSqlite3.Database) {
+  readonly #busyTimeoutMs: number;
+  constructor(sqlite: BetterSqlite3.Database, busyTimeoutMs: number) {
     super({ database: sqlite });
     this.#sqlite = sqlite;
+    this.#busyTimeoutMs = busyTimeoutMs;
   }
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#sqlite);
+    return new ImmediateSqliteDriver(this.#sqlite, this.#busyTimeoutMs);
   }
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
@@ -163,21 +180,26 @@ function openSqlite(opts: OpenDatabaseOptions): Db {
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`SQLite ${file}: could not enable WAL (journal_mode=${String(mode)})`);
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
+    // From here on a locked database is waited for asynchronously (see
+    // BusyRetryConnection): SQLite's own busy handler would sleep the event loop.
+    sqlite.pragma('busy_timeout = 0');
   } catch (err) {
     sqlite.close();
     throw err;
   }
   opts.log?.info({ file }, 'opened embedded SQLite database');
-  const db = new Kysely<Database>({ dialect: new PostkasseSqliteDialect(sqlite) });
+  const db = new Kysely<Database>({ dialect: new PostkasseSqliteDialect(sqlite, opts.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS) });
+  const writer = createSqliteThreadWriter(file, opts.log);
   let closed: Promise<void> | undefined;
   return {
     db,
     dialect: 'sqlite',
+    writer,
     async ping() {
       await sql`select 1`.execute(db);
     },
     close() {
-      closed ??= db.destroy();
+      closed ??= writer.close().finally(() => db.destroy());
       return closed;
     },
   };
@@ -220,6 +242,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
   const handle: Db = {
     db,
     dialect: 'postgres',
+    writer: createInlineWriter(db, 'postgres'),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
-import { cachingStatements, isUniqueViolation, openDatabase } from '../../src/storage/db.js';
+import { isUniqueViolation, openDatabase } from '../../src/storage/db.js';
+import { cachingStatements } from '../../src/storage/statements.js';
 import type { Database, NewCase } from '../../src/storage/schema.js';
 import { DIALECTS, openTestDb } from './helpers.js';
 
@@ -229,7 +230,42 @@ for (const d of DIALECTS) {
         assert.equal(String(await get('journal_mode')).toLowerCase(), 'wal');
         assert.equal(Number(await get('synchronous')), 2); // FULL
         assert.equal(Number(await get('foreign_keys')), 1);
-        assert.equal(Number(await get('busy_timeout')), 5000);
+        // 0: a lock held elsewhere is waited for asynchronously (next test), never by sleeping the event loop
+        assert.equal(Number(await get('busy_timeout')), 0);
+      });
+
+      it('a write lock held by another connection is waited for without blocking the event loop, and given up after the busy timeout', async () => {
+        const other = new BetterSqlite3(join(t.dataDir, 'postkasse.db'));
+        let ticks = 0;
+        const ticker = setInterval(() => ticks++, 10);
+        try {
+          other.prepare('begin immediate').run();
+          const c = newCase();
+          const write = t.db.transaction().execute((trx) => trx.insertInto('cases').values(c).execute());
+          await new Promise((r) => setTimeout(r, 300));
+          assert.ok(ticks >= 10, `the event loop ran while the transaction waited (${ticks} ticks)`);
+          other.prepare('rollback').run();
+          await write;
+          assert.ok(await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst());
+
+          // Held longer than the busy timeout: SQLITE_BUSY, as before, just without the frozen event loop.
+          const short = await openDatabase({ dataDir: t.dataDir, busyTimeoutMs: 200 });
+          try {
+            other.prepare('begin immediate').run();
+            const startedAt = Date.now();
+            await assert.rejects(
+              short.db.insertInto('cases').values(newCase()).execute(),
+              (e: { code?: string }) => e.code === 'SQLITE_BUSY',
+            );
+            assert.ok(Date.now() - startedAt >= 200, 'waited for the busy timeout');
+          } finally {
+            if (other.inTransaction) other.prepare('rollback').run();
+            await short.close();
+          }
+        } finally {
+          clearInterval(ticker);
+          other.close();
+        }
       });
 
       it('a query prepared once is reused, busy statements are never shared, and the cache is bounded', () => {

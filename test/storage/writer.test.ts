@@ -1,0 +1,168 @@
+/**
+ * The database writer (src/storage/writer.ts): whole write transactions of
+ * compiled statements and audit entries, on SQLite in a writer thread and on
+ * PostgreSQL in an ordinary transaction. Both dialects, real databases.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import BetterSqlite3 from 'better-sqlite3';
+import { verifyAuditChain } from '../../src/audit/audit.js';
+import { isUniqueViolation } from '../../src/storage/db.js';
+import { createSqliteThreadWriter, WriteOutcomeUnknown, type WriteOp } from '../../src/storage/writer.js';
+import type { NewCase } from '../../src/storage/schema.js';
+import { DIALECTS, openTestDb } from './helpers.js';
+
+function newCase(id = randomUUID()): NewCase {
+  const now = new Date().toISOString();
+  return {
+    id,
+    sender_party_id: 'kommune-101',
+    municipality_code: '0101',
+    service: 'rehab-team-advice',
+    case_type: 'rehabilitation',
+    urgent: 0,
+    state: 'received',
+    complete: 1,
+    received_at: now,
+    clock_started_at: null,
+    agreement_id: null,
+    citizen_ref: 'ref-test',
+    gp_ydernummer: null,
+    treating_clinicians: '[]',
+    consents: '{}',
+    manifest_enc: Buffer.from([0, 1, 2, 250, 255]),
+    clock: '{}',
+    assigned_to: null,
+    created_at: now,
+    updated_at: now,
+    routing_round: 0,
+    assigned_at: null,
+    conflicts: '[]',
+    routing_note: null,
+  };
+}
+
+for (const d of DIALECTS) {
+  describe(`database writer (${d.name})`, () => {
+    let t: Awaited<ReturnType<typeof openTestDb>>;
+    before(async () => {
+      t = await openTestDb(d, 'writer');
+    });
+    after(async () => {
+      await t?.dispose();
+    });
+
+    const audit = (action: string, caseId: string | null = null): WriteOp => ({
+      audit: { at: new Date().toISOString(), actor: 'test', action, caseId, details: { note: 'cpr 010180-1234 is scrubbed' } },
+    });
+
+    it('commits statements and audit entries in order, in one transaction; blobs come back as bytes; the chain stays valid', async () => {
+      const c = newCase();
+      await t.writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }, audit('one', c.id), audit('two', c.id)]);
+      const row = await t.db.selectFrom('cases').select(['manifest_enc']).where('id', '=', c.id).executeTakeFirstOrThrow();
+      assert.deepEqual(Buffer.from(row.manifest_enc), Buffer.from([0, 1, 2, 250, 255]));
+      const entries = await t.db.selectFrom('audit_log').select(['action', 'details']).where('case_id', '=', c.id).orderBy('seq').execute();
+      assert.deepEqual(entries.map((e) => e.action), ['one', 'two']);
+      assert.doesNotMatch(entries[0]!.details, /010180/, 'CPR-like strings are scrubbed on this path too');
+      assert.equal((await verifyAuditChain(t.db)).ok, true);
+    });
+
+    it('an update that must change one row and changes none fails the whole transaction: nothing is written', async () => {
+      const c = newCase();
+      const auditBefore = (await t.db.selectFrom('audit_log').select('seq').execute()).length;
+      await assert.rejects(
+        t.writer.commit([
+          { query: t.db.insertInto('cases').values(c).compile() },
+          { query: t.db.updateTable('cases').set({ state: 'closed' }).where('id', '=', randomUUID()).compile(), expectAffected: 1 },
+          audit('never'),
+        ]),
+        (err: { code?: string }) => err.code === 'POSTKASSE_AFFECTED_ROWS',
+      );
+      assert.equal(await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst(), undefined);
+      assert.equal((await t.db.selectFrom('audit_log').select('seq').execute()).length, auditBefore);
+    });
+
+    it('a unique violation is reported as one (idempotent intake relies on it) and rolls everything back', async () => {
+      const c = newCase();
+      await t.writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]);
+      const other = newCase();
+      const err = await t.writer
+        .commit([{ query: t.db.insertInto('cases').values(other).compile() }, { query: t.db.insertInto('cases').values(c).compile() }])
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      assert.ok(isUniqueViolation(err), String(err));
+      assert.equal(await t.db.selectFrom('cases').select('id').where('id', '=', other.id).executeTakeFirst(), undefined);
+    });
+
+    it('commits run in order under concurrency, and the audit chain has no fork', async () => {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => t.writer.commit([audit(`concurrent-${i}`)])));
+      assert.equal((await verifyAuditChain(t.db)).ok, true);
+    });
+  });
+}
+
+describe('SQLite writer thread', () => {
+  let t: Awaited<ReturnType<typeof openTestDb>>;
+  before(async () => {
+    t = await openTestDb({ name: 'sqlite' }, 'writer-thread');
+  });
+  after(async () => {
+    await t?.dispose();
+  });
+
+  it('waits for a write lock held elsewhere in its own thread: the event loop keeps running, the commit lands when the lock is freed', async () => {
+    const other = new BetterSqlite3(join(t.dataDir, 'postkasse.db'));
+    other.prepare('begin immediate').run();
+    const c = newCase();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      const committed = t.writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst(), undefined, 'not before the lock is freed');
+      assert.ok(ticks >= 10, `the event loop ran while the writer waited (${ticks} ticks of 10 ms in 300 ms)`);
+      other.prepare('rollback').run();
+      await committed;
+      assert.ok(await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst());
+    } finally {
+      clearInterval(ticker);
+      if (other.inTransaction) other.prepare('rollback').run();
+      other.close();
+    }
+  });
+
+  it('a thread lost mid-commit fails that commit as "outcome unknown", and the next commit starts a new thread', async () => {
+    let spawned = 0;
+    // The first thread answers ready and dies on its first request; later ones are real.
+    const dying = `const { parentPort } = require('node:worker_threads');
+      parentPort.postMessage({ ready: true });
+      parentPort.on('message', () => process.exit(3));`;
+    const writer = createSqliteThreadWriter(join(t.dataDir, 'postkasse.db'), undefined, {
+      spawn: (real) => (spawned++ === 0 ? new Worker(dying, { eval: true }) : real()),
+    });
+    try {
+      const c = newCase();
+      await assert.rejects(writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]), WriteOutcomeUnknown);
+      await writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]);
+      assert.equal(spawned, 2);
+      assert.ok(await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst());
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('close() lets the commits already handed over finish first', async () => {
+    const writer = createSqliteThreadWriter(join(t.dataDir, 'postkasse.db'));
+    const ids = Array.from({ length: 5 }, () => randomUUID());
+    const commits = ids.map((id) => writer.commit([{ query: t.db.insertInto('cases').values(newCase(id)).compile() }]));
+    await Promise.all([...commits, writer.close()]);
+    const found = await t.db.selectFrom('cases').select('id').where('id', 'in', ids).execute();
+    assert.equal(found.length, 5);
+    await assert.rejects(writer.commit([]), /closed/);
+  });
+});
