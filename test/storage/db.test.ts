@@ -7,36 +7,10 @@ import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
 import { isUniqueViolation, openDatabase } from '../../src/storage/db.js';
 import { cachingStatements } from '../../src/storage/statements.js';
-import type { Database, NewCase } from '../../src/storage/schema.js';
-import { DIALECTS, openTestDb } from './helpers.js';
+import type { Database } from '../../src/storage/schema.js';
+import { DIALECTS, newCase, openTestDb } from './helpers.js';
 
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];
-
-function newCase(id = randomUUID()): NewCase {
-  const now = new Date().toISOString();
-  return {
-    id,
-    sender_party_id: 'sender-1',
-    municipality_code: '0101',
-    service: 'psykiatri',
-    case_type: 'henvisning',
-    urgent: 0,
-    state: 'received',
-    complete: 1,
-    received_at: now,
-    clock_started_at: null,
-    agreement_id: null,
-    citizen_ref: 'ref-test',
-    gp_ydernummer: '123456',
-    treating_clinicians: '[]',
-    consents: '{}',
-    manifest_enc: Buffer.from([0, 1, 2, 255]),
-    clock: '{}',
-    assigned_to: null,
-    created_at: now,
-    updated_at: now,
-  };
-}
 
 async function insertCaseAndPackage(db: Kysely<Database>, sender: string, packageId: string): Promise<string> {
   return db.transaction().execute(async (trx) => {

@@ -2,9 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { openDatabase, type Db } from '../../src/storage/db.js';
+import type { NewCase } from '../../src/storage/schema.js';
 
 export interface DialectCase {
   name: 'sqlite' | 'postgres';
@@ -38,5 +39,32 @@ export async function openTestDb(d: DialectCase, prefix: string): Promise<Db & {
         tmp.remove();
       }
     },
+  };
+}
+
+/** A minimal valid case row (no real citizen data). */
+export function newCase(id: string = randomUUID()): NewCase {
+  const now = new Date().toISOString();
+  return {
+    id,
+    sender_party_id: 'sender-1',
+    municipality_code: '0101',
+    service: 'psykiatri',
+    case_type: 'henvisning',
+    urgent: 0,
+    state: 'received',
+    complete: 1,
+    received_at: now,
+    clock_started_at: null,
+    agreement_id: null,
+    citizen_ref: 'ref-test',
+    gp_ydernummer: '123456',
+    treating_clinicians: '[]',
+    consents: '{}',
+    manifest_enc: Buffer.from([0, 1, 2, 255]),
+    clock: '{}',
+    assigned_to: null,
+    created_at: now,
+    updated_at: now,
   };
 }
