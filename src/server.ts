@@ -117,6 +117,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   const masterKey = loadMasterKey({ file: config.STORAGE_KEY_FILE, dataDir: config.DATA_DIR, createIfMissing: !config.STORAGE_KEY_FILE });
   const opened = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log });
   const db = opts.wrapWriter ? { ...opened, writer: opts.wrapWriter(opened.writer) } : opened;
+  // The first receipt should not wait for the SQLite writer thread to start.
+  await db.writer.start();
   const fileBlobs = createFileBlobStore({ dir: join(config.DATA_DIR, 'blobs'), masterKey });
   const blobs = opts.wrapBlobStore ? opts.wrapBlobStore(fileBlobs) : fileBlobs;
   // Leftovers of an interrupted run (kill -9 mid-upload). With the embedded database this

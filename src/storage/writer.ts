@@ -24,6 +24,8 @@ export type WriteOp =
 export interface Writer {
   /** Runs `ops` in order in one write transaction; resolves once it is committed durably. Rejects with nothing written, except with a `WriteOutcomeUnknown`. */
   commit(ops: readonly WriteOp[]): Promise<void>;
+  /** Gets ready for the first commit (starts the writer thread), so that commit does not wait for it. */
+  start(): Promise<void>;
   /** Waits for commits in flight, then stops. Idempotent. */
   close(): Promise<void>;
 }
@@ -57,6 +59,7 @@ export function createInlineWriter(db: Kysely<Database>, dialect: SqlDialect): W
         }
       });
     },
+    async start() {},
     async close() {},
   };
 }
@@ -141,6 +144,10 @@ export function createSqliteThreadWriter(
   }
 
   return {
+    async start() {
+      if (closed) throw new Error('the database is closed');
+      await (thread ??= start());
+    },
     async commit(ops) {
       if (closed) throw new Error('the database is closed');
       const request: WriterRequest = {

@@ -26,6 +26,7 @@ function losingAnswers(writer: Writer): Writer {
         throw new WriteOutcomeUnknown('the SQLite writer thread ended (injected) while the commit was in flight');
       }
     },
+    start: () => writer.start(),
     close: () => writer.close(),
   };
 }
