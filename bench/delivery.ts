@@ -154,7 +154,8 @@ function startListPolling(
         const at = Date.now();
         if (r.status !== 200) throw new Error(`GET ${path} as ${party} answered ${r.status}: ${r.body.toString('utf8').slice(0, 300)}`);
         const body = JSON.parse(r.body.toString('utf8')) as { items?: unknown };
-        if (!Array.isArray(body.items)) throw new Error(`GET ${path} as ${party}: no items array in ${r.body.toString('utf8').slice(0, 300)}`);
+        if (!Array.isArray(body.items))
+          throw new Error(`GET ${path} as ${party}: no items array in ${r.body.toString('utf8').slice(0, 300)}`);
         onItems(party, body.items as Item[], at);
         (pollMs[party] ??= []).push(r.ms);
       }
@@ -183,7 +184,13 @@ function startListPolling(
 }
 
 /** Resolves when `done()` holds; throws on `failure()`, an interrupt, or after `deadline` (with `why()`'s text). */
-async function until(opts: DeliveryRunOptions, done: () => boolean, failure: () => Error | undefined, deadline: number, why: () => Promise<string>): Promise<void> {
+async function until(
+  opts: DeliveryRunOptions,
+  done: () => boolean,
+  failure: () => Error | undefined,
+  deadline: number,
+  why: () => Promise<string>,
+): Promise<void> {
   for (;;) {
     const f = failure();
     if (f) throw f;
@@ -215,19 +222,26 @@ async function pool<T>(opts: DeliveryRunOptions, n: number, concurrency: number,
   return out;
 }
 
-
 /** Checks a response's 201 and reads it: two messages, to the recipient and a copy to the copy recipient, one sentAt. */
 function parseResponse(opts: DeliveryRunOptions, caseId: string, r: HttpResult): PostedResponse {
   const text = () => r.body.toString('utf8').slice(0, 500);
   if (r.status !== 201) throw new Error(`response to case ${caseId}: gateway answered ${r.status}: ${text()}`);
   const b = JSON.parse(r.body.toString('utf8')) as Partial<PostedResponse>;
-  if (typeof b.responseId !== 'string' || b.caseId !== caseId || typeof b.sentAt !== 'string' || !Number.isFinite(Date.parse(b.sentAt)) || !Array.isArray(b.messages)) {
+  if (
+    typeof b.responseId !== 'string' ||
+    b.caseId !== caseId ||
+    typeof b.sentAt !== 'string' ||
+    !Number.isFinite(Date.parse(b.sentAt)) ||
+    !Array.isArray(b.messages)
+  ) {
     throw new Error(`response to case ${caseId}: unexpected 201 body ${text()}`);
   }
   const to = b.messages.filter((m) => m.to === opts.recipient.id && m.copy === false);
   const copy = b.messages.filter((m) => m.to === opts.copyRecipient.id && m.copy === true);
   if (b.messages.length !== 2 || to.length !== 1 || copy.length !== 1 || b.messages.some((m) => typeof m.messageId !== 'string')) {
-    throw new Error(`response to case ${caseId}: expected one message to ${opts.recipient.id} and a copy to ${opts.copyRecipient.id}, got ${JSON.stringify(b.messages)}`);
+    throw new Error(
+      `response to case ${caseId}: expected one message to ${opts.recipient.id} and a copy to ${opts.copyRecipient.id}, got ${JSON.stringify(b.messages)}`,
+    );
   }
   return b as PostedResponse;
 }
@@ -280,12 +294,18 @@ function startReaders(opts: DeliveryRunOptions, seen: Map<string, Listed>) {
 
   const read = async (q: SampledMessage): Promise<void> => {
     const what = `GET /v1/mailbox/${q.messageId} as ${q.party}`;
-    const r = await get({ agent: agents.get(q.party)!, port: opts.port, path: `/v1/mailbox/${encodeURIComponent(q.messageId)}`, timeoutMs: 30_000 });
+    const r = await get({
+      agent: agents.get(q.party)!,
+      port: opts.port,
+      path: `/v1/mailbox/${encodeURIComponent(q.messageId)}`,
+      timeoutMs: 30_000,
+    });
     const readAt = Date.now();
     if (r.status !== 200) throw new Error(`${what} answered ${r.status}: ${r.body.toString('utf8').slice(0, 300)}`);
     const sig = r.headers['message-signature'];
     if (typeof sig !== 'string' || sig.length === 0) throw new Error(`${what}: no Message-Signature`);
-    if (r.headers['content-length'] !== String(r.body.length)) throw new Error(`${what}: Content-Length ${r.headers['content-length']}, body ${r.body.length} bytes`);
+    if (r.headers['content-length'] !== String(r.body.length))
+      throw new Error(`${what}: Content-Length ${r.headers['content-length']}, body ${r.body.length} bytes`);
     let env: {
       messageId?: unknown;
       caseId?: unknown;
@@ -299,7 +319,10 @@ function startReaders(opts: DeliveryRunOptions, seen: Map<string, Listed>) {
     } catch {
       throw new Error(`${what}: the envelope is not JSON: ${r.body.toString('utf8').slice(0, 200)}`);
     }
-    const data = typeof env.document?.data === 'string' ? createHash('sha256').update(Buffer.from(env.document.data, 'base64')).digest('hex') : undefined;
+    const data =
+      typeof env.document?.data === 'string'
+        ? createHash('sha256').update(Buffer.from(env.document.data, 'base64')).digest('hex')
+        : undefined;
     const wrong = [
       env.messageId !== q.messageId && `messageId ${String(env.messageId)}`,
       env.caseId !== q.caseId && `caseId ${String(env.caseId)}`,
@@ -339,7 +362,14 @@ function startReaders(opts: DeliveryRunOptions, seen: Map<string, Listed>) {
     /** reads both envelopes of `p` once they are listed */
     add(p: Posted): void {
       for (const m of p.response.messages) {
-        waiting.push({ messageId: m.messageId, party: m.to!, caseId: p.response.caseId, sentAt: p.response.sentAt, copy: m.copy, answeredAt: p.answeredAt });
+        waiting.push({
+          messageId: m.messageId,
+          party: m.to!,
+          caseId: p.response.caseId,
+          sentAt: p.response.sentAt,
+          copy: m.copy,
+          answeredAt: p.answeredAt,
+        });
       }
     },
     /** sampled envelopes not yet read whole (waiting to be listed, or being read) */
@@ -401,16 +431,24 @@ export async function measureDelivery(opts: DeliveryRunOptions): Promise<Deliver
   const perSpecialist: Record<string, number> = {};
   for (const id of caseIds) perSpecialist[assignee.get(id)!] = (perSpecialist[assignee.get(id)!] ?? 0) + 1;
   opts.progress(
-    `delivery: ${total} cases posted in ${casesMs} ms, all assigned after ${assignedMs} ms (${Object.entries(perSpecialist).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    `delivery: ${total} cases posted in ${casesMs} ms, all assigned after ${assignedMs} ms (${Object.entries(perSpecialist)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
   );
 
   // 2. The mailboxes, polled from here on.
   const seen = new Map<string, Listed>();
-  const mailboxes = startListPolling(opts, '/v1/mailbox', { [opts.recipient.id]: opts.recipient.creds, [opts.copyRecipient.id]: opts.copyRecipient.creds }, (party, items, at) => {
-    for (const it of items) {
-      if (typeof it.messageId === 'string' && !seen.has(it.messageId)) seen.set(it.messageId, { at, party, caseId: it.caseId, kind: it.kind, copy: it.copy, sentAt: it.sentAt });
-    }
-  });
+  const mailboxes = startListPolling(
+    opts,
+    '/v1/mailbox',
+    { [opts.recipient.id]: opts.recipient.creds, [opts.copyRecipient.id]: opts.copyRecipient.creds },
+    (party, items, at) => {
+      for (const it of items) {
+        if (typeof it.messageId === 'string' && !seen.has(it.messageId))
+          seen.set(it.messageId, { at, party, caseId: it.caseId, kind: it.kind, copy: it.copy, sentAt: it.sentAt });
+      }
+    },
+  );
   const readers = startReaders(opts, seen);
   const failure = () => mailboxes.failure() ?? readers.failure();
   const bothSeen = (p: Posted) => p.response.messages.every((m) => seen.has(m.messageId));
@@ -442,11 +480,17 @@ export async function measureDelivery(opts: DeliveryRunOptions): Promise<Deliver
     }
   };
   const awaitDelivered = (posted: Posted[], what: string, t0: number) =>
-    until(opts, () => posted.every(bothSeen), failure, t0 + opts.timeoutMs, async () => {
-      const missing = posted.filter((p) => !bothSeen(p));
-      const where = missing[0]!.response.messages.map((m) => `${m.to}: ${seen.has(m.messageId) ? 'listed' : 'not listed'}`).join(', ');
-      return `delivery: ${missing.length} of ${posted.length} ${what} responses were not in both mailboxes within ${Math.round(opts.timeoutMs / 1000)} s (first: case ${missing[0]!.response.caseId}, ${where})`;
-    });
+    until(
+      opts,
+      () => posted.every(bothSeen),
+      failure,
+      t0 + opts.timeoutMs,
+      async () => {
+        const missing = posted.filter((p) => !bothSeen(p));
+        const where = missing[0]!.response.messages.map((m) => `${m.to}: ${seen.has(m.messageId) ? 'listed' : 'not listed'}`).join(', ');
+        return `delivery: ${missing.length} of ${posted.length} ${what} responses were not in both mailboxes within ${Math.round(opts.timeoutMs / 1000)} s (first: case ${missing[0]!.response.caseId}, ${where})`;
+      },
+    );
 
   try {
     // 3. Warm-up.
@@ -468,7 +512,13 @@ export async function measureDelivery(opts: DeliveryRunOptions): Promise<Deliver
     await awaitDelivered(posted, 'measured', t0);
     const wallMs = Date.now() - t0;
     const pollMs = mailboxes.takePollMs();
-    await until(opts, () => readers.pending() === 0, failure, Date.now() + opts.timeoutMs, async () => `delivery: ${readers.pending()} sampled envelopes were not read within ${Math.round(opts.timeoutMs / 1000)} s`);
+    await until(
+      opts,
+      () => readers.pending() === 0,
+      failure,
+      Date.now() + opts.timeoutMs,
+      async () => `delivery: ${readers.pending()} sampled envelopes were not read within ${Math.round(opts.timeoutMs / 1000)} s`,
+    );
     await opts.onBurstEnd?.();
 
     // The mailbox lists must agree with the 201s.
@@ -484,7 +534,8 @@ export async function measureDelivery(opts: DeliveryRunOptions): Promise<Deliver
           s.copy !== m.copy && `copy ${String(s.copy)}`,
           s.sentAt !== r.sentAt && `sentAt ${String(s.sentAt)} (the 201 said ${r.sentAt})`,
         ].filter((x): x is string => typeof x === 'string');
-        if (wrong.length > 0) throw new Error(`delivery: mailbox item for message ${m.messageId} (case ${r.caseId}, to ${m.to}): ${wrong.join(', ')}`);
+        if (wrong.length > 0)
+          throw new Error(`delivery: mailbox item for message ${m.messageId} (case ${r.caseId}, to ${m.to}): ${wrong.join(', ')}`);
         at[m.to!] = s.at;
       }
       const idOf = (to: string) => r.messages.find((m) => m.to === to)!.messageId;

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const dest = pino.destination({ fd: openSync(process.env.BENCH_LOG_FILE || '/dev/null', 'a'), sync: false });
   const log = createLogger({ level: config.LOG_LEVEL, destination: dest, name: 'postkasse-bench' });
 
-  let gw: Gateway | undefined;
+  let gw: Gateway | undefined; // eslint-disable-line prefer-const -- assigned after the signal handlers exist
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
@@ -137,7 +137,14 @@ async function command(line: string): Promise<void> {
     } else if (cmd === 'memory') {
       const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
       const m = process.memoryUsage();
-      reply({ ok: true, rssMb: mb(m.rss), heapTotalMb: mb(m.heapTotal), heapUsedMb: mb(m.heapUsed), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) });
+      reply({
+        ok: true,
+        rssMb: mb(m.rss),
+        heapTotalMb: mb(m.heapTotal),
+        heapUsedMb: mb(m.heapUsed),
+        externalMb: mb(m.external),
+        arrayBuffersMb: mb(m.arrayBuffers),
+      });
     } else {
       reply({ ok: false, error: `unknown command ${line}` });
     }

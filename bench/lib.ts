@@ -97,7 +97,10 @@ export function startChild<I>(opts: {
   return new Promise<Child<I>>((resolve, reject) => {
     let out = '';
     let done = false;
-    const timer = setTimeout(() => fail(new Error(`${opts.name}: not ready after ${(opts.timeoutMs ?? 120_000) / 1000} s`)), opts.timeoutMs ?? 120_000);
+    const timer = setTimeout(
+      () => fail(new Error(`${opts.name}: not ready after ${(opts.timeoutMs ?? 120_000) / 1000} s`)),
+      opts.timeoutMs ?? 120_000,
+    );
     function fail(e: Error): void {
       if (done) return;
       done = true;
@@ -194,7 +197,15 @@ export function post(opts: {
   const started = process.hrtime.bigint();
   return new Promise<HttpResult>((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port: opts.port, method: 'POST', path: opts.path, agent: opts.agent, headers: opts.headers, timeout: opts.timeoutMs },
+      {
+        host: '127.0.0.1',
+        port: opts.port,
+        method: 'POST',
+        path: opts.path,
+        agent: opts.agent,
+        headers: opts.headers,
+        timeout: opts.timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         let n = 0;
@@ -203,7 +214,12 @@ export function post(opts: {
           if (n <= 1 << 20) chunks.push(c); // answers are small; never keep more than 1 MiB
         });
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+            ms: Number(process.hrtime.bigint() - started) / 1e6,
+          }),
         );
         res.on('error', reject);
       },
@@ -232,7 +248,12 @@ export function get(opts: { agent: https.Agent; port: number; path: string; time
           if (n <= 16 << 20) chunks.push(c);
         });
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+            ms: Number(process.hrtime.bigint() - started) / 1e6,
+          }),
         );
         res.on('error', reject);
       },
@@ -254,7 +275,11 @@ const CRLF = '\r\n';
  * time, so the client never holds more than ~1 MiB of it). `length` is exact,
  * for Content-Length.
  */
-export function generatedPdfMultipart(manifest: unknown, part: string, size: number): { contentType: string; length: number; stream(): Readable } {
+export function generatedPdfMultipart(
+  manifest: unknown,
+  part: string,
+  size: number,
+): { contentType: string; length: number; stream(): Readable } {
   const boundary = `----postkasse-bench-${randomBytes(16).toString('hex')}`;
   const manifestHead = Buffer.from(
     `--${boundary}${CRLF}Content-Disposition: form-data; name="manifest"; filename="manifest.json"${CRLF}Content-Type: application/json${CRLF}${CRLF}`,

@@ -29,8 +29,14 @@ const RULES: Array<[string, RegExp]> = [
   ['media-type sniffer (intake/sniff.ts)', /intake\/sniff\.ts/],
   ['logging (pino)', /pino|sonic-boom/],
   ['manifest validation (zod, intake/manifest.ts)', /\/zod\/|intake\/manifest\.ts/],
-  ['intake bookkeeping (deadline clock, audit chain, canonical JSON, intake/service.ts)', /deadlines\/|audit\/audit\.ts|canonical-json|intake\/service\.ts/],
-  ['express / router / middleware (app.ts, shared/http.ts, intake/routes.ts, upload.ts)', /\/express\/|\/router\/|src\/app\.ts|shared\/http\.ts|intake\/routes\.ts|intake\/upload\.ts|\/type-is\/|\/on-finished\//],
+  [
+    'intake bookkeeping (deadline clock, audit chain, canonical JSON, intake/service.ts)',
+    /deadlines\/|audit\/audit\.ts|canonical-json|intake\/service\.ts/,
+  ],
+  [
+    'express / router / middleware (app.ts, shared/http.ts, intake/routes.ts, upload.ts)',
+    /\/express\/|\/router\/|src\/app\.ts|shared\/http\.ts|intake\/routes\.ts|intake\/upload\.ts|\/type-is\/|\/on-finished\//,
+  ],
   ['node HTTP parser + streams + events', /node:_http|node:internal\/streams|node:events|Parser::|llhttp/],
   ['garbage collection', /v8::internal::(Heap|MarkCompact|Scavenger|ConcurrentMarking|MinorMC|IncrementalMarking|GCTracer|ScavengeJob)/],
   ['kernel (syscalls, page faults)', /\[kernel/],

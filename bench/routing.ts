@@ -96,9 +96,11 @@ function startPolling(opts: RoutingRunOptions, seen: Map<string, { at: number; b
       while (!stopped && !opts.interrupted()) {
         const r = await get({ agent, port: opts.port, path: '/v1/worklist', timeoutMs: 30_000 });
         const at = Date.now();
-        if (r.status !== 200) throw new Error(`GET /v1/worklist as ${staffId} answered ${r.status}: ${r.body.toString('utf8').slice(0, 300)}`);
+        if (r.status !== 200)
+          throw new Error(`GET /v1/worklist as ${staffId} answered ${r.status}: ${r.body.toString('utf8').slice(0, 300)}`);
         const body = JSON.parse(r.body.toString('utf8')) as { items?: { caseId?: unknown }[] };
-        if (!Array.isArray(body.items)) throw new Error(`GET /v1/worklist as ${staffId}: no items array in ${r.body.toString('utf8').slice(0, 300)}`);
+        if (!Array.isArray(body.items))
+          throw new Error(`GET /v1/worklist as ${staffId}: no items array in ${r.body.toString('utf8').slice(0, 300)}`);
         for (const it of body.items) if (typeof it.caseId === 'string' && !seen.has(it.caseId)) seen.set(it.caseId, { at, by: staffId });
         pollMs.push(r.ms);
       }
@@ -136,7 +138,8 @@ async function postAll(opts: RoutingRunOptions, n: number): Promise<{ caseId: st
         const r = await opts.postCase(agent);
         const answeredAt = Date.now();
         const receivedAt = Date.parse(r.receivedAt);
-        if (!Number.isFinite(receivedAt)) throw new Error(`receipt for case ${r.caseId} has an unreadable receivedAt ${JSON.stringify(r.receivedAt)}`);
+        if (!Number.isFinite(receivedAt))
+          throw new Error(`receipt for case ${r.caseId} has an unreadable receivedAt ${JSON.stringify(r.receivedAt)}`);
         return { caseId: r.caseId, receivedAt, answeredAt };
       }),
     );
@@ -159,7 +162,8 @@ export async function explainMissing(
     for (const id of missing.slice(0, 20)) {
       const r = await get({ agent, port: opts.port, path: `/v1/cases/${encodeURIComponent(id)}`, timeoutMs: 10_000 });
       const b = r.status === 200 ? (JSON.parse(r.body.toString('utf8')) as { state?: unknown; assignedTo?: unknown }) : {};
-      const key = r.status === 200 ? `${String(b.state)}${b.assignedTo ? ` (assigned to ${String(b.assignedTo)})` : ''}` : `HTTP ${r.status}`;
+      const key =
+        r.status === 200 ? `${String(b.state)}${b.assignedTo ? ` (assigned to ${String(b.assignedTo)})` : ''}` : `HTTP ${r.status}`;
       states.set(key, (states.get(key) ?? 0) + 1);
     }
     return ` States of ${Math.min(20, missing.length)} of them as team lead sees them: ${[...states].map(([k, v]) => `${v} × ${k}`).join(', ')}.`;
@@ -171,7 +175,14 @@ export async function explainMissing(
   }
 }
 
-async function awaitSeen(opts: RoutingRunOptions, poller: ReturnType<typeof startPolling>, seen: Map<string, unknown>, ids: string[], deadline: number, what: string): Promise<void> {
+async function awaitSeen(
+  opts: RoutingRunOptions,
+  poller: ReturnType<typeof startPolling>,
+  seen: Map<string, unknown>,
+  ids: string[],
+  deadline: number,
+  what: string,
+): Promise<void> {
   for (;;) {
     const f = poller.failure();
     if (f) throw f;
@@ -196,7 +207,14 @@ export async function measureRouting(opts: RoutingRunOptions): Promise<RoutingMe
     opts.progress(`routing: ${opts.warmup} warm-up cases`);
     const w0 = Date.now();
     const warm = await postAll(opts, opts.warmup);
-    await awaitSeen(opts, poller, seen, warm.map((c) => c.caseId), w0 + opts.timeoutMs, 'warm-up');
+    await awaitSeen(
+      opts,
+      poller,
+      seen,
+      warm.map((c) => c.caseId),
+      w0 + opts.timeoutMs,
+      'warm-up',
+    );
 
     // Let the gateway settle (deadline reminders, relay) before the burst.
     await sleep(500);

@@ -103,7 +103,21 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createMultipart } from '../src/cli/multipart.js';
-import { cpuSeconds, generatedPdfMultipart, liveChildren, machineBusySeconds, median, memory, MiB, percentile, post, round, startChild, type Child, type HttpResult } from './lib.js';
+import {
+  cpuSeconds,
+  generatedPdfMultipart,
+  liveChildren,
+  machineBusySeconds,
+  median,
+  memory,
+  MiB,
+  percentile,
+  post,
+  round,
+  startChild,
+  type Child,
+  type HttpResult,
+} from './lib.js';
 import { assignedFromLog, dropQueueKeys, measureRouting, redisProblem, type PostedCase, type RoutedCase } from './routing.js';
 import { dispatchedFromLog, measureDelivery, type DeliveredResponse, type EnvelopeRead } from './delivery.js';
 
@@ -204,7 +218,8 @@ function parseArgs(argv: string[]): Options {
       }
       case '--only': {
         const v = value();
-        if (v !== 'intake' && v !== 'large' && v !== 'routing' && v !== 'delivery') usage('--only takes intake, large, routing or delivery');
+        if (v !== 'intake' && v !== 'large' && v !== 'routing' && v !== 'delivery')
+          usage('--only takes intake, large, routing or delivery');
         o.only = v;
         break;
       }
@@ -290,7 +305,9 @@ function cleanup(): Promise<void> {
         await c.connect();
         for (const schema of [pgSchema, routingPgSchema, deliveryPgSchema]) await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       } catch (e) {
-        process.stderr.write(`bench: could not drop PostgreSQL schemas ${pgSchema}, ${routingPgSchema}, ${deliveryPgSchema}: ${(e as Error).message}\n`);
+        process.stderr.write(
+          `bench: could not drop PostgreSQL schemas ${pgSchema}, ${routingPgSchema}, ${deliveryPgSchema}: ${(e as Error).message}\n`,
+        );
       } finally {
         await c.end().catch(() => {});
       }
@@ -340,7 +357,16 @@ function compiledGatewayChild(): string {
   const outfile = join(ROOT, 'dist', 'bench', 'gateway-child.js');
   const r = spawnSync(
     join(ROOT, 'node_modules', '.bin', 'esbuild'),
-    ['bench/gateway-child.ts', '--bundle', '--platform=node', '--format=esm', '--target=node20', '--packages=external', '--log-level=warning', `--outfile=${outfile}`],
+    [
+      'bench/gateway-child.ts',
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--target=node20',
+      '--packages=external',
+      '--log-level=warning',
+      `--outfile=${outfile}`,
+    ],
     { cwd: ROOT, encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`esbuild failed (${r.status ?? r.signal}): ${r.stderr || r.error?.message}`);
@@ -547,7 +573,11 @@ interface RoundResult {
 }
 
 /** `n` requests over `concurrency` workers; stops at the first failure. */
-async function load(n: number, send: () => Promise<HttpResult>, check: (r: HttpResult) => void): Promise<{ latencies: number[]; wallMs: number }> {
+async function load(
+  n: number,
+  send: () => Promise<HttpResult>,
+  check: (r: HttpResult) => void,
+): Promise<{ latencies: number[]; wallMs: number }> {
   let next = 0;
   let failed = false;
   const latencies: number[] = [];
@@ -639,8 +669,7 @@ async function measureRound(
     gcPauseMsPerPackage: (gcDelta('minor') + gcDelta('major') + gcDelta('incremental') + gcDelta('weakcb')) / opts.count,
     majorGcs: gcCount('major'),
     minorGcs: gcCount('minor'),
-    foreignCores:
-      (machine1 - machine0 - (cpu1.total - cpu0.total) - (other1 - other0) - (client1.user + client1.system) / 1e6) / wallS,
+    foreignCores: (machine1 - machine0 - (cpu1.total - cpu0.total) - (other1 - other0) - (client1.user + client1.system) / 1e6) / wallS,
   };
   progress(
     `${side} round ${roundNo}: ${round1(r.packagesPerSecond)} pkg/s, p50 ${round1(r.p50Ms)} ms, p99 ${round1(r.p99Ms)} ms, ` +
@@ -689,8 +718,14 @@ async function runIntake(): Promise<IntakeResult> {
 
   const rounds: RoundResult[] = [];
   for (let i = 1; i <= opts.rounds; i++) {
-    rounds.push(await withAgent((a) => measureRound('gateway', i, gw.pid, base.pid, gw, () => intakeRequest(a, gw.info.port), checkGatewayAnswer)));
-    rounds.push(await withAgent((a) => measureRound('baseline', i, base.pid, gw.pid, undefined, () => intakeRequest(a, base.info.port), checkBaselineAnswer)));
+    rounds.push(
+      await withAgent((a) => measureRound('gateway', i, gw.pid, base.pid, gw, () => intakeRequest(a, gw.info.port), checkGatewayAnswer)),
+    );
+    rounds.push(
+      await withAgent((a) =>
+        measureRound('baseline', i, base.pid, gw.pid, undefined, () => intakeRequest(a, base.info.port), checkBaselineAnswer),
+      ),
+    );
   }
   const gatewayRssMb = memory(gw.pid).hwmMb;
   await gw.stop();
@@ -874,7 +909,9 @@ function burstMeter(gw: Child<GatewayInfo>, profileName: string) {
 /** Stops a gateway child that used Redis, checks it exited cleanly, and removes its queue keys. */
 /** A fresh gateway child with Redis (own data dir, queue prefix, log and, with --postgres, schema) for a queue-driven part. */
 async function startQueueChild(phase: 'routing' | 'delivery', queuePrefix: string, pgSchemaForPart: string | undefined) {
-  progress(`${phase}: starting a fresh gateway child with Redis (${REDIS_URL}, queue prefix ${queuePrefix}; ${pgSchemaForPart ? `PostgreSQL schema ${pgSchemaForPart}` : 'embedded SQLite'})`);
+  progress(
+    `${phase}: starting a fresh gateway child with Redis (${REDIS_URL}, queue prefix ${queuePrefix}; ${pgSchemaForPart ? `PostgreSQL schema ${pgSchemaForPart}` : 'embedded SQLite'})`,
+  );
   const logFile = join(tmpRoot, `gateway-${phase}.log`);
   queueKeysToDrop.set(queuePrefix, phase);
   const gw = await startGatewayChild(phase, {
@@ -939,7 +976,11 @@ async function runRouting(): Promise<RoutingResult> {
   for (const c of m.cases) perStaff[c.seenBy] = (perStaff[c.seenBy] ?? 0) + 1;
   const received = m.cases.map((c) => c.receivedAt);
   const result: RoutingResult = {
-    json: { p99MsToWorklist: round(percentile(toWorklistMs, 99), 1), p50MsToWorklist: round(percentile(toWorklistMs, 50), 1), cases: m.cases.length },
+    json: {
+      p99MsToWorklist: round(percentile(toWorklistMs, 99), 1),
+      p50MsToWorklist: round(percentile(toWorklistMs, 50), 1),
+      cases: m.cases.length,
+    },
     cases: m.cases,
     toWorklistMs,
     toAssignedMs,
@@ -951,7 +992,9 @@ async function runRouting(): Promise<RoutingResult> {
     perStaff,
     ...burst,
   };
-  progress(`routing: ${m.cases.length} cases, receipt → worklist p50 ${result.json.p50MsToWorklist} ms, p99 ${result.json.p99MsToWorklist} ms`);
+  progress(
+    `routing: ${m.cases.length} cases, receipt → worklist p50 ${result.json.p50MsToWorklist} ms, p99 ${result.json.p99MsToWorklist} ms`,
+  );
   return result;
 }
 
@@ -1038,7 +1081,11 @@ async function runDelivery(): Promise<DeliveryResult> {
   const toMailboxesMs = raw.map((x) => Math.max(0, x));
   const sent = rs.map((r) => r.sentAt);
   const result: DeliveryResult = {
-    json: { p99MsToMailboxes: round(percentile(toMailboxesMs, 99), 1), p50MsToMailboxes: round(percentile(toMailboxesMs, 50), 1), responses: rs.length },
+    json: {
+      p99MsToMailboxes: round(percentile(toMailboxesMs, 99), 1),
+      p50MsToMailboxes: round(percentile(toMailboxesMs, 50), 1),
+      responses: rs.length,
+    },
     responses: rs,
     toMailboxesMs,
     clamped: raw.filter((x) => x < 0).length,
@@ -1059,7 +1106,9 @@ async function runDelivery(): Promise<DeliveryResult> {
     assignedMs: m.assignedMs,
     ...burst,
   };
-  progress(`delivery: ${rs.length} responses, 201 → both mailboxes p50 ${result.json.p50MsToMailboxes} ms, p99 ${result.json.p99MsToMailboxes} ms`);
+  progress(
+    `delivery: ${rs.length} responses, 201 → both mailboxes p50 ${result.json.p50MsToMailboxes} ms, p99 ${result.json.p99MsToMailboxes} ms`,
+  );
   return result;
 }
 
@@ -1079,14 +1128,20 @@ async function main(): Promise<void> {
   watchdog.unref();
 
   const cpus = os.cpus();
-  const machine = { cpus: cpus.length, model: cpus[0]?.model.trim() ?? 'unknown', memGb: round(os.totalmem() / 2 ** 30, 1), node: process.version };
+  const machine = {
+    cpus: cpus.length,
+    model: cpus[0]?.model.trim() ?? 'unknown',
+    memGb: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+  };
   progress(`temp dir ${tmpRoot}; ${machine.cpus} × ${machine.model}, ${machine.memGb} GB, node ${machine.node}`);
 
   const runs = (part: NonNullable<Options['only']>) => opts.only === undefined || opts.only === part;
   if (runs('routing') || runs('delivery')) {
     // Fail now rather than after the other parts.
     const why = await redisProblem(REDIS_URL);
-    if (why) throw new Error(`routing and delivery need Redis at ${REDIS_URL} (set BENCH_REDIS_URL, or run --only intake / --only large): ${why}`);
+    if (why)
+      throw new Error(`routing and delivery need Redis at ${REDIS_URL} (set BENCH_REDIS_URL, or run --only intake / --only large): ${why}`);
   }
   const intake = runs('intake') ? await runIntake() : undefined;
   const large = runs('large') ? await runLarge() : undefined;
@@ -1098,13 +1153,27 @@ async function main(): Promise<void> {
     `Postkasse bench — ${machine.cpus} × ${machine.model}, ${machine.memGb} GB, node ${machine.node}; database ${pgSchema ? 'PostgreSQL' : 'SQLite'}; ` +
       `gateway ${opts.tsx ? 'under node --import tsx (--tsx)' : 'as the esbuild bundle under plain node (as npm start)'}; MB = MiB`,
   );
-  out('(load generator, gateway and baseline share this machine\'s CPUs)');
+  out("(load generator, gateway and baseline share this machine's CPUs)");
   const missed: string[] = [];
   if (intake) {
     const j = intake.json;
     out();
-    out(`intake: ${j.packageMb} MB packages, ${j.concurrency} concurrent mTLS keep-alive clients, ${j.count} packages per round after ${opts.warmup} warm-up, ${opts.rounds} round(s) per side, alternated`);
-    const rows = [['run', 'pkg/s', 'p50 ms', 'p99 ms', 'server CPU ms/pkg', 'event-loop CPU ms/pkg', 'event loop on CPU / run queue', 'client CPU ms/pkg', 'other load CPUs']];
+    out(
+      `intake: ${j.packageMb} MB packages, ${j.concurrency} concurrent mTLS keep-alive clients, ${j.count} packages per round after ${opts.warmup} warm-up, ${opts.rounds} round(s) per side, alternated`,
+    );
+    const rows = [
+      [
+        'run',
+        'pkg/s',
+        'p50 ms',
+        'p99 ms',
+        'server CPU ms/pkg',
+        'event-loop CPU ms/pkg',
+        'event loop on CPU / run queue',
+        'client CPU ms/pkg',
+        'other load CPUs',
+      ],
+    ];
     const pct = (x: number) => `${Math.round(100 * x)}%`;
     for (const r of intake.rounds) {
       rows.push([
@@ -1141,8 +1210,13 @@ async function main(): Promise<void> {
           'absolute figures are depressed (the ratio less so: rounds alternate). Re-run on a quiet machine for reference figures.',
       );
     }
-    out(`ratioToBaseline (gateway pkg/s ÷ baseline pkg/s): ${j.ratioToBaseline}  (target ≥ ${TARGET_RATIO}); gateway peak RSS during intake ${round1(intake.gatewayRssMb)} MB`);
-    if (!(j.ratioToBaseline >= TARGET_RATIO)) missed.push(`MISSED intake: ratioToBaseline ${j.ratioToBaseline} < ${TARGET_RATIO} (gateway ${j.packagesPerSecond} pkg/s, baseline ${j.baselinePackagesPerSecond} pkg/s)`);
+    out(
+      `ratioToBaseline (gateway pkg/s ÷ baseline pkg/s): ${j.ratioToBaseline}  (target ≥ ${TARGET_RATIO}); gateway peak RSS during intake ${round1(intake.gatewayRssMb)} MB`,
+    );
+    if (!(j.ratioToBaseline >= TARGET_RATIO))
+      missed.push(
+        `MISSED intake: ratioToBaseline ${j.ratioToBaseline} < ${TARGET_RATIO} (gateway ${j.packagesPerSecond} pkg/s, baseline ${j.baselinePackagesPerSecond} pkg/s)`,
+      );
   }
   if (large) {
     const j = large.json;
@@ -1192,7 +1266,9 @@ async function main(): Promise<void> {
     );
     out(
       `receipts spread over ${round1(routing.receiptSpanMs)} ms (first → last receivedAt); all ${j.cases} in worklists ${round1(routing.wallMs)} ms after the first request; ` +
-        `cases per worklist: ${Object.entries(routing.perStaff).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        `cases per worklist: ${Object.entries(routing.perStaff)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
     );
     const pct = (x: number) => `${Math.round(100 * x)}%`;
     out(
@@ -1201,7 +1277,9 @@ async function main(): Promise<void> {
     );
     out(`p99 target ≤ ${TARGET_ROUTING_P99_MS} ms with ${ROUTING_CASES} cases arriving at once`);
     if (!(j.p99MsToWorklist <= TARGET_ROUTING_P99_MS)) {
-      missed.push(`MISSED routing: p99 receipt → worklist ${j.p99MsToWorklist} ms > ${TARGET_ROUTING_P99_MS} ms (${j.cases} cases at once)`);
+      missed.push(
+        `MISSED routing: p99 receipt → worklist ${j.p99MsToWorklist} ms > ${TARGET_ROUTING_P99_MS} ms (${j.cases} cases at once)`,
+      );
     }
   }
   if (delivery) {
@@ -1214,7 +1292,8 @@ async function main(): Promise<void> {
         `mailboxes of ${PARTY} and ${DELIVERY_GP} (the GP's copy) polled back to back; time from the 201 at the client to both messages first listed ` +
         '(latency includes up to one mailbox poll round trip)',
     );
-    const ms = (v: readonly number[]) => (v.length ? [`${round1(percentile(v, 50))}`, `${round1(percentile(v, 99))}`, `${round1(Math.max(...v))}`] : ['–', '–', '–']);
+    const ms = (v: readonly number[]) =>
+      v.length ? [`${round1(percentile(v, 50))}`, `${round1(percentile(v, 99))}`, `${round1(Math.max(...v))}`] : ['–', '–', '–'];
     const logged = d.toCommittedMs.length;
     const readsBy = (party: string) => d.reads.filter((r) => r.party === party);
     const polls = Object.entries(d.pollMs);
@@ -1233,33 +1312,55 @@ async function main(): Promise<void> {
           : []),
         ['sentAt → 201 at the client', ...ms(d.sentAtToAnswerMs)],
         ['response POST → 201 at the client', ...ms(d.requestMs)],
-        ...[PARTY, DELIVERY_GP].map((p) => [`201 → envelope read, ${p} (${readsBy(p).length} sampled)`, ...ms(readsBy(p).map((r) => r.readAt - r.answeredAt))]),
-        [`envelope GET round trip (${d.reads.length}, ${d.reads[0] ? `${round1(d.reads[0].bytes / 1024)} KB each` : '–'})`, ...ms(d.reads.map((r) => r.ms))],
+        ...[PARTY, DELIVERY_GP].map((p) => [
+          `201 → envelope read, ${p} (${readsBy(p).length} sampled)`,
+          ...ms(readsBy(p).map((r) => r.readAt - r.answeredAt)),
+        ]),
+        [
+          `envelope GET round trip (${d.reads.length}, ${d.reads[0] ? `${round1(d.reads[0].bytes / 1024)} KB each` : '–'})`,
+          ...ms(d.reads.map((r) => r.ms)),
+        ],
         ...polls.map(([p, v]) => [`mailbox poll round trip, ${p} (${v.length} polls)`, ...ms(v)]),
       ]),
     );
     out(
       `sentAt spread over ${round1(d.sentSpanMs)} ms (first → last); all ${j.responses} in both mailboxes ${round1(d.wallMs)} ms after the first request; ` +
-        `responses per specialist (with warm-up): ${Object.entries(d.perSpecialist).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
-        `message states in the 201s: ${Object.entries(d.states).map(([k, v]) => `${v} ${k}`).join(', ')}; ` +
+        `responses per specialist (with warm-up): ${Object.entries(d.perSpecialist)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}; ` +
+        `message states in the 201s: ${Object.entries(d.states)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}; ` +
         `set-up: ${j.responses + DELIVERY_WARMUP} cases posted in ${round1(d.casesMs / 1000)} s, all assigned after ${round1(d.assignedMs / 1000)} s`,
     );
-    out(`all ${d.reads.length} sampled envelopes read and checked (200, Message-Signature, messageId, caseId, sentAt, recipient, document SHA-256)`);
+    out(
+      `all ${d.reads.length} sampled envelopes read and checked (200, Message-Signature, messageId, caseId, sentAt, recipient, document SHA-256)`,
+    );
     const pct = (x: number) => `${Math.round(100 * x)}%`;
     out(
       `during the burst: gateway CPU ${round(d.serverCpuSeconds, 2)} s (event loop on CPU ${pct(d.serverMainThreadBusy)}, waiting for a CPU ${pct(d.serverMainThreadRunQueue)}), ` +
         `client CPU ${round(d.clientCpuSeconds, 2)} s, other load (Redis, other processes) ${round(d.otherCores, 2)} of ${os.cpus().length} CPUs`,
     );
-    out(`p99 target ≤ ${TARGET_DELIVERY_P99_MS} ms from an accepted response to readable in both mailboxes, ${DELIVERY_RESPONSES} responses at once`);
+    out(
+      `p99 target ≤ ${TARGET_DELIVERY_P99_MS} ms from an accepted response to readable in both mailboxes, ${DELIVERY_RESPONSES} responses at once`,
+    );
     if (!(j.p99MsToMailboxes <= TARGET_DELIVERY_P99_MS)) {
-      missed.push(`MISSED delivery: p99 201 → both mailboxes ${j.p99MsToMailboxes} ms > ${TARGET_DELIVERY_P99_MS} ms (${j.responses} responses at once)`);
+      missed.push(
+        `MISSED delivery: p99 201 → both mailboxes ${j.p99MsToMailboxes} ms > ${TARGET_DELIVERY_P99_MS} ms (${j.responses} responses at once)`,
+      );
     }
   }
   out();
   for (const m of missed) out(m);
   if (missed.length === 0) out('all targets met');
 
-  const result = { machine, intake: intake?.json ?? null, largeUpload: large?.json ?? null, routing: routing?.json ?? null, delivery: delivery?.json ?? null };
+  const result = {
+    machine,
+    intake: intake?.json ?? null,
+    largeUpload: large?.json ?? null,
+    routing: routing?.json ?? null,
+    delivery: delivery?.json ?? null,
+  };
   await cleanup();
   process.stdout.write(JSON.stringify(result) + '\n');
 }

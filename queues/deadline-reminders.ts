@@ -66,12 +66,22 @@ export { atRiskInstant };
  * the clock (`flags`) are not planned again; no at-risk reminder once the
  * deadline has passed.
  */
-export function planReminders(caseId: string, clock: CaseClock, nowMs: number, atRiskWorkingDays = DEFAULT_AT_RISK_WORKING_DAYS): PlannedReminder[] {
+export function planReminders(
+  caseId: string,
+  clock: CaseClock,
+  nowMs: number,
+  atRiskWorkingDays = DEFAULT_AT_RISK_WORKING_DAYS,
+): PlannedReminder[] {
   if (clock.status !== 'running') return [];
   const out: PlannedReminder[] = [];
   const flags = clock.flags ?? [];
   const plan = (type: ReminderType, kind: string, dueAt: string, runAt: number) =>
-    out.push({ jobId: reminderJobId(caseId, kind, type, dueAt), data: { caseId, kind, type, dueAt }, runAt, delay: Math.max(0, runAt - nowMs) });
+    out.push({
+      jobId: reminderJobId(caseId, kind, type, dueAt),
+      data: { caseId, kind, type, dueAt },
+      runAt,
+      delay: Math.max(0, runAt - nowMs),
+    });
   for (const d of clock.deadlines) {
     const dueMs = Date.parse(d.dueAt);
     const flagged = (t: ReminderType) => flags.some((f) => f.kind === d.kind && f.type === t && Date.parse(f.dueAt) === dueMs);
@@ -128,7 +138,8 @@ export function createDeadlineReminders(opts: DeadlineRemindersOptions) {
   const db = database.db;
   const now = opts.now ?? (() => new Date());
   const atRiskWorkingDays = opts.atRiskWorkingDays ?? DEFAULT_AT_RISK_WORKING_DAYS;
-  if (!Number.isInteger(atRiskWorkingDays) || atRiskWorkingDays < 0) throw new RangeError(`atRiskWorkingDays must be a non-negative integer, got ${atRiskWorkingDays}`);
+  if (!Number.isInteger(atRiskWorkingDays) || atRiskWorkingDays < 0)
+    throw new RangeError(`atRiskWorkingDays must be a non-negative integer, got ${atRiskWorkingDays}`);
   const intervalMs = opts.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS;
   const connection = bullConnection(opts.connection, `${opts.prefix}:${QUEUE_NAME}`);
   const jobOptions: JobsOptions = {
@@ -156,7 +167,9 @@ export function createDeadlineReminders(opts: DeadlineRemindersOptions) {
     if (!metrics) return;
     let atRisk = 0;
     let overdue = 0;
-    for (const f of flagged.values()) if (f === 'overdue') overdue++; else atRisk++;
+    for (const f of flagged.values())
+      if (f === 'overdue') overdue++;
+      else atRisk++;
     metrics.atRisk.set(atRisk);
     metrics.overdue.set(overdue);
   }
@@ -277,7 +290,9 @@ export function createDeadlineReminders(opts: DeadlineRemindersOptions) {
   }
 
   const runReconcile = (why: string) =>
-    void reconcile().catch((err: unknown) => log.error({ err, why }, 'deadline reminders: reconcile failed (retried at the next interval)'));
+    void reconcile().catch((err: unknown) =>
+      log.error({ err, why }, 'deadline reminders: reconcile failed (retried at the next interval)'),
+    );
   if (opts.reconcileOnStart !== false) runReconcile('start-up');
   const timer = intervalMs > 0 ? setInterval(() => runReconcile('interval'), intervalMs) : null;
   timer?.unref();

@@ -78,7 +78,11 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     removeOnFail: true,
   };
   const deadLettered = opts.metrics
-    ? new Counter({ name: 'postkasse_delivery_dead_lettered_total', help: 'Messages whose pushes failed for the whole retry period', registers: [opts.metrics] })
+    ? new Counter({
+        name: 'postkasse_delivery_dead_lettered_total',
+        help: 'Messages whose pushes failed for the whole retry period',
+        registers: [opts.metrics],
+      })
     : undefined;
   const pushed = opts.metrics
     ? new Counter({ name: 'postkasse_delivery_pushed_total', help: 'Messages delivered by push (2xx)', registers: [opts.metrics] })
@@ -87,7 +91,14 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
   const queue = new Queue<{ messageId: string }, DeliveryOutcome>(QUEUE_NAME, { connection, prefix: opts.prefix });
   queue.on('error', (err) => log.warn({ err, queue: QUEUE_NAME }, 'delivery queue: Redis error'));
 
-  async function mark(messageId: string, caseId: string, fields: Record<string, unknown>, event: string, eventData: Record<string, unknown>, fromState = 'queued'): Promise<boolean> {
+  async function mark(
+    messageId: string,
+    caseId: string,
+    fields: Record<string, unknown>,
+    event: string,
+    eventData: Record<string, unknown>,
+    fromState = 'queued',
+  ): Promise<boolean> {
     const at = now().toISOString();
     return db.transaction().execute(async (trx) => {
       const r = await trx
@@ -97,7 +108,10 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
         .where('state', '=', fromState as 'queued')
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) !== 1) return false;
-      await trx.insertInto('case_events').values({ case_id: caseId, at, event, actor: 'delivery', data: JSON.stringify({ messageId, ...eventData }) }).execute();
+      await trx
+        .insertInto('case_events')
+        .values({ case_id: caseId, at, event, actor: 'delivery', data: JSON.stringify({ messageId, ...eventData }) })
+        .execute();
       await appendAudit(trx, opts.db.dialect, { at, actor: 'delivery', action: event, caseId, details: { messageId, ...eventData } });
       return true;
     });
@@ -123,10 +137,19 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
       });
       if (status >= 200 && status < 300) {
         const at = now().toISOString();
-        const done = await mark(m.id, m.case_id, { state: 'pushed', delivered_at: at, push_attempts: Number(m.push_attempts) + 1, last_error: null }, 'message-pushed', { to: m.recipient_party_id, status });
+        const done = await mark(
+          m.id,
+          m.case_id,
+          { state: 'pushed', delivered_at: at, push_attempts: Number(m.push_attempts) + 1, last_error: null },
+          'message-pushed',
+          { to: m.recipient_party_id, status },
+        );
         if (done) {
           pushed?.inc();
-          log.info({ messageId: m.id, caseId: m.case_id, to: m.recipient_party_id, attempts: Number(m.push_attempts) + 1 }, 'message pushed');
+          log.info(
+            { messageId: m.id, caseId: m.case_id, to: m.recipient_party_id, attempts: Number(m.push_attempts) + 1 },
+            'message pushed',
+          );
         }
         return done ? 'pushed' : 'not-queued';
       }
@@ -137,14 +160,28 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     const attempts = Number(m.push_attempts) + 1;
     const age = now().getTime() - Date.parse(m.push_since);
     if (age >= retry.giveUpAfterMs) {
-      const done = await mark(m.id, m.case_id, { state: 'dead-lettered', push_attempts: attempts, last_error: error }, 'message-dead-lettered', { to: m.recipient_party_id, attempts, error });
+      const done = await mark(
+        m.id,
+        m.case_id,
+        { state: 'dead-lettered', push_attempts: attempts, last_error: error },
+        'message-dead-lettered',
+        { to: m.recipient_party_id, attempts, error },
+      );
       if (done) {
         deadLettered?.inc();
-        log.error({ messageId: m.id, caseId: m.case_id, to: m.recipient_party_id, attempts, error }, 'message dead-lettered: pushes failed for the whole retry period; a team lead must act');
+        log.error(
+          { messageId: m.id, caseId: m.case_id, to: m.recipient_party_id, attempts, error },
+          'message dead-lettered: pushes failed for the whole retry period; a team lead must act',
+        );
       }
       return 'dead-lettered';
     }
-    await db.updateTable('messages').set({ push_attempts: attempts, last_error: error, updated_at: now().toISOString() }).where('id', '=', m.id).where('state', '=', 'queued').execute();
+    await db
+      .updateTable('messages')
+      .set({ push_attempts: attempts, last_error: error, updated_at: now().toISOString() })
+      .where('id', '=', m.id)
+      .where('state', '=', 'queued')
+      .execute();
     log.warn({ messageId: m.id, to: m.recipient_party_id, attempts, error }, 'push failed; retried with backoff');
     throw new Error(`push to ${m.recipient_party_id} failed: ${error}`);
   }
@@ -159,7 +196,9 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
 
   const target: RelayTarget = {
     async addBulk(jobs) {
-      await queue.addBulk(jobs.map((j) => ({ name: 'push', data: j.data as { messageId: string }, opts: { ...jobOptions, jobId: j.jobId } })));
+      await queue.addBulk(
+        jobs.map((j) => ({ name: 'push', data: j.data as { messageId: string }, opts: { ...jobOptions, jobId: j.jobId } })),
+      );
     },
   };
 
@@ -182,7 +221,8 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     })();
     return running;
   }
-  const runReconcile = (why: string) => void reconcile().catch((err: unknown) => log.warn({ err, why }, 'delivery reconciler failed (retried at the next interval)'));
+  const runReconcile = (why: string) =>
+    void reconcile().catch((err: unknown) => log.warn({ err, why }, 'delivery reconciler failed (retried at the next interval)'));
   runReconcile('start-up');
   const intervalMs = opts.reconcileIntervalMs ?? 30_000;
   const timer = intervalMs > 0 ? setInterval(() => runReconcile('interval'), intervalMs) : undefined;
@@ -193,7 +233,14 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     const m = await db.selectFrom('messages').select(['id', 'case_id']).where('id', '=', messageId).executeTakeFirst();
     if (!m) return false;
     const at = now().toISOString();
-    const ok = await mark(m.id, m.case_id, { state: 'queued', push_since: at, last_error: null }, 'message-retried', { by: leadId }, 'dead-lettered');
+    const ok = await mark(
+      m.id,
+      m.case_id,
+      { state: 'queued', push_since: at, last_error: null },
+      'message-retried',
+      { by: leadId },
+      'dead-lettered',
+    );
     if (ok) await target.addBulk([{ jobId: deliveryJobId(m.id), data: { messageId: m.id }, priority: 0 }]);
     return ok;
   }

@@ -98,20 +98,28 @@ export function createRoutingQueue(opts: RoutingQueueOptions) {
     async (job: Job<RoutingJobData>) => {
       log.debug({ caseId: job.data.caseId, waitedMs: Date.now() - job.timestamp }, 'routing job started');
       const r = await batcher.submit(job.data);
-      if (r.outcome === 'nothing-to-do') log.debug({ caseId: job.data.caseId, round: job.data.round, why: r.why }, 'routing job: nothing to do');
+      if (r.outcome === 'nothing-to-do')
+        log.debug({ caseId: job.data.caseId, round: job.data.round, why: r.why }, 'routing job: nothing to do');
       return r.outcome;
     },
     { connection, prefix: opts.prefix, concurrency: opts.concurrency ?? 32 },
   );
   worker.on('error', (err) => log.warn({ err, queue: QUEUE_NAME }, 'routing worker: Redis error'));
   worker.on('failed', (job, err) =>
-    log.error({ err, caseId: job?.data.caseId, attemptsMade: job?.attemptsMade }, 'routing job failed (retried; the reconciler re-adds it when attempts run out)'),
+    log.error(
+      { err, caseId: job?.data.caseId, attemptsMade: job?.attemptsMade },
+      'routing job failed (retried; the reconciler re-adds it when attempts run out)',
+    ),
   );
 
   const target: RelayTarget = {
     async addBulk(jobs) {
       await queue.addBulk(
-        jobs.map((j) => ({ name: 'route', data: j.data as RoutingJobData, opts: { ...jobOptions, jobId: j.jobId, ...(j.priority > 0 ? { priority: j.priority } : {}) } })),
+        jobs.map((j) => ({
+          name: 'route',
+          data: j.data as RoutingJobData,
+          opts: { ...jobOptions, jobId: j.jobId, ...(j.priority > 0 ? { priority: j.priority } : {}) },
+        })),
       );
     },
   };
@@ -131,11 +139,16 @@ export function createRoutingQueue(opts: RoutingQueueOptions) {
             missing.map((w) => ({
               name: 'route',
               data: { caseId: w.caseId, round: w.round },
-              opts: { ...jobOptions, jobId: routingJobId(w.caseId, w.round), priority: w.urgent ? ROUTING_PRIORITY.urgent : ROUTING_PRIORITY.normal },
+              opts: {
+                ...jobOptions,
+                jobId: routingJobId(w.caseId, w.round),
+                priority: w.urgent ? ROUTING_PRIORITY.urgent : ROUTING_PRIORITY.normal,
+              },
             })),
           );
         }
-        if (missing.length > 0) log.info({ waiting: waiting.length, added: missing.length }, 'routing reconciler: re-added missing routing jobs');
+        if (missing.length > 0)
+          log.info({ waiting: waiting.length, added: missing.length }, 'routing reconciler: re-added missing routing jobs');
         return { waiting: waiting.length, added: missing.length };
       } finally {
         running = null;

@@ -17,10 +17,20 @@ import {
   meetingBodySchema,
   worklistSchema,
 } from './worklist/schema.js';
-import { ackAnswerSchema, envelopeSchema, mailboxListSchema, responseAnswerSchema, responseRequestSchema, undeliveredListSchema } from './delivery/schema.js';
+import {
+  ackAnswerSchema,
+  envelopeSchema,
+  mailboxListSchema,
+  responseAnswerSchema,
+  responseRequestSchema,
+  undeliveredListSchema,
+} from './delivery/schema.js';
 
 const toSchema = (s: z.ZodType) => {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 };
 
@@ -130,7 +140,10 @@ export function buildOpenApi(): Record<string, unknown> {
           summary: 'Fetch a receipt again (its sender only)',
           parameters: [{ name: 'receiptId', in: 'path', required: true, schema: { type: 'string' } }],
           responses: {
-            '200': { description: 'The signed bytes', content: { 'application/json': { schema: { $ref: '#/components/schemas/Receipt' } } } },
+            '200': {
+              description: 'The signed bytes',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Receipt' } } },
+            },
             '404': problem('No such receipt for this party'),
           },
         },
@@ -154,8 +167,14 @@ export function buildOpenApi(): Record<string, unknown> {
       '/v1/cases': {
         get: {
           summary: 'Team leads: unassigned, overdue or at-risk cases of the region',
-          parameters: [{ name: 'state', in: 'query', required: true, schema: { type: 'string', enum: ['unassigned', 'overdue', 'at-risk'] } }],
-          responses: { '200': { description: 'Cases', content: json('LeadList') }, '400': problem('Unknown state filter'), '403': problem('Not a team lead') },
+          parameters: [
+            { name: 'state', in: 'query', required: true, schema: { type: 'string', enum: ['unassigned', 'overdue', 'at-risk'] } },
+          ],
+          responses: {
+            '200': { description: 'Cases', content: json('LeadList') },
+            '400': problem('Unknown state filter'),
+            '403': problem('Not a team lead'),
+          },
         },
       },
       '/v1/cases/{caseId}/documents/{part}': {
@@ -172,11 +191,24 @@ export function buildOpenApi(): Record<string, unknown> {
           },
         },
       },
-      '/v1/cases/{caseId}/meeting': staffAction('§21: the coordinator is booked for the rehabilitation-team meeting (stops the clock)', 'MeetingBody', 'ClockAction'),
+      '/v1/cases/{caseId}/meeting': staffAction(
+        '§21: the coordinator is booked for the rehabilitation-team meeting (stops the clock)',
+        'MeetingBody',
+        'ClockAction',
+      ),
       '/v1/cases/{caseId}/consultation': staffAction('§23: the consultation is booked', 'ConsultationBody', 'ClockAction'),
       '/v1/cases/{caseId}/extension': staffAction('§22/§23: another deadline agreed in this case', 'ExtensionBody', 'ClockAction'),
-      '/v1/cases/{caseId}/conflict': staffAction('§12 stk. 2: the assignee cannot work the case; it goes back to routing without them', 'ConflictBody', 'ConflictAnswer', '202'),
-      '/v1/cases/{caseId}/assign': staffAction('Team leads: assign the case by hand (exclusions apply; overrideReason is audited)', 'AssignBody', 'AssignAnswer'),
+      '/v1/cases/{caseId}/conflict': staffAction(
+        '§12 stk. 2: the assignee cannot work the case; it goes back to routing without them',
+        'ConflictBody',
+        'ConflictAnswer',
+        '202',
+      ),
+      '/v1/cases/{caseId}/assign': staffAction(
+        'Team leads: assign the case by hand (exclusions apply; overrideReason is audited)',
+        'AssignBody',
+        'AssignAnswer',
+      ),
       '/v1/cases/{caseId}/responses': {
         post: {
           summary: 'The assigned staff member returns a statement, attest, advice, recommendation or GP notice with its signed-off PDF',
@@ -188,7 +220,10 @@ export function buildOpenApi(): Record<string, unknown> {
                 schema: {
                   type: 'object',
                   required: ['response', 'document'],
-                  properties: { response: { $ref: '#/components/schemas/ResponseRequest' }, document: { type: 'string', format: 'binary', description: 'application/pdf' } },
+                  properties: {
+                    response: { $ref: '#/components/schemas/ResponseRequest' },
+                    document: { type: 'string', format: 'binary', description: 'application/pdf' },
+                  },
                 },
               },
             },
@@ -205,7 +240,12 @@ export function buildOpenApi(): Record<string, unknown> {
           },
         },
       },
-      '/v1/mailbox': { get: { summary: "The caller's unacknowledged messages", responses: { '200': { description: 'Messages', content: json('Mailbox') } } } },
+      '/v1/mailbox': {
+        get: {
+          summary: "The caller's unacknowledged messages",
+          responses: { '200': { description: 'Messages', content: json('Mailbox') } },
+        },
+      },
       '/v1/mailbox/{messageId}': {
         get: {
           summary: 'One message: the envelope as the exact signed bytes (addressee only)',
@@ -213,7 +253,9 @@ export function buildOpenApi(): Record<string, unknown> {
           responses: {
             '200': {
               description: 'The envelope',
-              headers: { 'Message-Signature': { description: 'base64 DER CMS SignedData, detached, over the body', schema: { type: 'string' } } },
+              headers: {
+                'Message-Signature': { description: 'base64 DER CMS SignedData, detached, over the body', schema: { type: 'string' } },
+              },
               content: json('Envelope'),
             },
             '404': problem('No such message for the caller'),
@@ -224,27 +266,49 @@ export function buildOpenApi(): Record<string, unknown> {
         post: {
           summary: 'The addressee confirms receipt; the message leaves the list',
           parameters: [{ name: 'messageId', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'Acknowledged (idempotent)', content: json('AckAnswer') }, '404': problem('No such message for the caller') },
+          responses: {
+            '200': { description: 'Acknowledged (idempotent)', content: json('AckAnswer') },
+            '404': problem('No such message for the caller'),
+          },
         },
       },
       '/v1/messages': {
         get: {
           summary: 'Team leads: messages that did not reach their recipient',
-          parameters: [{ name: 'state', in: 'query', required: true, schema: { type: 'string', enum: ['no-recipient-system', 'dead-lettered'] } }],
-          responses: { '200': { description: 'Messages', content: json('Undelivered') }, '400': problem('Unknown state'), '403': problem('Not a team lead') },
+          parameters: [
+            { name: 'state', in: 'query', required: true, schema: { type: 'string', enum: ['no-recipient-system', 'dead-lettered'] } },
+          ],
+          responses: {
+            '200': { description: 'Messages', content: json('Undelivered') },
+            '400': problem('Unknown state'),
+            '403': problem('Not a team lead'),
+          },
         },
       },
       '/v1/messages/{messageId}/retry': {
         post: {
           summary: 'Team leads: push a dead-lettered message again (a new retry period starts)',
           parameters: [{ name: 'messageId', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '202': { description: 'Queued again' }, '403': problem('Not a team lead'), '404': problem('No such message'), '409': problem('Not dead-lettered') },
+          responses: {
+            '202': { description: 'Queued again' },
+            '403': problem('Not a team lead'),
+            '404': problem('No such message'),
+            '409': problem('Not dead-lettered'),
+          },
         },
       },
-      '/admin/queues': { get: { summary: 'Team leads: the BullMQ dashboard (bull-board)', responses: { '200': { description: 'HTML' }, '403': problem('Not a team lead') } } },
+      '/admin/queues': {
+        get: {
+          summary: 'Team leads: the BullMQ dashboard (bull-board)',
+          responses: { '200': { description: 'HTML' }, '403': problem('Not a team lead') },
+        },
+      },
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'alive' } } } },
       '/readyz': {
-        get: { summary: 'Readiness: database, blob store, Redis', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } },
+        get: {
+          summary: 'Readiness: database, blob store, Redis',
+          responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
+        },
       },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
     },

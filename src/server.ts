@@ -71,7 +71,11 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function resolveTls(config: Config, parties: { all(): Parameters<typeof ensureDevPki>[1] }, log: Logger): Promise<TlsMaterial> {
+export async function resolveTls(
+  config: Config,
+  parties: { all(): Parameters<typeof ensureDevPki>[1] },
+  log: Logger,
+): Promise<TlsMaterial> {
   let devPki: TlsMaterial['devPki'];
   const needDev = !config.TLS_CERT_FILE || !config.RECEIPT_CERT_FILE;
   if (needDev) {
@@ -89,9 +93,17 @@ export async function resolveTls(config: Config, parties: { all(): Parameters<ty
     receiptKey: read(config.RECEIPT_KEY_FILE ?? devPki!.receiptKey),
     // The gateway's client certificate for pushes; without its own files, the dev PKI's (when in use).
     push: config.PUSH_CLIENT_CERT_FILE
-      ? { cert: read(config.PUSH_CLIENT_CERT_FILE), key: read(config.PUSH_CLIENT_KEY_FILE!), ca: config.PUSH_CA_FILE ? read(config.PUSH_CA_FILE) : undefined }
+      ? {
+          cert: read(config.PUSH_CLIENT_CERT_FILE),
+          key: read(config.PUSH_CLIENT_KEY_FILE!),
+          ca: config.PUSH_CA_FILE ? read(config.PUSH_CA_FILE) : undefined,
+        }
       : devPki
-        ? { cert: read(devPki.gatewayClientCert), key: read(devPki.gatewayClientKey), ca: config.PUSH_CA_FILE ? read(config.PUSH_CA_FILE) : read(devPki.caCert) }
+        ? {
+            cert: read(devPki.gatewayClientCert),
+            key: read(devPki.gatewayClientKey),
+            ca: config.PUSH_CA_FILE ? read(config.PUSH_CA_FILE) : read(devPki.caCert),
+          }
         : undefined,
     devPki,
   };
@@ -127,7 +139,10 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   const leftoverAge = config.DATABASE_URL ? config.REQUEST_TIMEOUT_MS + 60_000 : 0;
   await sweep(db, blobs, leftoverAge, log, 'start-up');
   const sweeper = setInterval(
-    () => void sweep(db, blobs, config.REQUEST_TIMEOUT_MS + 60_000, log, 'interval').catch((err: unknown) => log.warn({ err }, 'leftover sweep failed (retried)')),
+    () =>
+      void sweep(db, blobs, config.REQUEST_TIMEOUT_MS + 60_000, log, 'interval').catch((err: unknown) =>
+        log.warn({ err }, 'leftover sweep failed (retried)'),
+      ),
     10 * 60_000,
   );
   sweeper.unref();
@@ -175,7 +190,11 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     metrics: createRoutingMetrics(metrics, {
       queueCounts: async () => (routingQueue ? routingQueue.queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed') : {}),
       unassignedCases: async () => {
-        const r = await db.db.selectFrom('cases').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'unassigned').executeTakeFirst();
+        const r = await db.db
+          .selectFrom('cases')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('state', '=', 'unassigned')
+          .executeTakeFirst();
         return Number(r?.n ?? 0);
       },
     }),
@@ -200,7 +219,11 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
           tls: tls.push,
           log,
           metrics,
-          retry: { baseMs: config.DELIVERY_RETRY_BASE_MS, maxMs: config.DELIVERY_RETRY_MAX_MS, giveUpAfterMs: config.DELIVERY_GIVE_UP_AFTER_MS },
+          retry: {
+            baseMs: config.DELIVERY_RETRY_BASE_MS,
+            maxMs: config.DELIVERY_RETRY_MAX_MS,
+            giveUpAfterMs: config.DELIVERY_GIVE_UP_AFTER_MS,
+          },
         })
       : undefined;
     relay = createOutboxRelay({
@@ -240,7 +263,11 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   });
   const certs = createCertExpiryMonitor({ registry: metrics, log });
   const checkOwnCerts = () => {
-    for (const [use, pem] of [['server', tls.cert], ['receipt-signing', tls.receiptCert], ...(tls.push ? [['push-client', tls.push.cert]] : [])] as [string, string][]) {
+    for (const [use, pem] of [
+      ['server', tls.cert],
+      ['receipt-signing', tls.receiptCert],
+      ...(tls.push ? [['push-client', tls.push.cert]] : []),
+    ] as [string, string][]) {
       try {
         certs.checkOwn(use, pem);
       } catch (err) {
@@ -269,7 +296,9 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     routing,
     atRiskWorkingDays: config.AT_RISK_WORKING_DAYS,
     delivery,
-    adminQueues: [routingQueue?.queue, delivery?.queue, reminders?.queue].filter((q): q is NonNullable<typeof q> => q !== undefined) as Queue[],
+    adminQueues: [routingQueue?.queue, delivery?.queue, reminders?.queue].filter(
+      (q): q is NonNullable<typeof q> => q !== undefined,
+    ) as Queue[],
   };
   const app = createApp(deps);
 

@@ -45,28 +45,32 @@ test('the CPR pattern finds numbers on their own and ignores digits inside ident
   }
 });
 
-test('no CPR number, citizen name or document bytes in any log line of the suite', { skip: dir ? false : 'run through test/run.mjs' }, () => {
-  const files = readdirSync(dir!).filter((f) => f.endsWith('.log'));
-  assert.ok(files.length > 10, `captured logs of the suite (${files.length} files)`);
-  let lines = 0;
-  const bad: string[] = [];
-  for (const f of files) {
-    for (const line of readFileSync(join(dir!, f), 'utf8').split('\n')) {
-      if (!line) continue;
-      lines++;
-      let values: string[];
-      try {
-        values = strings(JSON.parse(line), []);
-      } catch {
-        values = [line];
+test(
+  'no CPR number, citizen name or document bytes in any log line of the suite',
+  { skip: dir ? false : 'run through test/run.mjs' },
+  () => {
+    const files = readdirSync(dir!).filter((f) => f.endsWith('.log'));
+    assert.ok(files.length > 10, `captured logs of the suite (${files.length} files)`);
+    let lines = 0;
+    const bad: string[] = [];
+    for (const f of files) {
+      for (const line of readFileSync(join(dir!, f), 'utf8').split('\n')) {
+        if (!line) continue;
+        lines++;
+        let values: string[];
+        try {
+          values = strings(JSON.parse(line), []);
+        } catch {
+          values = [line];
+        }
+        for (const v of values) {
+          if (CPR.test(v)) bad.push(`${f}: CPR-like ${v.match(CPR)![0]} in ${line.slice(0, 300)}`);
+        }
+        for (const n of NAMES) if (line.includes(n)) bad.push(`${f}: name "${n}" in ${line.slice(0, 300)}`);
+        for (const m of DOCUMENT_MARKERS) if (line.includes(m)) bad.push(`${f}: document marker ${m} in ${line.slice(0, 300)}`);
       }
-      for (const v of values) {
-        if (CPR.test(v)) bad.push(`${f}: CPR-like ${v.match(CPR)![0]} in ${line.slice(0, 300)}`);
-      }
-      for (const n of NAMES) if (line.includes(n)) bad.push(`${f}: name "${n}" in ${line.slice(0, 300)}`);
-      for (const m of DOCUMENT_MARKERS) if (line.includes(m)) bad.push(`${f}: document marker ${m} in ${line.slice(0, 300)}`);
     }
-  }
-  assert.ok(lines > 1000, `${lines} log lines scanned`);
-  assert.deepEqual(bad.slice(0, 20), [], `${bad.length} offending lines`);
-});
+    assert.ok(lines > 1000, `${lines} log lines scanned`);
+    assert.deepEqual(bad.slice(0, 20), [], `${bad.length} offending lines`);
+  },
+);

@@ -30,7 +30,11 @@ const env = { ...process.env, NODE_ENV: 'test', POSTKASSE_TEST_LOG_DIR: logDir }
 
 function run(list) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...list], { cwd: root, stdio: 'inherit', env });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', ...list], {
+      cwd: root,
+      stdio: 'inherit',
+      env,
+    });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }

@@ -41,9 +41,14 @@ export interface AuditEntry {
 }
 
 /** The hash of one entry given its predecessor's hash. */
-export function auditHash(prevHash: string, e: { at: string; actor: string; action: string; caseId: string | null; details: unknown }): string {
+export function auditHash(
+  prevHash: string,
+  e: { at: string; actor: string; action: string; caseId: string | null; details: unknown },
+): string {
   const body = canonicalJson({ at: e.at, actor: e.actor, action: e.action, caseId: e.caseId, details: e.details });
-  return createHash('sha256').update(prevHash + '\n' + body, 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(prevHash + '\n' + body, 'utf8')
+    .digest('hex');
 }
 
 /** An entry checked and in its stored form: what `appendAudit` and the SQLite writer thread chain and insert. */
@@ -76,7 +81,13 @@ export function prepareAudit(entry: AuditEntry): PreparedAuditEntry {
 export function chainedAuditRow(prevHash: string | undefined, p: PreparedAuditEntry) {
   const prev = prevHash ?? GENESIS_HASH;
   // Hash what verification will parse back: the details as stored.
-  const hash = auditHash(prev, { at: p.at, actor: p.actor, action: p.action, caseId: p.caseId, details: JSON.parse(p.detailsJson) as unknown });
+  const hash = auditHash(prev, {
+    at: p.at,
+    actor: p.actor,
+    action: p.action,
+    caseId: p.caseId,
+    details: JSON.parse(p.detailsJson) as unknown,
+  });
   return { at: p.at, actor: p.actor, action: p.action, case_id: p.caseId, details: p.detailsJson, prev_hash: prev, hash };
 }
 
@@ -106,7 +117,8 @@ export async function appendAudit(
   return trx.isTransaction ? run(trx as Transaction<Database>) : trx.transaction().execute(run);
 }
 
-export type AuditVerification = { ok: true; count: number; head: { seq: number; hash: string } | null } | { ok: false; brokenAt: number; reason: string };
+export type AuditVerification =
+  { ok: true; count: number; head: { seq: number; hash: string } | null } | { ok: false; brokenAt: number; reason: string };
 
 /**
  * Walks the whole chain in seq order, a page at a time (memory bounded), and
@@ -125,17 +137,18 @@ export async function verifyAuditChain(
   let head: { seq: number; hash: string } | null = null;
   let sawExpected = !opts.expectHead;
   for (;;) {
-    const rows = await db
-      .selectFrom('audit_log')
-      .selectAll()
-      .where('seq', '>', prevSeq)
-      .orderBy('seq', 'asc')
-      .limit(pageSize)
-      .execute();
+    const rows = await db.selectFrom('audit_log').selectAll().where('seq', '>', prevSeq).orderBy('seq', 'asc').limit(pageSize).execute();
     for (const r of rows) {
       const seq = Number(r.seq);
       if (r.prev_hash !== prevHash) {
-        return { ok: false, brokenAt: seq, reason: count === 0 ? 'first entry does not start from the genesis hash' : `prev_hash does not match the hash of entry ${prevSeq} (entry removed, inserted or reordered)` };
+        return {
+          ok: false,
+          brokenAt: seq,
+          reason:
+            count === 0
+              ? 'first entry does not start from the genesis hash'
+              : `prev_hash does not match the hash of entry ${prevSeq} (entry removed, inserted or reordered)`,
+        };
       }
       let details: unknown;
       try {

@@ -29,8 +29,14 @@ const usageError = (message: string): CommandResult => sharedUsageError('audit',
 export async function auditCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
   const argv = args[0] === 'audit' ? args.slice(1) : args;
   if (argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { code: 0, stdout: AUDIT_USAGE, stderr: '' };
-  if (argv[0] !== 'verify') return usageError(argv[0] === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(argv[0])}`);
-  const parsed = parseCommand<{ 'expect-head'?: string; help?: boolean }>(argv.slice(1), { 'expect-head': { type: 'string' } }, 'audit', AUDIT_USAGE);
+  if (argv[0] !== 'verify')
+    return usageError(argv[0] === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(argv[0])}`);
+  const parsed = parseCommand<{ 'expect-head'?: string; help?: boolean }>(
+    argv.slice(1),
+    { 'expect-head': { type: 'string' } },
+    'audit',
+    AUDIT_USAGE,
+  );
   if ('done' in parsed) return parsed.done;
   const { values } = parsed;
   let expectHead: { seq: number; hash: string } | undefined;

@@ -31,7 +31,6 @@ The case is taken to be complete at --received (the clock starts then).
   -h, --help             show this help
 `;
 
-
 const usageError = (message: string): CommandResult => sharedUsageError('deadline', DEADLINE_USAGE, message);
 
 export async function deadlineCommand(args: string[]): Promise<CommandResult> {
@@ -45,15 +44,20 @@ export async function deadlineCommand(args: string[]): Promise<CommandResult> {
     urgent?: boolean;
     agreements?: string;
     help?: boolean;
-  }>(argv, {
-        service: { type: 'string' },
-        received: { type: 'string' },
-        consultation: { type: 'string' },
-        municipality: { type: 'string' },
-        party: { type: 'string' },
-        urgent: { type: 'boolean' },
-        agreements: { type: 'string' }
-      }, 'deadline', DEADLINE_USAGE);
+  }>(
+    argv,
+    {
+      service: { type: 'string' },
+      received: { type: 'string' },
+      consultation: { type: 'string' },
+      municipality: { type: 'string' },
+      party: { type: 'string' },
+      urgent: { type: 'boolean' },
+      agreements: { type: 'string' },
+    },
+    'deadline',
+    DEADLINE_USAGE,
+  );
   if ('done' in parsed) return parsed.done;
   const { values } = parsed;
 
@@ -62,10 +66,13 @@ export async function deadlineCommand(args: string[]): Promise<CommandResult> {
   if (!isService(service)) return usageError(`unknown service ${JSON.stringify(service)}; use one of ${SERVICES.join(', ')}`);
   if (received === undefined) return usageError('--received is required');
   if (!isInstantString(received)) {
-    return usageError(`--received must be an ISO 8601 instant with Z or an offset, e.g. 2026-12-18T09:41:07Z (got ${JSON.stringify(received)})`);
+    return usageError(
+      `--received must be an ISO 8601 instant with Z or an offset, e.g. 2026-12-18T09:41:07Z (got ${JSON.stringify(received)})`,
+    );
   }
   if (consultation !== undefined) {
-    if (!isDateString(consultation)) return usageError(`--consultation must be a real date YYYY-MM-DD (got ${JSON.stringify(consultation)})`);
+    if (!isDateString(consultation))
+      return usageError(`--consultation must be a real date YYYY-MM-DD (got ${JSON.stringify(consultation)})`);
     if (service !== 'clinical-assessment') return usageError('--consultation applies only to --service clinical-assessment (§23)');
   }
   if (municipality !== undefined && !/^\d{3}$/.test(municipality)) {

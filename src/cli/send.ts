@@ -17,7 +17,6 @@ import { buildDemoPackage } from './demo.js';
 import { createMultipart, type MultipartPart } from './multipart.js';
 import { parseCommand, usageError as sharedUsageError, type CommandResult } from './args.js';
 
-
 export const DEFAULT_URL = 'https://localhost:8443';
 export const DEFAULT_PARTY = 'kommune-101';
 export const DEFAULT_OUT_DIR = './receipts';
@@ -111,7 +110,9 @@ export async function postMultipart(
   });
   // Inactivity limit on the connection (not on the whole upload, which may be long).
   req.setTimeout(idleTimeoutMs, () =>
-    req.destroy(Object.assign(new Error(`no answer from the gateway: the connection was idle for ${idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' })),
+    req.destroy(
+      Object.assign(new Error(`no answer from the gateway: the connection was idle for ${idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' }),
+    ),
   );
   const answer = new Promise<HttpAnswer>((resolveAnswer, reject) => {
     req.on('error', reject);
@@ -129,7 +130,12 @@ export async function postMultipart(
       res.on('error', reject);
       res.on('aborted', () => reject(new Error('the connection closed before the whole answer arrived')));
       res.on('end', () =>
-        resolveAnswer({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body: Buffer.concat(chunks) }),
+        resolveAnswer({
+          status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+        }),
       );
     });
   });
@@ -147,13 +153,21 @@ export async function postMultipart(
     agent.destroy();
     const uploadError = await upload;
     // An upload error that is not just the consequence of the connection dying is the real cause.
-    if (uploadError && uploadError !== err && !/socket hang up|ECONNRESET|EPIPE|ETIMEDOUT|premature close|aborted/i.test(`${uploadError.message} ${(uploadError as NodeJS.ErrnoException).code ?? ''}`)) {
+    if (
+      uploadError &&
+      uploadError !== err &&
+      !/socket hang up|ECONNRESET|EPIPE|ETIMEDOUT|premature close|aborted/i.test(
+        `${uploadError.message} ${(uploadError as NodeJS.ErrnoException).code ?? ''}`,
+      )
+    ) {
       throw uploadError;
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EPIPE' || code === 'ECONNRESET') {
       throw Object.assign(
-        new Error(`${(err as Error).message}: the gateway closed the connection before answering (a rejected upload, e.g. over the size limits, or a proxy in between)`),
+        new Error(
+          `${(err as Error).message}: the gateway closed the connection before answering (a rejected upload, e.g. over the size limits, or a proxy in between)`,
+        ),
         { code },
       );
     }
@@ -202,7 +216,7 @@ function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read ${what} ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -220,18 +234,23 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = proce
     out?: string;
     timeout?: string;
     help?: boolean;
-  }>(argv, {
-        manifest: { type: 'string' },
-        file: { type: 'string', multiple: true },
-        demo: { type: 'boolean' },
-        url: { type: 'string' },
-        as: { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        ca: { type: 'string' },
-        out: { type: 'string' },
-        timeout: { type: 'string' }
-      }, 'send', SEND_USAGE);
+  }>(
+    argv,
+    {
+      manifest: { type: 'string' },
+      file: { type: 'string', multiple: true },
+      demo: { type: 'boolean' },
+      url: { type: 'string' },
+      as: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      ca: { type: 'string' },
+      out: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+    'send',
+    SEND_USAGE,
+  );
   if ('done' in parsed) return parsed.done;
   const { values } = parsed;
 
@@ -239,7 +258,8 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = proce
   const parts: MultipartPart[] = [];
   let packageId: unknown;
   if (values.demo) {
-    if (values.manifest !== undefined || values.file?.length) return usageError('--demo builds its own package; leave out --manifest and --file');
+    if (values.manifest !== undefined || values.file?.length)
+      return usageError('--demo builds its own package; leave out --manifest and --file');
     const demo = buildDemoPackage();
     packageId = demo.manifest.packageId;
     parts.push({ name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: demo.manifestBytes });
@@ -275,7 +295,9 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = proce
       const path = spec.slice(eq + 1);
       const mediaType = declared.get(part);
       if (mediaType === undefined) {
-        return usageError(`--file ${part}=…: the manifest declares no document with part "${part}" (it declares: ${[...declared.keys()].join(', ') || 'none'})`);
+        return usageError(
+          `--file ${part}=…: the manifest declares no document with part "${part}" (it declares: ${[...declared.keys()].join(', ') || 'none'})`,
+        );
       }
       if (given.has(part)) return usageError(`--file ${part}=… given twice`);
       given.add(part);
@@ -289,7 +311,8 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = proce
   let timeoutS = DEFAULT_TIMEOUT_S;
   if (values.timeout !== undefined) {
     timeoutS = Number(values.timeout);
-    if (!/^\d+(\.\d+)?$/.test(values.timeout) || !(timeoutS > 0)) return usageError(`--timeout must be a positive number of seconds (got ${JSON.stringify(values.timeout)})`);
+    if (!/^\d+(\.\d+)?$/.test(values.timeout) || !(timeoutS > 0))
+      return usageError(`--timeout must be a positive number of seconds (got ${JSON.stringify(values.timeout)})`);
   }
 
   // --- where and who ------------------------------------------------------
@@ -330,14 +353,21 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = proce
   } catch (err) {
     return failure((err as Error).message);
   }
-  if (packageId !== undefined) out.push(`package ${String(packageId)}: ${parts.length - 1} document(s), ${body.length} bytes → ${url.href} as ${values.cert ? certFile : partyId}`);
+  if (packageId !== undefined)
+    out.push(
+      `package ${String(packageId)}: ${parts.length - 1} document(s), ${body.length} bytes → ${url.href} as ${values.cert ? certFile : partyId}`,
+    );
   let answer: HttpAnswer;
   try {
     answer = await postMultipart(url, body, tls, { idleTimeoutMs: timeoutS * 1000 });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'ECONNREFUSED' ? ' (is the gateway running? npm start)' : '';
-    return { code: 1, stdout: out.length ? `${out.join('\n')}\n` : '', stderr: `send: request to ${url.href} failed: ${e.message}${hint}\n` };
+    return {
+      code: 1,
+      stdout: out.length ? `${out.join('\n')}\n` : '',
+      stderr: `send: request to ${url.href} failed: ${e.message}${hint}\n`,
+    };
   }
 
   out.push(`HTTP ${answer.status} ${answer.statusMessage}`.trimEnd());
@@ -361,7 +391,9 @@ export async function sendCommand(args: string[], env: NodeJS.ProcessEnv = proce
   }
   const der = Buffer.from(sigHeader.trim(), 'base64');
   const id =
-    typeof receipt.receiptId === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(receipt.receiptId) && !receipt.receiptId.includes('..')
+    typeof receipt.receiptId === 'string' &&
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(receipt.receiptId) &&
+    !receipt.receiptId.includes('..')
       ? receipt.receiptId
       : createHash('sha256').update(answer.body).digest('hex').slice(0, 32);
   const outDir = resolve(values.out ?? DEFAULT_OUT_DIR);

@@ -29,12 +29,17 @@ const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 
 export async function verifyReceiptCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
   const argv = args[0] === 'verify-receipt' ? args.slice(1) : args;
-  const parsed = parseCommand<{ receipt?: string; signature?: string; 'signature-b64'?: string; ca?: string[]; help?: boolean }>(argv, {
-        receipt: { type: 'string' },
-        signature: { type: 'string' },
-        'signature-b64': { type: 'string' },
-        ca: { type: 'string', multiple: true }
-      }, 'verify-receipt', VERIFY_USAGE);
+  const parsed = parseCommand<{ receipt?: string; signature?: string; 'signature-b64'?: string; ca?: string[]; help?: boolean }>(
+    argv,
+    {
+      receipt: { type: 'string' },
+      signature: { type: 'string' },
+      'signature-b64': { type: 'string' },
+      ca: { type: 'string', multiple: true },
+    },
+    'verify-receipt',
+    VERIFY_USAGE,
+  );
   if ('done' in parsed) return parsed.done;
   const { values } = parsed;
   if (values.receipt === undefined) return usageError('--receipt is required');
@@ -67,7 +72,7 @@ export async function verifyReceiptCommand(args: string[], env: NodeJS.ProcessEn
     try {
       cas.push(readFileSync(f, 'utf8'));
     } catch (err) {
-      const hint = values.ca?.length ? '' : ' (give --ca, or set DATA_DIR to the gateway\'s data directory)';
+      const hint = values.ca?.length ? '' : " (give --ca, or set DATA_DIR to the gateway's data directory)";
       return fail(`cannot read CA certificate ${f}: ${(err as Error).message}${hint}`);
     }
   }

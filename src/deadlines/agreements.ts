@@ -42,7 +42,9 @@ export const agreementSchema = z.strictObject({
   validTo: z
     .union([z.string(), z.null()], { error: VALID_TO_MESSAGE })
     .refine((v) => v === null || isDateString(v), { error: VALID_TO_MESSAGE }),
-  deadlines: z.strictObject(deadlinesShape, { error: 'must be an object of service name to days, e.g. { "ongoing-case-advice": 10 }' }).optional(),
+  deadlines: z
+    .strictObject(deadlinesShape, { error: 'must be an object of service name to days, e.g. { "ongoing-case-advice": 10 }' })
+    .optional(),
   rollForward: z.boolean({ error: 'must be true or false' }).optional(),
   excludedStaff: z.array(nonEmpty(), { error: 'must be a list of staff ids, e.g. ["coord-x"]' }).optional(),
 });
@@ -196,13 +198,13 @@ export function loadAgreementsFile(path: string): Agreement[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read agreements file ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read agreements file ${path}: ${(err as Error).message}`, { cause: err });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`agreements file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`agreements file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   try {
     return parseAgreements(json);

@@ -108,7 +108,9 @@ export function computeClock(input: ClockInput): ClockResult {
     throw new RangeError(`computeClock: receivedAt must be an ISO 8601 instant with an offset, got ${JSON.stringify(input.receivedAt)}`);
   }
   if (input.startedAt !== null && !isInstantString(input.startedAt)) {
-    throw new RangeError(`computeClock: startedAt must be an ISO 8601 instant with an offset or null, got ${JSON.stringify(input.startedAt)}`);
+    throw new RangeError(
+      `computeClock: startedAt must be an ISO 8601 instant with an offset or null, got ${JSON.stringify(input.startedAt)}`,
+    );
   }
   const events = orderEvents(input.events ?? [], warnings);
 
@@ -223,7 +225,9 @@ export function computeClock(input: ClockInput): ClockResult {
     const ext = latestExtension.get(d.kind);
     if (!ext) continue;
     if (ext.dueDate < d.dueDate) {
-      warnings.push(`extension of ${d.kind} (${d.rule}) to ${ext.dueDate} is earlier than the computed due date ${d.dueDate}; recorded as agreed`);
+      warnings.push(
+        `extension of ${d.kind} (${d.rule}) to ${ext.dueDate} is earlier than the computed due date ${d.dueDate}; recorded as agreed`,
+      );
     }
     deadlines[i] = {
       ...d,
@@ -267,7 +271,8 @@ export function validateExtension(clock: Clock, kind: string, dueDate: string): 
   if (clock.status === 'awaiting-complete-case') {
     return 'the clock has not started (the case is not complete), so there is no deadline to extend';
   }
-  if (clock.status === 'no-deadline-agreed') return 'this case has no deadline (none is set by statute or agreement), so there is nothing to extend';
+  if (clock.status === 'no-deadline-agreed')
+    return 'this case has no deadline (none is set by statute or agreement), so there is nothing to extend';
   if (clock.status === 'stopped') return `the clock stopped at ${clock.stoppedAt ?? '?'}; a stopped deadline cannot be extended`;
   const current = clock.deadlines.find((d) => d.kind === kind);
   if (!current) {

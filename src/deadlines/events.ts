@@ -31,7 +31,11 @@ export function toClockEvents(rows: readonly StoredEvent[]): ClockEvent[] {
         });
         break;
       case 'clock-stopped':
-        out.push({ event: 'clock-stopped', at: typeof d.at === 'string' ? d.at : r.at, ...(typeof d.kind === 'string' ? { kind: d.kind } : {}) });
+        out.push({
+          event: 'clock-stopped',
+          at: typeof d.at === 'string' ? d.at : r.at,
+          ...(typeof d.kind === 'string' ? { kind: d.kind } : {}),
+        });
         break;
       default:
         break;

@@ -25,13 +25,26 @@ export function createDeadlineMetrics(registry: Registry): DeadlineMetrics {
   const existing = <T>(name: string): T | undefined => registry.getSingleMetric(name) as T | undefined;
   const atRisk =
     existing<Gauge>(METRIC_NAMES.atRisk) ??
-    new Gauge({ name: METRIC_NAMES.atRisk, help: 'Cases with a running clock flagged at risk (a deadline is near) and not yet overdue', registers: [registry] });
+    new Gauge({
+      name: METRIC_NAMES.atRisk,
+      help: 'Cases with a running clock flagged at risk (a deadline is near) and not yet overdue',
+      registers: [registry],
+    });
   const overdue =
     existing<Gauge>(METRIC_NAMES.overdue) ??
-    new Gauge({ name: METRIC_NAMES.overdue, help: 'Cases with a running clock flagged overdue (a deadline has passed)', registers: [registry] });
+    new Gauge({
+      name: METRIC_NAMES.overdue,
+      help: 'Cases with a running clock flagged overdue (a deadline has passed)',
+      registers: [registry],
+    });
   const reminders =
     existing<Counter<'type'>>(METRIC_NAMES.reminders) ??
-    new Counter({ name: METRIC_NAMES.reminders, help: 'Deadline reminders recorded on cases, by type', labelNames: ['type'] as const, registers: [registry] });
+    new Counter({
+      name: METRIC_NAMES.reminders,
+      help: 'Deadline reminders recorded on cases, by type',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    });
   // Both series exist from the start (0), so a dashboard never sees "no data".
   reminders.inc({ type: 'at-risk' }, 0);
   reminders.inc({ type: 'overdue' }, 0);

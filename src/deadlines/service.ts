@@ -126,7 +126,10 @@ interface Loaded {
 type Q = Kysely<Database> | Transaction<Database>;
 
 /** Flags for the clock's current deadlines, from the stored reminder events. Pure. */
-export function deriveFlags(clock: Clock, events: readonly { event: string; at: string; data: string | Record<string, unknown> }[]): DeadlineFlag[] {
+export function deriveFlags(
+  clock: Clock,
+  events: readonly { event: string; at: string; data: string | Record<string, unknown> }[],
+): DeadlineFlag[] {
   if (clock.status !== 'running') return [];
   const found = new Map<string, DeadlineFlag>();
   for (const e of events) {
@@ -161,9 +164,15 @@ function statusError(clock: Clock, what: string): FieldError | null {
     case 'running':
       return null;
     case 'stopped':
-      return { path: 'clock', message: `the clock stopped at ${clock.stoppedAt ?? '?'} (${clock.outcome ?? '?'}); ${what} cannot be recorded on a stopped clock` };
+      return {
+        path: 'clock',
+        message: `the clock stopped at ${clock.stoppedAt ?? '?'} (${clock.outcome ?? '?'}); ${what} cannot be recorded on a stopped clock`,
+      };
     case 'awaiting-complete-case':
-      return { path: 'clock', message: `the clock has not started: the case is awaiting its complete documents (§21 stk. 2); ${what} cannot be recorded yet` };
+      return {
+        path: 'clock',
+        message: `the clock has not started: the case is awaiting its complete documents (§21 stk. 2); ${what} cannot be recorded yet`,
+      };
     case 'no-deadline-agreed':
       return { path: 'clock', message: `this case has no deadline (none by statute or agreement); ${what} cannot be recorded` };
   }
@@ -190,12 +199,18 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     const warning = `agreement ${row.agreement_id} governs this case but is no longer in the agreements file; statutory defaults are applied until it is restored`;
     if (!missingAgreementsLogged.has(row.agreement_id)) {
       missingAgreementsLogged.add(row.agreement_id);
-      log.warn({ caseId: row.id, agreementId: row.agreement_id }, 'governing agreement missing from the agreements file; using statutory defaults');
+      log.warn(
+        { caseId: row.id, agreementId: row.agreement_id },
+        'governing agreement missing from the agreements file; using statutory defaults',
+      );
     }
     return { agreement: null, warning };
   }
 
-  function compute(row: CaseFields, events: readonly { event: string; at: string; actor: string; data: string | Record<string, unknown> }[]): DeadlineResult {
+  function compute(
+    row: CaseFields,
+    events: readonly { event: string; at: string; actor: string; data: string | Record<string, unknown> }[],
+  ): DeadlineResult {
     const { agreement, warning } = agreementFor(row);
     const r = computeClock({
       service: row.service as Service,
@@ -262,20 +277,34 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
   }
 
   /** Load (locked), plan, insert the events, recompute, rewrite the clock column, audit — inside `trx`. */
-  async function applyIn(trx: Transaction<Database>, caseId: string, actor: string, plan: (l: Loaded, at: string) => Plan, at: string): Promise<Applied> {
+  async function applyIn(
+    trx: Transaction<Database>,
+    caseId: string,
+    actor: string,
+    plan: (l: Loaded, at: string) => Plan,
+    at: string,
+  ): Promise<Applied> {
     const l = await load(trx, caseId, true);
     if (!l) throw notFound(`no case ${caseId}`);
     const p = plan(l, at);
     const inserted = p.events.map((e) => ({ case_id: caseId, at, event: e.event, actor, data: JSON.stringify(e.data) }));
     await trx.insertInto('case_events').values(inserted).execute();
     const next = compute(l.row, [...l.events, ...inserted]);
-    await trx.updateTable('cases').set({ clock: JSON.stringify(next.clock), updated_at: at }).where('id', '=', caseId).execute();
+    await trx
+      .updateTable('cases')
+      .set({ clock: JSON.stringify(next.clock), updated_at: at })
+      .where('id', '=', caseId)
+      .execute();
     await appendAudit(trx, database.dialect, {
       at,
       actor,
       action: p.action,
       caseId,
-      details: { ...p.audit, clockStatus: next.clock.status, deadlines: next.clock.deadlines.map((d) => ({ kind: d.kind, dueDate: d.dueDate })) },
+      details: {
+        ...p.audit,
+        clockStatus: next.clock.status,
+        deadlines: next.clock.deadlines.map((d) => ({ kind: d.kind, dueDate: d.dueDate })),
+      },
     });
     return { result: next, before: l.result, action: p.action, extra: p.extraWarnings ?? [] };
   }
@@ -287,7 +316,13 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     // Only ids, kinds and dates: never CPR numbers, names, reasons or who agreed.
     for (const w of fresh) log.warn({ caseId, action: a.action, warning: w }, 'deadline warning');
     log.info(
-      { caseId, action: a.action, actor, clockStatus: a.result.clock.status, dueDates: a.result.clock.deadlines.map((d) => `${d.kind}:${d.dueDate}`) },
+      {
+        caseId,
+        action: a.action,
+        actor,
+        clockStatus: a.result.clock.status,
+        dueDates: a.result.clock.deadlines.map((d) => `${d.kind}:${d.dueDate}`),
+      },
       'case clock recomputed',
     );
     notify(caseId);
@@ -323,7 +358,10 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     return mutate(caseId, actor, (l, at) => {
       const errors: FieldError[] = [];
       if (!CONSULTATION_SERVICES.includes(l.row.service)) {
-        errors.push({ path: 'service', message: `consultations are booked in clinical-assessment and senior-pension-assessment cases (§23, §27); this case is ${l.row.service}` });
+        errors.push({
+          path: 'service',
+          message: `consultations are booked in clinical-assessment and senior-pension-assessment cases (§23, §27); this case is ${l.row.service}`,
+        });
       }
       const de = dateError('date', date, localDate(l.row.received_at));
       if (de) errors.push(de);
@@ -364,9 +402,15 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       const current = clock.deadlines.find((d) => d.kind === kind);
       if (!se) {
         if (!current) {
-          errors.push({ path: 'kind', message: `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${clock.deadlines.map((d) => d.kind).join(', ') || 'none'})` });
+          errors.push({
+            path: 'kind',
+            message: `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${clock.deadlines.map((d) => d.kind).join(', ') || 'none'})`,
+          });
         } else if (current.rule.startsWith('§21')) {
-          errors.push({ path: 'kind', message: `${current.rule} has no provision for agreeing another deadline in a concrete case (only §22 and §23 have one)` });
+          errors.push({
+            path: 'kind',
+            message: `${current.rule} has no provision for agreeing another deadline in a concrete case (only §22 and §23 have one)`,
+          });
         } else if (!de) {
           const why = validateExtension(clock, current.kind, input.dueDate);
           if (why) errors.push({ path: 'dueDate', message: why });
@@ -375,7 +419,12 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       if (errors.length) invalid(errors);
       const d = current!;
       return {
-        events: [{ event: 'extension-agreed', data: { kind: d.kind, dueDate: input.dueDate, reason, agreedWith, previousDueDate: d.dueDate, rule: d.rule } }],
+        events: [
+          {
+            event: 'extension-agreed',
+            data: { kind: d.kind, dueDate: input.dueDate, reason, agreedWith, previousDueDate: d.dueDate, rule: d.rule },
+          },
+        ],
         action: 'extension-agreed',
         // reason and agreedWith stay in the case history; the audit log keeps no free text about the citizen.
         audit: { kind: d.kind, rule: d.rule, dueDate: input.dueDate, previousDueDate: d.dueDate },
@@ -396,7 +445,10 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     return mutate(caseId, actor, (l, at) => {
       const errors: FieldError[] = [];
       if (l.row.service !== MEETING_SERVICE) {
-        errors.push({ path: 'service', message: `a rehabilitation-team meeting is booked in rehab-team-advice cases (§21); this case is ${l.row.service}` });
+        errors.push({
+          path: 'service',
+          message: `a rehabilitation-team meeting is booked in rehab-team-advice cases (§21); this case is ${l.row.service}`,
+        });
       }
       const de = dateError('date', date, localDate(l.row.received_at));
       if (de) errors.push(de);
@@ -450,18 +502,27 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       if (se) errors.push(se);
       let stopAt = at;
       if (input?.at !== undefined) {
-        if (!isInstantString(input.at)) errors.push({ path: 'at', message: `must be an ISO 8601 instant with an offset, got ${JSON.stringify(input.at)}` });
+        if (!isInstantString(input.at))
+          errors.push({ path: 'at', message: `must be an ISO 8601 instant with an offset, got ${JSON.stringify(input.at)}` });
         else {
           stopAt = toUtcIso(input.at);
-          const lastEvent = toClockEvents(l.events).reduce<string | null>((m, e) => (m === null || Date.parse(e.at) > Date.parse(m) ? e.at : m), null);
+          const lastEvent = toClockEvents(l.events).reduce<string | null>(
+            (m, e) => (m === null || Date.parse(e.at) > Date.parse(m) ? e.at : m),
+            null,
+          );
           if (Date.parse(stopAt) > Date.parse(at)) errors.push({ path: 'at', message: `${stopAt} is in the future` });
-          else if (clock.startedAt && Date.parse(stopAt) < Date.parse(clock.startedAt)) errors.push({ path: 'at', message: `${stopAt} is before the clock started (${clock.startedAt})` });
-          else if (lastEvent && Date.parse(stopAt) < Date.parse(lastEvent)) errors.push({ path: 'at', message: `${stopAt} is before the latest recorded clock event (${toUtcIso(lastEvent)})` });
+          else if (clock.startedAt && Date.parse(stopAt) < Date.parse(clock.startedAt))
+            errors.push({ path: 'at', message: `${stopAt} is before the clock started (${clock.startedAt})` });
+          else if (lastEvent && Date.parse(stopAt) < Date.parse(lastEvent))
+            errors.push({ path: 'at', message: `${stopAt} is before the latest recorded clock event (${toUtcIso(lastEvent)})` });
         }
       }
       const kind = input?.kind ?? clock.deadlines[0]?.kind;
       if (!se && !clock.deadlines.some((d) => d.kind === kind)) {
-        errors.push({ path: 'kind', message: `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${clock.deadlines.map((d) => d.kind).join(', ') || 'none'})` });
+        errors.push({
+          path: 'kind',
+          message: `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${clock.deadlines.map((d) => d.kind).join(', ') || 'none'})`,
+        });
       }
       if (errors.length) invalid(errors);
       const stop = stopEvent(l, at, stopAt, kind!, {});
@@ -490,7 +551,8 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       if (l.row.state === 'closed') return { outcome: 'case-closed', ...base };
       if (clock.status !== 'running') return { outcome: 'clock-not-running', ...base };
       const d = clock.deadlines.find((x) => x.kind === input.kind);
-      if (!d || !isInstantString(input.dueAt) || Date.parse(d.dueAt) !== Date.parse(input.dueAt)) return { outcome: 'due-date-changed', ...base };
+      if (!d || !isInstantString(input.dueAt) || Date.parse(d.dueAt) !== Date.parse(input.dueAt))
+        return { outcome: 'due-date-changed', ...base };
       const flags = clock.flags ?? [];
       if (flags.some((f) => f.kind === d.kind && (f.type === input.type || f.type === 'overdue'))) {
         // Repair the cached clock column if a writer that does not know the flags rewrote it.
@@ -499,11 +561,27 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
         return { outcome: 'already-recorded', ...base };
       }
       const event = REMINDER_EVENTS[input.type];
-      const inserted = { case_id: caseId, at, event, actor, data: JSON.stringify({ kind: d.kind, rule: d.rule, dueDate: d.dueDate, dueAt: d.dueAt }) };
+      const inserted = {
+        case_id: caseId,
+        at,
+        event,
+        actor,
+        data: JSON.stringify({ kind: d.kind, rule: d.rule, dueDate: d.dueDate, dueAt: d.dueAt }),
+      };
       await trx.insertInto('case_events').values(inserted).execute();
       const next = compute(l.row, [...l.events, inserted]);
-      await trx.updateTable('cases').set({ clock: JSON.stringify(next.clock), updated_at: at }).where('id', '=', caseId).execute();
-      await appendAudit(trx, database.dialect, { at, actor, action: event, caseId, details: { kind: d.kind, rule: d.rule, dueDate: d.dueDate, dueAt: d.dueAt } });
+      await trx
+        .updateTable('cases')
+        .set({ clock: JSON.stringify(next.clock), updated_at: at })
+        .where('id', '=', caseId)
+        .execute();
+      await appendAudit(trx, database.dialect, {
+        at,
+        actor,
+        action: event,
+        caseId,
+        details: { kind: d.kind, rule: d.rule, dueDate: d.dueDate, dueAt: d.dueAt },
+      });
       return { outcome: 'recorded', clock: next.clock, state: l.row.state };
     });
     if (r.outcome === 'recorded') notify(caseId);

@@ -37,16 +37,20 @@ export function createMailboxRouter(deps: MailboxDeps): Router {
   async function own(req: Request): Promise<MessageRow> {
     const id = String(req.params.messageId);
     const m = await db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!m || m.recipient_party_id === null || m.recipient_party_id !== req.party!.id) throw notFound(`no message ${id} for ${req.party!.id}`);
+    if (!m || m.recipient_party_id === null || m.recipient_party_id !== req.party!.id)
+      throw notFound(`no message ${id} for ${req.party!.id}`);
     return m;
   }
 
   // Team leads: messages that did not reach their recipient and need a person.
   router.get('/v1/messages', async (req, res) => {
-    if (!isStaff(req.party) || !isTeamLead(req.party)) throw forbidden('listing undelivered messages is for team leads', 'wrong-party-kind');
+    if (!isStaff(req.party) || !isTeamLead(req.party))
+      throw forbidden('listing undelivered messages is for team leads', 'wrong-party-kind');
     const state = req.query.state;
     if (state !== 'no-recipient-system' && state !== 'dead-lettered') {
-      throw badRequest('state must be no-recipient-system or dead-lettered', [{ path: 'state', message: 'no-recipient-system or dead-lettered' }]);
+      throw badRequest('state must be no-recipient-system or dead-lettered', [
+        { path: 'state', message: 'no-recipient-system or dead-lettered' },
+      ]);
     }
     const rows = await db
       .selectFrom('messages')
@@ -75,7 +79,8 @@ export function createMailboxRouter(deps: MailboxDeps): Router {
     const id = String(req.params.messageId);
     const m = await db.selectFrom('messages').select(['id', 'state']).where('id', '=', id).executeTakeFirst();
     if (!m) throw notFound(`no message ${id}`);
-    if (m.state !== 'dead-lettered') throw conflict(`message ${id} is ${m.state}; only a dead-lettered message is retried`, 'message-state');
+    if (m.state !== 'dead-lettered')
+      throw conflict(`message ${id} is ${m.state}; only a dead-lettered message is retried`, 'message-state');
     if (!deps.delivery) throw unavailable('push delivery is not running (no Redis or no push client certificate)');
     if (!(await deps.delivery.retryDeadLetter(id, req.party.id))) throw conflict(`message ${id} changed meanwhile`, 'message-state');
     res.status(202).json({ messageId: id, state: 'queued' });
@@ -98,9 +103,17 @@ export function createMailboxRouter(deps: MailboxDeps): Router {
     const response = await db.selectFrom('responses').select(['blob_key']).where('id', '=', m.response_id).executeTakeFirstOrThrow();
     const parts = JSON.parse(openSmall(deps.masterKey, Buffer.from(m.envelope_enc)).toString('utf8')) as EnvelopeParts;
     const document = await deps.blobs.get(response.blob_key);
-    await db.transaction().execute((trx) =>
-      appendAudit(trx, deps.db.dialect, { at: now().toISOString(), actor: req.party!.id, action: 'message-read', caseId: m.case_id, details: { messageId: m.id } }),
-    );
+    await db
+      .transaction()
+      .execute((trx) =>
+        appendAudit(trx, deps.db.dialect, {
+          at: now().toISOString(),
+          actor: req.party!.id,
+          action: 'message-read',
+          caseId: m.case_id,
+          details: { messageId: m.id },
+        }),
+      );
     res.status(200);
     res.setHeader('content-type', 'application/json');
     res.setHeader('content-length', String(m.envelope_size));
@@ -128,9 +141,21 @@ export function createMailboxRouter(deps: MailboxDeps): Router {
         if (Number(r.numUpdatedRows) !== 1) return; // acknowledged concurrently
         await trx
           .insertInto('case_events')
-          .values({ case_id: m.case_id, at, event: 'message-acknowledged', actor: req.party!.id, data: JSON.stringify({ messageId: m.id }) })
+          .values({
+            case_id: m.case_id,
+            at,
+            event: 'message-acknowledged',
+            actor: req.party!.id,
+            data: JSON.stringify({ messageId: m.id }),
+          })
           .execute();
-        await appendAudit(trx, deps.db.dialect, { at, actor: req.party!.id, action: 'message-acknowledged', caseId: m.case_id, details: { messageId: m.id } });
+        await appendAudit(trx, deps.db.dialect, {
+          at,
+          actor: req.party!.id,
+          action: 'message-acknowledged',
+          caseId: m.case_id,
+          details: { messageId: m.id },
+        });
       });
     }
     const after = await db.selectFrom('messages').select(['state', 'acknowledged_at']).where('id', '=', m.id).executeTakeFirstOrThrow();

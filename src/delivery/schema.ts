@@ -11,7 +11,9 @@ const state = z.enum(['queued', 'pushed', 'acknowledged', 'dead-lettered', 'no-r
 export const responseRequestSchema = z
   .object({
     kind: z.enum(RESPONSE_KINDS),
-    content: z.record(z.string(), z.unknown()).describe('the fields the rules require for this kind (API.md); each missing one is a 422 naming content.<field>'),
+    content: z
+      .record(z.string(), z.unknown())
+      .describe('the fields the rules require for this kind (API.md); each missing one is a 422 naming content.<field>'),
   })
   .describe('the `response` part (JSON)');
 
@@ -25,7 +27,9 @@ export const responseAnswerSchema = z.object({
 });
 
 export const mailboxListSchema = z.object({
-  items: z.array(z.object({ messageId: z.string().uuid(), caseId: z.string().uuid(), kind: z.string(), copy: z.boolean(), sentAt: z.string() })),
+  items: z.array(
+    z.object({ messageId: z.string().uuid(), caseId: z.string().uuid(), kind: z.string(), copy: z.boolean(), sentAt: z.string() }),
+  ),
 });
 
 export const envelopeSchema = z

@@ -80,7 +80,10 @@ export const manifestSchema = z
         note: text(2000).optional(),
       })
       .optional(),
-    municipalityCode: z.string().regex(/^\d{3}$/, 'a municipality code is 3 digits').optional(),
+    municipalityCode: z
+      .string()
+      .regex(/^\d{3}$/, 'a municipality code is 3 digits')
+      .optional(),
     citizen: z.strictObject({
       cpr: z
         .string()
@@ -89,13 +92,9 @@ export const manifestSchema = z
       name: text(200),
     }),
     gp: z.strictObject({ ydernummer, name: text(200).optional() }).optional(),
-    caseworker: z
-      .strictObject({ name: text(200), email: z.string().email().optional(), phone: text(40).optional() })
-      .optional(),
+    caseworker: z.strictObject({ name: text(200), email: z.string().email().optional(), phone: text(40).optional() }).optional(),
     meetingDate: realDate.optional(),
-    consents: z
-      .strictObject({ gpDiscussion: z.boolean().optional(), sameSpecialistAsCoordinator: z.boolean().optional() })
-      .optional(),
+    consents: z.strictObject({ gpDiscussion: z.boolean().optional(), sameSpecialistAsCoordinator: z.boolean().optional() }).optional(),
     treatingClinicians: z
       .array(
         z
@@ -118,7 +117,11 @@ export const manifestSchema = z
     m.documents.forEach((d, i) => {
       const first = seen.get(d.part);
       if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['documents', i, 'part'], message: `part "${d.part}" is already used by documents[${first}]` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['documents', i, 'part'],
+          message: `part "${d.part}" is already used by documents[${first}]`,
+        });
       } else seen.set(d.part, i);
     });
     const isSenior = SENIOR_PENSION_SERVICES.includes(m.service);
@@ -142,7 +145,12 @@ export type DocumentEntry = z.infer<typeof documentEntrySchema>;
 /** Maps zod issues to problem+json `errors`. */
 export function zodErrors(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((i) => ({
-    path: i.path.length ? i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)',
+    path: i.path.length
+      ? i.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+          .join('')
+          .replace(/^\./, '')
+      : '(root)',
     message: i.message,
   }));
 }

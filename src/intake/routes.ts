@@ -15,7 +15,9 @@ export function uploadProblem(err: unknown, limits: UploadLimits): Problem {
   if (err instanceof Problem) return err;
   const code = (err as { code?: unknown })?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return insufficientStorage('the gateway has no room to store the documents now; nothing was receipted. Send the package again later with the same packageId.');
+    return insufficientStorage(
+      'the gateway has no room to store the documents now; nothing was receipted. Send the package again later with the same packageId.',
+    );
   }
   if (err instanceof multer.MulterError) {
     switch (err.code) {
@@ -30,7 +32,11 @@ export function uploadProblem(err: unknown, limits: UploadLimits): Problem {
           ? tooLarge(`the manifest is larger than ${limits.maxManifestBytes} bytes`, 'manifest-too-large')
           : badRequest(`field "${err.field}" is too large`, undefined, 'field-too-large');
       case 'LIMIT_FIELD_COUNT':
-        return badRequest('the package has too many text fields; send only "manifest" and the document parts', undefined, 'too-many-fields');
+        return badRequest(
+          'the package has too many text fields; send only "manifest" and the document parts',
+          undefined,
+          'too-many-fields',
+        );
       default:
         return badRequest(`malformed multipart body: ${err.message}`, undefined, 'malformed-multipart');
     }
@@ -42,6 +48,8 @@ export function uploadProblem(err: unknown, limits: UploadLimits): Problem {
   return toProblem(err);
 }
 
+// A path, a parent reference or a control character (NUL…US) in a part's file name.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const BAD_FILENAME = /(^|[\\/])\.\.([\\/]|$)|[\\/\0]|[\x00-\x1f]/;
 
 export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobStore; limits: UploadLimits }): Router {
@@ -61,7 +69,9 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
     },
     fileFilter(_req, file, cb) {
       if (file.originalname && BAD_FILENAME.test(file.originalname)) {
-        return cb(badRequest(`part "${file.fieldname}" carries a file name with a path or control characters`, undefined, 'invalid-filename'));
+        return cb(
+          badRequest(`part "${file.fieldname}" carries a file name with a path or control characters`, undefined, 'invalid-filename'),
+        );
       }
       cb(null, true);
     },
@@ -72,7 +82,9 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
 
   const router = Router();
 
-  const admission = limits.admission ? createAdmission(limits.admission).middleware : (_req: Request, _res: Response, next: () => void) => next();
+  const admission = limits.admission
+    ? createAdmission(limits.admission).middleware
+    : (_req: Request, _res: Response, next: () => void) => next();
   router.post('/v1/packages', requireKind('municipality', 'senior-pension-unit'), admission, async (req, res) => {
     const party = req.party!;
     if (!req.is('multipart/form-data')) {
@@ -96,7 +108,12 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
       await runUpload(req, res);
       const body = (req.body ?? {}) as Record<string, unknown>;
       const extra = Object.keys(body).filter((k) => k !== 'manifest');
-      if (extra.length) throw badRequest(`unexpected fields: ${extra.join(', ')}; send only "manifest" and the document parts`, undefined, 'unexpected-field');
+      if (extra.length)
+        throw badRequest(
+          `unexpected fields: ${extra.join(', ')}; send only "manifest" and the document parts`,
+          undefined,
+          'unexpected-field',
+        );
       if (!state.manifest) {
         if (typeof body.manifest !== 'string') throw badRequest('the package has no "manifest" part', undefined, 'manifest-missing');
         await acceptManifest(state, Buffer.from(body.manifest, 'utf8'), limits);

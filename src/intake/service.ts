@@ -106,10 +106,7 @@ export function createIntakeService(deps: IntakeDeps) {
     if (party.kind === 'municipality') {
       const own = party.municipalityCode!;
       if (m.municipalityCode && m.municipalityCode !== own) {
-        throw forbidden(
-          `${party.id} sends for municipality ${own} only; the manifest names ${m.municipalityCode}`,
-          'foreign-municipality',
-        );
+        throw forbidden(`${party.id} sends for municipality ${own} only; the manifest names ${m.municipalityCode}`, 'foreign-municipality');
       }
     } else if (party.kind === 'senior-pension-unit') {
       if (!m.municipalityCode) {
@@ -128,7 +125,7 @@ export function createIntakeService(deps: IntakeDeps) {
     if (region !== deps.regionCode) {
       throw forbidden(
         `municipality ${code} lies in ${deps.municipalities.regionName(region) ?? region} (${region}); this mailbox serves region ${deps.regionCode}. ` +
-          'A municipality works with the region it lies in (§29 stk. 4): send the package to that region\'s mailbox.',
+          "A municipality works with the region it lies in (§29 stk. 4): send the package to that region's mailbox.",
         'wrong-region',
       );
     }
@@ -178,7 +175,10 @@ export function createIntakeService(deps: IntakeDeps) {
   async function commit(party: Party, state: UploadState): Promise<ReceiptResult> {
     const m = state.manifest!;
     const docs = state.stored;
-    const hash = contentHash(m, docs.map((d) => ({ part: d.entry.part, sha256: d.sha256 })));
+    const hash = contentHash(
+      m,
+      docs.map((d) => ({ part: d.entry.part, sha256: d.sha256 })),
+    );
     const keep = { value: false };
     try {
       const repeat = await existingReceipt(party, m.packageId, hash);
@@ -192,7 +192,9 @@ export function createIntakeService(deps: IntakeDeps) {
       if (e instanceof WriteOutcomeUnknown) {
         // It may have committed: its documents stay (the orphan sweep removes them if it did not).
         keep.value = true;
-        throw unavailable('the gateway could not confirm that the package was stored. Send it again with the same packageId: if it was stored, the answer is its receipt.');
+        throw unavailable(
+          'the gateway could not confirm that the package was stored. Send it again with the same packageId: if it was stored, the answer is its receipt.',
+        );
       }
       throw unavailable('the package could not be stored durably; nothing was receipted. Send it again with the same packageId.');
     } finally {
@@ -265,7 +267,12 @@ export function createIntakeService(deps: IntakeDeps) {
       };
     }
     const priorEvents = m.supplementTo
-      ? await db.selectFrom('case_events').select(['event', 'at', 'actor', 'data']).where('case_id', '=', caseRow.id).orderBy('id').execute()
+      ? await db
+          .selectFrom('case_events')
+          .select(['event', 'at', 'actor', 'data'])
+          .where('case_id', '=', caseRow.id)
+          .orderBy('id')
+          .execute()
       : [];
     const clock = caseClock(caseRow, priorEvents);
     caseRow.clock = JSON.stringify(clock);
@@ -346,11 +353,22 @@ export function createIntakeService(deps: IntakeDeps) {
     ops.push({
       query: db
         .insertInto('receipts')
-        .values({ id: receiptId, package_row_id: packageRowId, case_id: caseRow.id, sender_party_id: party.id, body, signature, created_at: receivedAt })
+        .values({
+          id: receiptId,
+          package_row_id: packageRowId,
+          case_id: caseRow.id,
+          sender_party_id: party.id,
+          body,
+          signature,
+          created_at: receivedAt,
+        })
         .compile(),
     });
     const events: { event: string; data: Record<string, unknown> }[] = [
-      { event: m.supplementTo ? 'supplement-received' : 'received', data: { packageId: m.packageId, receiptId, documents: state.stored.length } },
+      {
+        event: m.supplementTo ? 'supplement-received' : 'received',
+        data: { packageId: m.packageId, receiptId, documents: state.stored.length },
+      },
     ];
     if (!m.supplementTo && caseRow.complete === 0) events.push({ event: 'awaiting-complete-case', data: {} });
     // A case that is complete now (new and complete, or completed by this
@@ -370,7 +388,13 @@ export function createIntakeService(deps: IntakeDeps) {
         actor: party.id,
         action: m.supplementTo ? 'supplement-received' : 'package-received',
         caseId: caseRow.id,
-        details: { packageId: m.packageId, receiptId, manifestSha256: receipt.manifestSha256, documents: receipt.documents, clockStatus: clock.status },
+        details: {
+          packageId: m.packageId,
+          receiptId,
+          manifestSha256: receipt.manifestSha256,
+          documents: receipt.documents,
+          clockStatus: clock.status,
+        },
       },
     });
 

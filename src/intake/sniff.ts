@@ -51,8 +51,7 @@ export function createSniffFilter(
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let total = 0;
 
-  const mismatch = (what: string): Problem =>
-    unsupportedMediaType(`document "${part}" is declared as ${declared} but its bytes ${what}`);
+  const mismatch = (what: string): Problem => unsupportedMediaType(`document "${part}" is declared as ${declared} but its bytes ${what}`);
 
   function checkText(chunk: Buffer): Problem | null {
     if (chunk.includes(0)) return mismatch('contain NUL bytes, so they are not text');
@@ -67,7 +66,8 @@ export function createSniffFilter(
   function decide(buf: Buffer): Problem | null {
     decided = true;
     const found = detect(buf);
-    const isTextType = declared === 'application/xml' || declared === 'text/xml' || declared === 'application/json' || declared === 'text/plain';
+    const isTextType =
+      declared === 'application/xml' || declared === 'text/xml' || declared === 'application/json' || declared === 'text/plain';
     if (isTextType) {
       if (found !== 'text') return mismatch(`look like ${found}`);
       textMode = true;

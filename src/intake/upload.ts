@@ -64,7 +64,10 @@ export async function acceptManifest(state: UploadState, raw: Buffer, limits: Up
   if (state.manifest) throw badRequest('the package has more than one manifest part', undefined, 'duplicate-manifest');
   const { manifest } = parseManifest(raw);
   if (manifest.documents.length > limits.maxDocuments) {
-    throw tooLarge(`a package holds at most ${limits.maxDocuments} documents; this manifest lists ${manifest.documents.length}`, 'too-many-documents');
+    throw tooLarge(
+      `a package holds at most ${limits.maxDocuments} documents; this manifest lists ${manifest.documents.length}`,
+      'too-many-documents',
+    );
   }
   for (const [i, d] of manifest.documents.entries()) {
     if (!isAllowedMediaType(d.mediaType)) {
@@ -159,7 +162,11 @@ export function createUploadStorage(blobs: BlobStore, limits: UploadLimits): mul
     });
     if (entry.sha256 && entry.sha256 !== put.sha256) {
       await blobs.delete(put.key);
-      throw badRequest(`document "${entry.part}": the declared sha256 does not match the bytes received (${put.sha256})`, undefined, 'sha256-mismatch');
+      throw badRequest(
+        `document "${entry.part}": the declared sha256 does not match the bytes received (${put.sha256})`,
+        undefined,
+        'sha256-mismatch',
+      );
     }
     state.stored.push({ entry, blobKey: put.key, size: put.size, sha256: put.sha256 });
     return { size: put.size, blobKey: put.key } as Partial<Express.Multer.File> & { blobKey: string };

@@ -23,8 +23,7 @@ export function peerIdentity(socket: TLSSocket): PeerIdentity {
   const out: PeerIdentity = { authorized };
   const err = socket.authorizationError as unknown;
   if (!authorized && err) {
-    out.authorizationError =
-      typeof err === 'string' ? err : ((err as { code?: string }).code ?? (err as Error).message ?? String(err));
+    out.authorizationError = typeof err === 'string' ? err : ((err as { code?: string }).code ?? (err as Error).message ?? String(err));
   }
   const cert = socket.getPeerCertificate();
   // No certificate: node returns {} (or null once the socket is gone).

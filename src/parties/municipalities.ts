@@ -35,7 +35,7 @@ export function loadMunicipalities(file: string | URL = MUNICIPALITIES_FILE): Mu
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`municipality table ${String(file)}: ${(e as Error).message}`);
+    throw new Error(`municipality table ${String(file)}: ${(e as Error).message}`, { cause: e });
   }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {

@@ -25,7 +25,10 @@ export type CertificateEntry = { subjectSerialNumber: string; sha256?: undefined
 
 const partyId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1–64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    'must be 1–64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
 
 const municipalityCode = z
   .string()
@@ -153,7 +156,7 @@ export function parsePartiesFile(json: unknown): Party[] {
     try {
       raw = JSON.parse(json.toString());
     } catch (e) {
-      throw new Error(`parties file is not valid JSON: ${(e as Error).message}`);
+      throw new Error(`parties file is not valid JSON: ${(e as Error).message}`, { cause: e });
     }
   }
   const file = fileSchema.safeParse(raw);
@@ -164,7 +167,8 @@ export function parsePartiesFile(json: unknown): Party[] {
   const problems: string[] = [];
   const parsed: Array<{ index: number; party: Party }> = [];
   file.data.parties.forEach((p, i) => {
-    const rawId = p !== null && typeof p === 'object' && typeof (p as { id?: unknown }).id === 'string' ? (p as { id: string }).id : undefined;
+    const rawId =
+      p !== null && typeof p === 'object' && typeof (p as { id?: unknown }).id === 'string' ? (p as { id: string }).id : undefined;
     const where = `parties[${i}]${rawId !== undefined ? ` (${JSON.stringify(rawId)})` : ''}`;
     const r = partySchema.safeParse(p, { reportInput: true });
     if (!r.success) {
@@ -274,12 +278,12 @@ export function loadPartiesFile(file: string): Party[] {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`cannot read parties file ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read parties file ${file}: ${(e as Error).message}`, { cause: e });
   }
   try {
     return parsePartiesFile(text);
   } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
+    throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -112,8 +112,9 @@ function ensureFiles(pki: DevPki, clientsDir: string, parties: readonly DevPkiPa
     },
   ];
   for (const p of parties) {
-    const serial = p.certificates.find((c) => typeof c.subjectSerialNumber === 'string' && c.subjectSerialNumber !== '')
-      ?.subjectSerialNumber;
+    const serial = p.certificates.find(
+      (c) => typeof c.subjectSerialNumber === 'string' && c.subjectSerialNumber !== '',
+    )?.subjectSerialNumber;
     if (serial === undefined) continue;
     if (!SAFE_ID.test(p.id)) throw new Error(`dev PKI: party id ${JSON.stringify(p.id)} cannot be used as a file name`);
     const files = { cert: path.join(clientsDir, `${p.id}.pem`), key: path.join(clientsDir, `${p.id}.key`) };
@@ -149,7 +150,7 @@ async function withLock<T>(dir: string, fn: () => T): Promise<T> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    let age = 0;
+    let age: number;
     try {
       age = Date.now() - fs.statSync(lock).mtimeMs;
     } catch {
@@ -298,7 +299,11 @@ function createLeaf(certFile: string, keyFile: string, spec: LeafSpec, ca: Issue
   const subject: forge.pki.CertificateField[] = [utf8Attr('CN', spec.cn)];
   if (spec.subjectSerialNumber !== undefined) {
     // X.520 serialNumber (2.5.4.5) is a PrintableString; ':' and '-' are allowed.
-    subject.push({ type: '2.5.4.5', value: spec.subjectSerialNumber, valueTagClass: forge.asn1.Type.PRINTABLESTRING as unknown as forge.asn1.Class });
+    subject.push({
+      type: '2.5.4.5',
+      value: spec.subjectSerialNumber,
+      valueTagClass: forge.asn1.Type.PRINTABLESTRING as unknown as forge.asn1.Class,
+    });
   }
   subject.push(utf8Attr('O', ORG));
   cert.setSubject(subject);

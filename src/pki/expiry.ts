@@ -42,7 +42,10 @@ export function createCertExpiryMonitor(opts: { registry: Registry; log: Logger;
     const last = warned.get(key);
     if (last !== undefined && now() - last < DAY) return;
     warned.set(key, now());
-    opts.log.warn({ ...fields, daysLeft: Math.floor(days) }, days <= 0 ? 'certificate has expired' : `certificate expires within ${warnDays} days`);
+    opts.log.warn(
+      { ...fields, daysLeft: Math.floor(days) },
+      days <= 0 ? 'certificate has expired' : `certificate expires within ${warnDays} days`,
+    );
   }
 
   return {

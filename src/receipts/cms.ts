@@ -159,7 +159,9 @@ export function createSigner(material: SignerMaterial): DetachedSigner {
       replaceOnce(signedAttributes, EMPTY_SHA256, digest);
     }
     const signature = await new Promise<Buffer>((resolve, reject) =>
-      crypto.sign('sha256', signedAttributes, { key: nodeKey, padding: crypto.constants.RSA_PKCS1_PADDING }, (err, sig) => (err ? reject(err) : resolve(sig))),
+      crypto.sign('sha256', signedAttributes, { key: nodeKey, padding: crypto.constants.RSA_PKCS1_PADDING }, (err, sig) =>
+        err ? reject(err) : resolve(sig),
+      ),
     );
     if (signature.length !== placeholder.length) throw new Error('CMS signing: signature length differs from the key size');
     replaceOnce(der, placeholder, signature);
@@ -187,7 +189,8 @@ const EMPTY_SHA256 = crypto.createHash('sha256').update(EMPTY).digest();
 /** Replaces the one occurrence of `find` in `buf` (same length) in place; throws unless there is exactly one. */
 function replaceOnce(buf: Buffer, find: Buffer, replacement: Buffer): void {
   const at = buf.indexOf(find);
-  if (at < 0 || buf.indexOf(find, at + 1) >= 0 || find.length !== replacement.length) throw new Error('CMS signing: could not place a value');
+  if (at < 0 || buf.indexOf(find, at + 1) >= 0 || find.length !== replacement.length)
+    throw new Error('CMS signing: could not place a value');
   replacement.copy(buf, at);
 }
 
@@ -289,12 +292,7 @@ function certEntry(node: Asn1): CertEntry {
  * (each string may hold several PEM certificates). Certificates must be valid
  * at `opts.at` (default: now). Never throws.
  */
-export function verifyDetached(
-  content: Buffer,
-  derSig: Buffer,
-  trustedCaPems: string[],
-  opts: { at?: Date } = {},
-): VerifyResult {
+export function verifyDetached(content: Buffer, derSig: Buffer, trustedCaPems: string[], opts: { at?: Date } = {}): VerifyResult {
   try {
     return verifyOrThrow(content, derSig, trustedCaPems, opts.at ?? new Date());
   } catch (e) {
@@ -399,7 +397,12 @@ function verifyOrThrow(content: Buffer, derSig: Buffer, trustedCaPems: string[],
     fail('signature value does not verify with the signer certificate');
   }
 
-  const chain = chainToAnchor(signer.x509, certs.map((c) => c.x509), parseTrustAnchors(trustedCaPems), at);
+  const chain = chainToAnchor(
+    signer.x509,
+    certs.map((c) => c.x509),
+    parseTrustAnchors(trustedCaPems),
+    at,
+  );
   if (chain !== null) fail(chain);
 
   return {

@@ -26,7 +26,12 @@ export const KINDS_BY_SERVICE: Record<string, readonly ResponseKind[]> = {
 /** Kinds that end the case's work and stop its clock (met or missed). */
 export const FINAL_KINDS: readonly ResponseKind[] = ['statement', 'specialist-attest'];
 
-const text = (what: string) => z.string({ error: `${what} is required` }).trim().min(1, `${what} must not be empty`).max(50_000, 'at most 50 000 characters');
+const text = (what: string) =>
+  z
+    .string({ error: `${what} is required` })
+    .trim()
+    .min(1, `${what} must not be empty`)
+    .max(50_000, 'at most 50 000 characters');
 
 /** Optional on coordinator kinds: the coordinator discussed the case with the citizen's GP (needs written consent, §5 stk. 2, §11 stk. 5). */
 const gpDiscussion = z.boolean().optional();
@@ -41,7 +46,8 @@ const furtherAssessment = z
   .superRefine((f, ctx) => {
     if (!f.needed) return;
     for (const k of ['description', 'priceDkk', 'timeframe'] as const) {
-      if (f[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k} is required when further assessment is needed (§14 stk. 2)` });
+      if (f[k] === undefined)
+        ctx.addIssue({ code: 'custom', path: [k], message: `${k} is required when further assessment is needed (§14 stk. 2)` });
     }
   });
 
@@ -63,12 +69,16 @@ const schemas = {
   }),
   statement: z.strictObject({
     assessment: text('assessment'),
-    recommendation: z.enum(['clinical-assessment', 'gp-visit', 'none'], 'recommendation is clinical-assessment, gp-visit or none (§11 stk. 2)').optional(),
+    recommendation: z
+      .enum(['clinical-assessment', 'gp-visit', 'none'], 'recommendation is clinical-assessment, gp-visit or none (§11 stk. 2)')
+      .optional(),
     gpDiscussion,
   }),
   recommendation: z.strictObject({
     reasons: text('reasons (§6 stk. 2: a recommendation is reasoned)'),
-    proposals: z.array(text('each proposal'), { error: 'proposals is required' }).min(1, 'proposals must list at least one concrete proposal (§6 stk. 2)'),
+    proposals: z
+      .array(text('each proposal'), { error: 'proposals is required' })
+      .min(1, 'proposals must list at least one concrete proposal (§6 stk. 2)'),
     gpDiscussion,
   }),
   'pre-meeting-advice': z.strictObject({ advice: text('advice (§6)'), gpDiscussion }),
@@ -94,21 +104,31 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
   }
   const key = kind === 'statement' && ctx.service === 'early-pension-statement' ? 'statement-§10' : (kind as keyof typeof schemas);
   const parsed = schemas[key].safeParse(content ?? undefined);
-  const errors: FieldError[] = parsed.success ? [] : zodErrors(parsed.error).map((e) => ({ path: e.path === '(root)' ? 'content' : `content.${e.path}`, message: e.message }));
-  if (content === null || typeof content !== 'object') return errors.length ? errors : [{ path: 'content', message: 'content must be an object' }];
+  const errors: FieldError[] = parsed.success
+    ? []
+    : zodErrors(parsed.error).map((e) => ({ path: e.path === '(root)' ? 'content' : `content.${e.path}`, message: e.message }));
+  if (content === null || typeof content !== 'object')
+    return errors.length ? errors : [{ path: 'content', message: 'content must be an object' }];
   const c = content as Record<string, unknown>;
   if (kind === 'specialist-attest') {
     if (ctx.earlierAssessments && (typeof c.overallAssessment !== 'string' || c.overallAssessment.trim() === '')) {
-      errors.push({ path: 'content.overallAssessment', message: 'required: the case holds earlier assessments, so an overall assessment is due (§14 stk. 3–4)' });
+      errors.push({
+        path: 'content.overallAssessment',
+        message: 'required: the case holds earlier assessments, so an overall assessment is due (§14 stk. 3–4)',
+      });
     }
     if (ctx.service === 'senior-pension-assessment' && (typeof c.latestJobAssessment !== 'string' || c.latestJobAssessment.trim() === '')) {
-      errors.push({ path: 'content.latestJobAssessment', message: 'required in senior-pension cases: functional capacity in relation to the latest job (§27 stk. 2)' });
+      errors.push({
+        path: 'content.latestJobAssessment',
+        message: 'required in senior-pension cases: functional capacity in relation to the latest job (§27 stk. 2)',
+      });
     }
   }
   if (c.gpDiscussion === true && !ctx.gpDiscussionConsent) {
     errors.push({
       path: 'content.gpDiscussion',
-      message: 'a discussion with the GP needs the citizen’s written consent on the case (§5 stk. 2, §11 stk. 5); a supplement from the municipality can add it',
+      message:
+        'a discussion with the GP needs the citizen’s written consent on the case (§5 stk. 2, §11 stk. 5); a supplement from the municipality can add it',
     });
   }
   return errors;

@@ -29,7 +29,11 @@ function storage(blobs: BlobStore): multer.StorageEngine {
   return {
     _handleFile(req, file, cb) {
       const state = ((req as UploadRequest).responseUpload ??= {});
-      const done = (p: Promise<Partial<Express.Multer.File>>) => p.then((info) => cb(null, info), (err) => cb(err));
+      const done = (p: Promise<Partial<Express.Multer.File>>) =>
+        void p.then(
+          (info) => cb(null, info),
+          (err) => cb(err),
+        );
       if (file.fieldname === 'response') {
         done(
           readSmall(file.stream, MAX_RESPONSE_JSON, 'response').then((b) => {
@@ -93,9 +97,16 @@ export function createResponsesRouter(deps: { db: Db; blobs: BlobStore; response
         throw badRequest('the "response" part is not valid JSON', [{ path: 'response', message: 'not valid JSON' }], 'invalid-json');
       }
       if (response === null || typeof response !== 'object' || Array.isArray(response)) {
-        throw badRequest('the "response" part must be a JSON object { kind, content }', [{ path: 'response', message: 'must be an object' }]);
+        throw badRequest('the "response" part must be a JSON object { kind, content }', [
+          { path: 'response', message: 'must be an object' },
+        ]);
       }
-      if (!state.document) throw badRequest('the "document" part (the signed-off PDF) is missing', [{ path: 'document', message: 'required' }], 'document-missing');
+      if (!state.document)
+        throw badRequest(
+          'the "document" part (the signed-off PDF) is missing',
+          [{ path: 'document', message: 'required' }],
+          'document-missing',
+        );
       const out = await deps.responses.submit(staff, caseId, response as { kind?: unknown; content?: unknown }, state.document);
       res.status(201).json(out);
     } catch (err) {

@@ -70,7 +70,9 @@ export function createResponseService(deps: ResponseServiceDeps) {
   const now = deps.now ?? (() => new Date());
 
   function citizenOf(c: CaseRow): { cpr: string; name: string } {
-    const m = JSON.parse(openSmall(deps.masterKey, Buffer.from(c.manifest_enc)).toString('utf8')) as { citizen: { cpr: string; name: string } };
+    const m = JSON.parse(openSmall(deps.masterKey, Buffer.from(c.manifest_enc)).toString('utf8')) as {
+      citizen: { cpr: string; name: string };
+    };
     return { cpr: m.citizen.cpr, name: m.citizen.name };
   }
 
@@ -95,11 +97,22 @@ export function createResponseService(deps: ResponseServiceDeps) {
    * Validates and dispatches. The document is already in the blob store
    * (`doc`); on any refusal or failure the caller deletes it.
    */
-  async function submit(staff: StaffParty, caseId: string, response: { kind?: unknown; content?: unknown }, doc: StoredDocument): Promise<SubmittedResponse> {
+  async function submit(
+    staff: StaffParty,
+    caseId: string,
+    response: { kind?: unknown; content?: unknown },
+    doc: StoredDocument,
+  ): Promise<SubmittedResponse> {
     const c = await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
     if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
-    if (c.state !== 'assigned') throw conflict(`case ${caseId} is ${c.state}; responses are returned on open, assigned cases`, 'case-state');
-    const earlier = await db.selectFrom('responses').select('id').where('case_id', '=', c.id).where('kind', '=', 'specialist-attest').executeTakeFirst();
+    if (c.state !== 'assigned')
+      throw conflict(`case ${caseId} is ${c.state}; responses are returned on open, assigned cases`, 'case-state');
+    const earlier = await db
+      .selectFrom('responses')
+      .select('id')
+      .where('case_id', '=', c.id)
+      .where('kind', '=', 'specialist-attest')
+      .executeTakeFirst();
     const consents = JSON.parse(c.consents) as { gpDiscussion?: boolean };
     const errors = checkResponse(response.kind, response.content, {
       service: c.service,
@@ -143,7 +156,8 @@ export function createResponseService(deps: ResponseServiceDeps) {
         .where('id', '=', c.id)
         .$if(database.dialect === 'postgres', (q) => q.forUpdate())
         .executeTakeFirst();
-      if (!locked || locked.assigned_to !== staff.id || locked.state !== 'assigned') throw conflict(`case ${caseId} changed meanwhile; nothing was sent`, 'case-state');
+      if (!locked || locked.assigned_to !== staff.id || locked.state !== 'assigned')
+        throw conflict(`case ${caseId} changed meanwhile; nothing was sent`, 'case-state');
       await trx
         .insertInto('responses')
         .values({
@@ -187,24 +201,42 @@ export function createResponseService(deps: ResponseServiceDeps) {
       await trx
         .insertInto('case_events')
         .values([
-          { case_id: c.id, at: sentAt, event: 'response-submitted', actor: staff.id, data: JSON.stringify({ responseId, kind, sha256: doc.sha256 }) },
+          {
+            case_id: c.id,
+            at: sentAt,
+            event: 'response-submitted',
+            actor: staff.id,
+            data: JSON.stringify({ responseId, kind, sha256: doc.sha256 }),
+          },
           ...signed.map((s) => ({
             case_id: c.id,
             at: sentAt,
             event: `message-${s.m.state}`,
             actor: 'delivery',
-            data: JSON.stringify({ messageId: s.m.messageId, to: s.m.to, copy: s.m.copy, ...(s.m.ydernummer ? { ydernummer: s.m.ydernummer } : {}) }),
+            data: JSON.stringify({
+              messageId: s.m.messageId,
+              to: s.m.to,
+              copy: s.m.copy,
+              ...(s.m.ydernummer ? { ydernummer: s.m.ydernummer } : {}),
+            }),
           })),
         ])
         .execute();
       // The push jobs commit with the messages (transactional outbox); pull-only recipients' jobs end at once.
-      for (const sm of signed) if (sm.m.state === 'queued') await requestJob(trx, DELIVERY_TOPIC, deliveryJobId(sm.m.messageId), { messageId: sm.m.messageId }, sentAt);
+      for (const sm of signed)
+        if (sm.m.state === 'queued')
+          await requestJob(trx, DELIVERY_TOPIC, deliveryJobId(sm.m.messageId), { messageId: sm.m.messageId }, sentAt);
       await appendAudit(trx, database.dialect, {
         at: sentAt,
         actor: staff.id,
         action: 'response-dispatched',
         caseId: c.id,
-        details: { responseId, kind, sha256: doc.sha256, messages: signed.map((s) => ({ messageId: s.m.messageId, to: s.m.to, copy: s.m.copy, state: s.m.state })) },
+        details: {
+          responseId,
+          kind,
+          sha256: doc.sha256,
+          messages: signed.map((s) => ({ messageId: s.m.messageId, to: s.m.to, copy: s.m.copy, state: s.m.state })),
+        },
       });
       let clockNow: unknown = JSON.parse(c.clock);
       if (FINAL_KINDS.includes(kind)) {
@@ -216,7 +248,9 @@ export function createResponseService(deps: ResponseServiceDeps) {
         }
         // An attest that asks for further assessment (§14 stk. 2) leaves the case open for the
         // overall assessment that follows it (§14 stk. 3–4); anything else final closes it.
-        const furtherNeeded = kind === 'specialist-attest' && (response.content as { furtherAssessment?: { needed?: boolean } }).furtherAssessment?.needed === true;
+        const furtherNeeded =
+          kind === 'specialist-attest' &&
+          (response.content as { furtherAssessment?: { needed?: boolean } }).furtherAssessment?.needed === true;
         if (!furtherNeeded) await trx.updateTable('cases').set({ state: 'closed', updated_at: sentAt }).where('id', '=', c.id).execute();
       }
       return clockNow;
@@ -228,7 +262,10 @@ export function createResponseService(deps: ResponseServiceDeps) {
     );
     for (const s of signed) {
       if (s.m.state === 'no-recipient-system') {
-        log.warn({ caseId: c.id, messageId: s.m.messageId, ydernummer: s.m.ydernummer }, 'no system registered for the GP: the copy is kept and listed for team leads');
+        log.warn(
+          { caseId: c.id, messageId: s.m.messageId, ydernummer: s.m.ydernummer },
+          'no system registered for the GP: the copy is kept and listed for team leads',
+        );
       }
     }
     deps.onDispatched?.(signed.filter((s) => s.m.state === 'queued').map((s) => s.m.messageId));

@@ -153,7 +153,10 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
   }
 
   // §12 stk. 2: GP, treating clinician. Applied to both roles (see the header).
-  const analogy = role === 'specialist' ? ', which names the coordinator and is applied here to the specialist, who would otherwise assess their own patient' : '';
+  const analogy =
+    role === 'specialist'
+      ? ', which names the coordinator and is applied here to the specialist, who would otherwise assess their own patient'
+      : '';
   if (c.gpYdernummer !== null && c.gpYdernummer !== '' && staff.ydernumre.includes(c.gpYdernummer)) {
     out.push({
       rule: '§12 stk. 2',
@@ -165,7 +168,12 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
   let treatingByAuth = false;
   for (const t of c.treatingClinicians) {
     if (t.ydernummer !== undefined && t.ydernummer !== '' && staff.ydernumre.includes(t.ydernummer)) treatingYdernumre.add(t.ydernummer);
-    if (auth !== undefined && t.authorisationId !== undefined && t.authorisationId.trim() !== '' && normAuth(t.authorisationId) === normAuth(auth)) {
+    if (
+      auth !== undefined &&
+      t.authorisationId !== undefined &&
+      t.authorisationId.trim() !== '' &&
+      normAuth(t.authorisationId) === normAuth(auth)
+    ) {
       treatingByAuth = true;
     }
   }

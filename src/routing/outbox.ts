@@ -33,7 +33,9 @@ export function outboxInsert(
   at: string,
   priority = 0,
 ) {
-  return db.insertInto('outbox').values({ id: randomUUID(), topic, job_id: jobId, payload: JSON.stringify(data), priority, created_at: at });
+  return db
+    .insertInto('outbox')
+    .values({ id: randomUUID(), topic, job_id: jobId, payload: JSON.stringify(data), priority, created_at: at });
 }
 
 /** Inside the caller's transaction: a job for `topic`'s queue (ids only in `data`). */
@@ -63,7 +65,14 @@ export const ROUTING_PRIORITY = { urgent: 1, normal: 2 } as const;
 /** The outbox insert that has the case routed in this round. §21 stk. 3: urgent cases first. */
 export function routingInsert(db: Transaction<Database> | Kysely<Database>, caseId: string, round: number, at: string, urgent: boolean) {
   const data: RoutingJobData = { caseId, round };
-  return outboxInsert(db, ROUTING_TOPIC, routingJobId(caseId, round), { ...data }, at, urgent ? ROUTING_PRIORITY.urgent : ROUTING_PRIORITY.normal);
+  return outboxInsert(
+    db,
+    ROUTING_TOPIC,
+    routingJobId(caseId, round),
+    { ...data },
+    at,
+    urgent ? ROUTING_PRIORITY.urgent : ROUTING_PRIORITY.normal,
+  );
 }
 
 /** Inside the caller's transaction: the case is to be routed in this round. */

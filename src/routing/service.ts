@@ -113,7 +113,11 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       const events = await q
         .selectFrom('case_events')
         .select(['data'])
-        .where('case_id', 'in', coordinatorCases.map((r) => r.id))
+        .where(
+          'case_id',
+          'in',
+          coordinatorCases.map((r) => r.id),
+        )
         .where('event', '=', 'assigned')
         .execute();
       for (const e of events) {
@@ -150,14 +154,24 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     return rows.map((r) => ({ staffId: r.assigned_to!, openCases: Number(r.n) }));
   }
 
-  async function addEvent(trx: Transaction<Database>, caseId: string, at: string, event: string, actor: string, data: Record<string, unknown>): Promise<void> {
-    await trx.insertInto('case_events').values({ case_id: caseId, at, event, actor, data: JSON.stringify(data) }).execute();
+  async function addEvent(
+    trx: Transaction<Database>,
+    caseId: string,
+    at: string,
+    event: string,
+    actor: string,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await trx
+      .insertInto('case_events')
+      .values({ case_id: caseId, at, event, actor, data: JSON.stringify(data) })
+      .execute();
   }
 
   type Plan =
     | { kind: 'done'; outcome: RouteOutcome }
     | { kind: 'assign'; c: CaseRow; staffId: string }
-    | { kind: 'unassigned'; c: CaseRow; excluded: { staffId: string; rules: Exclusion[] } [] };
+    | { kind: 'unassigned'; c: CaseRow; excluded: { staffId: string; rules: Exclusion[] }[] };
 
   /** The routing job's work: assign case `caseId` if it is still waiting in `round`. */
   async function route(caseId: string, round?: number): Promise<RouteOutcome> {
@@ -196,7 +210,10 @@ export function createRoutingService(deps: RoutingServiceDeps) {
         if (eligible.length === 0) {
           plans.push({ kind: 'unassigned', c, excluded });
         } else {
-          const chosen = chooseAssignee(eligible, [...load].map(([staffId, openCases]) => ({ staffId, openCases })))!;
+          const chosen = chooseAssignee(
+            eligible,
+            [...load].map(([staffId, openCases]) => ({ staffId, openCases })),
+          )!;
           load.set(chosen.id, (load.get(chosen.id) ?? 0) + 1);
           plans.push({ kind: 'assign', c, staffId: chosen.id });
         }
@@ -225,7 +242,13 @@ export function createRoutingService(deps: RoutingServiceDeps) {
             continue;
           }
           await addEvent(trx, c.id, at, 'assigned', 'routing', { staffId, round: c.routing_round, by: 'routing' });
-          await appendAudit(trx, database.dialect, { at, actor: 'routing', action: 'case-assigned', caseId: c.id, details: { staffId, round: c.routing_round } });
+          await appendAudit(trx, database.dialect, {
+            at,
+            actor: 'routing',
+            action: 'case-assigned',
+            caseId: c.id,
+            details: { staffId, round: c.routing_round },
+          });
           out.push({ outcome: 'assigned', staffId });
         } else {
           // Only the transition to 'unassigned' is an event (the reconciler looks again every interval).
@@ -244,7 +267,13 @@ export function createRoutingService(deps: RoutingServiceDeps) {
           }
           const rules = [...new Set(excluded.flatMap((x) => x.rules.map((e) => e.rule)))].sort();
           await addEvent(trx, c.id, at, 'unassigned', 'routing', { round: c.routing_round, rules, staffConsidered: excluded.length });
-          await appendAudit(trx, database.dialect, { at, actor: 'routing', action: 'case-unassigned', caseId: c.id, details: { round: c.routing_round, rules } });
+          await appendAudit(trx, database.dialect, {
+            at,
+            actor: 'routing',
+            action: 'case-unassigned',
+            caseId: c.id,
+            details: { round: c.routing_round, rules },
+          });
           out.push({ outcome: 'unassigned', excluded });
         }
       }
@@ -275,8 +304,10 @@ export function createRoutingService(deps: RoutingServiceDeps) {
   }
 
   function requireReason(value: unknown, path: string): string {
-    if (typeof value !== 'string' || value.trim() === '') throw unprocessable(`${path}: a reason is required`, [{ path, message: 'is required and may not be blank' }]);
-    if (value.length > MAX_REASON) throw unprocessable(`${path}: at most ${MAX_REASON} characters`, [{ path, message: `at most ${MAX_REASON} characters` }]);
+    if (typeof value !== 'string' || value.trim() === '')
+      throw unprocessable(`${path}: a reason is required`, [{ path, message: 'is required and may not be blank' }]);
+    if (value.length > MAX_REASON)
+      throw unprocessable(`${path}: at most ${MAX_REASON} characters`, [{ path, message: `at most ${MAX_REASON} characters` }]);
     return value.trim();
   }
 
@@ -291,16 +322,31 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     const round = await db.transaction().execute(async (trx) => {
       const c = await loadCase(trx, caseId, true);
       if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
-      if (c.state !== 'assigned') throw conflict(`case ${caseId} is ${c.state}; a conflict can only be declared on an open, assigned case`, 'case-state');
+      if (c.state !== 'assigned')
+        throw conflict(`case ${caseId} is ${c.state}; a conflict can only be declared on an open, assigned case`, 'case-state');
       const conflicts = [...new Set([...parseJson<string[]>(c.conflicts, []), staff.id])].sort();
       const next = c.routing_round + 1;
       await trx
         .updateTable('cases')
-        .set({ assigned_to: null, assigned_at: null, state: 'received', conflicts: JSON.stringify(conflicts), routing_round: next, routing_note: null, updated_at: at })
+        .set({
+          assigned_to: null,
+          assigned_at: null,
+          state: 'received',
+          conflicts: JSON.stringify(conflicts),
+          routing_round: next,
+          routing_note: null,
+          updated_at: at,
+        })
         .where('id', '=', c.id)
         .execute();
       await addEvent(trx, c.id, at, 'conflict-declared', staff.id, { staffId: staff.id, rule: '§12 stk. 2', reason, round: next });
-      await appendAudit(trx, database.dialect, { at, actor: staff.id, action: 'conflict-declared', caseId: c.id, details: { rule: '§12 stk. 2', round: next } });
+      await appendAudit(trx, database.dialect, {
+        at,
+        actor: staff.id,
+        action: 'conflict-declared',
+        caseId: c.id,
+        details: { rule: '§12 stk. 2', round: next },
+      });
       await requestRouting(trx, c.id, next, at, c.urgent === 1);
       return next;
     });
@@ -323,14 +369,21 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       throw unprocessable('staffId is required', [{ path: 'staffId', message: 'is required' }]);
     }
     const staffId = input.staffId;
-    const override = input.overrideReason === undefined || input.overrideReason === null ? undefined : { reason: requireReason(input.overrideReason, 'overrideReason') };
+    const override =
+      input.overrideReason === undefined || input.overrideReason === null
+        ? undefined
+        : { reason: requireReason(input.overrideReason, 'overrideReason') };
     const target = deps.parties.get(staffId);
-    if (!isStaff(target)) throw unprocessable(`staffId: no staff member ${staffId} in the parties file`, [{ path: 'staffId', message: 'is not a staff member' }]);
+    if (!isStaff(target))
+      throw unprocessable(`staffId: no staff member ${staffId} in the parties file`, [
+        { path: 'staffId', message: 'is not a staff member' },
+      ]);
     const at = now().toISOString();
     const result = await db.transaction().execute(async (trx) => {
       const c = await loadCase(trx, caseId, true);
       if (!c) throw notFound(`no case ${caseId}`);
-      if (c.complete !== 1) throw conflict(`case ${caseId} is awaiting its complete documents (§21 stk. 2) and cannot be assigned yet`, 'case-state');
+      if (c.complete !== 1)
+        throw conflict(`case ${caseId} is awaiting its complete documents (§21 stk. 2) and cannot be assigned yet`, 'case-state');
       if (c.state === 'closed') throw conflict(`case ${caseId} is closed`, 'case-state');
       const check = checkManualAssignment(await routingCaseOf(trx, c), target, agreementOf(c), override);
       if (!check.ok) {
@@ -361,7 +414,12 @@ export function createRoutingService(deps: RoutingServiceDeps) {
         actor: lead.id,
         action: overridden.length > 0 ? 'case-assigned-with-override' : 'case-assigned-manually',
         caseId: c.id,
-        details: { staffId, previous: c.assigned_to, round: next, ...(overridden.length > 0 ? { overridden, overrideReason: override!.reason } : {}) },
+        details: {
+          staffId,
+          previous: c.assigned_to,
+          round: next,
+          ...(overridden.length > 0 ? { overridden, overrideReason: override!.reason } : {}),
+        },
       });
       return { staffId, overridden: check.overridden };
     });

@@ -16,7 +16,10 @@ const port = (name: string) =>
     .max(65535, `${name} must be between 0 and 65535 (0 = any free port)`);
 
 const positiveInt = (name: string) =>
-  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be greater than 0`);
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .positive(`${name} must be greater than 0`);
 
 const optionalPath = z
   .string()
@@ -30,7 +33,12 @@ const envSchema = z
     PORT: port('PORT').default(8443),
     HEALTH_PORT: port('HEALTH_PORT').optional(),
     HOST: z.string().min(1).default('0.0.0.0'),
-    DATA_DIR: z.string().trim().min(1).default('./data').transform((v) => resolve(v)),
+    DATA_DIR: z
+      .string()
+      .trim()
+      .min(1)
+      .default('./data')
+      .transform((v) => resolve(v)),
     DATABASE_URL: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded database)')
@@ -45,8 +53,14 @@ const envSchema = z
     TLS_CRL_FILE: optionalPath,
     RECEIPT_CERT_FILE: optionalPath,
     RECEIPT_KEY_FILE: optionalPath,
-    PARTIES_FILE: z.string().default('config/parties.dev.json').transform((v) => resolve(v)),
-    AGREEMENTS_FILE: z.string().default('config/agreements.json').transform((v) => resolve(v)),
+    PARTIES_FILE: z
+      .string()
+      .default('config/parties.dev.json')
+      .transform((v) => resolve(v)),
+    AGREEMENTS_FILE: z
+      .string()
+      .default('config/agreements.json')
+      .transform((v) => resolve(v)),
     STORAGE_KEY_FILE: optionalPath,
     REGION_CODE: z
       .string()

@@ -89,13 +89,20 @@ export function toProblem(err: unknown): Problem {
   if (err instanceof Problem) return err;
   const e = err as { type?: string; status?: number; statusCode?: number; message?: string; expose?: boolean };
   // body-parser errors (express.json)
-  if (e?.type === 'entity.parse.failed') return new Problem({ status: 400, title: 'Bad request', type: 'invalid-json', detail: 'the body is not valid JSON' });
-  if (e?.type === 'entity.too.large') return new Problem({ status: 413, title: 'Content too large', type: 'too-large', detail: 'the body is too large' });
+  if (e?.type === 'entity.parse.failed')
+    return new Problem({ status: 400, title: 'Bad request', type: 'invalid-json', detail: 'the body is not valid JSON' });
+  if (e?.type === 'entity.too.large')
+    return new Problem({ status: 413, title: 'Content too large', type: 'too-large', detail: 'the body is too large' });
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new Problem({ status, title: 'Bad request', type: 'bad-request', detail: e.expose ? e.message : undefined });
   }
-  return new Problem({ status: 500, title: 'Internal server error', type: 'internal', detail: 'an unexpected error occurred; it has been logged' });
+  return new Problem({
+    status: 500,
+    title: 'Internal server error',
+    type: 'internal',
+    detail: 'an unexpected error occurred; it has been logged',
+  });
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => next(notFound(`no such endpoint: ${req.method} ${req.path}`));

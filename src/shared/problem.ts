@@ -52,7 +52,10 @@ export class Problem extends Error {
 }
 
 function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 export const badRequest = (detail: string, errors?: FieldError[], type = 'bad-request') =>
@@ -63,8 +66,7 @@ export const forbidden = (detail: string, type = 'forbidden') => new Problem({ s
 export const notFound = (detail: string) => new Problem({ status: 404, title: 'Not found', detail, type: 'not-found' });
 export const conflict = (detail: string, type = 'conflict', extensions?: Record<string, unknown>) =>
   new Problem({ status: 409, title: 'Conflict', detail, type, extensions });
-export const tooLarge = (detail: string, type = 'too-large') =>
-  new Problem({ status: 413, title: 'Content too large', detail, type });
+export const tooLarge = (detail: string, type = 'too-large') => new Problem({ status: 413, title: 'Content too large', detail, type });
 export const unsupportedMediaType = (detail: string) =>
   new Problem({ status: 415, title: 'Unsupported media type', detail, type: 'unsupported-media-type' });
 export const unprocessable = (detail: string, errors?: FieldError[]) =>

@@ -84,7 +84,22 @@ export async function connectRedis(opts: { url: string; startPrivate: boolean; d
     opts.log.warn({ url: opts.url }, `Redis not reachable (${why}); starting a private redis-server (${bin}) on ${socket}`);
     child = spawn(
       bin,
-      ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no'],
+      [
+        '--port',
+        '0',
+        '--unixsocket',
+        socket,
+        '--unixsocketperm',
+        '700',
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--save',
+        '',
+        '--daemonize',
+        'no',
+      ],
       { stdio: 'ignore' },
     );
     options = { path: socket, maxRetriesPerRequest: null, enableReadyCheck: true };

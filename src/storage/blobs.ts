@@ -136,7 +136,7 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
     try {
       fh = await open(tmp, 'wx', 0o600);
       const w = (out = new CoalescingWriter(fh));
-      w.write(header);
+      await w.write(header); // a few bytes: only queued, never a write of its own
       // Filter, hash and encrypt each chunk synchronously as it arrives; the
       // callback waits only when the writer has a full batch queued behind a
       // write still in flight (backpressure). A filter error fails the sink,
@@ -149,7 +149,7 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
         return w.write(cipher.update(b));
       };
       const settle = (r: void | Promise<void>, cb: (err?: Error | null) => void) => {
-        if (r) r.then(() => cb(), cb);
+        if (r) void r.then(() => cb(), cb);
         else cb();
       };
       const sink = new Writable({

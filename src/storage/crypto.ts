@@ -38,10 +38,13 @@ export function loadMasterKey(opts: LoadMasterKeyOptions): Buffer {
     if (code === 'ENOENT') {
       throw new Error(
         `storage master key file ${file} does not exist` +
-          (opts.file === undefined ? ' (start with key creation enabled to generate one)' : ' (a configured key file is never generated; restore it)'),
+          (opts.file === undefined
+            ? ' (start with key creation enabled to generate one)'
+            : ' (a configured key file is never generated; restore it)'),
+        { cause: err },
       );
     }
-    throw new Error(`storage master key file ${file} cannot be read: ${(err as Error).message}`);
+    throw new Error(`storage master key file ${file} cannot be read: ${(err as Error).message}`, { cause: err });
   }
   return parseKey(text, file);
 }

@@ -208,10 +208,13 @@ function openSqlite(opts: OpenDatabaseOptions): Db {
 // ---------------------------------------------------------------- PostgreSQL
 
 async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db> {
-  if (!/^postgres(ql)?:\/\//i.test(url)) throw new Error('database url must start with postgres:// or postgresql:// (unset it to use the embedded database)');
+  if (!/^postgres(ql)?:\/\//i.test(url))
+    throw new Error('database url must start with postgres:// or postgresql:// (unset it to use the embedded database)');
   const schema = opts.schema;
   if (schema !== undefined && !IDENT_RE.test(schema)) {
-    throw new Error(`PostgreSQL schema name ${JSON.stringify(schema)} is not a plain lower-case identifier ([a-z_][a-z0-9_]*, at most 63 characters)`);
+    throw new Error(
+      `PostgreSQL schema name ${JSON.stringify(schema)} is not a plain lower-case identifier ([a-z_][a-z0-9_]*, at most 63 characters)`,
+    );
   }
   const pool = new pg.Pool({
     connectionString: url,
@@ -256,7 +259,9 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
       await createSchemaIfMissing(db, schema);
       const { rows } = await sql<{ s: string | null }>`select current_schema() as s`.execute(db);
       if (rows[0]?.s !== schema) {
-        throw new Error(`PostgreSQL search_path did not take effect (current_schema() is ${String(rows[0]?.s)}, expected ${schema}); does the url carry its own "options"?`);
+        throw new Error(
+          `PostgreSQL search_path did not take effect (current_schema() is ${String(rows[0]?.s)}, expected ${schema}); does the url carry its own "options"?`,
+        );
       }
     }
   } catch (err) {
@@ -295,7 +300,11 @@ async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger):
     const { rows } = await sql<{ s: string | null }>`select current_schema() as s`.execute(db);
     migrationTableSchema = rows[0]?.s ?? undefined;
   }
-  const migrator = new Migrator({ db, provider: createMigrationProvider(dialect), ...(migrationTableSchema ? { migrationTableSchema } : {}) });
+  const migrator = new Migrator({
+    db,
+    provider: createMigrationProvider(dialect),
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   for (const r of results ?? []) {
     if (r.status === 'Success') log?.info({ migration: r.migrationName }, 'applied database migration');

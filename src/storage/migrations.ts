@@ -163,10 +163,16 @@ function m0002Routing(): Migration {
   return {
     async up(db: Kysely<any>) {
       // Incremented whenever a case goes (back) to routing; routing job ids carry it.
-      await db.schema.alterTable('cases').addColumn('routing_round', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('cases')
+        .addColumn('routing_round', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
       await db.schema.alterTable('cases').addColumn('assigned_at', 'text').execute();
       // JSON array of staff ids who declared a conflict (§12 stk. 2) in this case.
-      await db.schema.alterTable('cases').addColumn('conflicts', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema
+        .alterTable('cases')
+        .addColumn('conflicts', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
       // JSON: why nobody was eligible (state 'unassigned'), for team leads.
       await db.schema.alterTable('cases').addColumn('routing_note', 'text').execute();
 

@@ -37,7 +37,8 @@ const insertAudit = sqlite.prepare(
 );
 
 /** Structured cloning turns a Buffer into a plain Uint8Array; better-sqlite3 binds blobs from Buffers. */
-const bindable = (v: unknown): unknown => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
+const bindable = (v: unknown): unknown =>
+  v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
 
 function run(req: WriterRequest): void {
   begin.run();

@@ -32,11 +32,20 @@ export async function sweepOrphanBlobs(db: Db, blobs: BlobStore, olderThanMs: nu
   return removed;
 }
 
-export async function sweep(db: Db, blobs: BlobStore, olderThanMs: number, log: Logger, when: string): Promise<{ temp: number; orphans: number }> {
+export async function sweep(
+  db: Db,
+  blobs: BlobStore,
+  olderThanMs: number,
+  log: Logger,
+  when: string,
+): Promise<{ temp: number; orphans: number }> {
   const temp = await blobs.sweepTemp(olderThanMs);
   const orphans = await sweepOrphanBlobs(db, blobs, olderThanMs);
   if (temp || orphans) {
-    log.warn({ temp, orphans, when }, 'swept what an interrupted upload left behind (temp files; blobs of packages that were never receipted)');
+    log.warn(
+      { temp, orphans, when },
+      'swept what an interrupted upload left behind (temp files; blobs of packages that were never receipted)',
+    );
   }
   return { temp, orphans };
 }

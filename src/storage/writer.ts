@@ -18,7 +18,10 @@ import { PACKAGE_ROOT } from '../shared/paths.js';
 import type { Database } from './schema.js';
 
 export type WriteOp =
-  | { query: CompiledQuery; /** the statement must change exactly this many rows, or the whole transaction fails */ expectAffected?: number }
+  | {
+      query: CompiledQuery;
+      /** the statement must change exactly this many rows, or the whole transaction fails */ expectAffected?: number;
+    }
   | { audit: AuditEntry };
 
 export interface Writer {
@@ -99,7 +102,9 @@ function spawnWriterThread(file: string): Worker {
 export function createSqliteThreadWriter(
   file: string,
   log?: Logger,
-  opts: { /** tests: stand in for the thread (e.g. one that dies); `real` starts the real one */ spawn?: (real: () => Worker) => Worker } = {},
+  opts: {
+    /** tests: stand in for the thread (e.g. one that dies); `real` starts the real one */ spawn?: (real: () => Worker) => Worker;
+  } = {},
 ): Writer {
   type Pending = { resolve: () => void; reject: (e: Error) => void };
   const pending = new Map<number, Pending>();
@@ -155,7 +160,11 @@ export function createSqliteThreadWriter(
         ops: ops.map((op) =>
           'audit' in op
             ? { audit: prepareAudit(op.audit) }
-            : { sql: op.query.sql, params: op.query.parameters, ...(op.expectAffected !== undefined ? { expectAffected: op.expectAffected } : {}) },
+            : {
+                sql: op.query.sql,
+                params: op.query.parameters,
+                ...(op.expectAffected !== undefined ? { expectAffected: op.expectAffected } : {}),
+              },
         ),
       };
       const w = await (thread ??= start());

@@ -25,10 +25,26 @@ export async function loadCaseView(db: Kysely<Database>, caseId: string): Promis
   const [docs, events, responses, messages] = await Promise.all([
     db.selectFrom('documents').selectAll().where('case_id', '=', caseId).orderBy('created_at').orderBy('part').execute(),
     db.selectFrom('case_events').selectAll().where('case_id', '=', caseId).orderBy('id').execute(),
-    db.selectFrom('responses').select(['id', 'kind', 'author', 'created_at', 'sha256', 'size']).where('case_id', '=', caseId).orderBy('created_at').execute(),
+    db
+      .selectFrom('responses')
+      .select(['id', 'kind', 'author', 'created_at', 'sha256', 'size'])
+      .where('case_id', '=', caseId)
+      .orderBy('created_at')
+      .execute(),
     db
       .selectFrom('messages')
-      .select(['id', 'response_id', 'recipient_party_id', 'recipient_ydernummer', 'copy', 'sent_at', 'state', 'delivered_at', 'acknowledged_at', 'push_attempts'])
+      .select([
+        'id',
+        'response_id',
+        'recipient_party_id',
+        'recipient_ydernummer',
+        'copy',
+        'sent_at',
+        'state',
+        'delivered_at',
+        'acknowledged_at',
+        'push_attempts',
+      ])
       .where('case_id', '=', caseId)
       .orderBy('sent_at')
       .orderBy('copy')

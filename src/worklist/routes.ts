@@ -50,7 +50,10 @@ export interface WorklistItem {
   state: string;
 }
 
-type ListRow = Pick<CaseRow, 'id' | 'service' | 'case_type' | 'urgent' | 'municipality_code' | 'received_at' | 'state' | 'clock' | 'assigned_to' | 'routing_note'>;
+type ListRow = Pick<
+  CaseRow,
+  'id' | 'service' | 'case_type' | 'urgent' | 'municipality_code' | 'received_at' | 'state' | 'clock' | 'assigned_to' | 'routing_note'
+>;
 
 function parseClock(text: string): CaseClock | null {
   try {
@@ -105,7 +108,18 @@ export interface StaffRouterDeps {
   now?: () => Date;
 }
 
-const listColumns = ['id', 'service', 'case_type', 'urgent', 'municipality_code', 'received_at', 'state', 'clock', 'assigned_to', 'routing_note'] as const;
+const listColumns = [
+  'id',
+  'service',
+  'case_type',
+  'urgent',
+  'municipality_code',
+  'received_at',
+  'state',
+  'clock',
+  'assigned_to',
+  'routing_note',
+] as const;
 
 export function createStaffRouter(deps: StaffRouterDeps): Router {
   const router = Router();
@@ -135,7 +149,12 @@ export function createStaffRouter(deps: StaffRouterDeps): Router {
 
   router.get('/v1/worklist', async (req, res) => {
     const staff = staffOnly(req);
-    const rows = await db.selectFrom('cases').select(listColumns).where('assigned_to', '=', staff.id).where('state', '=', 'assigned').execute();
+    const rows = await db
+      .selectFrom('cases')
+      .select(listColumns)
+      .where('assigned_to', '=', staff.id)
+      .where('state', '=', 'assigned')
+      .execute();
     res.json({ items: rows.map(item).sort(byUrgency) });
   });
 
@@ -143,7 +162,9 @@ export function createStaffRouter(deps: StaffRouterDeps): Router {
     if (!isTeamLead(req.party)) throw forbidden('listing cases is for team leads', 'wrong-party-kind');
     const state = req.query.state;
     if (typeof state !== 'string' || !(LEAD_FILTERS as readonly string[]).includes(state)) {
-      throw badRequest(`state must be one of ${LEAD_FILTERS.join(', ')}`, [{ path: 'state', message: `one of ${LEAD_FILTERS.join(', ')}` }]);
+      throw badRequest(`state must be one of ${LEAD_FILTERS.join(', ')}`, [
+        { path: 'state', message: `one of ${LEAD_FILTERS.join(', ')}` },
+      ]);
     }
     const filter = state as LeadFilter;
     let rows: ListRow[];
@@ -244,7 +265,12 @@ export function createStaffRouter(deps: StaffRouterDeps): Router {
     const b = body(req);
     const r = await deps.deadlines.agreeExtension(
       c.id,
-      { dueDate: b.dueDate as string, reason: b.reason as string, agreedWith: b.agreedWith as string, ...(typeof b.kind === 'string' ? { kind: b.kind } : {}) },
+      {
+        dueDate: b.dueDate as string,
+        reason: b.reason as string,
+        agreedWith: b.agreedWith as string,
+        ...(typeof b.kind === 'string' ? { kind: b.kind } : {}),
+      },
       staff.id,
     );
     res.json({ caseId: c.id, clock: r.clock, warnings: r.warnings });

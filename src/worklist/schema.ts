@@ -21,21 +21,28 @@ export const worklistItemSchema = z.object({
   state: z.string(),
 });
 
-export const worklistSchema = z.object({ items: z.array(worklistItemSchema) }).describe('Open cases, urgent first (§21 stk. 3), then the earliest due');
+export const worklistSchema = z
+  .object({ items: z.array(worklistItemSchema) })
+  .describe('Open cases, urgent first (§21 stk. 3), then the earliest due');
 
 export const leadListSchema = z.object({
   items: z.array(
     worklistItemSchema.extend({
       assignedTo: z.string().nullable(),
       routing: z
-        .object({ at: z.string(), excluded: z.array(z.object({ staffId: z.string(), rules: z.array(z.object({ rule: z.string(), reason: z.string() })) })) })
+        .object({
+          at: z.string(),
+          excluded: z.array(z.object({ staffId: z.string(), rules: z.array(z.object({ rule: z.string(), reason: z.string() })) })),
+        })
         .optional()
         .describe('for unassigned cases: who was considered and every rule that excluded them'),
     }),
   ),
 });
 
-export const meetingBodySchema = z.object({ date }).describe('rehab-team-advice: the coordinator is booked for the meeting; stops the §21 clock');
+export const meetingBodySchema = z
+  .object({ date })
+  .describe('rehab-team-advice: the coordinator is booked for the meeting; stops the §21 clock');
 export const consultationBodySchema = z.object({ date }).describe('§23: the consultation date');
 export const extensionBodySchema = z
   .object({
@@ -48,7 +55,10 @@ export const extensionBodySchema = z
 export const conflictBodySchema = z.object({ reason: z.string() }).describe('§12 stk. 2: hand the case back for reassignment');
 export const assignBodySchema = z.object({
   staffId: z.string(),
-  overrideReason: z.string().optional().describe('sets aside §12 stk. 2, §13 stk. 3 and §25 stk. 3 (never role, municipality or a declared conflict); audited'),
+  overrideReason: z
+    .string()
+    .optional()
+    .describe('sets aside §12 stk. 2, §13 stk. 3 and §25 stk. 3 (never role, municipality or a declared conflict); audited'),
 });
 
 export const clockActionSchema = z.object({ caseId: z.string(), clock: clockSchema, warnings: z.array(z.string()) });

@@ -28,7 +28,9 @@ for (const d of DIALECTS) {
           await sql`alter table audit_log enable trigger user`.execute(t.db);
         }
       } else {
-        const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'trigger' and tbl_name = 'audit_log'`.execute(t.db);
+        const { rows } = await sql<{
+          sql: string;
+        }>`select sql from sqlite_master where type = 'trigger' and tbl_name = 'audit_log'`.execute(t.db);
         assert.equal(rows.length, 2);
         await sql`drop trigger audit_log_no_update`.execute(t.db);
         await sql`drop trigger audit_log_no_delete`.execute(t.db);
@@ -45,11 +47,19 @@ for (const d of DIALECTS) {
     });
 
     it('appends a chain starting from the genesis hash, with the documented hash formula', async () => {
-      const e1 = { at: '2026-12-18T09:41:07.123Z', actor: 'sender:1234', action: 'package.received', caseId: 'case-1', details: { packageId: 'p1', b: 2, a: [1, 'x'] } };
+      const e1 = {
+        at: '2026-12-18T09:41:07.123Z',
+        actor: 'sender:1234',
+        action: 'package.received',
+        caseId: 'case-1',
+        details: { packageId: 'p1', b: 2, a: [1, 'x'] },
+      };
       const r1 = await t.db.transaction().execute((trx) => appendAudit(trx, t.dialect, e1));
       assert.equal(typeof r1.seq, 'number');
       const expected1 = createHash('sha256')
-        .update(`${GENESIS_HASH}\n{"action":"package.received","actor":"sender:1234","at":"2026-12-18T09:41:07.123Z","caseId":"case-1","details":{"a":[1,"x"],"b":2,"packageId":"p1"}}`)
+        .update(
+          `${GENESIS_HASH}\n{"action":"package.received","actor":"sender:1234","at":"2026-12-18T09:41:07.123Z","caseId":"case-1","details":{"a":[1,"x"],"b":2,"packageId":"p1"}}`,
+        )
         .digest('hex');
       assert.equal(r1.hash, expected1);
 
@@ -88,9 +98,18 @@ for (const d of DIALECTS) {
       const results = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
           t.db.transaction().execute(async (trx) => {
-            const c = await trx.selectFrom('audit_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+            const c = await trx
+              .selectFrom('audit_log')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow();
             await new Promise((r) => setImmediate(r)); // interleave with the others
-            return appendAudit(trx, t.dialect, { at: at(), actor: `worker-${i}`, action: 'concurrent', caseId: null, details: { i, seen: Number(c.n) } });
+            return appendAudit(trx, t.dialect, {
+              at: at(),
+              actor: `worker-${i}`,
+              action: 'concurrent',
+              caseId: null,
+              details: { i, seen: Number(c.n) },
+            });
           }),
         ),
       );
@@ -111,7 +130,12 @@ for (const d of DIALECTS) {
     });
 
     it('scrubs CPR-like strings from details and validates the entry', async () => {
-      const r = await appendAudit(t.db, t.dialect, { at: at(), actor: 'x', action: 'oops', details: { note: 'citizen 010101-1234 called', nested: [{ cpr: '0101011234' }], size: 1234567890 } });
+      const r = await appendAudit(t.db, t.dialect, {
+        at: at(),
+        actor: 'x',
+        action: 'oops',
+        details: { note: 'citizen 010101-1234 called', nested: [{ cpr: '0101011234' }], size: 1234567890 },
+      });
       const row = await t.db.selectFrom('audit_log').select('details').where('seq', '=', r.seq).executeTakeFirstOrThrow();
       assert.equal(row.details.includes('1234'), true); // the number survives
       assert.equal(/0101011234|010101-1234/.test(row.details), false, row.details);
@@ -121,7 +145,8 @@ for (const d of DIALECTS) {
     });
 
     it('detects modified details at the right seq', async () => {
-      const mk = (i: number) => appendAudit(t.db, t.dialect, { at: at(), actor: 'clinician:42', action: 'document.viewed', caseId: randomUUID(), details: { i } });
+      const mk = (i: number) =>
+        appendAudit(t.db, t.dialect, { at: at(), actor: 'clinician:42', action: 'document.viewed', caseId: randomUUID(), details: { i } });
       const a = await mk(1);
       const b = await mk(2);
       const c = await mk(3);
@@ -134,7 +159,13 @@ for (const d of DIALECTS) {
       assert.match(v.reason, /modified/);
       // an attacker who also recomputes b's hash for the forged details moves the break to c, whose prev_hash no longer matches
       const row = await t.db.selectFrom('audit_log').selectAll().where('seq', '=', b.seq).executeTakeFirstOrThrow();
-      const forged = auditHash(row.prev_hash, { at: row.at, actor: row.actor, action: row.action, caseId: row.case_id, details: { i: 99 } });
+      const forged = auditHash(row.prev_hash, {
+        at: row.at,
+        actor: row.actor,
+        action: row.action,
+        caseId: row.case_id,
+        details: { i: 99 },
+      });
       await asAttacker(() => t.db.updateTable('audit_log').set({ hash: forged }).where('seq', '=', b.seq).execute());
       const v2 = await verifyAuditChain(t.db);
       assert.ok(!v2.ok);

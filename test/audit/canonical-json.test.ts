@@ -17,7 +17,15 @@ it('does not depend on insertion order', () => {
 });
 
 it('sorts by UTF-16 code units (RFC 8785 §3.2.3)', () => {
-  const obj = { '\u20ac': 'Euro Sign', '\r': 'Carriage Return', '\ufb33': 'Hebrew Letter Dalet With Dagesh', '1': 'One', '\ud83d\ude00': 'Emoji: Grinning Face', '\u0080': 'Control', '\u00f6': 'Latin Small Letter O With Diaeresis' };
+  const obj = {
+    '\u20ac': 'Euro Sign',
+    '\r': 'Carriage Return',
+    '\ufb33': 'Hebrew Letter Dalet With Dagesh',
+    '1': 'One',
+    '\ud83d\ude00': 'Emoji: Grinning Face',
+    '\u0080': 'Control',
+    '\u00f6': 'Latin Small Letter O With Diaeresis',
+  };
   // RFC 8785 §3.2.3 example order (read off the string: JSON.parse would put "1" first again)
   assert.equal(
     canonicalJson(obj),
@@ -26,12 +34,15 @@ it('sorts by UTF-16 code units (RFC 8785 §3.2.3)', () => {
 });
 
 it('serialises numbers and strings like ECMAScript (RFC 8785 §3.2.2)', () => {
-  assert.equal(canonicalJson([-0, 1e21, 1e-7, 0.1, 333333333.33333329, 4.5, 2e-3]), '[0,1e+21,1e-7,0.1,333333333.3333333,4.5,0.002]');
+  assert.equal(canonicalJson([-0, 1e21, 1e-7, 0.1, 333333333.3333333, 4.5, 2e-3]), '[0,1e+21,1e-7,0.1,333333333.3333333,4.5,0.002]');
   assert.equal(canonicalJson('\u0000\u001f"\\/\u2028é😀'), '"\\u0000\\u001f\\"\\\\/\u2028é😀"');
 });
 
 it('follows JSON.stringify for undefined, toJSON and Dates, and round-trips', () => {
-  assert.equal(canonicalJson({ a: undefined, b: [undefined, () => 1], c: new Date(0) }), '{"b":[null,null],"c":"1970-01-01T00:00:00.000Z"}');
+  assert.equal(
+    canonicalJson({ a: undefined, b: [undefined, () => 1], c: new Date(0) }),
+    '{"b":[null,null],"c":"1970-01-01T00:00:00.000Z"}',
+  );
   const v = { z: [1, { b: 'x', a: 2.5 }], a: 'é' };
   assert.equal(canonicalJson(JSON.parse(canonicalJson(v))), canonicalJson(v));
 });

@@ -85,7 +85,14 @@ export function parseMultipart(source: Readable, contentType: string, opts: { ke
     });
     bb.on('field', (name, value, info) => {
       const bytes = Buffer.from(value, 'utf8');
-      parts.push({ name, filename: undefined, mimeType: info.mimeType, size: bytes.length, sha256: sha256(bytes), ...(keep ? { bytes } : {}) });
+      parts.push({
+        name,
+        filename: undefined,
+        mimeType: info.mimeType,
+        size: bytes.length,
+        sha256: sha256(bytes),
+        ...(keep ? { bytes } : {}),
+      });
     });
     bb.on('error', reject);
     bb.on('close', () => Promise.all(pending).then(() => resolve(parts), reject));

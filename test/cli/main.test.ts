@@ -36,7 +36,13 @@ describe('cli main', () => {
     assert.equal(clock.deadlines.length, 1);
     assert.equal(clock.deadlines[0]!.dueDate, '2027-01-04');
     // The CLI adds nothing of its own: no municipality given → no agreement.
-    const engine = computeClock({ service: 'ongoing-case-advice', urgent: false, receivedAt: received, startedAt: received, agreement: null });
+    const engine = computeClock({
+      service: 'ongoing-case-advice',
+      urgent: false,
+      receivedAt: received,
+      startedAt: received,
+      agreement: null,
+    });
     assert.deepEqual(clock, engine.clock);
   });
 

@@ -59,7 +59,11 @@ describe('send against the real gateway', () => {
     const [f2] = readdirSync(join(tmp.dir, 'again')).filter((f) => f.endsWith('.json'));
     assert.equal(f1, f2);
     assert.ok(readFileSync(join(tmp.dir, 'first', f1!)).equals(readFileSync(join(tmp.dir, 'again', f2!))));
-    assert.ok(readFileSync(join(tmp.dir, 'first', f1!.replace(/\.json$/, '.sig.der'))).equals(readFileSync(join(tmp.dir, 'again', f2!.replace(/\.json$/, '.sig.der')))));
+    assert.ok(
+      readFileSync(join(tmp.dir, 'first', f1!.replace(/\.json$/, '.sig.der'))).equals(
+        readFileSync(join(tmp.dir, 'again', f2!.replace(/\.json$/, '.sig.der'))),
+      ),
+    );
   });
 
   it('a package with an invalid manifest gets a readable 400 (exit 1)', async () => {
@@ -68,9 +72,12 @@ describe('send against the real gateway', () => {
     bad.citizen = { cpr: '3102801234', name: 'X' }; // 31 February: not a real date of birth
     writeFileSync(manifestFile, JSON.stringify(bad));
     writeFileSync(pdfFile, demo.files[0]!.body);
-    const r = await runCli(['send', '--manifest', manifestFile, '--file', `plan=${pdfFile}`, '--url', gw.url, '--out', join(tmp.dir, 'bad'), '--timeout', '5'], {
-      DATA_DIR: gw.dataDir,
-    });
+    const r = await runCli(
+      ['send', '--manifest', manifestFile, '--file', `plan=${pdfFile}`, '--url', gw.url, '--out', join(tmp.dir, 'bad'), '--timeout', '5'],
+      {
+        DATA_DIR: gw.dataDir,
+      },
+    );
     assert.equal(r.code, 1);
     assert.match(r.stdout, /HTTP 400/, r.stderr);
     assert.match(r.stderr, /citizen\.cpr: /);

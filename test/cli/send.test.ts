@@ -47,7 +47,12 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
 
     const handle = async (req: IncomingMessage, res: ServerResponse) => {
       const peer = (req.socket as TLSSocket).getPeerCertificate();
-      const s: Seen = { clientCn: peer?.subject?.CN as string | undefined, contentLength: Number(req.headers['content-length']), received: 0, parts: [] };
+      const s: Seen = {
+        clientCn: peer?.subject?.CN as string | undefined,
+        contentLength: Number(req.headers['content-length']),
+        received: 0,
+        parts: [],
+      };
       seen.push(s);
       if (req.method !== 'POST' || req.url !== '/v1/packages') {
         res.writeHead(404).end();
@@ -57,7 +62,14 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
         // Answer before reading the body, as the gateway does at a size limit;
         // node's server then discards whatever of the body still arrives.
         res.writeHead(413, { 'content-type': 'application/problem+json' });
-        res.end(JSON.stringify({ type: 'https://postkasse.dk/problems/too-large', title: 'Payload too large', status: 413, detail: 'document "big" exceeds 1000 bytes' }));
+        res.end(
+          JSON.stringify({
+            type: 'https://postkasse.dk/problems/too-large',
+            title: 'Payload too large',
+            status: 413,
+            detail: 'document "big" exceeds 1000 bytes',
+          }),
+        );
         return;
       }
       req.on('data', (c: Buffer) => (s.received += c.length));
@@ -97,7 +109,13 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
     };
 
     server = https.createServer(
-      { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true },
+      {
+        cert: readFileSync(pki.serverCert),
+        key: readFileSync(pki.serverKey),
+        ca: readFileSync(pki.caCert),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
       (req, res) => {
         handle(req, res).catch((err: Error) => {
           if (!res.headersSent) res.writeHead(500).end(err.message);
@@ -139,7 +157,19 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
     const outDir = join(tmp.dir, 'out');
 
     const r = await runCli(
-      ['send', '--manifest', manifestFile, '--file', `scan=${join(tmp.dir, 'scan.png')}`, '--file', `req=${join(tmp.dir, 'req.txt')}`, '--url', baseUrl, '--out', outDir],
+      [
+        'send',
+        '--manifest',
+        manifestFile,
+        '--file',
+        `scan=${join(tmp.dir, 'scan.png')}`,
+        '--file',
+        `req=${join(tmp.dir, 'req.txt')}`,
+        '--url',
+        baseUrl,
+        '--out',
+        outDir,
+      ],
       { DATA_DIR: dataDir },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -173,8 +203,24 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
     assert.ok(cmd, r.stdout);
     assert.deepEqual(cmd.slice(1), [sigFile, receiptFile, pki.caCert]);
     const openssl = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', sigFile, '-content', receiptFile, '-CAfile', pki.caCert, '-out', '/dev/null'], (err, _o, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr }),
+      execFile(
+        'openssl',
+        [
+          'cms',
+          '-verify',
+          '-binary',
+          '-inform',
+          'DER',
+          '-in',
+          sigFile,
+          '-content',
+          receiptFile,
+          '-CAfile',
+          pki.caCert,
+          '-out',
+          '/dev/null',
+        ],
+        (err, _o, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr }),
       ),
     );
     if (openssl.code !== -1) assert.equal(openssl.code, 0, openssl.stderr); // -1: no openssl binary here
@@ -190,10 +236,13 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
     const r = await runCli(['send', '--demo', '--url', baseUrl, '--out', outDir], { DATA_DIR: dataDir });
     assert.equal(r.code, 0, r.stderr);
     const parts = seen[0]!.parts;
-    assert.deepEqual(parts.map((p) => [p.name, p.mimeType]), [
-      ['manifest', 'application/json'],
-      ['plan', 'application/pdf'],
-    ]);
+    assert.deepEqual(
+      parts.map((p) => [p.name, p.mimeType]),
+      [
+        ['manifest', 'application/json'],
+        ['plan', 'application/pdf'],
+      ],
+    );
     const parsed = manifestSchema.safeParse(JSON.parse(parts[0]!.bytes!.toString()));
     assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
     assert.equal(parsed.data.service, 'rehab-team-advice');
@@ -223,7 +272,10 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
     const big = join(tmp.dir, 'big.pdf');
     writeFileSync(big, Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(8 * 1024 * 1024)]));
     const manifestFile = join(tmp.dir, 'big.json');
-    writeFileSync(manifestFile, JSON.stringify({ packageId: randomUUID(), documents: [{ part: 'big', type: 'other', mediaType: 'application/pdf' }] }));
+    writeFileSync(
+      manifestFile,
+      JSON.stringify({ packageId: randomUUID(), documents: [{ part: 'big', type: 'other', mediaType: 'application/pdf' }] }),
+    );
     const r = await runCli(['send', '--manifest', manifestFile, '--file', `big=${big}`, '--url', baseUrl], { DATA_DIR: dataDir });
     assert.equal(seen[0]!.received, 0, 'the stub read none of the body');
     assert.equal(r.code, 1);
@@ -244,12 +296,25 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
 
   it('refuses a --file the manifest does not declare, and a declared part without --file (exit 2)', async () => {
     const manifestFile = join(tmp.dir, 'two.json');
-    writeFileSync(manifestFile, JSON.stringify({ packageId: 'x', documents: [{ part: 'a', mediaType: 'text/plain' }, { part: 'b', mediaType: 'text/plain' }] }));
+    writeFileSync(
+      manifestFile,
+      JSON.stringify({
+        packageId: 'x',
+        documents: [
+          { part: 'a', mediaType: 'text/plain' },
+          { part: 'b', mediaType: 'text/plain' },
+        ],
+      }),
+    );
     writeFileSync(join(tmp.dir, 'a.txt'), 'a');
-    const undeclared = await runCli(['send', '--manifest', manifestFile, '--file', `c=${join(tmp.dir, 'a.txt')}`, '--url', baseUrl], { DATA_DIR: dataDir });
+    const undeclared = await runCli(['send', '--manifest', manifestFile, '--file', `c=${join(tmp.dir, 'a.txt')}`, '--url', baseUrl], {
+      DATA_DIR: dataDir,
+    });
     assert.equal(undeclared.code, 2);
     assert.match(undeclared.stderr, /declares no document with part "c"/);
-    const missing = await runCli(['send', '--manifest', manifestFile, '--file', `a=${join(tmp.dir, 'a.txt')}`, '--url', baseUrl], { DATA_DIR: dataDir });
+    const missing = await runCli(['send', '--manifest', manifestFile, '--file', `a=${join(tmp.dir, 'a.txt')}`, '--url', baseUrl], {
+      DATA_DIR: dataDir,
+    });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /part\(s\) b but no --file/);
   });

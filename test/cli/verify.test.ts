@@ -24,9 +24,19 @@ describe('verify-receipt', () => {
     pki = await ensureDevPki(join(tmp.dir, 'data', 'pki'), []);
     otherPki = await ensureDevPki(join(tmp.dir, 'other', 'pki'), []);
     const receipt = Buffer.from(
-      JSON.stringify({ receiptId: 'r-1', packageId: 'p-1', caseId: 'c-1', receivedAt: '2026-12-18T09:41:07.123Z', service: 'clinical-assessment' }),
+      JSON.stringify({
+        receiptId: 'r-1',
+        packageId: 'p-1',
+        caseId: 'c-1',
+        receivedAt: '2026-12-18T09:41:07.123Z',
+        service: 'clinical-assessment',
+      }),
     );
-    const der = signDetached(receipt, { certPem: readFileSync(pki.receiptCert, 'utf8'), keyPem: readFileSync(pki.receiptKey, 'utf8') }, signingTime);
+    const der = signDetached(
+      receipt,
+      { certPem: readFileSync(pki.receiptCert, 'utf8'), keyPem: readFileSync(pki.receiptKey, 'utf8') },
+      signingTime,
+    );
     receiptFile = join(tmp.dir, 'receipt-r-1.json');
     sigFile = join(tmp.dir, 'receipt-r-1.sig.der');
     writeFileSync(receiptFile, receipt);
@@ -63,9 +73,19 @@ describe('verify-receipt', () => {
     const ok = await runCli(['verify-receipt', '--receipt', receiptFile, '--signature-b64', sigB64], { DATA_DIR: join(tmp.dir, 'data') });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^OK: /);
-    const wrongDefault = await runCli(['verify-receipt', '--receipt', receiptFile, '--signature-b64', sigB64], { DATA_DIR: join(tmp.dir, 'other') });
+    const wrongDefault = await runCli(['verify-receipt', '--receipt', receiptFile, '--signature-b64', sigB64], {
+      DATA_DIR: join(tmp.dir, 'other'),
+    });
     assert.equal(wrongDefault.code, 1);
-    const garbage = await runCli(['verify-receipt', '--receipt', receiptFile, '--signature-b64', Buffer.from('not a signature').toString('base64'), '--ca', pki.caCert]);
+    const garbage = await runCli([
+      'verify-receipt',
+      '--receipt',
+      receiptFile,
+      '--signature-b64',
+      Buffer.from('not a signature').toString('base64'),
+      '--ca',
+      pki.caCert,
+    ]);
     assert.equal(garbage.code, 1);
     assert.match(garbage.stdout, /FAILED: .*malformed CMS/);
   });

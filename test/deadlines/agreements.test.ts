@@ -37,10 +37,7 @@ const file = (...agreements: unknown[]) => ({ agreements });
 describe('agreements: parsing the agreements file (§20, §29, S§4; API.md)', () => {
   test('§20 a valid file parses with defaults filled in (rollForward true, excludedStaff [])', () => {
     const parsed = parseAgreements(file(kbh, spe));
-    assert.deepEqual(parsed, [
-      kbh,
-      { ...spe, rollForward: true, excludedStaff: [] },
-    ]);
+    assert.deepEqual(parsed, [kbh, { ...spe, rollForward: true, excludedStaff: [] }]);
   });
 
   test('§20 an empty list is valid', () => {
@@ -51,7 +48,9 @@ describe('agreements: parsing the agreements file (§20, §29, S§4; API.md)', (
     {
       name: 'deadline of 0 days',
       json: file({ ...kbh, deadlines: { 'ongoing-case-advice': 0 } }),
-      expect: [/agreement "kbh-2026" \(agreements\[0\]\), field deadlines\.ongoing-case-advice: must be a whole number of days from 1 to 365 \(got 0\)/],
+      expect: [
+        /agreement "kbh-2026" \(agreements\[0\]\), field deadlines\.ongoing-case-advice: must be a whole number of days from 1 to 365 \(got 0\)/,
+      ],
     },
     {
       name: 'deadline of 366 days',
@@ -126,7 +125,9 @@ describe('agreements: parsing the agreements file (§20, §29, S§4; API.md)', (
     {
       name: 'overlapping periods for the same municipality name both ids',
       json: file(kbh, { ...kbh, id: 'kbh-2027', validFrom: '2027-12-31', validTo: null }),
-      expect: [/agreements "kbh-2026" \(2026-01-01 to 2027-12-31\) and "kbh-2027" \(2027-12-31 to open-ended\) overlap for municipality 101/],
+      expect: [
+        /agreements "kbh-2026" \(2026-01-01 to 2027-12-31\) and "kbh-2027" \(2027-12-31 to open-ended\) overlap for municipality 101/,
+      ],
     },
     {
       name: 'overlapping open-ended periods for the same party name both ids',
@@ -180,16 +181,46 @@ describe('agreements: which agreement governs a package (§20, §29 stk. 2–4)'
     }),
   );
   const rows: { name: string; sel: { municipalityCode?: string; partyId?: string }; receivedAt: string; want: string | null }[] = [
-    { name: 'municipality 101 on its first day (local date)', sel: { municipalityCode: '101' }, receivedAt: '2025-12-31T23:00:00Z', want: 'kbh-2026' },
-    { name: 'municipality 101 the evening before (still 2025 locally)', sel: { municipalityCode: '101' }, receivedAt: '2025-12-31T22:59:59Z', want: null },
+    {
+      name: 'municipality 101 on its first day (local date)',
+      sel: { municipalityCode: '101' },
+      receivedAt: '2025-12-31T23:00:00Z',
+      want: 'kbh-2026',
+    },
+    {
+      name: 'municipality 101 the evening before (still 2025 locally)',
+      sel: { municipalityCode: '101' },
+      receivedAt: '2025-12-31T22:59:59Z',
+      want: null,
+    },
     { name: 'municipality 101 on its last day', sel: { municipalityCode: '101' }, receivedAt: '2027-12-31T22:59:59Z', want: 'kbh-2026' },
     { name: 'municipality 101 after validTo', sel: { municipalityCode: '101' }, receivedAt: '2027-12-31T23:00:00Z', want: null },
-    { name: 'municipality party id does not hide its municipality agreement', sel: { municipalityCode: '101', partyId: 'kommune-101' }, receivedAt: '2026-05-01T10:00:00Z', want: 'kbh-2026' },
+    {
+      name: 'municipality party id does not hide its municipality agreement',
+      sel: { municipalityCode: '101', partyId: 'kommune-101' },
+      receivedAt: '2026-05-01T10:00:00Z',
+      want: 'kbh-2026',
+    },
     { name: 'municipality 147', sel: { municipalityCode: '147' }, receivedAt: '2026-05-01T10:00:00Z', want: 'frb-2026' },
     { name: 'municipality without an agreement', sel: { municipalityCode: '151' }, receivedAt: '2026-05-01T10:00:00Z', want: null },
-    { name: 'senior-pension unit uses its own agreement, not the municipality one', sel: { municipalityCode: '101', partyId: 'spe' }, receivedAt: '2026-05-01T10:00:00Z', want: 'spe-region' },
-    { name: 'senior-pension unit open-ended agreement far in the future', sel: { partyId: 'spe' }, receivedAt: '2040-05-01T10:00:00Z', want: 'spe-region' },
-    { name: 'senior-pension unit before its agreement: none, never the municipality one', sel: { municipalityCode: '101', partyId: 'spe' }, receivedAt: '2025-06-01T10:00:00Z', want: null },
+    {
+      name: 'senior-pension unit uses its own agreement, not the municipality one',
+      sel: { municipalityCode: '101', partyId: 'spe' },
+      receivedAt: '2026-05-01T10:00:00Z',
+      want: 'spe-region',
+    },
+    {
+      name: 'senior-pension unit open-ended agreement far in the future',
+      sel: { partyId: 'spe' },
+      receivedAt: '2040-05-01T10:00:00Z',
+      want: 'spe-region',
+    },
+    {
+      name: 'senior-pension unit before its agreement: none, never the municipality one',
+      sel: { municipalityCode: '101', partyId: 'spe' },
+      receivedAt: '2025-06-01T10:00:00Z',
+      want: null,
+    },
     { name: 'no selector', sel: {}, receivedAt: '2026-05-01T10:00:00Z', want: null },
   ];
   test('§29 senior-pension unit whose agreement has not started yet gets no agreement, not the municipality one in force', () => {
@@ -248,20 +279,32 @@ describe('agreements: files and reload (API.md: a malformed file is refused, the
       error: (obj, msg) => logs.push({ level: 'error', obj, ...(msg ? { msg } : {}) }),
     };
     const store = createAgreementStore(p, logger);
-    assert.deepEqual(store.current().map((a) => a.id), ['kbh-2026']);
+    assert.deepEqual(
+      store.current().map((a) => a.id),
+      ['kbh-2026'],
+    );
 
     writeFileSync(p, JSON.stringify(file(kbh, { ...kbh, id: 'kbh-bis' })));
     assert.throws(() => store.reload(), /store\.json is invalid:[\s\S]*"kbh-2026".*"kbh-bis".*overlap/);
-    assert.deepEqual(store.current().map((a) => a.id), ['kbh-2026']);
+    assert.deepEqual(
+      store.current().map((a) => a.id),
+      ['kbh-2026'],
+    );
     assert.equal(logs.at(-1)?.level, 'error');
 
     writeFileSync(p, 'not json');
     assert.throws(() => store.reload(), /not valid JSON/);
-    assert.deepEqual(store.current().map((a) => a.id), ['kbh-2026']);
+    assert.deepEqual(
+      store.current().map((a) => a.id),
+      ['kbh-2026'],
+    );
 
     writeFileSync(p, JSON.stringify(file(kbh, spe)));
     assert.deepEqual(store.reload(), { ok: true, count: 2 });
-    assert.deepEqual(store.current().map((a) => a.id), ['kbh-2026', 'spe-region']);
+    assert.deepEqual(
+      store.current().map((a) => a.id),
+      ['kbh-2026', 'spe-region'],
+    );
     assert.equal(store.inForce({ partyId: 'spe' }, '2026-02-01')?.id, 'spe-region');
     assert.equal(logs.at(-1)?.level, 'info');
 

@@ -35,7 +35,12 @@ describe('cli: deadline command', () => {
 
   test('§23 --consultation: warnings go to stderr, stdout stays pure JSON', async () => {
     const r = await deadlineCommand([
-      '--service', 'clinical-assessment', '--received', '2026-12-18T09:41:07.123Z', '--consultation', '2027-01-10',
+      '--service',
+      'clinical-assessment',
+      '--received',
+      '2026-12-18T09:41:07.123Z',
+      '--consultation',
+      '2027-01-10',
     ]);
     assert.equal(r.code, 0);
     assert.equal(JSON.parse(r.stdout).deadlines[0].dueDate, '2027-01-18');
@@ -44,14 +49,28 @@ describe('cli: deadline command', () => {
 
   test('§23 --consultation early enough moves the attest deadline', async () => {
     const r = await deadlineCommand([
-      '--service', 'clinical-assessment', '--received', '2026-12-18T09:41:07.123Z', '--consultation', '2026-12-21',
+      '--service',
+      'clinical-assessment',
+      '--received',
+      '2026-12-18T09:41:07.123Z',
+      '--consultation',
+      '2026-12-21',
     ]);
     assert.equal(r.code, 0);
     assert.equal(JSON.parse(r.stdout).deadlines[0].dueDate, '2027-01-04');
   });
 
   test('§21 stk. 3 --urgent --municipality 101 uses kbh-2026 from config/agreements.json, local date of a late-evening receipt', async () => {
-    const r = await deadlineCommand(['deadline', '--service', 'rehab-team-advice', '--received', '2026-12-31T23:30:00Z', '--municipality', '101', '--urgent']);
+    const r = await deadlineCommand([
+      'deadline',
+      '--service',
+      'rehab-team-advice',
+      '--received',
+      '2026-12-31T23:30:00Z',
+      '--municipality',
+      '101',
+      '--urgent',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const clock = JSON.parse(r.stdout);
     assert.equal(clock.startedAt, '2026-12-31T23:30:00.000Z');
@@ -65,7 +84,16 @@ describe('cli: deadline command', () => {
   });
 
   test('§29 --party spe uses the senior-pension agreement', async () => {
-    const r = await deadlineCommand(['--service', 'senior-pension-advice', '--received', '2026-03-02T08:00:00Z', '--party', 'spe', '--municipality', '101']);
+    const r = await deadlineCommand([
+      '--service',
+      'senior-pension-advice',
+      '--received',
+      '2026-03-02T08:00:00Z',
+      '--party',
+      'spe',
+      '--municipality',
+      '101',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).deadlines[0], {
       kind: 'advice',
@@ -77,7 +105,14 @@ describe('cli: deadline command', () => {
   });
 
   test('S§4 outside any agreement: no-deadline-agreed, with an explanation on stderr', async () => {
-    const r = await deadlineCommand(['--service', 'resource-course-conversation', '--received', '2028-03-02T08:00:00Z', '--municipality', '101']);
+    const r = await deadlineCommand([
+      '--service',
+      'resource-course-conversation',
+      '--received',
+      '2028-03-02T08:00:00Z',
+      '--municipality',
+      '101',
+    ]);
     assert.equal(r.code, 0);
     assert.deepEqual(JSON.parse(r.stdout), { status: 'no-deadline-agreed', startedAt: '2028-03-02T08:00:00.000Z', deadlines: [] });
     assert.match(r.stderr, /no agreement in force for municipality 101 on 2028-03-02/);
@@ -87,9 +122,22 @@ describe('cli: deadline command', () => {
     const p = join(dir, 'a.json');
     writeFileSync(
       p,
-      JSON.stringify({ agreements: [{ id: 'test-5', municipalityCode: '101', validFrom: '2026-01-01', validTo: null, deadlines: { 'ongoing-case-advice': 5 } }] }),
+      JSON.stringify({
+        agreements: [
+          { id: 'test-5', municipalityCode: '101', validFrom: '2026-01-01', validTo: null, deadlines: { 'ongoing-case-advice': 5 } },
+        ],
+      }),
     );
-    const r = await deadlineCommand(['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', '--municipality', '101', '--agreements', p]);
+    const r = await deadlineCommand([
+      '--service',
+      'ongoing-case-advice',
+      '--received',
+      '2026-03-02T08:00:00Z',
+      '--municipality',
+      '101',
+      '--agreements',
+      p,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).deadlines[0].source, 'agreement:test-5');
     assert.equal(JSON.parse(r.stdout).deadlines[0].dueDate, '2026-03-09');
@@ -97,7 +145,12 @@ describe('cli: deadline command', () => {
 
   test('§20 an invalid agreements file: code 1, message names the agreement and field', async () => {
     const p = join(dir, 'bad.json');
-    writeFileSync(p, JSON.stringify({ agreements: [{ id: 'oops', municipalityCode: '101', validFrom: '2026-01-01', validTo: null, deadlines: { urgent: 0 } }] }));
+    writeFileSync(
+      p,
+      JSON.stringify({
+        agreements: [{ id: 'oops', municipalityCode: '101', validFrom: '2026-01-01', validTo: null, deadlines: { urgent: 0 } }],
+      }),
+    );
     const r = await deadlineCommand(['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', '--agreements', p]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
@@ -107,8 +160,16 @@ describe('cli: deadline command', () => {
   const usage: { name: string; args: string[]; message: RegExp }[] = [
     { name: 'no arguments', args: [], message: /--service is required/ },
     { name: 'missing --received', args: ['--service', 'ongoing-case-advice'], message: /--received is required/ },
-    { name: 'unknown service', args: ['--service', 'advice', '--received', '2026-03-02T08:00:00Z'], message: /unknown service "advice"; use one of rehab-team-advice/ },
-    { name: 'received without a zone', args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00'], message: /--received must be an ISO 8601 instant with Z or an offset/ },
+    {
+      name: 'unknown service',
+      args: ['--service', 'advice', '--received', '2026-03-02T08:00:00Z'],
+      message: /unknown service "advice"; use one of rehab-team-advice/,
+    },
+    {
+      name: 'received without a zone',
+      args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00'],
+      message: /--received must be an ISO 8601 instant with Z or an offset/,
+    },
     { name: 'received is a date', args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02'], message: /--received must be/ },
     {
       name: 'impossible consultation date',
@@ -120,10 +181,22 @@ describe('cli: deadline command', () => {
       args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', '--consultation', '2026-03-10'],
       message: /--consultation applies only to --service clinical-assessment/,
     },
-    { name: 'bad municipality code', args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', '--municipality', '1O1'], message: /--municipality must be a 3-digit/ },
-    { name: 'unknown option', args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', '--urgnet'], message: /urgnet/ },
+    {
+      name: 'bad municipality code',
+      args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', '--municipality', '1O1'],
+      message: /--municipality must be a 3-digit/,
+    },
+    {
+      name: 'unknown option',
+      args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', '--urgnet'],
+      message: /urgnet/,
+    },
     { name: 'option without a value', args: ['--service'], message: /--service/ },
-    { name: 'stray argument', args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', 'extra'], message: /unexpected argument "extra"/ },
+    {
+      name: 'stray argument',
+      args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', 'extra'],
+      message: /unexpected argument "extra"/,
+    },
     {
       name: 'agreements file that does not exist',
       args: ['--service', 'ongoing-case-advice', '--received', '2026-03-02T08:00:00Z', '--agreements', '/nonexistent/agreements.json'],

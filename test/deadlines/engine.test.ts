@@ -249,9 +249,7 @@ describe('engine: deadlines per service (§21, §22, §23, §29, S§4)', () => {
       const { clock } = computeClock(r.input);
       assert.equal(clock.status, 'running');
       assert.equal(clock.startedAt, new Date(r.input.startedAt!).toISOString());
-      assert.deepEqual(clock.deadlines, [
-        { kind: r.kind, rule: r.rule, dueDate: r.dueDate, dueAt: r.dueAt, source: r.source },
-      ]);
+      assert.deepEqual(clock.deadlines, [{ kind: r.kind, rule: r.rule, dueDate: r.dueDate, dueAt: r.dueAt, source: r.source }]);
     });
   }
 
@@ -278,7 +276,10 @@ describe('engine: deadlines per service (§21, §22, §23, §29, S§4)', () => {
     const { warnings } = computeClock(
       input('ongoing-case-advice', '2025-12-31T22:00:00Z', { receivedAt: '2025-12-31T22:00:00Z', agreement: kbh }),
     );
-    assert.ok(warnings.some((w) => w.includes('kbh-2026') && w.includes('2025-12-31')), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => w.includes('kbh-2026') && w.includes('2025-12-31')),
+      warnings.join('\n'),
+    );
   });
 
   test('§20 agreement inside its validity gives no warning', () => {
@@ -303,17 +304,26 @@ describe('engine: §21 stk. 3 urgent rehab-team cases', () => {
 
   test('§21 stk. 3 urgent without an agreed target: only the §21 stk. 1 deadline', () => {
     const { clock } = computeClock(input('rehab-team-advice', '2026-03-02T08:00:00Z', { urgent: true, agreement: frb }));
-    assert.deepEqual(clock.deadlines.map((d) => d.kind), ['coordinator-available']);
+    assert.deepEqual(
+      clock.deadlines.map((d) => d.kind),
+      ['coordinator-available'],
+    );
   });
 
   test('§21 stk. 3 not urgent: the agreed urgent target is not used', () => {
     const { clock } = computeClock(input('rehab-team-advice', '2026-03-02T08:00:00Z', { urgent: false, agreement: kbh }));
-    assert.deepEqual(clock.deadlines.map((d) => d.kind), ['coordinator-available']);
+    assert.deepEqual(
+      clock.deadlines.map((d) => d.kind),
+      ['coordinator-available'],
+    );
   });
 
   test('§21 stk. 3 applies to rehab-team cases only', () => {
     const { clock } = computeClock(input('ongoing-case-advice', '2026-03-02T08:00:00Z', { urgent: true, agreement: kbh }));
-    assert.deepEqual(clock.deadlines.map((d) => d.kind), ['statement']);
+    assert.deepEqual(
+      clock.deadlines.map((d) => d.kind),
+      ['statement'],
+    );
   });
 
   test('§21 stk. 3 urgent target is never later than the 14-day deadline (capped, with a warning)', () => {
@@ -361,7 +371,13 @@ describe('engine: §23 clinical assessment', () => {
   const start = '2026-03-02T08:00:00Z'; // +30 = Wed 2026-04-01
   const booked = (date: string, at = '2026-03-03T10:00:00Z'): ClockEvent => ({ event: 'consultation-booked', at, date });
   const table: { name: string; consultation: string; dueDate: string; source: string; warning: RegExp | null }[] = [
-    { name: 'consultation leg wins: consultation + 14', consultation: '2026-03-10', dueDate: '2026-03-24', source: 'default', warning: null },
+    {
+      name: 'consultation leg wins: consultation + 14',
+      consultation: '2026-03-10',
+      dueDate: '2026-03-24',
+      source: 'default',
+      warning: null,
+    },
     {
       name: 'consultation + 14 lands on the 30-day date: 30-day leg, late-booking warning',
       consultation: '2026-03-18',
@@ -468,7 +484,10 @@ describe('engine: extensions (§22, §23 2. pkt.)', () => {
   });
 
   test('§22 extension of a kind the clock does not have is ignored with a warning', () => {
-    const e: ClockEvent = { ...(ext('2026-03-28', '2026-03-10T09:00:00Z') as Extract<ClockEvent, { event: 'extension-agreed' }>), kind: 'attest' };
+    const e: ClockEvent = {
+      ...(ext('2026-03-28', '2026-03-10T09:00:00Z') as Extract<ClockEvent, { event: 'extension-agreed' }>),
+      kind: 'attest',
+    };
     const { clock, warnings } = computeClock(input('ongoing-case-advice', start, { events: [e] }));
     assert.equal(clock.deadlines[0]!.dueDate, '2026-03-16');
     assert.equal(clock.deadlines[0]!.extension, undefined);
@@ -476,7 +495,14 @@ describe('engine: extensions (§22, §23 2. pkt.)', () => {
   });
 
   test('§23 extension of the attest deadline', () => {
-    const e: ClockEvent = { event: 'extension-agreed', at: '2026-03-20T09:00:00Z', kind: 'attest', dueDate: '2026-04-20', reason: 'r', agreedWith: 'k' };
+    const e: ClockEvent = {
+      event: 'extension-agreed',
+      at: '2026-03-20T09:00:00Z',
+      kind: 'attest',
+      dueDate: '2026-04-20',
+      reason: 'r',
+      agreedWith: 'k',
+    };
     const { clock } = computeClock(input('clinical-assessment', start, { events: [e] }));
     assert.equal(clock.deadlines[0]!.dueDate, '2026-04-20');
     assert.equal(clock.deadlines[0]!.originalDueDate, '2026-04-01');
@@ -486,7 +512,13 @@ describe('engine: extensions (§22, §23 2. pkt.)', () => {
   const validations: { name: string; clock: typeof running; kind: string; dueDate: string; error: RegExp | null }[] = [
     { name: 'later date accepted', clock: running, kind: 'statement', dueDate: '2026-03-30', error: null },
     { name: 'same date accepted', clock: running, kind: 'statement', dueDate: '2026-03-16', error: null },
-    { name: 'earlier date refused', clock: running, kind: 'statement', dueDate: '2026-03-15', error: /earlier than the current due date 2026-03-16/ },
+    {
+      name: 'earlier date refused',
+      clock: running,
+      kind: 'statement',
+      dueDate: '2026-03-15',
+      error: /earlier than the current due date 2026-03-16/,
+    },
     { name: 'unknown kind refused', clock: running, kind: 'attest', dueDate: '2026-03-30', error: /no deadline of kind "attest"/ },
     { name: 'invalid date refused', clock: running, kind: 'statement', dueDate: '2026-02-30', error: /YYYY-MM-DD/ },
     {

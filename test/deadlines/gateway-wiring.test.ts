@@ -20,7 +20,9 @@ describe('deadline reminders in the gateway', () => {
   });
 
   test('§21 stk. 1: a receipted case has delayed at-risk and overdue jobs for its deadline, with deterministic ids', async () => {
-    const res = await postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: pdf('plan'), contentType: 'application/pdf', filename: 'plan.pdf' }]);
+    const res = await postPackage(g, 'kommune-101', manifest(), [
+      { name: 'plan', body: pdf('plan'), contentType: 'application/pdf', filename: 'plan.pdf' },
+    ]);
     assert.equal(res.status, 201, res.text);
     const receipt = receiptSchema.parse(JSON.parse(res.text));
     assert.equal(receipt.clock.status, 'running');

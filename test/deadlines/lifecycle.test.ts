@@ -58,7 +58,13 @@ async function insertCase(db: Db, o: CaseOpts): Promise<string> {
   const receivedAt = o.receivedAt ?? RECEIVED;
   const complete = o.complete ?? true;
   const agreement = AGREEMENTS.find((a) => a.id === o.agreementId) ?? null;
-  const { clock } = computeClock({ service: o.service, urgent: !!o.urgent, receivedAt, startedAt: complete ? receivedAt : null, agreement });
+  const { clock } = computeClock({
+    service: o.service,
+    urgent: !!o.urgent,
+    receivedAt,
+    startedAt: complete ? receivedAt : null,
+    agreement,
+  });
   await db.db.transaction().execute(async (trx) => {
     await trx
       .insertInto('cases')
@@ -86,7 +92,11 @@ async function insertCase(db: Db, o: CaseOpts): Promise<string> {
       })
       .execute();
     const events = [{ event: 'received', data: {} }];
-    events.push(complete ? { event: 'clock-started', data: { at: receivedAt, deadlines: clock.deadlines } } : { event: 'awaiting-complete-case', data: {} });
+    events.push(
+      complete
+        ? { event: 'clock-started', data: { at: receivedAt, deadlines: clock.deadlines } }
+        : { event: 'awaiting-complete-case', data: {} },
+    );
     await trx
       .insertInto('case_events')
       .values(events.map((e) => ({ case_id: id, at: receivedAt, event: e.event, actor: 'kommune-101', data: JSON.stringify(e.data) })))
@@ -158,15 +168,19 @@ for (const d of DIALECTS) {
     test('§23: a booked consultation recomputes the attest deadline — consultation leg, 30-day leg, and both warnings', async () => {
       const id = await insertCase(t, { service: 'clinical-assessment' });
       const start = await svc.clockOf(id);
-      assert.deepEqual(start.clock.deadlines.map((x) => [x.kind, x.rule, x.dueDate]), [['attest', '§23', '2027-02-03']]);
+      assert.deepEqual(
+        start.clock.deadlines.map((x) => [x.kind, x.rule, x.dueDate]),
+        [['attest', '§23', '2027-02-03']],
+      );
 
       setNow('2027-01-05T10:00:00.000Z');
       // 10 Jan + 14 = Sunday 24 Jan → Monday 25 Jan, earlier than 3 Feb: the consultation leg governs.
       const r1 = await svc.bookConsultation(id, '2027-01-10', 'spec-1');
       assert.equal(r1.clock.status, 'running');
-      assert.deepEqual(r1.clock.deadlines.map((x) => [x.kind, x.rule, x.dueDate, x.dueAt, x.source]), [
-        ['attest', '§23', '2027-01-25', '2027-01-25T22:59:59.999Z', 'default'],
-      ]);
+      assert.deepEqual(
+        r1.clock.deadlines.map((x) => [x.kind, x.rule, x.dueDate, x.dueAt, x.source]),
+        [['attest', '§23', '2027-01-25', '2027-01-25T22:59:59.999Z', 'default']],
+      );
       assert.deepEqual(r1.warnings, []);
       assert.deepEqual(await storedClock(t, id), r1.clock);
 
@@ -184,17 +198,22 @@ for (const d of DIALECTS) {
       assert.match(r3.warnings.join('\n'), /consultation on 2027-02-10 is after the 30-day due date 2027-02-03/);
 
       // The warnings are logged with the case id (and nothing else about the case).
-      const warned = cap.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.caseId === id && l.msg === 'deadline warning');
+      const warned = cap.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.caseId === id && l.msg === 'deadline warning');
       assert.equal(warned.length, 2, JSON.stringify(warned));
       assert.match(String(warned[0]!.warning), /booked so late/);
       assert.match(String(warned[1]!.warning), /after the 30-day due date/);
 
       const evs = (await events(t, id)).filter((e) => e.event === 'consultation-booked');
-      assert.deepEqual(evs.map((e) => [e.data.date, e.data.recomputedDueDate, e.actor]), [
-        ['2027-01-10', '2027-01-25', 'spec-1'],
-        ['2027-01-25', '2027-02-03', 'spec-1'],
-        ['2027-02-10', '2027-02-03', 'spec-1'],
-      ]);
+      assert.deepEqual(
+        evs.map((e) => [e.data.date, e.data.recomputedDueDate, e.actor]),
+        [
+          ['2027-01-10', '2027-01-25', 'spec-1'],
+          ['2027-01-25', '2027-02-03', 'spec-1'],
+          ['2027-02-10', '2027-02-03', 'spec-1'],
+        ],
+      );
       assert.deepEqual(await auditActions(t, id), ['consultation-booked', 'consultation-booked', 'consultation-booked']);
     });
 
@@ -203,13 +222,18 @@ for (const d of DIALECTS) {
       setNow('2027-01-05T10:00:00.000Z');
       const r = await svc.bookConsultation(id, '2027-01-08', 'spec-2');
       // 4 Jan + 20 = Sunday 24 Jan → Monday 25 Jan, from the agreement.
-      assert.deepEqual(r.clock.deadlines.map((x) => [x.kind, x.rule, x.dueDate, x.source]), [['attest', '§29', '2027-01-25', 'agreement:spe-2027']]);
+      assert.deepEqual(
+        r.clock.deadlines.map((x) => [x.kind, x.rule, x.dueDate, x.source]),
+        [['attest', '§29', '2027-01-25', 'agreement:spe-2027']],
+      );
       assert.equal((await events(t, id)).at(-1)!.event, 'consultation-booked');
     });
 
     test('a consultation is refused (422) outside §23/§27 services, before the clock starts, and with dates that are not real or precede receipt', async () => {
       const advice = await insertCase(t, { service: 'ongoing-case-advice' });
-      await rejects422(svc.bookConsultation(advice, '2027-01-10', 'spec-1'), { service: /clinical-assessment and senior-pension-assessment/ });
+      await rejects422(svc.bookConsultation(advice, '2027-01-10', 'spec-1'), {
+        service: /clinical-assessment and senior-pension-assessment/,
+      });
 
       const waiting = await insertCase(t, { service: 'clinical-assessment', complete: false });
       await rejects422(svc.bookConsultation(waiting, '2027-01-10', 'spec-1'), { clock: /has not started.*§21 stk. 2/ });
@@ -227,7 +251,10 @@ for (const d of DIALECTS) {
 
       // Nothing refused was recorded, audited, or announced.
       for (const id of [advice, waiting, ca]) {
-        assert.deepEqual((await events(t, id)).filter((e) => e.event === 'consultation-booked'), []);
+        assert.deepEqual(
+          (await events(t, id)).filter((e) => e.event === 'consultation-booked'),
+          [],
+        );
         assert.deepEqual(await auditActions(t, id), []);
         assert.ok(!changed.includes(id));
       }
@@ -242,15 +269,23 @@ for (const d of DIALECTS) {
         reason: /required/,
         agreedWith: /required/,
       });
-      await rejects422(svc.agreeExtension(id, { dueDate: '2027-02-01' } as never, 'coord-1'), { reason: /required/, agreedWith: /required/ });
+      await rejects422(svc.agreeExtension(id, { dueDate: '2027-02-01' } as never, 'coord-1'), {
+        reason: /required/,
+        agreedWith: /required/,
+      });
       const ok = { reason: 'the citizen is in hospital until 25 January', agreedWith: 'case manager, Jobcenter 101' };
       await rejects422(svc.agreeExtension(id, { dueDate: '2027-01-15', ...ok }, 'coord-1'), {
         dueDate: /2027-01-15 is earlier than the current due date 2027-01-18/,
       });
       await rejects422(svc.agreeExtension(id, { dueDate: '2027-02-30', ...ok }, 'coord-1'), { dueDate: /real date/ });
       await rejects422(svc.agreeExtension(id, { dueDate: '2026-12-30', ...ok }, 'coord-1'), { dueDate: /before the case was received/ });
-      await rejects422(svc.agreeExtension(id, { kind: 'attest', dueDate: '2027-02-01', ...ok }, 'coord-1'), { kind: /no deadline of kind "attest".*statement/ });
-      await rejects422(svc.agreeExtension(id, { dueDate: 'soon', reason: '', agreedWith: 'x' }, 'coord-1'), { dueDate: /real date/, reason: /required/ });
+      await rejects422(svc.agreeExtension(id, { kind: 'attest', dueDate: '2027-02-01', ...ok }, 'coord-1'), {
+        kind: /no deadline of kind "attest".*statement/,
+      });
+      await rejects422(svc.agreeExtension(id, { dueDate: 'soon', reason: '', agreedWith: 'x' }, 'coord-1'), {
+        dueDate: /real date/,
+        reason: /required/,
+      });
       assert.deepEqual(await auditActions(t, id), [], 'refused extensions are not audited');
 
       const r = await svc.agreeExtension(id, { dueDate: '2027-02-01', ...ok }, 'coord-1');
@@ -270,20 +305,34 @@ for (const d of DIALECTS) {
       const ev = (await events(t, id)).at(-1)!;
       assert.equal(ev.event, 'extension-agreed');
       assert.equal(ev.actor, 'coord-1');
-      assert.deepEqual(ev.data, { kind: 'statement', dueDate: '2027-02-01', reason: ok.reason, agreedWith: ok.agreedWith, previousDueDate: '2027-01-18', rule: '§22' });
+      assert.deepEqual(ev.data, {
+        kind: 'statement',
+        dueDate: '2027-02-01',
+        reason: ok.reason,
+        agreedWith: ok.agreedWith,
+        previousDueDate: '2027-01-18',
+        rule: '§22',
+      });
 
       // The extended date is now the one an extension may not undercut.
-      await rejects422(svc.agreeExtension(id, { dueDate: '2027-01-25', ...ok }, 'coord-1'), { dueDate: /earlier than the current due date 2027-02-01/ });
+      await rejects422(svc.agreeExtension(id, { dueDate: '2027-01-25', ...ok }, 'coord-1'), {
+        dueDate: /earlier than the current due date 2027-02-01/,
+      });
       // The audit entry names the dates, not the free text.
       const audit = await t.db.selectFrom('audit_log').select(['action', 'details']).where('case_id', '=', id).execute();
-      assert.deepEqual(audit.map((a) => a.action), ['extension-agreed']);
+      assert.deepEqual(
+        audit.map((a) => a.action),
+        ['extension-agreed'],
+      );
       assert.doesNotMatch(audit[0]!.details, /hospital|Jobcenter/);
       assert.match(audit[0]!.details, /"previousDueDate":"2027-01-18"/);
     });
 
     test('§21 has no "another deadline is agreed": an extension of a coordinator deadline is refused (422)', async () => {
       const id = await insertCase(t, { service: 'rehab-team-advice' });
-      await rejects422(svc.agreeExtension(id, { dueDate: '2027-02-01', reason: 'r', agreedWith: 'a' }, 'coord-1'), { kind: /§21 stk. 1 has no provision/ });
+      await rejects422(svc.agreeExtension(id, { dueDate: '2027-02-01', reason: 'r', agreedWith: 'a' }, 'coord-1'), {
+        kind: /§21 stk. 1 has no provision/,
+      });
     });
 
     test('§21 stk. 1: booking the coordinator for the meeting stops the clock — met, with the meeting date recorded', async () => {
@@ -297,9 +346,19 @@ for (const d of DIALECTS) {
       assert.equal(r.clock.deadlines[0]!.dueDate, '2027-01-18');
       assert.deepEqual(r.warnings, []);
       const evs = await events(t, id);
-      assert.deepEqual(evs.map((e) => e.event), ['received', 'clock-started', 'meeting-booked', 'clock-stopped']);
+      assert.deepEqual(
+        evs.map((e) => e.event),
+        ['received', 'clock-started', 'meeting-booked', 'clock-stopped'],
+      );
       assert.deepEqual(evs[2]!.data, { date: '2027-01-14' });
-      assert.deepEqual(evs[3]!.data, { at: '2027-01-11T12:00:00.000Z', kind: 'coordinator-available', meetingDate: '2027-01-14', dueDate: '2027-01-18', outcome: 'met', daysLate: 0 });
+      assert.deepEqual(evs[3]!.data, {
+        at: '2027-01-11T12:00:00.000Z',
+        kind: 'coordinator-available',
+        meetingDate: '2027-01-14',
+        dueDate: '2027-01-18',
+        outcome: 'met',
+        daysLate: 0,
+      });
       assert.deepEqual(await auditActions(t, id), ['meeting-booked']);
 
       // A stopped clock takes no further lifecycle events.
@@ -329,7 +388,13 @@ for (const d of DIALECTS) {
       const id = await insertCase(t, { service: 'rehab-team-advice', urgent: true, agreementId: 'k101-2027' });
       const start = await svc.clockOf(id);
       // 4 Jan + 5 = Saturday 9 Jan → Monday 11 Jan.
-      assert.deepEqual(start.clock.deadlines.map((x) => [x.kind, x.dueDate]), [['coordinator-available', '2027-01-18'], ['urgent-target', '2027-01-11']]);
+      assert.deepEqual(
+        start.clock.deadlines.map((x) => [x.kind, x.dueDate]),
+        [
+          ['coordinator-available', '2027-01-18'],
+          ['urgent-target', '2027-01-11'],
+        ],
+      );
       setNow('2027-01-13T09:00:00.000Z');
       const r = await svc.bookMeeting(id, '2027-01-14', 'coord-3');
       assert.equal(r.clock.outcome, 'met');
@@ -342,7 +407,10 @@ for (const d of DIALECTS) {
       await svc.agreeExtension(met, { dueDate: '2027-01-25', reason: 'r', agreedWith: 'a' }, 'coord-1');
       setNow('2027-01-22T14:00:00.000Z'); // after the original 18 Jan, before the agreed 25 Jan
       const r1 = await svc.stopClock(met, {}, 'coord-1');
-      assert.deepEqual([r1.clock.status, r1.clock.outcome, r1.clock.daysLate, r1.clock.stoppedAt], ['stopped', 'met', 0, '2027-01-22T14:00:00.000Z']);
+      assert.deepEqual(
+        [r1.clock.status, r1.clock.outcome, r1.clock.daysLate, r1.clock.stoppedAt],
+        ['stopped', 'met', 0, '2027-01-22T14:00:00.000Z'],
+      );
 
       const missed = await insertCase(t, { service: 'ongoing-case-advice' });
       setNow('2027-01-25T12:00:00.000Z');
@@ -352,7 +420,13 @@ for (const d of DIALECTS) {
       const ev = (await events(t, missed)).at(-1)!;
       assert.equal(ev.event, 'clock-stopped');
       assert.equal(ev.at, '2027-01-25T12:00:00.000Z', 'the event row says when it was recorded');
-      assert.deepEqual(ev.data, { at: '2027-01-19T23:30:00.000Z', kind: 'statement', dueDate: '2027-01-18', outcome: 'missed', daysLate: 2 });
+      assert.deepEqual(ev.data, {
+        at: '2027-01-19T23:30:00.000Z',
+        kind: 'statement',
+        dueDate: '2027-01-18',
+        outcome: 'missed',
+        daysLate: 2,
+      });
 
       // A stop instant that is malformed, in the future, before the start or before the latest clock event is refused.
       const c = await insertCase(t, { service: 'ongoing-case-advice' });
@@ -377,11 +451,20 @@ for (const d of DIALECTS) {
       await svc.agreeExtension(id, { dueDate: '2027-02-05', reason: 'waiting for a scan', agreedWith: 'Jobcenter 101' }, 'spec-1');
       setNow('2027-02-04T10:00:00.000Z');
       const final = await svc.stopClock(id, {}, 'spec-1');
-      assert.deepEqual([final.clock.outcome, final.clock.deadlines[0]!.dueDate, final.clock.deadlines[0]!.originalDueDate], ['met', '2027-02-05', '2027-01-26']);
+      assert.deepEqual(
+        [final.clock.outcome, final.clock.deadlines[0]!.dueDate, final.clock.deadlines[0]!.originalDueDate],
+        ['met', '2027-02-05', '2027-01-26'],
+      );
 
       const evs = await events(t, id);
-      assert.deepEqual(evs.map((e) => e.event), ['received', 'clock-started', 'consultation-booked', 'extension-agreed', 'clock-stopped']);
-      assert.deepEqual(evs.map((e) => e.at), [RECEIVED, RECEIVED, '2027-01-05T10:00:00.000Z', '2027-01-15T10:00:00.000Z', '2027-02-04T10:00:00.000Z']);
+      assert.deepEqual(
+        evs.map((e) => e.event),
+        ['received', 'clock-started', 'consultation-booked', 'extension-agreed', 'clock-stopped'],
+      );
+      assert.deepEqual(
+        evs.map((e) => e.at),
+        [RECEIVED, RECEIVED, '2027-01-05T10:00:00.000Z', '2027-01-15T10:00:00.000Z', '2027-02-04T10:00:00.000Z'],
+      );
       assert.deepEqual(await auditActions(t, id), ['consultation-booked', 'extension-agreed', 'clock-stopped']);
 
       // The stored column is a cache: wipe it and clockOf gives the same clock from the events; twice; and the engine agrees.
@@ -392,7 +475,14 @@ for (const d of DIALECTS) {
       const again2 = await svc.clockOf(id);
       assert.deepEqual(again1.clock, final.clock);
       assert.equal(JSON.stringify(again2.clock), JSON.stringify(again1.clock));
-      const engine = computeClock({ service: 'clinical-assessment', urgent: false, receivedAt: RECEIVED, startedAt: RECEIVED, agreement: null, events: toClockEvents(evs.map((e) => ({ ...e, data: JSON.stringify(e.data) }))) });
+      const engine = computeClock({
+        service: 'clinical-assessment',
+        urgent: false,
+        receivedAt: RECEIVED,
+        startedAt: RECEIVED,
+        agreement: null,
+        events: toClockEvents(evs.map((e) => ({ ...e, data: JSON.stringify(e.data) }))),
+      });
       assert.deepEqual(engine.clock, final.clock);
       assert.equal(again1.state, 'received');
     });
@@ -402,12 +492,18 @@ for (const d of DIALECTS) {
       const ids = await Promise.all(Array.from({ length: 6 }, () => insertCase(t, { service: 'ongoing-case-advice' })));
       const dates = ['2027-01-25', '2027-02-01', '2027-01-22', '2027-02-03', '2027-01-28'];
       await Promise.all(
-        ids.flatMap((id) => dates.map((dueDate) => svc.agreeExtension(id, { dueDate, reason: 'r', agreedWith: 'a' }, 'coord-1').catch((e: unknown) => e))),
+        ids.flatMap((id) =>
+          dates.map((dueDate) => svc.agreeExtension(id, { dueDate, reason: 'r', agreedWith: 'a' }, 'coord-1').catch((e: unknown) => e)),
+        ),
       );
       for (const id of ids) {
         const recorded = (await events(t, id)).filter((e) => e.event === 'extension-agreed').map((e) => String(e.data.dueDate));
         assert.ok(recorded.length >= 1);
-        assert.deepEqual(recorded, [...recorded].sort(), `extensions recorded in order of commit must never go back: ${recorded.join(', ')}`);
+        assert.deepEqual(
+          recorded,
+          [...recorded].sort(),
+          `extensions recorded in order of commit must never go back: ${recorded.join(', ')}`,
+        );
         const stored = (await storedClock(t, id)) as { deadlines: { dueDate: string }[] };
         assert.equal(stored.deadlines[0]!.dueDate, recorded.at(-1));
         assert.deepEqual(stored, (await svc.clockOf(id)).clock);
@@ -421,7 +517,9 @@ for (const d of DIALECTS) {
       await rejects404(svc.agreeExtension(id, { dueDate: '2027-02-01', reason: 'r', agreedWith: 'a' }, 'x'));
       await rejects404(svc.bookMeeting(id, '2027-01-10', 'x'));
       await rejects404(svc.stopClock(id, {}, 'x'));
-      assert.deepEqual(await svc.recordReminder(id, { type: 'overdue', kind: 'statement', dueAt: '2027-01-18T22:59:59.999Z' }), { outcome: 'case-gone' });
+      assert.deepEqual(await svc.recordReminder(id, { type: 'overdue', kind: 'statement', dueAt: '2027-01-18T22:59:59.999Z' }), {
+        outcome: 'case-gone',
+      });
     });
 
     test('a governing agreement that disappeared from the file: statutory defaults, a warning on the clock, one log line', async () => {
@@ -430,7 +528,10 @@ for (const d of DIALECTS) {
       try {
         const r1 = await svc.clockOf(id);
         const r2 = await svc.clockOf(id);
-        assert.deepEqual(r1.clock.deadlines.map((x) => [x.kind, x.dueDate, x.source]), [['coordinator-available', '2027-01-18', 'default']]);
+        assert.deepEqual(
+          r1.clock.deadlines.map((x) => [x.kind, x.dueDate, x.source]),
+          [['coordinator-available', '2027-01-18', 'default']],
+        );
         assert.match(r1.warnings[0]!, /agreement k101-2027 governs this case but is no longer in the agreements file/);
         assert.deepEqual(r2, r1);
         const logged = cap.lines.filter((l) => l.includes('governing agreement missing') && l.includes('k101-2027'));

@@ -19,12 +19,14 @@ const MIN = Date.parse('2020-01-01T00:00:00Z');
 const MAX = Date.parse('2035-12-31T23:59:59.999Z');
 
 /** Instants spread over 2020–2035, biased toward local midnights and DST switch hours. */
-const instantArb = fc.oneof(
-  fc.integer({ min: MIN, max: MAX }),
-  fc.tuple(fc.integer({ min: 0, max: 5843 }), fc.constantFrom(-3_600_001, -3_600_000, -1, 0, 1, 3_599_999, 3_600_000)).map(
-    ([day, delta]) => Date.parse(startOfLocalDay(addDays('2020-01-01', day))) + delta,
-  ),
-).map((ms) => new Date(ms).toISOString());
+const instantArb = fc
+  .oneof(
+    fc.integer({ min: MIN, max: MAX }),
+    fc
+      .tuple(fc.integer({ min: 0, max: 5843 }), fc.constantFrom(-3_600_001, -3_600_000, -1, 0, 1, 3_599_999, 3_600_000))
+      .map(([day, delta]) => Date.parse(startOfLocalDay(addDays('2020-01-01', day))) + delta),
+  )
+  .map((ms) => new Date(ms).toISOString());
 
 const dateArb = fc.integer({ min: 0, max: 5843 }).map((d) => addDays('2020-01-01', d));
 const daysArb = fc.integer({ min: 1, max: 365 });
@@ -48,7 +50,13 @@ describe('properties: counting days (RULES.md) and §21–§23, §29, S§4', () 
   test('counting days: due date ≥ day 0 + N for every service', () => {
     fc.assert(
       fc.property(serviceArb, instantArb, daysArb, fc.boolean(), (service, start, n, roll) => {
-        const { clock } = computeClock({ service, urgent: false, receivedAt: start, startedAt: start, agreement: agreement(service, n, roll) });
+        const { clock } = computeClock({
+          service,
+          urgent: false,
+          receivedAt: start,
+          startedAt: start,
+          agreement: agreement(service, n, roll),
+        });
         assert.equal(clock.status, 'running');
         const floor = addDays(localDate(start), n);
         for (const d of clock.deadlines) assert.ok(d.dueDate >= floor, `${d.dueDate} < ${floor}`);
@@ -59,25 +67,47 @@ describe('properties: counting days (RULES.md) and §21–§23, §29, S§4', () 
 
   test('counting days: with roll-forward the due date is the first open day on or after day 0 + N', () => {
     fc.assert(
-      fc.property(serviceArb.filter((s) => s !== 'clinical-assessment'), instantArb, daysArb, (service, start, n) => {
-        const { clock } = computeClock({ service, urgent: false, receivedAt: start, startedAt: start, agreement: agreement(service, n, true) });
-        const d = clock.deadlines[0]!;
-        const nominal = addDays(localDate(start), n);
-        assert.equal(isClosedDay(d.dueDate), false);
-        const gap = daysBetween(nominal, d.dueDate);
-        assert.ok(gap >= 0 && gap <= 5, `rolled ${gap} days`);
-        for (let i = 0; i < gap; i++) assert.equal(isClosedDay(addDays(nominal, i)), true);
-      }),
+      fc.property(
+        serviceArb.filter((s) => s !== 'clinical-assessment'),
+        instantArb,
+        daysArb,
+        (service, start, n) => {
+          const { clock } = computeClock({
+            service,
+            urgent: false,
+            receivedAt: start,
+            startedAt: start,
+            agreement: agreement(service, n, true),
+          });
+          const d = clock.deadlines[0]!;
+          const nominal = addDays(localDate(start), n);
+          assert.equal(isClosedDay(d.dueDate), false);
+          const gap = daysBetween(nominal, d.dueDate);
+          assert.ok(gap >= 0 && gap <= 5, `rolled ${gap} days`);
+          for (let i = 0; i < gap; i++) assert.equal(isClosedDay(addDays(nominal, i)), true);
+        },
+      ),
       RUNS,
     );
   });
 
   test('counting days: without roll-forward the due date is exactly day 0 + N', () => {
     fc.assert(
-      fc.property(serviceArb.filter((s) => s !== 'clinical-assessment'), instantArb, daysArb, (service, start, n) => {
-        const { clock } = computeClock({ service, urgent: false, receivedAt: start, startedAt: start, agreement: agreement(service, n, false) });
-        assert.equal(clock.deadlines[0]!.dueDate, addDays(localDate(start), n));
-      }),
+      fc.property(
+        serviceArb.filter((s) => s !== 'clinical-assessment'),
+        instantArb,
+        daysArb,
+        (service, start, n) => {
+          const { clock } = computeClock({
+            service,
+            urgent: false,
+            receivedAt: start,
+            startedAt: start,
+            agreement: agreement(service, n, false),
+          });
+          assert.equal(clock.deadlines[0]!.dueDate, addDays(localDate(start), n));
+        },
+      ),
       RUNS,
     );
   });
@@ -85,7 +115,13 @@ describe('properties: counting days (RULES.md) and §21–§23, §29, S§4', () 
   test('counting days: dueAt is the last millisecond of the local due day', () => {
     fc.assert(
       fc.property(serviceArb, instantArb, daysArb, fc.boolean(), (service, start, n, roll) => {
-        const { clock } = computeClock({ service, urgent: true, receivedAt: start, startedAt: start, agreement: agreement(service, n, roll) });
+        const { clock } = computeClock({
+          service,
+          urgent: true,
+          receivedAt: start,
+          startedAt: start,
+          agreement: agreement(service, n, roll),
+        });
         for (const d of clock.deadlines) {
           const ms = Date.parse(d.dueAt);
           assert.equal(d.dueAt, new Date(ms).toISOString());
@@ -139,11 +175,21 @@ describe('properties: counting days (RULES.md) and §21–§23, §29, S§4', () 
         const day0 = localDate(start);
         const consultation = addDays(day0, offset);
         const events: ClockEvent[] = [{ event: 'consultation-booked', at: start, date: consultation }];
-        const { clock, warnings } = computeClock({ service: 'clinical-assessment', urgent: false, receivedAt: start, startedAt: start, agreement: null, events });
+        const { clock, warnings } = computeClock({
+          service: 'clinical-assessment',
+          urgent: false,
+          receivedAt: start,
+          startedAt: start,
+          agreement: null,
+          events,
+        });
         const thirty = rollForward(addDays(day0, 30));
         const fourteen = rollForward(addDays(consultation, 14));
         assert.equal(clock.deadlines[0]!.dueDate, fourteen < thirty ? fourteen : thirty);
-        assert.equal(warnings.some((w) => w.startsWith('§23') && !w.includes('before the clock started')), fourteen >= thirty);
+        assert.equal(
+          warnings.some((w) => w.startsWith('§23') && !w.includes('before the clock started')),
+          fourteen >= thirty,
+        );
       }),
       RUNS,
     );
@@ -159,7 +205,14 @@ describe('properties: counting days (RULES.md) and §21–§23, §29, S§4', () 
         const error = validateExtension(clock, 'statement', proposed);
         assert.equal(error === null, shift >= 0);
         if (error === null) {
-          const ev: ClockEvent = { event: 'extension-agreed', at: start, kind: 'statement', dueDate: proposed, reason: 'r', agreedWith: 'k' };
+          const ev: ClockEvent = {
+            event: 'extension-agreed',
+            at: start,
+            kind: 'statement',
+            dueDate: proposed,
+            reason: 'r',
+            agreedWith: 'k',
+          };
           const extended = computeClock({ ...base, events: [ev] }).clock.deadlines[0]!;
           assert.equal(extended.dueDate, proposed);
           assert.equal(extended.dueAt, endOfLocalDay(proposed));
@@ -193,7 +246,14 @@ describe('properties: counting days (RULES.md) and §21–§23, §29, S§4', () 
         fc.boolean(),
         fc.array(eventArb, { maxLength: 6 }),
         (service, urgent, received, started, n, roll, events) => {
-          const inp: ClockInput = { service, urgent, receivedAt: received, startedAt: started, agreement: agreement(service, n, roll), events };
+          const inp: ClockInput = {
+            service,
+            urgent,
+            receivedAt: received,
+            startedAt: started,
+            agreement: agreement(service, n, roll),
+            events,
+          };
           const a = computeClock(inp);
           const b = computeClock(structuredClone(inp));
           assert.equal(JSON.stringify(a), JSON.stringify(b));

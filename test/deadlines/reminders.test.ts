@@ -71,7 +71,13 @@ async function insertCase(db: Db, service: Service = 'ongoing-case-advice', rece
       .insertInto('case_events')
       .values([
         { case_id: id, at: receivedAt, event: 'received', actor: 'kommune-101', data: '{}' },
-        { case_id: id, at: receivedAt, event: 'clock-started', actor: 'kommune-101', data: JSON.stringify({ at: receivedAt, deadlines: clock.deadlines }) },
+        {
+          case_id: id,
+          at: receivedAt,
+          event: 'clock-started',
+          actor: 'kommune-101',
+          data: JSON.stringify({ at: receivedAt, deadlines: clock.deadlines }),
+        },
       ])
       .execute();
   });
@@ -88,7 +94,11 @@ async function purge(prefix: string): Promise<void> {
   }
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -115,8 +125,18 @@ describe('reminder plan (pure)', () => {
     assert.deepEqual(
       plan.map((p) => [p.jobId, new Date(p.runAt).toISOString(), p.delay, p.data]),
       [
-        [`${id}|statement|at-risk|2027-01-18T225959.999Z`, AT_RISK, Date.parse(AT_RISK) - now, { caseId: id, kind: 'statement', type: 'at-risk', dueAt: DUE_AT }],
-        [`${id}|statement|overdue|2027-01-18T225959.999Z`, '2027-01-18T23:00:00.000Z', Date.parse('2027-01-18T23:00:00.000Z') - now, { caseId: id, kind: 'statement', type: 'overdue', dueAt: DUE_AT }],
+        [
+          `${id}|statement|at-risk|2027-01-18T225959.999Z`,
+          AT_RISK,
+          Date.parse(AT_RISK) - now,
+          { caseId: id, kind: 'statement', type: 'at-risk', dueAt: DUE_AT },
+        ],
+        [
+          `${id}|statement|overdue|2027-01-18T225959.999Z`,
+          '2027-01-18T23:00:00.000Z',
+          Date.parse('2027-01-18T23:00:00.000Z') - now,
+          { caseId: id, kind: 'statement', type: 'overdue', dueAt: DUE_AT },
+        ],
       ],
     );
     for (const p of plan) assert.ok(!p.jobId.includes(':'), p.jobId);
@@ -136,19 +156,31 @@ describe('reminder plan (pure)', () => {
 
   test('past instants run now; no at-risk once the deadline passed; recorded reminders and stopped clocks plan nothing', () => {
     const between = Date.parse('2027-01-14T10:00:00.000Z');
-    assert.deepEqual(planReminders(id, runningClock(st), between).map((p) => [p.data.type, p.delay]), [
-      ['at-risk', 0],
-      ['overdue', Date.parse('2027-01-18T23:00:00.000Z') - between],
-    ]);
+    assert.deepEqual(
+      planReminders(id, runningClock(st), between).map((p) => [p.data.type, p.delay]),
+      [
+        ['at-risk', 0],
+        ['overdue', Date.parse('2027-01-18T23:00:00.000Z') - between],
+      ],
+    );
     const late = Date.parse('2027-01-20T10:00:00.000Z');
-    assert.deepEqual(planReminders(id, runningClock(st), late).map((p) => [p.data.type, p.delay]), [['overdue', 0]]);
+    assert.deepEqual(
+      planReminders(id, runningClock(st), late).map((p) => [p.data.type, p.delay]),
+      [['overdue', 0]],
+    );
     const atRiskFlag = { type: 'at-risk' as const, kind: 'statement', dueAt: DUE_AT, at: AT_RISK };
-    assert.deepEqual(planReminders(id, runningClock(st, [atRiskFlag]), between).map((p) => p.data.type), ['overdue']);
+    assert.deepEqual(
+      planReminders(id, runningClock(st, [atRiskFlag]), between).map((p) => p.data.type),
+      ['overdue'],
+    );
     assert.deepEqual(planReminders(id, runningClock(st, [{ ...atRiskFlag, type: 'overdue' }]), late), []);
     assert.deepEqual(planReminders(id, { ...runningClock(st), status: 'stopped', outcome: 'met', daysLate: 0 }, between), []);
     // A flag for another due instant (before an extension) does not suppress the new deadline's reminders.
     const extended = [{ kind: 'statement', dueDate: '2027-02-01', dueAt: '2027-02-01T22:59:59.999Z' }];
-    assert.deepEqual(planReminders(id, runningClock(extended, [atRiskFlag]), between).map((p) => p.data.type), ['at-risk', 'overdue']);
+    assert.deepEqual(
+      planReminders(id, runningClock(extended, [atRiskFlag]), between).map((p) => p.data.type),
+      ['at-risk', 'overdue'],
+    );
   });
 });
 
@@ -172,14 +204,19 @@ for (const d of DIALECTS) {
 
     const outcomeOf = (jobId: string) => waitFor(`job ${jobId}`, () => outcomes.find((o) => o.id === jobId)?.result);
     const eventsOf = async (caseId: string) =>
-      (await t.db.selectFrom('case_events').select(['event', 'at', 'actor', 'data']).where('case_id', '=', caseId).orderBy('id').execute()).map((e) => ({
+      (
+        await t.db.selectFrom('case_events').select(['event', 'at', 'actor', 'data']).where('case_id', '=', caseId).orderBy('id').execute()
+      ).map((e) => ({
         ...e,
         data: JSON.parse(e.data) as Record<string, unknown>,
       }));
     const clockColumn = async (caseId: string) =>
       JSON.parse((await t.db.selectFrom('cases').select('clock').where('id', '=', caseId).executeTakeFirstOrThrow()).clock) as CaseClock;
     const delayedIds = async (caseId?: string) =>
-      (await rem.queue.getDelayed(0, -1)).map((j) => j.id!).filter((id) => !caseId || id.startsWith(caseId)).sort();
+      (await rem.queue.getDelayed(0, -1))
+        .map((j) => j.id!)
+        .filter((id) => !caseId || id.startsWith(caseId))
+        .sort();
     const counter = async (type: string) => (await metrics.reminders.get()).values.find((v) => v.labels.type === type)?.value ?? 0;
     const gauge = async (g: 'atRisk' | 'overdue') => (await metrics[g].get()).values[0]?.value ?? 0;
 
@@ -237,7 +274,9 @@ for (const d of DIALECTS) {
       const clock = await clockColumn(atRiskCase);
       assert.deepEqual(clock.flags, [{ type: 'at-risk', kind: 'statement', dueAt: DUE_AT, at: ev.at }]);
       assert.deepEqual((await svc.clockOf(atRiskCase)).clock, clock, 'the flag is recomputed from the events too');
-      const line = cap.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'deadline at risk' && l.caseId === atRiskCase);
+      const line = cap.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === 'deadline at risk' && l.caseId === atRiskCase);
       assert.ok(line, 'logged');
       assert.equal(line.dueDate, '2027-01-18');
       assert.equal(await counter('at-risk'), 1);
@@ -247,11 +286,18 @@ for (const d of DIALECTS) {
       assert.deepEqual(await delayedIds(atRiskCase), [jOverdue]);
       assert.deepEqual(await rem.schedule(atRiskCase), [jOverdue]);
       const audit = await t.db.selectFrom('audit_log').select('action').where('case_id', '=', atRiskCase).execute();
-      assert.deepEqual(audit.map((a) => a.action), ['deadline-at-risk']);
+      assert.deepEqual(
+        audit.map((a) => a.action),
+        ['deadline-at-risk'],
+      );
 
       // Recording it again changes nothing, but repairs a clock column rewritten without the flag (e.g. by a writer that recomputes from the engine alone).
       const { flags: _f, ...bare } = clock;
-      await t.db.updateTable('cases').set({ clock: JSON.stringify(bare) }).where('id', '=', atRiskCase).execute();
+      await t.db
+        .updateTable('cases')
+        .set({ clock: JSON.stringify(bare) })
+        .where('id', '=', atRiskCase)
+        .execute();
       const again = await svc.recordReminder(atRiskCase, { type: 'at-risk', kind: 'statement', dueAt: DUE_AT });
       assert.equal(again.outcome, 'already-recorded');
       assert.deepEqual(await clockColumn(atRiskCase), clock);
@@ -267,10 +313,17 @@ for (const d of DIALECTS) {
       assert.equal(await outcomeOf(jOverdue), 'recorded');
       assert.equal(await outcomeOf(reminderJobId(overdueCase, 'statement', 'at-risk', DUE_AT)), 'recorded');
       const evs = await eventsOf(overdueCase);
-      assert.deepEqual(evs.map((e) => e.event), ['received', 'clock-started', 'deadline-at-risk', 'deadline-overdue']);
+      assert.deepEqual(
+        evs.map((e) => e.event),
+        ['received', 'clock-started', 'deadline-at-risk', 'deadline-overdue'],
+      );
       assert.ok(Date.parse(evs[3]!.at) > Date.parse(DUE_AT), `overdue recorded at ${evs[3]!.at}, after ${DUE_AT}`);
       const clock = await clockColumn(overdueCase);
-      assert.deepEqual(clock.flags?.map((f) => f.type), ['overdue'], 'overdue supersedes at-risk');
+      assert.deepEqual(
+        clock.flags?.map((f) => f.type),
+        ['overdue'],
+        'overdue supersedes at-risk',
+      );
       assert.ok(cap.lines.some((l) => l.includes('"msg":"deadline overdue"') && l.includes(overdueCase) && l.includes('"level":40')));
       assert.equal(await counter('overdue'), 1);
       assert.equal(await counter('at-risk'), 2);
@@ -297,11 +350,14 @@ for (const d of DIALECTS) {
       assert.equal(await counter('at-risk'), before);
       const newDue = '2027-02-01T22:59:59.999Z';
       // onChange rescheduled: jobs for the new due date exist next to the old overdue job (which will do nothing either).
-      assert.deepEqual(await delayedIds(extendedCase), [
-        reminderJobId(extendedCase, 'statement', 'at-risk', newDue),
-        reminderJobId(extendedCase, 'statement', 'overdue', DUE_AT),
-        reminderJobId(extendedCase, 'statement', 'overdue', newDue),
-      ].sort());
+      assert.deepEqual(
+        await delayedIds(extendedCase),
+        [
+          reminderJobId(extendedCase, 'statement', 'at-risk', newDue),
+          reminderJobId(extendedCase, 'statement', 'overdue', DUE_AT),
+          reminderJobId(extendedCase, 'statement', 'overdue', newDue),
+        ].sort(),
+      );
     });
 
     let stoppedCase = '';
@@ -311,10 +367,17 @@ for (const d of DIALECTS) {
       await rem.schedule(stoppedCase);
       await svc.stopClock(stoppedCase, {}, 'coord-1');
       assert.equal(await outcomeOf(reminderJobId(stoppedCase, 'statement', 'at-risk', DUE_AT)), 'clock-not-running');
-      assert.deepEqual((await eventsOf(stoppedCase)).map((e) => e.event), ['received', 'clock-started', 'clock-stopped']);
+      assert.deepEqual(
+        (await eventsOf(stoppedCase)).map((e) => e.event),
+        ['received', 'clock-started', 'clock-stopped'],
+      );
 
       const ghost = randomUUID();
-      await rem.queue.add('overdue', { caseId: ghost, kind: 'statement', type: 'overdue', dueAt: DUE_AT }, { jobId: reminderJobId(ghost, 'statement', 'overdue', DUE_AT) });
+      await rem.queue.add(
+        'overdue',
+        { caseId: ghost, kind: 'statement', type: 'overdue', dueAt: DUE_AT },
+        { jobId: reminderJobId(ghost, 'statement', 'overdue', DUE_AT) },
+      );
       assert.equal(await outcomeOf(reminderJobId(ghost, 'statement', 'overdue', DUE_AT)), 'case-gone');
       assert.deepEqual(await rem.schedule(ghost), []);
 
@@ -322,15 +385,26 @@ for (const d of DIALECTS) {
       const closed = await insertCase(t);
       await t.db.updateTable('cases').set({ state: 'closed' }).where('id', '=', closed).execute();
       assert.deepEqual(await rem.schedule(closed), []);
-      await rem.queue.add('overdue', { caseId: closed, kind: 'statement', type: 'overdue', dueAt: DUE_AT }, { jobId: reminderJobId(closed, 'statement', 'overdue', DUE_AT) });
+      await rem.queue.add(
+        'overdue',
+        { caseId: closed, kind: 'statement', type: 'overdue', dueAt: DUE_AT },
+        { jobId: reminderJobId(closed, 'statement', 'overdue', DUE_AT) },
+      );
       assert.equal(await outcomeOf(reminderJobId(closed, 'statement', 'overdue', DUE_AT)), 'case-closed');
 
       // An at-risk job that runs only after the deadline passed (worker was down) leaves it to the overdue one.
       const late = await insertCase(t);
       setNow('2027-01-19T08:00:00.000Z');
-      await rem.queue.add('at-risk', { caseId: late, kind: 'statement', type: 'at-risk', dueAt: DUE_AT }, { jobId: reminderJobId(late, 'statement', 'at-risk', DUE_AT) });
+      await rem.queue.add(
+        'at-risk',
+        { caseId: late, kind: 'statement', type: 'at-risk', dueAt: DUE_AT },
+        { jobId: reminderJobId(late, 'statement', 'at-risk', DUE_AT) },
+      );
       assert.equal(await outcomeOf(reminderJobId(late, 'statement', 'at-risk', DUE_AT)), 'superseded-by-overdue');
-      assert.deepEqual((await eventsOf(late)).map((e) => e.event), ['received', 'clock-started']);
+      assert.deepEqual(
+        (await eventsOf(late)).map((e) => e.event),
+        ['received', 'clock-started'],
+      );
       await svc.stopClock(late, {}, 'coord-1'); // out of the way of the reconcile test below
       for (const id of [closed, late]) assert.ok(!(await eventsOf(id)).some((e) => e.event.startsWith('deadline-')));
     });
@@ -348,7 +422,10 @@ for (const d of DIALECTS) {
       await waitFor('the at-risk gauge to drop', async () => (await gauge('atRisk')) === 1);
       // The history keeps the reminder; the stopped clock takes this case out of the reconcile below.
       await svc.stopClock(id, {}, 'coord-1');
-      assert.deepEqual((await eventsOf(id)).map((e) => e.event), ['received', 'clock-started', 'deadline-at-risk', 'extension-agreed', 'clock-stopped']);
+      assert.deepEqual(
+        (await eventsOf(id)).map((e) => e.event),
+        ['received', 'clock-started', 'deadline-at-risk', 'extension-agreed', 'clock-stopped'],
+      );
     });
 
     test('the same schedule twice gives one job per reminder; a changed due date gives new ids', async () => {

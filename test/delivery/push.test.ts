@@ -38,7 +38,13 @@ async function startReceiver(pki: { serverCert: string; serverKey: string; caCer
   let failFirst = 0;
   let alwaysFail = false;
   const server = https.createServer(
-    { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true },
+    {
+      cert: readFileSync(pki.serverCert),
+      key: readFileSync(pki.serverKey),
+      ca: readFileSync(pki.caCert),
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
     (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -47,7 +53,13 @@ async function startReceiver(pki: { serverCert: string; serverKey: string; caCer
         const n = (tries.get(messageId) ?? 0) + 1;
         tries.set(messageId, n);
         const cert = (req.socket as TLSSocket).getPeerCertificate();
-        hits.push({ messageId, signature: String(req.headers['message-signature']), body: Buffer.concat(chunks), clientCn: String(cert.subject?.CN), path: req.url ?? '' });
+        hits.push({
+          messageId,
+          signature: String(req.headers['message-signature']),
+          body: Buffer.concat(chunks),
+          clientCn: String(cert.subject?.CN),
+          path: req.url ?? '',
+        });
         const fail = alwaysFail || n <= failFirst;
         res.writeHead(fail ? 503 : 204).end();
       });
@@ -98,14 +110,28 @@ async function dispatchAttest(g: TestGateway): Promise<{ caseId: string; message
   return { caseId, messages: res.body.messages };
 }
 
-const messageRow = (g: TestGateway, id: string) => g.gw.db.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const messageRow = (g: TestGateway, id: string) =>
+  g.gw.db.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
 test('retry delays grow exponentially with jitter, capped', () => {
   const r = { baseMs: 60_000, maxMs: 4 * 3600_000, giveUpAfterMs: 72 * 3600_000 };
-  assert.equal(retryDelay(1, r, () => 0), 30_000);
-  assert.equal(retryDelay(1, r, () => 1), 60_000);
-  assert.equal(retryDelay(4, r, () => 1), 480_000);
-  assert.equal(retryDelay(30, r, () => 1), 4 * 3600_000, 'capped');
+  assert.equal(
+    retryDelay(1, r, () => 0),
+    30_000,
+  );
+  assert.equal(
+    retryDelay(1, r, () => 1),
+    60_000,
+  );
+  assert.equal(
+    retryDelay(4, r, () => 1),
+    480_000,
+  );
+  assert.equal(
+    retryDelay(30, r, () => 1),
+    4 * 3600_000,
+    'capped',
+  );
   assert.ok(retryDelay(30, r, () => 0) >= 2 * 3600_000, 'half the cap at least');
   // at least 72 hours of trying before a dead letter: the sum of the worst-case (shortest) delays
   let total = 0;
@@ -124,7 +150,13 @@ describe('push delivery, one instance', () => {
     g = await startTestGateway({
       dialect: 'sqlite',
       dataDir: s.dataDir,
-      env: { PARTIES_FILE: s.partiesFile, HEALTH_PORT: '0', DELIVERY_RETRY_BASE_MS: '100', DELIVERY_RETRY_MAX_MS: '400', DELIVERY_GIVE_UP_AFTER_MS: '6000' },
+      env: {
+        PARTIES_FILE: s.partiesFile,
+        HEALTH_PORT: '0',
+        DELIVERY_RETRY_BASE_MS: '100',
+        DELIVERY_RETRY_MAX_MS: '400',
+        DELIVERY_GIVE_UP_AFTER_MS: '6000',
+      },
     });
   });
   after(async () => {
@@ -137,23 +169,39 @@ describe('push delivery, one instance', () => {
     s.receiver.set({ failFirst: 2, alwaysFail: false });
     const { caseId, messages } = await dispatchAttest(g);
     for (const m of messages) {
-      const row = await waitFor(`message ${m.messageId} pushed`, async () => {
-        const r = await messageRow(g, m.messageId);
-        return r.state === 'pushed' ? r : undefined;
-      }, 15_000);
+      const row = await waitFor(
+        `message ${m.messageId} pushed`,
+        async () => {
+          const r = await messageRow(g, m.messageId);
+          return r.state === 'pushed' ? r : undefined;
+        },
+        15_000,
+      );
       assert.equal(row.push_attempts, 3);
       const hits = s.receiver.hits.filter((h) => h.messageId === m.messageId);
       assert.equal(hits.length, 3, 'two failures, then success');
-      assert.ok(hits.every((h) => h.clientCn === 'Postkasse gateway client (dev)'), 'the gateway’s client certificate');
-      assert.ok(hits.every((h) => h.path === `/inbox/${m.to}`), 'to the addressee’s push url');
+      assert.ok(
+        hits.every((h) => h.clientCn === 'Postkasse gateway client (dev)'),
+        'the gateway’s client certificate',
+      );
+      assert.ok(
+        hits.every((h) => h.path === `/inbox/${m.to}`),
+        'to the addressee’s push url',
+      );
       const last = hits[hits.length - 1]!;
-      assert.ok(hits.every((h) => h.body.equals(last.body)), 'the same bytes every time');
+      assert.ok(
+        hits.every((h) => h.body.equals(last.body)),
+        'the same bytes every time',
+      );
       const v = opensslVerify(last.body, last.signature, g.ca);
       assert.ok(v.ok, v.output);
       assert.equal(JSON.parse(last.body.toString('utf8')).messageId, m.messageId);
     }
     const view = await as(g, 'kommune-147').get(`/v1/cases/${caseId}`);
-    assert.deepEqual(view.body.responses[0].messages.map((m: { state: string }) => m.state), ['pushed', 'pushed']);
+    assert.deepEqual(
+      view.body.responses[0].messages.map((m: { state: string }) => m.state),
+      ['pushed', 'pushed'],
+    );
     assert.ok(view.body.history.some((h: { event: string }) => h.event === 'message-pushed'));
     // pushed is delivered, but the message stays in the mailbox until acknowledged
     const list = await as(g, 'kommune-147').get('/v1/mailbox');

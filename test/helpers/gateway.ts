@@ -32,7 +32,13 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(opts: { dialect: Dialect; env?: Record<string, string>; dataDir?: string; schema?: string; start?: StartOptions }): Promise<TestGateway> {
+export async function startTestGateway(opts: {
+  dialect: Dialect;
+  env?: Record<string, string>;
+  dataDir?: string;
+  schema?: string;
+  start?: StartOptions;
+}): Promise<TestGateway> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'postkasse-test-'));
   const schema = opts.dialect === 'postgres' ? (opts.schema ?? `t_${randomBytes(6).toString('hex')}`) : undefined;
   const queuePrefix = `t-${randomBytes(6).toString('hex')}`;

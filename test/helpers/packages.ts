@@ -59,7 +59,11 @@ export function postPackage(
   for (const f of files) {
     const filename = f.filename ?? `${f.name}.bin`;
     // form-data cuts a file name to its basename unless it is given as `filepath`.
-    const options = { filename, contentType: f.contentType ?? 'application/octet-stream', ...(filename.includes('/') ? { filepath: filename } : {}) };
+    const options = {
+      filename,
+      contentType: f.contentType ?? 'application/octet-stream',
+      ...(filename.includes('/') ? { filepath: filename } : {}),
+    };
     req = req.attach(f.name, f.body, options as { filename: string; contentType: string });
   }
   if (opts.manifestLast) addManifest();
@@ -75,7 +79,21 @@ export function opensslVerify(body: Buffer, signatureB64: string, caPem: string)
     try {
       const out = execFileSync(
         'openssl',
-        ['cms', '-verify', '-binary', '-inform', 'DER', '-in', join(dir, 'sig.der'), '-content', join(dir, 'receipt.json'), '-CAfile', join(dir, 'ca.pem'), '-out', '/dev/null'],
+        [
+          'cms',
+          '-verify',
+          '-binary',
+          '-inform',
+          'DER',
+          '-in',
+          join(dir, 'sig.der'),
+          '-content',
+          join(dir, 'receipt.json'),
+          '-CAfile',
+          join(dir, 'ca.pem'),
+          '-out',
+          '/dev/null',
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       return { ok: true, output: out.toString() };
@@ -150,7 +168,10 @@ export function selfSignedCa(): { cert: string; key: string } {
   const attrs = [{ name: 'commonName', value: 'Evil CA' }];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
-  cert.setExtensions([{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true }]);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true },
+    { name: 'keyUsage', keyCertSign: true, digitalSignature: true },
+  ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
 }

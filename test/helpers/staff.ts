@@ -25,7 +25,15 @@ export function writeRoutingParties(dir: string): string {
     { id: 'kommune-101', kind: 'municipality', municipalityCode: '101', name: 'Københavns Kommune', certificates: cert() },
     { id: 'kommune-147', kind: 'municipality', municipalityCode: '147', name: 'Frederiksberg Kommune', certificates: cert() },
     { id: 'spe', kind: 'senior-pension-unit', name: 'Seniorpensionsenheden', certificates: cert() },
-    { id: 'coord-anna', kind: 'staff', roles: ['coordinator'], name: 'Anna', municipalities: ['101'], ydernumre: ['012345'], certificates: cert() },
+    {
+      id: 'coord-anna',
+      kind: 'staff',
+      roles: ['coordinator'],
+      name: 'Anna',
+      municipalities: ['101'],
+      ydernumre: ['012345'],
+      certificates: cert(),
+    },
     { id: 'coord-bo', kind: 'staff', roles: ['coordinator'], name: 'Bo', municipalities: ['101'], certificates: cert() },
     { id: 'coord-x', kind: 'staff', roles: ['coordinator'], name: 'Xenia', municipalities: ['101', '147'], certificates: cert() },
     { id: 'dual-dan', kind: 'staff', roles: ['coordinator', 'specialist'], name: 'Dan', municipalities: ['147'], certificates: cert() },
@@ -38,9 +46,18 @@ export function writeRoutingParties(dir: string): string {
   return file;
 }
 
-export async function send(g: TestGateway, party: string, over: Record<string, unknown> = {}): Promise<{ caseId: string; receiptId: string }> {
+export async function send(
+  g: TestGateway,
+  party: string,
+  over: Record<string, unknown> = {},
+): Promise<{ caseId: string; receiptId: string }> {
   const m = manifest(over);
-  const files = (m.documents as { part: string; mediaType: string }[]).map((d) => ({ name: d.part, body: pdf(d.part), contentType: d.mediaType, filename: `${d.part}.pdf` }));
+  const files = (m.documents as { part: string; mediaType: string }[]).map((d) => ({
+    name: d.part,
+    body: pdf(d.part),
+    contentType: d.mediaType,
+    filename: `${d.part}.pdf`,
+  }));
   const res = await postPackage(g, party, m, files);
   if (res.status !== 201) throw new Error(`intake answered ${res.status}: ${res.text}`);
   return JSON.parse(res.text) as { caseId: string; receiptId: string };
@@ -58,7 +75,12 @@ export function as(g: TestGateway, party: string) {
   };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -74,10 +96,14 @@ export async function caseRow(g: TestGateway, caseId: string) {
 
 /** Waits until the case has an assignee (or the state `unassigned`) and returns the row. */
 export function settled(g: TestGateway, caseId: string, timeoutMs = 10_000) {
-  return waitFor(`case ${caseId} to be routed`, async () => {
-    const r = await caseRow(g, caseId);
-    return r.assigned_to !== null || r.state === 'unassigned' ? r : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `case ${caseId} to be routed`,
+    async () => {
+      const r = await caseRow(g, caseId);
+      return r.assigned_to !== null || r.state === 'unassigned' ? r : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export async function events(g: TestGateway, caseId: string, event?: string) {

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,10 @@ function makeCrl(pkiDir: string, work: string, certFiles: string[], out: string)
   mkdirSync(work, { recursive: true });
   writeFileSync(join(work, 'index.txt'), '');
   writeFileSync(join(work, 'crlnumber'), '01\n');
-  writeFileSync(join(work, 'ca.cnf'), '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=30\n');
+  writeFileSync(
+    join(work, 'ca.cnf'),
+    '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=30\n',
+  );
   const ca = ['-config', 'ca.cnf', '-keyfile', join(pkiDir, 'ca.key'), '-cert', join(pkiDir, 'ca.pem')];
   for (const f of certFiles) openssl(['ca', ...ca, '-revoke', f], work);
   openssl(['ca', ...ca, '-gencrl', '-out', out], work);
@@ -56,7 +59,8 @@ describe('certificate revocation (TLS_CRL_FILE)', () => {
     const c = g.creds(party);
     return request(g.url).get('/v1/worklist').ca(g.ca).cert(c.cert).key(c.key);
   };
-  const send = (party: string) => postPackage(g, party, manifest(), [{ name: 'plan', body: pdf('p'), contentType: 'application/pdf', filename: 'plan.pdf' }]);
+  const send = (party: string) =>
+    postPackage(g, party, manifest(), [{ name: 'plan', body: pdf('p'), contentType: 'application/pdf', filename: 'plan.pdf' }]);
 
   test('a revoked client certificate is refused with 401 problem+json; others are not affected', async () => {
     const refused = await send('kommune-147');
@@ -79,7 +83,12 @@ describe('certificate revocation (TLS_CRL_FILE)', () => {
       });
     try {
       assert.equal((await get()).status, 200);
-      makeCrl(pkiDir, join(dir, 'ca2'), [join(pkiDir, 'clients', 'kommune-147.pem'), join(pkiDir, 'clients', 'kommune-101.pem')], crlFile());
+      makeCrl(
+        pkiDir,
+        join(dir, 'ca2'),
+        [join(pkiDir, 'clients', 'kommune-147.pem'), join(pkiDir, 'clients', 'kommune-101.pem')],
+        crlFile(),
+      );
       const r = g.gw.reload();
       assert.equal(r.tls, 'ok');
       const onOpen = await get();

@@ -23,8 +23,12 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
 
     test('§24: a complete package is receipted 201 with a signed receipt that openssl verifies', async () => {
       const doc = pdf('plan');
-      const m = manifest({ documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf', sha256: sha256(doc) }] });
-      const res = await postPackage(g, 'kommune-101', m, [{ name: 'plan', body: doc, contentType: 'application/pdf', filename: 'plan.pdf' }]);
+      const m = manifest({
+        documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf', sha256: sha256(doc) }],
+      });
+      const res = await postPackage(g, 'kommune-101', m, [
+        { name: 'plan', body: doc, contentType: 'application/pdf', filename: 'plan.pdf' },
+      ]);
       assert.equal(res.status, 201, res.text);
       assert.match(res.headers['content-type'] ?? '', /^application\/json/);
       const body = Buffer.from(res.text, 'utf8');
@@ -39,9 +43,18 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       // §21 stk. 1: the clock runs from receipt with the real engine's deadline.
       assert.equal(receipt.clock.status, 'running');
       assert.equal(receipt.clock.startedAt, receipt.receivedAt);
-      const expected = computeClock({ service: 'rehab-team-advice', urgent: false, receivedAt: receipt.receivedAt, startedAt: receipt.receivedAt, agreement: null }).clock;
+      const expected = computeClock({
+        service: 'rehab-team-advice',
+        urgent: false,
+        receivedAt: receipt.receivedAt,
+        startedAt: receipt.receivedAt,
+        agreement: null,
+      }).clock;
       // kommune-101's dev agreement sets no rehab-team deadline, so §21 stk. 1's 14 days apply.
-      assert.deepEqual(receipt.clock.deadlines.map((d) => [d.kind, d.rule, d.dueDate]), expected.deadlines.map((d) => [d.kind, d.rule, d.dueDate]));
+      assert.deepEqual(
+        receipt.clock.deadlines.map((d) => [d.kind, d.rule, d.dueDate]),
+        expected.deadlines.map((d) => [d.kind, d.rule, d.dueDate]),
+      );
       assert.equal(receipt.clock.deadlines[0]!.rule, '§21 stk. 1');
 
       // GET /v1/receipts/{id} serves the same bytes and signature
@@ -104,7 +117,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       const afterR = await residue(g);
       assert.equal(afterR.cases, before.cases + 1);
       assert.equal(afterR.documents, before.documents + 1);
-      assert.equal(afterR.blobs, before.blobs + 1, 'the losers\' blobs are removed');
+      assert.equal(afterR.blobs, before.blobs + 1, "the losers' blobs are removed");
     });
 
     test('§21 stk. 2: an incomplete case is receipted awaiting a complete case; the completing supplement starts the clock', async () => {
@@ -116,7 +129,10 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       assert.deepEqual(rec1.clock.deadlines, []);
       assert.equal(rec1.clock.startedAt, null);
 
-      const s = manifest({ supplementTo: rec1.caseId, documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf' }] });
+      const s = manifest({
+        supplementTo: rec1.caseId,
+        documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf' }],
+      });
       const r2 = await postPackage(g, 'kommune-101', s, [{ name: 'plan', body: pdf() }]);
       assert.equal(r2.status, 201, r2.text);
       const rec2 = JSON.parse(r2.text);
@@ -142,7 +158,11 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     });
 
     test('§22: a supplement keeps an agreed extension — the clock is recomputed from all case events', async () => {
-      const m = manifest({ service: 'ongoing-case-advice', caseType: 'fleksjob', documents: [{ part: 'a', type: 'other', mediaType: 'text/plain' }] });
+      const m = manifest({
+        service: 'ongoing-case-advice',
+        caseType: 'fleksjob',
+        documents: [{ part: 'a', type: 'other', mediaType: 'text/plain' }],
+      });
       const r1 = await postPackage(g, 'kommune-147', m, [{ name: 'a', body: Buffer.from('notat\n') }]);
       assert.equal(r1.status, 201, r1.text);
       const rec1 = JSON.parse(r1.text);
@@ -155,10 +175,20 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
           at: new Date().toISOString(),
           event: 'extension-agreed',
           actor: 'coord-anna',
-          data: JSON.stringify({ kind: 'statement', dueDate: extended, reason: 'awaiting hospital records', agreedWith: 'Sara Sagsbehandler' }),
+          data: JSON.stringify({
+            kind: 'statement',
+            dueDate: extended,
+            reason: 'awaiting hospital records',
+            agreedWith: 'Sara Sagsbehandler',
+          }),
         })
         .execute();
-      const s2 = manifest({ ...m, packageId: undefined, supplementTo: rec1.caseId, documents: [{ part: 'b', type: 'supplement', mediaType: 'text/plain' }] });
+      const s2 = manifest({
+        ...m,
+        packageId: undefined,
+        supplementTo: rec1.caseId,
+        documents: [{ part: 'b', type: 'supplement', mediaType: 'text/plain' }],
+      });
       s2.packageId = `sup-${rec1.caseId}`;
       const r2 = await postPackage(g, 'kommune-147', s2, [{ name: 'b', body: Buffer.from('mere\n') }]);
       assert.equal(r2.status, 201, r2.text);
@@ -176,8 +206,12 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       assert.equal(rec.clock.deadlines[0].kind, 'attest');
     });
 
-    test('§22 with agreement: kommune-101\'s agreement sets the ongoing-case deadline', async () => {
-      const m = manifest({ service: 'ongoing-case-advice', caseType: 'fleksjob', documents: [{ part: 'a', type: 'other', mediaType: 'text/plain' }] });
+    test("§22 with agreement: kommune-101's agreement sets the ongoing-case deadline", async () => {
+      const m = manifest({
+        service: 'ongoing-case-advice',
+        caseType: 'fleksjob',
+        documents: [{ part: 'a', type: 'other', mediaType: 'text/plain' }],
+      });
       const res = await postPackage(g, 'kommune-101', m, [{ name: 'a', body: Buffer.from('notat\n') }]);
       assert.equal(res.status, 201, res.text);
       const rec = JSON.parse(res.text);
@@ -232,18 +266,48 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
 
   const plan = () => [{ name: 'plan', body: pdf(), contentType: 'application/pdf' }];
 
-  void refused('missing manifest (documents only)', 400, () => {
-    const c = g.creds('kommune-101');
-    return request(g.url).post('/v1/packages').ca(g.ca).cert(c.cert).key(c.key).attach('plan', pdf(), { filename: 'plan.pdf', contentType: 'application/pdf' }) as never;
-  }, /manifest-not-first|manifest-missing/);
-  void refused('missing manifest (no parts)', 400, () => {
-    const c = g.creds('kommune-101');
-    return request(g.url).post('/v1/packages').ca(g.ca).cert(c.cert).key(c.key).field('note', 'hello') as never;
-  }, /manifest-missing|unexpected-field/);
-  void refused('manifest not first', 400, () => postPackage(g, 'kommune-101', manifest(), plan(), { manifestLast: true }), /manifest-not-first/);
-  void refused('invalid JSON manifest', 400, () => postPackage(g, 'kommune-101', null, plan(), { rawManifest: '{"packageId": ' }), /invalid-manifest-json/);
+  void refused(
+    'missing manifest (documents only)',
+    400,
+    () => {
+      const c = g.creds('kommune-101');
+      return request(g.url)
+        .post('/v1/packages')
+        .ca(g.ca)
+        .cert(c.cert)
+        .key(c.key)
+        .attach('plan', pdf(), { filename: 'plan.pdf', contentType: 'application/pdf' }) as never;
+    },
+    /manifest-not-first|manifest-missing/,
+  );
+  void refused(
+    'missing manifest (no parts)',
+    400,
+    () => {
+      const c = g.creds('kommune-101');
+      return request(g.url).post('/v1/packages').ca(g.ca).cert(c.cert).key(c.key).field('note', 'hello') as never;
+    },
+    /manifest-missing|unexpected-field/,
+  );
+  void refused(
+    'manifest not first',
+    400,
+    () => postPackage(g, 'kommune-101', manifest(), plan(), { manifestLast: true }),
+    /manifest-not-first/,
+  );
+  void refused(
+    'invalid JSON manifest',
+    400,
+    () => postPackage(g, 'kommune-101', null, plan(), { rawManifest: '{"packageId": ' }),
+    /invalid-manifest-json/,
+  );
   void refused('unknown service', 400, () => postPackage(g, 'kommune-101', manifest({ service: 'haircut' }), plan()), /invalid-manifest/);
-  void refused('CPR with 31 February', 400, () => postPackage(g, 'kommune-101', manifest({ citizen: { cpr: '310280-1234', name: 'X' } }), plan()), /invalid-manifest/);
+  void refused(
+    'CPR with 31 February',
+    400,
+    () => postPackage(g, 'kommune-101', manifest({ citizen: { cpr: '310280-1234', name: 'X' } }), plan()),
+    /invalid-manifest/,
+  );
   void refused('ydernummer not 6 digits', 400, () => postPackage(g, 'kommune-101', manifest({ gp: { ydernummer: '12345' } }), plan()));
   void refused(
     'duplicate part names in the manifest',
@@ -263,7 +327,12 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
     /invalid-manifest/,
   );
   void refused('the same part sent twice', 400, () => postPackage(g, 'kommune-101', manifest(), [...plan(), ...plan()]), /duplicate-part/);
-  void refused('a file with no manifest entry', 400, () => postPackage(g, 'kommune-101', manifest(), [...plan(), { name: 'extra', body: pdf() }]), /unexpected-part/);
+  void refused(
+    'a file with no manifest entry',
+    400,
+    () => postPackage(g, 'kommune-101', manifest(), [...plan(), { name: 'extra', body: pdf() }]),
+    /unexpected-part/,
+  );
   void refused(
     'a manifest entry with no file',
     400,
@@ -271,7 +340,12 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
       postPackage(
         g,
         'kommune-101',
-        manifest({ documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf' }, { part: 'cert', type: 'medical-certificate', mediaType: 'application/pdf' }] }),
+        manifest({
+          documents: [
+            { part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf' },
+            { part: 'cert', type: 'medical-certificate', mediaType: 'application/pdf' },
+          ],
+        }),
         plan(),
       ),
     /document-missing/,
@@ -279,49 +353,101 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
   void refused(
     'declared sha256 does not match',
     400,
-    () => postPackage(g, 'kommune-101', manifest({ documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf', sha256: sha256('other') }] }), plan()),
+    () =>
+      postPackage(
+        g,
+        'kommune-101',
+        manifest({ documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/pdf', sha256: sha256('other') }] }),
+        plan(),
+      ),
     /sha256-mismatch/,
   );
   void refused('PDF declared but PNG sent', 415, () => postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: PNG }]));
   void refused('PDF declared but random bytes sent', 415, () =>
-    postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: Buffer.from([0x00, 0x13, 0x99, 0xfe, 0x42, 0x42, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b]) }]),
+    postPackage(g, 'kommune-101', manifest(), [
+      {
+        name: 'plan',
+        body: Buffer.from([0x00, 0x13, 0x99, 0xfe, 0x42, 0x42, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b]),
+      },
+    ]),
   );
   void refused('a media type outside the allowed set', 415, () =>
-    postPackage(g, 'kommune-101', manifest({ documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/zip' }] }), plan()),
-  );
-  void refused('a file name with ../', 400, () => postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: pdf(), filename: '../../etc/passwd' }]), /invalid-filename/);
-  void refused('a part name with ../', 400, () =>
-    postPackage(g, 'kommune-101', manifest({ documents: [{ part: '../x', type: 'rehab-plan-preparatory', mediaType: 'application/pdf' }] }), [{ name: '../x', body: pdf() }]),
-  );
-  void refused('a document over the size limit (413)', 413, () =>
-    postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: Buffer.concat([pdf(), Buffer.alloc(2_100_000, 0x20)]) }]),
-    /document-too-large/,
-  );
-  void refused('a package over the total limit (413)', 413, () =>
     postPackage(
       g,
       'kommune-101',
-      manifest({
-        documents: ['a', 'b', 'c'].map((p) => ({ part: p, type: p === 'a' ? 'rehab-plan-preparatory' : 'other', mediaType: 'application/pdf' })),
-      }),
-      ['a', 'b', 'c'].map((p) => ({ name: p, body: Buffer.concat([pdf(), Buffer.alloc(1_900_000, 0x20)]) })),
+      manifest({ documents: [{ part: 'plan', type: 'rehab-plan-preparatory', mediaType: 'application/zip' }] }),
+      plan(),
     ),
-    /package-too-large/,
   );
-  void refused('21 documents (413)', 413, () => {
-    const parts = Array.from({ length: 21 }, (_, i) => `d${i}`);
-    return postPackage(
+  void refused(
+    'a file name with ../',
+    400,
+    () => postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: pdf(), filename: '../../etc/passwd' }]),
+    /invalid-filename/,
+  );
+  void refused('a part name with ../', 400, () =>
+    postPackage(
       g,
       'kommune-101',
-      manifest({ documents: parts.map((p, i) => ({ part: p, type: i === 0 ? 'rehab-plan-preparatory' : 'other', mediaType: 'application/pdf' })) }),
-      parts.map((p) => ({ name: p, body: pdf() })),
-    );
-  }, /too-many-documents/);
-  void refused('another municipality\'s code (403)', 403, () => postPackage(g, 'kommune-101', manifest({ municipalityCode: '147' }), plan()), /foreign-municipality/);
+      manifest({ documents: [{ part: '../x', type: 'rehab-plan-preparatory', mediaType: 'application/pdf' }] }),
+      [{ name: '../x', body: pdf() }],
+    ),
+  );
+  void refused(
+    'a document over the size limit (413)',
+    413,
+    () => postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: Buffer.concat([pdf(), Buffer.alloc(2_100_000, 0x20)]) }]),
+    /document-too-large/,
+  );
+  void refused(
+    'a package over the total limit (413)',
+    413,
+    () =>
+      postPackage(
+        g,
+        'kommune-101',
+        manifest({
+          documents: ['a', 'b', 'c'].map((p) => ({
+            part: p,
+            type: p === 'a' ? 'rehab-plan-preparatory' : 'other',
+            mediaType: 'application/pdf',
+          })),
+        }),
+        ['a', 'b', 'c'].map((p) => ({ name: p, body: Buffer.concat([pdf(), Buffer.alloc(1_900_000, 0x20)]) })),
+      ),
+    /package-too-large/,
+  );
+  void refused(
+    '21 documents (413)',
+    413,
+    () => {
+      const parts = Array.from({ length: 21 }, (_, i) => `d${i}`);
+      return postPackage(
+        g,
+        'kommune-101',
+        manifest({
+          documents: parts.map((p, i) => ({ part: p, type: i === 0 ? 'rehab-plan-preparatory' : 'other', mediaType: 'application/pdf' })),
+        }),
+        parts.map((p) => ({ name: p, body: pdf() })),
+      );
+    },
+    /too-many-documents/,
+  );
+  void refused(
+    "another municipality's code (403)",
+    403,
+    () => postPackage(g, 'kommune-101', manifest({ municipalityCode: '147' }), plan()),
+    /foreign-municipality/,
+  );
   void refused('supplementTo of an unknown case (404)', 404, () =>
     postPackage(g, 'kommune-101', manifest({ supplementTo: '00000000-0000-4000-8000-000000000000' }), plan()),
   );
-  void refused('§29 stk. 4: a municipality of another region (403)', 403, () => postPackage(g, 'kommune-253', manifest(), plan()), /wrong-region/);
+  void refused(
+    '§29 stk. 4: a municipality of another region (403)',
+    403,
+    () => postPackage(g, 'kommune-253', manifest(), plan()),
+    /wrong-region/,
+  );
   void refused('senior-pension unit without municipalityCode', 400, () =>
     postPackage(g, 'spe', manifest({ service: 'senior-pension-advice', caseType: 'seniorpension', latestJob: { title: 'x' } }), plan()),
   );
@@ -363,7 +489,7 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
     const res = await postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: pdf(marker) }]);
     assert.equal(res.status, 201);
     const { execFileSync } = await import('node:child_process');
-    let found = '';
+    let found: string;
     try {
       found = execFileSync('grep', ['-rl', marker, `${g.dataDir}`], { encoding: 'utf8' });
     } catch {
@@ -374,8 +500,12 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
 
   test('logs never carry CPR numbers, names or document bytes', async () => {
     const marker = 'DOCBYTES-' + Date.now();
-    await postPackage(g, 'kommune-101', manifest({ citizen: { cpr: '1502851234', name: 'Hemmelig Person' } }), [{ name: 'plan', body: pdf(marker) }]);
-    await postPackage(g, 'kommune-101', manifest({ citizen: { cpr: '150285-1234', name: 'Hemmelig Person' }, service: 'nope' }), [{ name: 'plan', body: pdf(marker) }]);
+    await postPackage(g, 'kommune-101', manifest({ citizen: { cpr: '1502851234', name: 'Hemmelig Person' } }), [
+      { name: 'plan', body: pdf(marker) },
+    ]);
+    await postPackage(g, 'kommune-101', manifest({ citizen: { cpr: '150285-1234', name: 'Hemmelig Person' }, service: 'nope' }), [
+      { name: 'plan', body: pdf(marker) },
+    ]);
     const all = g.logs.join('\n');
     assert.ok(g.logs.length > 0, 'logs were captured');
     assert.doesNotMatch(all, /1502851234|150285-1234/);

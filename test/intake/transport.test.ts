@@ -25,7 +25,10 @@ describe('transport, identity and durability', () => {
 
   test('no client certificate → 401 problem+json, nothing kept', async () => {
     const before = await residue(g);
-    const res = await request(g.url).post('/v1/packages').ca(g.ca).attach('manifest', Buffer.from(JSON.stringify(manifest())), 'm.json');
+    const res = await request(g.url)
+      .post('/v1/packages')
+      .ca(g.ca)
+      .attach('manifest', Buffer.from(JSON.stringify(manifest())), 'm.json');
     assert.equal(res.status, 401);
     assert.match(res.headers['content-type'] ?? '', /application\/problem\+json/);
     assert.deepEqual(await residue(g), before);
@@ -49,7 +52,11 @@ describe('transport, identity and durability', () => {
 
   test('a verified certificate of no party → 403, nothing kept', async () => {
     const pki = g.gw.tls.devPki!;
-    const c = issueCert(readFileSync(pki.caCert, 'utf8'), readFileSync(pki.caKey, 'utf8'), 'UI:DK-O:G:99999999-9999-4999-8999-999999999999');
+    const c = issueCert(
+      readFileSync(pki.caCert, 'utf8'),
+      readFileSync(pki.caKey, 'utf8'),
+      'UI:DK-O:G:99999999-9999-4999-8999-999999999999',
+    );
     const before = await residue(g);
     const res = await request(g.url)
       .post('/v1/packages')
@@ -196,4 +203,3 @@ describe('graceful shutdown', () => {
     await g.close();
   });
 });
-

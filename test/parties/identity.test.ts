@@ -56,8 +56,25 @@ describe('peerIdentity over a real mTLS connection', () => {
 
     // A different CA issues a certificate claiming kommune-101's serialNumber.
     const fca = { cert: path.join(tmp, 'foreign-ca.pem'), key: path.join(tmp, 'foreign-ca.key') };
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', fca.key, '-out', fca.cert, '-days', '30', '-subj', '/CN=Foreign CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+    openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      fca.key,
+      '-out',
+      fca.cert,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=Foreign CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ]);
     foreign = opensslClientCert('foreign', `/CN=Københavns Kommune/serialNumber=${kommune101Serial}`, fca);
     // The dev CA issues a certificate with the right CN but no serialNumber.
     cnOnly = opensslClientCert('cn-only', '/CN=Københavns Kommune', { cert: pki.caCert, key: pki.caKey });
@@ -109,14 +126,20 @@ describe('peerIdentity over a real mTLS connection', () => {
     assert.equal(id.authorizationError, undefined);
     assert.equal(id.subjectSerialNumber, kommune101Serial);
     assert.equal(id.fingerprint256, new X509Certificate(read(files.cert)).fingerprint256);
-    assert.equal(registry.byCertificate({ subjectSerialNumber: id.subjectSerialNumber, fingerprint256: id.fingerprint256! })?.id, 'kommune-101');
+    assert.equal(
+      registry.byCertificate({ subjectSerialNumber: id.subjectSerialNumber, fingerprint256: id.fingerprint256! })?.id,
+      'kommune-101',
+    );
   });
 
   test('a staff (employee) certificate maps to the staff party', async () => {
     const id = await call(pki.clients['coord-anna']!);
     assert.equal(id.authorized, true);
     assert.match(id.subjectSerialNumber ?? '', /^UI:DK-E:G:/);
-    assert.equal(registry.byCertificate({ subjectSerialNumber: id.subjectSerialNumber, fingerprint256: id.fingerprint256! })?.id, 'coord-anna');
+    assert.equal(
+      registry.byCertificate({ subjectSerialNumber: id.subjectSerialNumber, fingerprint256: id.fingerprint256! })?.id,
+      'coord-anna',
+    );
   });
 
   test('a certificate from a different CA is not authorized, even with a registered serialNumber', async () => {
@@ -144,7 +167,10 @@ describe('peerIdentity over a real mTLS connection', () => {
   test('a certificate pinned by SHA-256 fingerprint (file: lower case, no colons) maps to its party', async () => {
     const fp = new X509Certificate(read(cnOnly.cert)).fingerprint256.replace(/:/g, '').toLowerCase();
     const file = path.join(tmp, 'pinned.json');
-    fs.writeFileSync(file, JSON.stringify({ parties: [{ id: 'pinned', kind: 'senior-pension-unit', name: 'Pinned', certificates: [{ sha256: fp }] }] }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ parties: [{ id: 'pinned', kind: 'senior-pension-unit', name: 'Pinned', certificates: [{ sha256: fp }] }] }),
+    );
     const pinned = createPartyRegistry(file);
     const id = await call(cnOnly);
     assert.equal(pinned.byCertificate({ subjectSerialNumber: id.subjectSerialNumber, fingerprint256: id.fingerprint256! })?.id, 'pinned');

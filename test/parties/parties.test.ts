@@ -69,7 +69,10 @@ describe('the development parties file', () => {
 
   test('staff details: roles, municipalities, ydernumre, capacity (default 3), specialty', () => {
     const anna = byId.get('coord-anna') as Extract<Party, { kind: 'staff' }>;
-    assert.deepEqual([anna.roles, anna.municipalities, anna.ydernumre, anna.capacityPerDay], [['coordinator'], ['101', '147'], ['012345'], 3]);
+    assert.deepEqual(
+      [anna.roles, anna.municipalities, anna.ydernumre, anna.capacityPerDay],
+      [['coordinator'], ['101', '147'], ['012345'], 3],
+    );
     const carl = byId.get('coord-carl') as Extract<Party, { kind: 'staff' }>;
     assert.deepEqual([carl.roles, carl.municipalities, carl.ydernumre, carl.capacityPerDay], [['coordinator'], ['101', '147'], [], 3]);
     const x = byId.get('coord-x') as Extract<Party, { kind: 'staff' }>;
@@ -92,34 +95,114 @@ describe('the development parties file', () => {
 describe('parsePartiesFile rejects each class of error, naming the party and field', () => {
   type Mutation = (f: { parties: Array<Record<string, unknown>> }) => void;
   const cases: Array<[string, Mutation, RegExp]> = [
-    ['unknown kind', (f) => (f.parties[0]!.kind = 'kommune'), /parties\[0\] \("kommune-101"\) kind: must be one of municipality, senior-pension-unit, staff, gp-system/],
+    [
+      'unknown kind',
+      (f) => (f.parties[0]!.kind = 'kommune'),
+      /parties\[0\] \("kommune-101"\) kind: must be one of municipality, senior-pension-unit, staff, gp-system/,
+    ],
     ['missing kind', (f) => delete f.parties[0]!.kind, /parties\[0\] \("kommune-101"\) kind: must be one of/],
-    ['municipality without municipalityCode', (f) => delete f.parties[1]!.municipalityCode, /parties\[1\] \("kommune-147"\) municipalityCode: is required/],
-    ['municipalityCode not 3 digits', (f) => (f.parties[1]!.municipalityCode = '1470'), /parties\[1\] \("kommune-147"\) municipalityCode: must be a 3-digit municipality code$/],
-    ['unknown municipalityCode', (f) => (f.parties[1]!.municipalityCode = '999'), /parties\[1\] \("kommune-147"\) municipalityCode: is not a known municipality code/],
+    [
+      'municipality without municipalityCode',
+      (f) => delete f.parties[1]!.municipalityCode,
+      /parties\[1\] \("kommune-147"\) municipalityCode: is required/,
+    ],
+    [
+      'municipalityCode not 3 digits',
+      (f) => (f.parties[1]!.municipalityCode = '1470'),
+      /parties\[1\] \("kommune-147"\) municipalityCode: must be a 3-digit municipality code$/,
+    ],
+    [
+      'unknown municipalityCode',
+      (f) => (f.parties[1]!.municipalityCode = '999'),
+      /parties\[1\] \("kommune-147"\) municipalityCode: is not a known municipality code/,
+    ],
     ['missing name', (f) => delete f.parties[3]!.name, /parties\[3\] \("spe"\) name: is required/],
     ['empty name', (f) => (f.parties[3]!.name = '  '), /parties\[3\] \("spe"\) name: must not be empty/],
     ['bad id', (f) => (f.parties[3]!.id = 'spe/../x'), /parties\[3\] \("spe\/..\/x"\) id: must be 1–64 characters/],
     ['unknown field', (f) => (f.parties[3]!.ydernumre = ['057584']), /parties\[3\] \("spe"\): unknown field "ydernumre"/],
-    ['unknown staff role', (f) => (f.parties[4]!.roles = ['coordinator', 'boss']), /parties\[4\] \("coord-anna"\) roles\[1\]: must be one of coordinator, specialist, team-lead/],
+    [
+      'unknown staff role',
+      (f) => (f.parties[4]!.roles = ['coordinator', 'boss']),
+      /parties\[4\] \("coord-anna"\) roles\[1\]: must be one of coordinator, specialist, team-lead/,
+    ],
     ['no staff role', (f) => (f.parties[4]!.roles = []), /parties\[4\] \("coord-anna"\) roles: must name at least one role/],
-    ['repeated staff role', (f) => (f.parties[4]!.roles = ['coordinator', 'coordinator']), /parties\[4\] \("coord-anna"\) roles: must not repeat a role/],
-    ['staff municipality code', (f) => (f.parties[4]!.municipalities = ['101', '14']), /parties\[4\] \("coord-anna"\) municipalities\[1\]: must be a 3-digit municipality code/],
-    ['staff ydernummer not 6 digits', (f) => (f.parties[4]!.ydernumre = ['12345']), /parties\[4\] \("coord-anna"\) ydernumre\[0\]: must be a 6-digit ydernummer/],
-    ['capacityPerDay zero', (f) => (f.parties[4]!.capacityPerDay = 0), /parties\[4\] \("coord-anna"\) capacityPerDay: must be a positive number/],
-    ['capacityPerDay as text', (f) => (f.parties[4]!.capacityPerDay = '3'), /parties\[4\] \("coord-anna"\) capacityPerDay: must be a number/],
+    [
+      'repeated staff role',
+      (f) => (f.parties[4]!.roles = ['coordinator', 'coordinator']),
+      /parties\[4\] \("coord-anna"\) roles: must not repeat a role/,
+    ],
+    [
+      'staff municipality code',
+      (f) => (f.parties[4]!.municipalities = ['101', '14']),
+      /parties\[4\] \("coord-anna"\) municipalities\[1\]: must be a 3-digit municipality code/,
+    ],
+    [
+      'staff ydernummer not 6 digits',
+      (f) => (f.parties[4]!.ydernumre = ['12345']),
+      /parties\[4\] \("coord-anna"\) ydernumre\[0\]: must be a 6-digit ydernummer/,
+    ],
+    [
+      'capacityPerDay zero',
+      (f) => (f.parties[4]!.capacityPerDay = 0),
+      /parties\[4\] \("coord-anna"\) capacityPerDay: must be a positive number/,
+    ],
+    [
+      'capacityPerDay as text',
+      (f) => (f.parties[4]!.capacityPerDay = '3'),
+      /parties\[4\] \("coord-anna"\) capacityPerDay: must be a number/,
+    ],
     ['gp-system without ydernumre', (f) => delete f.parties[10]!.ydernumre, /parties\[10\] \("gp-057584"\) ydernumre: is required/],
-    ['gp-system with empty ydernumre', (f) => (f.parties[10]!.ydernumre = []), /parties\[10\] \("gp-057584"\) ydernumre: must list at least one ydernummer/],
-    ['certificate entry with neither', (f) => (f.parties[0]!.certificates = [{}]), /parties\[0\] \("kommune-101"\) certificates\[0\]: give exactly one of subjectSerialNumber or sha256/],
-    ['certificate entry with both', (f) => (f.parties[0]!.certificates = [{ subjectSerialNumber: 'UI:DK-O:G:x', sha256: FP }]), /parties\[0\] \("kommune-101"\) certificates\[0\]: give exactly one/],
-    ['certificate entry with an unknown field', (f) => (f.parties[0]!.certificates = [{ cn: 'Københavns Kommune' }]), /parties\[0\] \("kommune-101"\) certificates\[0\]: unknown field "cn"/],
-    ['sha256 not 64 hex digits', (f) => (f.parties[0]!.certificates = [{ sha256: FP.slice(2) }]), /parties\[0\] \("kommune-101"\) certificates\[0\]\.sha256: must be a SHA-256 fingerprint/],
-    ['sha256 not hex', (f) => (f.parties[0]!.certificates = [{ sha256: 'g' + FP.slice(1) }]), /certificates\[0\]\.sha256: must be a SHA-256 fingerprint/],
-    ['empty subjectSerialNumber', (f) => (f.parties[0]!.certificates = [{ subjectSerialNumber: '' }]), /certificates\[0\]\.subjectSerialNumber: must not be empty/],
-    ['push url not https', (f) => (f.parties[0]!.push = { url: 'http://kommune.example/inbox' }), /parties\[0\] \("kommune-101"\) push\.url: must be an https:\/\/ URL/],
-    ['push url with credentials', (f) => (f.parties[0]!.push = { url: 'https://u:p@kommune.example/inbox' }), /push\.url: must be an https:\/\/ URL without credentials/],
+    [
+      'gp-system with empty ydernumre',
+      (f) => (f.parties[10]!.ydernumre = []),
+      /parties\[10\] \("gp-057584"\) ydernumre: must list at least one ydernummer/,
+    ],
+    [
+      'certificate entry with neither',
+      (f) => (f.parties[0]!.certificates = [{}]),
+      /parties\[0\] \("kommune-101"\) certificates\[0\]: give exactly one of subjectSerialNumber or sha256/,
+    ],
+    [
+      'certificate entry with both',
+      (f) => (f.parties[0]!.certificates = [{ subjectSerialNumber: 'UI:DK-O:G:x', sha256: FP }]),
+      /parties\[0\] \("kommune-101"\) certificates\[0\]: give exactly one/,
+    ],
+    [
+      'certificate entry with an unknown field',
+      (f) => (f.parties[0]!.certificates = [{ cn: 'Københavns Kommune' }]),
+      /parties\[0\] \("kommune-101"\) certificates\[0\]: unknown field "cn"/,
+    ],
+    [
+      'sha256 not 64 hex digits',
+      (f) => (f.parties[0]!.certificates = [{ sha256: FP.slice(2) }]),
+      /parties\[0\] \("kommune-101"\) certificates\[0\]\.sha256: must be a SHA-256 fingerprint/,
+    ],
+    [
+      'sha256 not hex',
+      (f) => (f.parties[0]!.certificates = [{ sha256: 'g' + FP.slice(1) }]),
+      /certificates\[0\]\.sha256: must be a SHA-256 fingerprint/,
+    ],
+    [
+      'empty subjectSerialNumber',
+      (f) => (f.parties[0]!.certificates = [{ subjectSerialNumber: '' }]),
+      /certificates\[0\]\.subjectSerialNumber: must not be empty/,
+    ],
+    [
+      'push url not https',
+      (f) => (f.parties[0]!.push = { url: 'http://kommune.example/inbox' }),
+      /parties\[0\] \("kommune-101"\) push\.url: must be an https:\/\/ URL/,
+    ],
+    [
+      'push url with credentials',
+      (f) => (f.parties[0]!.push = { url: 'https://u:p@kommune.example/inbox' }),
+      /push\.url: must be an https:\/\/ URL without credentials/,
+    ],
     ['push without url', (f) => (f.parties[0]!.push = {}), /parties\[0\] \("kommune-101"\) push\.url: is required/],
-    ['duplicate party id', (f) => (f.parties[5]!.id = 'coord-anna'), /parties\[5\] \("coord-anna"\) id: duplicate party id \(also parties\[4\]\)/],
+    [
+      'duplicate party id',
+      (f) => (f.parties[5]!.id = 'coord-anna'),
+      /parties\[5\] \("coord-anna"\) id: duplicate party id \(also parties\[4\]\)/,
+    ],
     [
       'subjectSerialNumber in two parties',
       (f) => (f.parties[1]!.certificates = f.parties[0]!.certificates),
@@ -133,13 +216,21 @@ describe('parsePartiesFile rejects each class of error, naming the party and fie
       },
       /parties\[1\] \("kommune-147"\) certificates\[0\]\.sha256: already belongs to party "kommune-101"/,
     ],
-    ['the same certificate twice in one party', (f) => (f.parties[0]!.certificates = [{ sha256: FP }, { sha256: FP_COLONS_UPPER }]), /parties\[0\] \("kommune-101"\) certificates\[1\]\.sha256: listed twice/],
+    [
+      'the same certificate twice in one party',
+      (f) => (f.parties[0]!.certificates = [{ sha256: FP }, { sha256: FP_COLONS_UPPER }]),
+      /parties\[0\] \("kommune-101"\) certificates\[1\]\.sha256: listed twice/,
+    ],
     [
       'a ydernummer served by two gp-systems',
       (f) => f.parties.push({ id: 'gp-2', kind: 'gp-system', name: 'Other', ydernumre: ['111111', '057584'], certificates: [] }),
       /parties\[11\] \("gp-2"\) ydernumre\[1\]: ydernummer 057584 already belongs to gp-system "gp-057584"/,
     ],
-    ['an entry that is not an object', (f) => f.parties.push(null as unknown as Record<string, unknown>), /parties\[11\]: must be an object/],
+    [
+      'an entry that is not an object',
+      (f) => f.parties.push(null as unknown as Record<string, unknown>),
+      /parties\[11\]: must be an object/,
+    ],
   ];
 
   for (const [name, mutate, expected] of cases) {
@@ -162,15 +253,31 @@ describe('parsePartiesFile rejects each class of error, naming the party and fie
   });
 
   test('not JSON, or no parties array', () => {
-    assert.match(errorOf(() => parsePartiesFile('{"parties": [')), /not valid JSON/);
-    assert.match(errorOf(() => parsePartiesFile({ party: [] })), /"parties" array/);
-    assert.match(errorOf(() => parsePartiesFile([])), /"parties" array/);
+    assert.match(
+      errorOf(() => parsePartiesFile('{"parties": [')),
+      /not valid JSON/,
+    );
+    assert.match(
+      errorOf(() => parsePartiesFile({ party: [] })),
+      /"parties" array/,
+    );
+    assert.match(
+      errorOf(() => parsePartiesFile([])),
+      /"parties" array/,
+    );
   });
 
   test('accepted: sha256 in any case with or without colons, normalised; https push URL; staff defaults', () => {
     const [a, b] = parsePartiesFile({
       parties: [
-        { id: 'a', kind: 'gp-system', name: 'A', ydernumre: ['000001'], certificates: [{ sha256: FP }], push: { url: 'https://gp.example/inbox' } },
+        {
+          id: 'a',
+          kind: 'gp-system',
+          name: 'A',
+          ydernumre: ['000001'],
+          certificates: [{ sha256: FP }],
+          push: { url: 'https://gp.example/inbox' },
+        },
         { id: 'b', kind: 'staff', roles: ['specialist', 'team-lead'], name: 'B', certificates: [{ sha256: 'Ff:'.repeat(31) + 'fF' }] },
       ],
     });
@@ -195,7 +302,10 @@ describe('party registry', () => {
 
   test('all, get, gpSystemFor', () => {
     const r = createPartyRegistry(write('reg1.json', fileData()));
-    assert.deepEqual(r.all().map((p) => p.id), ['a', 'b', 'gp', 'staff']);
+    assert.deepEqual(
+      r.all().map((p) => p.id),
+      ['a', 'b', 'gp', 'staff'],
+    );
     assert.equal(r.get('b')?.name, 'B');
     assert.equal(r.get('nobody'), undefined);
     assert.equal(r.gpSystemFor('123456')?.id, 'gp');
@@ -238,7 +348,10 @@ describe('party registry', () => {
     assert.equal(bad.ok, false);
     assert.match(!bad.ok ? bad.error : '', /parties\[0\] \("a"\) municipalityCode: is required/);
     assert.equal(errors.length, 1);
-    assert.deepEqual(r.all().map((p) => p.id), ['a', 'b', 'gp', 'staff']);
+    assert.deepEqual(
+      r.all().map((p) => p.id),
+      ['a', 'b', 'gp', 'staff'],
+    );
     assert.equal(r.byCertificate({ subjectSerialNumber: serialA, fingerprint256: 'x' })?.name, 'A');
 
     fs.writeFileSync(f, '{ not json');
@@ -256,7 +369,10 @@ describe('party registry', () => {
 
   test('creating a registry from a bad file throws with the file name', () => {
     const f = write('reg6.json', { parties: [{ id: 'x', kind: 'staff', name: 'X', roles: [], certificates: [] }] });
-    assert.throws(() => createPartyRegistry(f), (e: Error) => e.message.includes(f) && /roles: must name at least one role/.test(e.message));
+    assert.throws(
+      () => createPartyRegistry(f),
+      (e: Error) => e.message.includes(f) && /roles: must name at least one role/.test(e.message),
+    );
   });
 
   test('normaliseFingerprint', () => {

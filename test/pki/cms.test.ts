@@ -33,7 +33,22 @@ function openssl(args: string[]): { ok: boolean; out: string } {
 /** Exactly the command in API.md (no -purpose). */
 function opensslVerify(content: Buffer, sig: Buffer, caFile: string, extra: string[] = []) {
   const out = path.join(tmp, `out${++n}`);
-  const r = openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', file(sig, 'der'), '-content', file(content, 'json'), '-CAfile', caFile, '-out', out, ...extra]);
+  const r = openssl([
+    'cms',
+    '-verify',
+    '-binary',
+    '-inform',
+    'DER',
+    '-in',
+    file(sig, 'der'),
+    '-content',
+    file(content, 'json'),
+    '-CAfile',
+    caFile,
+    '-out',
+    out,
+    ...extra,
+  ]);
   return { ...r, content: r.ok ? fs.readFileSync(out) : undefined };
 }
 
@@ -80,7 +95,9 @@ describe('CMS SignedData, detached', () => {
     const v = opensslVerify(receipt, a, pki.caCert);
     assert.ok(v.ok, v.out);
     const many = await Promise.all(Array.from({ length: 20 }, (_, i) => signer.signAsync(Buffer.from(`receipt ${i}`), signingTime)));
-    many.forEach((s, i) => assert.ok(verifyDetached(Buffer.from(`receipt ${i}`), s, [read(pki.caCert)], { at: new Date() }).ok, `concurrent signature ${i}`));
+    many.forEach((s, i) =>
+      assert.ok(verifyDetached(Buffer.from(`receipt ${i}`), s, [read(pki.caCert)], { at: new Date() }).ok, `concurrent signature ${i}`),
+    );
   });
 
   test('signDigestAsync: a signature from the content’s SHA-256 alone is what sign() gives, and openssl accepts it', async () => {
@@ -152,13 +169,35 @@ describe('CMS SignedData, detached', () => {
   });
 
   test('garbage and non-detached input give ok:false, never an exception', () => {
-    for (const junk of [Buffer.alloc(0), Buffer.from('not der'), sig.subarray(0, sig.length - 10), Buffer.concat([sig, Buffer.from([0])])]) {
+    for (const junk of [
+      Buffer.alloc(0),
+      Buffer.from('not der'),
+      sig.subarray(0, sig.length - 10),
+      Buffer.concat([sig, Buffer.from([0])]),
+    ]) {
       const v = verifyDetached(receipt, junk, [read(pki.caCert)]);
       assert.equal(v.ok, false);
       assert.match(!v.ok ? v.reason : '', /malformed CMS/);
     }
     const attached = path.join(tmp, 'attached.der');
-    const r = openssl(['cms', '-sign', '-binary', '-nodetach', '-md', 'sha256', '-in', file(receipt, 'json'), '-signer', pki.receiptCert, '-inkey', pki.receiptKey, '-outform', 'DER', '-out', attached]);
+    const r = openssl([
+      'cms',
+      '-sign',
+      '-binary',
+      '-nodetach',
+      '-md',
+      'sha256',
+      '-in',
+      file(receipt, 'json'),
+      '-signer',
+      pki.receiptCert,
+      '-inkey',
+      pki.receiptKey,
+      '-outform',
+      'DER',
+      '-out',
+      attached,
+    ]);
     assert.ok(r.ok, r.out);
     const v = verifyDetached(receipt, fs.readFileSync(attached), [read(pki.caCert)]);
     assert.equal(v.ok, false);
@@ -167,7 +206,23 @@ describe('CMS SignedData, detached', () => {
 
   test('interop: a detached signature made by openssl verifies with verifyDetached, and fails on other content', () => {
     const out = path.join(tmp, 'openssl-sig.der');
-    const r = openssl(['cms', '-sign', '-binary', '-md', 'sha256', '-in', file(receipt, 'json'), '-signer', pki.receiptCert, '-inkey', pki.receiptKey, '-outform', 'DER', '-out', out]);
+    const r = openssl([
+      'cms',
+      '-sign',
+      '-binary',
+      '-md',
+      'sha256',
+      '-in',
+      file(receipt, 'json'),
+      '-signer',
+      pki.receiptCert,
+      '-inkey',
+      pki.receiptKey,
+      '-outform',
+      'DER',
+      '-out',
+      out,
+    ]);
     assert.ok(r.ok, r.out);
     const der = fs.readFileSync(out);
     const v = verifyDetached(receipt, der, [read(pki.caCert)]);
@@ -183,7 +238,25 @@ describe('CMS SignedData, detached', () => {
     const crt = path.join(tmp, 'tls-like.pem');
     const ext = file('keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n', 'ext');
     assert.ok(openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-subj', '/CN=tls-like', '-out', csr]).ok);
-    assert.ok(openssl(['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial', '-days', '30', '-extfile', ext, '-out', crt]).ok);
+    assert.ok(
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        pki.caCert,
+        '-CAkey',
+        pki.caKey,
+        '-CAcreateserial',
+        '-days',
+        '30',
+        '-extfile',
+        ext,
+        '-out',
+        crt,
+      ]).ok,
+    );
     const s = signDetached(receipt, { certPem: read(crt), keyPem: read(key) });
     const plain = opensslVerify(receipt, s, pki.caCert);
     assert.equal(plain.ok, false);

@@ -15,8 +15,18 @@ const EKU = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2', 
 const YEAR = 365 * 24 * 3600 * 1000;
 
 const parties: DevPkiParty[] = [
-  { id: 'kommune-101', kind: 'municipality', name: 'Københavns Kommune', certificates: [{ subjectSerialNumber: 'UI:DK-O:G:11111111-2222-4333-8444-555555555555' }] },
-  { id: 'coord-anna', kind: 'staff', name: 'Anna Holm', certificates: [{ sha256: 'AB'.repeat(32) }, { subjectSerialNumber: 'UI:DK-E:G:aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }] },
+  {
+    id: 'kommune-101',
+    kind: 'municipality',
+    name: 'Københavns Kommune',
+    certificates: [{ subjectSerialNumber: 'UI:DK-O:G:11111111-2222-4333-8444-555555555555' }],
+  },
+  {
+    id: 'coord-anna',
+    kind: 'staff',
+    name: 'Anna Holm',
+    certificates: [{ sha256: 'AB'.repeat(32) }, { subjectSerialNumber: 'UI:DK-E:G:aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }],
+  },
   { id: 'fp-only', kind: 'gp-system', name: 'Fingerprint only', certificates: [{ sha256: 'CD'.repeat(32) }] },
 ];
 
@@ -55,11 +65,24 @@ describe('ensureDevPki', () => {
   });
 
   test('creates CA, server, receipt, gateway-client and per-party client files as absolute paths', () => {
-    for (const f of [pki.caCert, pki.caKey, pki.serverCert, pki.serverKey, pki.receiptCert, pki.receiptKey, pki.gatewayClientCert, pki.gatewayClientKey]) {
+    for (const f of [
+      pki.caCert,
+      pki.caKey,
+      pki.serverCert,
+      pki.serverKey,
+      pki.receiptCert,
+      pki.receiptKey,
+      pki.gatewayClientCert,
+      pki.gatewayClientKey,
+    ]) {
       assert.ok(path.isAbsolute(f), f);
       assert.ok(fs.existsSync(f), f);
     }
-    assert.deepEqual(Object.keys(pki.clients).sort(), ['coord-anna', 'kommune-101'], 'a client cert only for parties with a subjectSerialNumber');
+    assert.deepEqual(
+      Object.keys(pki.clients).sort(),
+      ['coord-anna', 'kommune-101'],
+      'a client cert only for parties with a subjectSerialNumber',
+    );
     assert.equal(firstLog.filter((l) => l.startsWith('dev PKI: created')).length, 6);
   });
 
@@ -124,7 +147,10 @@ describe('ensureDevPki', () => {
     const c = x509(pki.receiptCert);
     assert.match(c.subject, /^CN=Postkasse receipt signing \(dev\)$/m);
     assert.deepEqual(c.keyUsage, [EKU.emailProtection]);
-    assert.match(openssl(['x509', '-in', pki.receiptCert, '-noout', '-text']).out, /Key Usage: critical\s+Digital Signature, Non Repudiation\n/);
+    assert.match(
+      openssl(['x509', '-in', pki.receiptCert, '-noout', '-text']).out,
+      /Key Usage: critical\s+Digital Signature, Non Repudiation\n/,
+    );
     assert.ok(openssl(['verify', '-purpose', 'smimesign', '-CAfile', pki.caCert, pki.receiptCert]).ok);
     assert.equal(openssl(['verify', '-purpose', 'sslserver', '-CAfile', pki.caCert, pki.receiptCert]).ok, false);
     assert.equal(openssl(['verify', '-purpose', 'sslclient', '-CAfile', pki.caCert, pki.receiptCert]).ok, false);
@@ -161,7 +187,15 @@ describe('ensureDevPki', () => {
   test('a new party gets a client certificate from the existing CA; nothing else changes', async () => {
     const before = fingerprints(pki);
     const c = capture();
-    const more = [...parties, { id: 'spec-bo', kind: 'staff', name: 'Bo Lind', certificates: [{ subjectSerialNumber: 'UI:DK-E:G:bbbbbbbb-0000-4000-8000-000000000000' }] }];
+    const more = [
+      ...parties,
+      {
+        id: 'spec-bo',
+        kind: 'staff',
+        name: 'Bo Lind',
+        certificates: [{ subjectSerialNumber: 'UI:DK-E:G:bbbbbbbb-0000-4000-8000-000000000000' }],
+      },
+    ];
     const p2 = await ensureDevPki(dir, more, c.log);
     assert.deepEqual(c.lines, ['dev PKI: created client spec-bo certificate']);
     assert.deepEqual(Object.fromEntries(Object.entries(fingerprints(p2)).filter(([f]) => f in before)), before);
@@ -205,7 +239,9 @@ describe('ensureDevPki', () => {
 
   test('refuses a party id that is not a safe file name', async () => {
     await assert.rejects(
-      ensureDevPki(path.join(tmp, 'pki-bad'), [{ id: '../evil', kind: 'staff', name: 'x', certificates: [{ subjectSerialNumber: 'UI:DK-E:G:x' }] }]),
+      ensureDevPki(path.join(tmp, 'pki-bad'), [
+        { id: '../evil', kind: 'staff', name: 'x', certificates: [{ subjectSerialNumber: 'UI:DK-E:G:x' }] },
+      ]),
       /cannot be used as a file name/,
     );
   });
@@ -219,7 +255,9 @@ describe('ensureDevPki', () => {
       `process.stdout.write(new X509Certificate(fs.readFileSync(p.caCert)).fingerprint256);`;
     const run = () =>
       new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let out = '';
         let err = '';
         child.stdout.on('data', (c: Buffer) => (out += c.toString()));

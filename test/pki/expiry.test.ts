@@ -57,9 +57,19 @@ describe('certificate expiry', () => {
       writeFileSync(join(dir, 'short', 'cert.pem'), short.cert);
       writeFileSync(join(dir, 'short', 'key.pem'), short.key);
       const parties = JSON.parse(readFileSync('config/parties.dev.json', 'utf8')) as { parties: unknown[] };
-      parties.parties.push({ id: 'kommune-short', kind: 'municipality', municipalityCode: '157', name: 'Gentofte Kommune', certificates: [{ subjectSerialNumber: serial }] });
+      parties.parties.push({
+        id: 'kommune-short',
+        kind: 'municipality',
+        municipalityCode: '157',
+        name: 'Gentofte Kommune',
+        certificates: [{ subjectSerialNumber: serial }],
+      });
       writeFileSync(join(dir, 'parties.json'), JSON.stringify(parties));
-      g = await startTestGateway({ dialect: 'sqlite', dataDir: join(dir, 'data'), env: { PARTIES_FILE: join(dir, 'parties.json'), HEALTH_PORT: '0' } });
+      g = await startTestGateway({
+        dialect: 'sqlite',
+        dataDir: join(dir, 'data'),
+        env: { PARTIES_FILE: join(dir, 'parties.json'), HEALTH_PORT: '0' },
+      });
     });
     after(async () => {
       await g?.close();

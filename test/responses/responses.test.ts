@@ -25,7 +25,14 @@ const attest = {
   physicianAssessment: 'Funktionsevnen er nedsat, men kan forbedres med træning.',
 };
 
-function respond(g: TestGateway, staff: string, caseId: string, response: unknown, doc: Buffer | null = pdf('attest'), opts: { docType?: string } = {}) {
+function respond(
+  g: TestGateway,
+  staff: string,
+  caseId: string,
+  response: unknown,
+  doc: Buffer | null = pdf('attest'),
+  opts: { docType?: string } = {},
+) {
   const c = g.creds(staff);
   let r = request(g.url).post(`/v1/cases/${caseId}/responses`).ca(g.ca).cert(c.cert).key(c.key);
   r = r.field('response', typeof response === 'string' ? response : JSON.stringify(response));
@@ -83,7 +90,10 @@ describe('responses and the mailbox', () => {
     assert.deepEqual([toMunicipality!.to, toMunicipality!.copy, toGp!.to, toGp!.copy], ['kommune-147', false, 'gp-057584', true]);
 
     const envelopes = [];
-    for (const [party, m] of [['kommune-147', toMunicipality!], ['gp-057584', toGp!]] as const) {
+    for (const [party, m] of [
+      ['kommune-147', toMunicipality!],
+      ['gp-057584', toGp!],
+    ] as const) {
       const list = await as(g, party).get('/v1/mailbox');
       assert.equal(list.status, 200);
       mailboxListSchema.parse(list.body);
@@ -163,7 +173,10 @@ describe('responses and the mailbox', () => {
     const missing = await respond(g, who, caseId, { kind: 'specialist-attest', content: { ...attest, physicianAssessment: undefined } });
     assert.equal(missing.status, 422);
     assert.ok(missing.body.errors.some((e: { path: string }) => e.path === 'content.physicianAssessment'));
-    const further = await respond(g, who, caseId, { kind: 'specialist-attest', content: { ...attest, furtherAssessment: { needed: true, description: 'MR-scanning' } } });
+    const further = await respond(g, who, caseId, {
+      kind: 'specialist-attest',
+      content: { ...attest, furtherAssessment: { needed: true, description: 'MR-scanning' } },
+    });
     assert.equal(further.status, 422);
     const paths = further.body.errors.map((e: { path: string }) => e.path);
     assert.ok(paths.includes('content.furtherAssessment.priceDkk') && paths.includes('content.furtherAssessment.timeframe'), paths.join());
@@ -178,20 +191,30 @@ describe('responses and the mailbox', () => {
     const { caseId, who } = await assessmentCase();
     const first = await respond(g, who, caseId, {
       kind: 'specialist-attest',
-      content: { ...attest, furtherAssessment: { needed: true, description: 'Neuropsykologisk test', priceDkk: 12000, timeframe: '6 uger' } },
+      content: {
+        ...attest,
+        furtherAssessment: { needed: true, description: 'Neuropsykologisk test', priceDkk: 12000, timeframe: '6 uger' },
+      },
     });
     assert.equal(first.status, 201, first.text);
     assert.equal((await caseRow(g, caseId)).state, 'assigned');
     const noOverall = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest });
     assert.equal(noOverall.status, 422);
     assert.ok(noOverall.body.errors.some((e: { path: string }) => e.path === 'content.overallAssessment'));
-    const ok = await respond(g, who, caseId, { kind: 'specialist-attest', content: { ...attest, overallAssessment: 'Samlet: 10 timer om ugen.' } });
+    const ok = await respond(g, who, caseId, {
+      kind: 'specialist-attest',
+      content: { ...attest, overallAssessment: 'Samlet: 10 timer om ugen.' },
+    });
     assert.equal(ok.status, 201, ok.text);
     assert.equal((await caseRow(g, caseId)).state, 'closed');
   });
 
   test('§10: a statement in an early-pension case says whether it is obvious, with reasoning', async () => {
-    const { caseId } = await send(g, 'kommune-101', { citizen: { cpr: cpr(), name: 'E' }, gp: { ydernummer: '012345' }, service: 'early-pension-statement' });
+    const { caseId } = await send(g, 'kommune-101', {
+      citizen: { cpr: cpr(), name: 'E' },
+      gp: { ydernummer: '012345' },
+      service: 'early-pension-statement',
+    });
     const who = (await settled(g, caseId)).assigned_to!;
     const bad = await respond(g, who, caseId, { kind: 'statement', content: { reasoning: 'x' } });
     assert.equal(bad.status, 422);
@@ -203,9 +226,17 @@ describe('responses and the mailbox', () => {
   });
 
   test('§5 stk. 2 / §11 stk. 5: recording a discussion with the GP needs the citizen’s written consent on the case', async () => {
-    const noConsent = await send(g, 'kommune-101', { citizen: { cpr: cpr(), name: 'F' }, gp: { ydernummer: '012345' }, service: 'ongoing-case-advice', documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }] });
+    const noConsent = await send(g, 'kommune-101', {
+      citizen: { cpr: cpr(), name: 'F' },
+      gp: { ydernummer: '012345' },
+      service: 'ongoing-case-advice',
+      documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }],
+    });
     const who = (await settled(g, noConsent.caseId)).assigned_to!;
-    const refused = await respond(g, who, noConsent.caseId, { kind: 'statement', content: { assessment: 'Vurdering.', gpDiscussion: true } });
+    const refused = await respond(g, who, noConsent.caseId, {
+      kind: 'statement',
+      content: { assessment: 'Vurdering.', gpDiscussion: true },
+    });
     assert.equal(refused.status, 422);
     assert.equal(refused.body.errors[0].path, 'content.gpDiscussion');
     assert.match(refused.body.errors[0].message, /§5 stk\. 2/);
@@ -217,14 +248,20 @@ describe('responses and the mailbox', () => {
       documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }],
     });
     const who2 = (await settled(g, withConsent.caseId)).assigned_to!;
-    const ok = await respond(g, who2, withConsent.caseId, { kind: 'statement', content: { assessment: 'Vurdering.', gpDiscussion: true, recommendation: 'gp-visit' } });
+    const ok = await respond(g, who2, withConsent.caseId, {
+      kind: 'statement',
+      content: { assessment: 'Vurdering.', gpDiscussion: true, recommendation: 'gp-visit' },
+    });
     assert.equal(ok.status, 201, ok.text);
   });
 
   test('bad input: not the assignee 404, a sender 403, no document 400, not a PDF 415, response not JSON 400 — nothing kept', async () => {
     const { caseId, who } = await assessmentCase();
     const before = await residue(g);
-    assert.equal((await respond(g, who === 'spec-eva' ? 'dual-dan' : 'spec-eva', caseId, { kind: 'specialist-attest', content: attest })).status, 404);
+    assert.equal(
+      (await respond(g, who === 'spec-eva' ? 'dual-dan' : 'spec-eva', caseId, { kind: 'specialist-attest', content: attest })).status,
+      404,
+    );
     assert.equal((await respond(g, 'kommune-147', caseId, { kind: 'specialist-attest', content: attest })).status, 403);
     const noDoc = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest }, null);
     assert.equal(noDoc.status, 400);
@@ -236,7 +273,11 @@ describe('responses and the mailbox', () => {
       .ca(g.ca)
       .cert(c.cert)
       .key(c.key)
-      .attach('response', Buffer.from(JSON.stringify({ kind: 'specialist-attest', content: { ...attest, otherFactors: 'x'.repeat(300_000) } })), { filename: 'r.json', contentType: 'application/json' })
+      .attach(
+        'response',
+        Buffer.from(JSON.stringify({ kind: 'specialist-attest', content: { ...attest, otherFactors: 'x'.repeat(300_000) } })),
+        { filename: 'r.json', contentType: 'application/json' },
+      )
       .attach('document', pdf('d'), { filename: 'a.pdf', contentType: 'application/pdf' });
     assert.equal(huge.status, 413, 'a response part over 256 KB');
     assert.equal(huge.body.type, 'https://postkasse.dk/problems/response-too-large');

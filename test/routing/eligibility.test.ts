@@ -51,7 +51,15 @@ function routingCase(over: Partial<RoutingCase> = {}): RoutingCase {
 }
 
 function agreement(excludedStaff: string[] = []): Agreement {
-  return { id: 'agr-101', municipalityCode: '101', validFrom: '2024-01-01', validTo: null, deadlines: {}, rollForward: true, excludedStaff };
+  return {
+    id: 'agr-101',
+    municipalityCode: '101',
+    validFrom: '2024-01-01',
+    validTo: null,
+    deadlines: {},
+    rollForward: true,
+    excludedStaff,
+  };
 }
 
 const coordinator = (id = 'coord-a', over: Partial<StaffParty> & { authorisationId?: string } = {}) => staff(id, over);
@@ -96,56 +104,259 @@ describe('exclusionsFor: one row per rule', () => {
     rules: ExclusionRule[];
   }[] = [
     // role
-    { name: 'role: a coordinator serving the municipality is eligible for rehab-team advice', c: routingCase(), s: coordinator(), rules: [] },
-    { name: 'role: a specialist-only staff member cannot take a coordinator service', c: routingCase(), s: specialist('s', { municipalities: ['101'] }), rules: ['role'] },
-    { name: 'role: a team lead without a working role cannot take a coordinator case', c: routingCase(), s: staff('tl', { roles: ['team-lead'] }), rules: ['role'] },
-    { name: 'role: a team lead without a working role cannot take an assessment', c: routingCase({ service: 'clinical-assessment' }), s: staff('tl', { roles: ['team-lead'], municipalities: [] }), rules: ['role'] },
-    { name: 'role: a coordinator-only staff member cannot write a §13 clinical assessment', c: routingCase({ service: 'clinical-assessment' }), s: coordinator(), rules: ['role'] },
-    { name: 'role: a coordinator-only staff member cannot write a §27 senior-pension assessment', c: routingCase({ service: 'senior-pension-assessment' }), s: coordinator(), rules: ['role'] },
-    { name: 'role: coordinator + specialist may take a §13 clinical assessment', c: routingCase({ service: 'clinical-assessment' }), s: staff('dual', { roles: ['coordinator', 'specialist'] }), rules: [] },
-    { name: 'role: coordinator + team lead may take a coordinator case', c: routingCase({ service: 'ongoing-case-advice' }), s: staff('tlc', { roles: ['team-lead', 'coordinator'] }), rules: [] },
+    {
+      name: 'role: a coordinator serving the municipality is eligible for rehab-team advice',
+      c: routingCase(),
+      s: coordinator(),
+      rules: [],
+    },
+    {
+      name: 'role: a specialist-only staff member cannot take a coordinator service',
+      c: routingCase(),
+      s: specialist('s', { municipalities: ['101'] }),
+      rules: ['role'],
+    },
+    {
+      name: 'role: a team lead without a working role cannot take a coordinator case',
+      c: routingCase(),
+      s: staff('tl', { roles: ['team-lead'] }),
+      rules: ['role'],
+    },
+    {
+      name: 'role: a team lead without a working role cannot take an assessment',
+      c: routingCase({ service: 'clinical-assessment' }),
+      s: staff('tl', { roles: ['team-lead'], municipalities: [] }),
+      rules: ['role'],
+    },
+    {
+      name: 'role: a coordinator-only staff member cannot write a §13 clinical assessment',
+      c: routingCase({ service: 'clinical-assessment' }),
+      s: coordinator(),
+      rules: ['role'],
+    },
+    {
+      name: 'role: a coordinator-only staff member cannot write a §27 senior-pension assessment',
+      c: routingCase({ service: 'senior-pension-assessment' }),
+      s: coordinator(),
+      rules: ['role'],
+    },
+    {
+      name: 'role: coordinator + specialist may take a §13 clinical assessment',
+      c: routingCase({ service: 'clinical-assessment' }),
+      s: staff('dual', { roles: ['coordinator', 'specialist'] }),
+      rules: [],
+    },
+    {
+      name: 'role: coordinator + team lead may take a coordinator case',
+      c: routingCase({ service: 'ongoing-case-advice' }),
+      s: staff('tlc', { roles: ['team-lead', 'coordinator'] }),
+      rules: [],
+    },
     // municipality
-    { name: 'municipality (§16): a coordinator not serving the case municipality is excluded', c: routingCase({ municipalityCode: '147' }), s: coordinator(), rules: ['municipality'] },
-    { name: 'municipality (§16): a senior-pension-advice coordinator must serve the municipality (§26)', c: routingCase({ service: 'senior-pension-advice', municipalityCode: '147' }), s: coordinator(), rules: ['municipality'] },
-    { name: 'municipality (§16): a coordinator serving several municipalities incl. the case one is eligible', c: routingCase({ municipalityCode: '147' }), s: coordinator('c', { municipalities: ['101', '147'] }), rules: [] },
-    { name: 'municipality (§16): a §13 specialist needs no municipality', c: routingCase({ service: 'clinical-assessment', municipalityCode: '147' }), s: specialist(), rules: [] },
-    { name: 'municipality (§16): a §27 senior-pension specialist needs no municipality', c: routingCase({ service: 'senior-pension-assessment', municipalityCode: '147' }), s: specialist(), rules: [] },
-    { name: 'role + municipality: a specialist with no municipalities on a coordinator case fails both', c: routingCase(), s: specialist(), rules: ['role', 'municipality'] },
+    {
+      name: 'municipality (§16): a coordinator not serving the case municipality is excluded',
+      c: routingCase({ municipalityCode: '147' }),
+      s: coordinator(),
+      rules: ['municipality'],
+    },
+    {
+      name: 'municipality (§16): a senior-pension-advice coordinator must serve the municipality (§26)',
+      c: routingCase({ service: 'senior-pension-advice', municipalityCode: '147' }),
+      s: coordinator(),
+      rules: ['municipality'],
+    },
+    {
+      name: 'municipality (§16): a coordinator serving several municipalities incl. the case one is eligible',
+      c: routingCase({ municipalityCode: '147' }),
+      s: coordinator('c', { municipalities: ['101', '147'] }),
+      rules: [],
+    },
+    {
+      name: 'municipality (§16): a §13 specialist needs no municipality',
+      c: routingCase({ service: 'clinical-assessment', municipalityCode: '147' }),
+      s: specialist(),
+      rules: [],
+    },
+    {
+      name: 'municipality (§16): a §27 senior-pension specialist needs no municipality',
+      c: routingCase({ service: 'senior-pension-assessment', municipalityCode: '147' }),
+      s: specialist(),
+      rules: [],
+    },
+    {
+      name: 'role + municipality: a specialist with no municipalities on a coordinator case fails both',
+      c: routingCase(),
+      s: specialist(),
+      rules: ['role', 'municipality'],
+    },
     // declared conflict
-    { name: 'conflict (§12 stk. 2 declared): a coordinator who declared a conflict is never assigned again', c: routingCase({ conflicts: ['coord-a'] }), s: coordinator(), rules: ['conflict'] },
-    { name: 'conflict (§12 stk. 2 declared): a specialist who declared a conflict is never assigned again', c: routingCase({ service: 'clinical-assessment', conflicts: ['spec-a'] }), s: specialist(), rules: ['conflict'] },
-    { name: 'conflict (§12 stk. 2 declared): someone else’s conflict does not exclude', c: routingCase({ conflicts: ['coord-b'] }), s: coordinator(), rules: [] },
+    {
+      name: 'conflict (§12 stk. 2 declared): a coordinator who declared a conflict is never assigned again',
+      c: routingCase({ conflicts: ['coord-a'] }),
+      s: coordinator(),
+      rules: ['conflict'],
+    },
+    {
+      name: 'conflict (§12 stk. 2 declared): a specialist who declared a conflict is never assigned again',
+      c: routingCase({ service: 'clinical-assessment', conflicts: ['spec-a'] }),
+      s: specialist(),
+      rules: ['conflict'],
+    },
+    {
+      name: 'conflict (§12 stk. 2 declared): someone else’s conflict does not exclude',
+      c: routingCase({ conflicts: ['coord-b'] }),
+      s: coordinator(),
+      rules: [],
+    },
     // §12 stk. 2
-    { name: '§12 stk. 2: a coordinator whose ydernumre include the citizen’s GP is excluded', c: routingCase(), s: coordinator('c', { ydernumre: [OTHER_GP, GP] }), rules: ['§12 stk. 2'] },
-    { name: '§12 stk. 2: a coordinator with other ydernumre is eligible', c: routingCase(), s: coordinator('c', { ydernumre: [OTHER_GP] }), rules: [] },
-    { name: '§12 stk. 2: no GP on the case → no GP conflict', c: routingCase({ gpYdernummer: null }), s: coordinator('c', { ydernumre: [GP] }), rules: [] },
-    { name: '§12 stk. 2: a coordinator among treatingClinicians by ydernummer is excluded', c: routingCase({ gpYdernummer: null, treatingClinicians: [{ authorisationId: 'X1' }, { ydernummer: OTHER_GP }] }), s: coordinator('c', { ydernumre: [OTHER_GP] }), rules: ['§12 stk. 2'] },
-    { name: '§12 stk. 2: a coordinator among treatingClinicians by authorisationId is excluded', c: routingCase({ treatingClinicians: [{ authorisationId: 'ABC12' }] }), s: coordinator('c', { authorisationId: 'ABC12' }), rules: ['§12 stk. 2'] },
-    { name: '§12 stk. 2: authorisationId matches regardless of case and surrounding spaces', c: routingCase({ treatingClinicians: [{ authorisationId: ' abc12 ' }] }), s: coordinator('c', { authorisationId: 'ABC12' }), rules: ['§12 stk. 2'] },
-    { name: '§12 stk. 2: a different authorisationId does not exclude', c: routingCase({ treatingClinicians: [{ authorisationId: 'ABC13' }] }), s: coordinator('c', { authorisationId: 'ABC12' }), rules: [] },
-    { name: '§12 stk. 2: blank GP, ydernummer or authorisationId match nobody, even blank staff data', c: routingCase({ gpYdernummer: '', treatingClinicians: [{ ydernummer: '' }, { authorisationId: ' ' }] }), s: coordinator('c', { ydernumre: [''], authorisationId: ' ' }), rules: [] },
-    { name: '§12 stk. 2: GP and treating clinician are two separate findings', c: routingCase({ treatingClinicians: [{ ydernummer: OTHER_GP }] }), s: coordinator('c', { ydernumre: [GP, OTHER_GP] }), rules: ['§12 stk. 2', '§12 stk. 2'] },
-    { name: '§12 stk. 2 (applied to specialists): a specialist who is the citizen’s GP is excluded', c: routingCase({ service: 'clinical-assessment' }), s: specialist('s', { ydernumre: [GP] }), rules: ['§12 stk. 2'] },
-    { name: '§12 stk. 2 (applied to specialists): a specialist who treats the citizen is excluded', c: routingCase({ service: 'senior-pension-assessment', treatingClinicians: [{ ydernummer: OTHER_GP }] }), s: specialist('s', { ydernumre: [OTHER_GP] }), rules: ['§12 stk. 2'] },
+    {
+      name: '§12 stk. 2: a coordinator whose ydernumre include the citizen’s GP is excluded',
+      c: routingCase(),
+      s: coordinator('c', { ydernumre: [OTHER_GP, GP] }),
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§12 stk. 2: a coordinator with other ydernumre is eligible',
+      c: routingCase(),
+      s: coordinator('c', { ydernumre: [OTHER_GP] }),
+      rules: [],
+    },
+    {
+      name: '§12 stk. 2: no GP on the case → no GP conflict',
+      c: routingCase({ gpYdernummer: null }),
+      s: coordinator('c', { ydernumre: [GP] }),
+      rules: [],
+    },
+    {
+      name: '§12 stk. 2: a coordinator among treatingClinicians by ydernummer is excluded',
+      c: routingCase({ gpYdernummer: null, treatingClinicians: [{ authorisationId: 'X1' }, { ydernummer: OTHER_GP }] }),
+      s: coordinator('c', { ydernumre: [OTHER_GP] }),
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§12 stk. 2: a coordinator among treatingClinicians by authorisationId is excluded',
+      c: routingCase({ treatingClinicians: [{ authorisationId: 'ABC12' }] }),
+      s: coordinator('c', { authorisationId: 'ABC12' }),
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§12 stk. 2: authorisationId matches regardless of case and surrounding spaces',
+      c: routingCase({ treatingClinicians: [{ authorisationId: ' abc12 ' }] }),
+      s: coordinator('c', { authorisationId: 'ABC12' }),
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§12 stk. 2: a different authorisationId does not exclude',
+      c: routingCase({ treatingClinicians: [{ authorisationId: 'ABC13' }] }),
+      s: coordinator('c', { authorisationId: 'ABC12' }),
+      rules: [],
+    },
+    {
+      name: '§12 stk. 2: blank GP, ydernummer or authorisationId match nobody, even blank staff data',
+      c: routingCase({ gpYdernummer: '', treatingClinicians: [{ ydernummer: '' }, { authorisationId: ' ' }] }),
+      s: coordinator('c', { ydernumre: [''], authorisationId: ' ' }),
+      rules: [],
+    },
+    {
+      name: '§12 stk. 2: GP and treating clinician are two separate findings',
+      c: routingCase({ treatingClinicians: [{ ydernummer: OTHER_GP }] }),
+      s: coordinator('c', { ydernumre: [GP, OTHER_GP] }),
+      rules: ['§12 stk. 2', '§12 stk. 2'],
+    },
+    {
+      name: '§12 stk. 2 (applied to specialists): a specialist who is the citizen’s GP is excluded',
+      c: routingCase({ service: 'clinical-assessment' }),
+      s: specialist('s', { ydernumre: [GP] }),
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§12 stk. 2 (applied to specialists): a specialist who treats the citizen is excluded',
+      c: routingCase({ service: 'senior-pension-assessment', treatingClinicians: [{ ydernummer: OTHER_GP }] }),
+      s: specialist('s', { ydernumre: [OTHER_GP] }),
+      rules: ['§12 stk. 2'],
+    },
     // §13 stk. 3
-    { name: '§13 stk. 3: the case’s former coordinator may not assess without consent', c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['dual'] }), s: staff('dual', { roles: ['coordinator', 'specialist'] }), rules: ['§13 stk. 3'] },
-    { name: '§13 stk. 3: consent false is no consent', c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'], consents: { sameSpecialistAsCoordinator: false } }), s: specialist(), rules: ['§13 stk. 3'] },
-    { name: '§13 stk. 3: with the citizen’s consent the former coordinator may assess', c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'], consents: { sameSpecialistAsCoordinator: true } }), s: specialist(), rules: [] },
-    { name: '§13 stk. 3: applies to §27 senior-pension assessments too', c: routingCase({ service: 'senior-pension-assessment', priorCoordinators: ['spec-a'] }), s: specialist(), rules: ['§13 stk. 3'] },
-    { name: '§13 stk. 3: does not restrict coordinator services (continuity is allowed)', c: routingCase({ priorCoordinators: ['coord-a'] }), s: coordinator(), rules: [] },
-    { name: '§13 stk. 3: a specialist who was not the coordinator is eligible', c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-b'] }), s: specialist(), rules: [] },
+    {
+      name: '§13 stk. 3: the case’s former coordinator may not assess without consent',
+      c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['dual'] }),
+      s: staff('dual', { roles: ['coordinator', 'specialist'] }),
+      rules: ['§13 stk. 3'],
+    },
+    {
+      name: '§13 stk. 3: consent false is no consent',
+      c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'], consents: { sameSpecialistAsCoordinator: false } }),
+      s: specialist(),
+      rules: ['§13 stk. 3'],
+    },
+    {
+      name: '§13 stk. 3: with the citizen’s consent the former coordinator may assess',
+      c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'], consents: { sameSpecialistAsCoordinator: true } }),
+      s: specialist(),
+      rules: [],
+    },
+    {
+      name: '§13 stk. 3: applies to §27 senior-pension assessments too',
+      c: routingCase({ service: 'senior-pension-assessment', priorCoordinators: ['spec-a'] }),
+      s: specialist(),
+      rules: ['§13 stk. 3'],
+    },
+    {
+      name: '§13 stk. 3: does not restrict coordinator services (continuity is allowed)',
+      c: routingCase({ priorCoordinators: ['coord-a'] }),
+      s: coordinator(),
+      rules: [],
+    },
+    {
+      name: '§13 stk. 3: a specialist who was not the coordinator is eligible',
+      c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-b'] }),
+      s: specialist(),
+      rules: [],
+    },
     // §25 stk. 3
-    { name: '§25 stk. 3: a coordinator on the agreement’s excludedStaff is excluded', c: routingCase(), s: coordinator(), a: agreement(['coord-a']), rules: ['§25 stk. 3'] },
-    { name: '§25 stk. 3 (applied to specialists): a specialist on excludedStaff is excluded', c: routingCase({ service: 'clinical-assessment' }), s: specialist(), a: agreement(['spec-a']), rules: ['§25 stk. 3'] },
-    { name: '§25 stk. 3: an agreement that excludes someone else does not exclude', c: routingCase(), s: coordinator(), a: agreement(['coord-b']), rules: [] },
+    {
+      name: '§25 stk. 3: a coordinator on the agreement’s excludedStaff is excluded',
+      c: routingCase(),
+      s: coordinator(),
+      a: agreement(['coord-a']),
+      rules: ['§25 stk. 3'],
+    },
+    {
+      name: '§25 stk. 3 (applied to specialists): a specialist on excludedStaff is excluded',
+      c: routingCase({ service: 'clinical-assessment' }),
+      s: specialist(),
+      a: agreement(['spec-a']),
+      rules: ['§25 stk. 3'],
+    },
+    {
+      name: '§25 stk. 3: an agreement that excludes someone else does not exclude',
+      c: routingCase(),
+      s: coordinator(),
+      a: agreement(['coord-b']),
+      rules: [],
+    },
     { name: '§25 stk. 3: no agreement in force → no agreement exclusions', c: routingCase(), s: coordinator(), a: null, rules: [] },
     // §21 stk. 3
-    { name: '§21 stk. 3: urgency does not make a §12 stk. 2 conflicted coordinator eligible', c: routingCase({ urgent: true }), s: coordinator('c', { ydernumre: [GP] }), rules: ['§12 stk. 2'] },
-    { name: '§21 stk. 3: an urgent case is open to an eligible coordinator', c: routingCase({ urgent: true }), s: coordinator(), rules: [] },
+    {
+      name: '§21 stk. 3: urgency does not make a §12 stk. 2 conflicted coordinator eligible',
+      c: routingCase({ urgent: true }),
+      s: coordinator('c', { ydernumre: [GP] }),
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§21 stk. 3: an urgent case is open to an eligible coordinator',
+      c: routingCase({ urgent: true }),
+      s: coordinator(),
+      rules: [],
+    },
     // everything at once: every finding, in the documented order
     {
       name: 'all rules (role, municipality, conflict, §12 stk. 2, §13 stk. 3, §25 stk. 3) are reported together, in order',
-      c: routingCase({ service: 'clinical-assessment', conflicts: ['x'], priorCoordinators: ['x'], treatingClinicians: [{ ydernummer: OTHER_GP }] }),
+      c: routingCase({
+        service: 'clinical-assessment',
+        conflicts: ['x'],
+        priorCoordinators: ['x'],
+        treatingClinicians: [{ ydernummer: OTHER_GP }],
+      }),
       s: staff('x', { roles: ['team-lead'], ydernumre: [GP, OTHER_GP] }),
       a: agreement(['x']),
       rules: ['role', 'conflict', '§12 stk. 2', '§12 stk. 2', '§13 stk. 3', '§25 stk. 3'],
@@ -172,7 +383,11 @@ describe('exclusionsFor: one row per rule', () => {
     assert.ok(gp);
     assert.ok(gp.reason.includes(GP), gp.reason);
     assert.match(gp.reason, /specialist/);
-    const [treating] = exclusionsFor(routingCase({ gpYdernummer: null, treatingClinicians: [{ ydernummer: OTHER_GP }] }), coordinator('c', { ydernumre: [OTHER_GP] }), null);
+    const [treating] = exclusionsFor(
+      routingCase({ gpYdernummer: null, treatingClinicians: [{ ydernummer: OTHER_GP }] }),
+      coordinator('c', { ydernumre: [OTHER_GP] }),
+      null,
+    );
     assert.ok(treating);
     assert.match(treating.reason, /treating/);
     assert.ok(treating.reason.includes(OTHER_GP), treating.reason);
@@ -212,10 +427,7 @@ const caseArb: fc.Arbitrary<RoutingCase> = fc.record({
   urgent: fc.boolean(),
   gpYdernummer: fc.option(fc.constantFrom(...YDER), { nil: null }),
   treatingClinicians: fc.array(
-    fc.oneof(
-      fc.record({ ydernummer: fc.constantFrom(...YDER) }),
-      fc.record({ authorisationId: fc.constantFrom('A1', 'B2', 'C3') }),
-    ),
+    fc.oneof(fc.record({ ydernummer: fc.constantFrom(...YDER) }), fc.record({ authorisationId: fc.constantFrom('A1', 'B2', 'C3') })),
     { maxLength: 3 },
   ),
   consents: fc.record({ sameSpecialistAsCoordinator: fc.boolean() }, { requiredKeys: [] }),
@@ -271,7 +483,8 @@ describe('eligibleStaff', () => {
           assert.ok(!c.conflicts.includes(s.id));
           if (a) assert.ok(!a.excludedStaff.includes(s.id), '§25 stk. 3');
           if (c.gpYdernummer) assert.ok(!s.ydernumre.includes(c.gpYdernummer), '§12 stk. 2');
-          if (role === 'specialist' && c.consents.sameSpecialistAsCoordinator !== true) assert.ok(!c.priorCoordinators.includes(s.id), '§13 stk. 3');
+          if (role === 'specialist' && c.consents.sameSpecialistAsCoordinator !== true)
+            assert.ok(!c.priorCoordinators.includes(s.id), '§13 stk. 3');
         }
       }),
       RUNS,
@@ -313,20 +526,109 @@ describe('eligibleStaff', () => {
 
 describe('chooseAssignee (Bilag 1: weighted by capacityPerDay)', () => {
   const rows: { name: string; eligible: StaffParty[]; loads: StaffLoad[]; expect: string | null }[] = [
-    { name: 'Bilag 1: nobody eligible → null (the case is unassigned)', eligible: [], loads: [{ staffId: 'a', openCases: 0 }], expect: null },
+    {
+      name: 'Bilag 1: nobody eligible → null (the case is unassigned)',
+      eligible: [],
+      loads: [{ staffId: 'a', openCases: 0 }],
+      expect: null,
+    },
     { name: 'Bilag 1: a single eligible person gets the case', eligible: [coordinator('a')], loads: [], expect: 'a' },
-    { name: 'Bilag 1: equal capacity → fewest open cases', eligible: [coordinator('a'), coordinator('b'), coordinator('c')], loads: [{ staffId: 'a', openCases: 4 }, { staffId: 'b', openCases: 2 }, { staffId: 'c', openCases: 3 }], expect: 'b' },
-    { name: 'Bilag 1: staff without a load entry count as 0 open cases', eligible: [coordinator('a'), coordinator('b')], loads: [{ staffId: 'a', openCases: 1 }], expect: 'b' },
-    { name: 'Bilag 1: capacity 6 with 5 open beats capacity 3 with 3 open (6/6 < 4/3)', eligible: [coordinator('small', { capacityPerDay: 3 }), coordinator('big', { capacityPerDay: 6 })], loads: [{ staffId: 'small', openCases: 3 }, { staffId: 'big', openCases: 5 }], expect: 'big' },
-    { name: 'Bilag 1: weighting counts the new case: capacity 1 with 0 open loses to capacity 3 with 1 open (1/1 > 2/3)', eligible: [coordinator('one', { capacityPerDay: 1 }), coordinator('three', { capacityPerDay: 3 })], loads: [{ staffId: 'three', openCases: 1 }], expect: 'three' },
-    { name: 'Bilag 1: a tie goes to the smallest staff id', eligible: [coordinator('b'), coordinator('a'), coordinator('c')], loads: [], expect: 'a' },
-    { name: 'Bilag 1: a weighted tie (6/6 = 3/3) goes to the smallest staff id', eligible: [coordinator('z', { capacityPerDay: 6 }), coordinator('y', { capacityPerDay: 3 })], loads: [{ staffId: 'z', openCases: 5 }, { staffId: 'y', openCases: 2 }], expect: 'y' },
-    { name: 'Bilag 1: capacity never leaves a case unassigned: everyone far over capacity, least loaded still gets it', eligible: [coordinator('a'), coordinator('b')], loads: [{ staffId: 'a', openCases: 90 }, { staffId: 'b', openCases: 60 }], expect: 'b' },
-    { name: 'Bilag 1: loads of staff who are not eligible are ignored', eligible: [coordinator('a'), coordinator('b')], loads: [{ staffId: 'x', openCases: 0 }, { staffId: 'a', openCases: 2 }, { staffId: 'b', openCases: 1 }], expect: 'b' },
-    { name: 'Bilag 1: several load entries for one person are added up', eligible: [coordinator('a'), coordinator('b')], loads: [{ staffId: 'a', openCases: 1 }, { staffId: 'a', openCases: 2 }, { staffId: 'b', openCases: 2 }], expect: 'b' },
-    { name: 'Bilag 1: a negative load counts as 0 (no jumping the queue)', eligible: [coordinator('a'), coordinator('b')], loads: [{ staffId: 'b', openCases: -5 }], expect: 'a' },
-    { name: 'Bilag 1: a NaN load counts as 0 and does not break the comparison', eligible: [coordinator('b'), coordinator('a')], loads: [{ staffId: 'a', openCases: Number.NaN }], expect: 'a' },
-    { name: 'Bilag 1: an invalid capacity falls back to the default 3', eligible: [coordinator('a', { capacityPerDay: 0 }), coordinator('b', { capacityPerDay: 3 })], loads: [{ staffId: 'a', openCases: 1 }, { staffId: 'b', openCases: 2 }], expect: 'a' },
+    {
+      name: 'Bilag 1: equal capacity → fewest open cases',
+      eligible: [coordinator('a'), coordinator('b'), coordinator('c')],
+      loads: [
+        { staffId: 'a', openCases: 4 },
+        { staffId: 'b', openCases: 2 },
+        { staffId: 'c', openCases: 3 },
+      ],
+      expect: 'b',
+    },
+    {
+      name: 'Bilag 1: staff without a load entry count as 0 open cases',
+      eligible: [coordinator('a'), coordinator('b')],
+      loads: [{ staffId: 'a', openCases: 1 }],
+      expect: 'b',
+    },
+    {
+      name: 'Bilag 1: capacity 6 with 5 open beats capacity 3 with 3 open (6/6 < 4/3)',
+      eligible: [coordinator('small', { capacityPerDay: 3 }), coordinator('big', { capacityPerDay: 6 })],
+      loads: [
+        { staffId: 'small', openCases: 3 },
+        { staffId: 'big', openCases: 5 },
+      ],
+      expect: 'big',
+    },
+    {
+      name: 'Bilag 1: weighting counts the new case: capacity 1 with 0 open loses to capacity 3 with 1 open (1/1 > 2/3)',
+      eligible: [coordinator('one', { capacityPerDay: 1 }), coordinator('three', { capacityPerDay: 3 })],
+      loads: [{ staffId: 'three', openCases: 1 }],
+      expect: 'three',
+    },
+    {
+      name: 'Bilag 1: a tie goes to the smallest staff id',
+      eligible: [coordinator('b'), coordinator('a'), coordinator('c')],
+      loads: [],
+      expect: 'a',
+    },
+    {
+      name: 'Bilag 1: a weighted tie (6/6 = 3/3) goes to the smallest staff id',
+      eligible: [coordinator('z', { capacityPerDay: 6 }), coordinator('y', { capacityPerDay: 3 })],
+      loads: [
+        { staffId: 'z', openCases: 5 },
+        { staffId: 'y', openCases: 2 },
+      ],
+      expect: 'y',
+    },
+    {
+      name: 'Bilag 1: capacity never leaves a case unassigned: everyone far over capacity, least loaded still gets it',
+      eligible: [coordinator('a'), coordinator('b')],
+      loads: [
+        { staffId: 'a', openCases: 90 },
+        { staffId: 'b', openCases: 60 },
+      ],
+      expect: 'b',
+    },
+    {
+      name: 'Bilag 1: loads of staff who are not eligible are ignored',
+      eligible: [coordinator('a'), coordinator('b')],
+      loads: [
+        { staffId: 'x', openCases: 0 },
+        { staffId: 'a', openCases: 2 },
+        { staffId: 'b', openCases: 1 },
+      ],
+      expect: 'b',
+    },
+    {
+      name: 'Bilag 1: several load entries for one person are added up',
+      eligible: [coordinator('a'), coordinator('b')],
+      loads: [
+        { staffId: 'a', openCases: 1 },
+        { staffId: 'a', openCases: 2 },
+        { staffId: 'b', openCases: 2 },
+      ],
+      expect: 'b',
+    },
+    {
+      name: 'Bilag 1: a negative load counts as 0 (no jumping the queue)',
+      eligible: [coordinator('a'), coordinator('b')],
+      loads: [{ staffId: 'b', openCases: -5 }],
+      expect: 'a',
+    },
+    {
+      name: 'Bilag 1: a NaN load counts as 0 and does not break the comparison',
+      eligible: [coordinator('b'), coordinator('a')],
+      loads: [{ staffId: 'a', openCases: Number.NaN }],
+      expect: 'a',
+    },
+    {
+      name: 'Bilag 1: an invalid capacity falls back to the default 3',
+      eligible: [coordinator('a', { capacityPerDay: 0 }), coordinator('b', { capacityPerDay: 3 })],
+      loads: [
+        { staffId: 'a', openCases: 1 },
+        { staffId: 'b', openCases: 2 },
+      ],
+      expect: 'a',
+    },
   ];
   for (const r of rows) {
     test(r.name, () => {
@@ -362,7 +664,10 @@ describe('chooseAssignee (Bilag 1: weighted by capacityPerDay)', () => {
         assert.ok(chosen);
         const min = Math.min(...same.map((s) => openOf(loads, s.id)));
         assert.equal(openOf(loads, chosen.id), min);
-        const tied = same.filter((s) => openOf(loads, s.id) === min).map((s) => s.id).sort();
+        const tied = same
+          .filter((s) => openOf(loads, s.id) === min)
+          .map((s) => s.id)
+          .sort();
         assert.equal(chosen.id, tied[0]);
       }),
       RUNS,
@@ -399,7 +704,12 @@ describe('chooseAssignee (Bilag 1: weighted by capacityPerDay)', () => {
     fc.assert(
       fc.property(
         poolArb.chain(([pool, loads]) =>
-          fc.tuple(fc.constant(pool), fc.constant(loads), fc.shuffledSubarray(pool, { minLength: pool.length }), fc.shuffledSubarray(loads, { minLength: loads.length })),
+          fc.tuple(
+            fc.constant(pool),
+            fc.constant(loads),
+            fc.shuffledSubarray(pool, { minLength: pool.length }),
+            fc.shuffledSubarray(loads, { minLength: loads.length }),
+          ),
         ),
         ([pool, loads, pool2, loads2]) => {
           const first = chooseAssignee(pool, loads);
@@ -423,21 +733,118 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
     ok: boolean;
     rules: ExclusionRule[];
   }[] = [
-    { name: 'role/§12 stk. 2: an eligible person is accepted without an override', c: routingCase(), s: coordinator(), ok: true, rules: [] },
-    { name: 'role/§12 stk. 2: an eligible person with an override reason overrides nothing', c: routingCase(), s: coordinator(), override: { reason: 'workload' }, ok: true, rules: [] },
+    {
+      name: 'role/§12 stk. 2: an eligible person is accepted without an override',
+      c: routingCase(),
+      s: coordinator(),
+      ok: true,
+      rules: [],
+    },
+    {
+      name: 'role/§12 stk. 2: an eligible person with an override reason overrides nothing',
+      c: routingCase(),
+      s: coordinator(),
+      override: { reason: 'workload' },
+      ok: true,
+      rules: [],
+    },
     { name: '§12 stk. 2: a GP match is refused without an override', c: routingCase(), s: gpConflict, ok: false, rules: ['§12 stk. 2'] },
-    { name: '§12 stk. 2: a GP match is accepted with an override reason, and reported as overridden', c: routingCase(), s: gpConflict, override: { reason: 'ydernummer is a shared practice; not her patient' }, ok: true, rules: ['§12 stk. 2'] },
-    { name: '§12 stk. 2: an empty override reason is no override', c: routingCase(), s: gpConflict, override: { reason: '' }, ok: false, rules: ['§12 stk. 2'] },
-    { name: '§12 stk. 2: a whitespace-only override reason is no override', c: routingCase(), s: gpConflict, override: { reason: '  \n\t ' }, ok: false, rules: ['§12 stk. 2'] },
-    { name: '§13 stk. 3: the former coordinator may be assigned with an override (consent obtained outside the manifest)', c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'] }), s: specialist(), override: { reason: 'citizen consented by phone, journal note 12' }, ok: true, rules: ['§13 stk. 3'] },
-    { name: '§13 stk. 3: refused without an override', c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'] }), s: specialist(), ok: false, rules: ['§13 stk. 3'] },
-    { name: '§25 stk. 3: excluded staff may be assigned with an override', c: routingCase(), s: coordinator(), a: agreement(['coord-a']), override: { reason: 'municipality agreed for this case' }, ok: true, rules: ['§25 stk. 3'] },
-    { name: '§25 stk. 3: refused without an override', c: routingCase(), s: coordinator(), a: agreement(['coord-a']), ok: false, rules: ['§25 stk. 3'] },
-    { name: 'role (§13): a person without the specialist role cannot be assigned an assessment, override or not', c: routingCase({ service: 'clinical-assessment' }), s: coordinator(), override: { reason: 'nobody else free' }, ok: false, rules: ['role'] },
-    { name: 'role: a team lead without a working role cannot assign the case to themselves', c: routingCase(), s: staff('tl', { roles: ['team-lead'] }), override: { reason: 'I will do it' }, ok: false, rules: ['role'] },
-    { name: 'municipality (§16): a coordinator not serving the municipality cannot be assigned, override or not', c: routingCase({ municipalityCode: '147' }), s: coordinator(), override: { reason: 'cover' }, ok: false, rules: ['municipality'] },
-    { name: 'conflict (§12 stk. 2 declared): a declared conflict cannot be overridden', c: routingCase({ conflicts: ['coord-a'] }), s: coordinator(), override: { reason: 'please' }, ok: false, rules: ['conflict'] },
-    { name: '§12 stk. 2 + municipality: one non-overridable rule refuses the whole override, listing every rule', c: routingCase({ municipalityCode: '147' }), s: gpConflict, override: { reason: 'cover' }, ok: false, rules: ['municipality', '§12 stk. 2'] },
+    {
+      name: '§12 stk. 2: a GP match is accepted with an override reason, and reported as overridden',
+      c: routingCase(),
+      s: gpConflict,
+      override: { reason: 'ydernummer is a shared practice; not her patient' },
+      ok: true,
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§12 stk. 2: an empty override reason is no override',
+      c: routingCase(),
+      s: gpConflict,
+      override: { reason: '' },
+      ok: false,
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§12 stk. 2: a whitespace-only override reason is no override',
+      c: routingCase(),
+      s: gpConflict,
+      override: { reason: '  \n\t ' },
+      ok: false,
+      rules: ['§12 stk. 2'],
+    },
+    {
+      name: '§13 stk. 3: the former coordinator may be assigned with an override (consent obtained outside the manifest)',
+      c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'] }),
+      s: specialist(),
+      override: { reason: 'citizen consented by phone, journal note 12' },
+      ok: true,
+      rules: ['§13 stk. 3'],
+    },
+    {
+      name: '§13 stk. 3: refused without an override',
+      c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'] }),
+      s: specialist(),
+      ok: false,
+      rules: ['§13 stk. 3'],
+    },
+    {
+      name: '§25 stk. 3: excluded staff may be assigned with an override',
+      c: routingCase(),
+      s: coordinator(),
+      a: agreement(['coord-a']),
+      override: { reason: 'municipality agreed for this case' },
+      ok: true,
+      rules: ['§25 stk. 3'],
+    },
+    {
+      name: '§25 stk. 3: refused without an override',
+      c: routingCase(),
+      s: coordinator(),
+      a: agreement(['coord-a']),
+      ok: false,
+      rules: ['§25 stk. 3'],
+    },
+    {
+      name: 'role (§13): a person without the specialist role cannot be assigned an assessment, override or not',
+      c: routingCase({ service: 'clinical-assessment' }),
+      s: coordinator(),
+      override: { reason: 'nobody else free' },
+      ok: false,
+      rules: ['role'],
+    },
+    {
+      name: 'role: a team lead without a working role cannot assign the case to themselves',
+      c: routingCase(),
+      s: staff('tl', { roles: ['team-lead'] }),
+      override: { reason: 'I will do it' },
+      ok: false,
+      rules: ['role'],
+    },
+    {
+      name: 'municipality (§16): a coordinator not serving the municipality cannot be assigned, override or not',
+      c: routingCase({ municipalityCode: '147' }),
+      s: coordinator(),
+      override: { reason: 'cover' },
+      ok: false,
+      rules: ['municipality'],
+    },
+    {
+      name: 'conflict (§12 stk. 2 declared): a declared conflict cannot be overridden',
+      c: routingCase({ conflicts: ['coord-a'] }),
+      s: coordinator(),
+      override: { reason: 'please' },
+      ok: false,
+      rules: ['conflict'],
+    },
+    {
+      name: '§12 stk. 2 + municipality: one non-overridable rule refuses the whole override, listing every rule',
+      c: routingCase({ municipalityCode: '147' }),
+      s: gpConflict,
+      override: { reason: 'cover' },
+      ok: false,
+      rules: ['municipality', '§12 stk. 2'],
+    },
     { name: 'role: an unknown staff id is refused', c: routingCase(), s: undefined, override: { reason: 'x' }, ok: false, rules: ['role'] },
   ];
   for (const r of rows) {
@@ -464,14 +871,20 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
 
   test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): an override sets aside exactly the overridable rules, never role/municipality/conflict', () => {
     fc.assert(
-      fc.property(caseArb, staffArb, agreementArb, fc.string({ minLength: 1 }).filter((s) => s.trim() !== ''), (c, s, a, reason) => {
-        const got = checkManualAssignment(c, s, a, { reason });
-        const ex = exclusionsFor(c, s, a);
-        const blocked = ex.some((e) => e.rule === 'role' || e.rule === 'municipality' || e.rule === 'conflict');
-        assert.equal(got.ok, !blocked);
-        assert.deepEqual(got.ok ? got.overridden : got.rules, ex);
-        for (const e of ex) assert.equal(isOverridable(e.rule), !['role', 'municipality', 'conflict'].includes(e.rule));
-      }),
+      fc.property(
+        caseArb,
+        staffArb,
+        agreementArb,
+        fc.string({ minLength: 1 }).filter((s) => s.trim() !== ''),
+        (c, s, a, reason) => {
+          const got = checkManualAssignment(c, s, a, { reason });
+          const ex = exclusionsFor(c, s, a);
+          const blocked = ex.some((e) => e.rule === 'role' || e.rule === 'municipality' || e.rule === 'conflict');
+          assert.equal(got.ok, !blocked);
+          assert.deepEqual(got.ok ? got.overridden : got.rules, ex);
+          for (const e of ex) assert.equal(isOverridable(e.rule), !['role', 'municipality', 'conflict'].includes(e.rule));
+        },
+      ),
       RUNS,
     );
   });

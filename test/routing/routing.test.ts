@@ -26,7 +26,10 @@ describe('routing on one gateway (sqlite)', () => {
   let g: TestGateway;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pk-routing-'));
-    g = await startTestGateway({ dialect: 'sqlite', env: { PARTIES_FILE: writeRoutingParties(dir), HEALTH_PORT: '0', ROUTING_RECONCILE_INTERVAL_MS: '1000' } });
+    g = await startTestGateway({
+      dialect: 'sqlite',
+      env: { PARTIES_FILE: writeRoutingParties(dir), HEALTH_PORT: '0', ROUTING_RECONCILE_INTERVAL_MS: '1000' },
+    });
   });
   after(async () => {
     await g?.close();
@@ -142,13 +145,24 @@ describe('routing on one gateway (sqlite)', () => {
     assert.equal(refused.status, 409);
     assert.match(refused.headers['content-type']!, /application\/problem\+json/);
     assert.deepEqual(refused.body.rules, ['§12 stk. 2']);
-    const conflictRefused = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, { staffId: 'coord-bo', overrideReason: 'only one left' });
+    const conflictRefused = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, {
+      staffId: 'coord-bo',
+      overrideReason: 'only one left',
+    });
     assert.equal(conflictRefused.status, 409, 'a declared conflict cannot be overridden');
     assert.ok(conflictRefused.body.rules.includes('conflict'));
-    const ok = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, { staffId: 'coord-anna', overrideReason: 'GP is a colleague in the practice, not Anna' });
+    const ok = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, {
+      staffId: 'coord-anna',
+      overrideReason: 'GP is a colleague in the practice, not Anna',
+    });
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.body.overridden, ['§12 stk. 2']);
-    const audit = await g.gw.db.db.selectFrom('audit_log').selectAll().where('case_id', '=', caseId).where('action', '=', 'case-assigned-with-override').execute();
+    const audit = await g.gw.db.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('case_id', '=', caseId)
+      .where('action', '=', 'case-assigned-with-override')
+      .execute();
     assert.equal(audit.length, 1);
     assert.match(audit[0]!.details, /overrideReason/);
   });
@@ -165,7 +179,10 @@ describe('routing on one gateway (sqlite)', () => {
     assert.notEqual(second.assigned_to, first);
     assert.equal(second.routing_round, 1);
     const history = (await events(g, caseId)).map((e) => e.event);
-    assert.deepEqual(history.filter((e) => e === 'assigned' || e === 'conflict-declared'), ['assigned', 'conflict-declared', 'assigned']);
+    assert.deepEqual(
+      history.filter((e) => e === 'assigned' || e === 'conflict-declared'),
+      ['assigned', 'conflict-declared', 'assigned'],
+    );
     // the first person no longer sees it
     assert.equal((await as(g, first).get(`/v1/cases/${caseId}`)).status, 404);
   });
@@ -187,7 +204,7 @@ describe('routing on one gateway (sqlite)', () => {
       assert.equal(prio[normal.caseId], 2);
       assert.equal(prio[normal2.caseId], 2);
     } finally {
-      rq.worker.resume();
+      void rq.worker.resume();
     }
   });
 
@@ -204,7 +221,6 @@ describe('routing on one gateway (sqlite)', () => {
     assert.equal((await caseRow(g, caseId)).assigned_to, who, 'nothing changed');
   });
 });
-
 
 describe('routing without the fast path: only the outbox → BullMQ path (sqlite)', () => {
   let dir: string;
@@ -237,12 +253,11 @@ describe('routing without the fast path: only the outbox → BullMQ path (sqlite
       await dropQueueKeys(g.queuePrefix);
       assert.equal((await rq.queue.getJobs(['prioritized', 'wait'])).length, 0);
     } finally {
-      rq.worker.resume();
+      void rq.worker.resume();
     }
     for (const id of ids) assert.equal((await settled(g, id, 10_000)).state, 'assigned');
     assert.ok(g.logs.some((l) => l.includes('re-added missing routing jobs')));
   });
-
 });
 
 describe('routing with two gateway instances on one PostgreSQL and one Redis', () => {
@@ -265,7 +280,11 @@ describe('routing with two gateway instances on one PostgreSQL and one Redis', (
   });
 
   test('exactly once: 40 cases posted to both instances are each assigned once', async () => {
-    const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => send(i % 2 ? a : b, 'kommune-101', { citizen: { cpr: cpr(), name: 'P' } }).then((r) => r.caseId)));
+    const ids = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        send(i % 2 ? a : b, 'kommune-101', { citizen: { cpr: cpr(), name: 'P' } }).then((r) => r.caseId),
+      ),
+    );
     for (const id of ids) assert.equal((await settled(a, id, 15_000)).state, 'assigned');
     for (const id of ids) assert.equal((await events(a, id, 'assigned')).length, 1, `case ${id} assigned once`);
   });
@@ -278,8 +297,8 @@ describe('routing with two gateway instances on one PostgreSQL and one Redis', (
       const outcomes = await Promise.all(ids.flatMap((id) => [a.gw.routing.route(id), b.gw.routing.route(id), a.gw.routing.route(id)]));
       assert.equal(outcomes.filter((o) => o.outcome === 'assigned').length, ids.length);
     } finally {
-      a.gw.routingQueue!.worker.resume();
-      b.gw.routingQueue!.worker.resume();
+      void a.gw.routingQueue!.worker.resume();
+      void b.gw.routingQueue!.worker.resume();
     }
     for (const id of ids) assert.equal((await events(a, id, 'assigned')).length, 1);
   });

@@ -22,7 +22,11 @@ const bad: Array<[string, Record<string, string>, RegExp]> = [
   ['REGION_CODE outside 1081–1085', { REGION_CODE: '1090' }, /REGION_CODE must be one of/],
   ['DATABASE_URL not postgres', { DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be a postgres/],
   ['REDIS_URL not redis', { REDIS_URL: 'http://x' }, /REDIS_URL must be a redis/],
-  ['TLS cert without key', { TLS_CERT_FILE: '/x.pem', TLS_CLIENT_CA_FILE: '/ca.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
+  [
+    'TLS cert without key',
+    { TLS_CERT_FILE: '/x.pem', TLS_CLIENT_CA_FILE: '/ca.pem' },
+    /TLS_CERT_FILE and TLS_KEY_FILE must be set together/,
+  ],
   ['TLS cert without client CA', { TLS_CERT_FILE: '/x.pem', TLS_KEY_FILE: '/k.pem' }, /TLS_CLIENT_CA_FILE must be set/],
   ['receipt key without cert', { RECEIPT_KEY_FILE: '/k.pem' }, /RECEIPT_CERT_FILE and RECEIPT_KEY_FILE must be set together/],
   ['negative limit', { MAX_DOCUMENTS: '-1' }, /MAX_DOCUMENTS must be greater than 0/],

@@ -25,7 +25,12 @@ async function freePort(): Promise<number> {
 
 test('a reachable Redis is used as configured', async () => {
   const cap = logCapture();
-  const h = await connectRedis({ url: 'redis://127.0.0.1:6379', startPrivate: true, dataDir: dir, log: createLogger({ destination: cap.stream }) });
+  const h = await connectRedis({
+    url: 'redis://127.0.0.1:6379',
+    startPrivate: true,
+    dataDir: dir,
+    log: createLogger({ destination: cap.stream }),
+  });
   try {
     assert.equal(await h.client.ping(), 'PONG');
     assert.equal(h.url, 'redis://127.0.0.1:6379');
@@ -37,7 +42,12 @@ test('a reachable Redis is used as configured', async () => {
 test('nothing answers and redis-server is on PATH: a private one is started, and stopped on close', async () => {
   const port = await freePort();
   const cap = logCapture();
-  const h = await connectRedis({ url: `redis://127.0.0.1:${port}`, startPrivate: true, dataDir: dir, log: createLogger({ destination: cap.stream }) });
+  const h = await connectRedis({
+    url: `redis://127.0.0.1:${port}`,
+    startPrivate: true,
+    dataDir: dir,
+    log: createLogger({ destination: cap.stream }),
+  });
   try {
     assert.equal(await h.client.ping(), 'PONG');
     assert.match(h.url, /^unix:\/\/.*redis\.sock$/);

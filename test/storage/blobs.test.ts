@@ -85,7 +85,8 @@ async function drainHash(store: BlobStore, key: string): Promise<{ sha256: strin
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) out.push(join((e as unknown as { parentPath?: string; path: string }).parentPath ?? e.path, e.name).slice(dir.length + 1));
+    if (e.isFile())
+      out.push(join((e as unknown as { parentPath?: string; path: string }).parentPath ?? e.path, e.name).slice(dir.length + 1));
   }
   return out.sort();
 }
@@ -249,7 +250,10 @@ describe('file blob store', () => {
     assert.ok(n < 10_000, 'put should stop reading after the abort');
     assert.deepEqual(filesUnder(dir), before);
 
-    await assert.rejects(store.put(Readable.from([Buffer.from('x')]), { signal: AbortSignal.abort() }), (e: Error) => e.name === 'AbortError');
+    await assert.rejects(
+      store.put(Readable.from([Buffer.from('x')]), { signal: AbortSignal.abort() }),
+      (e: Error) => e.name === 'AbortError',
+    );
     assert.deepEqual(filesUnder(dir), before);
   });
 
@@ -313,7 +317,10 @@ describe('file blob store', () => {
 
   it('check() passes on a writable directory and fails on an unwritable one', async () => {
     await store.check();
-    assert.deepEqual(readdirSync(join(dir, 'tmp')).filter((f) => f.startsWith('.probe')), []);
+    assert.deepEqual(
+      readdirSync(join(dir, 'tmp')).filter((f) => f.startsWith('.probe')),
+      [],
+    );
     const bad = createFileBlobStore({ dir: join(tmp.dir, 'ro'), masterKey });
     // replace its tmp dir with a file: not writable as a directory
     const ro = join(tmp.dir, 'ro', 'tmp');

@@ -39,27 +39,42 @@ describe('loadMasterKey', () => {
 
   it('never generates an explicitly configured file that is missing', () => {
     const file = join(tmp.dir, 'missing.key');
-    assert.throws(() => loadMasterKey({ file, dataDir: tmp.dir, createIfMissing: true }), (e: Error) => e.message.includes(file) && /does not exist/.test(e.message));
+    assert.throws(
+      () => loadMasterKey({ file, dataDir: tmp.dir, createIfMissing: true }),
+      (e: Error) => e.message.includes(file) && /does not exist/.test(e.message),
+    );
     assert.equal(existsSync(file), false);
   });
 
   it('missing default key without createIfMissing is an error naming the file', () => {
     const dataDir = join(tmp.dir, 'nokey');
-    assert.throws(() => loadMasterKey({ dataDir, createIfMissing: false }), (e: Error) => e.message.includes(join(dataDir, 'storage.key')));
+    assert.throws(
+      () => loadMasterKey({ dataDir, createIfMissing: false }),
+      (e: Error) => e.message.includes(join(dataDir, 'storage.key')),
+    );
   });
 
   it('wrong length is an error naming the file and the length', () => {
     const file = join(tmp.dir, 'short.key');
     writeFileSync(file, randomBytes(16).toString('base64'));
-    assert.throws(() => loadMasterKey({ file, dataDir: tmp.dir, createIfMissing: false }), (e: Error) => e.message.includes(file) && /16 bytes, expected 32/.test(e.message));
+    assert.throws(
+      () => loadMasterKey({ file, dataDir: tmp.dir, createIfMissing: false }),
+      (e: Error) => e.message.includes(file) && /16 bytes, expected 32/.test(e.message),
+    );
   });
 
   it('not base64 is an error naming the file', () => {
     const file = join(tmp.dir, 'garbage.key');
     writeFileSync(file, 'this is not base64 at all!!');
-    assert.throws(() => loadMasterKey({ file, dataDir: tmp.dir, createIfMissing: false }), (e: Error) => e.message.includes(file) && /base64/.test(e.message));
+    assert.throws(
+      () => loadMasterKey({ file, dataDir: tmp.dir, createIfMissing: false }),
+      (e: Error) => e.message.includes(file) && /base64/.test(e.message),
+    );
     writeFileSync(file, '');
-    assert.throws(() => loadMasterKey({ file, dataDir: tmp.dir, createIfMissing: false }), (e: Error) => e.message.includes(file) && /empty/.test(e.message));
+    assert.throws(
+      () => loadMasterKey({ file, dataDir: tmp.dir, createIfMissing: false }),
+      (e: Error) => e.message.includes(file) && /empty/.test(e.message),
+    );
   });
 });
 

@@ -35,7 +35,10 @@ async function insertCaseAndPackage(db: Kysely<Database>, sender: string, packag
 }
 
 async function count(db: Kysely<Database>, table: keyof Database): Promise<number> {
-  const r = await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const r = await db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -60,13 +63,23 @@ for (const d of DIALECTS) {
       const names = tables.map((x) => x.name).sort();
       for (const n of TABLES) assert.ok(names.includes(n), `table ${n} missing (have ${names.join(', ')})`);
       if (d.name === 'postgres') {
-        const { rows } = await sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = ${t.schema!} and table_name in ('cases','packages','documents','receipts','audit_log','case_events')`.execute(t.db);
+        const { rows } = await sql<{
+          n: number;
+        }>`select count(*) as n from information_schema.tables where table_schema = ${t.schema!} and table_name in ('cases','packages','documents','receipts','audit_log','case_events')`.execute(
+          t.db,
+        );
         assert.equal(rows[0]!.n, 6);
       }
     });
 
     it('creates the indexes the worklist and reconcilers need', async () => {
-      const wanted = ['cases_state_idx', 'cases_assigned_to_idx', 'case_events_case_id_idx', 'packages_case_id_idx', 'documents_blob_key_idx'];
+      const wanted = [
+        'cases_state_idx',
+        'cases_assigned_to_idx',
+        'case_events_case_id_idx',
+        'packages_case_id_idx',
+        'documents_blob_key_idx',
+      ];
       const q =
         d.name === 'sqlite'
           ? sql<{ name: string }>`select name from sqlite_master where type = 'index'`
@@ -79,7 +92,10 @@ for (const d of DIALECTS) {
       const again = await openDatabase({ url: d.url, dataDir: t.dataDir, schema: t.schema });
       try {
         const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(again.db);
-        assert.deepEqual(rows.rows.map((r) => r.name), ['0001_initial', '0002_routing', '0003_responses']);
+        assert.deepEqual(
+          rows.rows.map((r) => r.name),
+          ['0001_initial', '0002_routing', '0003_responses'],
+        );
       } finally {
         await again.close();
       }
@@ -105,7 +121,10 @@ for (const d of DIALECTS) {
         .returning('id')
         .executeTakeFirstOrThrow();
       assert.equal(typeof ev.id, 'number');
-      const r = await t.db.selectFrom('cases').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      const r = await t.db
+        .selectFrom('cases')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow();
       assert.equal(typeof r.n, 'number');
       if (d.name === 'postgres') {
         // the int8 parser is set on our pool only, not globally
@@ -145,10 +164,19 @@ for (const d of DIALECTS) {
         blob_key: randomUUID(),
         created_at: new Date().toISOString(),
       };
-      await t.db.insertInto('documents').values({ ...doc, id: randomUUID() }).execute();
+      await t.db
+        .insertInto('documents')
+        .values({ ...doc, id: randomUUID() })
+        .execute();
       const row = await t.db.selectFrom('documents').select('size').where('package_row_id', '=', pkg.id).executeTakeFirstOrThrow();
       assert.equal(row.size, 5_000_000_000);
-      await assert.rejects(t.db.insertInto('documents').values({ ...doc, id: randomUUID() }).execute(), (e) => isUniqueViolation(e));
+      await assert.rejects(
+        t.db
+          .insertInto('documents')
+          .values({ ...doc, id: randomUUID() })
+          .execute(),
+        (e) => isUniqueViolation(e),
+      );
       // primary key violations count as unique violations too
       const c = newCase();
       await t.db.insertInto('cases').values(c).execute();
@@ -186,10 +214,19 @@ for (const d of DIALECTS) {
       await t.db.insertInto('cases').values(c).execute();
       const bump = (fail: boolean) =>
         t.db.transaction().execute(async (trx) => {
-          const row = await trx.selectFrom('cases').select('clock').where('id', '=', c.id).$if(d.name === 'postgres', (qb) => qb.forUpdate()).executeTakeFirstOrThrow();
+          const row = await trx
+            .selectFrom('cases')
+            .select('clock')
+            .where('id', '=', c.id)
+            .$if(d.name === 'postgres', (qb) => qb.forUpdate())
+            .executeTakeFirstOrThrow();
           await new Promise((r) => setImmediate(r)); // yield to the other transactions mid-transaction
           const n = (JSON.parse(row.clock) as { n: number }).n + 1;
-          await trx.updateTable('cases').set({ clock: JSON.stringify({ n }) }).where('id', '=', c.id).execute();
+          await trx
+            .updateTable('cases')
+            .set({ clock: JSON.stringify({ n }) })
+            .where('id', '=', c.id)
+            .execute();
           if (fail) throw new Error('boom');
         });
       const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => bump(i % 5 === 4)));
@@ -314,7 +351,10 @@ for (const d of DIALECTS) {
           const opened = await Promise.all(names.map((schema) => openDatabase({ url: d.url, dataDir: t.dataDir, schema })));
           for (const o of opened) {
             const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(o.db);
-            assert.deepEqual(rows.map((r) => r.name), ['0001_initial', '0002_routing', '0003_responses']);
+            assert.deepEqual(
+              rows.map((r) => r.name),
+              ['0001_initial', '0002_routing', '0003_responses'],
+            );
             await o.close();
           }
         } finally {
@@ -323,7 +363,10 @@ for (const d of DIALECTS) {
       });
 
       it('rejects a schema name that is not a plain identifier', async () => {
-        await assert.rejects(openDatabase({ url: d.url, dataDir: t.dataDir, schema: 'x; drop table y' }), /not a plain lower-case identifier/);
+        await assert.rejects(
+          openDatabase({ url: d.url, dataDir: t.dataDir, schema: 'x; drop table y' }),
+          /not a plain lower-case identifier/,
+        );
         await assert.rejects(openDatabase({ url: d.url, dataDir: t.dataDir, schema: 'MixedCase' }), /not a plain lower-case identifier/);
       });
     }

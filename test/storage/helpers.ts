@@ -23,7 +23,10 @@ export function tempDir(prefix: string): { dir: string; remove(): void } {
 }
 
 /** A fresh database per dialect: its own data dir (SQLite) and its own schema (PostgreSQL), torn down by `dispose()`. */
-export async function openTestDb(d: DialectCase, prefix: string): Promise<Db & { schema?: string; dataDir: string; dispose(): Promise<void> }> {
+export async function openTestDb(
+  d: DialectCase,
+  prefix: string,
+): Promise<Db & { schema?: string; dataDir: string; dispose(): Promise<void> }> {
   const tmp = tempDir(`${prefix}-${d.name}`);
   const schema = d.url ? `t_${prefix}_${randomBytes(5).toString('hex')}` : undefined;
   const db = await openDatabase({ url: d.url, dataDir: tmp.dir, schema });

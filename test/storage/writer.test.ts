@@ -34,7 +34,10 @@ for (const d of DIALECTS) {
       const row = await t.db.selectFrom('cases').select(['manifest_enc']).where('id', '=', c.id).executeTakeFirstOrThrow();
       assert.deepEqual(Buffer.from(row.manifest_enc), Buffer.from([0, 1, 2, 255]));
       const entries = await t.db.selectFrom('audit_log').select(['action', 'details']).where('case_id', '=', c.id).orderBy('seq').execute();
-      assert.deepEqual(entries.map((e) => e.action), ['one', 'two']);
+      assert.deepEqual(
+        entries.map((e) => e.action),
+        ['one', 'two'],
+      );
       assert.doesNotMatch(entries[0]!.details, /010180/, 'CPR-like strings are scrubbed on this path too');
       assert.equal((await verifyAuditChain(t.db)).ok, true);
     });
@@ -93,7 +96,11 @@ describe('SQLite writer thread', () => {
     try {
       const committed = t.writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]);
       await new Promise((r) => setTimeout(r, 300));
-      assert.equal(await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst(), undefined, 'not before the lock is freed');
+      assert.equal(
+        await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst(),
+        undefined,
+        'not before the lock is freed',
+      );
       assert.ok(ticks >= 10, `the event loop ran while the writer waited (${ticks} ticks of 10 ms in 300 ms)`);
       other.prepare('rollback').run();
       await committed;

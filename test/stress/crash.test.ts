@@ -33,7 +33,17 @@ interface Running {
 async function startChild(): Promise<Running> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', REDIS_URL, START_REDIS: 'never', QUEUE_PREFIX: queuePrefix, LOG_LEVEL: 'info', MAX_CONCURRENT_UPLOADS_PER_PARTY: '200' },
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL,
+      START_REDIS: 'never',
+      QUEUE_PREFIX: queuePrefix,
+      LOG_LEVEL: 'info',
+      MAX_CONCURRENT_UPLOADS_PER_PARTY: '200',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out: string[] = [];
@@ -82,7 +92,15 @@ function upload(port: number, s: Sent): Promise<void> {
   ]);
   return new Promise((resolve) => {
     const req = https.request(
-      { host: '127.0.0.1', port, path: '/v1/packages', method: 'POST', ...tlsFor('kommune-101'), agent: false, headers: { 'content-type': mp.contentType, 'content-length': mp.length } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/packages',
+        method: 'POST',
+        ...tlsFor('kommune-101'),
+        agent: false,
+        headers: { 'content-type': mp.contentType, 'content-length': mp.length },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -102,7 +120,9 @@ function upload(port: number, s: Sent): Promise<void> {
       s.error = e.message;
       resolve();
     });
-    mp.stream().on('error', () => {}).pipe(req);
+    mp.stream()
+      .on('error', () => {})
+      .pipe(req);
   });
 }
 
@@ -128,64 +148,79 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('kill -9 with 120 uploads in flight: every receipt given survives byte-identical, its documents decrypt to the sent bytes, leftovers are swept', { timeout: 180_000 }, async (t) => {
-  child = await startChild();
-  const sent: Sent[] = Array.from({ length: 120 }, (_, i) => ({
-    packageId: `crash-${i}-${randomUUID()}`,
-    doc: Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(256 * 1024 + Math.floor(Math.random() * 768 * 1024))]),
-  }));
-  const all = Promise.all(sent.map((s) => upload(child!.port, s)));
-  // Kill once a good part of the receipts are out and the rest are in flight.
-  const t0 = Date.now();
-  while (sent.filter((s) => s.status === 201).length < 30 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 5));
-  child.proc.kill('SIGKILL');
-  await new Promise((r) => child!.proc.once('exit', r));
-  await all;
-  const receipted = sent.filter((s) => s.status === 201);
-  const cut = sent.filter((s) => s.status === undefined);
-  assert.ok(receipted.length >= 30, `${receipted.length} receipts before the kill`);
-  assert.ok(cut.length > 0, 'some uploads were cut off by the kill');
-  keepForScan(child.out.filter((l) => l.startsWith('{')));
-  const leftoverTemp = readdirSync(join(dataDir, 'blobs', 'tmp')).length;
-  t.diagnostic(`receipted ${receipted.length}, cut ${cut.length}, temp files left ${leftoverTemp}`);
+test(
+  'kill -9 with 120 uploads in flight: every receipt given survives byte-identical, its documents decrypt to the sent bytes, leftovers are swept',
+  { timeout: 180_000 },
+  async (t) => {
+    child = await startChild();
+    const sent: Sent[] = Array.from({ length: 120 }, (_, i) => ({
+      packageId: `crash-${i}-${randomUUID()}`,
+      doc: Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(256 * 1024 + Math.floor(Math.random() * 768 * 1024))]),
+    }));
+    const all = Promise.all(sent.map((s) => upload(child!.port, s)));
+    // Kill once a good part of the receipts are out and the rest are in flight.
+    const t0 = Date.now();
+    while (sent.filter((s) => s.status === 201).length < 30 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 5));
+    child.proc.kill('SIGKILL');
+    await new Promise((r) => child!.proc.once('exit', r));
+    await all;
+    const receipted = sent.filter((s) => s.status === 201);
+    const cut = sent.filter((s) => s.status === undefined);
+    assert.ok(receipted.length >= 30, `${receipted.length} receipts before the kill`);
+    assert.ok(cut.length > 0, 'some uploads were cut off by the kill');
+    keepForScan(child.out.filter((l) => l.startsWith('{')));
+    const leftoverTemp = readdirSync(join(dataDir, 'blobs', 'tmp')).length;
+    t.diagnostic(`receipted ${receipted.length}, cut ${cut.length}, temp files left ${leftoverTemp}`);
 
-  child = await startChild();
-  // The restart swept what the interrupted uploads left, and said so.
-  assert.equal(readdirSync(join(dataDir, 'blobs', 'tmp')).filter((f) => !f.startsWith('.')).length, 0, 'no temp files remain');
-  if (leftoverTemp > 0) assert.ok(child.out.some((l) => l.includes('swept what an interrupted upload left behind')), 'the sweep is logged');
+    child = await startChild();
+    // The restart swept what the interrupted uploads left, and said so.
+    assert.equal(readdirSync(join(dataDir, 'blobs', 'tmp')).filter((f) => !f.startsWith('.')).length, 0, 'no temp files remain');
+    if (leftoverTemp > 0)
+      assert.ok(
+        child.out.some((l) => l.includes('swept what an interrupted upload left behind')),
+        'the sweep is logged',
+      );
 
-  // Every receipt a client got: the same bytes and signature.
-  for (const s of receipted) {
-    const receiptId = (JSON.parse(s.body!.toString('utf8')) as { receiptId: string }).receiptId;
-    const r = await get(child.port, `/v1/receipts/${receiptId}`);
-    assert.equal(r.status, 200);
-    assert.deepEqual(r.body, s.body, `receipt ${receiptId} byte-identical`);
-    assert.equal(r.headers['receipt-signature'], s.signature);
-  }
+    // Every receipt a client got: the same bytes and signature.
+    for (const s of receipted) {
+      const receiptId = (JSON.parse(s.body!.toString('utf8')) as { receiptId: string }).receiptId;
+      const r = await get(child.port, `/v1/receipts/${receiptId}`);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, s.body, `receipt ${receiptId} byte-identical`);
+      assert.equal(r.headers['receipt-signature'], s.signature);
+    }
 
-  // Its documents decrypt to the bytes that were sent; every stored package is whole; no blob without a row.
-  db = await openDatabase({ dataDir });
-  const blobs = createFileBlobStore({ dir: join(dataDir, 'blobs'), masterKey: loadMasterKey({ dataDir, createIfMissing: false }) });
-  const bySha = new Map(sent.map((s) => [createHash('sha256').update(s.doc).digest('hex'), s]));
-  for (const s of receipted) {
-    const receipt = JSON.parse(s.body!.toString('utf8')) as { caseId: string };
-    const docs = await db.db.selectFrom('documents').selectAll().where('case_id', '=', receipt.caseId).execute();
-    assert.equal(docs.length, 1);
-    const chunks: Buffer[] = [];
-    for await (const c of await blobs.get(docs[0]!.blob_key)) chunks.push(c as Buffer);
-    assert.deepEqual(Buffer.concat(chunks), s.doc, 'decrypts to the sent bytes');
-  }
-  const packages = await db.db.selectFrom('packages').selectAll().execute();
-  for (const p of packages) {
-    assert.ok(await db.db.selectFrom('receipts').select('id').where('package_row_id', '=', p.id).executeTakeFirst(), 'a stored package has its receipt');
-    const docs = await db.db.selectFrom('documents').selectAll().where('package_row_id', '=', p.id).execute();
-    assert.equal(docs.length, 1);
-    assert.ok(await blobs.exists(docs[0]!.blob_key));
-    assert.ok(bySha.has(docs[0]!.sha256), 'a stored document is one that was sent');
-  }
-  const keys: string[] = [];
-  for await (const k of blobs.listKeys()) keys.push(k);
-  const referenced = new Set((await db.db.selectFrom('documents').select('blob_key').execute()).map((r) => r.blob_key));
-  assert.deepEqual(keys.filter((k) => !referenced.has(k)), [], 'no orphan blobs (uploads that were never receipted) remain');
-  assert.ok(existsSync(join(dataDir, 'postkasse.db')));
-});
+    // Its documents decrypt to the bytes that were sent; every stored package is whole; no blob without a row.
+    db = await openDatabase({ dataDir });
+    const blobs = createFileBlobStore({ dir: join(dataDir, 'blobs'), masterKey: loadMasterKey({ dataDir, createIfMissing: false }) });
+    const bySha = new Map(sent.map((s) => [createHash('sha256').update(s.doc).digest('hex'), s]));
+    for (const s of receipted) {
+      const receipt = JSON.parse(s.body!.toString('utf8')) as { caseId: string };
+      const docs = await db.db.selectFrom('documents').selectAll().where('case_id', '=', receipt.caseId).execute();
+      assert.equal(docs.length, 1);
+      const chunks: Buffer[] = [];
+      for await (const c of await blobs.get(docs[0]!.blob_key)) chunks.push(c as Buffer);
+      assert.deepEqual(Buffer.concat(chunks), s.doc, 'decrypts to the sent bytes');
+    }
+    const packages = await db.db.selectFrom('packages').selectAll().execute();
+    for (const p of packages) {
+      assert.ok(
+        await db.db.selectFrom('receipts').select('id').where('package_row_id', '=', p.id).executeTakeFirst(),
+        'a stored package has its receipt',
+      );
+      const docs = await db.db.selectFrom('documents').selectAll().where('package_row_id', '=', p.id).execute();
+      assert.equal(docs.length, 1);
+      assert.ok(await blobs.exists(docs[0]!.blob_key));
+      assert.ok(bySha.has(docs[0]!.sha256), 'a stored document is one that was sent');
+    }
+    const keys: string[] = [];
+    for await (const k of blobs.listKeys()) keys.push(k);
+    const referenced = new Set((await db.db.selectFrom('documents').select('blob_key').execute()).map((r) => r.blob_key));
+    assert.deepEqual(
+      keys.filter((k) => !referenced.has(k)),
+      [],
+      'no orphan blobs (uploads that were never receipted) remain',
+    );
+    assert.ok(existsSync(join(dataDir, 'postkasse.db')));
+  },
+);

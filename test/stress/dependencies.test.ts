@@ -13,7 +13,8 @@ import { manifest, pdf, postPackage, residue } from '../helpers/packages.js';
 import { caseRow, waitFor } from '../helpers/staff.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 
-const post = (g: TestGateway) => postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: pdf('dep'), contentType: 'application/pdf', filename: 'plan.pdf' }]);
+const post = (g: TestGateway) =>
+  postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: pdf('dep'), contentType: 'application/pdf', filename: 'plan.pdf' }]);
 const readyz = (g: TestGateway) => request(g.url).get('/readyz').ca(g.ca).cert(g.creds('kommune-101').cert).key(g.creds('kommune-101').key);
 
 describe('PostgreSQL goes away and comes back', () => {
@@ -41,12 +42,20 @@ describe('PostgreSQL goes away and comes back', () => {
     assert.equal(ready.status, 503);
     const db = ready.body.checks.find((c: { name: string }) => c.name === 'database');
     assert.equal(db.ok, false);
-    assert.ok(ready.body.checks.some((c: { name: string; ok: boolean }) => c.name !== 'database' && c.ok), 'the other dependencies are reported too');
+    assert.ok(
+      ready.body.checks.some((c: { name: string; ok: boolean }) => c.name !== 'database' && c.ok),
+      'the other dependencies are reported too',
+    );
     proxy.up();
-    const back = await waitFor('intake to work again', async () => {
-      const r = await post(g);
-      return r.status === 201 ? r : undefined;
-    }, 20_000, 250);
+    const back = await waitFor(
+      'intake to work again',
+      async () => {
+        const r = await post(g);
+        return r.status === 201 ? r : undefined;
+      },
+      20_000,
+      250,
+    );
     assert.equal(back.status, 201);
     assert.equal((await readyz(g)).status, 200);
     // The refused package left nothing: one case per receipt given.
@@ -81,10 +90,15 @@ describe('Redis goes away during intake and comes back', () => {
     assert.equal((await caseRow(g, caseId)).assigned_to, null, 'not routed while Redis is away');
     assert.ok((await g.gw.db.db.selectFrom('outbox').select('id').execute()).length > 0, 'the routing work waits in the outbox');
     proxy.up();
-    const row = await waitFor('routing to catch up', async () => {
-      const r = await caseRow(g, caseId);
-      return r.assigned_to ? r : undefined;
-    }, 30_000, 250);
+    const row = await waitFor(
+      'routing to catch up',
+      async () => {
+        const r = await caseRow(g, caseId);
+        return r.assigned_to ? r : undefined;
+      },
+      30_000,
+      250,
+    );
     assert.equal(row.state, 'assigned');
     assert.equal((await readyz(g)).status, 200);
   });

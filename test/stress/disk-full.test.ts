@@ -45,7 +45,9 @@ test('disk full mid-upload: 507 problem+json with Retry-After, nothing receipted
   const before = await residue(g);
   full = true;
   const big = Buffer.concat([pdf('big'), Buffer.alloc(512 * 1024, 7)]);
-  const res = await postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: big, contentType: 'application/pdf', filename: 'plan.pdf' }]);
+  const res = await postPackage(g, 'kommune-101', manifest(), [
+    { name: 'plan', body: big, contentType: 'application/pdf', filename: 'plan.pdf' },
+  ]);
   assert.equal(res.status, 507, res.text);
   assert.match(res.headers['content-type'] ?? '', /application\/problem\+json/);
   assert.equal(res.body.type, 'https://postkasse.dk/problems/insufficient-storage');
@@ -53,6 +55,8 @@ test('disk full mid-upload: 507 problem+json with Retry-After, nothing receipted
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(await residue(g), before, 'no row, no blob, no temp file');
   full = false;
-  const ok = await postPackage(g, 'kommune-101', manifest(), [{ name: 'plan', body: big, contentType: 'application/pdf', filename: 'plan.pdf' }]);
+  const ok = await postPackage(g, 'kommune-101', manifest(), [
+    { name: 'plan', body: big, contentType: 'application/pdf', filename: 'plan.pdf' },
+  ]);
   assert.equal(ok.status, 201, ok.text);
 });

@@ -37,13 +37,16 @@ function raw(g: TestGateway, party: string, chunks: (Buffer | number)[], timeout
       resolve({ status: m ? Number(m[1]) : undefined, contentType: ct?.[1], closed, ms: Date.now() - started });
       socket.destroy();
     };
-    const socket = tls.connect({ host: u.hostname, port: Number(u.port), ca: g.ca, cert: c.cert, key: c.key, servername: 'localhost' }, async () => {
-      for (const ch of chunks) {
-        if (done) return;
-        if (typeof ch === 'number') await new Promise((r) => setTimeout(r, ch));
-        else if (!socket.destroyed) socket.write(ch);
-      }
-    });
+    const socket = tls.connect(
+      { host: u.hostname, port: Number(u.port), ca: g.ca, cert: c.cert, key: c.key, servername: 'localhost' },
+      async () => {
+        for (const ch of chunks) {
+          if (done) return;
+          if (typeof ch === 'number') await new Promise((r) => setTimeout(r, ch));
+          else if (!socket.destroyed) socket.write(ch);
+        }
+      },
+    );
     socket.on('data', (d: Buffer) => {
       data += d.toString('latin1');
       if (/\r\n\r\n/.test(data) && /^HTTP\/1\.1 \d{3}/.test(data)) setTimeout(() => finish(false), 50);
@@ -56,25 +59,47 @@ function raw(g: TestGateway, party: string, chunks: (Buffer | number)[], timeout
 
 const CRLF = '\r\n';
 function head(path: string, headers: Record<string, string | number>): Buffer {
-  return Buffer.from(`POST ${path} HTTP/1.1${CRLF}host: localhost${CRLF}${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join(CRLF)}${CRLF}${CRLF}`, 'latin1');
+  return Buffer.from(
+    `POST ${path} HTTP/1.1${CRLF}host: localhost${CRLF}${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(CRLF)}${CRLF}${CRLF}`,
+    'latin1',
+  );
 }
 function multipart(boundary: string, parts: { headers: string[]; body: Buffer | string }[], close = true): Buffer {
   const out: Buffer[] = [];
-  for (const p of parts) out.push(Buffer.from(`--${boundary}${CRLF}${p.headers.join(CRLF)}${CRLF}${CRLF}`, 'latin1'), Buffer.isBuffer(p.body) ? p.body : Buffer.from(p.body, 'utf8'), Buffer.from(CRLF));
+  for (const p of parts)
+    out.push(
+      Buffer.from(`--${boundary}${CRLF}${p.headers.join(CRLF)}${CRLF}${CRLF}`, 'latin1'),
+      Buffer.isBuffer(p.body) ? p.body : Buffer.from(p.body, 'utf8'),
+      Buffer.from(CRLF),
+    );
   if (close) out.push(Buffer.from(`--${boundary}--${CRLF}`));
   return Buffer.concat(out);
 }
-const manifestPart = (m: unknown = manifest()) => ({ headers: ['Content-Disposition: form-data; name="manifest"; filename="manifest.json"', 'Content-Type: application/json'], body: JSON.stringify(m) });
-const docPart = (name = 'plan', filename = 'plan.pdf') => ({ headers: [`Content-Disposition: form-data; name="${name}"; filename="${filename}"`, 'Content-Type: application/pdf'], body: pdf('hostile') });
+const manifestPart = (m: unknown = manifest()) => ({
+  headers: ['Content-Disposition: form-data; name="manifest"; filename="manifest.json"', 'Content-Type: application/json'],
+  body: JSON.stringify(m),
+});
+const docPart = (name = 'plan', filename = 'plan.pdf') => ({
+  headers: [`Content-Disposition: form-data; name="${name}"; filename="${filename}"`, 'Content-Type: application/pdf'],
+  body: pdf('hostile'),
+});
 function req(body: Buffer, boundary = 'b0undary', extra: Record<string, string | number> = {}): Buffer[] {
-  return [head('/v1/packages', { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length, ...extra }), body];
+  return [
+    head('/v1/packages', { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length, ...extra }),
+    body,
+  ];
 }
 
 describe('hostile input', () => {
   let g: TestGateway;
   let receipted = 0;
   before(async () => {
-    g = await startTestGateway({ dialect: 'sqlite', env: { HEADERS_TIMEOUT_MS: '2000', IDLE_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '60000', RATE_LIMIT_PER_MINUTE: '0' } });
+    g = await startTestGateway({
+      dialect: 'sqlite',
+      env: { HEADERS_TIMEOUT_MS: '2000', IDLE_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '60000', RATE_LIMIT_PER_MINUTE: '0' },
+    });
   });
   after(async () => {
     await g?.close();
@@ -93,7 +118,20 @@ describe('hostile input', () => {
         fc.dictionary(fc.string({ maxLength: 8 }), tie('value'), { maxKeys: 4 }),
       ),
     })).value;
-    const keys = ['packageId', 'service', 'caseType', 'citizen', 'gp', 'documents', 'urgent', 'supplementTo', 'municipalityCode', 'consents', 'treatingClinicians', 'meetingDate'];
+    const keys = [
+      'packageId',
+      'service',
+      'caseType',
+      'citizen',
+      'gp',
+      'documents',
+      'urgent',
+      'supplementTo',
+      'municipalityCode',
+      'consents',
+      'treatingClinicians',
+      'meetingDate',
+    ];
     // A valid manifest with some fields replaced, removed or added.
     const mutated = fc.record({
       replace: fc.dictionary(fc.constantFrom(...keys), json, { maxKeys: 3 }),
@@ -104,12 +142,17 @@ describe('hostile input', () => {
       fc.asyncProperty(mutated, async ({ replace, remove, extra }) => {
         const m: Record<string, unknown> = { ...manifest(), ...extra, ...replace };
         for (const k of remove) delete m[k];
-        const res = await postPackage(g, 'kommune-101', m, [{ name: 'plan', body: pdf('gen'), contentType: 'application/pdf', filename: 'plan.pdf' }]);
+        const res = await postPackage(g, 'kommune-101', m, [
+          { name: 'plan', body: pdf('gen'), contentType: 'application/pdf', filename: 'plan.pdf' },
+        ]);
         if (res.status === 201) {
           receipted++;
           return;
         }
-        assert.ok(res.status >= 400 && res.status < 500, `status ${res.status} for ${JSON.stringify(m).slice(0, 300)}: ${res.text.slice(0, 300)}`);
+        assert.ok(
+          res.status >= 400 && res.status < 500,
+          `status ${res.status} for ${JSON.stringify(m).slice(0, 300)}: ${res.text.slice(0, 300)}`,
+        );
         assert.match(res.headers['content-type'] ?? '', /application\/problem\+json/);
       }),
       { numRuns: 200 },
@@ -117,22 +160,142 @@ describe('hostile input', () => {
   });
 
   const cases: { name: string; send: () => Promise<RawAnswer>; expect: (a: RawAnswer) => boolean }[] = [
-    { name: 'truncated body (content-length promises more, then the client ends)', send: () => raw(g, 'kommune-101', [...req(multipart('b0undary', [manifestPart(), docPart()])).map((b, i) => (i === 1 ? b.subarray(0, b.length / 2) : b))]), expect: (a) => a.closed || (a.status! >= 400 && a.status! < 500) },
-    { name: 'wrong boundary', send: () => raw(g, 'kommune-101', req(multipart('other', [manifestPart(), docPart()]), 'b0undary')), expect: (a) => a.status === 400 },
-    { name: 'missing boundary parameter', send: () => raw(g, 'kommune-101', [head('/v1/packages', { 'content-type': 'multipart/form-data', 'content-length': 10 }), Buffer.from('0123456789')]), expect: (a) => a.status === 400 },
-    { name: 'duplicate manifest parts', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), manifestPart(), docPart()]))), expect: (a) => a.status === 400 },
-    { name: 'duplicate document parts', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), docPart(), docPart()]))), expect: (a) => a.status === 400 },
-    { name: 'a huge header (64 KB)', send: () => raw(g, 'kommune-101', [head('/v1/packages', { 'x-big': 'a'.repeat(65_536), 'content-length': 0 })]), expect: (a) => a.status === 431 || a.closed },
-    { name: 'a huge part header', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), { headers: [`Content-Disposition: form-data; name="plan"; filename="${'x'.repeat(100_000)}.pdf"`, 'Content-Type: application/pdf'], body: pdf() }]))), expect: (a) => a.status! >= 400 && a.status! < 500 },
-    { name: 'thousands of tiny parts', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), ...Array.from({ length: 5000 }, (_, i) => ({ headers: [`Content-Disposition: form-data; name="f${i}"`], body: 'x' }))]))), expect: (a) => a.status === 413 || a.status === 400 },
-    { name: 'deeply nested JSON manifest', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [{ headers: manifestPart().headers, body: '['.repeat(100_000) + ']'.repeat(100_000) }, docPart()]))), expect: (a) => a.status === 400 || a.status === 413 },
-    { name: 'NUL bytes in a part name', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), docPart('pl\0an')]))), expect: (a) => a.status === 400 },
-    { name: 'path traversal and unicode tricks in a file name', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), docPart('plan', '../../\u202Eetc/passwd.pdf')]))), expect: (a) => a.status === 400 },
-    { name: 'unicode homoglyph part name not in the manifest', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), docPart('p\u0406an')]))), expect: (a) => a.status === 400 },
-    { name: 'a manifest that is not JSON', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [{ headers: manifestPart().headers, body: '{"packageId": "x", ' }, docPart()]))), expect: (a) => a.status === 400 },
-    { name: 'a document part before the manifest', send: () => raw(g, 'kommune-101', req(multipart('b0undary', [docPart(), manifestPart()]))), expect: (a) => a.status === 400 },
-    { name: 'headers sent slowly (slowloris)', send: () => raw(g, 'kommune-101', [Buffer.from('POST /v1/packages HTTP/1.1\r\n'), 1000, Buffer.from('host: x\r\n'), 1000, Buffer.from('x-a: b\r\n'), 1000, Buffer.from('x-b: c\r\n'), 1000, Buffer.from('x-c: d\r\n')], 10_000), expect: (a) => a.closed || a.status === 408 },
-    { name: 'a client that never finishes its body', send: () => raw(g, 'kommune-101', [req(multipart('b0undary', [manifestPart(), docPart()]))[0]!, Buffer.from(`--b0undary${CRLF}`)], 10_000), expect: (a) => a.closed || a.status === 408 || a.status === 400 },
+    {
+      name: 'truncated body (content-length promises more, then the client ends)',
+      send: () =>
+        raw(g, 'kommune-101', [
+          ...req(multipart('b0undary', [manifestPart(), docPart()])).map((b, i) => (i === 1 ? b.subarray(0, b.length / 2) : b)),
+        ]),
+      expect: (a) => a.closed || (a.status! >= 400 && a.status! < 500),
+    },
+    {
+      name: 'wrong boundary',
+      send: () => raw(g, 'kommune-101', req(multipart('other', [manifestPart(), docPart()]), 'b0undary')),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'missing boundary parameter',
+      send: () =>
+        raw(g, 'kommune-101', [
+          head('/v1/packages', { 'content-type': 'multipart/form-data', 'content-length': 10 }),
+          Buffer.from('0123456789'),
+        ]),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'duplicate manifest parts',
+      send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), manifestPart(), docPart()]))),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'duplicate document parts',
+      send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), docPart(), docPart()]))),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'a huge header (64 KB)',
+      send: () => raw(g, 'kommune-101', [head('/v1/packages', { 'x-big': 'a'.repeat(65_536), 'content-length': 0 })]),
+      expect: (a) => a.status === 431 || a.closed,
+    },
+    {
+      name: 'a huge part header',
+      send: () =>
+        raw(
+          g,
+          'kommune-101',
+          req(
+            multipart('b0undary', [
+              manifestPart(),
+              {
+                headers: [
+                  `Content-Disposition: form-data; name="plan"; filename="${'x'.repeat(100_000)}.pdf"`,
+                  'Content-Type: application/pdf',
+                ],
+                body: pdf(),
+              },
+            ]),
+          ),
+        ),
+      expect: (a) => a.status! >= 400 && a.status! < 500,
+    },
+    {
+      name: 'thousands of tiny parts',
+      send: () =>
+        raw(
+          g,
+          'kommune-101',
+          req(
+            multipart('b0undary', [
+              manifestPart(),
+              ...Array.from({ length: 5000 }, (_, i) => ({ headers: [`Content-Disposition: form-data; name="f${i}"`], body: 'x' })),
+            ]),
+          ),
+        ),
+      expect: (a) => a.status === 413 || a.status === 400,
+    },
+    {
+      name: 'deeply nested JSON manifest',
+      send: () =>
+        raw(
+          g,
+          'kommune-101',
+          req(multipart('b0undary', [{ headers: manifestPart().headers, body: '['.repeat(100_000) + ']'.repeat(100_000) }, docPart()])),
+        ),
+      expect: (a) => a.status === 400 || a.status === 413,
+    },
+    {
+      name: 'NUL bytes in a part name',
+      send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), docPart('pl\0an')]))),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'path traversal and unicode tricks in a file name',
+      send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), docPart('plan', '../../\u202Eetc/passwd.pdf')]))),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'unicode homoglyph part name not in the manifest',
+      send: () => raw(g, 'kommune-101', req(multipart('b0undary', [manifestPart(), docPart('p\u0406an')]))),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'a manifest that is not JSON',
+      send: () =>
+        raw(g, 'kommune-101', req(multipart('b0undary', [{ headers: manifestPart().headers, body: '{"packageId": "x", ' }, docPart()]))),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'a document part before the manifest',
+      send: () => raw(g, 'kommune-101', req(multipart('b0undary', [docPart(), manifestPart()]))),
+      expect: (a) => a.status === 400,
+    },
+    {
+      name: 'headers sent slowly (slowloris)',
+      send: () =>
+        raw(
+          g,
+          'kommune-101',
+          [
+            Buffer.from('POST /v1/packages HTTP/1.1\r\n'),
+            1000,
+            Buffer.from('host: x\r\n'),
+            1000,
+            Buffer.from('x-a: b\r\n'),
+            1000,
+            Buffer.from('x-b: c\r\n'),
+            1000,
+            Buffer.from('x-c: d\r\n'),
+          ],
+          10_000,
+        ),
+      expect: (a) => a.closed || a.status === 408,
+    },
+    {
+      name: 'a client that never finishes its body',
+      send: () =>
+        raw(g, 'kommune-101', [req(multipart('b0undary', [manifestPart(), docPart()]))[0]!, Buffer.from(`--b0undary${CRLF}`)], 10_000),
+      expect: (a) => a.closed || a.status === 408 || a.status === 400,
+    },
   ];
 
   for (const c of cases) {
@@ -153,7 +316,9 @@ describe('hostile input', () => {
   test('after all of it: healthy, still receipting, and nothing kept of what was refused', async () => {
     const c = g.creds('kommune-101');
     assert.equal((await request(g.url).get('/healthz').ca(g.ca).cert(c.cert).key(c.key)).status, 200);
-    const ok = await postPackage(g, 'kommune-101', manifest({ packageId: randomUUID() }), [{ name: 'plan', body: pdf('after'), contentType: 'application/pdf', filename: 'plan.pdf' }]);
+    const ok = await postPackage(g, 'kommune-101', manifest({ packageId: randomUUID() }), [
+      { name: 'plan', body: pdf('after'), contentType: 'application/pdf', filename: 'plan.pdf' },
+    ]);
     assert.equal(ok.status, 201);
     await new Promise((r) => setTimeout(r, 500));
     const r = await residue(g);

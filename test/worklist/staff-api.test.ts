@@ -51,26 +51,82 @@ describe('staff API', () => {
     type Row = { name: string; call: (p: P) => request.Test; expect: Record<P, number> };
     // POSTs carry an invalid body: whoever is authorised gets 422 (validation runs after authorisation), so the matrix changes nothing.
     const rows = (): Row[] => [
-      { name: 'GET /v1/worklist', call: (p) => as(g, p).get('/v1/worklist'), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 200, 'coord-anna': 200, 'lead-1': 200, 'gp-057584': 403 } },
-      { name: 'GET /v1/cases?state=unassigned', call: (p) => as(g, p).get('/v1/cases?state=unassigned'), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 } },
-      { name: 'GET /v1/cases/{id}', call: (p) => as(g, p).get(`/v1/cases/${caseId}`), expect: { 'kommune-101': 200, 'kommune-147': 404, spe: 404, 'coord-bo': 200, 'coord-anna': 404, 'lead-1': 200, 'gp-057584': 404 } },
-      { name: 'GET /v1/cases/{id}/documents/{part}', call: (p) => as(g, p).get(`/v1/cases/${caseId}/documents/plan`), expect: { 'kommune-101': 404, 'kommune-147': 404, spe: 404, 'coord-bo': 200, 'coord-anna': 404, 'lead-1': 200, 'gp-057584': 404 } },
-      { name: 'POST /v1/cases/{id}/meeting', call: (p) => as(g, p).post(`/v1/cases/${caseId}/meeting`, { date: 'no' }), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 } },
-      { name: 'POST /v1/cases/{id}/consultation', call: (p) => as(g, p).post(`/v1/cases/${caseId}/consultation`, { date: 'no' }), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 } },
-      { name: 'POST /v1/cases/{id}/extension', call: (p) => as(g, p).post(`/v1/cases/${caseId}/extension`, {}), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 } },
-      { name: 'POST /v1/cases/{id}/conflict', call: (p) => as(g, p).post(`/v1/cases/${caseId}/conflict`, {}), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 } },
-      { name: 'POST /v1/cases/{id}/assign', call: (p) => as(g, p).post(`/v1/cases/${caseId}/assign`, {}), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 422, 'gp-057584': 403 } },
-      { name: 'GET /v1/receipts/{id}', call: (p) => as(g, p).get(`/v1/receipts/${receiptId}`), expect: { 'kommune-101': 200, 'kommune-147': 404, spe: 404, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 403, 'gp-057584': 403 } },
-      { name: 'POST /v1/cases/{id}/responses', call: (p) => as(g, p).post(`/v1/cases/${caseId}/responses`), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 400, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 } },
-      { name: 'GET /v1/messages?state=no-recipient-system', call: (p) => as(g, p).get('/v1/messages?state=no-recipient-system'), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 } },
-      { name: 'GET /v1/mailbox (own messages only; test/responses covers reading)', call: (p) => as(g, p).get('/v1/mailbox'), expect: { 'kommune-101': 200, 'kommune-147': 200, spe: 200, 'coord-bo': 200, 'coord-anna': 200, 'lead-1': 200, 'gp-057584': 200 } },
-      { name: 'GET /admin/queues', call: (p) => as(g, p).get('/admin/queues'), expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 } },
+      {
+        name: 'GET /v1/worklist',
+        call: (p) => as(g, p).get('/v1/worklist'),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 200, 'coord-anna': 200, 'lead-1': 200, 'gp-057584': 403 },
+      },
+      {
+        name: 'GET /v1/cases?state=unassigned',
+        call: (p) => as(g, p).get('/v1/cases?state=unassigned'),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 },
+      },
+      {
+        name: 'GET /v1/cases/{id}',
+        call: (p) => as(g, p).get(`/v1/cases/${caseId}`),
+        expect: { 'kommune-101': 200, 'kommune-147': 404, spe: 404, 'coord-bo': 200, 'coord-anna': 404, 'lead-1': 200, 'gp-057584': 404 },
+      },
+      {
+        name: 'GET /v1/cases/{id}/documents/{part}',
+        call: (p) => as(g, p).get(`/v1/cases/${caseId}/documents/plan`),
+        expect: { 'kommune-101': 404, 'kommune-147': 404, spe: 404, 'coord-bo': 200, 'coord-anna': 404, 'lead-1': 200, 'gp-057584': 404 },
+      },
+      {
+        name: 'POST /v1/cases/{id}/meeting',
+        call: (p) => as(g, p).post(`/v1/cases/${caseId}/meeting`, { date: 'no' }),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+      },
+      {
+        name: 'POST /v1/cases/{id}/consultation',
+        call: (p) => as(g, p).post(`/v1/cases/${caseId}/consultation`, { date: 'no' }),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+      },
+      {
+        name: 'POST /v1/cases/{id}/extension',
+        call: (p) => as(g, p).post(`/v1/cases/${caseId}/extension`, {}),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+      },
+      {
+        name: 'POST /v1/cases/{id}/conflict',
+        call: (p) => as(g, p).post(`/v1/cases/${caseId}/conflict`, {}),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+      },
+      {
+        name: 'POST /v1/cases/{id}/assign',
+        call: (p) => as(g, p).post(`/v1/cases/${caseId}/assign`, {}),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 422, 'gp-057584': 403 },
+      },
+      {
+        name: 'GET /v1/receipts/{id}',
+        call: (p) => as(g, p).get(`/v1/receipts/${receiptId}`),
+        expect: { 'kommune-101': 200, 'kommune-147': 404, spe: 404, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 403, 'gp-057584': 403 },
+      },
+      {
+        name: 'POST /v1/cases/{id}/responses',
+        call: (p) => as(g, p).post(`/v1/cases/${caseId}/responses`),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 400, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+      },
+      {
+        name: 'GET /v1/messages?state=no-recipient-system',
+        call: (p) => as(g, p).get('/v1/messages?state=no-recipient-system'),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 },
+      },
+      {
+        name: 'GET /v1/mailbox (own messages only; test/responses covers reading)',
+        call: (p) => as(g, p).get('/v1/mailbox'),
+        expect: { 'kommune-101': 200, 'kommune-147': 200, spe: 200, 'coord-bo': 200, 'coord-anna': 200, 'lead-1': 200, 'gp-057584': 200 },
+      },
+      {
+        name: 'GET /admin/queues',
+        call: (p) => as(g, p).get('/admin/queues'),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 },
+      },
     ];
     for (const row of rows()) {
       test(row.name, async () => {
         for (const p of parties) {
           const res = await row.call(p);
-          assert.equal(res.status, row.expect[p], `${row.name} as ${p}: ${res.status} ${(res.text ?? "").slice(0, 200)}`);
+          assert.equal(res.status, row.expect[p], `${row.name} as ${p}: ${res.status} ${(res.text ?? '').slice(0, 200)}`);
           if (res.status >= 400) assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/, `${row.name} as ${p}`);
         }
         // and nothing changed
@@ -88,18 +144,31 @@ describe('staff API', () => {
   });
 
   test('a document read streams the decrypted bytes and is written to the access log (who, when, which document)', async () => {
-    const before = await g.gw.db.db.selectFrom('audit_log').selectAll().where('action', '=', 'document-read').where('case_id', '=', caseId).execute();
-    const res = await as(g, 'coord-bo').get(`/v1/cases/${caseId}/documents/plan`).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const before = await g.gw.db.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', 'document-read')
+      .where('case_id', '=', caseId)
+      .execute();
+    const res = await as(g, 'coord-bo')
+      .get(`/v1/cases/${caseId}/documents/plan`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body as Buffer, doc);
     assert.equal(res.headers['content-type'], 'application/pdf');
     assert.equal(res.headers['repr-digest'], `sha-256=:${createHash('sha256').update(doc).digest('base64')}:`);
     assert.equal(res.headers['cache-control'], 'no-store');
-    const after = await g.gw.db.db.selectFrom('audit_log').selectAll().where('action', '=', 'document-read').where('case_id', '=', caseId).execute();
+    const after = await g.gw.db.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', 'document-read')
+      .where('case_id', '=', caseId)
+      .execute();
     assert.equal(after.length, before.length + 1);
     const entry = after[after.length - 1]!;
     assert.equal(entry.actor, 'coord-bo');
@@ -112,7 +181,8 @@ describe('staff API', () => {
   });
 
   test('a document that does not exist: 404, and no access-log entry', async () => {
-    const count = async () => (await g.gw.db.db.selectFrom('audit_log').select('seq').where('action', '=', 'document-read').execute()).length;
+    const count = async () =>
+      (await g.gw.db.db.selectFrom('audit_log').select('seq').where('action', '=', 'document-read').execute()).length;
     const n = await count();
     const res = await as(g, 'coord-bo').get(`/v1/cases/${caseId}/documents/nope`);
     assert.equal(res.status, 404);
@@ -165,7 +235,11 @@ describe('staff API', () => {
   });
 
   test('§22: an agreed extension needs a reason and a later date (422 otherwise), then moves the deadline', async () => {
-    const { caseId: id } = await send(g, 'kommune-101', toBo({ service: 'ongoing-case-advice', documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }] }));
+    const { caseId: id } = await send(
+      g,
+      'kommune-101',
+      toBo({ service: 'ongoing-case-advice', documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }] }),
+    );
     await settled(g, id);
     const view = await as(g, 'coord-bo').get(`/v1/cases/${id}`);
     const due = view.body.clock.deadlines[0].dueDate as string;
@@ -174,16 +248,30 @@ describe('staff API', () => {
     const noReason = await as(g, 'coord-bo').post(`/v1/cases/${id}/extension`, { dueDate: later, agreedWith: 'Sara, KK' });
     assert.equal(noReason.status, 422);
     assert.ok(noReason.body.errors.some((e: { path: string }) => e.path === 'reason'));
-    const back = await as(g, 'coord-bo').post(`/v1/cases/${id}/extension`, { dueDate: earlier, reason: 'waiting for records', agreedWith: 'Sara, KK' });
+    const back = await as(g, 'coord-bo').post(`/v1/cases/${id}/extension`, {
+      dueDate: earlier,
+      reason: 'waiting for records',
+      agreedWith: 'Sara, KK',
+    });
     assert.equal(back.status, 422);
-    const ok = await as(g, 'coord-bo').post(`/v1/cases/${id}/extension`, { dueDate: later, reason: 'waiting for records', agreedWith: 'Sara, KK' });
+    const ok = await as(g, 'coord-bo').post(`/v1/cases/${id}/extension`, {
+      dueDate: later,
+      reason: 'waiting for records',
+      agreedWith: 'Sara, KK',
+    });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.body.clock.deadlines[0].dueDate, later);
   });
 
   test('malformed JSON → 400 problem; a JSON array → 400', async () => {
     const c = g.creds('coord-bo');
-    const bad = await request(g.url).post(`/v1/cases/${caseId}/meeting`).ca(g.ca).cert(c.cert).key(c.key).set('content-type', 'application/json').send('{"date":');
+    const bad = await request(g.url)
+      .post(`/v1/cases/${caseId}/meeting`)
+      .ca(g.ca)
+      .cert(c.cert)
+      .key(c.key)
+      .set('content-type', 'application/json')
+      .send('{"date":');
     assert.equal(bad.status, 400);
     assert.match(bad.headers['content-type'] ?? '', /problem\+json/);
     const arr = await as(g, 'coord-bo').post(`/v1/cases/${caseId}/meeting`, ['2026-01-01']);
@@ -205,10 +293,26 @@ describe('staff API', () => {
 
   test('byUrgency: urgent, then earliest dueAt, cases without a deadline last, then oldest', () => {
     const it = (caseId: string, urgent: boolean, dueAt: string | null, receivedAt = '2026-01-01T00:00:00Z'): WorklistItem => ({
-      caseId, urgent, dueAt, dueDate: dueAt?.slice(0, 10) ?? null, receivedAt, service: 's', caseType: 't', municipalityCode: '101', state: 'assigned',
+      caseId,
+      urgent,
+      dueAt,
+      dueDate: dueAt?.slice(0, 10) ?? null,
+      receivedAt,
+      service: 's',
+      caseType: 't',
+      municipalityCode: '101',
+      state: 'assigned',
     });
-    const sorted = [it('d', false, null), it('c', false, '2026-02-01T22:59:59.999Z'), it('b', true, '2026-03-01T22:59:59.999Z'), it('a', false, '2026-01-15T22:59:59.999Z')].sort(byUrgency);
-    assert.deepEqual(sorted.map((x) => x.caseId), ['b', 'a', 'c', 'd']);
+    const sorted = [
+      it('d', false, null),
+      it('c', false, '2026-02-01T22:59:59.999Z'),
+      it('b', true, '2026-03-01T22:59:59.999Z'),
+      it('a', false, '2026-01-15T22:59:59.999Z'),
+    ].sort(byUrgency);
+    assert.deepEqual(
+      sorted.map((x) => x.caseId),
+      ['b', 'a', 'c', 'd'],
+    );
   });
 
   test('team lead lists: overdue and at-risk are computed from the running clocks', async () => {
