@@ -488,7 +488,10 @@ export async function measureDelivery(opts: DeliveryRunOptions): Promise<Deliver
       async () => {
         const missing = posted.filter((p) => !bothSeen(p));
         const where = missing[0]!.response.messages.map((m) => `${m.to}: ${seen.has(m.messageId) ? 'listed' : 'not listed'}`).join(', ');
-        return `delivery: ${missing.length} of ${posted.length} ${what} responses were not in both mailboxes within ${Math.round(opts.timeoutMs / 1000)} s (first: case ${missing[0]!.response.caseId}, ${where})`;
+        return (
+          `delivery: ${missing.length} of ${posted.length} ${what} responses were not in both mailboxes ` +
+          `within ${Math.round(opts.timeoutMs / 1000)} s (first: case ${missing[0]!.response.caseId}, ${where})`
+        );
       },
     );
 

@@ -94,7 +94,8 @@ export function summarise(p: Profile, top = 25): string {
       .map(([k, v]) => `${ms(v)} ms ${pct(v)}  ${k}`)
       .join('\n');
   return [
-    `profile: ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s wall, main thread busy ${(busyUs / 1e6).toFixed(1)} s, idle ${(idleUs / 1e6).toFixed(1)} s (percentages are of busy time)`,
+    `profile: ${((p.endTime - p.startTime) / 1e6).toFixed(1)} s wall, ` +
+      `main thread busy ${(busyUs / 1e6).toFixed(1)} s, idle ${(idleUs / 1e6).toFixed(1)} s (percentages are of busy time)`,
     '',
     'self time by module:',
     list(selfByModule),

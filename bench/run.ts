@@ -171,7 +171,9 @@ interface Options {
 
 function usage(msg: string): never {
   process.stderr.write(
-    `bench: ${msg}\nusage: npm run bench -- [--json] [--only intake|large|routing|delivery] [--quick] [--postgres] [--rounds N] [--count N] [--large-mb N] [--profile DIR] [--tsx] [--node-arg=OPT] [--keep]\n`,
+    `bench: ${msg}\n` +
+      'usage: npm run bench -- [--json] [--only intake|large|routing|delivery] [--quick] [--postgres] [--rounds N] [--count N] ' +
+      '[--large-mb N] [--profile DIR] [--tsx] [--node-arg=OPT] [--keep]\n',
   );
   process.exit(2);
 }
@@ -673,7 +675,9 @@ async function measureRound(
   };
   progress(
     `${side} round ${roundNo}: ${round1(r.packagesPerSecond)} pkg/s, p50 ${round1(r.p50Ms)} ms, p99 ${round1(r.p99Ms)} ms, ` +
-      `server CPU ${round1(r.serverCpuMsPerPackage)} ms/pkg (event loop ${round1(r.serverMainThreadCpuMsPerPackage)} ms/pkg, on CPU ${Math.round(100 * r.serverMainThreadBusy)}%, waiting for a CPU ${Math.round(100 * r.serverMainThreadRunQueue)}%); other load ${round(r.foreignCores, 2)} CPUs` +
+      `server CPU ${round1(r.serverCpuMsPerPackage)} ms/pkg (event loop ${round1(r.serverMainThreadCpuMsPerPackage)} ms/pkg, ` +
+      `on CPU ${Math.round(100 * r.serverMainThreadBusy)}%, waiting for a CPU ${Math.round(100 * r.serverMainThreadRunQueue)}%); ` +
+      `other load ${round(r.foreignCores, 2)} CPUs` +
       (gcChild ? `; GC pauses ${round(r.gcPauseMsPerPackage, 2)} ms/pkg, ${r.majorGcs} major + ${r.minorGcs} minor GCs` : ''),
   );
   return r;
@@ -910,7 +914,8 @@ function burstMeter(gw: Child<GatewayInfo>, profileName: string) {
 /** A fresh gateway child with Redis (own data dir, queue prefix, log and, with --postgres, schema) for a queue-driven part. */
 async function startQueueChild(phase: 'routing' | 'delivery', queuePrefix: string, pgSchemaForPart: string | undefined) {
   progress(
-    `${phase}: starting a fresh gateway child with Redis (${REDIS_URL}, queue prefix ${queuePrefix}; ${pgSchemaForPart ? `PostgreSQL schema ${pgSchemaForPart}` : 'embedded SQLite'})`,
+    `${phase}: starting a fresh gateway child with Redis (${REDIS_URL}, queue prefix ${queuePrefix}; ` +
+      `${pgSchemaForPart ? `PostgreSQL schema ${pgSchemaForPart}` : 'embedded SQLite'})`,
   );
   const logFile = join(tmpRoot, `gateway-${phase}.log`);
   queueKeysToDrop.set(queuePrefix, phase);
@@ -1159,7 +1164,8 @@ async function main(): Promise<void> {
     const j = intake.json;
     out();
     out(
-      `intake: ${j.packageMb} MB packages, ${j.concurrency} concurrent mTLS keep-alive clients, ${j.count} packages per round after ${opts.warmup} warm-up, ${opts.rounds} round(s) per side, alternated`,
+      `intake: ${j.packageMb} MB packages, ${j.concurrency} concurrent mTLS keep-alive clients, ` +
+        `${j.count} packages per round after ${opts.warmup} warm-up, ${opts.rounds} round(s) per side, alternated`,
     );
     const rows = [
       [
@@ -1206,16 +1212,19 @@ async function main(): Promise<void> {
     const foreign = median(intake.rounds.map((r) => r.foreignCores));
     if (foreign > 0.25) {
       out(
-        `WARNING: other processes kept ~${round(foreign, 1)} of ${os.cpus().length} CPUs busy during the measurements${pgSchema ? ' (this includes the PostgreSQL server)' : ''}; ` +
+        `WARNING: other processes kept ~${round(foreign, 1)} of ${os.cpus().length} CPUs busy during the measurements` +
+          `${pgSchema ? ' (this includes the PostgreSQL server)' : ''}; ` +
           'absolute figures are depressed (the ratio less so: rounds alternate). Re-run on a quiet machine for reference figures.',
       );
     }
     out(
-      `ratioToBaseline (gateway pkg/s ÷ baseline pkg/s): ${j.ratioToBaseline}  (target ≥ ${TARGET_RATIO}); gateway peak RSS during intake ${round1(intake.gatewayRssMb)} MB`,
+      `ratioToBaseline (gateway pkg/s ÷ baseline pkg/s): ${j.ratioToBaseline}  (target ≥ ${TARGET_RATIO}); ` +
+        `gateway peak RSS during intake ${round1(intake.gatewayRssMb)} MB`,
     );
     if (!(j.ratioToBaseline >= TARGET_RATIO))
       missed.push(
-        `MISSED intake: ratioToBaseline ${j.ratioToBaseline} < ${TARGET_RATIO} (gateway ${j.packagesPerSecond} pkg/s, baseline ${j.baselinePackagesPerSecond} pkg/s)`,
+        `MISSED intake: ratioToBaseline ${j.ratioToBaseline} < ${TARGET_RATIO} ` +
+          `(gateway ${j.packagesPerSecond} pkg/s, baseline ${j.baselinePackagesPerSecond} pkg/s)`,
       );
   }
   if (large) {
@@ -1244,7 +1253,8 @@ async function main(): Promise<void> {
     const j = routing.json;
     out();
     out(
-      `routing: ${j.cases} complete cases (${ROUTING_PDF_BYTES / 1024} KB PDF) posted at once by ${PARTY} over ${ROUTING_SOCKETS} mTLS connections after ${ROUTING_WARMUP} warm-up cases; ` +
+      `routing: ${j.cases} complete cases (${ROUTING_PDF_BYTES / 1024} KB PDF) posted at once by ${PARTY} ` +
+        `over ${ROUTING_SOCKETS} mTLS connections after ${ROUTING_WARMUP} warm-up cases; ` +
         `worklists of ${ROUTING_STAFF.join(' and ')} polled back to back; time from the receipt's receivedAt to the case first seen in a worklist ` +
         '(latency includes up to one worklist poll round trip)',
     );
@@ -1265,14 +1275,16 @@ async function main(): Promise<void> {
       ]),
     );
     out(
-      `receipts spread over ${round1(routing.receiptSpanMs)} ms (first → last receivedAt); all ${j.cases} in worklists ${round1(routing.wallMs)} ms after the first request; ` +
+      `receipts spread over ${round1(routing.receiptSpanMs)} ms (first → last receivedAt); ` +
+        `all ${j.cases} in worklists ${round1(routing.wallMs)} ms after the first request; ` +
         `cases per worklist: ${Object.entries(routing.perStaff)
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')}`,
     );
     const pct = (x: number) => `${Math.round(100 * x)}%`;
     out(
-      `during the burst: gateway CPU ${round(routing.serverCpuSeconds, 2)} s (event loop on CPU ${pct(routing.serverMainThreadBusy)}, waiting for a CPU ${pct(routing.serverMainThreadRunQueue)}), ` +
+      `during the burst: gateway CPU ${round(routing.serverCpuSeconds, 2)} s ` +
+        `(event loop on CPU ${pct(routing.serverMainThreadBusy)}, waiting for a CPU ${pct(routing.serverMainThreadRunQueue)}), ` +
         `client CPU ${round(routing.clientCpuSeconds, 2)} s, other load (Redis, other processes) ${round(routing.otherCores, 2)} of ${os.cpus().length} CPUs`,
     );
     out(`p99 target ≤ ${TARGET_ROUTING_P99_MS} ms with ${ROUTING_CASES} cases arriving at once`);
@@ -1288,7 +1300,8 @@ async function main(): Promise<void> {
     out();
     out(
       `delivery: ${j.responses} specialist attests (${DELIVERY_PDF_BYTES / 1024} KB PDF) posted at once by ${DELIVERY_SPECIALISTS.join(' and ')} ` +
-        `(${DELIVERY_CONCURRENCY} in flight, a keep-alive agent each) after ${DELIVERY_WARMUP} warm-up responses, on ${j.responses + DELIVERY_WARMUP} clinical-assessment cases from ${PARTY}; ` +
+        `(${DELIVERY_CONCURRENCY} in flight, a keep-alive agent each) after ${DELIVERY_WARMUP} warm-up responses, ` +
+        `on ${j.responses + DELIVERY_WARMUP} clinical-assessment cases from ${PARTY}; ` +
         `mailboxes of ${PARTY} and ${DELIVERY_GP} (the GP's copy) polled back to back; time from the 201 at the client to both messages first listed ` +
         '(latency includes up to one mailbox poll round trip)',
     );
@@ -1338,7 +1351,8 @@ async function main(): Promise<void> {
     );
     const pct = (x: number) => `${Math.round(100 * x)}%`;
     out(
-      `during the burst: gateway CPU ${round(d.serverCpuSeconds, 2)} s (event loop on CPU ${pct(d.serverMainThreadBusy)}, waiting for a CPU ${pct(d.serverMainThreadRunQueue)}), ` +
+      `during the burst: gateway CPU ${round(d.serverCpuSeconds, 2)} s ` +
+        `(event loop on CPU ${pct(d.serverMainThreadBusy)}, waiting for a CPU ${pct(d.serverMainThreadRunQueue)}), ` +
         `client CPU ${round(d.clientCpuSeconds, 2)} s, other load (Redis, other processes) ${round(d.otherCores, 2)} of ${os.cpus().length} CPUs`,
     );
     out(

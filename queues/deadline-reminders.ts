@@ -19,11 +19,9 @@ import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { bullConnection } from '../src/shared/bullmq.js';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Db } from '../src/storage/db.js';
 import { Problem } from '../src/shared/problem.js';
-import { atRiskInstant } from '../src/deadlines/calendar.js';
 import type { DeadlineMetrics } from '../src/deadlines/metrics.js';
-import type { CaseClock, DeadlineService, ReminderOutcome, ReminderType } from '../src/deadlines/service.js';
+import { atRiskInstant, type CaseClock, type DeadlineService, type ReminderOutcome, type ReminderType } from '../src/deadlines/service.js';
 
 export const QUEUE_NAME = 'deadline-reminders';
 export const DEFAULT_AT_RISK_WORKING_DAYS = 3;
@@ -109,8 +107,7 @@ export interface DeadlineRemindersOptions {
   connection: RedisOptions;
   /** BullMQ key prefix (each test file its own). */
   prefix: string;
-  db: Db;
-  deadlines: Pick<DeadlineService, 'clockOf' | 'recordReminder'>;
+  deadlines: Pick<DeadlineService, 'clockOf' | 'recordReminder' | 'startedOpenCases'>;
   log: Logger;
   atRiskWorkingDays?: number;
   metrics?: DeadlineMetrics;
@@ -134,8 +131,7 @@ export interface ReconcileResult {
 }
 
 export function createDeadlineReminders(opts: DeadlineRemindersOptions) {
-  const { db: database, deadlines, log, metrics } = opts;
-  const db = database.db;
+  const { deadlines, log, metrics } = opts;
   const now = opts.now ?? (() => new Date());
   const atRiskWorkingDays = opts.atRiskWorkingDays ?? DEFAULT_AT_RISK_WORKING_DAYS;
   if (!Number.isInteger(atRiskWorkingDays) || atRiskWorkingDays < 0)
@@ -246,15 +242,7 @@ export function createDeadlineReminders(opts: DeadlineRemindersOptions) {
       let cursor = '';
       for (;;) {
         // The stored clock is the engine's result as of the last change; the processor recomputes before it acts.
-        const rows = await db
-          .selectFrom('cases')
-          .select(['id', 'clock', 'state'])
-          .where('clock_started_at', 'is not', null)
-          .where('state', '<>', 'closed')
-          .where('id', '>', cursor)
-          .orderBy('id')
-          .limit(SCAN_PAGE)
-          .execute();
+        const rows = await deadlines.startedOpenCases(cursor, SCAN_PAGE);
         if (rows.length === 0) break;
         cursor = rows[rows.length - 1]!.id;
         const nowMs = now().getTime();

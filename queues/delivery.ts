@@ -10,24 +10,21 @@
  * `giveUpAfterMs` (72 h) from the start of the push series; then the message
  * is dead-lettered: visible to team leads, counted, re-triable by a lead.
  *
- * Jobs come from the transactional outbox (src/routing/relay.ts). Redis is
- * not the truth: `reconcile()` (start-up and every interval) re-adds a job
- * for every queued push message that has none.
+ * Jobs come from the transactional outbox (src/outbox/relay.ts). Redis is
+ * not the truth: `reconcile()` (start-up and every interval) hands every
+ * queued push message its job again in one addBulk; the deterministic ids
+ * leave the jobs that exist alone.
  */
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { bullConnection } from '../src/shared/bullmq.js';
-import type { Db } from '../src/storage/db.js';
-import type { BlobStore } from '../src/storage/blobs.js';
 import type { Party } from '../src/parties/parties.js';
-import { openSmall } from '../src/storage/crypto.js';
-import { appendAudit } from '../src/audit/audit.js';
-import { envelopeStream, type EnvelopeParts } from '../src/delivery/envelope.js';
+import type { DeliveryService } from '../src/delivery/service.js';
 import { pushEnvelope, type PushTls } from '../src/delivery/push.js';
-import { deliveryJobId } from '../src/routing/outbox.js';
-import type { RelayTarget } from '../src/routing/relay.js';
+import { deliveryJob } from '../src/delivery/types.js';
+import type { RelayTarget } from '../src/outbox/relay.js';
 
 export const QUEUE_NAME = 'delivery';
 
@@ -50,9 +47,7 @@ export type DeliveryOutcome = 'pushed' | 'not-queued' | 'pull-only' | 'dead-lett
 export interface DeliveryQueueOptions {
   connection: RedisOptions;
   prefix: string;
-  db: Db;
-  blobs: BlobStore;
-  masterKey: Buffer;
+  delivery: DeliveryService;
   parties: { get(id: string): Party | undefined };
   tls: PushTls;
   log: Logger;
@@ -65,8 +60,7 @@ export interface DeliveryQueueOptions {
 }
 
 export function createDeliveryQueue(opts: DeliveryQueueOptions) {
-  const { log } = opts;
-  const db = opts.db.db;
+  const { log, delivery } = opts;
   const now = opts.now ?? (() => new Date());
   const retry: DeliveryRetry = { ...DEFAULT_RETRY, ...opts.retry };
   const connection = bullConnection(opts.connection, `${opts.prefix}:${QUEUE_NAME}`);
@@ -91,40 +85,12 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
   const queue = new Queue<{ messageId: string }, DeliveryOutcome>(QUEUE_NAME, { connection, prefix: opts.prefix });
   queue.on('error', (err) => log.warn({ err, queue: QUEUE_NAME }, 'delivery queue: Redis error'));
 
-  async function mark(
-    messageId: string,
-    caseId: string,
-    fields: Record<string, unknown>,
-    event: string,
-    eventData: Record<string, unknown>,
-    fromState = 'queued',
-  ): Promise<boolean> {
-    const at = now().toISOString();
-    return db.transaction().execute(async (trx) => {
-      const r = await trx
-        .updateTable('messages')
-        .set({ ...fields, updated_at: at })
-        .where('id', '=', messageId)
-        .where('state', '=', fromState as 'queued')
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) !== 1) return false;
-      await trx
-        .insertInto('case_events')
-        .values({ case_id: caseId, at, event, actor: 'delivery', data: JSON.stringify({ messageId, ...eventData }) })
-        .execute();
-      await appendAudit(trx, opts.db.dialect, { at, actor: 'delivery', action: event, caseId, details: { messageId, ...eventData } });
-      return true;
-    });
-  }
-
   async function process(job: Job<{ messageId: string }>): Promise<DeliveryOutcome> {
-    const m = await db.selectFrom('messages').selectAll().where('id', '=', job.data.messageId).executeTakeFirst();
+    const m = await delivery.message(job.data.messageId);
     if (!m || m.state !== 'queued') return 'not-queued';
     const party = m.recipient_party_id ? opts.parties.get(m.recipient_party_id) : undefined;
     const url = party?.push?.url;
     if (!url) return 'pull-only';
-    const response = await db.selectFrom('responses').select(['blob_key']).where('id', '=', m.response_id).executeTakeFirstOrThrow();
-    const parts = JSON.parse(openSmall(opts.masterKey, Buffer.from(m.envelope_enc)).toString('utf8')) as EnvelopeParts;
     let error: string;
     try {
       const { status } = await pushEnvelope(opts.tls, {
@@ -132,16 +98,17 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
         messageId: m.id,
         signatureB64: Buffer.from(m.signature).toString('base64'),
         size: Number(m.envelope_size),
-        body: envelopeStream(parts, await opts.blobs.get(response.blob_key)),
+        body: await delivery.envelope(m),
         timeoutMs: opts.pushTimeoutMs,
       });
       if (status >= 200 && status < 300) {
         const at = now().toISOString();
-        const done = await mark(
-          m.id,
-          m.case_id,
+        const done = await delivery.transition(
+          m,
+          'queued',
           { state: 'pushed', delivered_at: at, push_attempts: Number(m.push_attempts) + 1, last_error: null },
           'message-pushed',
+          'delivery',
           { to: m.recipient_party_id, status },
         );
         if (done) {
@@ -160,11 +127,12 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     const attempts = Number(m.push_attempts) + 1;
     const age = now().getTime() - Date.parse(m.push_since);
     if (age >= retry.giveUpAfterMs) {
-      const done = await mark(
-        m.id,
-        m.case_id,
+      const done = await delivery.transition(
+        m,
+        'queued',
         { state: 'dead-lettered', push_attempts: attempts, last_error: error },
         'message-dead-lettered',
+        'delivery',
         { to: m.recipient_party_id, attempts, error },
       );
       if (done) {
@@ -176,12 +144,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
       }
       return 'dead-lettered';
     }
-    await db
-      .updateTable('messages')
-      .set({ push_attempts: attempts, last_error: error, updated_at: now().toISOString() })
-      .where('id', '=', m.id)
-      .where('state', '=', 'queued')
-      .execute();
+    await delivery.recordPushFailure(m, attempts, error);
     log.warn({ messageId: m.id, to: m.recipient_party_id, attempts, error }, 'push failed; retried with backoff');
     throw new Error(`push to ${m.recipient_party_id} failed: ${error}`);
   }
@@ -202,19 +165,16 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     },
   };
 
-  let running: Promise<{ waiting: number; added: number }> | null = null;
-  function reconcile(): Promise<{ waiting: number; added: number }> {
+  let running: Promise<{ waiting: number }> | null = null;
+  /** Every queued push message gets its job in one addBulk (existing ids are left alone). */
+  function reconcile(): Promise<{ waiting: number }> {
     running ??= (async () => {
       try {
-        const rows = await db.selectFrom('messages').select(['id', 'recipient_party_id']).where('state', '=', 'queued').execute();
+        const rows = await delivery.queued();
         const push = rows.filter((r) => r.recipient_party_id && opts.parties.get(r.recipient_party_id)?.push?.url);
-        const missing: string[] = [];
-        for (const r of push) if (!(await queue.getJob(deliveryJobId(r.id)))) missing.push(r.id);
-        if (missing.length > 0) {
-          await target.addBulk(missing.map((id) => ({ jobId: deliveryJobId(id), data: { messageId: id }, priority: 0 })));
-          log.info({ waiting: push.length, added: missing.length }, 'delivery reconciler: re-added missing push jobs');
-        }
-        return { waiting: push.length, added: missing.length };
+        if (push.length > 0) await target.addBulk(push.map((r) => deliveryJob(r.id)));
+        log.debug({ waiting: push.length }, 'delivery reconciler: every queued push message has its job');
+        return { waiting: push.length };
       } finally {
         running = null;
       }
@@ -230,18 +190,18 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
 
   /** A team lead sends a dead letter again: a new push series starts now. */
   async function retryDeadLetter(messageId: string, leadId: string): Promise<boolean> {
-    const m = await db.selectFrom('messages').select(['id', 'case_id']).where('id', '=', messageId).executeTakeFirst();
+    const m = await delivery.message(messageId);
     if (!m) return false;
     const at = now().toISOString();
-    const ok = await mark(
-      m.id,
-      m.case_id,
+    const ok = await delivery.transition(
+      m,
+      'dead-lettered',
       { state: 'queued', push_since: at, last_error: null },
       'message-retried',
+      leadId,
       { by: leadId },
-      'dead-lettered',
     );
-    if (ok) await target.addBulk([{ jobId: deliveryJobId(m.id), data: { messageId: m.id }, priority: 0 }]);
+    if (ok) await target.addBulk([deliveryJob(m.id)]);
     return ok;
   }
 

@@ -5,7 +5,7 @@
  * assigned, closed or in a later round. Urgent cases (§21 stk. 3) carry
  * BullMQ priority 1, all others 2.
  *
- * Jobs come from the transactional outbox (src/routing/relay.ts). Redis is
+ * Jobs come from the transactional outbox (src/outbox/relay.ts). Redis is
  * not the truth: `reconcile()` runs at start-up and every
  * `reconcileIntervalMs` (default 30 s), and re-adds a job for every complete,
  * unassigned case whose job is missing — after a Redis flush, a failed job,
@@ -16,8 +16,8 @@ import { bullConnection } from '../src/shared/bullmq.js';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RoutingService, RouteOutcome } from '../src/routing/service.js';
-import { ROUTING_PRIORITY, routingJobId, type RoutingJobData } from '../src/routing/outbox.js';
-import type { RelayTarget } from '../src/routing/relay.js';
+import { routingJob, type RoutingJobData } from '../src/routing/types.js';
+import type { RelayTarget } from '../src/outbox/relay.js';
 
 export const QUEUE_NAME = 'routing';
 export const DEFAULT_RECONCILE_INTERVAL_MS = 30_000;
@@ -35,8 +35,8 @@ export interface RoutingQueueOptions {
 }
 
 export interface RoutingReconcileResult {
+  /** complete cases waiting for an assignee; each has its job now */
   waiting: number;
-  added: number;
 }
 
 /**
@@ -118,38 +118,25 @@ export function createRoutingQueue(opts: RoutingQueueOptions) {
         jobs.map((j) => ({
           name: 'route',
           data: j.data as RoutingJobData,
-          opts: { ...jobOptions, jobId: j.jobId, ...(j.priority > 0 ? { priority: j.priority } : {}) },
+          opts: { ...jobOptions, jobId: j.jobId, ...(j.priority ? { priority: j.priority } : {}) },
         })),
       );
     },
   };
 
   let running: Promise<RoutingReconcileResult> | null = null;
+  /**
+   * Every waiting case gets its job in one addBulk: the ids are deterministic,
+   * so BullMQ leaves a job that exists (waiting, delayed, active) alone and
+   * re-creates only the ones Redis lost or that finished without an assignee.
+   */
   function reconcile(): Promise<RoutingReconcileResult> {
     running ??= (async () => {
       try {
         const waiting = await routing.waitingCases();
-        const missing: typeof waiting = [];
-        for (const w of waiting) {
-          const job = await queue.getJob(routingJobId(w.caseId, w.round));
-          if (!job) missing.push(w);
-        }
-        if (missing.length > 0) {
-          await queue.addBulk(
-            missing.map((w) => ({
-              name: 'route',
-              data: { caseId: w.caseId, round: w.round },
-              opts: {
-                ...jobOptions,
-                jobId: routingJobId(w.caseId, w.round),
-                priority: w.urgent ? ROUTING_PRIORITY.urgent : ROUTING_PRIORITY.normal,
-              },
-            })),
-          );
-        }
-        if (missing.length > 0)
-          log.info({ waiting: waiting.length, added: missing.length }, 'routing reconciler: re-added missing routing jobs');
-        return { waiting: waiting.length, added: missing.length };
+        if (waiting.length > 0) await target.addBulk(waiting.map((w) => routingJob(w.caseId, w.round, w.urgent)));
+        log.debug({ waiting: waiting.length }, 'routing reconciler: every waiting case has its job');
+        return { waiting: waiting.length };
       } finally {
         running = null;
       }

@@ -13,17 +13,18 @@ import { createIntakeRouter } from './intake/routes.js';
 import type { IntakeService } from './intake/service.js';
 import type { UploadLimits } from './intake/upload.js';
 import { createStaffRouter } from './worklist/routes.js';
+import type { WorklistService } from './worklist/service.js';
 import { createResponsesRouter } from './responses/routes.js';
 import type { ResponseService } from './responses/service.js';
-import { createMailboxRouter } from './delivery/mailbox.js';
+import { createMailboxRouter } from './delivery/routes.js';
+import type { DeliveryService } from './delivery/service.js';
 import type { DeadlineService } from './deadlines/service.js';
 import type { RoutingService } from './routing/service.js';
 import type { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { forbidden } from './shared/problem.js';
-import { isTeamLead } from './routing/service.js';
+import { requireTeamLead } from './parties/roles.js';
 import { buildOpenApi } from './openapi.js';
 
 export interface AppDeps {
@@ -38,11 +39,11 @@ export interface AppDeps {
   draining?: () => boolean;
   deadlines: DeadlineService;
   routing: RoutingService;
-  atRiskWorkingDays: number;
+  worklist: WorklistService;
   responses: ResponseService;
-  masterKey: Buffer;
+  delivery: DeliveryService;
   /** push delivery (when Redis and a push client certificate are available): a lead's retry of a dead letter */
-  delivery?: { retryDeadLetter(messageId: string, leadId: string): Promise<boolean> };
+  push?: { retryDeadLetter(messageId: string, leadId: string): Promise<boolean> };
   /** notified of each party's client certificate expiry as it connects */
   onPeerCertificate?: (partyId: string, validTo: number) => void;
   /** BullMQ queues shown to team leads at /admin/queues (when Redis is in use) */
@@ -129,28 +130,15 @@ export function createApp(deps: AppDeps): Express {
     res.json(openapi);
   });
   app.use(createIntakeRouter({ intake: deps.intake, blobs: deps.blobs, limits: deps.limits }));
-  app.use(
-    createStaffRouter({
-      db: deps.db,
-      blobs: deps.blobs,
-      deadlines: deps.deadlines,
-      routing: deps.routing,
-      log: deps.log,
-      atRiskWorkingDays: deps.atRiskWorkingDays,
-    }),
-  );
-  app.use(createResponsesRouter({ db: deps.db, blobs: deps.blobs, responses: deps.responses, limits: deps.limits }));
-  app.use(createMailboxRouter({ db: deps.db, blobs: deps.blobs, masterKey: deps.masterKey, log: deps.log, delivery: deps.delivery }));
+  app.use(createStaffRouter({ worklist: deps.worklist, deadlines: deps.deadlines, routing: deps.routing, log: deps.log }));
+  app.use(createResponsesRouter({ blobs: deps.blobs, responses: deps.responses, limits: deps.limits }));
+  app.use(createMailboxRouter({ delivery: deps.delivery, log: deps.log, push: deps.push }));
   if (deps.adminQueues && deps.adminQueues.length > 0) {
     // bull-board: queue inspection for team leads only (read and retry jobs; the database stays the record).
     const board = new ExpressAdapter();
     board.setBasePath('/admin/queues');
     createBullBoard({ queues: deps.adminQueues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
-    app.use(
-      '/admin/queues',
-      (req, _res, next) => next(isTeamLead(req.party) ? undefined : forbidden('the queue dashboard is for team leads', 'wrong-party-kind')),
-      board.getRouter(),
-    );
+    app.use('/admin/queues', requireTeamLead('the queue dashboard is for team leads'), board.getRouter());
   }
   app.use(notFoundHandler);
   app.use(problemHandler(deps.log));

@@ -30,13 +30,15 @@ import { createDeadlineReminders, type DeadlineReminders } from '../queues/deadl
 import { createRoutingQueue, type RoutingQueue } from '../queues/routing.js';
 import { createRoutingService, type RoutingService } from './routing/service.js';
 import { createRoutingMetrics } from './routing/metrics.js';
-import { createOutboxRelay, type OutboxRelay } from './routing/relay.js';
-import { ROUTING_TOPIC } from './routing/outbox.js';
+import { createOutboxRelay, type OutboxRelay } from './outbox/relay.js';
+import { ROUTING_TOPIC } from './routing/types.js';
+import { DELIVERY_TOPIC } from './delivery/types.js';
+import { createDeliveryService } from './delivery/service.js';
+import { createWorklistService } from './worklist/service.js';
 import { createResponseService } from './responses/service.js';
 import { sweep } from './storage/sweep.js';
 import { createCertExpiryMonitor } from './pki/expiry.js';
 import { createDeliveryQueue, type DeliveryQueue } from '../queues/delivery.js';
-import { DELIVERY_TOPIC } from './routing/outbox.js';
 import type { PushTls } from './delivery/push.js';
 
 export interface TlsMaterial {
@@ -158,17 +160,23 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   }
 
   const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics, prefix: 'postkasse_process_' });
+  // Default metrics already start with process_ or nodejs_: the prefix is only ours (postkasse_process_cpu_user_seconds_total).
+  collectDefaultMetrics({ register: metrics, prefix: 'postkasse_' });
   let reminders: DeadlineReminders | undefined;
   const scheduleReminders = async (caseId: string): Promise<void> => {
     await reminders?.schedule(caseId);
   };
-  const deadlines = createDeadlineService({ db, agreements, log, onChange: scheduleReminders });
+  const deadlines = createDeadlineService({
+    db,
+    agreements,
+    log,
+    atRiskWorkingDays: config.AT_RISK_WORKING_DAYS,
+    onChange: scheduleReminders,
+  });
   if (redis) {
     reminders = createDeadlineReminders({
       connection: redis.options,
       prefix: config.QUEUE_PREFIX,
-      db,
       deadlines,
       log,
       metrics: createDeadlineMetrics(metrics),
@@ -176,6 +184,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     });
   }
 
+  const deliveryService = createDeliveryService({ db, blobs, masterKey });
   // Routing (issue 4): service (database), queue + worker + reconciler (Redis), outbox relay.
   let routingQueue: RoutingQueue | undefined;
   let relay: OutboxRelay | undefined;
@@ -189,14 +198,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     onRoutingRequested: kickRelay,
     metrics: createRoutingMetrics(metrics, {
       queueCounts: async () => (routingQueue ? routingQueue.queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed') : {}),
-      unassignedCases: async () => {
-        const r = await db.db
-          .selectFrom('cases')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('state', '=', 'unassigned')
-          .executeTakeFirst();
-        return Number(r?.n ?? 0);
-      },
+      unassignedCases: () => routing.countUnassigned(),
     }),
   });
   if (redis) {
@@ -212,9 +214,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       ? createDeliveryQueue({
           connection: redis.options,
           prefix: config.QUEUE_PREFIX,
-          db,
-          blobs,
-          masterKey,
+          delivery: deliveryService,
           parties,
           tls: tls.push,
           log,
@@ -251,7 +251,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     blobs,
     masterKey,
     signer,
-    agreements,
+    deadlines,
     municipalities,
     regionCode: config.REGION_CODE,
     log,
@@ -282,7 +282,6 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   let draining = false;
   const deps = {
     responses,
-    masterKey,
     onPeerCertificate: certs.observePeer,
     db,
     blobs,
@@ -294,8 +293,9 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     draining: () => draining,
     deadlines,
     routing,
-    atRiskWorkingDays: config.AT_RISK_WORKING_DAYS,
-    delivery,
+    worklist: createWorklistService({ db, blobs, deadlines }),
+    delivery: deliveryService,
+    push: delivery,
     adminQueues: [routingQueue?.queue, delivery?.queue, reminders?.queue].filter(
       (q): q is NonNullable<typeof q> => q !== undefined,
     ) as Queue[],

@@ -17,15 +17,18 @@ export function usageError(command: string, usage: string, message: string): Com
 
 /**
  * Parses `argv` against `options` (plus -h/--help). Returns the values (typed
- * by the caller as `V`), or the result to return at once: the usage for
- * --help, a usage error for anything unknown or positional.
+ * by the caller as `V`) and the positional arguments, or the result to return
+ * at once: the usage for --help, a usage error for anything unknown, and for
+ * positional arguments other than exactly the ones named in `positionals`
+ * (none by default), e.g. `['MESSAGE_ID']`.
  */
 export function parseCommand<V>(
   argv: string[],
   options: NonNullable<ParseArgsConfig['options']>,
   command: string,
   usage: string,
-): { values: V } | { done: CommandResult } {
+  positionalNames: readonly string[] = [],
+): { values: V; positionals: string[] } | { done: CommandResult } {
   let values: Record<string, unknown>;
   let positionals: string[];
   try {
@@ -39,6 +42,10 @@ export function parseCommand<V>(
     return { done: usageError(command, usage, (err as Error).message) };
   }
   if (values.help) return { done: { code: 0, stdout: usage, stderr: '' } };
-  if (positionals.length > 0) return { done: usageError(command, usage, `unexpected argument ${JSON.stringify(positionals[0])}`) };
-  return { values: values as V };
+  if (positionals.length > positionalNames.length) {
+    return { done: usageError(command, usage, `unexpected argument ${JSON.stringify(positionals[positionalNames.length])}`) };
+  }
+  if (positionals.length < positionalNames.length)
+    return { done: usageError(command, usage, `missing ${positionalNames[positionals.length]}`) };
+  return { values: values as V, positionals };
 }

@@ -8,7 +8,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { agreementInForce, loadAgreementsFile } from '../deadlines/agreements.js';
-import { isDateString, isInstantString, localDate } from '../deadlines/calendar.js';
+import { isInstantString, localDate } from '../deadlines/calendar.js';
+import { isDateString } from '../shared/identifiers.js';
 import { computeClock } from '../deadlines/engine.js';
 import { isService, SERVICES, type Agreement, type ClockEvent } from '../deadlines/types.js';
 import { parseCommand, usageError as sharedUsageError, type CommandResult } from './args.js';

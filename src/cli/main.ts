@@ -17,12 +17,22 @@ commands:
   send --demo [...]   post a case package over mutual TLS; keep the signed receipt
   verify-receipt --receipt FILE (--signature FILE | --signature-b64 B64) [--ca FILE]
                       check a receipt's detached CMS signature
+  mailbox list [--json] [--url URL] [--as PARTY | --cert FILE --key FILE] [--ca FILE]
+                      list the caller's unacknowledged messages
+  mailbox get MESSAGE_ID [--out DIR] [...]
+                      fetch a message envelope and its signature into files
+  mailbox ack MESSAGE_ID [...]
+                      acknowledge a message (it leaves the list)
+  verify-message --message FILE (--signature FILE | --signature-b64 B64) [--ca FILE]
+                      check a message's signature and its document's sha256 and size
   audit verify [--expect-head SEQ:HASH]
                       verify the audit log's hash chain in the configured database
   help [COMMAND]      this text, or a command's options
 
 Environment: DATA_DIR (default ./data: development PKI and embedded database),
 DATABASE_URL and the other gateway variables (see API.md "Configuration").
+send and mailbox talk to --url, else POSTKASSE_URL, else https://localhost:$PORT
+(PORT default 8443).
 `;
 
 // Loaded on demand: a command only pays for its own dependencies (the
@@ -31,6 +41,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<CommandResult>> = {
   deadline: async (a) => (await import('./deadline.js')).deadlineCommand(a),
   send: async (a) => (await import('./send.js')).sendCommand(a),
   'verify-receipt': async (a) => (await import('./verify.js')).verifyReceiptCommand(a),
+  mailbox: async (a) => (await import('./mailbox.js')).mailboxCommand(a),
+  'verify-message': async (a) => (await import('./verify-message.js')).verifyMessageCommand(a),
   audit: async (a) => (await import('./audit.js')).auditCommand(a),
 };
 

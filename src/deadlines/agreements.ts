@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { isDateString } from './calendar.js';
-import { SERVICES, type Agreement } from './types.js';
+import { isDateString } from '../shared/identifiers.js';
+import { SERVICES, type Agreement, type AgreementLookup, type AgreementSelector } from './types.js';
 
 export const DEADLINE_KEYS = [...SERVICES, 'urgent'] as const;
 export const MAX_DEADLINE_DAYS = 365;
@@ -52,8 +52,6 @@ export const agreementSchema = z.strictObject({
 export const agreementsFileSchema = z.strictObject({
   agreements: z.array(agreementSchema, { error: 'must be a list of agreements' }),
 });
-
-export type AgreementsFile = z.infer<typeof agreementsFileSchema>;
 
 function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
@@ -143,7 +141,8 @@ export function parseAgreements(json: unknown): Agreement[] {
     const hasP = raw.partyId !== undefined;
     if (hasM === hasP) {
       problems.push(
-        `${where}: give exactly one of municipalityCode (a municipality's agreement) or partyId (e.g. "spe" for Seniorpensionsenheden)${hasM ? ', not both' : ''}`,
+        `${where}: give exactly one of municipalityCode (a municipality's agreement) ` +
+          `or partyId (e.g. "spe" for Seniorpensionsenheden)${hasM ? ', not both' : ''}`,
       );
     }
     if (raw.validTo !== null && raw.validTo < raw.validFrom) {
@@ -183,7 +182,8 @@ export function parseAgreements(json: unknown): Agreement[] {
       else if (a.partyId !== undefined && a.partyId === b.partyId) who = `party "${a.partyId}"`;
       if (who && overlaps(a, b)) {
         problems.push(
-          `agreements "${a.id}" (${periodText(a)}) and "${b.id}" (${periodText(b)}) overlap for ${who}; only one agreement may be in force on any date, so end one before the other starts`,
+          `agreements "${a.id}" (${periodText(a)}) and "${b.id}" (${periodText(b)}) overlap for ${who}; ` +
+            'only one agreement may be in force on any date, so end one before the other starts',
         );
       }
     }
@@ -218,13 +218,6 @@ function inForce(a: Agreement, date: string): boolean {
   return a.validFrom <= date && (a.validTo === null || date <= a.validTo);
 }
 
-export interface AgreementSelector {
-  /** The municipality the package is from (or, for the senior-pension unit, concerns). */
-  municipalityCode?: string | null;
-  /** The sending party's id, e.g. "spe" for Seniorpensionsenheden. */
-  partyId?: string | null;
-}
-
 /**
  * The agreement that governs a package received on local date `date`
  * (inclusive validity), or null.
@@ -249,6 +242,7 @@ export function agreementInForce(agreements: readonly Agreement[], selector: Agr
 /** The subset of a pino logger the store uses. */
 export interface AgreementStoreLogger {
   info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
 
@@ -257,7 +251,7 @@ export interface ReloadResult {
   count: number;
 }
 
-export interface AgreementStore {
+export interface AgreementStore extends AgreementLookup {
   /** The agreements currently in force in the gateway (the last good file); a fresh array each call. */
   current(): Agreement[];
   /**
@@ -268,6 +262,13 @@ export interface AgreementStore {
   reload(): ReloadResult;
   /** Shortcut for agreementInForce(current(), selector, date). */
   inForce(selector: AgreementSelector, date: string): Agreement | null;
+  /**
+   * The agreement with this id, or null: for no id (the case has none), and
+   * when the agreement that governed a case is no longer in the file. The
+   * latter is logged once per id and process; callers apply the statutory
+   * defaults and say so (the deadline service puts a warning on the clock).
+   */
+  byId(id: string | null): Agreement | null;
   readonly path: string;
 }
 
@@ -278,8 +279,22 @@ export interface AgreementStore {
 export function createAgreementStore(path: string, logger?: AgreementStoreLogger): AgreementStore {
   let agreements: readonly Agreement[] = Object.freeze(loadAgreementsFile(path).map((a) => Object.freeze(a)));
   logger?.info({ path, count: agreements.length }, 'agreements loaded');
+  const missingLogged = new Set<string>();
   return {
     path,
+    byId(id) {
+      if (!id) return null;
+      const a = agreements.find((x) => x.id === id);
+      if (a) return a;
+      if (!missingLogged.has(id)) {
+        missingLogged.add(id);
+        logger?.warn(
+          { agreementId: id },
+          'a case names an agreement that is no longer in the agreements file; statutory defaults apply to it',
+        );
+      }
+      return null;
+    },
     current: () => [...agreements],
     reload(): ReloadResult {
       try {

@@ -9,26 +9,13 @@
  * All functions are pure (no I/O, no clock reads).
  */
 
+import { DATE_RE, isDateString } from '../shared/identifiers.js';
+
 export const TIME_ZONE = 'Europe/Copenhagen';
 
 const DAY_MS = 86_400_000;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** ISO 8601 instant with an explicit zone (Z or ±hh:mm); a zone-less string would depend on the host's TZ. */
 const INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
-
-/** True if `s` is a real calendar date written YYYY-MM-DD (2023-02-29 is not). */
-export function isDateString(s: unknown): s is string {
-  if (typeof s !== 'string') return false;
-  const m = DATE_RE.exec(s);
-  if (!m) return false;
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  if (mo < 1 || mo > 12 || d < 1) return false;
-  const t = new Date(Date.UTC(y, mo - 1, d));
-  t.setUTCFullYear(y); // Date.UTC maps years 0–99 to 1900–1999
-  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
-}
 
 /** True if `s` is an ISO 8601 instant with an explicit offset (Z or ±hh:mm) that parses. */
 export function isInstantString(s: unknown): s is string {

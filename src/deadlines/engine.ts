@@ -12,16 +12,8 @@
  *   31 Dec moves to the next open day, unless the agreement switches this off;
  * - an explicitly agreed extension date is used as it is (no roll-forward).
  */
-import {
-  addDays,
-  daysBetween,
-  endOfLocalDay,
-  isDateString,
-  isInstantString,
-  localDate,
-  rollForward as rollToOpenDay,
-  toUtcIso,
-} from './calendar.js';
+import { isDateString } from '../shared/identifiers.js';
+import { addDays, daysBetween, endOfLocalDay, isInstantString, localDate, rollForward as rollToOpenDay, toUtcIso } from './calendar.js';
 import {
   isService,
   type Agreement,
@@ -33,7 +25,7 @@ import {
   type Service,
 } from './types.js';
 
-export type { ClockEvent, ClockInput, ClockResult } from './types.js';
+export type { ClockInput, ClockResult } from './types.js';
 
 /** Statutory defaults ("hvis ikke andet er aftalt"). Services absent here have none (S§4, §29). */
 export const STATUTORY_DAYS: Readonly<Partial<Record<Service, number>>> = {
@@ -130,7 +122,8 @@ export function computeClock(input: ClockInput): ClockResult {
     const receivedDate = localDate(input.receivedAt);
     if (receivedDate < agreement.validFrom || (agreement.validTo !== null && receivedDate > agreement.validTo)) {
       warnings.push(
-        `agreement ${agreement.id} is applied but is not in force on the receipt date ${receivedDate} (valid ${agreement.validFrom} to ${agreement.validTo ?? 'open-ended'})`,
+        `agreement ${agreement.id} is applied but is not in force on the receipt date ${receivedDate} ` +
+          `(valid ${agreement.validFrom} to ${agreement.validTo ?? 'open-ended'})`,
       );
     }
   }
@@ -172,11 +165,13 @@ export function computeClock(input: ClockInput): ClockResult {
       }
       if (consultation > requestLeg) {
         warnings.push(
-          `§23: the consultation on ${consultation} is after the ${days}-day due date ${requestLeg}; the attest cannot be delivered in time unless another deadline is agreed (§23, 2. pkt.)`,
+          `§23: the consultation on ${consultation} is after the ${days}-day due date ${requestLeg}; ` +
+            'the attest cannot be delivered in time unless another deadline is agreed (§23, 2. pkt.)',
         );
       } else if (consultationLeg >= requestLeg) {
         warnings.push(
-          `§23: the consultation on ${consultation} is booked so late that consultation + ${CONSULTATION_DAYS} days (${consultationLeg}) is not earlier than the ${days}-day due date ${requestLeg}; the attest must be delivered by ${requestLeg}`,
+          `§23: the consultation on ${consultation} is booked so late that consultation + ${CONSULTATION_DAYS} days (${consultationLeg}) ` +
+            `is not earlier than the ${days}-day due date ${requestLeg}; the attest must be delivered by ${requestLeg}`,
         );
       }
       if (consultationLeg < requestLeg) deadlines.push(makeDeadline(kind, rule, consultationLeg, 'default'));
@@ -198,7 +193,8 @@ export function computeClock(input: ClockInput): ClockResult {
         const urgentDue = due(day0, target);
         if (urgentDue > main.dueDate) {
           warnings.push(
-            `§21 stk. 3: the agreed urgent target of ${target} days (${urgentDue}) is later than the ${rule} deadline ${main.dueDate}; the urgent target is capped at ${main.dueDate}`,
+            `§21 stk. 3: the agreed urgent target of ${target} days (${urgentDue}) is later than the ${rule} deadline ${main.dueDate}; ` +
+              `the urgent target is capped at ${main.dueDate}`,
           );
         }
         deadlines.push(makeDeadline(URGENT_RULE.kind, URGENT_RULE.rule, minDate(urgentDue, main.dueDate), agreementSource(agreement!)));
@@ -280,18 +276,10 @@ export function validateExtension(clock: Clock, kind: string, dueDate: string): 
     return `this case has no deadline of kind "${kind}" (its deadlines: ${kinds})`;
   }
   if (dueDate < current.dueDate) {
-    return `refused: ${dueDate} is earlier than the current due date ${current.dueDate} of ${kind} (${current.rule}); an extension can only move a deadline later`;
+    return (
+      `refused: ${dueDate} is earlier than the current due date ${current.dueDate} of ${kind} (${current.rule}); ` +
+      'an extension can only move a deadline later'
+    );
   }
   return null;
-}
-
-/**
- * Sort key for work queues (§21 stk. 3: urgent cases first, then earliest
- * due). Compare keys as strings, ascending. Cases without a due instant sort
- * last within their group.
- */
-export function urgencySortKey(urgent: boolean, dueAt: string | null | undefined): string {
-  const due = dueAt ? toUtcIso(dueAt) : '~';
-  // toISOString is fixed-width for years 0000–9999, so string order is time order.
-  return `${urgent ? '0' : '1'}|${due}`;
 }

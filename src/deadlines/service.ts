@@ -16,13 +16,16 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
-import type { CaseRow, Database } from '../storage/schema.js';
+import type { Database } from '../storage/schema.js';
+import type { Party } from '../parties/parties.js';
+import { createDeadlineStore, type CaseClockFields, type EventRow } from './store.js';
 import { appendAudit } from '../audit/audit.js';
 import { notFound, unprocessable, type FieldError } from '../shared/problem.js';
 import { computeClock, validateExtension } from './engine.js';
 import { toClockEvents, type StoredEvent } from './events.js';
-import { isDateString, isInstantString, localDate, toUtcIso } from './calendar.js';
-import type { Agreement, Clock, Service } from './types.js';
+import { atRiskInstant, isInstantString, localDate, toUtcIso } from './calendar.js';
+import { isDateString } from '../shared/identifiers.js';
+import type { Agreement, AgreementLookup, Clock, Service } from './types.js';
 
 /** Services in which a consultation with the citizen is booked before the attest (§23; §27 for senior pension). */
 export const CONSULTATION_SERVICES: readonly string[] = ['clinical-assessment', 'senior-pension-assessment'];
@@ -96,9 +99,11 @@ export interface ReminderResult {
 
 export interface DeadlineServiceDeps {
   db: Db;
-  agreements: { current(): readonly Agreement[] };
+  agreements: AgreementLookup;
   log: Logger;
   now?: () => Date;
+  /** a deadline is at risk this many working days before it is due (AT_RISK_WORKING_DAYS, default 3) */
+  atRiskWorkingDays?: number;
   /** Called after every committed change of a case's clock (e.g. to reschedule its reminders). Errors are logged, never thrown. */
   onChange?: (caseId: string) => void | Promise<void>;
 }
@@ -106,11 +111,7 @@ export interface DeadlineServiceDeps {
 const MAX_REASON = 2000;
 const MAX_AGREED_WITH = 300;
 
-type CaseFields = Pick<CaseRow, 'id' | 'service' | 'urgent' | 'state' | 'received_at' | 'clock_started_at' | 'agreement_id' | 'clock'>;
-interface EventRow extends StoredEvent {
-  id: number;
-  data: string;
-}
+type CaseFields = CaseClockFields;
 interface NewEvent {
   event: string;
   data: Record<string, unknown>;
@@ -178,33 +179,35 @@ function statusError(clock: Clock, what: string): FieldError | null {
   }
 }
 
+function noSuchDeadline(kind: string | undefined, clock: Clock): string {
+  const kinds = clock.deadlines.map((d) => d.kind).join(', ') || 'none';
+  return `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${kinds})`;
+}
+
 function requireActor(actor: string): void {
   if (typeof actor !== 'string' || actor.trim() === '') throw new TypeError('deadline service: an actor is required');
 }
 
 export function createDeadlineService(deps: DeadlineServiceDeps) {
   const { db: database, log } = deps;
+  const store = createDeadlineStore(database);
   const db = database.db;
   const now = deps.now ?? (() => new Date());
-  const missingAgreementsLogged = new Set<string>();
+  const atRiskWorkingDays = deps.atRiskWorkingDays ?? 3;
 
-  function agreementFor(row: CaseFields): { agreement: Agreement | null; warning?: string } {
-    if (!row.agreement_id) return { agreement: null };
-    const a = deps.agreements.current().find((x) => x.id === row.agreement_id);
-    if (a) return { agreement: a };
+  function agreementFor(row: Pick<CaseFields, 'agreement_id'>): { agreement: Agreement | null; warning?: string } {
+    const agreement = deps.agreements.byId(row.agreement_id);
+    if (agreement || !row.agreement_id) return { agreement };
     // Decision: the agreement that governed the case has disappeared from the
     // agreements file. The case keeps running on the statutory defaults (so
     // it never silently loses its deadline), and the problem is visible: a
-    // warning on the clock and one log line per agreement id and process.
-    const warning = `agreement ${row.agreement_id} governs this case but is no longer in the agreements file; statutory defaults are applied until it is restored`;
-    if (!missingAgreementsLogged.has(row.agreement_id)) {
-      missingAgreementsLogged.add(row.agreement_id);
-      log.warn(
-        { caseId: row.id, agreementId: row.agreement_id },
-        'governing agreement missing from the agreements file; using statutory defaults',
-      );
-    }
-    return { agreement: null, warning };
+    // warning on the clock, and one log line per agreement id and process (the store's).
+    return {
+      agreement: null,
+      warning:
+        `agreement ${row.agreement_id} governs this case but is no longer in the agreements file; ` +
+        'statutory defaults are applied until it is restored',
+    };
   }
 
   function compute(
@@ -227,20 +230,10 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
 
   async function load(q: Q, caseId: string, forUpdate: boolean): Promise<Loaded | null> {
     if (typeof caseId !== 'string' || caseId === '') return null;
-    const row = await q
-      .selectFrom('cases')
-      .select(['id', 'service', 'urgent', 'state', 'received_at', 'clock_started_at', 'agreement_id', 'clock'])
-      .where('id', '=', caseId)
-      // PostgreSQL: serialise changes of one case (read-then-write). SQLite: BEGIN IMMEDIATE already does.
-      .$if(forUpdate && database.dialect === 'postgres', (qb) => qb.forUpdate())
-      .executeTakeFirst();
+    // PostgreSQL: serialise changes of one case (read-then-write). SQLite: BEGIN IMMEDIATE already does.
+    const row = await store.caseFields(q, caseId, forUpdate);
     if (!row) return null;
-    const events = (await q
-      .selectFrom('case_events')
-      .select(['id', 'at', 'event', 'actor', 'data'])
-      .where('case_id', '=', caseId)
-      .orderBy('id')
-      .execute()) as EventRow[];
+    const events = await store.events(q, caseId);
     const result = compute(row, events);
     return {
       row,
@@ -288,13 +281,9 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     if (!l) throw notFound(`no case ${caseId}`);
     const p = plan(l, at);
     const inserted = p.events.map((e) => ({ case_id: caseId, at, event: e.event, actor, data: JSON.stringify(e.data) }));
-    await trx.insertInto('case_events').values(inserted).execute();
+    await store.insertEvents(trx, inserted);
     const next = compute(l.row, [...l.events, ...inserted]);
-    await trx
-      .updateTable('cases')
-      .set({ clock: JSON.stringify(next.clock), updated_at: at })
-      .where('id', '=', caseId)
-      .execute();
+    await store.setClock(trx, caseId, JSON.stringify(next.clock), at);
     await appendAudit(trx, database.dialect, {
       at,
       actor,
@@ -404,7 +393,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
         if (!current) {
           errors.push({
             path: 'kind',
-            message: `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${clock.deadlines.map((d) => d.kind).join(', ') || 'none'})`,
+            message: noSuchDeadline(kind, clock),
           });
         } else if (current.rule.startsWith('§21')) {
           errors.push({
@@ -521,7 +510,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       if (!se && !clock.deadlines.some((d) => d.kind === kind)) {
         errors.push({
           path: 'kind',
-          message: `this case has no deadline of kind ${JSON.stringify(kind ?? null)} (its deadlines: ${clock.deadlines.map((d) => d.kind).join(', ') || 'none'})`,
+          message: noSuchDeadline(kind, clock),
         });
       }
       if (errors.length) invalid(errors);
@@ -557,7 +546,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       if (flags.some((f) => f.kind === d.kind && (f.type === input.type || f.type === 'overdue'))) {
         // Repair the cached clock column if a writer that does not know the flags rewrote it.
         const json = JSON.stringify(clock);
-        if (l.row.clock !== json) await trx.updateTable('cases').set({ clock: json }).where('id', '=', caseId).execute();
+        if (l.row.clock !== json) await store.setClock(trx, caseId, json);
         return { outcome: 'already-recorded', ...base };
       }
       const event = REMINDER_EVENTS[input.type];
@@ -568,13 +557,9 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
         actor,
         data: JSON.stringify({ kind: d.kind, rule: d.rule, dueDate: d.dueDate, dueAt: d.dueAt }),
       };
-      await trx.insertInto('case_events').values(inserted).execute();
+      await store.insertEvents(trx, [inserted]);
       const next = compute(l.row, [...l.events, inserted]);
-      await trx
-        .updateTable('cases')
-        .set({ clock: JSON.stringify(next.clock), updated_at: at })
-        .where('id', '=', caseId)
-        .execute();
+      await store.setClock(trx, caseId, JSON.stringify(next.clock), at);
       await appendAudit(trx, database.dialect, {
         at,
         actor,
@@ -588,7 +573,58 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     return r;
   }
 
-  return { stopClockIn, clockOf, bookConsultation, agreeExtension, bookMeeting, stopClock, recordReminder };
+  /** The agreement that governs a package: the one in force for its sender on the local date of receipt. */
+  function governingAgreement(sender: Pick<Party, 'kind' | 'id'>, municipalityCode: string, receivedAt: string): Agreement | null {
+    const key = sender.kind === 'senior-pension-unit' ? { partyId: sender.id } : { municipalityCode };
+    return deps.agreements.inForce(key, localDate(receivedAt));
+  }
+
+  /**
+   * The clock a receipt carries: the engine's computation from the case's
+   * fields and every stored event (so a supplement keeps a booked
+   * consultation or an agreed extension), without reminder flags.
+   */
+  function receiptClock(
+    row: Pick<CaseFields, 'service' | 'urgent' | 'received_at' | 'clock_started_at' | 'agreement_id'>,
+    events: readonly StoredEvent[],
+  ): Clock {
+    return computeClock({
+      service: row.service as Service,
+      urgent: row.urgent === 1,
+      receivedAt: row.received_at,
+      startedAt: row.clock_started_at,
+      agreement: agreementFor(row).agreement,
+      events: toClockEvents(events),
+    }).clock;
+  }
+
+  /** `overdue` when a running deadline has passed, `at-risk` within AT_RISK_WORKING_DAYS of one, else null. */
+  function alertOf(clock: Clock | null, at: Date = now()): 'overdue' | 'at-risk' | null {
+    if (!clock || clock.status !== 'running') return null;
+    const t = at.getTime();
+    if (clock.deadlines.some((d) => Date.parse(d.dueAt) < t)) return 'overdue';
+    return clock.deadlines.some((d) => t >= atRiskInstant(d.dueDate, atRiskWorkingDays)) ? 'at-risk' : null;
+  }
+
+  /** Open cases whose clock has started, a page at a time (the reminders' reconciler). */
+  const startedOpenCases = (afterId: string, limit: number) => store.startedOpenCases(afterId, limit);
+
+  return {
+    stopClockIn,
+    clockOf,
+    bookConsultation,
+    agreeExtension,
+    bookMeeting,
+    stopClock,
+    recordReminder,
+    governingAgreement,
+    receiptClock,
+    alertOf,
+    startedOpenCases,
+    atRiskWorkingDays,
+  };
 }
+
+export { atRiskInstant };
 
 export type DeadlineService = ReturnType<typeof createDeadlineService>;

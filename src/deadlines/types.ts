@@ -106,3 +106,18 @@ export interface ClockResult {
   clock: Clock;
   warnings: string[];
 }
+
+export interface AgreementSelector {
+  /** The municipality the package is from (or, for the senior-pension unit, concerns). */
+  municipalityCode?: string | null;
+  /** The sending party's id, e.g. "spe" for Seniorpensionsenheden. */
+  partyId?: string | null;
+}
+
+/** How features look agreements up (the gateway's is the agreements file, reloaded on SIGHUP). */
+export interface AgreementLookup {
+  /** the agreement in force for a sender on a local date */
+  inForce(selector: AgreementSelector, date: string): Agreement | null;
+  /** the agreement with this id, or null (no id, or no longer in the file: statutory defaults apply) */
+  byId(id: string | null): Agreement | null;
+}

@@ -42,14 +42,6 @@ export function envelopeParts(f: EnvelopeFields): EnvelopeParts {
   return { head: json.slice(0, at), tail: json.slice(at + token.length) };
 }
 
-export function base64Length(bytes: number): number {
-  return 4 * Math.ceil(bytes / 3);
-}
-
-export function envelopeSize(parts: EnvelopeParts, documentBytes: number): number {
-  return Buffer.byteLength(parts.head) + base64Length(documentBytes) + Buffer.byteLength(parts.tail);
-}
-
 /** Base64 over a byte stream, chunk by chunk (whole 3-byte groups; the rest carried to the next chunk). */
 export function base64Encoder(): Transform {
   let carry = Buffer.alloc(0);

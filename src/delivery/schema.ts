@@ -4,27 +4,8 @@
  * contract tests.
  */
 import { z } from 'zod';
-import { RESPONSE_KINDS } from '../responses/content.js';
 
-const state = z.enum(['queued', 'pushed', 'acknowledged', 'dead-lettered', 'no-recipient-system']);
-
-export const responseRequestSchema = z
-  .object({
-    kind: z.enum(RESPONSE_KINDS),
-    content: z
-      .record(z.string(), z.unknown())
-      .describe('the fields the rules require for this kind (API.md); each missing one is a 422 naming content.<field>'),
-  })
-  .describe('the `response` part (JSON)');
-
-export const responseAnswerSchema = z.object({
-  responseId: z.string().uuid(),
-  caseId: z.string().uuid(),
-  kind: z.enum(RESPONSE_KINDS),
-  sentAt: z.string().describe('one instant for every recipient (§15 stk. 2)'),
-  messages: z.array(z.object({ messageId: z.string().uuid(), to: z.string().nullable(), copy: z.boolean(), state })),
-  clock: z.unknown(),
-});
+export const messageStateSchema = z.enum(['queued', 'pushed', 'acknowledged', 'dead-lettered', 'no-recipient-system']);
 
 export const mailboxListSchema = z.object({
   items: z.array(
@@ -47,7 +28,7 @@ export const envelopeSchema = z
   })
   .describe('canonical JSON; the exact bytes are signed (Message-Signature)');
 
-export const ackAnswerSchema = z.object({ messageId: z.string().uuid(), state, acknowledgedAt: z.string().nullable() });
+export const ackAnswerSchema = z.object({ messageId: z.string().uuid(), state: messageStateSchema, acknowledgedAt: z.string().nullable() });
 
 export const undeliveredListSchema = z.object({
   items: z.array(
@@ -63,4 +44,10 @@ export const undeliveredListSchema = z.object({
       lastError: z.string().nullable(),
     }),
   ),
+});
+
+export const undeliveredQuerySchema = z.strictObject({
+  state: z
+    .enum(['no-recipient-system', 'dead-lettered'])
+    .describe('no-recipient-system: no GP system registered; dead-lettered: pushes failed'),
 });

@@ -1,56 +1,76 @@
 /**
- * POST /v1/packages and GET /v1/receipts/{id}.
+ * POST /v1/packages and GET /v1/receipts/{id} (API.md "Sending a case package").
  */
 import { Router, type Request, type Response } from 'express';
 import multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
-import { badRequest, insufficientStorage, Problem, tooLarge } from '../shared/problem.js';
-import { requireKind, toProblem } from '../shared/http.js';
+import { badRequest, Problem } from '../shared/problem.js';
+import { uploadProblem } from '../shared/uploads.js';
+import { named, operation, route } from '../shared/api.js';
+import { requireKind } from '../parties/roles.js';
+import { problemSchema, receiptSchema } from '../receipts/schema.js';
 import { createAdmission } from './admission.js';
+import { manifestSchema } from './schema.js';
 import { acceptManifest, createUploadStorage, discardUpload, type UploadLimits, type UploadState } from './upload.js';
 import type { IntakeService } from './service.js';
-
-/** Maps multer/busboy errors to problems a partner can act on. */
-export function uploadProblem(err: unknown, limits: UploadLimits): Problem {
-  if (err instanceof Problem) return err;
-  const code = (err as { code?: unknown })?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return insufficientStorage(
-      'the gateway has no room to store the documents now; nothing was receipted. Send the package again later with the same packageId.',
-    );
-  }
-  if (err instanceof multer.MulterError) {
-    switch (err.code) {
-      case 'LIMIT_FILE_SIZE':
-        return tooLarge(`document "${err.field}" is larger than ${limits.maxDocumentBytes} bytes`, 'document-too-large');
-      case 'LIMIT_FILE_COUNT':
-        return tooLarge(`a package holds at most ${limits.maxDocuments} documents`, 'too-many-documents');
-      case 'LIMIT_PART_COUNT':
-        return tooLarge('the package has too many parts', 'too-many-parts');
-      case 'LIMIT_FIELD_VALUE':
-        return err.field === 'manifest'
-          ? tooLarge(`the manifest is larger than ${limits.maxManifestBytes} bytes`, 'manifest-too-large')
-          : badRequest(`field "${err.field}" is too large`, undefined, 'field-too-large');
-      case 'LIMIT_FIELD_COUNT':
-        return badRequest(
-          'the package has too many text fields; send only "manifest" and the document parts',
-          undefined,
-          'too-many-fields',
-        );
-      default:
-        return badRequest(`malformed multipart body: ${err.message}`, undefined, 'malformed-multipart');
-    }
-  }
-  const msg = (err as Error)?.message ?? '';
-  if (/Unexpected end of form|Malformed|boundary|multipart/i.test(msg)) {
-    return badRequest(`malformed multipart body: ${msg}`, undefined, 'malformed-multipart');
-  }
-  return toProblem(err);
-}
 
 // A path, a parent reference or a control character (NUL…US) in a part's file name.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const BAD_FILENAME = /(^|[\\/])\.\.([\\/]|$)|[\\/\0]|[\x00-\x1f]/;
+
+const ProblemDoc = named('Problem', problemSchema);
+const problem = (description: string) => ({ description, body: ProblemDoc });
+const Receipt = named('Receipt', receiptSchema);
+const receiptHeaders = { 'Receipt-Signature': 'base64 DER CMS SignedData, detached, over the body', 'Receipt-Id': 'the receiptId' };
+
+export const operations = {
+  send: operation({
+    method: 'post',
+    path: '/v1/packages',
+    summary: 'Send a case package (municipalities, the senior-pension unit)',
+    description:
+      'multipart/form-data: the `manifest` part first (as a field or a JSON file part), then one file part per document, ' +
+      'named by its `part` in the manifest. See docs/municipalities.md.',
+    multipart: {
+      parts: { manifest: named('Manifest', manifestSchema) },
+      required: ['manifest'],
+      additionalBinaryParts: 'one part per document, named by its `part`',
+    },
+    responses: {
+      '201': {
+        description: 'Receipted. The body is exactly the signed bytes; Location names the case.',
+        headers: { ...receiptHeaders, Location: '/v1/cases/{caseId}' },
+        body: Receipt,
+      },
+      '200': {
+        description: 'The same package was received before: the byte-identical receipt and signature',
+        headers: receiptHeaders,
+        body: Receipt,
+      },
+      '400': problem('Malformed multipart body or manifest JSON, a part missing, unexpected or sent twice'),
+      '401': problem('No valid client certificate'),
+      '403': problem('Not allowed for this party (other municipality, other region — §29 stk. 4)'),
+      '404': problem('supplementTo names no case of the sender'),
+      '409': problem('packageId reused with different content'),
+      '413': problem('A size or count limit was exceeded'),
+      '415': problem('Media type not accepted, or the bytes do not match it'),
+      '422': problem('The manifest does not fit its schema (`errors` names each field), or a supplement does not fit its case'),
+      '429': problem('Too many uploads from this sender (Retry-After)'),
+      '503': problem('The package could not be stored durably, or the gateway is busy; nothing was receipted (Retry-After)'),
+      '507': problem('No room to store the documents; nothing was receipted (Retry-After)'),
+    },
+  }),
+  receipt: operation({
+    method: 'get',
+    path: '/v1/receipts/{receiptId}',
+    summary: 'Fetch a receipt again (its sender only)',
+    params: { receiptId: 'the receiptId' },
+    responses: {
+      '200': { description: 'The signed bytes', headers: receiptHeaders, body: Receipt },
+      '404': problem('No such receipt for this party'),
+    },
+  }),
+};
 
 export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobStore; limits: UploadLimits }): Router {
   const { intake, blobs, limits } = deps;
@@ -85,7 +105,7 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
   const admission = limits.admission
     ? createAdmission(limits.admission).middleware
     : (_req: Request, _res: Response, next: () => void) => next();
-  router.post('/v1/packages', requireKind('municipality', 'senior-pension-unit'), admission, async (req, res) => {
+  route(router, operations.send, [requireKind('municipality', 'senior-pension-unit'), admission], async (req, res) => {
     const party = req.party!;
     if (!req.is('multipart/form-data')) {
       const p = new Problem({
@@ -103,7 +123,7 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
       packageBytes: 0,
       onManifest: (m) => intake.checkManifest(party, m),
     };
-    (req as Request & { upload?: UploadState }).upload = state;
+    (req as unknown as Request & { upload?: UploadState }).upload = state;
     try {
       await runUpload(req, res);
       const body = (req.body ?? {}) as Record<string, unknown>;
@@ -148,9 +168,9 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
       .send(r.body);
   });
 
-  router.get('/v1/receipts/:receiptId', requireKind('municipality', 'senior-pension-unit'), async (req, res) => {
+  route(router, operations.receipt, [requireKind('municipality', 'senior-pension-unit')], async (req, res) => {
     const r = await intake.getReceipt(req.party!, String(req.params.receiptId));
-    res.set('Receipt-Signature', r.signature.toString('base64')).type('application/json').send(r.body);
+    res.set('Receipt-Signature', r.signature.toString('base64')).set('Receipt-Id', r.receiptId).type('application/json').send(r.body);
   });
 
   return router;

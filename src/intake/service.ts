@@ -8,22 +8,19 @@ import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import { isUniqueViolation } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
-import { WriteOutcomeUnknown, type WriteOp } from '../storage/writer.js';
+import { WriteOutcomeUnknown } from '../storage/writer.js';
 import { deriveKey, openSmall, sealSmall } from '../storage/crypto.js';
 import type { Party } from '../parties/parties.js';
-import type { Agreement, Clock, Service } from '../deadlines/types.js';
-import { computeClock } from '../deadlines/engine.js';
-import { agreementInForce } from '../deadlines/agreements.js';
-import { localDate } from '../deadlines/calendar.js';
-import { toClockEvents, type StoredEvent } from '../deadlines/events.js';
+import type { DeadlineService } from '../deadlines/service.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { normaliseCpr } from '../shared/identifiers.js';
 import { badRequest, conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
-import { routingInsert } from '../routing/outbox.js';
+import { routingJob } from '../routing/types.js';
 import { receiptBytes, type Receipt, type Signer } from '../receipts/receipt.js';
-import { isComplete, type Manifest } from './manifest.js';
+import { missingDocuments, type Manifest } from './schema.js';
 import type { UploadState } from './upload.js';
 import type { CaseRow } from '../storage/schema.js';
+import { createIntakeStore, type StoredReceipt } from './store.js';
 
 export interface MunicipalityTable {
   regionOf(code: string): string | undefined;
@@ -35,7 +32,7 @@ export interface IntakeDeps {
   blobs: BlobStore;
   masterKey: Buffer;
   signer: Signer;
-  agreements: { current(): readonly Agreement[] };
+  deadlines: Pick<DeadlineService, 'governingAgreement' | 'receiptClock'>;
   municipalities: MunicipalityTable;
   regionCode: string;
   log: Logger;
@@ -60,43 +57,12 @@ export function contentHash(manifest: Manifest, docs: { part: string; sha256: st
   return sha256(canonicalJson(manifest) + '\n' + parts.join('\n'));
 }
 
-/** Which agreement governs a case: the one in force on the local date of receipt. */
-export function governingAgreement(
-  agreements: readonly Agreement[],
-  sender: Party,
-  municipalityCode: string,
-  receivedAt: string,
-): Agreement | null {
-  const key = sender.kind === 'senior-pension-unit' ? { partyId: sender.id } : { municipalityCode };
-  return agreementInForce(agreements, key, localDate(receivedAt));
-}
-
 export function createIntakeService(deps: IntakeDeps) {
-  const { db: database, blobs, log } = deps;
-  const db = database.db;
+  const { blobs, log } = deps;
+  const store = createIntakeStore(deps.db);
   const now = deps.now ?? (() => new Date());
   const citizenKey = deriveKey(deps.masterKey, 'citizen-ref');
   const citizenRef = (cpr: string) => createHmac('sha256', citizenKey).update(normaliseCpr(cpr)).digest('hex');
-
-  function agreementById(id: string | null): Agreement | null {
-    if (!id) return null;
-    return deps.agreements.current().find((a) => a.id === id) ?? null;
-  }
-
-  /** The case's clock, recomputed from its row and every stored event (consultations, extensions, stops). */
-  function caseClock(
-    c: Pick<CaseRow, 'service' | 'urgent' | 'received_at' | 'clock_started_at' | 'agreement_id'>,
-    events: readonly StoredEvent[] = [],
-  ): Clock {
-    return computeClock({
-      service: c.service as Service,
-      urgent: c.urgent === 1,
-      receivedAt: c.received_at,
-      startedAt: c.clock_started_at,
-      agreement: agreementById(c.agreement_id),
-      events: toClockEvents(events),
-    }).clock;
-  }
 
   /**
    * Authorisation and context checks that need only the manifest; they run as
@@ -130,11 +96,7 @@ export function createIntakeService(deps: IntakeDeps) {
       );
     }
     if (m.supplementTo) {
-      const c = await db
-        .selectFrom('cases')
-        .select(['id', 'sender_party_id', 'service'])
-        .where('id', '=', m.supplementTo)
-        .executeTakeFirst();
+      const c = await store.caseById(m.supplementTo);
       if (!c || c.sender_party_id !== party.id) {
         // Another sender's case is reported exactly like a missing one: no existence leak.
         throw notFound(`supplementTo names no case of ${party.id}`);
@@ -148,27 +110,15 @@ export function createIntakeService(deps: IntakeDeps) {
   }
 
   async function existingReceipt(party: Party, packageId: string, hash: string): Promise<ReceiptResult | null> {
-    const pkg = await db
-      .selectFrom('packages')
-      .innerJoin('receipts', 'receipts.package_row_id', 'packages.id')
-      .select(['packages.content_sha256', 'receipts.id as receipt_id', 'receipts.body', 'receipts.signature', 'packages.case_id'])
-      .where('packages.sender_party_id', '=', party.id)
-      .where('packages.package_id', '=', packageId)
-      .executeTakeFirst();
-    if (!pkg) return null;
-    if (pkg.content_sha256 !== hash) {
+    const r = await store.receiptOfPackage(party.id, packageId);
+    if (!r) return null;
+    if (r.contentSha256 !== hash) {
       throw conflict(
         `packageId ${packageId} was already received from ${party.id} with different content; choose a new packageId for a new package`,
         'package-id-reused',
       );
     }
-    return {
-      status: 200,
-      receiptId: pkg.receipt_id,
-      caseId: pkg.case_id,
-      body: Buffer.from(pkg.body),
-      signature: Buffer.from(pkg.signature),
-    };
+    return { status: 200, receiptId: r.receiptId, caseId: r.caseId, body: r.body, signature: r.signature };
   }
 
   /** Commits a fully uploaded package and returns its receipt. Blobs of a package that is not committed are removed. */
@@ -215,16 +165,18 @@ export function createIntakeService(deps: IntakeDeps) {
 
     let caseRow: CaseRow;
     let becameComplete = false;
+    let missing: string[];
     if (m.supplementTo) {
-      const existing = await db.selectFrom('cases').selectAll().where('id', '=', m.supplementTo).executeTakeFirstOrThrow();
+      const existing = await store.caseById(m.supplementTo);
+      if (!existing) throw notFound(`supplementTo names no case of ${party.id}`);
       const first = JSON.parse(openSmall(deps.masterKey, Buffer.from(existing.manifest_enc)).toString('utf8')) as Manifest;
       if (normaliseCpr(first.citizen.cpr) !== normaliseCpr(m.citizen.cpr)) {
         throw unprocessable('a supplement must concern the same citizen as its case', [
           { path: 'citizen.cpr', message: `does not match the citizen of case ${existing.id}` },
         ]);
       }
-      const prior = await db.selectFrom('documents').select('type').where('case_id', '=', existing.id).execute();
-      const completeNow = existing.complete === 1 || isComplete(m.service, [...prior.map((p) => p.type), ...docTypes]);
+      missing = missingDocuments(m.service, [...(await store.documentTypes(existing.id)), ...docTypes]);
+      const completeNow = existing.complete === 1 || missing.length === 0;
       becameComplete = existing.complete === 0 && completeNow;
       const consents = { ...JSON.parse(existing.consents), ...definedConsents(m) };
       caseRow = {
@@ -237,8 +189,9 @@ export function createIntakeService(deps: IntakeDeps) {
         updated_at: receivedAt,
       };
     } else {
-      const complete = isComplete(m.service, docTypes);
-      const agreement = governingAgreement(deps.agreements.current(), party, municipalityCode, receivedAt);
+      missing = missingDocuments(m.service, docTypes);
+      const complete = missing.length === 0;
+      const agreement = deps.deadlines.governingAgreement(party, municipalityCode, receivedAt);
       caseRow = {
         id: randomUUID(),
         sender_party_id: party.id,
@@ -266,16 +219,11 @@ export function createIntakeService(deps: IntakeDeps) {
         routing_note: null,
       };
     }
-    const priorEvents = m.supplementTo
-      ? await db
-          .selectFrom('case_events')
-          .select(['event', 'at', 'actor', 'data'])
-          .where('case_id', '=', caseRow.id)
-          .orderBy('id')
-          .execute()
-      : [];
-    const clock = caseClock(caseRow, priorEvents);
+    const priorEvents = m.supplementTo ? await store.events(caseRow.id) : [];
+    const clock = deps.deadlines.receiptClock(caseRow, priorEvents);
     caseRow.clock = JSON.stringify(clock);
+    // A complete case has nothing missing, whatever this supplement adds.
+    if (caseRow.complete === 1) missing = [];
 
     const receipt: Receipt = {
       receiptId,
@@ -289,36 +237,42 @@ export function createIntakeService(deps: IntakeDeps) {
         const d = state.stored.find((s) => s.entry.part === e.part)!;
         return { part: e.part, type: e.type, size: d.size, sha256: d.sha256 };
       }),
+      missingDocuments: missing,
       manifestSha256: sha256(raw),
       clock,
     };
     const body = receiptBytes(receipt);
     const signature = await deps.signer.signAsync(body);
 
-    // One transaction, handed to the writer whole (on SQLite it commits in
-    // the writer thread, so the commit's fsync does not stop the event loop).
-    const ops: WriteOp[] = [];
-    if (m.supplementTo) {
-      const update = db
-        .updateTable('cases')
-        .set({
-          complete: caseRow.complete,
-          state: caseRow.state,
-          clock_started_at: caseRow.clock_started_at,
-          consents: caseRow.consents,
-          urgent: caseRow.urgent,
-          clock: caseRow.clock,
-          updated_at: receivedAt,
-        })
-        .where('id', '=', caseRow.id);
-      ops.push({ query: update.compile(), expectAffected: 1 });
-    } else {
-      ops.push({ query: db.insertInto('cases').values(caseRow).compile() });
-    }
-    ops.push({
-      query: db
-        .insertInto('packages')
-        .values({
+    const events: { event: string; data: Record<string, unknown> }[] = [
+      {
+        event: m.supplementTo ? 'supplement-received' : 'received',
+        data: { packageId: m.packageId, receiptId, documents: state.stored.length },
+      },
+    ];
+    if (!m.supplementTo && caseRow.complete === 0) events.push({ event: 'awaiting-complete-case', data: { missingDocuments: missing } });
+    // A case that is complete now (new and complete, or completed by this
+    // supplement) starts its clock and goes to routing: the outbox row commits with it.
+    const startsNow = (!m.supplementTo && caseRow.complete === 1) || becameComplete;
+    if (startsNow) events.push({ event: 'clock-started', data: { at: receivedAt, deadlines: clock.deadlines } });
+
+    try {
+      await store.commitPackage({
+        case: m.supplementTo
+          ? {
+              update: {
+                id: caseRow.id,
+                complete: caseRow.complete,
+                state: caseRow.state,
+                clock_started_at: caseRow.clock_started_at,
+                consents: caseRow.consents,
+                urgent: caseRow.urgent,
+                clock: caseRow.clock,
+                updated_at: receivedAt,
+              },
+            }
+          : { insert: caseRow },
+        package: {
           id: packageRowId,
           sender_party_id: party.id,
           package_id: m.packageId,
@@ -327,79 +281,39 @@ export function createIntakeService(deps: IntakeDeps) {
           manifest_sha256: receipt.manifestSha256,
           is_supplement: m.supplementTo ? 1 : 0,
           received_at: receivedAt,
-        })
-        .compile(),
-    });
-    ops.push({
-      query: db
-        .insertInto('documents')
-        .values(
-          state.stored.map((d) => ({
-            id: randomUUID(),
-            case_id: caseRow.id,
-            package_row_id: packageRowId,
-            part: d.entry.part,
-            type: d.entry.type,
-            title: d.entry.title ?? null,
-            media_type: d.entry.mediaType,
-            size: d.size,
-            sha256: d.sha256,
-            blob_key: d.blobKey,
-            created_at: receivedAt,
-          })),
-        )
-        .compile(),
-    });
-    ops.push({
-      query: db
-        .insertInto('receipts')
-        .values({
-          id: receiptId,
-          package_row_id: packageRowId,
-          case_id: caseRow.id,
-          sender_party_id: party.id,
-          body,
-          signature,
-          created_at: receivedAt,
-        })
-        .compile(),
-    });
-    const events: { event: string; data: Record<string, unknown> }[] = [
-      {
-        event: m.supplementTo ? 'supplement-received' : 'received',
-        data: { packageId: m.packageId, receiptId, documents: state.stored.length },
-      },
-    ];
-    if (!m.supplementTo && caseRow.complete === 0) events.push({ event: 'awaiting-complete-case', data: {} });
-    // A case that is complete now (new and complete, or completed by this
-    // supplement) starts its clock and goes to routing: the outbox row commits with it.
-    const startsNow = (!m.supplementTo && caseRow.complete === 1) || becameComplete;
-    if (startsNow) events.push({ event: 'clock-started', data: { at: receivedAt, deadlines: clock.deadlines } });
-    ops.push({
-      query: db
-        .insertInto('case_events')
-        .values(events.map((e) => ({ case_id: caseRow.id, at: receivedAt, event: e.event, actor: party.id, data: JSON.stringify(e.data) })))
-        .compile(),
-    });
-    if (startsNow) ops.push({ query: routingInsert(db, caseRow.id, caseRow.routing_round, receivedAt, caseRow.urgent === 1).compile() });
-    ops.push({
-      audit: {
-        at: receivedAt,
-        actor: party.id,
-        action: m.supplementTo ? 'supplement-received' : 'package-received',
-        caseId: caseRow.id,
-        details: {
-          packageId: m.packageId,
-          receiptId,
-          manifestSha256: receipt.manifestSha256,
-          documents: receipt.documents,
-          clockStatus: clock.status,
         },
-      },
-    });
-
-    try {
-      await database.writer.commit(ops);
+        documents: state.stored.map((d) => ({
+          id: randomUUID(),
+          case_id: caseRow.id,
+          package_row_id: packageRowId,
+          part: d.entry.part,
+          type: d.entry.type,
+          title: d.entry.title ?? null,
+          media_type: d.entry.mediaType,
+          size: d.size,
+          sha256: d.sha256,
+          blob_key: d.blobKey,
+          created_at: receivedAt,
+        })),
+        receipt: { id: receiptId, body, signature },
+        events,
+        actor: party.id,
+        at: receivedAt,
+        jobs: startsNow ? [routingJob(caseRow.id, caseRow.routing_round, caseRow.urgent === 1)] : [],
+        audit: {
+          at: receivedAt,
+          actor: party.id,
+          action: m.supplementTo ? 'supplement-received' : 'package-received',
+          caseId: caseRow.id,
+          details: {
+            packageId: m.packageId,
+            receiptId,
+            manifestSha256: receipt.manifestSha256,
+            documents: receipt.documents,
+            clockStatus: clock.status,
+          },
+        },
+      });
     } catch (e) {
       if (isUniqueViolation(e)) {
         // A concurrent post of the same packageId committed first.
@@ -420,16 +334,16 @@ export function createIntakeService(deps: IntakeDeps) {
     return { status: 201, receiptId, caseId: caseRow.id, body, signature };
   }
 
-  async function getReceipt(party: Party, receiptId: string): Promise<{ body: Buffer; signature: Buffer; caseId: string }> {
-    const r = await db.selectFrom('receipts').selectAll().where('id', '=', receiptId).executeTakeFirst();
-    if (!r || r.sender_party_id !== party.id) throw notFound(`no receipt ${receiptId} for ${party.id}`);
-    return { body: Buffer.from(r.body), signature: Buffer.from(r.signature), caseId: r.case_id };
+  async function getReceipt(party: Party, receiptId: string): Promise<StoredReceipt> {
+    const r = await store.receipt(receiptId);
+    if (!r || r.senderPartyId !== party.id) throw notFound(`no receipt ${receiptId} for ${party.id}`);
+    return r;
   }
 
   /** Records a refused package: the audit entry is all that is kept of it. */
   async function auditRejection(party: Party | undefined, status: number, type: string, packageId?: string): Promise<void> {
     try {
-      await database.writer.commit([
+      await deps.db.writer.commit([
         {
           audit: {
             at: now().toISOString(),
@@ -445,7 +359,7 @@ export function createIntakeService(deps: IntakeDeps) {
     }
   }
 
-  return { checkManifest, commit, getReceipt, auditRejection, caseClock };
+  return { checkManifest, commit, getReceipt, auditRejection };
 }
 
 function definedConsents(m: Manifest): Record<string, boolean> {

@@ -9,8 +9,10 @@ import type { Request } from 'express';
 import type multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
 import { badRequest, Problem, tooLarge, unsupportedMediaType } from '../shared/problem.js';
-import { createSniffFilter, isAllowedMediaType } from './sniff.js';
-import { manifestSchema, zodErrors, type DocumentEntry, type Manifest } from './manifest.js';
+import { createSniffFilter, isAllowedMediaType } from '../storage/sniff.js';
+import { parseWith } from '../shared/validate.js';
+import { readSmall } from '../shared/uploads.js';
+import { manifestSchema, type DocumentEntry, type Manifest } from './schema.js';
 
 export interface UploadLimits {
   /** admission control (issue 6); absent = none */
@@ -54,9 +56,7 @@ export function parseManifest(raw: Buffer): { manifest: Manifest; raw: Buffer } 
   } catch (e) {
     throw badRequest(`the manifest is not valid JSON: ${(e as Error).message}`, undefined, 'invalid-manifest-json');
   }
-  const r = manifestSchema.safeParse(json);
-  if (!r.success) throw badRequest('the manifest is not valid', zodErrors(r.error), 'invalid-manifest');
-  return { manifest: r.data, raw };
+  return { manifest: parseWith(manifestSchema, json, { what: 'the manifest', type: 'invalid-manifest' }), raw };
 }
 
 /** Called when the manifest has arrived as a text field or file part. */
@@ -83,17 +83,6 @@ export async function acceptManifest(state: UploadState, raw: Buffer, limits: Up
   state.manifestRaw = raw;
   state.manifestChecked = state.onManifest(manifest);
   await state.manifestChecked;
-}
-
-export async function readSmall(stream: NodeJS.ReadableStream, max: number, part = 'manifest'): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of stream as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > max) throw tooLarge(`the ${part} is larger than ${max} bytes`, `${part}-too-large`);
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
 }
 
 export function createUploadStorage(blobs: BlobStore, limits: UploadLimits): multer.StorageEngine {

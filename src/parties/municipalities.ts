@@ -65,14 +65,6 @@ function table(): Municipalities {
   return defaultTable;
 }
 
-export function regionOf(municipalityCode: string): string | undefined {
-  return table().regionOf(municipalityCode);
-}
-
 export function isKnownMunicipality(code: string): boolean {
   return table().isKnownMunicipality(code);
-}
-
-export function regionName(code: string): string | undefined {
-  return table().regionName(code);
 }

@@ -12,9 +12,7 @@ import { z } from 'zod';
 import { isKnownMunicipality } from './municipalities.js';
 
 export const PARTY_KINDS = ['municipality', 'senior-pension-unit', 'staff', 'gp-system'] as const;
-export type PartyKind = (typeof PARTY_KINDS)[number];
 export const STAFF_ROLES = ['coordinator', 'specialist', 'team-lead'] as const;
-export type StaffRole = (typeof STAFF_ROLES)[number];
 export const DEFAULT_CAPACITY_PER_DAY = 3;
 
 /** Normalised: exactly one of the two, sha256 as 64 upper-case hex digits without colons. */
@@ -117,8 +115,6 @@ const partySchema = z.discriminatedUnion('kind', [municipalityParty, seniorPensi
 const fileSchema = z.object({ parties: z.array(z.unknown()) });
 
 export type Party = z.output<typeof partySchema>;
-export type MunicipalityParty = z.output<typeof municipalityParty>;
-export type SeniorPensionUnitParty = z.output<typeof seniorPensionUnitParty>;
 export type StaffParty = z.output<typeof staffParty>;
 export type GpSystemParty = z.output<typeof gpSystemParty>;
 

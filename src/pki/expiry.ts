@@ -65,5 +65,3 @@ export function createCertExpiryMonitor(opts: { registry: Registry; log: Logger;
     },
   };
 }
-
-export type CertExpiryMonitor = ReturnType<typeof createCertExpiryMonitor>;

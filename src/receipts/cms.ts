@@ -194,21 +194,6 @@ function replaceOnce(buf: Buffer, find: Buffer, replacement: Buffer): void {
   replacement.copy(buf, at);
 }
 
-const signerCache = new Map<string, DetachedSigner>();
-const SIGNER_CACHE_MAX = 8;
-
-/** One-shot form; the parsed key and certificate are cached per PEM pair. */
-export function signDetached(content: Buffer, signer: SignerMaterial, signingTime?: Date): Buffer {
-  const cacheKey = crypto.createHash('sha256').update(signer.certPem).update('\0').update(signer.keyPem).digest('hex');
-  let s = signerCache.get(cacheKey);
-  if (!s) {
-    s = createSigner(signer);
-    if (signerCache.size >= SIGNER_CACHE_MAX) signerCache.delete(signerCache.keys().next().value!);
-    signerCache.set(cacheKey, s);
-  }
-  return s.sign(content, signingTime);
-}
-
 // ---------------------------------------------------------------------------
 // Verification
 

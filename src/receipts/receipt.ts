@@ -22,6 +22,8 @@ export interface Receipt {
   service: string;
   supplementTo?: string;
   documents: ReceiptDocument[];
+  /** document types the case still lacks before its clock starts (§21 stk. 2); empty when complete */
+  missingDocuments: string[];
   manifestSha256: string;
   clock: Clock;
 }

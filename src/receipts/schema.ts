@@ -29,6 +29,10 @@ export const receiptSchema = z.strictObject({
   service: z.string(),
   supplementTo: z.string().uuid().optional(),
   documents: z.array(z.strictObject({ part: z.string(), type: z.string(), size: z.number().int(), sha256: z.string() })),
+  missingDocuments: z
+    .array(z.string())
+    .optional()
+    .describe('the document types the case still lacks; its clock waits for them (§21 stk. 2). Empty when the case is complete'),
   manifestSha256: z.string(),
   clock: clockSchema,
 });
@@ -39,29 +43,4 @@ export const problemSchema = z.object({
   status: z.number().int(),
   detail: z.string().optional(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
-
-export const caseViewSchema = z.object({
-  caseId: z.string().uuid(),
-  state: z.string(),
-  service: z.string(),
-  caseType: z.string(),
-  urgent: z.boolean(),
-  municipalityCode: z.string(),
-  receivedAt: z.string(),
-  assignedTo: z.string().nullable(),
-  clock: clockSchema,
-  documents: z.array(
-    z.object({
-      part: z.string(),
-      type: z.string(),
-      title: z.string().nullable(),
-      mediaType: z.string(),
-      size: z.number(),
-      sha256: z.string(),
-      receivedAt: z.string(),
-    }),
-  ),
-  responses: z.array(z.unknown()),
-  history: z.array(z.object({ at: z.string(), event: z.string(), actor: z.string(), data: z.unknown().optional() })),
 });

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { FieldError } from '../shared/problem.js';
-import { zodErrors } from '../intake/manifest.js';
+import { checkWith, requiredOr } from '../shared/validate.js';
 
 export const RESPONSE_KINDS = ['statement', 'specialist-attest', 'pre-meeting-advice', 'recommendation', 'gp-notice'] as const;
 export type ResponseKind = (typeof RESPONSE_KINDS)[number];
@@ -28,7 +28,7 @@ export const FINAL_KINDS: readonly ResponseKind[] = ['statement', 'specialist-at
 
 const text = (what: string) =>
   z
-    .string({ error: `${what} is required` })
+    .string({ error: requiredOr(what) })
     .trim()
     .min(1, `${what} must not be empty`)
     .max(50_000, 'at most 50 000 characters');
@@ -38,7 +38,7 @@ const gpDiscussion = z.boolean().optional();
 
 const furtherAssessment = z
   .strictObject({
-    needed: z.boolean({ error: 'needed is required (true or false)' }),
+    needed: z.boolean({ error: requiredOr('needed (true or false)') }),
     description: z.string().trim().min(1).optional(),
     priceDkk: z.number().nonnegative('priceDkk must be 0 or more').optional(),
     timeframe: z.string().trim().min(1).optional(),
@@ -63,7 +63,7 @@ const schemas = {
     latestJobAssessment: z.string().trim().min(1, 'latestJobAssessment must not be empty').optional(),
   }),
   'statement-§10': z.strictObject({
-    obvious: z.boolean({ error: 'obvious is required: is it obvious that the work capacity cannot be improved (§10 stk. 2)?' }),
+    obvious: z.boolean({ error: requiredOr('obvious (is it obvious that the work capacity cannot be improved, §10 stk. 2?)') }),
     reasoning: text('reasoning (§10 stk. 2)'),
     gpDiscussion,
   }),
@@ -77,7 +77,7 @@ const schemas = {
   recommendation: z.strictObject({
     reasons: text('reasons (§6 stk. 2: a recommendation is reasoned)'),
     proposals: z
-      .array(text('each proposal'), { error: 'proposals is required' })
+      .array(text('each proposal'), { error: requiredOr('proposals') })
       .min(1, 'proposals must list at least one concrete proposal (§6 stk. 2)'),
     gpDiscussion,
   }),
@@ -103,10 +103,7 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
     return [{ path: 'kind', message: `a ${ctx.service} case returns ${allowed.join(' or ') || 'nothing'}, not ${kind}` }];
   }
   const key = kind === 'statement' && ctx.service === 'early-pension-statement' ? 'statement-§10' : (kind as keyof typeof schemas);
-  const parsed = schemas[key].safeParse(content ?? undefined);
-  const errors: FieldError[] = parsed.success
-    ? []
-    : zodErrors(parsed.error).map((e) => ({ path: e.path === '(root)' ? 'content' : `content.${e.path}`, message: e.message }));
+  const errors: FieldError[] = checkWith(schemas[key], content ?? undefined, 'content');
   if (content === null || typeof content !== 'object')
     return errors.length ? errors : [{ path: 'content', message: 'content must be an object' }];
   const c = content as Record<string, unknown>;

@@ -8,13 +8,15 @@
 import { Router, type Request } from 'express';
 import multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
-import type { Db } from '../storage/db.js';
-import { badRequest, forbidden, notFound } from '../shared/problem.js';
-import { createSniffFilter } from '../intake/sniff.js';
-import { readSmall, type UploadLimits } from '../intake/upload.js';
-import { uploadProblem } from '../intake/routes.js';
-import { isStaff } from '../routing/service.js';
+import { badRequest } from '../shared/problem.js';
+import { createSniffFilter } from '../storage/sniff.js';
+import { readSmall, uploadProblem, type UploadProblemLimits } from '../shared/uploads.js';
+import { named, operation, route } from '../shared/api.js';
+import { parseWith } from '../shared/validate.js';
+import { requireStaff, staffOf } from '../parties/roles.js';
+import { problemSchema } from '../receipts/schema.js';
 import type { ResponseService, StoredDocument } from './service.js';
+import { responseAnswerSchema, responseRequestSchema } from './schema.js';
 
 const MAX_RESPONSE_JSON = 256 * 1024;
 
@@ -60,20 +62,44 @@ function storage(blobs: BlobStore): multer.StorageEngine {
   };
 }
 
-export function createResponsesRouter(deps: { db: Db; blobs: BlobStore; responses: ResponseService; limits: UploadLimits }): Router {
+const Problem = named('Problem', problemSchema);
+const problem = (description: string) => ({ description, body: Problem });
+
+export const operations = {
+  respond: operation({
+    method: 'post',
+    path: '/v1/cases/{caseId}/responses',
+    summary: 'The assigned staff member returns a statement, attest, advice, recommendation or GP notice with its signed-off PDF',
+    params: { caseId: 'the case id' },
+    multipart: {
+      parts: { response: named('ResponseRequest', responseRequestSchema), document: 'binary' },
+      required: ['response', 'document'],
+    },
+    responses: {
+      '201': { description: 'Checked, signed and dispatched in one transaction', body: named('ResponseAnswer', responseAnswerSchema) },
+      '400': problem('A part is missing, or the response part is not JSON'),
+      '403': problem('Not a staff member'),
+      '404': problem('No such case assigned to the caller'),
+      '409': problem('The case is not open'),
+      '413': problem('The document is too large'),
+      '415': problem('The document is not a PDF'),
+      '422': problem('The response does not fit its schema, or content the rules require is missing; `errors` names each field'),
+    },
+  }),
+};
+
+export function createResponsesRouter(deps: { blobs: BlobStore; responses: ResponseService; limits: UploadProblemLimits }): Router {
   const router = Router();
   const upload = multer({
     storage: storage(deps.blobs),
     limits: { fileSize: deps.limits.maxDocumentBytes, files: 2, fields: 2, parts: 4, fieldSize: MAX_RESPONSE_JSON, headerPairs: 50 },
   }).any();
 
-  router.post('/v1/cases/:caseId/responses', async (req, res) => {
-    const staff = req.party;
-    if (!isStaff(staff)) throw forbidden('responses are returned by regional staff', 'wrong-party-kind');
+  route(router, operations.respond, [requireStaff('responses are returned by regional staff')], async (req, res) => {
+    const staff = staffOf(req);
     const caseId = String(req.params.caseId);
     // Before reading the body: only the assignee may respond.
-    const c = await deps.db.db.selectFrom('cases').select(['assigned_to']).where('id', '=', caseId).executeTakeFirst();
-    if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
+    await deps.responses.assertAssignee(staff, caseId);
 
     const r = req as UploadRequest;
     const discard = async () => {
@@ -90,24 +116,20 @@ export function createResponsesRouter(deps: { db: Db; blobs: BlobStore; response
       const rawField = (req.body as Record<string, unknown> | undefined)?.response;
       const raw = state.responseJson ?? (typeof rawField === 'string' ? Buffer.from(rawField, 'utf8') : undefined);
       if (!raw) throw badRequest('the "response" part (JSON) is missing', [{ path: 'response', message: 'required' }], 'response-missing');
-      let response: unknown;
+      let json: unknown;
       try {
-        response = JSON.parse(raw.toString('utf8'));
+        json = JSON.parse(raw.toString('utf8'));
       } catch {
         throw badRequest('the "response" part is not valid JSON', [{ path: 'response', message: 'not valid JSON' }], 'invalid-json');
       }
-      if (response === null || typeof response !== 'object' || Array.isArray(response)) {
-        throw badRequest('the "response" part must be a JSON object { kind, content }', [
-          { path: 'response', message: 'must be an object' },
-        ]);
-      }
+      const response = parseWith(responseRequestSchema, json, { what: 'the "response" part' });
       if (!state.document)
         throw badRequest(
           'the "document" part (the signed-off PDF) is missing',
           [{ path: 'document', message: 'required' }],
           'document-missing',
         );
-      const out = await deps.responses.submit(staff, caseId, response as { kind?: unknown; content?: unknown }, state.document);
+      const out = await deps.responses.submit(staff, caseId, response, state.document);
       res.status(201).json(out);
     } catch (err) {
       await discard();

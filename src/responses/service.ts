@@ -23,9 +23,11 @@ import { appendAudit } from '../audit/audit.js';
 import { conflict, notFound, unprocessable } from '../shared/problem.js';
 import type { DeadlineService } from '../deadlines/service.js';
 import type { DetachedSigner } from '../receipts/cms.js';
-import { envelopeDigest, envelopeParts, type EnvelopeFields, type EnvelopeParts } from '../delivery/envelope.js';
+import { prepareEnvelope, type EnvelopeFields, type EnvelopeParts } from '../delivery/service.js';
 import { checkResponse, FINAL_KINDS, type ResponseKind } from './content.js';
-import { DELIVERY_TOPIC, deliveryJobId, requestJob } from '../routing/outbox.js';
+import { enqueueIn } from '../outbox/outbox.js';
+import { deliveryJob } from '../delivery/types.js';
+import { createResponseStore } from './store.js';
 
 export interface StoredDocument {
   blobKey: string;
@@ -67,6 +69,7 @@ interface PlannedMessage {
 export function createResponseService(deps: ResponseServiceDeps) {
   const { db: database, log } = deps;
   const db = database.db;
+  const store = createResponseStore(database);
   const now = deps.now ?? (() => new Date());
 
   function citizenOf(c: CaseRow): { cpr: string; name: string } {
@@ -97,26 +100,27 @@ export function createResponseService(deps: ResponseServiceDeps) {
    * Validates and dispatches. The document is already in the blob store
    * (`doc`); on any refusal or failure the caller deletes it.
    */
+  /** Only the staff member the case is assigned to may respond; anyone else gets the answer a missing case gets. */
+  async function assertAssignee(staff: StaffParty, caseId: string): Promise<void> {
+    const c = await store.caseById(caseId);
+    if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
+  }
+
   async function submit(
     staff: StaffParty,
     caseId: string,
-    response: { kind?: unknown; content?: unknown },
+    response: { kind: ResponseKind; content: Record<string, unknown> },
     doc: StoredDocument,
   ): Promise<SubmittedResponse> {
-    const c = await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
+    const c = await store.caseById(caseId);
     if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
     if (c.state !== 'assigned')
       throw conflict(`case ${caseId} is ${c.state}; responses are returned on open, assigned cases`, 'case-state');
-    const earlier = await db
-      .selectFrom('responses')
-      .select('id')
-      .where('case_id', '=', c.id)
-      .where('kind', '=', 'specialist-attest')
-      .executeTakeFirst();
+    const earlier = await store.hasResponse(c.id, 'specialist-attest');
     const consents = JSON.parse(c.consents) as { gpDiscussion?: boolean };
     const errors = checkResponse(response.kind, response.content, {
       service: c.service,
-      earlierAssessments: earlier !== undefined,
+      earlierAssessments: earlier,
       gpDiscussionConsent: consents.gpDiscussion === true,
     });
     if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
@@ -141,8 +145,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
         content: response.content,
         document: { mediaType: doc.mediaType, sha256: doc.sha256, size: doc.size },
       };
-      const parts = envelopeParts(fields);
-      const { sha256, size } = await envelopeDigest(parts, await deps.blobs.get(doc.blobKey));
+      const { parts, sha256, size } = await prepareEnvelope(fields, await deps.blobs.get(doc.blobKey));
       const signature = await deps.signer.signDigestAsync(sha256, new Date(sentAt));
       signed.push({ m, parts, sha256: sha256.toString('hex'), size, signature });
     }
@@ -150,82 +153,67 @@ export function createResponseService(deps: ResponseServiceDeps) {
     let afterCommit: (() => unknown) | undefined;
     const clock = await db.transaction().execute(async (trx) => {
       // Re-check under the lock: the case must still be this person's open case.
-      const locked = await trx
-        .selectFrom('cases')
-        .select(['assigned_to', 'state'])
-        .where('id', '=', c.id)
-        .$if(database.dialect === 'postgres', (q) => q.forUpdate())
-        .executeTakeFirst();
+      const locked = await store.lockCase(trx, c.id);
       if (!locked || locked.assigned_to !== staff.id || locked.state !== 'assigned')
         throw conflict(`case ${caseId} changed meanwhile; nothing was sent`, 'case-state');
-      await trx
-        .insertInto('responses')
-        .values({
-          id: responseId,
+      await store.insertResponse(trx, {
+        id: responseId,
+        case_id: c.id,
+        kind,
+        author: staff.id,
+        content_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(response.content), 'utf8')),
+        media_type: doc.mediaType,
+        size: doc.size,
+        sha256: doc.sha256,
+        blob_key: doc.blobKey,
+        created_at: sentAt,
+      });
+      await store.insertMessages(
+        trx,
+        signed.map((s) => ({
+          id: s.m.messageId,
+          response_id: responseId,
           case_id: c.id,
           kind,
-          author: staff.id,
-          content_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(response.content), 'utf8')),
-          media_type: doc.mediaType,
-          size: doc.size,
-          sha256: doc.sha256,
-          blob_key: doc.blobKey,
-          created_at: sentAt,
-        })
-        .execute();
-      await trx
-        .insertInto('messages')
-        .values(
-          signed.map((s) => ({
-            id: s.m.messageId,
-            response_id: responseId,
-            case_id: c.id,
-            kind,
-            recipient_party_id: s.m.to,
-            recipient_ydernummer: s.m.ydernummer,
-            copy: s.m.copy ? 1 : 0,
-            sent_at: sentAt,
-            state: s.m.state,
-            envelope_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(s.parts), 'utf8')),
-            envelope_size: s.size,
-            envelope_sha256: s.sha256,
-            signature: s.signature,
-            last_error: null,
-            push_since: sentAt,
-            delivered_at: null,
-            acknowledged_at: null,
-            updated_at: sentAt,
-          })),
-        )
-        .execute();
-      await trx
-        .insertInto('case_events')
-        .values([
-          {
-            case_id: c.id,
-            at: sentAt,
-            event: 'response-submitted',
-            actor: staff.id,
-            data: JSON.stringify({ responseId, kind, sha256: doc.sha256 }),
-          },
-          ...signed.map((s) => ({
-            case_id: c.id,
-            at: sentAt,
-            event: `message-${s.m.state}`,
-            actor: 'delivery',
-            data: JSON.stringify({
-              messageId: s.m.messageId,
-              to: s.m.to,
-              copy: s.m.copy,
-              ...(s.m.ydernummer ? { ydernummer: s.m.ydernummer } : {}),
-            }),
-          })),
-        ])
-        .execute();
+          recipient_party_id: s.m.to,
+          recipient_ydernummer: s.m.ydernummer,
+          copy: s.m.copy ? 1 : 0,
+          sent_at: sentAt,
+          state: s.m.state,
+          envelope_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(s.parts), 'utf8')),
+          envelope_size: s.size,
+          envelope_sha256: s.sha256,
+          signature: s.signature,
+          last_error: null,
+          push_since: sentAt,
+          delivered_at: null,
+          acknowledged_at: null,
+          updated_at: sentAt,
+        })),
+      );
+      await store.insertEvents(trx, [
+        {
+          case_id: c.id,
+          at: sentAt,
+          event: 'response-submitted',
+          actor: staff.id,
+          data: JSON.stringify({ responseId, kind, sha256: doc.sha256 }),
+        },
+        ...signed.map((s) => ({
+          case_id: c.id,
+          at: sentAt,
+          event: `message-${s.m.state}`,
+          actor: 'delivery',
+          data: JSON.stringify({
+            messageId: s.m.messageId,
+            to: s.m.to,
+            copy: s.m.copy,
+            ...(s.m.ydernummer ? { ydernummer: s.m.ydernummer } : {}),
+          }),
+        })),
+      ]);
       // The push jobs commit with the messages (transactional outbox); pull-only recipients' jobs end at once.
-      for (const sm of signed)
-        if (sm.m.state === 'queued')
-          await requestJob(trx, DELIVERY_TOPIC, deliveryJobId(sm.m.messageId), { messageId: sm.m.messageId }, sentAt);
+      for (const sm of signed) if (sm.m.state === 'queued') await enqueueIn(trx, deliveryJob(sm.m.messageId), sentAt);
       await appendAudit(trx, database.dialect, {
         at: sentAt,
         actor: staff.id,
@@ -251,7 +239,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
         const furtherNeeded =
           kind === 'specialist-attest' &&
           (response.content as { furtherAssessment?: { needed?: boolean } }).furtherAssessment?.needed === true;
-        if (!furtherNeeded) await trx.updateTable('cases').set({ state: 'closed', updated_at: sentAt }).where('id', '=', c.id).execute();
+        if (!furtherNeeded) await store.closeCase(trx, c.id, sentAt);
       }
       return clockNow;
     });
@@ -279,7 +267,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
     };
   }
 
-  return { submit };
+  return { assertAssignee, submit };
 }
 
 export type ResponseService = ReturnType<typeof createResponseService>;

@@ -134,14 +134,19 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
   if (!staff.roles.includes(role)) {
     out.push({
       rule: 'role',
-      reason: `${who} does not have the ${role} role, which the service ${c.service} needs (${ROLE_BASIS[role]}); a person without the role cannot do the work.`,
+      reason:
+        `${who} does not have the ${role} role, which the service ${c.service} needs (${ROLE_BASIS[role]}); ` +
+        'a person without the role cannot do the work.',
     });
   }
 
   if (role === 'coordinator' && !staff.municipalities.includes(c.municipalityCode)) {
     out.push({
       rule: 'municipality',
-      reason: `${who} does not serve municipality ${c.municipalityCode}; a health coordinator must be one the region provides to the case's municipality under their cooperation agreement (§16; §25 stk. 3: the coordinator the region has made available to the municipality).`,
+      reason:
+        `${who} does not serve municipality ${c.municipalityCode}; ` +
+        "a health coordinator must be one the region provides to the case's municipality under their cooperation agreement " +
+        '(§16; §25 stk. 3: the coordinator the region has made available to the municipality).',
     });
   }
 
@@ -160,7 +165,9 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
   if (c.gpYdernummer !== null && c.gpYdernummer !== '' && staff.ydernumre.includes(c.gpYdernummer)) {
     out.push({
       rule: '§12 stk. 2',
-      reason: `${who} holds ydernummer ${c.gpYdernummer}, the citizen's GP practice, and may not advise or assess in a case where they are or have been the citizen's GP (§12 stk. 2${analogy}).`,
+      reason:
+        `${who} holds ydernummer ${c.gpYdernummer}, the citizen's GP practice, ` +
+        `and may not advise or assess in a case where they are or have been the citizen's GP (§12 stk. 2${analogy}).`,
     });
   }
   const auth = staffAuthorisationId(staff);
@@ -184,14 +191,18 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
     ].join(' and ');
     out.push({
       rule: '§12 stk. 2',
-      reason: `${who} is among the citizen's treating clinicians (${how}) and may not advise or assess in a case where they treat or have treated the citizen (§12 stk. 2${analogy}).`,
+      reason:
+        `${who} is among the citizen's treating clinicians (${how}) ` +
+        `and may not advise or assess in a case where they treat or have treated the citizen (§12 stk. 2${analogy}).`,
     });
   }
 
   if (role === 'specialist' && c.priorCoordinators.includes(staff.id) && c.consents.sameSpecialistAsCoordinator !== true) {
     out.push({
       rule: '§13 stk. 3',
-      reason: `${who} was the health coordinator in this citizen's case, and under §13 stk. 3 the same person may do the clinical assessment only if the citizen agrees; no such consent is recorded.`,
+      reason:
+        `${who} was the health coordinator in this citizen's case, ` +
+        'and under §13 stk. 3 the same person may do the clinical assessment only if the citizen agrees; no such consent is recorded.',
     });
   }
 
@@ -201,7 +212,8 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
       reason:
         role === 'coordinator'
           ? `${who} is excluded by agreement ${agreement.id}: the municipality has exercised its right to a new health coordinator (§25 stk. 3).`
-          : `${who} is excluded by agreement ${agreement.id}, which lists staff who may not work the municipality's cases (§25 stk. 3, applied by the agreement to specialists in the clinical function too).`,
+          : `${who} is excluded by agreement ${agreement.id}, which lists staff who may not work the municipality's cases ` +
+            '(§25 stk. 3, applied by the agreement to specialists in the clinical function too).',
     });
   }
 
@@ -288,7 +300,9 @@ export function checkManualAssignment(
       rules: [
         {
           rule: 'role',
-          reason: `No staff member with that id is in the parties file; the service ${c.service} needs a ${requiredRole(c.service)} (${ROLE_BASIS[requiredRole(c.service)]}).`,
+          reason:
+            `No staff member with that id is in the parties file; ` +
+            `the service ${c.service} needs a ${requiredRole(c.service)} (${ROLE_BASIS[requiredRole(c.service)]}).`,
         },
       ],
     };

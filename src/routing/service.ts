@@ -16,11 +16,15 @@ import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, Database } from '../storage/schema.js';
 import type { Party, StaffParty } from '../parties/parties.js';
-import type { Agreement, Service } from '../deadlines/types.js';
+import { isStaff } from '../parties/roles.js';
+import type { AgreementLookup, Service } from '../deadlines/types.js';
 import { appendAudit } from '../audit/audit.js';
-import { conflict, notFound, unprocessable } from '../shared/problem.js';
+import { enqueueIn } from '../outbox/outbox.js';
+import { conflict, notFound } from '../shared/problem.js';
+import { validationProblem } from '../shared/validate.js';
 import { checkManualAssignment, chooseAssignee, eligibleStaff, requiredRole, type Exclusion, type RoutingCase } from './eligibility.js';
-import { requestRouting } from './outbox.js';
+import { createRoutingStore, ROUTABLE_STATES } from './store.js';
+import { routingJob } from './types.js';
 
 export interface RoutingMetricsSink {
   /** seconds from the (completing) receipt to the first assignment */
@@ -32,7 +36,7 @@ export interface RoutingMetricsSink {
 export interface RoutingServiceDeps {
   db: Db;
   parties: { all(): readonly Party[]; get(id: string): Party | undefined };
-  agreements: { current(): readonly Agreement[] };
+  agreements: Pick<AgreementLookup, 'byId'>;
   log: Logger;
   now?: () => Date;
   metrics?: RoutingMetricsSink;
@@ -50,20 +54,7 @@ export type RouteOutcome =
   /** another instance or job assigned it between our read and our update */
   | { outcome: 'lost-race' };
 
-const MAX_REASON = 2000;
 type Q = Kysely<Database> | Transaction<Database>;
-
-/** Case states in which routing may assign. */
-export const ROUTABLE_STATES = ['received', 'unassigned'] as const;
-
-export function isStaff(p: Party | undefined): p is StaffParty {
-  return p !== undefined && p.kind === 'staff';
-}
-
-/** A boolean, not a type guard: `false` must not narrow a staff member away. Use with isStaff where a StaffParty is needed. */
-export function isTeamLead(p: Party | undefined): boolean {
-  return isStaff(p) && p.roles.includes('team-lead');
-}
 
 const SPECIALIST_SERVICES = new Set<string>(['clinical-assessment', 'senior-pension-assessment']);
 
@@ -79,20 +70,11 @@ function parseJson<T>(text: string | null | undefined, fallback: T): T {
 export function createRoutingService(deps: RoutingServiceDeps) {
   const { db: database, log } = deps;
   const db = database.db;
+  const store = createRoutingStore(database);
   const now = deps.now ?? (() => new Date());
 
   const staffList = (): StaffParty[] => deps.parties.all().filter(isStaff);
-  const agreementOf = (c: Pick<CaseRow, 'agreement_id'>): Agreement | null =>
-    c.agreement_id ? (deps.agreements.current().find((a) => a.id === c.agreement_id) ?? null) : null;
-
-  async function loadCase(q: Q, caseId: string, forUpdate = false): Promise<CaseRow | undefined> {
-    return q
-      .selectFrom('cases')
-      .selectAll()
-      .where('id', '=', caseId)
-      .$if(forUpdate && database.dialect === 'postgres', (qb) => qb.forUpdate())
-      .executeTakeFirst();
-  }
+  const agreementOf = (c: Pick<CaseRow, 'agreement_id'>) => deps.agreements.byId(c.agreement_id);
 
   /**
    * Staff who were health coordinator in any of this citizen's coordinator
@@ -100,30 +82,16 @@ export function createRoutingService(deps: RoutingServiceDeps) {
    * case events, so a reassignment does not erase who was coordinator.
    */
   async function priorCoordinators(q: Q, c: CaseRow): Promise<string[]> {
-    const related = await q
-      .selectFrom('cases')
-      .select(['id', 'service', 'assigned_to'])
-      .where('citizen_ref', '=', c.citizen_ref)
-      .where('id', '!=', c.id)
-      .execute();
+    const related = await store.otherCasesOfCitizen(q, c.citizen_ref, c.id);
     const coordinatorCases = related.filter((r) => !SPECIALIST_SERVICES.has(r.service));
     const ids = new Set<string>();
     for (const r of coordinatorCases) if (r.assigned_to) ids.add(r.assigned_to);
-    if (coordinatorCases.length > 0) {
-      const events = await q
-        .selectFrom('case_events')
-        .select(['data'])
-        .where(
-          'case_id',
-          'in',
-          coordinatorCases.map((r) => r.id),
-        )
-        .where('event', '=', 'assigned')
-        .execute();
-      for (const e of events) {
-        const staffId = parseJson<{ staffId?: unknown }>(e.data, {}).staffId;
-        if (typeof staffId === 'string') ids.add(staffId);
-      }
+    for (const data of await store.assignedEventData(
+      q,
+      coordinatorCases.map((r) => r.id),
+    )) {
+      const staffId = parseJson<{ staffId?: unknown }>(data, {}).staffId;
+      if (typeof staffId === 'string') ids.add(staffId);
     }
     return [...ids].sort();
   }
@@ -140,32 +108,6 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       priorCoordinators: requiredRole(c.service as Service) === 'specialist' ? await priorCoordinators(q, c) : [],
       conflicts: parseJson<string[]>(c.conflicts, []),
     };
-  }
-
-  async function openLoads(staffIds: string[]): Promise<{ staffId: string; openCases: number }[]> {
-    if (staffIds.length === 0) return [];
-    const rows = await db
-      .selectFrom('cases')
-      .select(['assigned_to', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('state', '=', 'assigned')
-      .where('assigned_to', 'in', staffIds)
-      .groupBy('assigned_to')
-      .execute();
-    return rows.map((r) => ({ staffId: r.assigned_to!, openCases: Number(r.n) }));
-  }
-
-  async function addEvent(
-    trx: Transaction<Database>,
-    caseId: string,
-    at: string,
-    event: string,
-    actor: string,
-    data: Record<string, unknown>,
-  ): Promise<void> {
-    await trx
-      .insertInto('case_events')
-      .values({ case_id: caseId, at, event, actor, data: JSON.stringify(data) })
-      .execute();
   }
 
   type Plan =
@@ -189,9 +131,9 @@ export function createRoutingService(deps: RoutingServiceDeps) {
   async function routeMany(requests: readonly { caseId: string; round?: number }[]): Promise<RouteOutcome[]> {
     if (requests.length === 0) return [];
     const ids = [...new Set(requests.map((r) => r.caseId))];
-    const rows = new Map((await db.selectFrom('cases').selectAll().where('id', 'in', ids).execute()).map((c) => [c.id, c]));
+    const rows = new Map((await store.casesByIds(ids)).map((c) => [c.id, c]));
     const staff = staffList();
-    const load = new Map((await openLoads(staff.map((s) => s.id))).map((l) => [l.staffId, l.openCases]));
+    const load = new Map((await store.openLoads(staff.map((s) => s.id))).map((l) => [l.staffId, l.openCases]));
     const planned = new Set<string>();
 
     const plans: Plan[] = [];
@@ -229,19 +171,11 @@ export function createRoutingService(deps: RoutingServiceDeps) {
           out.push(p.outcome);
         } else if (p.kind === 'assign') {
           const { c, staffId } = p;
-          const r = await trx
-            .updateTable('cases')
-            .set({ assigned_to: staffId, assigned_at: at, state: 'assigned', routing_note: null, updated_at: at })
-            .where('id', '=', c.id)
-            .where('assigned_to', 'is', null)
-            .where('state', 'in', [...ROUTABLE_STATES])
-            .where('routing_round', '=', c.routing_round)
-            .executeTakeFirst();
-          if (Number(r.numUpdatedRows) !== 1) {
+          if (!(await store.assignIfWaiting(trx, c.id, c.routing_round, staffId, at))) {
             out.push({ outcome: 'lost-race' });
             continue;
           }
-          await addEvent(trx, c.id, at, 'assigned', 'routing', { staffId, round: c.routing_round, by: 'routing' });
+          await store.addEvent(trx, c.id, at, 'assigned', 'routing', { staffId, round: c.routing_round, by: 'routing' });
           await appendAudit(trx, database.dialect, {
             at,
             actor: 'routing',
@@ -253,20 +187,12 @@ export function createRoutingService(deps: RoutingServiceDeps) {
         } else {
           // Only the transition to 'unassigned' is an event (the reconciler looks again every interval).
           const { c, excluded } = p;
-          const r = await trx
-            .updateTable('cases')
-            .set({ state: 'unassigned', routing_note: JSON.stringify({ at, excluded }), updated_at: at })
-            .where('id', '=', c.id)
-            .where('state', '=', 'received')
-            .where('assigned_to', 'is', null)
-            .where('routing_round', '=', c.routing_round)
-            .executeTakeFirst();
-          if (Number(r.numUpdatedRows) !== 1) {
+          if (!(await store.markUnassigned(trx, c.id, c.routing_round, JSON.stringify({ at, excluded }), at))) {
             out.push({ outcome: 'unassigned-unchanged', excluded });
             continue;
           }
           const rules = [...new Set(excluded.flatMap((x) => x.rules.map((e) => e.rule)))].sort();
-          await addEvent(trx, c.id, at, 'unassigned', 'routing', { round: c.routing_round, rules, staffConsidered: excluded.length });
+          await store.addEvent(trx, c.id, at, 'unassigned', 'routing', { round: c.routing_round, rules, staffConsidered: excluded.length });
           await appendAudit(trx, database.dialect, {
             at,
             actor: 'routing',
@@ -303,43 +229,22 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     });
   }
 
-  function requireReason(value: unknown, path: string): string {
-    if (typeof value !== 'string' || value.trim() === '')
-      throw unprocessable(`${path}: a reason is required`, [{ path, message: 'is required and may not be blank' }]);
-    if (value.length > MAX_REASON)
-      throw unprocessable(`${path}: at most ${MAX_REASON} characters`, [{ path, message: `at most ${MAX_REASON} characters` }]);
-    return value.trim();
-  }
-
   /**
    * §12 stk. 2: the assigned staff member cannot work the case (GP, treating
    * clinician, or another conflict). The case goes back to routing, with this
    * person excluded from it for good.
    */
-  async function declareConflict(caseId: string, staff: StaffParty, reasonIn: unknown): Promise<{ round: number }> {
-    const reason = requireReason(reasonIn, 'reason');
+  async function declareConflict(caseId: string, staff: StaffParty, reason: string): Promise<{ round: number }> {
     const at = now().toISOString();
     const round = await db.transaction().execute(async (trx) => {
-      const c = await loadCase(trx, caseId, true);
+      const c = await store.caseById(trx, caseId, true);
       if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
       if (c.state !== 'assigned')
         throw conflict(`case ${caseId} is ${c.state}; a conflict can only be declared on an open, assigned case`, 'case-state');
       const conflicts = [...new Set([...parseJson<string[]>(c.conflicts, []), staff.id])].sort();
       const next = c.routing_round + 1;
-      await trx
-        .updateTable('cases')
-        .set({
-          assigned_to: null,
-          assigned_at: null,
-          state: 'received',
-          conflicts: JSON.stringify(conflicts),
-          routing_round: next,
-          routing_note: null,
-          updated_at: at,
-        })
-        .where('id', '=', c.id)
-        .execute();
-      await addEvent(trx, c.id, at, 'conflict-declared', staff.id, { staffId: staff.id, rule: '§12 stk. 2', reason, round: next });
+      await store.returnToRouting(trx, c.id, next, conflicts, at);
+      await store.addEvent(trx, c.id, at, 'conflict-declared', staff.id, { staffId: staff.id, rule: '§12 stk. 2', reason, round: next });
       await appendAudit(trx, database.dialect, {
         at,
         actor: staff.id,
@@ -347,7 +252,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
         caseId: c.id,
         details: { rule: '§12 stk. 2', round: next },
       });
-      await requestRouting(trx, c.id, next, at, c.urgent === 1);
+      await enqueueIn(trx, routingJob(c.id, next, c.urgent === 1), at);
       return next;
     });
     log.info({ caseId, staffId: staff.id, round }, 'conflict declared (§12 stk. 2): case back to routing');
@@ -363,24 +268,19 @@ export function createRoutingService(deps: RoutingServiceDeps) {
   async function assignManually(
     caseId: string,
     lead: StaffParty,
-    input: { staffId?: unknown; overrideReason?: unknown },
+    input: { staffId: string; overrideReason?: string },
   ): Promise<{ staffId: string; overridden: Exclusion[] }> {
-    if (typeof input.staffId !== 'string' || input.staffId.trim() === '') {
-      throw unprocessable('staffId is required', [{ path: 'staffId', message: 'is required' }]);
-    }
-    const staffId = input.staffId;
-    const override =
-      input.overrideReason === undefined || input.overrideReason === null
-        ? undefined
-        : { reason: requireReason(input.overrideReason, 'overrideReason') };
+    const { staffId } = input;
+    const override = input.overrideReason === undefined ? undefined : { reason: input.overrideReason };
     const target = deps.parties.get(staffId);
-    if (!isStaff(target))
-      throw unprocessable(`staffId: no staff member ${staffId} in the parties file`, [
-        { path: 'staffId', message: 'is not a staff member' },
-      ]);
+    if (!isStaff(target)) {
+      throw validationProblem([{ path: 'staffId', message: `${staffId} is not a staff member in the parties file` }], {
+        what: 'the request body',
+      });
+    }
     const at = now().toISOString();
     const result = await db.transaction().execute(async (trx) => {
-      const c = await loadCase(trx, caseId, true);
+      const c = await store.caseById(trx, caseId, true);
       if (!c) throw notFound(`no case ${caseId}`);
       if (c.complete !== 1)
         throw conflict(`case ${caseId} is awaiting its complete documents (§21 stk. 2) and cannot be assigned yet`, 'case-state');
@@ -396,13 +296,9 @@ export function createRoutingService(deps: RoutingServiceDeps) {
         );
       }
       const next = c.routing_round + 1;
-      await trx
-        .updateTable('cases')
-        .set({ assigned_to: staffId, assigned_at: at, state: 'assigned', routing_round: next, routing_note: null, updated_at: at })
-        .where('id', '=', c.id)
-        .execute();
+      await store.assign(trx, c.id, next, staffId, at);
       const overridden = check.overridden.map((r) => r.rule);
-      await addEvent(trx, c.id, at, 'assigned', lead.id, {
+      await store.addEvent(trx, c.id, at, 'assigned', lead.id, {
         staffId,
         round: next,
         by: lead.id,
@@ -430,17 +326,19 @@ export function createRoutingService(deps: RoutingServiceDeps) {
 
   /** Complete cases waiting for an assignee, with the job id their routing needs (for the reconciler). */
   async function waitingCases(): Promise<{ caseId: string; round: number; urgent: boolean }[]> {
-    const rows = await db
-      .selectFrom('cases')
-      .select(['id', 'routing_round', 'urgent'])
-      .where('complete', '=', 1)
-      .where('assigned_to', 'is', null)
-      .where('state', 'in', [...ROUTABLE_STATES])
-      .execute();
+    const rows = await store.waitingCases();
     return rows.map((r) => ({ caseId: r.id, round: Number(r.routing_round), urgent: r.urgent === 1 }));
   }
 
-  return { route, routeMany, declareConflict, assignManually, waitingCases, routingCaseOf: (c: CaseRow) => routingCaseOf(db, c) };
+  return {
+    route,
+    routeMany,
+    declareConflict,
+    assignManually,
+    waitingCases,
+    countUnassigned: () => store.countUnassigned(),
+    routingCaseOf: (c: CaseRow) => routingCaseOf(db, c),
+  };
 }
 
 export type RoutingService = ReturnType<typeof createRoutingService>;

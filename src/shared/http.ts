@@ -57,15 +57,6 @@ export function identify(
   };
 }
 
-export function requireKind(...kinds: Party['kind'][]): RequestHandler {
-  return (req, _res, next) => {
-    if (!req.party || !kinds.includes(req.party.kind)) {
-      return next(forbidden(`this endpoint is for ${kinds.join(' and ')} parties`, 'wrong-party-kind'));
-    }
-    next();
-  };
-}
-
 export function sendProblem(res: Response, p: Problem): void {
   if (res.headersSent) {
     res.destroy();

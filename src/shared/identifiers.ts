@@ -29,12 +29,20 @@ export function normaliseCpr(cpr: string): string {
   return cpr.replace('-', '');
 }
 
-/** A real calendar date written YYYY-MM-DD. */
-export function isRealDate(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+export const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** True if `s` is a real calendar date written YYYY-MM-DD (2023-02-29 is not). */
+export function isDateString(s: unknown): s is string {
+  if (typeof s !== 'string') return false;
+  const m = DATE_RE.exec(s);
   if (!m) return false;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  t.setUTCFullYear(y); // Date.UTC maps years 0–99 to 1900–1999
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
 }
 
 export const YDERNUMMER_RE = /^\d{6}$/;

@@ -25,7 +25,8 @@ export class RedisUnavailableError extends Error {
     super(
       `Redis is not reachable at ${url} (${why}).\n` +
         'Postkasse needs Redis for its work queues. Either\n' +
-        '  - install Redis so that `redis-server` is on PATH (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) — npm start then runs a private one under DATA_DIR, or\n' +
+        '  - install Redis so that `redis-server` is on PATH ' +
+        '(Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) — npm start then runs a private one under DATA_DIR, or\n' +
         '  - start one yourself (redis-server --port 6379, or docker compose up redis), or\n' +
         '  - point REDIS_URL at an existing Redis (redis://host:6379).',
     );

@@ -33,7 +33,7 @@ import { deriveKey, gcmOpen, gcmSeal } from './crypto.js';
 export interface BlobPutResult {
   key: string;
   size: number;
-  /** hex SHA-256 of the PLAINTEXT (as stored, i.e. after `transform`) */
+  /** hex SHA-256 of the PLAINTEXT (as stored, i.e. after the filter) */
   sha256: string;
 }
 
@@ -52,12 +52,15 @@ export interface BlobPutOptions {
   signal?: AbortSignal;
   /** applied to every chunk in put()'s loop, before hashing and encryption (e.g. media-type sniffing and size limits) */
   filter?: ChunkFilter;
-  /** piped between `source` and the encryption (e.g. a sniffing / size-limit Transform); its errors reject put() */
-  transform?: Transform;
 }
 
 export interface BlobStore {
-  /** Streams plaintext from `source` through SHA-256 and AES-256-GCM under a fresh random per-blob data key (wrapped by the master key) into a temp file; fsyncs it, renames into place, fsyncs the directory; resolves only when durable. On any error (source error, abort signal, write error) removes the temp file and rejects. `transform`, if given, is piped in front (e.g. a sniffing/limit Transform supplied by the caller). */
+  /**
+   * Streams plaintext from `source` through SHA-256 and AES-256-GCM under a fresh random per-blob data key
+   * (wrapped by the master key) into a temp file; fsyncs it, renames into place, fsyncs the directory;
+   * resolves only when durable. On any error (source error, abort signal, write error) removes the temp file
+   * and rejects. `filter`, if given, checks every chunk first (e.g. media-type sniffing and size limits).
+   */
   put(source: NodeJS.ReadableStream | ReadableT, opts?: BlobPutOptions): Promise<BlobPutResult>;
   /** Decrypting read stream; the GCM tag is verified at the end (stream errors if the blob was tampered). Rejects with code ENOENT if there is no such blob. */
   get(key: string): Promise<ReadableT>;
@@ -117,7 +120,7 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
   const dataAad = (header: Buffer, key: string) => Buffer.concat([header, Buffer.from(key, 'ascii')]);
 
   async function put(source: NodeJS.ReadableStream | ReadableT, popts: BlobPutOptions = {}): Promise<BlobPutResult> {
-    const { signal, transform, filter } = popts;
+    const { signal, filter } = popts;
     signal?.throwIfAborted();
     const key = randomUUID();
     const tmp = join(tmpDir, `${key}.tmp`);
@@ -174,8 +177,7 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
           settle(r, cb);
         },
       });
-      if (transform) await pipeline(source, transform, sink, { signal });
-      else await pipeline(source, sink, { signal });
+      await pipeline(source, sink, { signal });
       signal?.throwIfAborted();
       await w.write(cipher.final());
       await w.write(cipher.getAuthTag());

@@ -146,7 +146,10 @@ class BusyRetryConnection implements DatabaseConnection {
   }
 }
 
-/** SQLite supports transactional DDL; saying so makes the Migrator run inside one BEGIN IMMEDIATE transaction (safe against a second process migrating at the same time). */
+/**
+ * SQLite supports transactional DDL; saying so makes the Migrator run inside one BEGIN IMMEDIATE
+ * transaction (safe against a second process migrating at the same time).
+ */
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
     return true;

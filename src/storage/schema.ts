@@ -7,7 +7,7 @@
  * - binary values (receipt bytes, signatures, encrypted manifests) are stored as
  *   blobs (`bytea` in PostgreSQL) and surface as Buffer / Uint8Array.
  */
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 
 export interface CasesTable {
   id: string; // caseId (uuid)
@@ -189,10 +189,4 @@ export interface Database {
 }
 
 export type CaseRow = Selectable<CasesTable>;
-export type NewCase = Insertable<CasesTable>;
-export type CaseUpdate = Updateable<CasesTable>;
-export type PackageRow = Selectable<PackagesTable>;
 export type DocumentRow = Selectable<DocumentsTable>;
-export type ReceiptRow = Selectable<ReceiptsTable>;
-export type AuditRow = Selectable<AuditLogTable>;
-export type CaseEventRow = Selectable<CaseEventsTable>;

@@ -1,294 +1,207 @@
 /**
- * Staff API (API.md "Staff: work queues"): work queues, the case, its
- * documents, and what staff record on a case.
- *
- * Who sees what (one rule, `caseAccess`):
- * - a sender (municipality, senior-pension unit) sees its own cases;
- * - a staff member sees the cases assigned to them;
- * - a team lead sees every case of the region (this gateway serves one region);
- * - nobody else sees anything. A case someone may not see is answered exactly
- *   like a missing one (404), so existence does not leak.
- *
- * Documents are read by the assigned staff member and team leads only; every
- * read is written to the access log (the hash-chained audit log, action
- * `document-read`: who, when, which case, which document) before a byte is sent.
+ * Staff API routes (API.md "Staff: work queues"): each operation is declared
+ * once (path, documentation, request schemas), mounted with its validation,
+ * and described in OpenAPI from the same declaration.
  */
-import express, { Router, type Request, type Response } from 'express';
+import { Router } from 'express';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import type { Db } from '../storage/db.js';
-import type { BlobStore } from '../storage/blobs.js';
-import type { CaseRow } from '../storage/schema.js';
-import type { Party, StaffParty } from '../parties/parties.js';
-import { appendAudit } from '../audit/audit.js';
-import { badRequest, forbidden, notFound } from '../shared/problem.js';
+import type { z } from 'zod';
+import { named, operation, route, type Named } from '../shared/api.js';
+import type { Party } from '../parties/parties.js';
+import { problemSchema } from '../receipts/schema.js';
+import { requireStaff, requireTeamLead, staffOf } from '../parties/roles.js';
 import type { DeadlineService } from '../deadlines/service.js';
-import type { Clock as CaseClock } from '../deadlines/types.js';
-import { isStaff, isTeamLead, type RoutingService } from '../routing/service.js';
-import { atRiskInstant } from '../deadlines/calendar.js';
-import { loadCaseView } from './case-view.js';
+import type { RoutingService } from '../routing/service.js';
+import type { WorklistService } from './service.js';
+import {
+  assignAnswerSchema,
+  assignBodySchema,
+  caseViewSchema,
+  clockActionSchema,
+  conflictAnswerSchema,
+  conflictBodySchema,
+  consultationBodySchema,
+  extensionBodySchema,
+  leadListQuerySchema,
+  leadListSchema,
+  meetingBodySchema,
+  worklistSchema,
+} from './schema.js';
 
-export type CaseAccess = 'sender' | 'assignee' | 'team-lead';
+const Problem = named('Problem', problemSchema);
+const problem = (description: string) => ({ description, body: Problem });
+const caseParam = { caseId: 'the case id (from the receipt or a list)' };
 
-/** How `party` may see case `c`, or null when it may not. */
-export function caseAccess(party: Party, c: Pick<CaseRow, 'sender_party_id' | 'assigned_to'>): CaseAccess | null {
-  if (party.kind === 'municipality' || party.kind === 'senior-pension-unit') return c.sender_party_id === party.id ? 'sender' : null;
-  if (isTeamLead(party)) return 'team-lead';
-  if (isStaff(party) && c.assigned_to === party.id) return 'assignee';
-  return null;
+/** A staff action on a case: JSON body, JSON answer, the usual refusals. */
+function staffAction<B extends z.ZodType>(path: string, summary: string, body: Named<B>, answer: Named, status = '200') {
+  return operation({
+    method: 'post',
+    path,
+    summary,
+    params: caseParam,
+    body,
+    responses: {
+      [status]: { description: 'Recorded', body: answer },
+      '400': problem('The body is not JSON'),
+      '403': problem('Not allowed for this party'),
+      '404': problem('No such case assigned to the caller'),
+      '409': problem('The case is not in a state that allows this'),
+      '422': problem('A field is invalid; `errors` names each one'),
+    },
+  });
 }
 
-export interface WorklistItem {
-  caseId: string;
-  service: string;
-  caseType: string;
-  urgent: boolean;
-  municipalityCode: string;
-  receivedAt: string;
-  dueDate: string | null;
-  dueAt: string | null;
-  state: string;
-}
+const ClockAction = named('ClockAction', clockActionSchema);
 
-type ListRow = Pick<
-  CaseRow,
-  'id' | 'service' | 'case_type' | 'urgent' | 'municipality_code' | 'received_at' | 'state' | 'clock' | 'assigned_to' | 'routing_note'
->;
-
-function parseClock(text: string): CaseClock | null {
-  try {
-    return JSON.parse(text) as CaseClock;
-  } catch {
-    return null;
-  }
-}
-
-/** The earliest due deadline of a running clock (what the worklist sorts by). */
-function nextDue(clock: CaseClock | null): { dueDate: string; dueAt: string } | null {
-  if (!clock || clock.status !== 'running') return null;
-  let best: { dueDate: string; dueAt: string } | null = null;
-  for (const d of clock.deadlines) if (!best || Date.parse(d.dueAt) < Date.parse(best.dueAt)) best = { dueDate: d.dueDate, dueAt: d.dueAt };
-  return best;
-}
-
-function item(r: ListRow): WorklistItem {
-  const due = nextDue(parseClock(r.clock));
-  return {
-    caseId: r.id,
-    service: r.service,
-    caseType: r.case_type,
-    urgent: r.urgent === 1,
-    municipalityCode: r.municipality_code,
-    receivedAt: r.received_at,
-    dueDate: due?.dueDate ?? null,
-    dueAt: due?.dueAt ?? null,
-    state: r.state,
-  };
-}
-
-/** §21 stk. 3: urgent first everywhere; then the earliest due; cases without a running deadline last; then oldest first. */
-export function byUrgency(a: WorklistItem, b: WorklistItem): number {
-  if (a.urgent !== b.urgent) return a.urgent ? -1 : 1;
-  const da = a.dueAt ? Date.parse(a.dueAt) : Infinity;
-  const dbt = b.dueAt ? Date.parse(b.dueAt) : Infinity;
-  if (da !== dbt) return da < dbt ? -1 : 1;
-  return a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : a.caseId < b.caseId ? -1 : 1;
-}
-
-const LEAD_FILTERS = ['unassigned', 'overdue', 'at-risk'] as const;
-type LeadFilter = (typeof LEAD_FILTERS)[number];
+export const operations = {
+  worklist: operation({
+    method: 'get',
+    path: '/v1/worklist',
+    summary: "The calling staff member's open cases, urgent first, then the earliest due",
+    responses: { '200': { description: 'Worklist', body: named('Worklist', worklistSchema) }, '403': problem('Not a staff member') },
+  }),
+  leadList: operation({
+    method: 'get',
+    path: '/v1/cases',
+    summary: 'Team leads: unassigned, awaiting-complete-case, overdue or at-risk cases of the region',
+    query: leadListQuerySchema,
+    responses: {
+      '200': { description: 'Cases', body: named('LeadList', leadListSchema) },
+      '403': problem('Not a team lead'),
+      '422': problem('Unknown state filter'),
+    },
+  }),
+  case: operation({
+    method: 'get',
+    path: '/v1/cases/{caseId}',
+    summary: 'The case: state, deadlines, missing documents, documents, responses, history',
+    params: caseParam,
+    responses: {
+      '200': { description: 'The case', body: named('Case', caseViewSchema) },
+      '404': problem('No such case visible to this party'),
+    },
+  }),
+  document: operation({
+    method: 'get',
+    path: '/v1/cases/{caseId}/documents/{part}',
+    summary: 'A document of the case, decrypted (assigned staff member and team leads); every read is written to the access log',
+    params: { ...caseParam, part: 'the document part name from the manifest' },
+    responses: {
+      '200': {
+        description: 'The document bytes; Repr-Digest carries its SHA-256, Content-Disposition a file name with the extension of its type',
+        headers: { 'Repr-Digest': 'sha-256=:<base64>:', 'Content-Disposition': 'attachment; filename="<part>.<ext>"' },
+        content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+      },
+      '403': problem('The sender of the case: it holds its documents already'),
+      '404': problem('No such case or document visible to the caller'),
+    },
+  }),
+  meeting: staffAction(
+    '/v1/cases/{caseId}/meeting',
+    '§21: the coordinator is booked for the rehabilitation-team meeting (stops the clock)',
+    named('MeetingBody', meetingBodySchema),
+    ClockAction,
+  ),
+  consultation: staffAction(
+    '/v1/cases/{caseId}/consultation',
+    '§23: the consultation is booked',
+    named('ConsultationBody', consultationBodySchema),
+    ClockAction,
+  ),
+  extension: staffAction(
+    '/v1/cases/{caseId}/extension',
+    '§22/§23: another deadline agreed in this case',
+    named('ExtensionBody', extensionBodySchema),
+    ClockAction,
+  ),
+  conflict: staffAction(
+    '/v1/cases/{caseId}/conflict',
+    '§12 stk. 2: the assignee cannot work the case; it goes back to routing without them',
+    named('ConflictBody', conflictBodySchema),
+    named('ConflictAnswer', conflictAnswerSchema),
+    '202',
+  ),
+  assign: staffAction(
+    '/v1/cases/{caseId}/assign',
+    'Team leads: assign the case by hand (exclusions apply; overrideReason is audited)',
+    named('AssignBody', assignBodySchema),
+    named('AssignAnswer', assignAnswerSchema),
+  ),
+};
 
 export interface StaffRouterDeps {
-  db: Db;
-  blobs: BlobStore;
-  deadlines: DeadlineService;
-  routing: RoutingService;
+  worklist: WorklistService;
+  deadlines: Pick<DeadlineService, 'bookMeeting' | 'bookConsultation' | 'agreeExtension'>;
+  routing: Pick<RoutingService, 'declareConflict' | 'assignManually'>;
   log: Logger;
-  atRiskWorkingDays: number;
-  now?: () => Date;
 }
-
-const listColumns = [
-  'id',
-  'service',
-  'case_type',
-  'urgent',
-  'municipality_code',
-  'received_at',
-  'state',
-  'clock',
-  'assigned_to',
-  'routing_note',
-] as const;
 
 export function createStaffRouter(deps: StaffRouterDeps): Router {
   const router = Router();
-  const db = deps.db.db;
-  const now = deps.now ?? (() => new Date());
-  const json = express.json({ limit: '16kb', strict: true, type: () => true });
+  const { worklist } = deps;
+  const staff = [requireStaff()];
+  /** Recording on a case is for its assignee: anyone else gets the answer a missing case gets. */
+  const assigned = async (req: { party?: Party; params: { caseId?: string } }) =>
+    worklist.visibleCase(staffOf(req), String(req.params.caseId), ['assignee']);
 
-  function staffOnly(req: Request): StaffParty {
-    if (!isStaff(req.party)) throw forbidden('this endpoint is for regional staff', 'wrong-party-kind');
-    return req.party;
-  }
-
-  /** The case if `req.party` may see it with one of `allowed`; else 404 (no existence leak). */
-  async function visibleCase(req: Request, allowed: readonly CaseAccess[]): Promise<{ c: CaseRow; access: CaseAccess }> {
-    const caseId = String(req.params.caseId);
-    const c = await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
-    const access = c ? caseAccess(req.party!, c) : null;
-    if (!c || !access || !allowed.includes(access)) throw notFound(`no case ${caseId} for ${req.party!.id}`);
-    return { c, access };
-  }
-
-  function body(req: Request): Record<string, unknown> {
-    const b: unknown = req.body;
-    if (b === null || typeof b !== 'object' || Array.isArray(b)) throw badRequest('the body must be a JSON object');
-    return b as Record<string, unknown>;
-  }
-
-  router.get('/v1/worklist', async (req, res) => {
-    const staff = staffOnly(req);
-    const rows = await db
-      .selectFrom('cases')
-      .select(listColumns)
-      .where('assigned_to', '=', staff.id)
-      .where('state', '=', 'assigned')
-      .execute();
-    res.json({ items: rows.map(item).sort(byUrgency) });
+  route(router, operations.worklist, staff, async (req, res) => {
+    res.json({ items: await worklist.worklist(staffOf(req)) });
   });
 
-  router.get('/v1/cases', async (req, res) => {
-    if (!isTeamLead(req.party)) throw forbidden('listing cases is for team leads', 'wrong-party-kind');
-    const state = req.query.state;
-    if (typeof state !== 'string' || !(LEAD_FILTERS as readonly string[]).includes(state)) {
-      throw badRequest(`state must be one of ${LEAD_FILTERS.join(', ')}`, [
-        { path: 'state', message: `one of ${LEAD_FILTERS.join(', ')}` },
-      ]);
-    }
-    const filter = state as LeadFilter;
-    let rows: ListRow[];
-    if (filter === 'unassigned') {
-      rows = await db.selectFrom('cases').select(listColumns).where('state', '=', 'unassigned').execute();
-    } else {
-      const t = now().getTime();
-      const open = await db.selectFrom('cases').select(listColumns).where('state', 'in', ['received', 'assigned', 'unassigned']).execute();
-      rows = open.filter((r) => {
-        const clock = parseClock(r.clock);
-        if (!clock || clock.status !== 'running') return false;
-        const overdue = clock.deadlines.some((d) => Date.parse(d.dueAt) < t);
-        if (filter === 'overdue') return overdue;
-        return !overdue && clock.deadlines.some((d) => t >= atRiskInstant(d.dueDate, deps.atRiskWorkingDays));
-      });
-    }
-    res.json({
-      items: rows
-        .map((r) => ({
-          ...item(r),
-          assignedTo: r.assigned_to,
-          ...(r.state === 'unassigned' && r.routing_note ? { routing: JSON.parse(r.routing_note) as unknown } : {}),
-        }))
-        .sort(byUrgency),
-    });
+  route(router, operations.leadList, [requireTeamLead('listing cases is for team leads')], async (req, res) => {
+    res.json({ items: await worklist.leadList(req.query.state) });
   });
 
-  router.get('/v1/cases/:caseId', async (req, res) => {
-    const { c } = await visibleCase(req, ['sender', 'assignee', 'team-lead']);
-    const view = await loadCaseView(db, c.id);
-    if (!view) throw notFound(`no case ${c.id}`);
-    const { senderPartyId: _s, ...out } = view;
-    res.json(out);
+  route(router, operations.case, [], async (req, res) => {
+    res.json(await worklist.caseView(req.party!, req.params.caseId!));
   });
 
-  router.get('/v1/cases/:caseId/documents/:part', async (req: Request, res: Response) => {
-    const { c } = await visibleCase(req, ['assignee', 'team-lead']);
-    const part = String(req.params.part);
-    // A supplement may carry a part of the same name: the latest one is served.
-    const doc = await db
-      .selectFrom('documents')
-      .selectAll()
-      .where('case_id', '=', c.id)
-      .where('part', '=', part)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-    if (!doc) throw notFound(`case ${c.id} has no document ${part}`);
-    const stream = await deps.blobs.get(doc.blob_key);
-    const at = now().toISOString();
-    // The access log entry commits before the first byte leaves.
-    try {
-      await db.transaction().execute(async (trx) => {
-        await appendAudit(trx, deps.db.dialect, {
-          at,
-          actor: req.party!.id,
-          action: 'document-read',
-          caseId: c.id,
-          details: { documentId: doc.id, part: doc.part, type: doc.type, sha256: doc.sha256 },
-        });
-      });
-    } catch (err) {
-      stream.destroy();
-      throw err;
-    }
+  route(router, operations.document, [], async (req, res) => {
+    const { doc, stream, fileName } = await worklist.readDocument(req.party!, req.params.caseId!, req.params.part!);
     res.status(200);
     res.setHeader('content-type', doc.media_type);
     res.setHeader('content-length', String(doc.size));
-    res.setHeader('content-disposition', `attachment; filename="${doc.part.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
+    res.setHeader('content-disposition', `attachment; filename="${fileName}"`);
     res.setHeader('repr-digest', `sha-256=:${Buffer.from(doc.sha256, 'hex').toString('base64')}:`);
     res.setHeader('cache-control', 'no-store');
     try {
       await pipeline(stream, res);
     } catch (err) {
       // Decryption failure (tampered blob) or the client went away: the response is cut short, never completed with bad bytes.
-      deps.log.warn({ err, caseId: c.id, documentId: doc.id }, 'document stream ended early');
+      deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
       res.destroy();
     }
   });
 
-  router.post('/v1/cases/:caseId/meeting', json, async (req, res) => {
-    const staff = staffOnly(req);
-    const { c } = await visibleCase(req, ['assignee']);
-    const r = await deps.deadlines.bookMeeting(c.id, body(req).date as string, staff.id);
+  route(router, operations.meeting, staff, async (req, res) => {
+    const c = await assigned(req);
+    const r = await deps.deadlines.bookMeeting(c.id, req.body.date, staffOf(req).id);
     res.json({ caseId: c.id, clock: r.clock, warnings: r.warnings });
   });
 
-  router.post('/v1/cases/:caseId/consultation', json, async (req, res) => {
-    const staff = staffOnly(req);
-    const { c } = await visibleCase(req, ['assignee']);
-    const r = await deps.deadlines.bookConsultation(c.id, body(req).date as string, staff.id);
+  route(router, operations.consultation, staff, async (req, res) => {
+    const c = await assigned(req);
+    const r = await deps.deadlines.bookConsultation(c.id, req.body.date, staffOf(req).id);
     res.json({ caseId: c.id, clock: r.clock, warnings: r.warnings });
   });
 
-  router.post('/v1/cases/:caseId/extension', json, async (req, res) => {
-    const staff = staffOnly(req);
-    const { c } = await visibleCase(req, ['assignee']);
-    const b = body(req);
-    const r = await deps.deadlines.agreeExtension(
-      c.id,
-      {
-        dueDate: b.dueDate as string,
-        reason: b.reason as string,
-        agreedWith: b.agreedWith as string,
-        ...(typeof b.kind === 'string' ? { kind: b.kind } : {}),
-      },
-      staff.id,
-    );
+  route(router, operations.extension, staff, async (req, res) => {
+    const c = await assigned(req);
+    const r = await deps.deadlines.agreeExtension(c.id, req.body, staffOf(req).id);
     res.json({ caseId: c.id, clock: r.clock, warnings: r.warnings });
   });
 
-  router.post('/v1/cases/:caseId/conflict', json, async (req, res) => {
-    const staff = staffOnly(req);
-    const { c } = await visibleCase(req, ['assignee']);
-    const r = await deps.routing.declareConflict(c.id, staff, body(req).reason);
+  route(router, operations.conflict, staff, async (req, res) => {
+    const c = await assigned(req);
+    const r = await deps.routing.declareConflict(c.id, staffOf(req), req.body.reason);
     res.status(202).json({ caseId: c.id, state: 'received', routingRound: r.round });
   });
 
-  router.post('/v1/cases/:caseId/assign', json, async (req, res) => {
-    const lead = req.party;
-    if (!isStaff(lead) || !isTeamLead(lead)) throw forbidden('assigning cases is for team leads', 'wrong-party-kind');
-    const { c } = await visibleCase(req, ['team-lead']);
-    const b = body(req);
-    const r = await deps.routing.assignManually(c.id, lead, { staffId: b.staffId, overrideReason: b.overrideReason });
+  route(router, operations.assign, [requireTeamLead('assigning cases is for team leads')], async (req, res) => {
+    const lead = staffOf(req);
+    const c = await worklist.visibleCase(lead, req.params.caseId!, ['team-lead']);
+    const r = await deps.routing.assignManually(c.id, lead, req.body);
     res.json({ caseId: c.id, assignedTo: r.staffId, overridden: r.overridden.map((o) => o.rule) });
   });
 

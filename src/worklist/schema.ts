@@ -1,13 +1,19 @@
 /**
- * Shapes of the staff API (API.md "Staff: work queues"), for the OpenAPI
- * document and the contract tests. Request bodies are validated field by
- * field by the services (routing, deadlines), which answer 422 with the path
- * of each bad field.
+ * Shapes of the staff API (API.md "Staff: work queues"): the request bodies
+ * and queries, enforced by the routes through src/shared/validate.ts, and
+ * the answers, from which the OpenAPI document is generated.
  */
 import { z } from 'zod';
 import { clockSchema } from '../receipts/schema.js';
+import { isDateString } from '../shared/identifiers.js';
 
-const date = z.string().describe('YYYY-MM-DD, a real date, not before the case was received');
+const date = (what: string) =>
+  z
+    .string()
+    .refine(isDateString, 'must be a real date written YYYY-MM-DD')
+    .describe(`${what}: YYYY-MM-DD, a real date, not before the case was received`);
+/** A free text someone must give (a reason, who agreed): trimmed, not blank. */
+const text = (max: number) => z.string().trim().min(1, 'must not be blank').max(max, `at most ${max} characters`);
 
 export const worklistItemSchema = z.object({
   caseId: z.string().uuid(),
@@ -20,43 +26,51 @@ export const worklistItemSchema = z.object({
   dueAt: z.string().nullable(),
   state: z.string(),
 });
+export type WorklistItem = z.infer<typeof worklistItemSchema>;
 
 export const worklistSchema = z
   .object({ items: z.array(worklistItemSchema) })
   .describe('Open cases, urgent first (§21 stk. 3), then the earliest due');
 
-export const leadListSchema = z.object({
-  items: z.array(
-    worklistItemSchema.extend({
-      assignedTo: z.string().nullable(),
-      routing: z
-        .object({
-          at: z.string(),
-          excluded: z.array(z.object({ staffId: z.string(), rules: z.array(z.object({ rule: z.string(), reason: z.string() })) })),
-        })
-        .optional()
-        .describe('for unassigned cases: who was considered and every rule that excluded them'),
-    }),
-  ),
+export const LEAD_FILTERS = ['unassigned', 'awaiting-complete-case', 'overdue', 'at-risk'] as const;
+export type LeadFilter = (typeof LEAD_FILTERS)[number];
+export const leadListQuerySchema = z.strictObject({
+  state: z.enum(LEAD_FILTERS).describe('unassigned: nobody eligible; awaiting-complete-case: documents missing; overdue; at-risk'),
 });
 
+const leadListItemSchema = worklistItemSchema.extend({
+  assignedTo: z.string().nullable(),
+  routing: z
+    .object({
+      at: z.string(),
+      excluded: z.array(z.object({ staffId: z.string(), rules: z.array(z.object({ rule: z.string(), reason: z.string() })) })),
+    })
+    .optional()
+    .describe('for unassigned cases: who was considered and every rule that excluded them'),
+  missingDocuments: z
+    .array(z.string())
+    .optional()
+    .describe('for cases awaiting their complete documents: the document types still missing'),
+});
+export type LeadListItem = z.infer<typeof leadListItemSchema>;
+export const leadListSchema = z.object({ items: z.array(leadListItemSchema) });
+
 export const meetingBodySchema = z
-  .object({ date })
+  .strictObject({ date: date('the meeting date') })
   .describe('rehab-team-advice: the coordinator is booked for the meeting; stops the §21 clock');
-export const consultationBodySchema = z.object({ date }).describe('§23: the consultation date');
+export const consultationBodySchema = z.strictObject({ date: date('the consultation date') }).describe('§23: the consultation date');
 export const extensionBodySchema = z
-  .object({
-    dueDate: date,
-    reason: z.string().describe('why the deadline cannot be met in this case'),
-    agreedWith: z.string().describe('with whom the new deadline was agreed'),
-    kind: z.string().optional().describe('deadline kind; default the main deadline'),
+  .strictObject({
+    dueDate: date('the new due date'),
+    reason: text(2000).describe('why the deadline cannot be met in this case'),
+    agreedWith: text(300).describe('with whom the new deadline was agreed'),
+    kind: z.string().min(1).optional().describe('deadline kind; default the main deadline'),
   })
   .describe('§22 / §23: another deadline agreed in a concrete case; only later, never for §21');
-export const conflictBodySchema = z.object({ reason: z.string() }).describe('§12 stk. 2: hand the case back for reassignment');
-export const assignBodySchema = z.object({
-  staffId: z.string(),
-  overrideReason: z
-    .string()
+export const conflictBodySchema = z.strictObject({ reason: text(2000) }).describe('§12 stk. 2: hand the case back for reassignment');
+export const assignBodySchema = z.strictObject({
+  staffId: z.string().min(1, 'must not be empty'),
+  overrideReason: text(2000)
     .optional()
     .describe('sets aside §12 stk. 2, §13 stk. 3 and §25 stk. 3 (never role, municipality or a declared conflict); audited'),
 });
@@ -64,3 +78,30 @@ export const assignBodySchema = z.object({
 export const clockActionSchema = z.object({ caseId: z.string(), clock: clockSchema, warnings: z.array(z.string()) });
 export const conflictAnswerSchema = z.object({ caseId: z.string(), state: z.literal('received'), routingRound: z.number().int() });
 export const assignAnswerSchema = z.object({ caseId: z.string(), assignedTo: z.string(), overridden: z.array(z.string()) });
+
+export const caseViewSchema = z.object({
+  caseId: z.string().uuid(),
+  state: z.string(),
+  service: z.string(),
+  caseType: z.string(),
+  urgent: z.boolean(),
+  municipalityCode: z.string(),
+  receivedAt: z.string(),
+  assignedTo: z.string().nullable(),
+  clock: clockSchema,
+  missingDocuments: z.array(z.string()).describe('document types the case still lacks; its clock waits for them (§21 stk. 2)'),
+  documents: z.array(
+    z.object({
+      part: z.string(),
+      type: z.string(),
+      title: z.string().nullable(),
+      mediaType: z.string(),
+      size: z.number(),
+      sha256: z.string(),
+      receivedAt: z.string(),
+    }),
+  ),
+  responses: z.array(z.unknown()),
+  history: z.array(z.object({ at: z.string(), event: z.string(), actor: z.string(), data: z.unknown().optional() })),
+});
+export type CaseView = z.infer<typeof caseViewSchema>;

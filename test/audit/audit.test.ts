@@ -58,7 +58,9 @@ for (const d of DIALECTS) {
       assert.equal(typeof r1.seq, 'number');
       const expected1 = createHash('sha256')
         .update(
-          `${GENESIS_HASH}\n{"action":"package.received","actor":"sender:1234","at":"2026-12-18T09:41:07.123Z","caseId":"case-1","details":{"a":[1,"x"],"b":2,"packageId":"p1"}}`,
+          `${GENESIS_HASH}\n` +
+            '{"action":"package.received","actor":"sender:1234","at":"2026-12-18T09:41:07.123Z",' +
+            '"caseId":"case-1","details":{"a":[1,"x"],"b":2,"packageId":"p1"}}',
         )
         .digest('hex');
       assert.equal(r1.hash, expected1);

@@ -22,7 +22,8 @@ export interface CliRun {
  */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
   const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['DATA_DIR', 'DATABASE_URL', 'PARTIES_FILE', 'AGREEMENTS_FILE', 'NODE_TEST_CONTEXT']) delete base[k];
+  for (const k of ['DATA_DIR', 'DATABASE_URL', 'PARTIES_FILE', 'AGREEMENTS_FILE', 'NODE_TEST_CONTEXT', 'POSTKASSE_URL', 'PORT'])
+    delete base[k];
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,

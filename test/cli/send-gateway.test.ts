@@ -66,7 +66,7 @@ describe('send against the real gateway', () => {
     );
   });
 
-  it('a package with an invalid manifest gets a readable 400 (exit 1)', async () => {
+  it('a package with an invalid manifest gets a readable 422 naming the field (exit 1)', async () => {
     const demo = buildDemoPackage();
     const bad = JSON.parse(demo.manifestBytes.toString()) as Record<string, unknown>;
     bad.citizen = { cpr: '3102801234', name: 'X' }; // 31 February: not a real date of birth
@@ -79,7 +79,7 @@ describe('send against the real gateway', () => {
       },
     );
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /HTTP 400/, r.stderr);
+    assert.match(r.stdout, /HTTP 422/, r.stderr);
     assert.match(r.stderr, /citizen\.cpr: /);
   });
 

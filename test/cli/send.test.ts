@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { buildDemoPackage, demoPdf } from '../../src/cli/demo.js';
-import { manifestSchema } from '../../src/intake/manifest.js';
+import { manifestSchema } from '../../src/intake/schema.js';
 import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
-import { signDetached } from '../../src/receipts/cms.js';
+import { createSigner } from '../../src/receipts/cms.js';
 import { parseMultipart, runCli, sha256, tempDir, type ParsedPart } from './helpers.js';
 
 const tmp = tempDir('cli-send');
@@ -103,7 +103,7 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
       res.writeHead(201, {
         'content-type': 'application/json',
         location: '/v1/cases/x',
-        'receipt-signature': signDetached(body, receiptSigner).toString('base64'),
+        'receipt-signature': createSigner(receiptSigner).sign(body).toString('base64'),
       });
       res.end(body);
     };

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
-import { signDetached } from '../../src/receipts/cms.js';
+import { createSigner } from '../../src/receipts/cms.js';
 import { runCli, tempDir } from './helpers.js';
 
 const tmp = tempDir('cli-verify');
@@ -32,9 +32,8 @@ describe('verify-receipt', () => {
         service: 'clinical-assessment',
       }),
     );
-    const der = signDetached(
+    const der = createSigner({ certPem: readFileSync(pki.receiptCert, 'utf8'), keyPem: readFileSync(pki.receiptKey, 'utf8') }).sign(
       receipt,
-      { certPem: readFileSync(pki.receiptCert, 'utf8'), keyPem: readFileSync(pki.receiptKey, 'utf8') },
       signingTime,
     );
     receiptFile = join(tmp.dir, 'receipt-r-1.json');

@@ -270,12 +270,25 @@ describe('agreements: files and reload (API.md: a malformed file is refused, the
     assert.throws(() => loadAgreementsFile(invalid), /agreements file .*invalid\.json is invalid:[\s\S]*"kbh-2026".*validTo/);
   });
 
+  test('store.byId: the one lookup by id; a missing agreement is null and logged once per id (statutory defaults apply)', () => {
+    const p = join(dir, 'byid.json');
+    writeFileSync(p, JSON.stringify(file(kbh)));
+    const warnings: object[] = [];
+    const store = createAgreementStore(p, { info: () => {}, warn: (obj) => warnings.push(obj), error: () => {} });
+    assert.equal(store.byId('kbh-2026')?.id, 'kbh-2026');
+    assert.equal(store.byId(null), null);
+    assert.equal(store.byId('gone-2025'), null);
+    assert.equal(store.byId('gone-2025'), null);
+    assert.deepEqual(warnings, [{ agreementId: 'gone-2025' }]);
+  });
+
   test('§20 store: reload keeps the old set when the new file is bad, and takes a good one', () => {
     const p = join(dir, 'store.json');
     writeFileSync(p, JSON.stringify(file(kbh)));
     const logs: { level: string; obj: object; msg?: string }[] = [];
     const logger: AgreementStoreLogger = {
       info: (obj, msg) => logs.push({ level: 'info', obj, ...(msg ? { msg } : {}) }),
+      warn: (obj, msg) => logs.push({ level: 'warn', obj, ...(msg ? { msg } : {}) }),
       error: (obj, msg) => logs.push({ level: 'error', obj, ...(msg ? { msg } : {}) }),
     };
     const store = createAgreementStore(p, logger);

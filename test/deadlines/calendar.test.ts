@@ -1,3 +1,4 @@
+import { isDateString } from '../../src/shared/identifiers.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -7,7 +8,6 @@ import {
   easterSunday,
   endOfLocalDay,
   isClosedDay,
-  isDateString,
   isInstantString,
   localDate,
   publicHolidays,

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeClock, urgencySortKey, validateExtension } from '../../src/deadlines/engine.js';
+import { computeClock, validateExtension } from '../../src/deadlines/engine.js';
 import type { Agreement, ClockEvent, ClockInput, Service } from '../../src/deadlines/types.js';
 
 const kbh: Agreement = {
@@ -340,30 +340,6 @@ describe('engine: §21 stk. 3 urgent rehab-team cases', () => {
     const { clock } = computeClock(input('rehab-team-advice', '2026-03-02T08:00:00Z', { agreement: a }));
     assert.equal(clock.deadlines[0]!.dueDate, '2026-03-09');
     assert.equal(clock.deadlines[0]!.source, 'agreement:a7');
-  });
-
-  const sortTable: { name: string; urgent: boolean; dueAt: string | null }[] = [
-    { name: 'normal-late', urgent: false, dueAt: '2026-04-01T21:59:59.999Z' },
-    { name: 'urgent-late', urgent: true, dueAt: '2026-03-20T22:59:59.999Z' },
-    { name: 'normal-none', urgent: false, dueAt: null },
-    { name: 'normal-early', urgent: false, dueAt: '2026-03-03T22:59:59.999Z' },
-    { name: 'urgent-early', urgent: true, dueAt: '2026-03-05T22:59:59.999Z' },
-    { name: 'urgent-none', urgent: true, dueAt: null },
-  ];
-  test('§21 stk. 3 work queue order: urgent first, then earliest due, no deadline last', () => {
-    const sorted = [...sortTable].sort((a, b) => {
-      const ka = urgencySortKey(a.urgent, a.dueAt);
-      const kb = urgencySortKey(b.urgent, b.dueAt);
-      return ka < kb ? -1 : ka > kb ? 1 : 0;
-    });
-    assert.deepEqual(
-      sorted.map((r) => r.name),
-      ['urgent-early', 'urgent-late', 'urgent-none', 'normal-early', 'normal-late', 'normal-none'],
-    );
-  });
-
-  test('§21 stk. 3 sort key compares instants, not their spelling', () => {
-    assert.ok(urgencySortKey(false, '2026-03-05T23:00:00+01:00') < urgencySortKey(false, '2026-03-05T22:30:00Z'));
   });
 });
 

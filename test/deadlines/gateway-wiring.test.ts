@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { manifest, pdf, postPackage } from '../helpers/packages.js';
+import { waitFor } from '../helpers/wait.js';
 import { planReminders } from '../../queues/deadline-reminders.js';
 import { receiptSchema } from '../../src/receipts/schema.js';
 
@@ -29,15 +30,20 @@ describe('deadline reminders in the gateway', () => {
     const expected = planReminders(receipt.caseId, receipt.clock, Date.now()).map((p) => p.jobId);
     assert.ok(expected.length >= 2, 'at-risk and overdue are planned');
     const queue = g.gw.reminders!.queue;
-    // scheduled right after the commit (asynchronously): wait briefly
-    const deadline = Date.now() + 5_000;
-    let ids: string[] = [];
-    while (Date.now() < deadline) {
-      const jobs = await queue.getJobs(['delayed', 'waiting']);
-      ids = jobs.filter((j) => j.data.caseId === receipt.caseId).map((j) => j.id!);
-      if (expected.every((id) => ids.includes(id))) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // scheduled right after the commit (asynchronously)
+    const ids = await waitFor(
+      'the case’s reminder jobs',
+      async () => {
+        const jobs = await queue.getJobs(['delayed', 'waiting']);
+        const ids = jobs.filter((j) => j.data.caseId === receipt.caseId).map((j) => j.id!);
+        assert.ok(
+          expected.every((id) => ids.includes(id)),
+          `jobs so far: ${ids.join(', ') || 'none'}`,
+        );
+        return ids;
+      },
+      { timeoutMs: 5_000, everyMs: 50 },
+    );
     assert.deepEqual([...ids].sort(), [...expected].sort());
   });
 
@@ -47,6 +53,9 @@ describe('deadline reminders in the gateway', () => {
     const text = await res.text();
     assert.match(text, /^# TYPE postkasse_cases_at_risk gauge$/m);
     assert.match(text, /^# TYPE postkasse_cases_overdue gauge$/m);
-    assert.match(text, /postkasse_process_/);
+    // Process metrics carry our prefix once: postkasse_process_…, never postkasse_process_process_….
+    assert.match(text, /^# TYPE postkasse_process_cpu_user_seconds_total counter$/m);
+    assert.match(text, /^# TYPE postkasse_nodejs_heap_size_used_bytes gauge$/m);
+    assert.doesNotMatch(text, /process_process_|process_nodejs_/);
   });
 });

@@ -30,6 +30,8 @@ import {
 } from '../../queues/deadline-reminders.js';
 import { DIALECTS, openTestDb } from '../storage/helpers.js';
 import { logCapture } from '../helpers/logs.js';
+import { stayFor, waitFor } from '../helpers/wait.js';
+import { agreementsOf } from '../helpers/agreements.js';
 
 const REDIS = { host: process.env.TEST_REDIS_HOST ?? '127.0.0.1', port: Number(process.env.TEST_REDIS_PORT ?? 6379) };
 const RECEIVED = '2027-01-04T09:00:00.000Z'; // Monday 4 January 2027
@@ -91,20 +93,6 @@ async function purge(prefix: string): Promise<void> {
     await q.obliterate({ force: true });
   } finally {
     await q.close();
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
@@ -226,7 +214,7 @@ for (const d of DIALECTS) {
       metrics = createDeadlineMetrics(registry);
       svc = createDeadlineService({
         db: t,
-        agreements: { current: () => [] },
+        agreements: agreementsOf(() => []),
         log,
         now,
         onChange: (caseId) => rem.schedule(caseId).then(() => undefined),
@@ -234,7 +222,6 @@ for (const d of DIALECTS) {
       rem = createDeadlineReminders({
         connection: REDIS,
         prefix,
-        db: t,
         deadlines: svc,
         log,
         metrics,
@@ -479,7 +466,6 @@ for (const d of DIALECTS) {
       const r2 = createDeadlineReminders({
         connection: REDIS,
         prefix: prefix2,
-        db: t,
         deadlines: svc,
         log: createLogger({ destination: cap2.stream }),
         now,
@@ -501,13 +487,14 @@ for (const d of DIALECTS) {
         await r2.close();
         await r2.close(); // idempotent
         const after = attempts();
-        await new Promise((r) => setTimeout(r, 250));
+        // four reconcile intervals of 60 ms
+        await stayFor('a reconcile (or attempt) after close', 250, { happened: () => attempts() > after && cap2.lines.slice(-1) });
         assert.equal(attempts(), after, 'no reconcile (nor attempt) after close');
-        await waitFor('connections of the closed instance to go', async () => (await names(prefix2)).length === 0, 3000);
+        await waitFor('connections of the closed instance to go', async () => (await names(prefix2)).length === 0, { timeoutMs: 3000 });
 
         assert.ok((await names(prefix)).length >= 2);
         await rem.close();
-        await waitFor('connections of the test instance to go', async () => (await names(prefix)).length === 0, 3000);
+        await waitFor('connections of the test instance to go', async () => (await names(prefix)).length === 0, { timeoutMs: 3000 });
       } finally {
         await r2.close();
         spy.disconnect();

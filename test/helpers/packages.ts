@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import forge from 'node-forge';
 import type { TestGateway } from './gateway.js';
+import { waitFor } from './wait.js';
 
 export const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
 export const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 1)]);
@@ -104,6 +105,29 @@ export function opensslVerify(body: Buffer, signatureB64: string, caPem: string)
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Temp files of uploads the gateway is storing right now (the blob store
+ * writes each document to blobs/tmp/<key>.tmp and renames or removes it when
+ * the upload ends): observable proof that an upload is in progress, or, once
+ * none is left, that the gateway has finished cleaning up after one.
+ */
+export function uploadTempFiles(g: TestGateway): string[] {
+  try {
+    return readdirSync(join(g.dataDir, 'blobs', 'tmp')).filter((f) => f.endsWith('.tmp'));
+  } catch {
+    return [];
+  }
+}
+
+/** Waits until the gateway has no upload temp file left: every upload it was storing has ended and been cleaned up after. */
+export function tempFilesGone(g: TestGateway, what = 'upload temp files to be removed'): Promise<true> {
+  return waitFor(what, () => {
+    const left = uploadTempFiles(g);
+    if (left.length > 0) throw new Error(`still there: ${left.join(', ')}`);
+    return true;
+  });
 }
 
 /** Everything a package could leave behind: rows and blob files. */

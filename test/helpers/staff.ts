@@ -1,6 +1,6 @@
 /**
  * Fixtures for routing and staff-API tests: a parties file whose staff make
- * every exclusion testable, mTLS request helpers, and polling.
+ * every exclusion testable, mTLS request helpers, and waiting for a case to be routed.
  */
 import { writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import type { TestGateway } from './gateway.js';
 import { manifest, pdf, postPackage } from './packages.js';
+import { waitFor } from './wait.js';
 
 const cert = () => [{ subjectSerialNumber: `UI:DK-E:G:${randomUUID()}` }];
 
@@ -75,21 +76,6 @@ export function as(g: TestGateway, party: string) {
   };
 }
 
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  timeoutMs = 10_000,
-  everyMs = 25,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 export async function caseRow(g: TestGateway, caseId: string) {
   return g.gw.db.db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow();
 }
@@ -102,7 +88,7 @@ export function settled(g: TestGateway, caseId: string, timeoutMs = 10_000) {
       const r = await caseRow(g, caseId);
       return r.assigned_to !== null || r.state === 'unassigned' ? r : undefined;
     },
-    timeoutMs,
+    { timeoutMs },
   );
 }
 

@@ -9,10 +9,15 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { ClientRequest } from 'node:http';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { manifest, pdf, postPackage, residue } from '../helpers/packages.js';
+import { manifest, pdf, postPackage, residue, tempFilesGone, uploadTempFiles } from '../helpers/packages.js';
+import { waitFor } from '../helpers/wait.js';
 import { createMultipart } from '../../src/cli/multipart.js';
 
-/** Starts an upload that sends its headers and the first bytes, then holds. Resolves once the server has accepted it (bytes flowing). */
+/**
+ * Starts an upload that sends its headers and the first bytes, then holds
+ * (a client gone silent mid-body; it never sends more). `storing` waits
+ * until the server has taken n uploads in and is storing them.
+ */
 function slowUpload(g: TestGateway, party: string): { req: ClientRequest; closed: Promise<{ status?: number; error?: string }> } {
   const mp = createMultipart([
     { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(manifest())) },
@@ -55,6 +60,13 @@ function slowUpload(g: TestGateway, party: string): { req: ClientRequest; closed
   return { req, closed };
 }
 
+/** Waits until the gateway is storing `n` uploads (each has its temp file), i.e. they hold their admission slots. */
+const storing = (g: TestGateway, n: number) =>
+  waitFor(`the gateway to be storing ${n} uploads`, () => {
+    const files = uploadTempFiles(g);
+    return files.length >= n ? files : undefined;
+  });
+
 const upload = (g: TestGateway, party: string) =>
   postPackage(g, party, manifest(), [{ name: 'plan', body: pdf('p'), contentType: 'application/pdf', filename: 'plan.pdf' }]);
 
@@ -73,7 +85,7 @@ describe('admission control', () => {
   test('per party: a third upload at once from the same sender is 429 with Retry-After; another sender still gets through', async () => {
     const a = slowUpload(g, 'kommune-101');
     const b = slowUpload(g, 'kommune-101');
-    await new Promise((r) => setTimeout(r, 300));
+    await storing(g, 2);
     const refused = await upload(g, 'kommune-101');
     assert.equal(refused.status, 429, refused.text);
     assert.match(refused.headers['content-type'] ?? '', /problem\+json/);
@@ -84,13 +96,13 @@ describe('admission control', () => {
     a.req.destroy();
     b.req.destroy();
     await Promise.all([a.closed, b.closed]);
-    await new Promise((r) => setTimeout(r, 200));
+    await tempFilesGone(g, 'the gateway to drop the two cut-off uploads');
     assert.equal((await upload(g, 'kommune-101')).status, 201, 'slots are released when uploads end');
   });
 
   test('in total: with the gateway full, the next upload is 503 busy with Retry-After', async () => {
     const held = [slowUpload(g, 'kommune-101'), slowUpload(g, 'kommune-101'), slowUpload(g, 'kommune-147')];
-    await new Promise((r) => setTimeout(r, 300));
+    await storing(g, 3);
     const refused = await upload(g, 'spe');
     assert.equal(refused.status, 503, refused.text);
     assert.equal(refused.body.type, 'https://postkasse.dk/problems/busy');
@@ -100,21 +112,15 @@ describe('admission control', () => {
   });
 
   test('a client that goes silent mid-body is cut off by the idle timeout, and nothing of it is kept', async () => {
-    // (the uploads cut off in the tests above may still be removing their temp files)
-    let before = await residue(g);
-    for (let i = 0; i < 50; i++) {
-      await new Promise((res) => setTimeout(res, 100));
-      const again = await residue(g);
-      if (JSON.stringify(again) === JSON.stringify(before)) break;
-      before = again;
-    }
+    await tempFilesGone(g, 'the uploads cut off in the tests above to be removed');
+    const before = await residue(g);
     const started = Date.now();
     const silent = slowUpload(g, 'kommune-147');
     const r = await silent.closed;
     const took = Date.now() - started;
     assert.ok(took < 10_000, `closed after ${took} ms`);
     assert.ok(r.status === undefined || r.status >= 400, `no receipt (${JSON.stringify(r)})`);
-    await new Promise((res) => setTimeout(res, 300));
+    await tempFilesGone(g, 'the silent upload’s temp file to be removed');
     assert.deepEqual(await residue(g), before);
     assert.equal((await upload(g, 'kommune-147')).status, 201, 'the gateway stays healthy');
   });

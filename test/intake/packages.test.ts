@@ -301,17 +301,18 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
     () => postPackage(g, 'kommune-101', null, plan(), { rawManifest: '{"packageId": ' }),
     /invalid-manifest-json/,
   );
-  void refused('unknown service', 400, () => postPackage(g, 'kommune-101', manifest({ service: 'haircut' }), plan()), /invalid-manifest/);
+  // A manifest that does not fit its schema is 422 (it is JSON; its fields are wrong), with each field named.
+  void refused('unknown service', 422, () => postPackage(g, 'kommune-101', manifest({ service: 'haircut' }), plan()), /invalid-manifest/);
   void refused(
     'CPR with 31 February',
-    400,
+    422,
     () => postPackage(g, 'kommune-101', manifest({ citizen: { cpr: '310280-1234', name: 'X' } }), plan()),
     /invalid-manifest/,
   );
-  void refused('ydernummer not 6 digits', 400, () => postPackage(g, 'kommune-101', manifest({ gp: { ydernummer: '12345' } }), plan()));
+  void refused('ydernummer not 6 digits', 422, () => postPackage(g, 'kommune-101', manifest({ gp: { ydernummer: '12345' } }), plan()));
   void refused(
     'duplicate part names in the manifest',
-    400,
+    422,
     () =>
       postPackage(
         g,

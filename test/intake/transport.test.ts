@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { issueCert, manifest, pdf, postPackage, residue, selfSignedCa } from '../helpers/packages.js';
+import { issueCert, manifest, pdf, postPackage, residue, selfSignedCa, uploadTempFiles } from '../helpers/packages.js';
+import { stayFor, waitFor } from '../helpers/wait.js';
 import { createMultipart } from '../../src/cli/multipart.js';
 
 describe('transport, identity and durability', () => {
@@ -112,7 +113,7 @@ describe('transport, identity and durability', () => {
       { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(m)) },
       { name: 'plan', filename: 'plan.pdf', contentType: 'application/pdf', body: Buffer.concat([pdf(), Buffer.alloc(3_000_000, 0x20)]) },
     ]);
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const req = https.request(`${g.url}/v1/packages`, {
         method: 'POST',
         ca: g.ca,
@@ -129,16 +130,16 @@ describe('transport, identity and durability', () => {
         req.write(chunk);
         if (sent > 1_000_000) {
           s.destroy();
-          setTimeout(() => req.destroy(), 200);
+          // disconnect once the server is storing the document: mid-upload
+          waitFor('the server to be storing the upload', () => uploadTempFiles(g).length > 0).then(() => req.destroy(), reject);
         }
       });
     });
-    // give the server a moment to notice and clean up
-    for (let i = 0; i < 50; i++) {
+    // the server notices and cleans up
+    await waitFor('the server to remove what the cut-off upload stored', async () => {
       const r = await residue(g);
-      if (r.blobs === before.blobs) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      return r.blobs === before.blobs ? r : undefined;
+    });
     assert.deepEqual(await residue(g), before);
     assert.deepEqual(readdirSync(join(g.dataDir, 'blobs', 'tmp')), [], 'no temp file remains');
   });
@@ -186,20 +187,23 @@ describe('graceful shutdown', () => {
         res.on('end', () => resolve({ status: res.statusCode!, text }));
       });
       req.write(body.subarray(0, 500_000));
-      setTimeout(() => {
-        const closing = g.gw.close().then(() => {
-          closed = true;
-        });
-        void closing;
-        setTimeout(() => req.end(body.subarray(500_000)), 300);
-      }, 300);
+      // close() once the upload is in flight (the server is storing it), and finish the body only after close()
+      // has started and has had a moment in which it must not resolve or cut the upload off
+      waitFor('the server to be storing the upload', () => uploadTempFiles(g).length > 0)
+        .then(() => {
+          void g.gw.close().then(() => {
+            closed = true;
+          });
+          return waitFor('close() to start', () => g.logs.some((l) => l.includes('shutting down: no new connections')));
+        })
+        .then(() => stayFor('close() resolving while an upload is in flight', 300, { happened: () => closed }))
+        .then(() => req.end(body.subarray(500_000)), reject);
     });
     const r = await response;
     assert.equal(r.status, 201, r.text);
     // new connections are refused once the server is closing
     await assert.rejects(request(g.url).get('/healthz').ca(g.ca).cert(c.cert).key(c.key));
-    for (let i = 0; i < 50 && !closed; i++) await new Promise((res) => setTimeout(res, 100));
-    assert.ok(closed, 'close() resolved after the in-flight request');
+    await waitFor('close() to resolve after the in-flight request', () => closed, { timeoutMs: 5_000 });
     await g.close();
   });
 });

@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPartyRegistry, normaliseFingerprint, parsePartiesFile, type Party } from '../../src/parties/parties.js';
-import { isKnownMunicipality, loadMunicipalities, regionName, regionOf } from '../../src/parties/municipalities.js';
+import { isKnownMunicipality, loadMunicipalities } from '../../src/parties/municipalities.js';
+
+const { regionOf, regionName } = loadMunicipalities();
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postkasse-parties-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { ensureDevPki, type DevPki, type DevPkiParty } from '../../src/pki/devpki.js';
+import { stayFor } from '../helpers/wait.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postkasse-devpki-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -283,7 +284,9 @@ describe('ensureDevPki', () => {
       done = true;
       return p;
     });
-    await new Promise((r) => setTimeout(r, 400));
+    await stayFor('a run going ahead while another holds the lock', 400, {
+      happened: () => done || fs.existsSync(path.join(lockDir, 'ca.pem')),
+    });
     assert.equal(done, false, 'still waiting for the lock');
     assert.equal(fs.existsSync(path.join(lockDir, 'ca.pem')), false);
     fs.rmdirSync(path.join(lockDir, '.lock'));

@@ -15,7 +15,8 @@ import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { opensslVerify, pdf, PNG, residue } from '../helpers/packages.js';
 import { as, caseRow, send, settled, writeRoutingParties } from '../helpers/staff.js';
-import { ackAnswerSchema, envelopeSchema, mailboxListSchema, responseAnswerSchema } from '../../src/delivery/schema.js';
+import { ackAnswerSchema, envelopeSchema, mailboxListSchema } from '../../src/delivery/schema.js';
+import { responseAnswerSchema } from '../../src/responses/schema.js';
 
 const cpr = () => `0303${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
 const attest = {

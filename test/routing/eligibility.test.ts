@@ -12,7 +12,7 @@ import {
   type RoutingCase,
   type StaffLoad,
 } from '../../src/routing/eligibility.js';
-import type { StaffParty, StaffRole } from '../../src/parties/parties.js';
+import type { StaffParty } from '../../src/parties/parties.js';
 import { SERVICES, type Agreement, type Service } from '../../src/deadlines/types.js';
 
 // ---------------------------------------------------------------------------
@@ -410,7 +410,7 @@ const IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const;
 const staffArb: fc.Arbitrary<StaffParty> = fc
   .record({
     id: fc.constantFrom(...IDS),
-    roles: fc.subarray<StaffRole>(['coordinator', 'specialist', 'team-lead'], { minLength: 1 }),
+    roles: fc.subarray<StaffParty['roles'][number]>(['coordinator', 'specialist', 'team-lead'], { minLength: 1 }),
     municipalities: fc.subarray([...MUNIS]),
     ydernumre: fc.subarray([...YDER]),
     capacityPerDay: fc.constantFrom(1, 2, 3, 4.5, 6, 10),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cprBirthDate, isRealDate } from '../../src/shared/identifiers.js';
+import { cprBirthDate, isDateString } from '../../src/shared/identifiers.js';
 
 // RULES.md "Identifiers": the date must be real, the century comes from the
 // 7th digit and the year; modulus 11 is not required.
@@ -26,9 +26,9 @@ for (const [cpr, expected] of cases) {
   test(`CPR ${cpr} → ${expected ?? 'invalid'}`, () => assert.equal(cprBirthDate(cpr), expected));
 }
 
-test('isRealDate', () => {
-  assert.equal(isRealDate('2027-01-12'), true);
-  assert.equal(isRealDate('2027-02-29'), false);
-  assert.equal(isRealDate('2028-02-29'), true);
-  assert.equal(isRealDate('2027-1-12'), false);
+test('isDateString', () => {
+  assert.equal(isDateString('2027-01-12'), true);
+  assert.equal(isDateString('2027-02-29'), false);
+  assert.equal(isDateString('2028-02-29'), true);
+  assert.equal(isDateString('2027-1-12'), false);
 });

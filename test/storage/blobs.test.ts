@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createFileBlobStore, type BlobStore } from '../../src/storage/blobs.js';
@@ -211,25 +211,22 @@ describe('file blob store', () => {
     assert.deepEqual(filesUnder(dir), before);
   });
 
-  it('an erroring transform rejects and leaves nothing; a passing one sees the bytes', async () => {
+  it('an erroring filter rejects and leaves nothing; a passing one decides the bytes stored', async () => {
     const before = filesUnder(dir);
     let seen = 0;
-    const limit = new Transform({
-      transform(chunk: Buffer, _e, cb) {
+    const limit = {
+      write(chunk: Buffer) {
         seen += chunk.length;
-        if (seen > 100_000) cb(new Error('too large'));
-        else cb(null, chunk);
+        if (seen > 100_000) throw new Error('too large');
+        return chunk;
       },
-    });
-    await assert.rejects(store.put(generated(1_000_000).stream, { transform: limit }), /too large/);
+      end: () => null,
+    };
+    await assert.rejects(store.put(generated(1_000_000).stream, { filter: limit }), /too large/);
     assert.deepEqual(filesUnder(dir), before);
 
-    const upper = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        cb(null, Buffer.from(chunk.toString('latin1').toUpperCase(), 'latin1'));
-      },
-    });
-    const r = await store.put(Readable.from([Buffer.from('abc')]), { transform: upper });
+    const upper = { write: (chunk: Buffer) => Buffer.from(chunk.toString('latin1').toUpperCase(), 'latin1'), end: () => null };
+    const r = await store.put(Readable.from([Buffer.from('abc')]), { filter: upper });
     assert.equal(r.sha256, createHash('sha256').update('ABC').digest('hex'));
     assert.deepEqual(await readAll(store, r.key), Buffer.from('ABC'));
   });
@@ -243,6 +240,7 @@ describe('file blob store', () => {
         n++;
         if (n === 10) ac.abort();
         if (n > 10_000) this.push(null);
+        // a slow source (a chunk a millisecond), so the abort lands mid-stream: part of the scenario, not a wait
         else setTimeout(() => this.push(randomBytes(16384)), 1);
       },
     });

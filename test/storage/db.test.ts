@@ -9,6 +9,7 @@ import { isUniqueViolation, openDatabase } from '../../src/storage/db.js';
 import { cachingStatements } from '../../src/storage/statements.js';
 import type { Database } from '../../src/storage/schema.js';
 import { DIALECTS, newCase, openTestDb } from './helpers.js';
+import { stayFor } from '../helpers/wait.js';
 
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];
 
@@ -63,11 +64,10 @@ for (const d of DIALECTS) {
       const names = tables.map((x) => x.name).sort();
       for (const n of TABLES) assert.ok(names.includes(n), `table ${n} missing (have ${names.join(', ')})`);
       if (d.name === 'postgres') {
-        const { rows } = await sql<{
-          n: number;
-        }>`select count(*) as n from information_schema.tables where table_schema = ${t.schema!} and table_name in ('cases','packages','documents','receipts','audit_log','case_events')`.execute(
-          t.db,
-        );
+        const { rows } = await sql<{ n: number }>`
+          select count(*) as n from information_schema.tables
+          where table_schema = ${t.schema!}
+            and table_name in ('cases','packages','documents','receipts','audit_log','case_events')`.execute(t.db);
         assert.equal(rows[0]!.n, 6);
       }
     });
@@ -253,7 +253,12 @@ for (const d of DIALECTS) {
           other.prepare('begin immediate').run();
           const c = newCase();
           const write = t.db.transaction().execute((trx) => trx.insertInto('cases').values(c).execute());
-          await new Promise((r) => setTimeout(r, 300));
+          let settled: string | undefined;
+          void write.then(
+            () => (settled = 'committed'),
+            (e: unknown) => (settled = `failed: ${String(e)}`),
+          );
+          await stayFor('the write settling while another connection holds the lock', 300, { happened: () => settled });
           assert.ok(ticks >= 10, `the event loop ran while the transaction waited (${ticks} ticks)`);
           other.prepare('rollback').run();
           await write;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { openDatabase, type Db } from '../../src/storage/db.js';
-import type { NewCase } from '../../src/storage/schema.js';
+import type { Insertable } from 'kysely';
+import type { CasesTable } from '../../src/storage/schema.js';
 
 export interface DialectCase {
   name: 'sqlite' | 'postgres';
@@ -46,7 +47,7 @@ export async function openTestDb(
 }
 
 /** A minimal valid case row (no real citizen data). */
-export function newCase(id: string = randomUUID()): NewCase {
+export function newCase(id: string = randomUUID()): Insertable<CasesTable> {
   const now = new Date().toISOString();
   return {
     id,

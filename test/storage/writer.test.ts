@@ -13,6 +13,7 @@ import { verifyAuditChain } from '../../src/audit/audit.js';
 import { isUniqueViolation } from '../../src/storage/db.js';
 import { createSqliteThreadWriter, WriteOutcomeUnknown, type WriteOp } from '../../src/storage/writer.js';
 import { DIALECTS, newCase, openTestDb } from './helpers.js';
+import { stayFor } from '../helpers/wait.js';
 
 for (const d of DIALECTS) {
   describe(`database writer (${d.name})`, () => {
@@ -95,12 +96,9 @@ describe('SQLite writer thread', () => {
     const ticker = setInterval(() => ticks++, 10);
     try {
       const committed = t.writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]);
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(
-        await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst(),
-        undefined,
-        'not before the lock is freed',
-      );
+      const landed = () => t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst();
+      await stayFor('the commit landing while the lock is held elsewhere', 300, { happened: landed });
+      assert.equal(await landed(), undefined, 'not before the lock is freed');
       assert.ok(ticks >= 10, `the event loop ran while the writer waited (${ticks} ticks of 10 ms in 300 ms)`);
       other.prepare('rollback').run();
       await committed;

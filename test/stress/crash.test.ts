@@ -19,6 +19,7 @@ import { loadMasterKey } from '../../src/storage/crypto.js';
 import { dropQueueKeys, REDIS_URL } from '../helpers/gateway.js';
 import { manifest } from '../helpers/packages.js';
 import { keepForScan } from '../helpers/logs.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'pk-crash-'));
@@ -159,8 +160,16 @@ test(
     }));
     const all = Promise.all(sent.map((s) => upload(child!.port, s)));
     // Kill once a good part of the receipts are out and the rest are in flight.
-    const t0 = Date.now();
-    while (sent.filter((s) => s.status === 201).length < 30 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 5));
+    // Polled every 5 ms so that the kill comes right after the 30th receipt, with most uploads still in flight.
+    await waitFor(
+      '30 receipts before the kill',
+      () => {
+        const n = sent.filter((s) => s.status === 201).length;
+        assert.ok(n >= 30, `${n} receipts so far`);
+        return n;
+      },
+      { timeoutMs: 60_000, everyMs: 5 },
+    );
     child.proc.kill('SIGKILL');
     await new Promise((r) => child!.proc.once('exit', r));
     await all;

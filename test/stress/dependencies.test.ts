@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { PG_URL, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { manifest, pdf, postPackage, residue } from '../helpers/packages.js';
-import { caseRow, waitFor } from '../helpers/staff.js';
+import { caseRow } from '../helpers/staff.js';
+import { stayFor, waitFor } from '../helpers/wait.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 
 const post = (g: TestGateway) =>
@@ -53,8 +54,7 @@ describe('PostgreSQL goes away and comes back', () => {
         const r = await post(g);
         return r.status === 201 ? r : undefined;
       },
-      20_000,
-      250,
+      { timeoutMs: 20_000, everyMs: 250 },
     );
     assert.equal(back.status, 201);
     assert.equal((await readyz(g)).status, 200);
@@ -86,9 +86,13 @@ describe('Redis goes away during intake and comes back', () => {
     const ready = await readyz(g);
     assert.equal(ready.status, 503);
     assert.equal(ready.body.checks.find((c: { name: string }) => c.name === 'redis').ok, false);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The relay was kicked by the commit; with Redis away it cannot move the routing work out of the outbox.
+    const outboxRows = async () => (await g.gw.db.db.selectFrom('outbox').select('id').execute()).length;
+    await stayFor('routing (or an emptied outbox) while Redis is away', 500, {
+      happened: async () => (await caseRow(g, caseId)).assigned_to ?? ((await outboxRows()) === 0 && 'outbox emptied'),
+    });
     assert.equal((await caseRow(g, caseId)).assigned_to, null, 'not routed while Redis is away');
-    assert.ok((await g.gw.db.db.selectFrom('outbox').select('id').execute()).length > 0, 'the routing work waits in the outbox');
+    assert.ok((await outboxRows()) > 0, 'the routing work waits in the outbox');
     proxy.up();
     const row = await waitFor(
       'routing to catch up',
@@ -96,8 +100,7 @@ describe('Redis goes away during intake and comes back', () => {
         const r = await caseRow(g, caseId);
         return r.assigned_to ? r : undefined;
       },
-      30_000,
-      250,
+      { timeoutMs: 30_000, everyMs: 250 },
     );
     assert.equal(row.state, 'assigned');
     assert.equal((await readyz(g)).status, 200);

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { manifest, pdf, postPackage, residue } from '../helpers/packages.js';
+import { manifest, pdf, postPackage, residue, tempFilesGone } from '../helpers/packages.js';
 import type { BlobStore, ChunkFilter } from '../../src/storage/blobs.js';
 
 let full = false;
@@ -52,7 +52,7 @@ test('disk full mid-upload: 507 problem+json with Retry-After, nothing receipted
   assert.match(res.headers['content-type'] ?? '', /application\/problem\+json/);
   assert.equal(res.body.type, 'https://postkasse.dk/problems/insufficient-storage');
   assert.ok(Number(res.headers['retry-after']) > 0);
-  await new Promise((r) => setTimeout(r, 200));
+  await tempFilesGone(g, 'the refused upload’s temp file to be removed');
   assert.deepEqual(await residue(g), before, 'no row, no blob, no temp file');
   full = false;
   const ok = await postPackage(g, 'kommune-101', manifest(), [

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { manifest, pdf, postPackage, residue } from '../helpers/packages.js';
+import { manifest, pdf, postPackage, residue, tempFilesGone } from '../helpers/packages.js';
 
 interface RawAnswer {
   status?: number;
@@ -21,7 +21,19 @@ interface RawAnswer {
   ms: number;
 }
 
-/** Sends raw bytes (chunks, with optional pauses) as `party` over mTLS; resolves on the answer or the close. */
+/**
+ * After a complete response head: how long to watch for the server also
+ * closing the connection, so that `closed` reports it. An observation window
+ * of the raw client, not a wait for something to finish.
+ */
+const CLOSE_WATCH_MS = 50;
+
+/**
+ * Sends raw bytes as `party` over mTLS; resolves on the answer or the close
+ * (or after `timeoutMs`, the client's own bound). A number in `chunks` is a
+ * pause in ms before the next chunk: the client's pacing (slowloris), part of
+ * the protocol simulated.
+ */
 function raw(g: TestGateway, party: string, chunks: (Buffer | number)[], timeoutMs = 15_000): Promise<RawAnswer> {
   const c = g.creds(party);
   const u = new URL(g.url);
@@ -42,6 +54,7 @@ function raw(g: TestGateway, party: string, chunks: (Buffer | number)[], timeout
       async () => {
         for (const ch of chunks) {
           if (done) return;
+          // a number is the client's pacing (a pause), not a wait for the server
           if (typeof ch === 'number') await new Promise((r) => setTimeout(r, ch));
           else if (!socket.destroyed) socket.write(ch);
         }
@@ -49,7 +62,7 @@ function raw(g: TestGateway, party: string, chunks: (Buffer | number)[], timeout
     );
     socket.on('data', (d: Buffer) => {
       data += d.toString('latin1');
-      if (/\r\n\r\n/.test(data) && /^HTTP\/1\.1 \d{3}/.test(data)) setTimeout(() => finish(false), 50);
+      if (/\r\n\r\n/.test(data) && /^HTTP\/1\.1 \d{3}/.test(data)) setTimeout(() => finish(false), CLOSE_WATCH_MS);
     });
     socket.on('error', () => finish(true));
     socket.on('close', () => finish(true));
@@ -241,7 +254,7 @@ describe('hostile input', () => {
           'kommune-101',
           req(multipart('b0undary', [{ headers: manifestPart().headers, body: '['.repeat(100_000) + ']'.repeat(100_000) }, docPart()])),
         ),
-      expect: (a) => a.status === 400 || a.status === 413,
+      expect: (a) => a.status === 400 || a.status === 413 || a.status === 422,
     },
     {
       name: 'NUL bytes in a part name',
@@ -305,8 +318,8 @@ describe('hostile input', () => {
       assert.ok(c.expect(a), `got ${JSON.stringify(a)}`);
       assert.ok(a.ms < 10_000, `answered in ${a.ms} ms`);
       if (a.status !== undefined && a.status >= 400 && a.status !== 431) assert.match(a.contentType ?? '', /application\/problem\+json/);
-      // nothing kept (uploads that were cut off may still be removing their temp files)
-      await new Promise((r) => setTimeout(r, 300));
+      // nothing kept (an upload that was cut off may still be removing its temp file)
+      await tempFilesGone(g, 'the temp file of a cut-off upload to be removed');
       const after = await residue(g);
       assert.deepEqual({ ...after, blobs: 0 }, { ...before, blobs: 0 });
       assert.ok(after.blobs <= before.blobs + 1);
@@ -320,7 +333,7 @@ describe('hostile input', () => {
       { name: 'plan', body: pdf('after'), contentType: 'application/pdf', filename: 'plan.pdf' },
     ]);
     assert.equal(ok.status, 201);
-    await new Promise((r) => setTimeout(r, 500));
+    await tempFilesGone(g);
     const r = await residue(g);
     assert.equal(r.cases, receipted + 1, 'one case per receipt');
     assert.equal(r.receipts, r.cases);

@@ -13,10 +13,9 @@ import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { manifest, pdf, postPackage } from '../helpers/packages.js';
 import { as, caseRow, events, send, settled, writeRoutingParties } from '../helpers/staff.js';
-import { byUrgency, type WorklistItem } from '../../src/worklist/routes.js';
+import { byUrgency } from '../../src/worklist/service.js';
 import { localDate } from '../../src/deadlines/calendar.js';
-import { clockActionSchema, leadListSchema, worklistSchema } from '../../src/worklist/schema.js';
-import { caseViewSchema } from '../../src/receipts/schema.js';
+import { caseViewSchema, clockActionSchema, leadListSchema, worklistSchema, type WorklistItem } from '../../src/worklist/schema.js';
 
 const cpr = () => `0202${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
 // gp 012345 excludes coord-anna (§12 stk. 2) and kbh-2026 excludes coord-x (§25 stk. 3): 101's coordinator cases go to coord-bo.
@@ -69,27 +68,28 @@ describe('staff API', () => {
       {
         name: 'GET /v1/cases/{id}/documents/{part}',
         call: (p) => as(g, p).get(`/v1/cases/${caseId}/documents/plan`),
-        expect: { 'kommune-101': 404, 'kommune-147': 404, spe: 404, 'coord-bo': 200, 'coord-anna': 404, 'lead-1': 200, 'gp-057584': 404 },
+        // The sender sees the case, so it is told why it may not read (403), never "no case".
+        expect: { 'kommune-101': 403, 'kommune-147': 404, spe: 404, 'coord-bo': 200, 'coord-anna': 404, 'lead-1': 200, 'gp-057584': 404 },
       },
       {
         name: 'POST /v1/cases/{id}/meeting',
         call: (p) => as(g, p).post(`/v1/cases/${caseId}/meeting`, { date: 'no' }),
-        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 422, 'lead-1': 422, 'gp-057584': 403 },
       },
       {
         name: 'POST /v1/cases/{id}/consultation',
         call: (p) => as(g, p).post(`/v1/cases/${caseId}/consultation`, { date: 'no' }),
-        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 422, 'lead-1': 422, 'gp-057584': 403 },
       },
       {
         name: 'POST /v1/cases/{id}/extension',
         call: (p) => as(g, p).post(`/v1/cases/${caseId}/extension`, {}),
-        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 422, 'lead-1': 422, 'gp-057584': 403 },
       },
       {
         name: 'POST /v1/cases/{id}/conflict',
         call: (p) => as(g, p).post(`/v1/cases/${caseId}/conflict`, {}),
-        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 404, 'lead-1': 404, 'gp-057584': 403 },
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 422, 'coord-anna': 422, 'lead-1': 422, 'gp-057584': 403 },
       },
       {
         name: 'POST /v1/cases/{id}/assign',
@@ -122,6 +122,13 @@ describe('staff API', () => {
         expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 },
       },
     ];
+    test('a valid staff action by someone the case is not assigned to: 404, as for a missing case', async () => {
+      for (const p of ['coord-anna', 'lead-1']) {
+        const res = await as(g, p).post(`/v1/cases/${caseId}/conflict`, { reason: 'not mine' });
+        assert.equal(res.status, 404, `${p}: ${res.text}`);
+      }
+      assert.equal((await caseRow(g, caseId)).assigned_to, 'coord-bo');
+    });
     for (const row of rows()) {
       test(row.name, async () => {
         for (const p of parties) {
@@ -263,7 +270,7 @@ describe('staff API', () => {
     assert.equal(ok.body.clock.deadlines[0].dueDate, later);
   });
 
-  test('malformed JSON → 400 problem; a JSON array → 400', async () => {
+  test('malformed JSON → 400 problem; a JSON array → 422 naming the root', async () => {
     const c = g.creds('coord-bo');
     const bad = await request(g.url)
       .post(`/v1/cases/${caseId}/meeting`)
@@ -275,7 +282,8 @@ describe('staff API', () => {
     assert.equal(bad.status, 400);
     assert.match(bad.headers['content-type'] ?? '', /problem\+json/);
     const arr = await as(g, 'coord-bo').post(`/v1/cases/${caseId}/meeting`, ['2026-01-01']);
-    assert.equal(arr.status, 400);
+    assert.equal(arr.status, 422);
+    assert.deepEqual(arr.body.errors, [{ path: '(root)', message: 'must be an object, not array' }]);
   });
 
   test('§21 stk. 3: the worklist shows urgent cases first, then the earliest due', async () => {

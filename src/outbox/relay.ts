@@ -11,9 +11,10 @@
  */
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
+import { createOutboxStore } from './outbox.js';
 
 export interface RelayTarget {
-  addBulk(jobs: { jobId: string; data: unknown; priority: number }[]): Promise<void>;
+  addBulk(jobs: { jobId: string; data: unknown; priority?: number }[]): Promise<void>;
 }
 
 export interface OutboxRelayOptions {
@@ -27,7 +28,7 @@ export interface OutboxRelayOptions {
 
 export function createOutboxRelay(opts: OutboxRelayOptions) {
   const { log } = opts;
-  const db = opts.db.db;
+  const store = createOutboxStore(opts.db.db);
   const batchSize = opts.batchSize ?? 500;
   let running: Promise<number> | null = null;
   let again = false;
@@ -37,7 +38,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions) {
   async function pass(): Promise<number> {
     let moved = 0;
     for (;;) {
-      const rows = await db.selectFrom('outbox').selectAll().orderBy('created_at').orderBy('id').limit(batchSize).execute();
+      const rows = await store.oldest(batchSize);
       if (rows.length === 0) return moved;
       const byTopic = new Map<string, typeof rows>();
       for (const r of rows) {
@@ -52,11 +53,11 @@ export function createOutboxRelay(opts: OutboxRelayOptions) {
           log.error({ topic, rows: list.length }, 'outbox rows for a topic with no queue: left in place');
           continue;
         }
-        await target.addBulk(list.map((r) => ({ jobId: r.job_id, data: JSON.parse(r.payload) as unknown, priority: Number(r.priority) })));
+        await target.addBulk(list.map((r) => ({ jobId: r.jobId, data: r.data, priority: r.priority })));
         done.push(...list.map((r) => r.id));
       }
       if (done.length === 0) return moved;
-      await db.deleteFrom('outbox').where('id', 'in', done).execute();
+      await store.remove(done);
       moved += done.length;
       log.debug({ rows: done.length }, 'outbox relayed');
       if (rows.length < batchSize) return moved;

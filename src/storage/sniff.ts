@@ -1,15 +1,34 @@
 /**
  * Media-type sniffing: the bytes of a document must match its declared
  * `mediaType`, which must be in the allowed set (API.md). Implemented as a
- * pass-through Transform that decides on the first bytes, so documents are
- * never held in memory.
+ * chunk filter the blob store runs on every chunk as it streams in; it decides
+ * on the first bytes, so documents are never held in memory.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-import { ALLOWED_MEDIA_TYPES, type AllowedMediaType } from './manifest.js';
 import { badRequest, unsupportedMediaType, type Problem } from '../shared/problem.js';
-import type { ChunkFilter } from '../storage/blobs.js';
+import type { ChunkFilter } from './blobs.js';
+
+/** The media types a document may have (API.md "Sending a case package"). */
+export const ALLOWED_MEDIA_TYPES = [
+  'application/pdf',
+  'application/xml',
+  'text/xml',
+  'application/json',
+  'text/plain',
+  'image/png',
+  'image/jpeg',
+  'image/tiff',
+] as const;
+export type AllowedMediaType = (typeof ALLOWED_MEDIA_TYPES)[number];
 
 const HEAD_BYTES = 16;
+
+/** How each binary type's bytes begin (its "magic number"), as a partner can check with `head -c 8 file | xxd`. */
+const MAGIC = {
+  'application/pdf': 'the bytes "%PDF-"',
+  'image/png': 'the PNG signature 89 50 4E 47 0D 0A 1A 0A',
+  'image/jpeg': 'the JPEG marker FF D8 FF',
+  'image/tiff': 'the TIFF header "II*\\0" or "MM\\0*"',
+} as const;
 
 type Detected = 'application/pdf' | 'image/png' | 'image/jpeg' | 'image/tiff' | 'text';
 
@@ -78,7 +97,12 @@ export function createSniffFilter(
         return mismatch('do not start like a JSON object or array');
       return checkText(buf);
     }
-    if (found !== declared) return mismatch(found === 'text' ? 'do not carry its signature' : `look like ${found}`);
+    if (found !== declared) {
+      const magic = MAGIC[declared as keyof typeof MAGIC];
+      return mismatch(
+        `${found === 'text' ? 'do not' : `look like ${found} and do not`} start with ${magic}, as every ${declared} file does`,
+      );
+    }
     return null;
   }
 
@@ -122,28 +146,4 @@ export function createSniffFilter(
       return rest;
     },
   };
-}
-
-/** The same check as a Transform stream (for callers that pipe). */
-export function createSniffer(declared: AllowedMediaType, part: string, onBytes?: (n: number) => Problem | null): Transform {
-  const f = createSniffFilter(declared, part, onBytes);
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      try {
-        const out = f.write(chunk);
-        cb(null, out ?? undefined);
-      } catch (e) {
-        cb(e as Error);
-      }
-    },
-    flush(cb: TransformCallback) {
-      try {
-        const out = f.end();
-        if (out && out.length > 0) this.push(out);
-        cb();
-      } catch (e) {
-        cb(e as Error);
-      }
-    },
-  });
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { SERVICES, type Service } from '../deadlines/types.js';
-import { cprBirthDate, isRealDate, YDERNUMMER_RE } from '../shared/identifiers.js';
+import { cprBirthDate, isDateString, YDERNUMMER_RE } from '../shared/identifiers.js';
 
 export const CASE_TYPES = [
   'ressourceforloeb',
@@ -19,18 +19,6 @@ export const CASE_TYPES = [
 export const DOCUMENT_TYPES = ['rehab-plan-preparatory', 'medical-certificate', 'journal', 'request', 'supplement', 'other'] as const;
 export type DocumentType = (typeof DOCUMENT_TYPES)[number];
 
-export const ALLOWED_MEDIA_TYPES = [
-  'application/pdf',
-  'application/xml',
-  'text/xml',
-  'application/json',
-  'text/plain',
-  'image/png',
-  'image/jpeg',
-  'image/tiff',
-] as const;
-export type AllowedMediaType = (typeof ALLOWED_MEDIA_TYPES)[number];
-
 /** Which document type makes a case complete (§21 stk. 2; API.md "Required documents"). */
 export const REQUIRED_DOCUMENT: Partial<Record<Service, DocumentType>> = {
   'rehab-team-advice': 'rehab-plan-preparatory',
@@ -41,7 +29,7 @@ export const REQUIRED_DOCUMENT: Partial<Record<Service, DocumentType>> = {
 
 export const SENIOR_PENSION_SERVICES: readonly Service[] = ['senior-pension-advice', 'senior-pension-assessment'];
 
-const realDate = z.string().refine(isRealDate, 'must be a real date written YYYY-MM-DD');
+const realDate = z.string().refine(isDateString, 'must be a real date written YYYY-MM-DD');
 const ydernummer = z.string().regex(YDERNUMMER_RE, 'a ydernummer is 6 digits');
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `at most ${max} characters`);
 
@@ -142,23 +130,14 @@ export const manifestSchema = z
 export type Manifest = z.infer<typeof manifestSchema>;
 export type DocumentEntry = z.infer<typeof documentEntrySchema>;
 
-/** Maps zod issues to problem+json `errors`. */
-export function zodErrors(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.map((i) => ({
-    path: i.path.length
-      ? i.path
-          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-          .join('')
-          .replace(/^\./, '')
-      : '(root)',
-    message: i.message,
-  }));
-}
-
-/** True when the documents present on a case make it complete for its service (§21 stk. 2). */
-export function isComplete(service: Service, documentTypes: Iterable<string>): boolean {
+/**
+ * The document types a case of `service` still lacks, given the types it
+ * holds (§21 stk. 2: the case is complete with its required documents; §23:
+ * the assessment's clock runs from the request). Empty = complete.
+ */
+export function missingDocuments(service: Service, documentTypes: Iterable<string>): DocumentType[] {
   const required = REQUIRED_DOCUMENT[service];
-  if (!required) return true;
-  for (const t of documentTypes) if (t === required) return true;
-  return false;
+  if (!required) return [];
+  for (const t of documentTypes) if (t === required) return [];
+  return [required];
 }

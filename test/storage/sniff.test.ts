@@ -1,25 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
-import { createSniffer } from '../../src/intake/sniff.js';
-import type { AllowedMediaType } from '../../src/intake/manifest.js';
+import { createSniffFilter, type AllowedMediaType } from '../../src/storage/sniff.js';
 import { Problem } from '../../src/shared/problem.js';
 
+/** Feeds the chunks through the filter as the blob store does (write per chunk, then end). */
 async function run(type: AllowedMediaType, chunks: Buffer[]): Promise<{ ok: boolean; status?: number; bytes: number }> {
+  const f = createSniffFilter(type, 'doc');
   let bytes = 0;
   try {
-    await pipeline(
-      Readable.from(chunks),
-      createSniffer(type, 'doc'),
-      new Writable({
-        write(c, _e, cb) {
-          bytes += c.length;
-          cb();
-        },
-      }),
-    );
+    for (const c of chunks) bytes += f.write(c)?.length ?? 0;
+    bytes += f.end()?.length ?? 0;
     return { ok: true, bytes };
   } catch (e) {
     return { ok: false, status: (e as Problem).status, bytes };

@@ -1,0 +1,117 @@
+/**
+ * The intake feature's SQL: what a package's checks read, and the receipt's
+ * one transaction, compiled here and handed whole to the writer (on SQLite
+ * it commits in the writer thread, so the commit's fsync does not stop the
+ * event loop).
+ */
+import type { Db } from '../storage/db.js';
+import type { CaseRow, DocumentsTable, PackagesTable } from '../storage/schema.js';
+import type { WriteOp } from '../storage/writer.js';
+import type { AuditEntry } from '../audit/audit.js';
+import { outboxInsert, type OutboxJob } from '../outbox/outbox.js';
+
+export interface StoredReceipt {
+  receiptId: string;
+  caseId: string;
+  senderPartyId: string;
+  body: Buffer;
+  signature: Buffer;
+}
+
+export interface PackageCommit {
+  /** the new case (inserted), or the supplemented case's changed fields (updated; must change exactly one row) */
+  case:
+    | { insert: CaseRow }
+    | { update: Pick<CaseRow, 'id' | 'complete' | 'state' | 'clock_started_at' | 'consents' | 'urgent' | 'clock' | 'updated_at'> };
+  package: PackagesTable;
+  documents: DocumentsTable[];
+  receipt: { id: string; body: Buffer; signature: Buffer };
+  events: { event: string; data: Record<string, unknown> }[];
+  actor: string;
+  at: string;
+  /** queue work committed with the package (routing of a case complete now) */
+  jobs: OutboxJob[];
+  audit: AuditEntry;
+}
+
+export function createIntakeStore(database: Pick<Db, 'db' | 'writer'>) {
+  const { db } = database;
+  return {
+    async caseById(caseId: string): Promise<CaseRow | undefined> {
+      return db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
+    },
+    async documentTypes(caseId: string): Promise<string[]> {
+      const rows = await db.selectFrom('documents').select('type').where('case_id', '=', caseId).execute();
+      return rows.map((r) => r.type);
+    },
+    async events(caseId: string): Promise<{ event: string; at: string; actor: string; data: string }[]> {
+      return db.selectFrom('case_events').select(['event', 'at', 'actor', 'data']).where('case_id', '=', caseId).orderBy('id').execute();
+    },
+    /** The receipt of `packageId` from this sender, with the content hash that decides 200 or 409. */
+    async receiptOfPackage(senderPartyId: string, packageId: string): Promise<(StoredReceipt & { contentSha256: string }) | undefined> {
+      const r = await db
+        .selectFrom('packages')
+        .innerJoin('receipts', 'receipts.package_row_id', 'packages.id')
+        .select(['packages.content_sha256', 'receipts.id as receipt_id', 'receipts.body', 'receipts.signature', 'packages.case_id'])
+        .where('packages.sender_party_id', '=', senderPartyId)
+        .where('packages.package_id', '=', packageId)
+        .executeTakeFirst();
+      if (!r) return undefined;
+      return {
+        receiptId: r.receipt_id,
+        caseId: r.case_id,
+        senderPartyId,
+        body: Buffer.from(r.body),
+        signature: Buffer.from(r.signature),
+        contentSha256: r.content_sha256,
+      };
+    },
+    async receipt(receiptId: string): Promise<StoredReceipt | undefined> {
+      const r = await db.selectFrom('receipts').selectAll().where('id', '=', receiptId).executeTakeFirst();
+      if (!r) return undefined;
+      return {
+        receiptId: r.id,
+        caseId: r.case_id,
+        senderPartyId: r.sender_party_id,
+        body: Buffer.from(r.body),
+        signature: Buffer.from(r.signature),
+      };
+    },
+    /** The receipt's one transaction: case, package, documents, receipt, events, outbox rows and the audit entry. */
+    async commitPackage(c: PackageCommit): Promise<void> {
+      const ops: WriteOp[] = [];
+      if ('insert' in c.case) {
+        ops.push({ query: db.insertInto('cases').values(c.case.insert).compile() });
+      } else {
+        const { id, ...fields } = c.case.update;
+        ops.push({ query: db.updateTable('cases').set(fields).where('id', '=', id).compile(), expectAffected: 1 });
+      }
+      const caseId = c.package.case_id;
+      ops.push({ query: db.insertInto('packages').values(c.package).compile() });
+      ops.push({ query: db.insertInto('documents').values(c.documents).compile() });
+      ops.push({
+        query: db
+          .insertInto('receipts')
+          .values({
+            id: c.receipt.id,
+            package_row_id: c.package.id,
+            case_id: caseId,
+            sender_party_id: c.package.sender_party_id,
+            body: c.receipt.body,
+            signature: c.receipt.signature,
+            created_at: c.at,
+          })
+          .compile(),
+      });
+      ops.push({
+        query: db
+          .insertInto('case_events')
+          .values(c.events.map((e) => ({ case_id: caseId, at: c.at, event: e.event, actor: c.actor, data: JSON.stringify(e.data) })))
+          .compile(),
+      });
+      for (const job of c.jobs) ops.push({ query: outboxInsert(db, job, c.at).compile() });
+      ops.push({ audit: c.audit });
+      await database.writer.commit(ops);
+    },
+  };
+}

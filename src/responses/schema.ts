@@ -1,0 +1,33 @@
+/**
+ * Shapes of POST /v1/cases/{caseId}/responses (API.md "Staff: returning
+ * documents"): the `response` part, parsed with this schema by the route,
+ * and the answer. The content each kind needs is checked per service by
+ * content.ts, which names every missing field.
+ */
+import { z } from 'zod';
+import { messageStateSchema } from '../delivery/schema.js';
+import { RESPONSE_KINDS } from './content.js';
+
+export const responseRequestSchema = z
+  .object({
+    kind: z.enum(RESPONSE_KINDS),
+    content: z
+      .record(z.string(), z.unknown())
+      .describe(
+        'the fields the rules require for this kind and service, each missing one a 422 naming content.<field>: ' +
+          'specialist-attest: functionalCapacity, healthConditions, citizenAssessment, physicianAssessment, otherFactors?, ' +
+          'furtherAssessment? { needed, description, priceDkk, timeframe } (§14 stk. 2), overallAssessment (§14 stk. 3–4), ' +
+          'latestJobAssessment (senior pension, §27 stk. 2); statement: obvious + reasoning (§10) or assessment + recommendation? (§11); ' +
+          'recommendation: reasons + proposals[] (§6 stk. 2); pre-meeting-advice: advice; gp-notice: background (§9)',
+      ),
+  })
+  .describe('the `response` part (JSON)');
+
+export const responseAnswerSchema = z.object({
+  responseId: z.string().uuid(),
+  caseId: z.string().uuid(),
+  kind: z.enum(RESPONSE_KINDS),
+  sentAt: z.string().describe('one instant for every recipient (§15 stk. 2)'),
+  messages: z.array(z.object({ messageId: z.string().uuid(), to: z.string().nullable(), copy: z.boolean(), state: messageStateSchema })),
+  clock: z.unknown(),
+});

@@ -1,0 +1,42 @@
+/**
+ * The responses feature's SQL: the case a response is returned on, earlier
+ * attests, and the rows of one dispatch (response, messages, events), written
+ * in the service's transaction.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Db } from '../storage/db.js';
+import type { CaseRow, Database, MessagesTable, ResponsesTable } from '../storage/schema.js';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
+  const { db, dialect } = database;
+  return {
+    caseById: (caseId: string): Promise<CaseRow | undefined> =>
+      db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst(),
+    /** Who the case is assigned to and its state, locked on PostgreSQL until the transaction ends. */
+    lockCase: (q: Q, caseId: string) =>
+      q
+        .selectFrom('cases')
+        .select(['assigned_to', 'state'])
+        .where('id', '=', caseId)
+        .$if(dialect === 'postgres', (qb) => qb.forUpdate())
+        .executeTakeFirst(),
+    async hasResponse(caseId: string, kind: string): Promise<boolean> {
+      const r = await db.selectFrom('responses').select('id').where('case_id', '=', caseId).where('kind', '=', kind).executeTakeFirst();
+      return r !== undefined;
+    },
+    async insertResponse(q: Q, row: ResponsesTable): Promise<void> {
+      await q.insertInto('responses').values(row).execute();
+    },
+    async insertMessages(q: Q, rows: Omit<MessagesTable, 'push_attempts'>[]): Promise<void> {
+      if (rows.length > 0) await q.insertInto('messages').values(rows).execute();
+    },
+    async insertEvents(q: Q, rows: { case_id: string; at: string; event: string; actor: string; data: string }[]): Promise<void> {
+      if (rows.length > 0) await q.insertInto('case_events').values(rows).execute();
+    },
+    async closeCase(q: Q, caseId: string, at: string): Promise<void> {
+      await q.updateTable('cases').set({ state: 'closed', updated_at: at }).where('id', '=', caseId).execute();
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The one validation path: every request body, query and JSON part is parsed
+ * by the zod schema that also generates its OpenAPI entry (src/openapi.ts),
+ * and a value that does not fit answers 422 with the path of each bad field.
+ *
+ * Messages say what is wrong: a missing field is "required", a field of the
+ * wrong JSON type says which type it must be and which it was.
+ */
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { Problem, type FieldError } from './problem.js';
+
+/** The JSON type of a value, as a partner would name it. */
+export function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a text (JSON string)',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'a list (JSON array)',
+};
+
+/** Per-parse error map: messages for the issues a schema does not word itself. */
+export const messages: z.core.$ZodErrorMap = (iss) => {
+  if (iss.code === 'invalid_type') {
+    if (iss.input === undefined) return 'required';
+    return `must be ${EXPECTED[iss.expected] ?? iss.expected}, not ${jsonType(iss.input)}`;
+  }
+  if (iss.code === 'unrecognized_keys') return `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (iss.code === 'invalid_value' && iss.values.length > 1) return `must be one of ${iss.values.map((v) => String(v)).join(', ')}`;
+  return undefined;
+};
+
+/**
+ * The message for a field whose schema words its own: `what is required` when
+ * it is missing, `what must be <type>, not <type>` when its JSON type is wrong.
+ */
+export function requiredOr(what: string): (iss: z.core.$ZodRawIssue) => string | undefined {
+  return (iss) => {
+    if (iss.code !== 'invalid_type') return undefined;
+    if (iss.input === undefined) return `${what} is required`;
+    return `${what} must be ${EXPECTED[iss.expected] ?? iss.expected}, not ${jsonType(iss.input)}`;
+  };
+}
+
+/** zod issues → problem+json `errors` (`documents[0].part`, `content.reasons`, `(root)`). */
+export function fieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
+  return error.issues.map((i) => {
+    const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    const full = `${prefix}${path}`.replace(/^\./, '');
+    return { path: full || '(root)', message: i.message };
+  });
+}
+
+export interface ValidationOptions {
+  /** what is validated, for the problem's detail: "the request body", "the manifest" */
+  what: string;
+  /** problem type slug (default `validation`) */
+  type?: string;
+  /** prefix of every error path (e.g. `content`) */
+  prefix?: string;
+}
+
+/** The 422 problem for field errors. */
+export function validationProblem(errors: FieldError[], opts: ValidationOptions): Problem {
+  return new Problem({
+    status: 422,
+    title: 'Unprocessable content',
+    type: opts.type ?? 'validation',
+    detail: `${opts.what} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    errors,
+  });
+}
+
+/** Parses `value` with `schema`, or throws the 422 problem naming every bad field. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, opts: ValidationOptions): z.output<S> {
+  const r = schema.safeParse(value, { error: messages });
+  if (!r.success) throw validationProblem(fieldErrors(r.error, opts.prefix), opts);
+  return r.data;
+}
+
+/** The field errors of `value` against `schema` (empty = valid). */
+export function checkWith(schema: z.ZodType, value: unknown, prefix = ''): FieldError[] {
+  const r = schema.safeParse(value, { error: messages });
+  return r.success ? [] : fieldErrors(r.error, prefix);
+}
+
+/** Express middleware: `req.body` parsed by `schema` (replaced by the parsed value), else 422. */
+export function validateBody(schema: z.ZodType): RequestHandler {
+  return (req, _res, next) => {
+    try {
+      req.body = parseWith(schema, req.body, { what: 'the request body' });
+      next();
+    } catch (e) {
+      next(e);
+    }
+  };
+}
+
+/** Express middleware: the query string parsed by `schema` (kept in `res.locals.query`), else 422. */
+export function validateQuery(schema: z.ZodType): RequestHandler {
+  return (req, res, next) => {
+    try {
+      res.locals.query = parseWith(schema, req.query, { what: 'the query' });
+      next();
+    } catch (e) {
+      next(e);
+    }
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The worklist feature's SQL: lists of cases, one case with everything the
+ * case view shows, and the document a read asks for.
+ */
+import type { Kysely } from 'kysely';
+import type { CaseRow, Database, DocumentRow } from '../storage/schema.js';
+
+export const LIST_COLUMNS = [
+  'id',
+  'service',
+  'case_type',
+  'urgent',
+  'municipality_code',
+  'received_at',
+  'state',
+  'clock',
+  'assigned_to',
+  'routing_note',
+] as const;
+export type ListRow = Pick<CaseRow, (typeof LIST_COLUMNS)[number]>;
+
+export interface CaseDetails {
+  documents: Pick<DocumentRow, 'part' | 'type' | 'title' | 'media_type' | 'size' | 'sha256' | 'created_at'>[];
+  events: { at: string; event: string; actor: string; data: string }[];
+  responses: { id: string; kind: string; author: string; created_at: string; sha256: string; size: number }[];
+  messages: {
+    id: string;
+    response_id: string;
+    recipient_party_id: string | null;
+    recipient_ydernummer: string | null;
+    copy: number;
+    sent_at: string;
+    state: string;
+    delivered_at: string | null;
+    acknowledged_at: string | null;
+    push_attempts: number;
+  }[];
+}
+
+export interface WorklistStore {
+  caseById(caseId: string): Promise<CaseRow | undefined>;
+  /** open cases assigned to `staffId` */
+  assignedTo(staffId: string): Promise<ListRow[]>;
+  inStates(states: readonly string[]): Promise<ListRow[]>;
+  details(caseId: string): Promise<CaseDetails>;
+  /** the case's document of this part; a supplement may carry a part of the same name: the latest one */
+  latestDocument(caseId: string, part: string): Promise<DocumentRow | undefined>;
+  /** the types of the documents a case holds */
+  documentTypes(caseIds: readonly string[]): Promise<Map<string, string[]>>;
+}
+
+export function createWorklistStore(db: Kysely<Database>): WorklistStore {
+  return {
+    caseById: (caseId) => db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst(),
+    assignedTo: (staffId) =>
+      db.selectFrom('cases').select(LIST_COLUMNS).where('assigned_to', '=', staffId).where('state', '=', 'assigned').execute(),
+    inStates: (states) =>
+      db
+        .selectFrom('cases')
+        .select(LIST_COLUMNS)
+        .where('state', 'in', [...states])
+        .execute(),
+    async details(caseId) {
+      const [documents, events, responses, messages] = await Promise.all([
+        db
+          .selectFrom('documents')
+          .select(['part', 'type', 'title', 'media_type', 'size', 'sha256', 'created_at'])
+          .where('case_id', '=', caseId)
+          .orderBy('created_at')
+          .orderBy('part')
+          .execute(),
+        db.selectFrom('case_events').select(['at', 'event', 'actor', 'data']).where('case_id', '=', caseId).orderBy('id').execute(),
+        db
+          .selectFrom('responses')
+          .select(['id', 'kind', 'author', 'created_at', 'sha256', 'size'])
+          .where('case_id', '=', caseId)
+          .orderBy('created_at')
+          .execute(),
+        db
+          .selectFrom('messages')
+          .select([
+            'id',
+            'response_id',
+            'recipient_party_id',
+            'recipient_ydernummer',
+            'copy',
+            'sent_at',
+            'state',
+            'delivered_at',
+            'acknowledged_at',
+            'push_attempts',
+          ])
+          .where('case_id', '=', caseId)
+          .orderBy('sent_at')
+          .orderBy('copy')
+          .execute(),
+      ]);
+      return {
+        documents: documents.map((d) => ({ ...d, size: Number(d.size) })),
+        events,
+        responses: responses.map((r) => ({ ...r, size: Number(r.size) })),
+        messages: messages.map((m) => ({ ...m, push_attempts: Number(m.push_attempts) })),
+      };
+    },
+    latestDocument: (caseId, part) =>
+      db
+        .selectFrom('documents')
+        .selectAll()
+        .where('case_id', '=', caseId)
+        .where('part', '=', part)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .executeTakeFirst(),
+    async documentTypes(caseIds) {
+      const out = new Map<string, string[]>(caseIds.map((id) => [id, []]));
+      if (caseIds.length === 0) return out;
+      const rows = await db
+        .selectFrom('documents')
+        .select(['case_id', 'type'])
+        .where('case_id', 'in', [...caseIds])
+        .execute();
+      for (const r of rows) out.get(r.case_id)?.push(r.type);
+      return out;
+    },
+  };
+}
