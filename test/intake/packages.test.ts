@@ -128,6 +128,11 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       assert.equal(rec1.clock.status, 'awaiting-complete-case');
       assert.deepEqual(rec1.clock.deadlines, []);
       assert.equal(rec1.clock.startedAt, null);
+      // The receipt and the case view say what the clock waits for.
+      assert.deepEqual(rec1.missingDocuments, ['rehab-plan-preparatory']);
+      const c0 = g.creds('kommune-101');
+      const waiting = await request(g.url).get(`/v1/cases/${rec1.caseId}`).ca(g.ca).cert(c0.cert).key(c0.key);
+      assert.deepEqual(waiting.body.missingDocuments, ['rehab-plan-preparatory']);
 
       const s = manifest({
         supplementTo: rec1.caseId,
@@ -139,6 +144,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       assert.equal(rec2.caseId, rec1.caseId);
       assert.equal(rec2.supplementTo, rec1.caseId);
       assert.equal(rec2.clock.status, 'running');
+      assert.deepEqual(rec2.missingDocuments, []);
       assert.equal(rec2.clock.startedAt, rec2.receivedAt, 'the clock starts at the completing receipt');
       assert.ok(opensslVerify(Buffer.from(r2.text), r2.headers['receipt-signature']!, g.ca).ok);
 
@@ -152,6 +158,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
         ['received', 'awaiting-complete-case', 'supplement-received', 'clock-started'],
       );
       assert.equal(view.body.clock.status, 'running');
+      assert.deepEqual(view.body.missingDocuments, []);
       // another municipality does not see it
       const o = g.creds('kommune-147');
       assert.equal((await request(g.url).get(`/v1/cases/${rec1.caseId}`).ca(g.ca).cert(o.cert).key(o.key)).status, 404);

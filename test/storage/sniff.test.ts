@@ -48,6 +48,21 @@ for (const [name, type, chunks, ok] of table) {
   });
 }
 
+test('sniff: a mismatch says which bytes the declared type starts with', () => {
+  const f = createSniffFilter('application/pdf', 'plan');
+  assert.throws(
+    () => f.write(Buffer.from('just some text, long enough to decide')),
+    (e: Problem) =>
+      e.status === 415 &&
+      /document "plan" is declared as application\/pdf but its bytes do not start with the bytes "%PDF-"/.test(e.message),
+  );
+  const g = createSniffFilter('image/png', 'scan');
+  assert.throws(
+    () => g.write(pdf),
+    (e: Problem) => /look like application\/pdf and do not start with the PNG signature 89 50 4E 47/.test(e.message),
+  );
+});
+
 test('sniff: an empty document is refused', async () => {
   const r = await run('application/pdf', []);
   assert.equal(r.ok, false);

@@ -168,6 +168,7 @@ describe('staff API', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(res.body as Buffer, doc);
     assert.equal(res.headers['content-type'], 'application/pdf');
+    assert.equal(res.headers['content-disposition'], 'attachment; filename="plan.pdf"', 'the download has its extension');
     assert.equal(res.headers['repr-digest'], `sha-256=:${createHash('sha256').update(doc).digest('base64')}:`);
     assert.equal(res.headers['cache-control'], 'no-store');
     const after = await g.gw.db.db
