@@ -30,7 +30,7 @@ commands:
   help [COMMAND]      this text, or a command's options
 
 Environment: DATA_DIR (default ./data: development PKI and embedded database),
-DATABASE_URL and the other gateway variables (see API.md "Configuration").
+DATABASE_URL and the other gateway variables (see docs/operations.md).
 send and mailbox talk to --url, else POSTKASSE_URL, else https://localhost:$PORT
 (PORT default 8443).
 `;

@@ -14,8 +14,9 @@ import type { Party } from '../parties/parties.js';
 import type { DeadlineService } from '../deadlines/service.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { normaliseCpr } from '../shared/identifiers.js';
-import { badRequest, conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
+import { conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
 import { routingJob } from '../routing/types.js';
+import { validationProblem } from '../shared/validate.js';
 import { receiptBytes, type Receipt, type Signer } from '../receipts/receipt.js';
 import { missingDocuments, type Manifest } from './schema.js';
 import type { UploadState } from './upload.js';
@@ -76,17 +77,22 @@ export function createIntakeService(deps: IntakeDeps) {
       }
     } else if (party.kind === 'senior-pension-unit') {
       if (!m.municipalityCode) {
-        throw badRequest('the senior-pension unit must name the municipalityCode of the citizen', [
-          { path: 'municipalityCode', message: 'required from the senior-pension unit' },
-        ]);
+        throw validationProblem(
+          [{ path: 'municipalityCode', message: "required from the senior-pension unit: the citizen's municipality" }],
+          {
+            what: 'the manifest',
+            type: 'invalid-manifest',
+          },
+        );
       }
     }
     const code = party.kind === 'municipality' ? party.municipalityCode! : m.municipalityCode!;
     const region = deps.municipalities.regionOf(code);
     if (!region) {
-      throw badRequest(`municipality code ${code} is not one of the 98 Danish municipalities`, [
-        { path: 'municipalityCode', message: 'unknown municipality code' },
-      ]);
+      throw validationProblem([{ path: 'municipalityCode', message: `${code} is not one of the 98 Danish municipality codes` }], {
+        what: 'the manifest',
+        type: 'invalid-manifest',
+      });
     }
     if (region !== deps.regionCode) {
       throw forbidden(

@@ -456,7 +456,7 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
     () => postPackage(g, 'kommune-253', manifest(), plan()),
     /wrong-region/,
   );
-  void refused('senior-pension unit without municipalityCode', 400, () =>
+  void refused('senior-pension unit without municipalityCode', 422, () =>
     postPackage(g, 'spe', manifest({ service: 'senior-pension-advice', caseType: 'seniorpension', latestJob: { title: 'x' } }), plan()),
   );
   void refused('not multipart (415)', 415, () => {
