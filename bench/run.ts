@@ -102,7 +102,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { createMultipart } from '../src/cli/multipart.js';
+import { localDate } from '../src/deadlines/calendar.js';
 import {
   cpuSeconds,
   generatedPdfMultipart,
@@ -517,12 +519,32 @@ const PDF_RESPONSE_SHA256 = createHash('sha256').update(PDF_RESPONSE).digest('he
 const ATTEST = Buffer.from(
   JSON.stringify({
     kind: 'specialist-attest',
-    content: { functionalCapacity: 'a', healthConditions: 'b', citizenAssessment: 'c', physicianAssessment: 'd' },
+    content: {
+      municipalityRequest: 'r',
+      objectiveExamination: 'o',
+      functionalCapacity: 'a',
+      healthConditions: 'b',
+      citizenAssessment: 'c',
+      physicianAssessment: 'd',
+    },
   }),
 );
 
-/** Posts a specialist attest to `caseId`: the `response` JSON as a form field (no file name) and the PDF as `document`. */
-function deliveryResponse(agent: https.Agent, port: number, caseId: string): Promise<HttpResult> {
+/**
+ * Posts a specialist attest to `caseId`: first the consultation held today (§13 stk. 2: no attest without
+ * one), then the `response` JSON as a form field (no file name) and the PDF as `document`.
+ */
+async function deliveryResponse(agent: https.Agent, port: number, caseId: string): Promise<HttpResult> {
+  const consultation = Buffer.from(JSON.stringify({ date: localDate(new Date().toISOString()) }));
+  const held = await post({
+    agent,
+    port,
+    path: `/v1/cases/${encodeURIComponent(caseId)}/consultation`,
+    headers: { 'content-type': 'application/json', 'content-length': consultation.length },
+    body: Readable.from([consultation]),
+    timeoutMs: 60_000,
+  });
+  if (held.status !== 200) return held;
   const mp = createMultipart([
     { name: 'response', contentType: 'application/json', body: ATTEST },
     { name: 'document', filename: 'attest.pdf', contentType: 'application/pdf', body: PDF_RESPONSE },

@@ -606,6 +606,18 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     return clock.deadlines.some((d) => t >= atRiskInstant(d.dueDate, atRiskWorkingDays)) ? 'at-risk' : null;
   }
 
+  /**
+   * The case's consultation (§13 stk. 2, §23): the last booking counts; it is
+   * held once its date is not after today (Europe/Copenhagen). A future date
+   * is a booking, not a held consultation.
+   */
+  async function heldConsultation(caseId: string): Promise<{ held: boolean; date: string | null }> {
+    const events = await store.events(db, caseId);
+    const last = events.filter((e) => e.event === 'consultation-booked').at(-1);
+    const date = last ? ((JSON.parse(last.data) as { date?: string }).date ?? null) : null;
+    return { held: date !== null && date <= localDate(now().toISOString()), date };
+  }
+
   /** Open cases whose clock has started, a page at a time (the reminders' reconciler). */
   const startedOpenCases = (afterId: string, limit: number) => store.startedOpenCases(afterId, limit);
 
@@ -619,6 +631,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     recordReminder,
     governingAgreement,
     receiptClock,
+    heldConsultation,
     alertOf,
     startedOpenCases,
     atRiskWorkingDays,

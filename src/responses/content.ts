@@ -52,7 +52,10 @@ const furtherAssessment = z
   });
 
 const schemas = {
+  // §14 stk. 1: answers the municipality's concrete request, with the result of the objective examination.
   'specialist-attest': z.strictObject({
+    municipalityRequest: text('municipalityRequest (§14 stk. 1: what the municipality concretely asked, which the attest answers)'),
+    objectiveExamination: text('objectiveExamination (§14 stk. 1: the result of the objective examination)'),
     functionalCapacity: text('functionalCapacity (§14 stk. 1)'),
     healthConditions: text('healthConditions (§14 stk. 1)'),
     citizenAssessment: text('citizenAssessment (§14 stk. 1)'),
@@ -60,7 +63,14 @@ const schemas = {
     otherFactors: z.string().trim().optional(),
     furtherAssessment: furtherAssessment.optional(),
     overallAssessment: z.string().trim().min(1, 'overallAssessment must not be empty').optional(),
-    latestJobAssessment: z.string().trim().min(1, 'latestJobAssessment must not be empty').optional(),
+  }),
+  // §27 stk. 2: the senior-pension attest answers the requester's request with the objective examination,
+  // and assesses functional capacity and health in relation to the latest job (not §14's field list).
+  'specialist-attest-§27': z.strictObject({
+    municipalityRequest: text('municipalityRequest (§27 stk. 2: what the requester concretely asked, which the attest answers)'),
+    objectiveExamination: text('objectiveExamination (§27 stk. 2: the result of the objective examination)'),
+    latestJobAssessment: text('latestJobAssessment (§27 stk. 2: functional capacity and health in relation to the latest job)'),
+    otherFactors: z.string().trim().optional(),
   }),
   'statement-§10': z.strictObject({
     obvious: z.boolean({ error: requiredOr('obvious (is it obvious that the work capacity cannot be improved, §10 stk. 2?)') }),
@@ -87,7 +97,7 @@ const schemas = {
 
 export interface ContentContext {
   service: string;
-  /** the case already holds a specialist attest (§14 stk. 3–4) */
+  /** the citizen already has a specialist attest from this region, in this case or another (§14 stk. 3–4) */
   earlierAssessments: boolean;
   /** the citizen's written consent to a discussion with the GP is on the case (§5 stk. 2, §11 stk. 5) */
   gpDiscussionConsent: boolean;
@@ -102,24 +112,21 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
   if (!allowed.includes(kind as ResponseKind)) {
     return [{ path: 'kind', message: `a ${ctx.service} case returns ${allowed.join(' or ') || 'nothing'}, not ${kind}` }];
   }
-  const key = kind === 'statement' && ctx.service === 'early-pension-statement' ? 'statement-§10' : (kind as keyof typeof schemas);
+  const key =
+    kind === 'statement' && ctx.service === 'early-pension-statement'
+      ? 'statement-§10'
+      : kind === 'specialist-attest' && ctx.service === 'senior-pension-assessment'
+        ? 'specialist-attest-§27'
+        : (kind as keyof typeof schemas);
   const errors: FieldError[] = checkWith(schemas[key], content ?? undefined, 'content');
   if (content === null || typeof content !== 'object')
     return errors.length ? errors : [{ path: 'content', message: 'content must be an object' }];
   const c = content as Record<string, unknown>;
-  if (kind === 'specialist-attest') {
-    if (ctx.earlierAssessments && (typeof c.overallAssessment !== 'string' || c.overallAssessment.trim() === '')) {
-      errors.push({
-        path: 'content.overallAssessment',
-        message: 'required: the case holds earlier assessments, so an overall assessment is due (§14 stk. 3–4)',
-      });
-    }
-    if (ctx.service === 'senior-pension-assessment' && (typeof c.latestJobAssessment !== 'string' || c.latestJobAssessment.trim() === '')) {
-      errors.push({
-        path: 'content.latestJobAssessment',
-        message: 'required in senior-pension cases: functional capacity in relation to the latest job (§27 stk. 2)',
-      });
-    }
+  if (key === 'specialist-attest' && ctx.earlierAssessments && (typeof c.overallAssessment !== 'string' || c.overallAssessment.trim() === '')) {
+    errors.push({
+      path: 'content.overallAssessment',
+      message: 'required: the citizen has been assessed by this region before, so an overall assessment is due (§14 stk. 3–4)',
+    });
   }
   if (c.gpDiscussion === true && !ctx.gpDiscussionConsent) {
     errors.push({

@@ -21,7 +21,7 @@ import type { GpSystemParty, Party, StaffParty } from '../parties/parties.js';
 import { openSmall, sealSmall } from '../storage/crypto.js';
 import { appendAudit } from '../audit/audit.js';
 import { conflict, notFound, unprocessable } from '../shared/problem.js';
-import type { DeadlineService } from '../deadlines/service.js';
+import { CONSULTATION_SERVICES, type DeadlineService } from '../deadlines/service.js';
 import type { DetachedSigner } from '../receipts/cms.js';
 import { prepareEnvelope, type EnvelopeFields, type EnvelopeParts } from '../delivery/service.js';
 import { checkResponse, FINAL_KINDS, type ResponseKind } from './content.js';
@@ -42,7 +42,7 @@ export interface ResponseServiceDeps {
   masterKey: Buffer;
   signer: Pick<DetachedSigner, 'signDigestAsync'>;
   parties: { get(id: string): Party | undefined; gpSystemFor(ydernummer: string): GpSystemParty | undefined };
-  deadlines: Pick<DeadlineService, 'stopClockIn'>;
+  deadlines: Pick<DeadlineService, 'stopClockIn' | 'heldConsultation'>;
   log: Logger;
   now?: () => Date;
   /** after the commit: these messages wait for delivery (push) */
@@ -116,7 +116,22 @@ export function createResponseService(deps: ResponseServiceDeps) {
     if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
     if (c.state !== 'assigned')
       throw conflict(`case ${caseId} is ${c.state}; responses are returned on open, assigned cases`, 'case-state');
-    const earlier = await store.hasResponse(c.id, 'specialist-attest');
+    const kind = response.kind;
+    if (kind === 'specialist-attest' && CONSULTATION_SERVICES.includes(c.service)) {
+      // §13 stk. 2 (§2 stk. 2): the attest rests on a consultation with the citizen, held, not only booked.
+      const held = await deps.deadlines.heldConsultation(c.id);
+      if (!held.held) {
+        throw conflict(
+          held.date
+            ? `the consultation is booked for ${held.date}: an attest is given after it is held (§13 stk. 2)`
+            : 'no consultation with the citizen is recorded on the case: an attest is given after a held consultation (§13 stk. 2)',
+          'consultation-not-held',
+          { rules: ['§13 stk. 2'] },
+        );
+      }
+    }
+    // §14 stk. 3–4: an earlier attest for the same citizen, in any of the citizen's cases.
+    const earlier = await store.citizenHasAttest(c.citizen_ref);
     const consents = JSON.parse(c.consents) as { gpDiscussion?: boolean };
     const errors = checkResponse(response.kind, response.content, {
       service: c.service,
@@ -124,7 +139,6 @@ export function createResponseService(deps: ResponseServiceDeps) {
       gpDiscussionConsent: consents.gpDiscussion === true,
     });
     if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
-    const kind = response.kind as ResponseKind;
 
     // One instant for every recipient (§15 stk. 2: the GP's copy at the same time).
     const sentAt = now().toISOString();

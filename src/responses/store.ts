@@ -22,8 +22,15 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
         .where('id', '=', caseId)
         .$if(dialect === 'postgres', (qb) => qb.forUpdate())
         .executeTakeFirst(),
-    async hasResponse(caseId: string, kind: string): Promise<boolean> {
-      const r = await db.selectFrom('responses').select('id').where('case_id', '=', caseId).where('kind', '=', kind).executeTakeFirst();
+    /** True when the citizen (by citizen_ref) has a specialist attest in any case. */
+    async citizenHasAttest(citizenRef: string): Promise<boolean> {
+      const r = await db
+        .selectFrom('responses')
+        .innerJoin('cases', 'cases.id', 'responses.case_id')
+        .select('responses.id')
+        .where('cases.citizen_ref', '=', citizenRef)
+        .where('responses.kind', '=', 'specialist-attest')
+        .executeTakeFirst();
       return r !== undefined;
     },
     async insertResponse(q: Q, row: ResponsesTable): Promise<void> {

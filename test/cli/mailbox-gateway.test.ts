@@ -16,17 +16,12 @@ import request from 'supertest';
 import { createSigner } from '../../src/receipts/cms.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { pdf } from '../helpers/packages.js';
-import { send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { ATTEST, holdConsultation, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { REPO_ROOT, runCli, tempDir } from './helpers.js';
 
 const tmp = tempDir('cli-mailbox-gw');
 
-const attest = {
-  functionalCapacity: 'Kan løfte 5 kg; sidde 30 min ad gangen.',
-  healthConditions: 'Kroniske lændesmerter.',
-  citizenAssessment: 'Borgeren oplever at kunne arbejde 10 timer om ugen.',
-  physicianAssessment: 'Funktionsevnen er nedsat, men kan forbedres med træning.',
-};
+const attest = ATTEST;
 
 function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
@@ -95,6 +90,7 @@ describe('mailbox and verify-message against the real gateway', () => {
       documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }],
     }));
     const who = (await settled(gw, caseId)).assigned_to!;
+    await holdConsultation(gw, who, caseId);
     doc = pdf('signed-off attest');
     const c = gw.creds(who);
     const res = await request(gw.url)

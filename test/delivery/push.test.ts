@@ -15,14 +15,14 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { dropQueueKeys, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { opensslVerify, pdf } from '../helpers/packages.js';
-import { as, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { as, ATTEST, holdConsultation, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { stayFor, waitFor } from '../helpers/wait.js';
 import { ensureDevPki } from '../../src/pki/devpki.js';
 import { parsePartiesFile } from '../../src/parties/parties.js';
 import { retryDelay } from '../../queues/delivery.js';
 
 const cpr = () => `0404${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
-const attest = { functionalCapacity: 'a', healthConditions: 'b', citizenAssessment: 'c', physicianAssessment: 'd' };
+const attest = ATTEST;
 
 interface Hit {
   messageId: string;
@@ -99,6 +99,7 @@ async function dispatchAttest(g: TestGateway): Promise<{ caseId: string; message
     documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }],
   });
   const who = (await settled(g, caseId)).assigned_to!;
+  await holdConsultation(g, who, caseId);
   const c = g.creds(who);
   const res = await request(g.url)
     .post(`/v1/cases/${caseId}/responses`)

@@ -42,7 +42,7 @@ import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { postPackage } from '../helpers/packages.js';
-import { as, settled } from '../helpers/staff.js';
+import { as, ATTEST, settled } from '../helpers/staff.js';
 import { localDate } from '../../src/deadlines/calendar.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -260,13 +260,6 @@ function cloneDir(): string {
 }
 
 // --- Per-doc setup -------------------------------------------------------------
-
-const ATTEST = {
-  functionalCapacity: 'Kan løfte 5 kg; sidde 30 min ad gangen.',
-  healthConditions: 'Kroniske lændesmerter.',
-  citizenAssessment: 'Borgeren oplever at kunne arbejde 10 timer om ugen.',
-  physicianAssessment: 'Funktionsevnen er nedsat, men kan forbedres med træning.',
-};
 
 /**
  * gp-systems.md: kommune-101 sends examples/clinical-assessment.json, the case is

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import type { TestGateway } from './gateway.js';
 import { manifest, pdf, postPackage } from './packages.js';
+import { localDate } from '../../src/deadlines/calendar.js';
 import { waitFor } from './wait.js';
 
 const cert = () => [{ subjectSerialNumber: `UI:DK-E:G:${randomUUID()}` }];
@@ -100,4 +101,20 @@ export async function events(g: TestGateway, caseId: string, event?: string) {
     .$if(event !== undefined, (q) => q.where('event', '=', event!))
     .orderBy('id')
     .execute();
+}
+
+/** The content of a specialist attest (§14 stk. 1) with every field the rules require. */
+export const ATTEST = {
+  municipalityRequest: 'Kommunen spørger, om borgerens arbejdsevne kan forbedres.',
+  objectiveExamination: 'Normal gang; nedsat bevægelighed i lænden; neurologisk upåfaldende.',
+  functionalCapacity: 'Kan løfte 5 kg; sidde 30 min ad gangen.',
+  healthConditions: 'Kroniske lændesmerter.',
+  citizenAssessment: 'Borgeren oplever at kunne arbejde 10 timer om ugen.',
+  physicianAssessment: 'Funktionsevnen er nedsat, men kan forbedres med træning.',
+};
+
+/** The assignee records a consultation held today (§13 stk. 2: an attest needs a held consultation). */
+export async function holdConsultation(g: TestGateway, who: string, caseId: string): Promise<void> {
+  const res = await as(g, who).post(`/v1/cases/${caseId}/consultation`, { date: localDate(new Date().toISOString()) });
+  if (res.status !== 200) throw new Error(`consultation answered ${res.status}: ${res.text}`);
 }

@@ -14,17 +14,13 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { opensslVerify, pdf, PNG, residue } from '../helpers/packages.js';
-import { as, caseRow, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { as, ATTEST, caseRow, holdConsultation, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { localDate } from '../../src/deadlines/calendar.js';
 import { ackAnswerSchema, envelopeSchema, mailboxListSchema } from '../../src/delivery/schema.js';
 import { responseAnswerSchema } from '../../src/responses/schema.js';
 
 const cpr = () => `0303${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
-const attest = {
-  functionalCapacity: 'Kan løfte 5 kg; sidde 30 min ad gangen.',
-  healthConditions: 'Kroniske lændesmerter.',
-  citizenAssessment: 'Borgeren oplever at kunne arbejde 10 timer om ugen.',
-  physicianAssessment: 'Funktionsevnen er nedsat, men kan forbedres med træning.',
-};
+const attest = ATTEST;
 
 function respond(
   g: TestGateway,
@@ -68,7 +64,7 @@ describe('responses and the mailbox', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function assessmentCase(over: Record<string, unknown> = {}) {
+  async function assessmentCase(over: Record<string, unknown> = {}, opts: { consultation?: boolean } = {}) {
     const { caseId } = await send(g, 'kommune-147', {
       citizen: { cpr: cpr(), name: 'Rasmus Attest' },
       service: 'clinical-assessment',
@@ -77,6 +73,8 @@ describe('responses and the mailbox', () => {
       ...over,
     });
     const who = (await settled(g, caseId)).assigned_to!;
+    // §13 stk. 2: the consultation with the citizen is held before the attest (today).
+    if (opts.consultation !== false) await holdConsultation(g, who, caseId);
     return { caseId, who };
   }
 
@@ -166,6 +164,68 @@ describe('responses and the mailbox', () => {
     assert.equal(item.ydernummer, '099999');
     assert.equal((await as(g, who).get('/v1/messages?state=no-recipient-system')).status, 403);
     assert.ok(g.logs.some((l) => l.includes('no system registered for the GP')));
+  });
+
+  test('§13 stk. 2: no attest without a held consultation: none recorded, or only booked for a later date, is 409; the last booking counts', async () => {
+    const { caseId, who } = await assessmentCase({}, { consultation: false });
+    const none = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest });
+    assert.equal(none.status, 409, none.text);
+    assert.deepEqual(none.body.rules, ['§13 stk. 2']);
+    assert.equal(none.body.type, 'https://postkasse.dk/problems/consultation-not-held');
+    const tomorrow = localDate(new Date(Date.now() + 36 * 3600_000).toISOString());
+    assert.equal((await as(g, who).post(`/v1/cases/${caseId}/consultation`, { date: tomorrow })).status, 200);
+    const booked = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest });
+    assert.equal(booked.status, 409, 'a future date is a booking, not a held consultation');
+    assert.match(booked.body.detail, new RegExp(`booked for ${tomorrow}`));
+    // Moved to today: the last booking counts, and it has been held.
+    await holdConsultation(g, who, caseId);
+    assert.equal((await respond(g, who, caseId, { kind: 'specialist-attest', content: attest })).status, 201);
+  });
+
+  test('§14 stk. 1: an attest answers the municipality’s request and gives the result of the objective examination', async () => {
+    const { caseId, who } = await assessmentCase();
+    const { municipalityRequest: _m, objectiveExamination: _o, ...without } = attest;
+    const res = await respond(g, who, caseId, { kind: 'specialist-attest', content: without });
+    assert.equal(res.status, 422);
+    const paths = res.body.errors.map((e: { path: string }) => e.path).sort();
+    assert.deepEqual(paths, ['content.municipalityRequest', 'content.objectiveExamination']);
+  });
+
+  test('§27 stk. 2: a senior-pension attest is checked against its own list (latest job), not §14’s', async () => {
+    const { caseId, who } = await assessmentCase(
+      {
+        service: 'senior-pension-assessment',
+        caseType: 'seniorpension',
+        municipalityCode: '147',
+        latestJob: { title: 'Murer' },
+      },
+      { consultation: true },
+    );
+    const asClinical = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest });
+    assert.equal(asClinical.status, 422, 'the §14 fields are not a senior-pension attest');
+    assert.ok(asClinical.body.errors.some((e: { path: string }) => e.path === 'content.latestJobAssessment'));
+    const senior = {
+      municipalityRequest: attest.municipalityRequest,
+      objectiveExamination: attest.objectiveExamination,
+      latestJobAssessment: 'Kan ikke længere arbejde som murer; kan arbejde stillesiddende.',
+    };
+    assert.equal((await respond(g, who, caseId, { kind: 'specialist-attest', content: senior })).status, 201);
+  });
+
+  test('§14 stk. 4: a citizen assessed before, in another case, needs the overall assessment', async () => {
+    const citizen = { cpr: cpr(), name: 'Gentaget Vurdering' };
+    const first = await assessmentCase({ citizen });
+    assert.equal((await respond(g, first.who, first.caseId, { kind: 'specialist-attest', content: attest })).status, 201);
+    const second = await assessmentCase({ citizen });
+    const noOverall = await respond(g, second.who, second.caseId, { kind: 'specialist-attest', content: attest });
+    assert.equal(noOverall.status, 422);
+    assert.ok(
+      noOverall.body.errors.some(
+        (e: { path: string; message: string }) => e.path === 'content.overallAssessment' && /§14 stk\. 3–4/.test(e.message),
+      ),
+    );
+    const withOverall = { ...attest, overallAssessment: 'Samlet vurdering af begge forløb.' };
+    assert.equal((await respond(g, second.who, second.caseId, { kind: 'specialist-attest', content: withOverall })).status, 201);
   });
 
   test('§14: missing required content is 422 naming each field, and nothing is kept', async () => {
