@@ -122,7 +122,11 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
   if (content === null || typeof content !== 'object')
     return errors.length ? errors : [{ path: 'content', message: 'content must be an object' }];
   const c = content as Record<string, unknown>;
-  if (key === 'specialist-attest' && ctx.earlierAssessments && (typeof c.overallAssessment !== 'string' || c.overallAssessment.trim() === '')) {
+  if (
+    key === 'specialist-attest' &&
+    ctx.earlierAssessments &&
+    (typeof c.overallAssessment !== 'string' || c.overallAssessment.trim() === '')
+  ) {
     errors.push({
       path: 'content.overallAssessment',
       message: 'required: the citizen has been assessed by this region before, so an overall assessment is due (§14 stk. 3–4)',
