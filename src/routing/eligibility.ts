@@ -27,7 +27,8 @@
  *   inclusion cannot be undone once the attest is written.
  *   A ydernummer identifies a practice, not a person, so a staff member whose
  *   ydernumre include the GP's practice is excluded even if a colleague there
- *   is the actual GP; the team lead can override that with a reason.
+ *   is the actual GP. §12 stk. 2 is absolute ("kan ikke"): no override sets it
+ *   aside, a team lead's included.
  *
  * - §25 stk. 3 (agreement.excludedStaff) applies to every role. The right in
  *   the text is to a new coordinator, but the agreement field is the
@@ -91,8 +92,11 @@ export interface StaffLoad {
 
 export type WorkRole = 'coordinator' | 'specialist';
 
-/** Rules a team lead's override reason can never set aside. */
-export const NON_OVERRIDABLE_RULES: readonly ExclusionRule[] = Object.freeze(['role', 'municipality', 'conflict'] as const);
+/**
+ * Rules a team lead's override reason can never set aside. §12 stk. 2 is absolute: the coordinator
+ * "kan ikke" advise where they are or were the citizen's GP or treat the citizen; nobody sets it aside.
+ */
+export const NON_OVERRIDABLE_RULES: readonly ExclusionRule[] = Object.freeze(['role', 'municipality', 'conflict', '§12 stk. 2'] as const);
 
 export function isOverridable(rule: ExclusionRule): boolean {
   return !NON_OVERRIDABLE_RULES.includes(rule);
@@ -281,11 +285,10 @@ export function chooseAssignee(eligible: readonly StaffParty[], loads: readonly 
 
 /**
  * A team lead's manual assignment (POST /v1/cases/{id}/assign). It obeys the
- * same exclusions as routing; a non-empty override reason sets aside §12
- * stk. 2, §13 stk. 3 and §25 stk. 3 (e.g. the ydernummer match is a colleague
- * in the same practice, or the citizen's consent arrived outside the
- * manifest), and the caller records what was overridden and why. Role,
- * municipality and a declared conflict can never be overridden. An unknown
+ * same exclusions as routing; a non-empty override reason sets aside §13
+ * stk. 3 and §25 stk. 3 (e.g. the citizen's consent arrived outside the
+ * manifest), and the caller records what was overridden and why. §12 stk. 2
+ * (absolute), role, municipality and a declared conflict can never be overridden. An unknown
  * staff id is refused as 'role'. On refusal every rule is listed.
  */
 export function checkManualAssignment(

@@ -22,7 +22,7 @@ import { appendAudit } from '../audit/audit.js';
 import { enqueueIn } from '../outbox/outbox.js';
 import { conflict, notFound } from '../shared/problem.js';
 import { validationProblem } from '../shared/validate.js';
-import { checkManualAssignment, chooseAssignee, eligibleStaff, requiredRole, type Exclusion, type RoutingCase } from './eligibility.js';
+import { checkManualAssignment, chooseAssignee, eligibleStaff, isOverridable, requiredRole, type Exclusion, type RoutingCase } from './eligibility.js';
 import { createRoutingStore, ROUTABLE_STATES } from './store.js';
 import { routingJob } from './types.js';
 
@@ -287,7 +287,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       if (c.state === 'closed') throw conflict(`case ${caseId} is closed`, 'case-state');
       const check = checkManualAssignment(await routingCaseOf(trx, c), target, agreementOf(c), override);
       if (!check.ok) {
-        const overridable = check.rules.every((r) => r.rule !== 'role' && r.rule !== 'municipality' && r.rule !== 'conflict');
+        const overridable = check.rules.every((r) => isOverridable(r.rule));
         throw conflict(
           `${staffId} may not work case ${caseId}: ${check.rules.map((r) => `${r.rule}: ${r.reason}`).join(' ')}` +
             (overridable && !override ? ' A team lead may override these rules by giving overrideReason.' : ''),

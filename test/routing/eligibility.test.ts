@@ -750,11 +750,11 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
     },
     { name: '§12 stk. 2: a GP match is refused without an override', c: routingCase(), s: gpConflict, ok: false, rules: ['§12 stk. 2'] },
     {
-      name: '§12 stk. 2: a GP match is accepted with an override reason, and reported as overridden',
+      name: '§12 stk. 2 is absolute ("kan ikke"): a GP match is refused even with an override reason',
       c: routingCase(),
       s: gpConflict,
       override: { reason: 'ydernummer is a shared practice; not her patient' },
-      ok: true,
+      ok: false,
       rules: ['§12 stk. 2'],
     },
     {
@@ -869,7 +869,7 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
     );
   });
 
-  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): an override sets aside exactly the overridable rules, never role/municipality/conflict', () => {
+  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): an override sets aside exactly the overridable rules, never role/municipality/conflict/§12 stk. 2', () => {
     fc.assert(
       fc.property(
         caseArb,
@@ -879,10 +879,11 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
         (c, s, a, reason) => {
           const got = checkManualAssignment(c, s, a, { reason });
           const ex = exclusionsFor(c, s, a);
-          const blocked = ex.some((e) => e.rule === 'role' || e.rule === 'municipality' || e.rule === 'conflict');
+          const absolute = ['role', 'municipality', 'conflict', '§12 stk. 2'];
+          const blocked = ex.some((e) => absolute.includes(e.rule));
           assert.equal(got.ok, !blocked);
           assert.deepEqual(got.ok ? got.overridden : got.rules, ex);
-          for (const e of ex) assert.equal(isOverridable(e.rule), !['role', 'municipality', 'conflict'].includes(e.rule));
+          for (const e of ex) assert.equal(isOverridable(e.rule), !absolute.includes(e.rule));
         },
       ),
       RUNS,
