@@ -82,6 +82,10 @@ export const manifestSchema = z
     gp: z.strictObject({ ydernummer, name: text(200).optional() }).optional(),
     caseworker: z.strictObject({ name: text(200), email: z.string().email().optional(), phone: text(40).optional() }).optional(),
     meetingDate: realDate.optional(),
+    preMeetingAdviceRequested: z
+      .boolean()
+      .optional()
+      .describe('rehab-team-advice: the municipality asks for advice before the meeting (§6 stk. 1); only then is it given'),
     consents: z.strictObject({ gpDiscussion: z.boolean().optional(), sameSpecialistAsCoordinator: z.boolean().optional() }).optional(),
     treatingClinicians: z
       .array(
@@ -120,6 +124,25 @@ export const manifestSchema = z
         message: isSenior
           ? `service ${m.service} is for caseType "seniorpension" (§26–27)`
           : 'caseType "seniorpension" goes with service senior-pension-advice or senior-pension-assessment (§26–27)',
+      });
+    }
+    if (m.urgent && m.service !== 'rehab-team-advice') {
+      ctx.addIssue(
+        m.service === 'early-pension-statement' && m.urgent.reason === 'terminal'
+          ? {
+              code: 'custom',
+              path: ['urgent', 'reason'],
+              message:
+                'a citizen in the terminal phase gets no §10 statement (§10 stk. 1): send rehab-team-advice with urgent, the urgent track of §21 stk. 3',
+            }
+          : { code: 'custom', path: ['urgent'], message: `urgency (§21 stk. 3) is for rehab-team-advice cases, not ${m.service}` },
+      );
+    }
+    if (m.preMeetingAdviceRequested !== undefined && m.service !== 'rehab-team-advice') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preMeetingAdviceRequested'],
+        message: 'advice before the rehabilitation-team meeting (§6 stk. 1) belongs to rehab-team-advice cases',
       });
     }
     if (isSenior && !m.latestJob) {

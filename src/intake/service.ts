@@ -18,7 +18,7 @@ import { conflict, forbidden, notFound, Problem, unavailable, unprocessable } fr
 import { routingJob } from '../routing/types.js';
 import { validationProblem } from '../shared/validate.js';
 import { receiptBytes, type Receipt, type Signer } from '../receipts/receipt.js';
-import { missingDocuments, type Manifest } from './schema.js';
+import { missingDocuments, SENIOR_PENSION_SERVICES, type Manifest } from './schema.js';
 import type { UploadState } from './upload.js';
 import type { CaseRow } from '../storage/schema.js';
 import { createIntakeStore, type StoredReceipt } from './store.js';
@@ -76,6 +76,15 @@ export function createIntakeService(deps: IntakeDeps) {
         throw forbidden(`${party.id} sends for municipality ${own} only; the manifest names ${m.municipalityCode}`, 'foreign-municipality');
       }
     } else if (party.kind === 'senior-pension-unit') {
+      if (!SENIOR_PENSION_SERVICES.includes(m.service)) {
+        throw new Problem({
+          status: 403,
+          title: 'Forbidden',
+          type: 'service-not-allowed',
+          detail: `Seniorpensionsenheden requests only senior-pension-advice and senior-pension-assessment (§13 stk. 1), not ${m.service}`,
+          extensions: { rules: ['§13 stk. 1'] },
+        });
+      }
       if (!m.municipalityCode) {
         throw validationProblem(
           [{ path: 'municipalityCode', message: "required from the senior-pension unit: the citizen's municipality" }],
@@ -185,12 +194,14 @@ export function createIntakeService(deps: IntakeDeps) {
       const completeNow = existing.complete === 1 || missing.length === 0;
       becameComplete = existing.complete === 0 && completeNow;
       const consents = { ...JSON.parse(existing.consents), ...definedConsents(m) };
+      const requests = { ...JSON.parse(existing.requests), ...definedRequests(m) };
       caseRow = {
         ...existing,
         complete: completeNow ? 1 : 0,
         state: becameComplete ? 'received' : existing.state,
         clock_started_at: becameComplete ? receivedAt : existing.clock_started_at,
         consents: JSON.stringify(consents),
+        requests: JSON.stringify(requests),
         urgent: existing.urgent === 1 || m.urgent ? 1 : 0,
         updated_at: receivedAt,
       };
@@ -223,6 +234,7 @@ export function createIntakeService(deps: IntakeDeps) {
         assigned_at: null,
         conflicts: '[]',
         routing_note: null,
+        requests: JSON.stringify(definedRequests(m)),
       };
     }
     const priorEvents = m.supplementTo ? await store.events(caseRow.id) : [];
@@ -272,6 +284,7 @@ export function createIntakeService(deps: IntakeDeps) {
                 state: caseRow.state,
                 clock_started_at: caseRow.clock_started_at,
                 consents: caseRow.consents,
+                requests: caseRow.requests,
                 urgent: caseRow.urgent,
                 clock: caseRow.clock,
                 updated_at: receivedAt,
@@ -366,6 +379,11 @@ export function createIntakeService(deps: IntakeDeps) {
   }
 
   return { checkManifest, commit, getReceipt, auditRejection };
+}
+
+/** What the requester asked for beyond the service (§6 stk. 1: advice before the meeting). */
+function definedRequests(m: Manifest): Record<string, boolean> {
+  return m.preMeetingAdviceRequested === undefined ? {} : { preMeetingAdviceRequested: m.preMeetingAdviceRequested };
 }
 
 function definedConsents(m: Manifest): Record<string, boolean> {

@@ -101,6 +101,8 @@ export interface ContentContext {
   earlierAssessments: boolean;
   /** the citizen's written consent to a discussion with the GP is on the case (§5 stk. 2, §11 stk. 5) */
   gpDiscussionConsent: boolean;
+  /** the municipality asked for advice before the rehabilitation-team meeting (§6 stk. 1) */
+  preMeetingAdviceRequested?: boolean;
 }
 
 /** The field errors of a response (empty = acceptable), with `kind` and `content.` paths. */
@@ -111,6 +113,14 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
   const allowed = KINDS_BY_SERVICE[ctx.service] ?? [];
   if (!allowed.includes(kind as ResponseKind)) {
     return [{ path: 'kind', message: `a ${ctx.service} case returns ${allowed.join(' or ') || 'nothing'}, not ${kind}` }];
+  }
+  if (kind === 'pre-meeting-advice' && !ctx.preMeetingAdviceRequested) {
+    return [
+      {
+        path: 'kind',
+        message: 'advice before the meeting is given when the municipality asks for it (§6 stk. 1); this case does not (preMeetingAdviceRequested)',
+      },
+    ];
   }
   const key =
     kind === 'statement' && ctx.service === 'early-pension-statement'

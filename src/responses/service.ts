@@ -137,6 +137,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       service: c.service,
       earlierAssessments: earlier,
       gpDiscussionConsent: consents.gpDiscussion === true,
+      preMeetingAdviceRequested: (JSON.parse(c.requests) as { preMeetingAdviceRequested?: boolean }).preMeetingAdviceRequested === true,
     });
     if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
 

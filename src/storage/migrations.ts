@@ -259,6 +259,25 @@ function m0003Responses(dialect: SqlDialect): Migration {
   };
 }
 
+/**
+ * 0004: what the requester asked for beyond the service itself, as JSON
+ * (today `preMeetingAdviceRequested`, §6 stk. 1), merged from the manifest
+ * and its supplements like the consents.
+ */
+function m0004CaseRequests(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('cases')
+        .addColumn('requests', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.alterTable('cases').dropColumn('requests').execute();
+    },
+  };
+}
+
 export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
   return {
     async getMigrations() {
@@ -266,6 +285,7 @@ export function createMigrationProvider(dialect: SqlDialect): MigrationProvider 
         '0001_initial': m0001Initial(dialect),
         '0002_routing': m0002Routing(),
         '0003_responses': m0003Responses(dialect),
+        '0004_case_requests': m0004CaseRequests(),
       };
     },
   };

@@ -53,6 +53,8 @@ export interface CasesTable {
   conflicts: Generated<string>;
   /** JSON: why nobody was eligible when the state is 'unassigned' */
   routing_note: string | null;
+  /** JSON: what the requester asked for beyond the service, e.g. { "preMeetingAdviceRequested": true } (§6 stk. 1) */
+  requests: Generated<string>;
 }
 
 export interface PackagesTable {

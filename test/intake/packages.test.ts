@@ -459,6 +459,41 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
   void refused('senior-pension unit without municipalityCode', 422, () =>
     postPackage(g, 'spe', manifest({ service: 'senior-pension-advice', caseType: 'seniorpension', latestJob: { title: 'x' } }), plan()),
   );
+  void refused(
+    '§13 stk. 1: Seniorpensionsenheden requests only senior-pension services (403 naming the rule)',
+    403,
+    () => postPackage(g, 'spe', manifest({ service: 'clinical-assessment', municipalityCode: '101' }), plan()),
+    /service-not-allowed/,
+  );
+  void refused(
+    '§21 stk. 3: urgency is for rehab-team-advice cases only (422 naming urgent)',
+    422,
+    () => postPackage(g, 'kommune-101', manifest({ service: 'ongoing-case-advice', urgent: { reason: 'other' } }), plan()),
+    /invalid-manifest/,
+  );
+  void refused(
+    '§10 stk. 1: a terminal citizen gets no early-pension statement: the urgent §21 stk. 3 track instead (422)',
+    422,
+    () => postPackage(g, 'kommune-101', manifest({ service: 'early-pension-statement', urgent: { reason: 'terminal' } }), plan()),
+    /invalid-manifest/,
+  );
+  test('§10 stk. 1 and §21 stk. 3: the refusals name the rule and the field', async () => {
+    const terminal = await postPackage(
+      g,
+      'kommune-101',
+      manifest({ service: 'early-pension-statement', urgent: { reason: 'terminal' } }),
+      plan(),
+    );
+    assert.deepEqual(
+      JSON.parse(terminal.text).errors.map((e: { path: string }) => e.path),
+      ['urgent.reason'],
+    );
+    assert.match(terminal.text, /§10 stk\. 1/);
+    const other = await postPackage(g, 'kommune-101', manifest({ service: 'ongoing-case-advice', urgent: { reason: 'other' } }), plan());
+    assert.match(other.text, /§21 stk\. 3/);
+    const spe = await postPackage(g, 'spe', manifest({ service: 'clinical-assessment', municipalityCode: '101' }), plan());
+    assert.deepEqual(JSON.parse(spe.text).rules, ['§13 stk. 1']);
+  });
   void refused('not multipart (415)', 415, () => {
     const c = g.creds('kommune-101');
     return request(g.url).post('/v1/packages').ca(g.ca).cert(c.cert).key(c.key).send({ manifest: manifest() }) as never;

@@ -228,6 +228,19 @@ describe('responses and the mailbox', () => {
     assert.equal((await respond(g, second.who, second.caseId, { kind: 'specialist-attest', content: withOverall })).status, 201);
   });
 
+  test('§6 stk. 1: advice before the meeting is given only when the municipality asked for it', async () => {
+    const advice = { kind: 'pre-meeting-advice', content: { advice: 'Overvej arbejdsprøvning i 8 timer om ugen.' } };
+    const notAsked = await send(g, 'kommune-101', { citizen: { cpr: cpr(), name: 'Uden Forhåndsråd' } });
+    const who1 = (await settled(g, notAsked.caseId)).assigned_to!;
+    const refused = await respond(g, who1, notAsked.caseId, advice);
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.errors[0].path, 'kind');
+    assert.match(refused.body.errors[0].message, /§6 stk\. 1/);
+    const asked = await send(g, 'kommune-101', { citizen: { cpr: cpr(), name: 'Med Forhåndsråd' }, preMeetingAdviceRequested: true });
+    const who2 = (await settled(g, asked.caseId)).assigned_to!;
+    assert.equal((await respond(g, who2, asked.caseId, advice)).status, 201);
+  });
+
   test('§14: missing required content is 422 naming each field, and nothing is kept', async () => {
     const { caseId, who } = await assessmentCase();
     const before = await residue(g);
