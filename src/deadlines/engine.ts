@@ -235,6 +235,34 @@ export function computeClock(input: ClockInput): ClockResult {
   }
 
   const clock: Clock = { status: 'running', startedAt, deadlines };
+
+  // §21 stk. 1: the coordinator is available for a meeting held no later than the due date. Booking the
+  // meeting stops the clock; what counts is the meeting's date, and the last booking (a moved meeting).
+  if (service === 'rehab-team-advice') {
+    let meeting: { date: string; at: string } | null = null;
+    for (const { ev, index } of events) {
+      if (ev.event !== 'meeting-booked') continue;
+      if (!isDateString(ev.date)) {
+        warnings.push(`meeting-booked event #${index} ignored: date must be a real date YYYY-MM-DD`);
+        continue;
+      }
+      meeting = { date: ev.date, at: ev.at };
+    }
+    if (meeting) {
+      const measured = deadlines[0]!;
+      const met = meeting.date <= measured.dueDate;
+      clock.status = 'stopped';
+      clock.stoppedAt = toUtcIso(meeting.at);
+      clock.meetingDate = meeting.date;
+      clock.outcome = met ? 'met' : 'missed';
+      clock.daysLate = met ? 0 : daysBetween(measured.dueDate, meeting.date);
+      const urgentTarget = deadlines.find((d) => d.kind === URGENT_RULE.kind);
+      if (urgentTarget && meeting.date > urgentTarget.dueDate)
+        warnings.push(`§21 stk. 3: the urgent target ${urgentTarget.dueDate} was missed`);
+      return { clock, warnings };
+    }
+  }
+
   if (stop && stop.ev.event === 'clock-stopped') {
     const stopKind = stop.ev.kind;
     let measured = deadlines[0]!;

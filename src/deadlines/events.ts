@@ -19,6 +19,9 @@ export function toClockEvents(rows: readonly StoredEvent[]): ClockEvent[] {
       case 'consultation-booked':
         out.push({ event: 'consultation-booked', at: r.at, date: String(d.date) });
         break;
+      case 'meeting-booked':
+        out.push({ event: 'meeting-booked', at: r.at, date: String(d.date) });
+        break;
       case 'extension-agreed':
         out.push({
           event: 'extension-agreed',

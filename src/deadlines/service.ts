@@ -429,7 +429,13 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     return ev;
   }
 
-  /** §21 stk. 1: a coordinator is booked for the rehabilitation-team meeting on `date`; this stops the clock (measured at the booking instant). */
+  /**
+   * §21 stk. 1: a coordinator is booked for the rehabilitation-team meeting on
+   * `date`. The booking stops the clock; the outcome is measured by the
+   * meeting's date against the due date (met on or before it, else missed by
+   * the calendar days between). A moved meeting is booked again: the last
+   * booking counts, and the outcome is recomputed.
+   */
   async function bookMeeting(caseId: string, date: string, actor: string): Promise<DeadlineResult> {
     return mutate(caseId, actor, (l, at) => {
       const errors: FieldError[] = [];
@@ -441,17 +447,26 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       }
       const de = dateError('date', date, localDate(l.row.received_at));
       if (de) errors.push(de);
-      const se = statusError(l.result.clock, 'a meeting');
+      const { clock } = l.result;
+      // A clock a meeting stopped takes a moved meeting; any other stop is final.
+      const se = clock.status === 'stopped' && clock.meetingDate !== undefined ? null : statusError(clock, 'a meeting');
       if (se) errors.push(se);
       if (errors.length) invalid(errors);
-      const main = l.result.clock.deadlines.find((d) => d.kind === 'coordinator-available') ?? l.result.clock.deadlines[0]!;
-      const stop = stopEvent(l, at, at, main.kind, { meetingDate: date });
+      const main = clock.deadlines.find((d) => d.kind === 'coordinator-available') ?? clock.deadlines[0]!;
+      const ev: NewEvent = { event: 'meeting-booked', data: { date } };
+      const after = l.preview([ev], at).clock;
+      Object.assign(ev.data, {
+        dueDate: main.dueDate,
+        outcome: after.outcome ?? null,
+        daysLate: after.daysLate ?? null,
+        ...(clock.meetingDate !== undefined ? { previousDate: clock.meetingDate } : {}),
+      });
       const extraWarnings =
         date > main.dueDate ? [`${main.rule}: the meeting on ${date} is after the due date ${main.dueDate} of ${main.kind}`] : [];
       return {
-        events: [{ event: 'meeting-booked', data: { date } }, stop],
-        action: 'meeting-booked',
-        audit: { meetingDate: date, kind: main.kind, dueDate: main.dueDate, outcome: stop.data.outcome, daysLate: stop.data.daysLate },
+        events: [ev],
+        action: clock.meetingDate !== undefined ? 'meeting-moved' : 'meeting-booked',
+        audit: { meetingDate: date, kind: main.kind, dueDate: main.dueDate, outcome: after.outcome, daysLate: after.daysLate },
         extraWarnings,
       };
     });

@@ -73,8 +73,10 @@ export interface Clock {
   /** Only when status = "stopped". */
   stoppedAt?: string;
   outcome?: 'met' | 'missed';
-  /** Calendar days from the local due date to the local stop date; 0 when met. */
+  /** Calendar days from the local due date to the local stop date (§21: to the meeting's date); 0 when met. */
   daysLate?: number;
+  /** §21 stk. 1: the date of the rehabilitation-team meeting the coordinator is booked for (the last booking counts). */
+  meetingDate?: string;
 }
 
 export type ClockEvent =
@@ -88,7 +90,8 @@ export type ClockEvent =
       agreedWith: string;
       actor?: string;
     }
-  | { event: 'clock-stopped'; at: string; kind?: string };
+  | { event: 'clock-stopped'; at: string; kind?: string }
+  | { event: 'meeting-booked'; at: string; date: string };
 
 export interface ClockInput {
   service: Service;

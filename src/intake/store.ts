@@ -22,7 +22,12 @@ export interface PackageCommit {
   /** the new case (inserted), or the supplemented case's changed fields (updated; must change exactly one row) */
   case:
     | { insert: CaseRow }
-    | { update: Pick<CaseRow, 'id' | 'complete' | 'state' | 'clock_started_at' | 'consents' | 'requests' | 'urgent' | 'clock' | 'updated_at'> };
+    | {
+        update: Pick<
+          CaseRow,
+          'id' | 'complete' | 'state' | 'clock_started_at' | 'consents' | 'requests' | 'urgent' | 'clock' | 'updated_at'
+        >;
+      };
   package: PackagesTable;
   documents: DocumentsTable[];
   receipt: { id: string; body: Buffer; signature: Buffer };

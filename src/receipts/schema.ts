@@ -18,6 +18,7 @@ export const clockSchema = z.object({
   stoppedAt: z.string().optional(),
   outcome: z.enum(['met', 'missed']).optional(),
   daysLate: z.number().optional(),
+  meetingDate: z.string().optional().describe('§21 stk. 1: the date of the rehabilitation-team meeting (the last booking counts)'),
 });
 
 export const receiptSchema = z.strictObject({

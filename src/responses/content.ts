@@ -118,7 +118,8 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
     return [
       {
         path: 'kind',
-        message: 'advice before the meeting is given when the municipality asks for it (§6 stk. 1); this case does not (preMeetingAdviceRequested)',
+        message:
+          'advice before the meeting is given when the municipality asks for it (§6 stk. 1); this case does not (preMeetingAdviceRequested)',
       },
     ];
   }

@@ -22,7 +22,15 @@ import { appendAudit } from '../audit/audit.js';
 import { enqueueIn } from '../outbox/outbox.js';
 import { conflict, notFound } from '../shared/problem.js';
 import { validationProblem } from '../shared/validate.js';
-import { checkManualAssignment, chooseAssignee, eligibleStaff, isOverridable, requiredRole, type Exclusion, type RoutingCase } from './eligibility.js';
+import {
+  checkManualAssignment,
+  chooseAssignee,
+  eligibleStaff,
+  isOverridable,
+  requiredRole,
+  type Exclusion,
+  type RoutingCase,
+} from './eligibility.js';
 import { createRoutingStore, ROUTABLE_STATES } from './store.js';
 import { routingJob } from './types.js';
 

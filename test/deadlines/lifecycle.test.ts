@@ -336,12 +336,13 @@ for (const d of DIALECTS) {
       });
     });
 
-    test('§21 stk. 1: booking the coordinator for the meeting stops the clock — met, with the meeting date recorded', async () => {
+    test('§21 stk. 1: booking the coordinator for the meeting stops the clock — met by the meeting date, recorded with it', async () => {
       const id = await insertCase(t, { service: 'rehab-team-advice' });
       setNow('2027-01-11T12:00:00.000Z');
       const r = await svc.bookMeeting(id, '2027-01-14', 'coord-2');
       assert.equal(r.clock.status, 'stopped');
       assert.equal(r.clock.stoppedAt, '2027-01-11T12:00:00.000Z');
+      assert.equal(r.clock.meetingDate, '2027-01-14');
       assert.equal(r.clock.outcome, 'met');
       assert.equal(r.clock.daysLate, 0);
       assert.equal(r.clock.deadlines[0]!.dueDate, '2027-01-18');
@@ -349,35 +350,40 @@ for (const d of DIALECTS) {
       const evs = await events(t, id);
       assert.deepEqual(
         evs.map((e) => e.event),
-        ['received', 'clock-started', 'meeting-booked', 'clock-stopped'],
+        ['received', 'clock-started', 'meeting-booked'],
       );
-      assert.deepEqual(evs[2]!.data, { date: '2027-01-14' });
-      assert.deepEqual(evs[3]!.data, {
-        at: '2027-01-11T12:00:00.000Z',
-        kind: 'coordinator-available',
-        meetingDate: '2027-01-14',
-        dueDate: '2027-01-18',
-        outcome: 'met',
-        daysLate: 0,
-      });
+      assert.deepEqual(evs[2]!.data, { date: '2027-01-14', dueDate: '2027-01-18', outcome: 'met', daysLate: 0 });
       assert.deepEqual(await auditActions(t, id), ['meeting-booked']);
 
-      // A stopped clock takes no further lifecycle events.
-      await rejects422(svc.bookMeeting(id, '2027-01-15', 'coord-2'), { clock: /stopped at 2027-01-11T12:00:00.000Z/ });
+      // A clock the meeting stopped takes no other lifecycle events.
       await rejects422(svc.agreeExtension(id, { dueDate: '2027-02-01', reason: 'r', agreedWith: 'a' }, 'coord-2'), { clock: /stopped/ });
       await rejects422(svc.stopClock(id, {}, 'coord-2'), { clock: /stopped/ });
     });
 
-    test('§21 stk. 1: a meeting booked after the due date is missed, with how many days late; a meeting needs a rehab-team case and a real date', async () => {
+    test('§21 stk. 1: the meeting date counts, not the booking day: booked in time for a meeting after the due date is missed by the days between', async () => {
       const id = await insertCase(t, { service: 'rehab-team-advice' });
-      setNow('2027-01-21T10:00:00.000Z'); // Thursday; due Monday 18 Jan
-      const r = await svc.bookMeeting(id, '2027-01-26', 'coord-2');
+      setNow('2027-01-11T10:00:00.000Z'); // booked a week before the due date (Monday 18 Jan) …
+      const r = await svc.bookMeeting(id, '2027-01-20', 'coord-2'); // … for a meeting two days after it
       assert.equal(r.clock.outcome, 'missed');
-      assert.equal(r.clock.daysLate, 3);
-      assert.match(r.warnings.join('\n'), /§21 stk. 1: the meeting on 2027-01-26 is after the due date 2027-01-18/);
-      const stop = (await events(t, id)).at(-1)!;
-      assert.deepEqual([stop.event, stop.data.outcome, stop.data.daysLate], ['clock-stopped', 'missed', 3]);
+      assert.equal(r.clock.daysLate, 2);
+      assert.match(r.warnings.join('\n'), /§21 stk\. 1: the meeting on 2027-01-20 is after the due date 2027-01-18/);
+    });
 
+    test('§21 stk. 1: a moved meeting recomputes the outcome — the last booking counts', async () => {
+      const id = await insertCase(t, { service: 'rehab-team-advice' });
+      setNow('2027-01-11T10:00:00.000Z');
+      assert.equal((await svc.bookMeeting(id, '2027-01-21', 'coord-2')).clock.outcome, 'missed');
+      setNow('2027-01-12T10:00:00.000Z');
+      const moved = await svc.bookMeeting(id, '2027-01-15', 'coord-2');
+      assert.deepEqual([moved.clock.outcome, moved.clock.daysLate, moved.clock.meetingDate], ['met', 0, '2027-01-15']);
+      assert.equal((await svc.clockOf(id)).clock.outcome, 'met');
+      assert.deepEqual(await auditActions(t, id), ['meeting-booked', 'meeting-moved']);
+      setNow('2027-01-14T10:00:00.000Z');
+      const late = await svc.bookMeeting(id, '2027-01-26', 'coord-2');
+      assert.deepEqual([late.clock.outcome, late.clock.daysLate], ['missed', 8]);
+    });
+
+    test('§21 stk. 1: a meeting needs a rehab-team case and a real date, not before the case was received', async () => {
       const ca = await insertCase(t, { service: 'clinical-assessment' });
       await rejects422(svc.bookMeeting(ca, '2027-01-14', 'coord-2'), { service: /rehab-team-advice/ });
       const rehab = await insertCase(t, { service: 'rehab-team-advice' });
