@@ -360,7 +360,7 @@ for (const d of DIALECTS) {
       await rejects422(svc.stopClock(id, {}, 'coord-2'), { clock: /stopped/ });
     });
 
-    test('§21 stk. 1: the meeting date counts, not the booking day: booked in time for a meeting after the due date is missed by the days between', async () => {
+    test('§21 stk. 1: the meeting date counts, not the booking day: a meeting after the due date is missed by the days between', async () => {
       const id = await insertCase(t, { service: 'rehab-team-advice' });
       setNow('2027-01-11T10:00:00.000Z'); // booked a week before the due date (Monday 18 Jan) …
       const r = await svc.bookMeeting(id, '2027-01-20', 'coord-2'); // … for a meeting two days after it

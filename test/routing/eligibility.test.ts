@@ -869,7 +869,7 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
     );
   });
 
-  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): an override sets aside exactly the overridable rules, never role/municipality/conflict/§12 stk. 2', () => {
+  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): an override sets aside exactly §13 stk. 3 and §25 stk. 3, never §12 stk. 2 or the rest', () => {
     fc.assert(
       fc.property(
         caseArb,
