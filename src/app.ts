@@ -17,6 +17,7 @@ import type { WorklistService } from './worklist/service.js';
 import { createResponsesRouter } from './responses/routes.js';
 import type { ResponseService } from './responses/service.js';
 import { createMailboxRouter } from './delivery/routes.js';
+import { createRoutingRouter } from './routing/routes.js';
 import type { DeliveryService } from './delivery/service.js';
 import type { DeadlineService } from './deadlines/service.js';
 import type { RoutingService } from './routing/service.js';
@@ -133,6 +134,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createStaffRouter({ worklist: deps.worklist, deadlines: deps.deadlines, routing: deps.routing, log: deps.log }));
   app.use(createResponsesRouter({ blobs: deps.blobs, responses: deps.responses, limits: deps.limits }));
   app.use(createMailboxRouter({ delivery: deps.delivery, log: deps.log, push: deps.push }));
+  app.use(createRoutingRouter({ routing: deps.routing }));
   if (deps.adminQueues && deps.adminQueues.length > 0) {
     // bull-board: queue inspection for team leads only (read and retry jobs; the database stays the record).
     const board = new ExpressAdapter();

@@ -9,6 +9,7 @@ import { operations as intake } from './intake/routes.js';
 import { operations as worklist } from './worklist/routes.js';
 import { operations as responses } from './responses/routes.js';
 import { operations as delivery } from './delivery/routes.js';
+import { operations as routing } from './routing/routes.js';
 
 /** Every operation the mTLS app mounts with `route()`. */
 export const API_OPERATIONS: readonly Operation[] = [
@@ -16,6 +17,7 @@ export const API_OPERATIONS: readonly Operation[] = [
   ...Object.values(worklist),
   ...Object.values(responses),
   ...Object.values(delivery),
+  ...Object.values(routing),
 ] as Operation[];
 
 export function toJsonSchema(s: z.ZodType): Record<string, unknown> {

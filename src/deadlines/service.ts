@@ -653,6 +653,6 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
   };
 }
 
-export { atRiskInstant };
+export { atRiskInstant, localDate };
 
 export type DeadlineService = ReturnType<typeof createDeadlineService>;

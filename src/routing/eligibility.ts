@@ -83,6 +83,8 @@ export interface RoutingCase {
   priorCoordinators: string[];
   /** staff ids who declared a conflict (§12 stk. 2) on this case: never again */
   conflicts: string[];
+  /** coordinators the case's municipality has asked to replace (§25 stk. 3, POST /v1/coordinator-changes) */
+  municipalityExcluded?: string[];
 }
 
 export interface StaffLoad {
@@ -96,7 +98,14 @@ export type WorkRole = 'coordinator' | 'specialist';
  * Rules a team lead's override reason can never set aside. §12 stk. 2 is absolute: the coordinator
  * "kan ikke" advise where they are or were the citizen's GP or treat the citizen; nobody sets it aside.
  */
-export const NON_OVERRIDABLE_RULES: readonly ExclusionRule[] = Object.freeze(['role', 'municipality', 'conflict', '§12 stk. 2'] as const);
+export const NON_OVERRIDABLE_RULES: readonly ExclusionRule[] = Object.freeze([
+  'role',
+  'municipality',
+  'conflict',
+  '§12 stk. 2',
+  // §25 stk. 3 is the municipality's right to a new coordinator: a team lead cannot set its request aside.
+  '§25 stk. 3',
+] as const);
 
 export function isOverridable(rule: ExclusionRule): boolean {
   return !NON_OVERRIDABLE_RULES.includes(rule);
@@ -210,7 +219,12 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
     });
   }
 
-  if (agreement !== null && agreement.excludedStaff.includes(staff.id)) {
+  if (c.municipalityExcluded?.includes(staff.id)) {
+    out.push({
+      rule: '§25 stk. 3',
+      reason: `${who} is excluded: municipality ${c.municipalityCode} has asked for another health coordinator (§25 stk. 3), its right, which nobody sets aside.`,
+    });
+  } else if (agreement !== null && agreement.excludedStaff.includes(staff.id)) {
     out.push({
       rule: '§25 stk. 3',
       reason:

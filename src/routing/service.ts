@@ -11,6 +11,7 @@
  * The database is the truth; BullMQ only carries "look at case X in round N".
  * Every function here re-reads the case before acting.
  */
+import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
@@ -18,6 +19,7 @@ import type { CaseRow, Database } from '../storage/schema.js';
 import type { Party, StaffParty } from '../parties/parties.js';
 import { isStaff } from '../parties/roles.js';
 import type { AgreementLookup, Service } from '../deadlines/types.js';
+import { localDate } from '../deadlines/service.js';
 import { appendAudit } from '../audit/audit.js';
 import { enqueueIn } from '../outbox/outbox.js';
 import { conflict, notFound } from '../shared/problem.js';
@@ -115,6 +117,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       consents: parseJson(c.consents, {}),
       priorCoordinators: requiredRole(c.service as Service) === 'specialist' ? await priorCoordinators(q, c) : [],
       conflicts: parseJson<string[]>(c.conflicts, []),
+      municipalityExcluded: await store.municipalityExcluded(q, c.municipality_code),
     };
   }
 
@@ -332,6 +335,75 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     return result;
   }
 
+  /**
+   * §25 stk. 3: a municipality that judges the cooperation with a health
+   * coordinator to have significant problems has the right to another one.
+   * From now on the coordinator is excluded from the municipality's new cases,
+   * and its open cases they hold are routed again unless their meeting has
+   * been held. Nobody overrides the request.
+   */
+  async function requestCoordinatorChange(
+    municipality: Party,
+    input: { staffId: string; reason: string },
+  ): Promise<{ id: string; municipalityCode: string; staffId: string; requestedAt: string; rerouted: string[] }> {
+    const code = municipality.kind === 'municipality' ? municipality.municipalityCode : undefined;
+    if (!code) throw conflict('only a municipality asks for another coordinator (§25 stk. 3)', 'wrong-party-kind');
+    const target = deps.parties.get(input.staffId);
+    if (!isStaff(target) || !target.roles.includes('coordinator')) {
+      throw validationProblem([{ path: 'staffId', message: `${input.staffId} is not a health coordinator in the parties file` }], {
+        what: 'the request body',
+      });
+    }
+    const at = now().toISOString();
+    const today = localDate(at);
+    const id = randomUUID();
+    const rerouted = await db.transaction().execute(async (trx) => {
+      await store.insertCoordinatorChange(trx, {
+        id,
+        municipality_code: code,
+        requested_by: municipality.id,
+        staff_id: input.staffId,
+        reason: input.reason,
+        requested_at: at,
+      });
+      const moved: string[] = [];
+      for (const c of await store.openCasesOf(trx, code, input.staffId)) {
+        const meetingDate = parseJson<{ meetingDate?: string }>(c.clock, {}).meetingDate;
+        if (meetingDate !== undefined && meetingDate <= today) continue; // the meeting has been held: the case stays
+        const next = c.routing_round + 1;
+        await store.returnToRouting(trx, c.id, next, parseJson<string[]>(c.conflicts, []), at);
+        await store.addEvent(trx, c.id, at, 'coordinator-change', municipality.id, { staffId: input.staffId, rule: '§25 stk. 3', round: next });
+        await enqueueIn(trx, routingJob(c.id, next, c.urgent === 1), at);
+        moved.push(c.id);
+      }
+      await appendAudit(trx, database.dialect, {
+        at,
+        actor: municipality.id,
+        action: 'coordinator-change-requested',
+        caseId: null,
+        details: { id, staffId: input.staffId, rule: '§25 stk. 3', rerouted: moved },
+      });
+      return moved;
+    });
+    log.info({ municipalityCode: code, staffId: input.staffId, rerouted: rerouted.length }, 'coordinator change requested (§25 stk. 3)');
+    if (rerouted.length > 0) deps.onRoutingRequested?.();
+    return { id, municipalityCode: code, staffId: input.staffId, requestedAt: at, rerouted };
+  }
+
+  /** §25 stk. 3 requests: a municipality sees its own, team leads every one. */
+  async function coordinatorChanges(party: Party) {
+    const own = party.kind === 'municipality' ? party.municipalityCode : undefined;
+    const rows = await store.coordinatorChanges(own);
+    return rows.map((r) => ({
+      id: r.id,
+      municipalityCode: r.municipality_code,
+      requestedBy: r.requested_by,
+      staffId: r.staff_id,
+      reason: r.reason,
+      requestedAt: r.requested_at,
+    }));
+  }
+
   /** Complete cases waiting for an assignee, with the job id their routing needs (for the reconciler). */
   async function waitingCases(): Promise<{ caseId: string; round: number; urgent: boolean }[]> {
     const rows = await store.waitingCases();
@@ -345,6 +417,8 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     assignManually,
     waitingCases,
     countUnassigned: () => store.countUnassigned(),
+    requestCoordinatorChange,
+    coordinatorChanges,
     routingCaseOf: (c: CaseRow) => routingCaseOf(db, c),
   };
 }

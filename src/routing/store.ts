@@ -5,7 +5,7 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
-import type { CaseRow, Database } from '../storage/schema.js';
+import type { CaseRow, CoordinatorChangesTable, Database } from '../storage/schema.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -121,6 +121,33 @@ export function createRoutingStore(database: Pick<Db, 'db' | 'dialect'>) {
         .where('complete', '=', 1)
         .where('assigned_to', 'is', null)
         .where('state', 'in', [...ROUTABLE_STATES])
+        .execute();
+    },
+    /** §25 stk. 3: the coordinators a municipality has asked to replace. */
+    async municipalityExcluded(q: Q, municipalityCode: string): Promise<string[]> {
+      const rows = await q.selectFrom('coordinator_changes').select('staff_id').where('municipality_code', '=', municipalityCode).execute();
+      return [...new Set(rows.map((r) => r.staff_id))].sort();
+    },
+    async insertCoordinatorChange(q: Q, row: CoordinatorChangesTable): Promise<void> {
+      await q.insertInto('coordinator_changes').values(row).execute();
+    },
+    /** Requests for another coordinator, newest first; of one municipality, or all. */
+    async coordinatorChanges(municipalityCode?: string): Promise<CoordinatorChangesTable[]> {
+      return db
+        .selectFrom('coordinator_changes')
+        .selectAll()
+        .$if(municipalityCode !== undefined, (qb) => qb.where('municipality_code', '=', municipalityCode!))
+        .orderBy('requested_at', 'desc')
+        .execute();
+    },
+    /** The municipality's open cases assigned to `staffId`. */
+    async openCasesOf(q: Q, municipalityCode: string, staffId: string): Promise<CaseRow[]> {
+      return q
+        .selectFrom('cases')
+        .selectAll()
+        .where('municipality_code', '=', municipalityCode)
+        .where('assigned_to', '=', staffId)
+        .where('state', '=', 'assigned')
         .execute();
     },
     async countUnassigned(): Promise<number> {

@@ -278,6 +278,27 @@ function m0004CaseRequests(): Migration {
   };
 }
 
+/** 0005: §25 stk. 3 — a municipality's requests for another health coordinator. */
+function m0005CoordinatorChanges(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('coordinator_changes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('municipality_code', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('staff_id', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('coordinator_changes_municipality_idx').on('coordinator_changes').columns(['municipality_code']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('coordinator_changes').ifExists().execute();
+    },
+  };
+}
+
 export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
   return {
     async getMigrations() {
@@ -286,6 +307,7 @@ export function createMigrationProvider(dialect: SqlDialect): MigrationProvider 
         '0002_routing': m0002Routing(),
         '0003_responses': m0003Responses(dialect),
         '0004_case_requests': m0004CaseRequests(),
+        '0005_coordinator_changes': m0005CoordinatorChanges(),
       };
     },
   };

@@ -178,6 +178,18 @@ export interface MessagesTable {
   updated_at: string;
 }
 
+/** §25 stk. 3: a municipality asked for another health coordinator than `staff_id`. */
+export interface CoordinatorChangesTable {
+  id: string;
+  municipality_code: string;
+  /** the municipality party that asked */
+  requested_by: string;
+  staff_id: string;
+  /** the municipality's reason, as given (free text about the cooperation; never logged) */
+  reason: string;
+  requested_at: string;
+}
+
 export interface Database {
   cases: CasesTable;
   packages: PackagesTable;
@@ -188,6 +200,7 @@ export interface Database {
   outbox: OutboxTable;
   responses: ResponsesTable;
   messages: MessagesTable;
+  coordinator_changes: CoordinatorChangesTable;
 }
 
 export type CaseRow = Selectable<CasesTable>;

@@ -72,7 +72,7 @@ export const assignBodySchema = z.strictObject({
   staffId: z.string().min(1, 'must not be empty'),
   overrideReason: text(2000)
     .optional()
-    .describe('sets aside §13 stk. 3 and §25 stk. 3 (never §12 stk. 2, role, municipality or a declared conflict); audited'),
+    .describe('sets aside §13 stk. 3 (never §12 stk. 2, §25 stk. 3, role, municipality or a declared conflict); audited'),
 });
 
 export const clockActionSchema = z.object({ caseId: z.string(), clock: clockSchema, warnings: z.array(z.string()) });

@@ -789,12 +789,20 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
       rules: ['§13 stk. 3'],
     },
     {
-      name: '§25 stk. 3: excluded staff may be assigned with an override',
+      name: "§25 stk. 3 is the municipality's right: excluded staff are refused even with an override reason",
       c: routingCase(),
       s: coordinator(),
       a: agreement(['coord-a']),
       override: { reason: 'municipality agreed for this case' },
-      ok: true,
+      ok: false,
+      rules: ['§25 stk. 3'],
+    },
+    {
+      name: "§25 stk. 3: a municipality's request for another coordinator excludes them, override or not",
+      c: routingCase({ municipalityExcluded: ['coord-a'] }),
+      s: coordinator(),
+      override: { reason: 'nobody else' },
+      ok: false,
       rules: ['§25 stk. 3'],
     },
     {
@@ -869,7 +877,7 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
     );
   });
 
-  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): an override sets aside exactly §13 stk. 3 and §25 stk. 3, never §12 stk. 2 or the rest', () => {
+  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): an override sets aside exactly §13 stk. 3, never §12 stk. 2, §25 stk. 3 or the rest', () => {
     fc.assert(
       fc.property(
         caseArb,
@@ -879,7 +887,7 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
         (c, s, a, reason) => {
           const got = checkManualAssignment(c, s, a, { reason });
           const ex = exclusionsFor(c, s, a);
-          const absolute = ['role', 'municipality', 'conflict', '§12 stk. 2'];
+          const absolute = ['role', 'municipality', 'conflict', '§12 stk. 2', '§25 stk. 3'];
           const blocked = ex.some((e) => absolute.includes(e.rule));
           assert.equal(got.ok, !blocked);
           assert.deepEqual(got.ok ? got.overridden : got.rules, ex);

@@ -70,7 +70,11 @@ describe('OpenAPI: every documented request schema is enforced', () => {
 
   /** A caller that passes the endpoint's authorisation, so what answers is the validation. */
   const callerFor = (path: string): string =>
-    path === '/v1/packages' ? 'kommune-101' : /assign$|^\/v1\/cases$|^\/v1\/messages/.test(path) ? 'lead-1' : assignee;
+    path === '/v1/packages' || path === '/v1/coordinator-changes'
+      ? 'kommune-101'
+      : /assign$|^\/v1\/cases$|^\/v1\/messages/.test(path)
+        ? 'lead-1'
+        : assignee;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pk-openapi-'));
@@ -141,6 +145,7 @@ describe('OpenAPI: every documented request schema is enforced', () => {
       'post /v1/cases/{caseId}/extension body',
       'post /v1/cases/{caseId}/meeting body',
       'post /v1/cases/{caseId}/responses part response',
+      'post /v1/coordinator-changes body',
       'post /v1/packages part manifest',
     ]);
     // Nothing of a refused request was kept.
