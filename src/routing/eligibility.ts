@@ -222,7 +222,9 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
   if (c.municipalityExcluded?.includes(staff.id)) {
     out.push({
       rule: '§25 stk. 3',
-      reason: `${who} is excluded: municipality ${c.municipalityCode} has asked for another health coordinator (§25 stk. 3), its right, which nobody sets aside.`,
+      reason:
+        `${who} is excluded: municipality ${c.municipalityCode} has asked for another health coordinator (§25 stk. 3), ` +
+        'its right, which nobody sets aside.',
     });
   } else if (agreement !== null && agreement.excludedStaff.includes(staff.id)) {
     out.push({
