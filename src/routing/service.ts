@@ -372,7 +372,11 @@ export function createRoutingService(deps: RoutingServiceDeps) {
         if (meetingDate !== undefined && meetingDate <= today) continue; // the meeting has been held: the case stays
         const next = c.routing_round + 1;
         await store.returnToRouting(trx, c.id, next, parseJson<string[]>(c.conflicts, []), at);
-        await store.addEvent(trx, c.id, at, 'coordinator-change', municipality.id, { staffId: input.staffId, rule: '§25 stk. 3', round: next });
+        await store.addEvent(trx, c.id, at, 'coordinator-change', municipality.id, {
+          staffId: input.staffId,
+          rule: '§25 stk. 3',
+          round: next,
+        });
         await enqueueIn(trx, routingJob(c.id, next, c.urgent === 1), at);
         moved.push(c.id);
       }

@@ -291,7 +291,11 @@ function m0005CoordinatorChanges(): Migration {
         .addColumn('reason', 'text', (c) => c.notNull())
         .addColumn('requested_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('coordinator_changes_municipality_idx').on('coordinator_changes').columns(['municipality_code']).execute();
+      await db.schema
+        .createIndex('coordinator_changes_municipality_idx')
+        .on('coordinator_changes')
+        .columns(['municipality_code'])
+        .execute();
     },
     async down(db: Kysely<any>) {
       await db.schema.dropTable('coordinator_changes').ifExists().execute();
