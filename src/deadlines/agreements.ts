@@ -47,6 +47,7 @@ export const agreementSchema = z.strictObject({
     .optional(),
   rollForward: z.boolean({ error: 'must be true or false' }).optional(),
   excludedStaff: z.array(nonEmpty(), { error: 'must be a list of staff ids, e.g. ["coord-x"]' }).optional(),
+  nationwideAdvice: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 export const agreementsFileSchema = z.strictObject({
@@ -145,6 +146,12 @@ export function parseAgreements(json: unknown): Agreement[] {
           `or partyId (e.g. "spe" for Seniorpensionsenheden)${hasM ? ', not both' : ''}`,
       );
     }
+    if (raw.nationwideAdvice !== undefined && !hasP) {
+      problems.push(
+        `${where}, field nationwideAdvice: only Seniorpensionsenheden's agreement (partyId) can let this region give the §26 advice ` +
+          'for all regions (§29 stk. 3)',
+      );
+    }
     if (raw.validTo !== null && raw.validTo < raw.validFrom) {
       problems.push(`${where}, field validTo: ${raw.validTo} is before validFrom ${raw.validFrom}`);
     }
@@ -162,6 +169,7 @@ export function parseAgreements(json: unknown): Agreement[] {
       deadlines,
       rollForward: raw.rollForward ?? true,
       excludedStaff: raw.excludedStaff ?? [],
+      ...(raw.nationwideAdvice ? { nationwideAdvice: true } : {}),
     };
     return a;
   });

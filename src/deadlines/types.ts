@@ -38,6 +38,8 @@ export interface Agreement {
   rollForward: boolean;
   /** §25 stk. 3: staff the municipality has asked not to work its cases (default []). */
   excludedStaff: string[];
+  /** §29 stk. 3 (Seniorpensionsenheden's agreement): this region gives the §26 advice for citizens of every region. */
+  nationwideAdvice?: boolean;
 }
 
 export interface Extension {

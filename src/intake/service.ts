@@ -103,7 +103,12 @@ export function createIntakeService(deps: IntakeDeps) {
         type: 'invalid-manifest',
       });
     }
-    if (region !== deps.regionCode) {
+    // §29 stk. 3: by agreement one region gives the §26 advice on behalf of all five; §27 attests stay with each region.
+    const nationwide =
+      party.kind === 'senior-pension-unit' &&
+      m.service === 'senior-pension-advice' &&
+      deps.deadlines.governingAgreement(party, code, now().toISOString())?.nationwideAdvice === true;
+    if (region !== deps.regionCode && !nationwide) {
       throw forbidden(
         `municipality ${code} lies in ${deps.municipalities.regionName(region) ?? region} (${region}); this mailbox serves region ${deps.regionCode}. ` +
           "A municipality works with the region it lies in (§29 stk. 4): send the package to that region's mailbox.",
