@@ -23,6 +23,7 @@ import {
   conflictBodySchema,
   consultationBodySchema,
   extensionBodySchema,
+  extensionsSchema,
   leadListQuerySchema,
   leadListSchema,
   meetingBodySchema,
@@ -95,6 +96,17 @@ export const operations = {
       },
       '403': problem('The sender of the case: it holds its documents already'),
       '404': problem('No such case or document visible to the caller'),
+    },
+  }),
+  extensions: operation({
+    method: 'get',
+    path: '/v1/cases/{caseId}/extensions',
+    summary:
+      '§22/§23: the deadlines agreed moved in this case, with who at the requester agreed — for the requester, the assignee, team leads',
+    params: caseParam,
+    responses: {
+      '200': { description: 'Extensions, oldest first', body: named('Extensions', extensionsSchema) },
+      '404': problem('No such case visible to this party'),
     },
   }),
   meeting: staffAction(
@@ -172,6 +184,10 @@ export function createStaffRouter(deps: StaffRouterDeps): Router {
       deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
       res.destroy();
     }
+  });
+
+  route(router, operations.extensions, [], async (req, res) => {
+    res.json({ items: await worklist.extensions(req.party!, req.params.caseId!) });
   });
 
   route(router, operations.meeting, staff, async (req, res) => {

@@ -51,6 +51,10 @@ const leadListItemSchema = worklistItemSchema.extend({
     .array(z.string())
     .optional()
     .describe('for cases awaiting their complete documents: the document types still missing'),
+  extended: z
+    .boolean()
+    .optional()
+    .describe('overdue and at-risk lists: a deadline was moved by an agreed extension (§22, §23), as opposed to plainly late'),
 });
 export type LeadListItem = z.infer<typeof leadListItemSchema>;
 export const leadListSchema = z.object({ items: z.array(leadListItemSchema) });
@@ -78,6 +82,22 @@ export const assignBodySchema = z.strictObject({
 export const clockActionSchema = z.object({ caseId: z.string(), clock: clockSchema, warnings: z.array(z.string()) });
 export const conflictAnswerSchema = z.object({ caseId: z.string(), state: z.literal('received'), routingRound: z.number().int() });
 export const assignAnswerSchema = z.object({ caseId: z.string(), assignedTo: z.string(), overridden: z.array(z.string()) });
+
+export const extensionsSchema = z.object({
+  items: z.array(
+    z.object({
+      agreedAt: z.string(),
+      recordedBy: z.string(),
+      kind: z.string(),
+      rule: z.string().describe('§22 or §23 (or the agreement for deadlines set only by agreement)'),
+      previousDueDate: z.string(),
+      dueDate: z.string(),
+      reason: z.string(),
+      agreedWith: z.string().describe('who at the requester (the municipality or Seniorpensionsenheden) agreed'),
+    }),
+  ),
+});
+export type Extension = z.infer<typeof extensionsSchema>['items'][number];
 
 export const caseViewSchema = z.object({
   caseId: z.string().uuid(),

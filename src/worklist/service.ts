@@ -24,7 +24,7 @@ import type { DeadlineService } from '../deadlines/service.js';
 import type { Clock, Service } from '../deadlines/types.js';
 import { missingDocuments } from '../intake/schema.js';
 import { createWorklistStore, type ListRow, type WorklistStore } from './store.js';
-import type { CaseView, LeadFilter, LeadListItem, WorklistItem } from './schema.js';
+import type { CaseView, Extension, LeadFilter, LeadListItem, WorklistItem } from './schema.js';
 
 export type CaseAccess = 'sender' | 'assignee' | 'team-lead';
 
@@ -137,6 +137,9 @@ export function createWorklistService(deps: WorklistServiceDeps) {
         assignedTo: r.assigned_to,
         ...(r.state === 'unassigned' && r.routing_note ? { routing: JSON.parse(r.routing_note) as LeadListItem['routing'] } : {}),
         ...(types ? { missingDocuments: missingDocuments(r.service as Service, types.get(r.id) ?? []) } : {}),
+        ...(filter === 'overdue' || filter === 'at-risk'
+          ? { extended: parseClock(r.clock)?.deadlines.some((d) => d.extension !== undefined) ?? false }
+          : {}),
       }))
       .sort(byUrgency);
   }
@@ -234,7 +237,25 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     return { doc, stream, fileName: downloadName(doc.part, doc.media_type) };
   }
 
-  return { visibleCase, worklist, leadList, caseView, readDocument };
+  /** §22, §23: the extensions agreed in the case, for its requester, its assignee and team leads. */
+  async function extensions(party: Party, caseId: string): Promise<Extension[]> {
+    const c = await visibleCase(party, caseId, ['sender', 'assignee', 'team-lead']);
+    return (await store.extensionEvents(c.id)).map((e) => {
+      const d = JSON.parse(e.data) as Record<string, string>;
+      return {
+        agreedAt: e.at,
+        recordedBy: e.actor,
+        kind: d.kind ?? '',
+        rule: d.rule ?? '',
+        previousDueDate: d.previousDueDate ?? '',
+        dueDate: d.dueDate ?? '',
+        reason: d.reason ?? '',
+        agreedWith: d.agreedWith ?? '',
+      };
+    });
+  }
+
+  return { visibleCase, worklist, leadList, caseView, readDocument, extensions };
 }
 
 export type WorklistService = ReturnType<typeof createWorklistService>;

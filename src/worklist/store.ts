@@ -45,6 +45,8 @@ export interface WorklistStore {
   details(caseId: string): Promise<CaseDetails>;
   /** the case's document of this part; a supplement may carry a part of the same name: the latest one */
   latestDocument(caseId: string, part: string): Promise<DocumentRow | undefined>;
+  /** the case's agreed extensions (§22, §23), oldest first */
+  extensionEvents(caseId: string): Promise<{ at: string; actor: string; data: string }[]>;
   /** the types of the documents a case holds */
   documentTypes(caseIds: readonly string[]): Promise<Map<string, string[]>>;
 }
@@ -111,6 +113,14 @@ export function createWorklistStore(db: Kysely<Database>): WorklistStore {
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .executeTakeFirst(),
+    extensionEvents: (caseId) =>
+      db
+        .selectFrom('case_events')
+        .select(['at', 'actor', 'data'])
+        .where('case_id', '=', caseId)
+        .where('event', '=', 'extension-agreed')
+        .orderBy('id')
+        .execute(),
     async documentTypes(caseIds) {
       const out = new Map<string, string[]>(caseIds.map((id) => [id, []]));
       if (caseIds.length === 0) return out;

@@ -46,6 +46,7 @@ function fakeStore(rows: ListRow[], documents: Record<string, string[]> = {}): W
     inStates: async (states) => rows.filter((r) => states.includes(r.state)),
     details: async () => ({ documents: [], events: [], responses: [], messages: [] }),
     latestDocument: async () => undefined,
+    extensionEvents: async () => [],
     documentTypes: async (ids) => new Map(ids.map((id) => [id, documents[id] ?? []])),
   };
 }
@@ -109,6 +110,27 @@ test('team leads: overdue and at-risk come from the deadline service, over the o
     (await s.leadList('at-risk')).map((i) => i.caseId),
     ['soon'],
   );
+});
+
+test('§22/§23: the overdue list tells an extended deadline from a plainly late one', async () => {
+  const extendedClock = JSON.stringify({
+    status: 'running',
+    startedAt: '2026-03-01T08:00:00.000Z',
+    deadlines: [
+      {
+        kind: 'k',
+        rule: '§22',
+        dueDate: '2026-03-02',
+        dueAt: '2026-03-02T22:59:59.999Z',
+        source: 'extension',
+        originalDueDate: '2026-02-27',
+        extension: { reason: 'venter på journal', agreedWith: 'Sara, KK' },
+      },
+    ],
+  });
+  const rows = [row('late', false, '2026-03-02T22:59:59.999Z'), row('extended', false, null, { clock: extendedClock })];
+  const items = await service(rows, (c) => (c?.deadlines.length ? 'overdue' : null)).leadList('overdue');
+  assert.deepEqual(Object.fromEntries(items.map((i) => [i.caseId, i.extended])), { late: false, extended: true });
 });
 
 test('§21 stk. 2: the awaiting-complete-case list names the document types each case still lacks', async () => {

@@ -243,7 +243,7 @@ describe('staff API', () => {
     assert.ok(view.body.history.some((h: { event: string }) => h.event === 'consultation-booked'));
   });
 
-  test('§22: an agreed extension needs a reason and a later date (422 otherwise), then moves the deadline', async () => {
+  test('§22: an agreed extension needs a reason and a later date (422 otherwise), moves the deadline, and the requester can list it', async () => {
     const { caseId: id } = await send(
       g,
       'kommune-101',
@@ -270,6 +270,15 @@ describe('staff API', () => {
     });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.body.clock.deadlines[0].dueDate, later);
+    // The requester sees what was agreed and with whom; another municipality sees nothing.
+    const list = await as(g, 'kommune-101').get(`/v1/cases/${id}/extensions`);
+    assert.equal(list.status, 200, list.text);
+    assert.equal(list.body.items.length, 1);
+    assert.deepEqual(
+      [list.body.items[0].rule, list.body.items[0].previousDueDate, list.body.items[0].dueDate, list.body.items[0].agreedWith],
+      ['§22', due, later, 'Sara, KK'],
+    );
+    assert.equal((await as(g, 'kommune-147').get(`/v1/cases/${id}/extensions`)).status, 404);
   });
 
   test('malformed JSON → 400 problem; a JSON array → 422 naming the root', async () => {
