@@ -82,6 +82,13 @@ export const manifestSchema = z
     gp: z.strictObject({ ydernummer, name: text(200).optional() }).optional(),
     caseworker: z.strictObject({ name: text(200), email: z.string().email().optional(), phone: text(40).optional() }).optional(),
     meetingDate: realDate.optional(),
+    riskUnfitAfter4Years: z
+      .boolean()
+      .optional()
+      .describe(
+        'ongoing-case-advice in a jobafklaringsforløb: the citizen risks being unfit for work 4 years after sickness benefit ended; ' +
+          'the coordinator must talk with the citizen before the statement (§11 stk. 3)',
+      ),
     preMeetingAdviceRequested: z
       .boolean()
       .optional()
@@ -137,6 +144,13 @@ export const manifestSchema = z
             }
           : { code: 'custom', path: ['urgent'], message: `urgency (§21 stk. 3) is for rehab-team-advice cases, not ${m.service}` },
       );
+    }
+    if (m.riskUnfitAfter4Years !== undefined && (m.service !== 'ongoing-case-advice' || m.caseType !== 'jobafklaringsforloeb')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['riskUnfitAfter4Years'],
+        message: 'the §11 stk. 3 risk is stated in ongoing-case-advice cases about a jobafklaringsforløb',
+      });
     }
     if (m.preMeetingAdviceRequested !== undefined && m.service !== 'rehab-team-advice') {
       ctx.addIssue({

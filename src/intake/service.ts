@@ -386,9 +386,12 @@ export function createIntakeService(deps: IntakeDeps) {
   return { checkManifest, commit, getReceipt, auditRejection };
 }
 
-/** What the requester asked for beyond the service (§6 stk. 1: advice before the meeting). */
+/** What the requester asked for or stated beyond the service (§6 stk. 1 advice before the meeting; §11 stk. 3 risk). */
 function definedRequests(m: Manifest): Record<string, boolean> {
-  return m.preMeetingAdviceRequested === undefined ? {} : { preMeetingAdviceRequested: m.preMeetingAdviceRequested };
+  return {
+    ...(m.preMeetingAdviceRequested === undefined ? {} : { preMeetingAdviceRequested: m.preMeetingAdviceRequested }),
+    ...(m.riskUnfitAfter4Years === undefined ? {} : { riskUnfitAfter4Years: m.riskUnfitAfter4Years }),
+  };
 }
 
 function definedConsents(m: Manifest): Record<string, boolean> {

@@ -16,7 +16,7 @@ import { parseWith } from '../shared/validate.js';
 import { requireStaff, staffOf } from '../parties/roles.js';
 import { problemSchema } from '../receipts/schema.js';
 import type { ResponseService, StoredDocument } from './service.js';
-import { responseAnswerSchema, responseRequestSchema } from './schema.js';
+import { conversationAnswerSchema, conversationBodySchema, responseAnswerSchema, responseRequestSchema } from './schema.js';
 
 const MAX_RESPONSE_JSON = 256 * 1024;
 
@@ -66,6 +66,20 @@ const Problem = named('Problem', problemSchema);
 const problem = (description: string) => ({ description, body: Problem });
 
 export const operations = {
+  conversation: operation({
+    method: 'post',
+    path: '/v1/cases/{caseId}/citizen-conversation',
+    summary: '§11 stk. 3: the assigned coordinator records the conversation held with the citizen (before the statement)',
+    params: { caseId: 'the case id' },
+    body: named('ConversationBody', conversationBodySchema),
+    responses: {
+      '200': { description: 'Recorded', body: named('ConversationAnswer', conversationAnswerSchema) },
+      '403': problem('Not a staff member'),
+      '404': problem('No such case assigned to the caller'),
+      '409': problem('The case is not open'),
+      '422': problem('The date is not a real date between the receipt and today'),
+    },
+  }),
   respond: operation({
     method: 'post',
     path: '/v1/cases/{caseId}/responses',
@@ -94,6 +108,10 @@ export function createResponsesRouter(deps: { blobs: BlobStore; responses: Respo
     storage: storage(deps.blobs),
     limits: { fileSize: deps.limits.maxDocumentBytes, files: 2, fields: 2, parts: 4, fieldSize: MAX_RESPONSE_JSON, headerPairs: 50 },
   }).any();
+
+  route(router, operations.conversation, [requireStaff()], async (req, res) => {
+    res.json(await deps.responses.recordConversation(staffOf(req), req.params.caseId!, req.body.date));
+  });
 
   route(router, operations.respond, [requireStaff('responses are returned by regional staff')], async (req, res) => {
     const staff = staffOf(req);

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { messageStateSchema } from '../delivery/schema.js';
+import { isDateString } from '../shared/identifiers.js';
 import { RESPONSE_KINDS } from './content.js';
 
 export const responseRequestSchema = z
@@ -31,3 +32,10 @@ export const responseAnswerSchema = z.object({
   messages: z.array(z.object({ messageId: z.string().uuid(), to: z.string().nullable(), copy: z.boolean(), state: messageStateSchema })),
   clock: z.unknown(),
 });
+
+export const conversationBodySchema = z
+  .strictObject({
+    date: z.string().refine(isDateString, 'must be a real date written YYYY-MM-DD').describe('when the conversation was held'),
+  })
+  .describe('§11 stk. 3: the coordinator held the conversation with the citizen');
+export const conversationAnswerSchema = z.object({ caseId: z.string().uuid(), date: z.string() });

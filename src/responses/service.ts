@@ -21,7 +21,10 @@ import type { GpSystemParty, Party, StaffParty } from '../parties/parties.js';
 import { openSmall, sealSmall } from '../storage/crypto.js';
 import { appendAudit } from '../audit/audit.js';
 import { conflict, notFound, unprocessable } from '../shared/problem.js';
-import { CONSULTATION_SERVICES, type DeadlineService } from '../deadlines/service.js';
+import { CONSULTATION_SERVICES, localDate, type DeadlineService } from '../deadlines/service.js';
+
+/** The case event of a conversation with the citizen (§11 stk. 3). */
+const CONVERSATION_EVENT = 'citizen-conversation-held';
 import type { DetachedSigner } from '../receipts/cms.js';
 import { prepareEnvelope, type EnvelopeFields, type EnvelopeParts } from '../delivery/service.js';
 import { checkResponse, FINAL_KINDS, type ResponseKind } from './content.js';
@@ -130,6 +133,16 @@ export function createResponseService(deps: ResponseServiceDeps) {
         );
       }
     }
+    // §11 stk. 3: in a jobafklaringsforløb at risk, the statement follows a conversation with the citizen.
+    const requests = JSON.parse(c.requests) as { preMeetingAdviceRequested?: boolean; riskUnfitAfter4Years?: boolean };
+    if (kind === 'statement' && requests.riskUnfitAfter4Years === true && !(await store.hasEvent(c.id, CONVERSATION_EVENT))) {
+      throw conflict(
+        'the citizen risks being unfit for work 4 years after sickness benefit ended: the coordinator talks with the citizen ' +
+          'before the statement (§11 stk. 3); record the conversation first (POST /v1/cases/{caseId}/citizen-conversation)',
+        'conversation-required',
+        { rules: ['§11 stk. 3'] },
+      );
+    }
     // §14 stk. 3–4: an earlier attest for the same citizen, in any of the citizen's cases.
     const earlier = await store.citizenHasAttest(c.citizen_ref);
     const consents = JSON.parse(c.consents) as { gpDiscussion?: boolean };
@@ -137,7 +150,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       service: c.service,
       earlierAssessments: earlier,
       gpDiscussionConsent: consents.gpDiscussion === true,
-      preMeetingAdviceRequested: (JSON.parse(c.requests) as { preMeetingAdviceRequested?: boolean }).preMeetingAdviceRequested === true,
+      preMeetingAdviceRequested: requests.preMeetingAdviceRequested === true,
     });
     if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
 
@@ -282,7 +295,30 @@ export function createResponseService(deps: ResponseServiceDeps) {
     };
   }
 
-  return { assertAssignee, submit };
+  /**
+   * §11 stk. 3: the assigned coordinator records the conversation held with
+   * the citizen (on `date`, not in the future), with the case event and audit.
+   */
+  async function recordConversation(staff: StaffParty, caseId: string, date: string): Promise<{ caseId: string; date: string }> {
+    const c = await store.caseById(caseId);
+    if (!c || c.assigned_to !== staff.id) throw notFound(`no case ${caseId} assigned to ${staff.id}`);
+    if (c.state !== 'assigned') throw conflict(`case ${caseId} is ${c.state}; a conversation is recorded on an open case`, 'case-state');
+    const at = now().toISOString();
+    if (date > localDate(at) || date < localDate(c.received_at)) {
+      throw unprocessable(`date: ${date} must lie between the receipt of the case and today`, [
+        { path: 'date', message: 'must lie between the receipt of the case and today (a conversation held)' },
+      ]);
+    }
+    await db.transaction().execute(async (trx) => {
+      await store.insertEvents(trx, [
+        { case_id: c.id, at, event: CONVERSATION_EVENT, actor: staff.id, data: JSON.stringify({ date, rule: '§11 stk. 3' }) },
+      ]);
+      await appendAudit(trx, database.dialect, { at, actor: staff.id, action: CONVERSATION_EVENT, caseId: c.id, details: { date } });
+    });
+    return { caseId: c.id, date };
+  }
+
+  return { assertAssignee, submit, recordConversation };
 }
 
 export type ResponseService = ReturnType<typeof createResponseService>;

@@ -42,6 +42,11 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
     async insertEvents(q: Q, rows: { case_id: string; at: string; event: string; actor: string; data: string }[]): Promise<void> {
       if (rows.length > 0) await q.insertInto('case_events').values(rows).execute();
     },
+    /** True when the case holds an event of this name (e.g. a recorded conversation with the citizen). */
+    async hasEvent(caseId: string, event: string): Promise<boolean> {
+      const r = await db.selectFrom('case_events').select('id').where('case_id', '=', caseId).where('event', '=', event).executeTakeFirst();
+      return r !== undefined;
+    },
     async closeCase(q: Q, caseId: string, at: string): Promise<void> {
       await q.updateTable('cases').set({ state: 'closed', updated_at: at }).where('id', '=', caseId).execute();
     },

@@ -494,6 +494,12 @@ describe('intake: bad input is refused with problem+json and leaves nothing behi
     const spe = await postPackage(g, 'spe', manifest({ service: 'clinical-assessment', municipalityCode: '101' }), plan());
     assert.deepEqual(JSON.parse(spe.text).rules, ['§13 stk. 1']);
   });
+  void refused(
+    '§11 stk. 3: the 4-year risk is stated only in ongoing-case-advice about a jobafklaringsforløb (422)',
+    422,
+    () => postPackage(g, 'kommune-101', manifest({ riskUnfitAfter4Years: true }), plan()),
+    /invalid-manifest/,
+  );
   void refused('not multipart (415)', 415, () => {
     const c = g.creds('kommune-101');
     return request(g.url).post('/v1/packages').ca(g.ca).cert(c.cert).key(c.key).send({ manifest: manifest() }) as never;

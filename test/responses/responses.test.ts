@@ -241,6 +241,27 @@ describe('responses and the mailbox', () => {
     assert.equal((await respond(g, who2, asked.caseId, advice)).status, 201);
   });
 
+  test('§11 stk. 3: in a jobafklaringsforløb at risk, no statement before a recorded conversation with the citizen', async () => {
+    const statement = { kind: 'statement', content: { assessment: 'Borgeren kan arbejde 15 timer om ugen.' } };
+    const atRisk = await send(g, 'kommune-101', {
+      citizen: { cpr: cpr(), name: 'Jobafklaring Risiko' },
+      service: 'ongoing-case-advice',
+      caseType: 'jobafklaringsforloeb',
+      riskUnfitAfter4Years: true,
+      documents: [{ part: 'q', type: 'other', mediaType: 'application/pdf' }],
+    });
+    const who = (await settled(g, atRisk.caseId)).assigned_to!;
+    const refused = await respond(g, who, atRisk.caseId, statement);
+    assert.equal(refused.status, 409, refused.text);
+    assert.deepEqual(refused.body.rules, ['§11 stk. 3']);
+    const tomorrow = localDate(new Date(Date.now() + 36 * 3600_000).toISOString());
+    assert.equal((await as(g, who).post(`/v1/cases/${atRisk.caseId}/citizen-conversation`, { date: tomorrow })).status, 422);
+    const today = localDate(new Date().toISOString());
+    const held = await as(g, who).post(`/v1/cases/${atRisk.caseId}/citizen-conversation`, { date: today });
+    assert.equal(held.status, 200, held.text);
+    assert.equal((await respond(g, who, atRisk.caseId, statement)).status, 201);
+  });
+
   test('§14: missing required content is 422 naming each field, and nothing is kept', async () => {
     const { caseId, who } = await assessmentCase();
     const before = await residue(g);

@@ -140,6 +140,7 @@ describe('OpenAPI: every documented request schema is enforced', () => {
       'get /v1/cases query',
       'get /v1/messages query',
       'post /v1/cases/{caseId}/assign body',
+      'post /v1/cases/{caseId}/citizen-conversation body',
       'post /v1/cases/{caseId}/conflict body',
       'post /v1/cases/{caseId}/consultation body',
       'post /v1/cases/{caseId}/extension body',
