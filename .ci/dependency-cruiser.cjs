@@ -12,7 +12,7 @@
  *   modules and other features' public ones. Only the wiring imports queues/.
  * - No import cycles anywhere.
  */
-const FEATURES = '(intake|routing|worklist|responses|delivery|deadlines)';
+const FEATURES = '(intake|routing|worklist|responses|delivery|deadlines|consents)';
 const PUBLIC = '(service|types|schema)\\.ts$';
 
 module.exports = {

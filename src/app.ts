@@ -18,6 +18,8 @@ import { createResponsesRouter } from './responses/routes.js';
 import type { ResponseService } from './responses/service.js';
 import { createMailboxRouter } from './delivery/routes.js';
 import { createRoutingRouter } from './routing/routes.js';
+import { createConsentRouter } from './consents/routes.js';
+import type { ConsentService } from './consents/service.js';
 import type { DeliveryService } from './delivery/service.js';
 import type { DeadlineService } from './deadlines/service.js';
 import type { RoutingService } from './routing/service.js';
@@ -41,6 +43,7 @@ export interface AppDeps {
   deadlines: DeadlineService;
   routing: RoutingService;
   worklist: WorklistService;
+  consents: ConsentService;
   responses: ResponseService;
   delivery: DeliveryService;
   /** push delivery (when Redis and a push client certificate are available): a lead's retry of a dead letter */
@@ -135,6 +138,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createResponsesRouter({ blobs: deps.blobs, responses: deps.responses, limits: deps.limits }));
   app.use(createMailboxRouter({ delivery: deps.delivery, log: deps.log, push: deps.push }));
   app.use(createRoutingRouter({ routing: deps.routing }));
+  app.use(createConsentRouter({ consents: deps.consents }));
   if (deps.adminQueues && deps.adminQueues.length > 0) {
     // bull-board: queue inspection for team leads only (read and retry jobs; the database stays the record).
     const board = new ExpressAdapter();

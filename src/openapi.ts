@@ -10,6 +10,7 @@ import { operations as worklist } from './worklist/routes.js';
 import { operations as responses } from './responses/routes.js';
 import { operations as delivery } from './delivery/routes.js';
 import { operations as routing } from './routing/routes.js';
+import { operations as consents } from './consents/routes.js';
 
 /** Every operation the mTLS app mounts with `route()`. */
 export const API_OPERATIONS: readonly Operation[] = [
@@ -18,6 +19,7 @@ export const API_OPERATIONS: readonly Operation[] = [
   ...Object.values(responses),
   ...Object.values(delivery),
   ...Object.values(routing),
+  ...Object.values(consents),
 ] as Operation[];
 
 export function toJsonSchema(s: z.ZodType): Record<string, unknown> {

@@ -35,6 +35,7 @@ import { ROUTING_TOPIC } from './routing/types.js';
 import { DELIVERY_TOPIC } from './delivery/types.js';
 import { createDeliveryService } from './delivery/service.js';
 import { createWorklistService } from './worklist/service.js';
+import { createConsentService } from './consents/service.js';
 import { createResponseService } from './responses/service.js';
 import { sweep } from './storage/sweep.js';
 import { createCertExpiryMonitor } from './pki/expiry.js';
@@ -279,6 +280,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   const certTimer = setInterval(checkOwnCerts, 86_400_000);
   certTimer.unref();
   const responses = createResponseService({ db, blobs, masterKey, signer, parties, deadlines, log, onDispatched: () => kickRelay() });
+  const worklist = createWorklistService({ db, blobs, deadlines });
   let draining = false;
   const deps = {
     responses,
@@ -293,7 +295,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     draining: () => draining,
     deadlines,
     routing,
-    worklist: createWorklistService({ db, blobs, deadlines }),
+    worklist,
+    consents: createConsentService({ db, visibleCase: worklist.visibleCase }),
     delivery: deliveryService,
     push: delivery,
     adminQueues: [routingQueue?.queue, delivery?.queue, reminders?.queue].filter(

@@ -65,7 +65,7 @@ export function buildDemoPackage(opts: { packageId?: string } = {}): DemoPackage
     citizen: { cpr: demoCpr(), name: 'Demo Testborger (fiktiv)' },
     gp: { ydernummer: '057584', name: 'Lægehuset Demo (fiktiv)' },
     caseworker: { name: 'Demo Sagsbehandler', email: 'demo.sagsbehandler@example.invalid' },
-    consents: { gpDiscussion: true },
+    consents: [{ kind: 'municipality-agreement-citizen-contact', givenBy: 'Demo Sagsbehandler', date: '2026-01-05', how: 'oral' }],
     documents: [
       {
         part: 'plan',

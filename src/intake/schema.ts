@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SERVICES, type Service } from '../deadlines/types.js';
+import { consentRecordSchema } from '../consents/schema.js';
 import { cprBirthDate, isDateString, YDERNUMMER_RE } from '../shared/identifiers.js';
 
 export const CASE_TYPES = [
@@ -93,7 +94,11 @@ export const manifestSchema = z
       .boolean()
       .optional()
       .describe('rehab-team-advice: the municipality asks for advice before the meeting (§6 stk. 1); only then is it given'),
-    consents: z.strictObject({ gpDiscussion: z.boolean().optional(), sameSpecialistAsCoordinator: z.boolean().optional() }).optional(),
+    consents: z
+      .array(consentRecordSchema)
+      .max(20)
+      .optional()
+      .describe('consents and agreements already given, as evidence (§13 stk. 3, §5 stk. 2, §10 stk. 3, §11 stk. 5)'),
     treatingClinicians: z
       .array(
         z
@@ -145,6 +150,11 @@ export const manifestSchema = z
           : { code: 'custom', path: ['urgent'], message: `urgency (§21 stk. 3) is for rehab-team-advice cases, not ${m.service}` },
       );
     }
+    m.consents?.forEach((c, i) => {
+      if (c.documentPart !== undefined && !m.documents.some((d) => d.part === c.documentPart) && !m.supplementTo) {
+        ctx.addIssue({ code: 'custom', path: ['consents', i, 'documentPart'], message: `names no document of this package` });
+      }
+    });
     if (m.riskUnfitAfter4Years !== undefined && (m.service !== 'ongoing-case-advice' || m.caseType !== 'jobafklaringsforloeb')) {
       ctx.addIssue({
         code: 'custom',

@@ -22,6 +22,7 @@ import { missingDocuments, SENIOR_PENSION_SERVICES, type Manifest } from './sche
 import type { UploadState } from './upload.js';
 import type { CaseRow } from '../storage/schema.js';
 import { createIntakeStore, type StoredReceipt } from './store.js';
+import { consentRow } from '../consents/service.js';
 
 export interface MunicipalityTable {
   regionOf(code: string): string | undefined;
@@ -198,14 +199,12 @@ export function createIntakeService(deps: IntakeDeps) {
       missing = missingDocuments(m.service, [...(await store.documentTypes(existing.id)), ...docTypes]);
       const completeNow = existing.complete === 1 || missing.length === 0;
       becameComplete = existing.complete === 0 && completeNow;
-      const consents = { ...JSON.parse(existing.consents), ...definedConsents(m) };
       const requests = { ...JSON.parse(existing.requests), ...definedRequests(m) };
       caseRow = {
         ...existing,
         complete: completeNow ? 1 : 0,
         state: becameComplete ? 'received' : existing.state,
         clock_started_at: becameComplete ? receivedAt : existing.clock_started_at,
-        consents: JSON.stringify(consents),
         requests: JSON.stringify(requests),
         urgent: existing.urgent === 1 || m.urgent ? 1 : 0,
         updated_at: receivedAt,
@@ -229,7 +228,7 @@ export function createIntakeService(deps: IntakeDeps) {
         citizen_ref: citizenRef(m.citizen.cpr),
         gp_ydernummer: m.gp?.ydernummer ?? null,
         treating_clinicians: JSON.stringify(m.treatingClinicians ?? []),
-        consents: JSON.stringify(definedConsents(m)),
+        consents: '{}', // superseded by recorded consents (the consents table)
         manifest_enc: sealSmall(deps.masterKey, raw),
         clock: '',
         assigned_to: null,
@@ -288,7 +287,6 @@ export function createIntakeService(deps: IntakeDeps) {
                 complete: caseRow.complete,
                 state: caseRow.state,
                 clock_started_at: caseRow.clock_started_at,
-                consents: caseRow.consents,
                 requests: caseRow.requests,
                 urgent: caseRow.urgent,
                 clock: caseRow.clock,
@@ -324,6 +322,7 @@ export function createIntakeService(deps: IntakeDeps) {
         actor: party.id,
         at: receivedAt,
         jobs: startsNow ? [routingJob(caseRow.id, caseRow.routing_round, caseRow.urgent === 1)] : [],
+        consents: (m.consents ?? []).map((r) => consentRow(caseRow.id, r, party.id, receivedAt)),
         audit: {
           at: receivedAt,
           actor: party.id,
@@ -392,12 +391,6 @@ function definedRequests(m: Manifest): Record<string, boolean> {
     ...(m.preMeetingAdviceRequested === undefined ? {} : { preMeetingAdviceRequested: m.preMeetingAdviceRequested }),
     ...(m.riskUnfitAfter4Years === undefined ? {} : { riskUnfitAfter4Years: m.riskUnfitAfter4Years }),
   };
-}
-
-function definedConsents(m: Manifest): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
-  for (const [k, v] of Object.entries(m.consents ?? {})) if (typeof v === 'boolean') out[k] = v;
-  return out;
 }
 
 export type IntakeService = ReturnType<typeof createIntakeService>;

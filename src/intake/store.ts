@@ -5,7 +5,7 @@
  * event loop).
  */
 import type { Db } from '../storage/db.js';
-import type { CaseRow, DocumentsTable, PackagesTable } from '../storage/schema.js';
+import type { CaseRow, ConsentsTable, DocumentsTable, PackagesTable } from '../storage/schema.js';
 import type { WriteOp } from '../storage/writer.js';
 import type { AuditEntry } from '../audit/audit.js';
 import { outboxInsert, type OutboxJob } from '../outbox/outbox.js';
@@ -23,10 +23,7 @@ export interface PackageCommit {
   case:
     | { insert: CaseRow }
     | {
-        update: Pick<
-          CaseRow,
-          'id' | 'complete' | 'state' | 'clock_started_at' | 'consents' | 'requests' | 'urgent' | 'clock' | 'updated_at'
-        >;
+        update: Pick<CaseRow, 'id' | 'complete' | 'state' | 'clock_started_at' | 'requests' | 'urgent' | 'clock' | 'updated_at'>;
       };
   package: PackagesTable;
   documents: DocumentsTable[];
@@ -36,6 +33,8 @@ export interface PackageCommit {
   at: string;
   /** queue work committed with the package (routing of a case complete now) */
   jobs: OutboxJob[];
+  /** consents and agreements the manifest carries, as evidence */
+  consents: ConsentsTable[];
   audit: AuditEntry;
 }
 
@@ -115,6 +114,7 @@ export function createIntakeStore(database: Pick<Db, 'db' | 'writer'>) {
           .compile(),
       });
       for (const job of c.jobs) ops.push({ query: outboxInsert(db, job, c.at).compile() });
+      if (c.consents.length > 0) ops.push({ query: db.insertInto('consents').values(c.consents).compile() });
       ops.push({ audit: c.audit });
       await database.writer.commit(ops);
     },

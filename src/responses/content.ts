@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { FieldError } from '../shared/problem.js';
 import { checkWith, requiredOr } from '../shared/validate.js';
+import { isDateString } from '../shared/identifiers.js';
 
 export const RESPONSE_KINDS = ['statement', 'specialist-attest', 'pre-meeting-advice', 'recommendation', 'gp-notice'] as const;
 export type ResponseKind = (typeof RESPONSE_KINDS)[number];
@@ -33,8 +34,18 @@ const text = (what: string) =>
     .min(1, `${what} must not be empty`)
     .max(50_000, 'at most 50 000 characters');
 
-/** Optional on coordinator kinds: the coordinator discussed the case with the citizen's GP (needs written consent, §5 stk. 2, §11 stk. 5). */
-const gpDiscussion = z.boolean().optional();
+const date = z.string().refine(isDateString, 'must be a real date written YYYY-MM-DD');
+/**
+ * Optional on coordinator kinds: the coordinator discussed the case with the citizen's GP on
+ * `gpDiscussionDate` (needs the citizen's written consent recorded before it, §5 stk. 2, §11 stk. 5),
+ * and had contact with the citizen on `citizenContactDate` (needs the municipality's prior
+ * agreement, §5 stk. 2, §10 stk. 3, §11 stk. 5).
+ */
+const contacts = {
+  gpDiscussion: z.boolean().optional(),
+  gpDiscussionDate: date.optional(),
+  citizenContactDate: date.optional(),
+};
 
 const furtherAssessment = z
   .strictObject({
@@ -75,23 +86,23 @@ const schemas = {
   'statement-§10': z.strictObject({
     obvious: z.boolean({ error: requiredOr('obvious (is it obvious that the work capacity cannot be improved, §10 stk. 2?)') }),
     reasoning: text('reasoning (§10 stk. 2)'),
-    gpDiscussion,
+    ...contacts,
   }),
   statement: z.strictObject({
     assessment: text('assessment'),
     recommendation: z
       .enum(['clinical-assessment', 'gp-visit', 'none'], 'recommendation is clinical-assessment, gp-visit or none (§11 stk. 2)')
       .optional(),
-    gpDiscussion,
+    ...contacts,
   }),
   recommendation: z.strictObject({
     reasons: text('reasons (§6 stk. 2: a recommendation is reasoned)'),
     proposals: z
       .array(text('each proposal'), { error: requiredOr('proposals') })
       .min(1, 'proposals must list at least one concrete proposal (§6 stk. 2)'),
-    gpDiscussion,
+    ...contacts,
   }),
-  'pre-meeting-advice': z.strictObject({ advice: text('advice (§6)'), gpDiscussion }),
+  'pre-meeting-advice': z.strictObject({ advice: text('advice (§6)'), ...contacts }),
   'gp-notice': z.strictObject({ background: text('background (§9: the GP is informed of the background)') }),
 } as const;
 
@@ -99,8 +110,10 @@ export interface ContentContext {
   service: string;
   /** the citizen already has a specialist attest from this region, in this case or another (§14 stk. 3–4) */
   earlierAssessments: boolean;
-  /** the citizen's written consent to a discussion with the GP is on the case (§5 stk. 2, §11 stk. 5) */
-  gpDiscussionConsent: boolean;
+  /** dates of the citizen's written consents to a GP discussion recorded on the case (§5 stk. 2, §11 stk. 5) */
+  gpDiscussionConsents: readonly string[];
+  /** dates of the municipality's recorded agreements to contact with the citizen (§5 stk. 2, §10 stk. 3, §11 stk. 5) */
+  citizenContactAgreements: readonly string[];
   /** the municipality asked for advice before the rehabilitation-team meeting (§6 stk. 1) */
   preMeetingAdviceRequested?: boolean;
 }
@@ -143,11 +156,25 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
       message: 'required: the citizen has been assessed by this region before, so an overall assessment is due (§14 stk. 3–4)',
     });
   }
-  if (c.gpDiscussion === true && !ctx.gpDiscussionConsent) {
+  if (c.gpDiscussion === true) {
+    const on = typeof c.gpDiscussionDate === 'string' ? c.gpDiscussionDate : undefined;
+    if (on === undefined) {
+      errors.push({ path: 'content.gpDiscussionDate', message: 'required with gpDiscussion: the date of the discussion with the GP' });
+    } else if (!ctx.gpDiscussionConsents.some((d) => d <= on)) {
+      errors.push({
+        path: 'content.gpDiscussion',
+        message:
+          `a discussion with the GP needs the citizen's written consent recorded on the case on or before ${on} ` +
+          '(§5 stk. 2, §11 stk. 5): POST /v1/cases/{caseId}/consents, kind gp-discussion',
+      });
+    }
+  }
+  if (typeof c.citizenContactDate === 'string' && !ctx.citizenContactAgreements.some((d) => d <= (c.citizenContactDate as string))) {
     errors.push({
-      path: 'content.gpDiscussion',
+      path: 'content.citizenContactDate',
       message:
-        'a discussion with the GP needs the citizen’s written consent on the case (§5 stk. 2, §11 stk. 5); a supplement from the municipality can add it',
+        `contact with the citizen needs the municipality's prior agreement recorded on the case on or before ${c.citizenContactDate} ` +
+        '(§5 stk. 2, §10 stk. 3, §11 stk. 5): kind municipality-agreement-citizen-contact',
     });
   }
   return errors;

@@ -145,11 +145,11 @@ export function createResponseService(deps: ResponseServiceDeps) {
     }
     // §14 stk. 3–4: an earlier attest for the same citizen, in any of the citizen's cases.
     const earlier = await store.citizenHasAttest(c.citizen_ref);
-    const consents = JSON.parse(c.consents) as { gpDiscussion?: boolean };
     const errors = checkResponse(response.kind, response.content, {
       service: c.service,
       earlierAssessments: earlier,
-      gpDiscussionConsent: consents.gpDiscussion === true,
+      gpDiscussionConsents: await store.consentDates(c.id, 'gp-discussion'),
+      citizenContactAgreements: await store.consentDates(c.id, 'municipality-agreement-citizen-contact'),
       preMeetingAdviceRequested: requests.preMeetingAdviceRequested === true,
     });
     if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);

@@ -47,6 +47,11 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
       const r = await db.selectFrom('case_events').select('id').where('case_id', '=', caseId).where('event', '=', event).executeTakeFirst();
       return r !== undefined;
     },
+    /** The dates of the consents of this kind recorded on the case. */
+    async consentDates(caseId: string, kind: string): Promise<string[]> {
+      const rows = await db.selectFrom('consents').select('given_on').where('case_id', '=', caseId).where('kind', '=', kind).execute();
+      return rows.map((r) => r.given_on);
+    },
     async closeCase(q: Q, caseId: string, at: string): Promise<void> {
       await q.updateTable('cases').set({ state: 'closed', updated_at: at }).where('id', '=', caseId).execute();
     },

@@ -38,8 +38,8 @@
  *   municipality as its specialist.
  *
  * - §13 stk. 3 applies only to assessments (specialist work): someone in
- *   `priorCoordinators` is excluded unless the citizen consented
- *   (`consents.sameSpecialistAsCoordinator === true`; absent or false = no).
+ *   `priorCoordinators` is excluded unless the citizen's consent is recorded
+ *   on the case (kind same-specialist-as-coordinator: who gave it, when, how).
  *   The reverse (a former specialist becoming coordinator) is not in the text
  *   and is not restricted.
  *
@@ -93,23 +93,6 @@ export interface StaffLoad {
 }
 
 export type WorkRole = 'coordinator' | 'specialist';
-
-/**
- * Rules a team lead's override reason can never set aside. §12 stk. 2 is absolute: the coordinator
- * "kan ikke" advise where they are or were the citizen's GP or treat the citizen; nobody sets it aside.
- */
-export const NON_OVERRIDABLE_RULES: readonly ExclusionRule[] = Object.freeze([
-  'role',
-  'municipality',
-  'conflict',
-  '§12 stk. 2',
-  // §25 stk. 3 is the municipality's right to a new coordinator: a team lead cannot set its request aside.
-  '§25 stk. 3',
-] as const);
-
-export function isOverridable(rule: ExclusionRule): boolean {
-  return !NON_OVERRIDABLE_RULES.includes(rule);
-}
 
 const SPECIALIST_SERVICES: ReadonlySet<Service> = new Set<Service>(['clinical-assessment', 'senior-pension-assessment']);
 
@@ -301,18 +284,16 @@ export function chooseAssignee(eligible: readonly StaffParty[], loads: readonly 
 
 /**
  * A team lead's manual assignment (POST /v1/cases/{id}/assign). It obeys the
- * same exclusions as routing; a non-empty override reason sets aside §13
- * stk. 3 and §25 stk. 3 (e.g. the citizen's consent arrived outside the
- * manifest), and the caller records what was overridden and why. §12 stk. 2
- * (absolute), role, municipality and a declared conflict can never be overridden. An unknown
- * staff id is refused as 'role'. On refusal every rule is listed.
+ * same exclusions as routing and nobody sets one aside: §12 stk. 2 is
+ * absolute, §13 stk. 3 is lifted only by the citizen's recorded consent, and
+ * §25 stk. 3 is the municipality's right. An unknown staff id is refused as
+ * 'role'. On refusal every rule is listed.
  */
 export function checkManualAssignment(
   c: RoutingCase,
   staff: StaffParty | undefined,
   agreement: Agreement | null,
-  override?: { reason: string },
-): { ok: true; overridden: Exclusion[] } | { ok: false; rules: Exclusion[] } {
+): { ok: true } | { ok: false; rules: Exclusion[] } {
   if (staff === undefined) {
     return {
       ok: false,
@@ -327,8 +308,5 @@ export function checkManualAssignment(
     };
   }
   const rules = exclusionsFor(c, staff, agreement);
-  if (rules.length === 0) return { ok: true, overridden: [] };
-  const hasReason = override !== undefined && typeof override.reason === 'string' && override.reason.trim() !== '';
-  if (!hasReason || rules.some((r) => !isOverridable(r.rule))) return { ok: false, rules };
-  return { ok: true, overridden: rules };
+  return rules.length === 0 ? { ok: true } : { ok: false, rules };
 }

@@ -24,15 +24,7 @@ import { appendAudit } from '../audit/audit.js';
 import { enqueueIn } from '../outbox/outbox.js';
 import { conflict, notFound } from '../shared/problem.js';
 import { validationProblem } from '../shared/validate.js';
-import {
-  checkManualAssignment,
-  chooseAssignee,
-  eligibleStaff,
-  isOverridable,
-  requiredRole,
-  type Exclusion,
-  type RoutingCase,
-} from './eligibility.js';
+import { checkManualAssignment, chooseAssignee, eligibleStaff, requiredRole, type Exclusion, type RoutingCase } from './eligibility.js';
 import { createRoutingStore, ROUTABLE_STATES } from './store.js';
 import { routingJob } from './types.js';
 
@@ -114,7 +106,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       urgent: c.urgent === 1,
       gpYdernummer: c.gp_ydernummer,
       treatingClinicians: parseJson(c.treating_clinicians, []),
-      consents: parseJson(c.consents, {}),
+      consents: { sameSpecialistAsCoordinator: await store.hasConsent(q, c.id, 'same-specialist-as-coordinator') },
       priorCoordinators: requiredRole(c.service as Service) === 'specialist' ? await priorCoordinators(q, c) : [],
       conflicts: parseJson<string[]>(c.conflicts, []),
       municipalityExcluded: await store.municipalityExcluded(q, c.municipality_code),
@@ -272,17 +264,12 @@ export function createRoutingService(deps: RoutingServiceDeps) {
   }
 
   /**
-   * A team lead assigns (or reassigns) a case by hand. The exclusions apply;
-   * a stated override reason sets aside the overridable ones (§12 stk. 2,
-   * §13 stk. 3, §25 stk. 3), and what was overridden is audited.
+   * A team lead assigns (or reassigns) a case by hand. Every exclusion
+   * applies and nobody sets one aside (§12 stk. 2 absolute; §13 stk. 3 only
+   * with the citizen's recorded consent; §25 stk. 3 the municipality's right).
    */
-  async function assignManually(
-    caseId: string,
-    lead: StaffParty,
-    input: { staffId: string; overrideReason?: string },
-  ): Promise<{ staffId: string; overridden: Exclusion[] }> {
+  async function assignManually(caseId: string, lead: StaffParty, input: { staffId: string }): Promise<{ staffId: string }> {
     const { staffId } = input;
-    const override = input.overrideReason === undefined ? undefined : { reason: input.overrideReason };
     const target = deps.parties.get(staffId);
     if (!isStaff(target)) {
       throw validationProblem([{ path: 'staffId', message: `${staffId} is not a staff member in the parties file` }], {
@@ -290,49 +277,34 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       });
     }
     const at = now().toISOString();
-    const result = await db.transaction().execute(async (trx) => {
+    await db.transaction().execute(async (trx) => {
       const c = await store.caseById(trx, caseId, true);
       if (!c) throw notFound(`no case ${caseId}`);
       if (c.complete !== 1)
         throw conflict(`case ${caseId} is awaiting its complete documents (§21 stk. 2) and cannot be assigned yet`, 'case-state');
       if (c.state === 'closed') throw conflict(`case ${caseId} is closed`, 'case-state');
-      const check = checkManualAssignment(await routingCaseOf(trx, c), target, agreementOf(c), override);
+      const check = checkManualAssignment(await routingCaseOf(trx, c), target, agreementOf(c));
       if (!check.ok) {
-        const overridable = check.rules.every((r) => isOverridable(r.rule));
         throw conflict(
-          `${staffId} may not work case ${caseId}: ${check.rules.map((r) => `${r.rule}: ${r.reason}`).join(' ')}` +
-            (overridable && !override ? ' A team lead may override these rules by giving overrideReason.' : ''),
+          `${staffId} may not work case ${caseId}: ${check.rules.map((r) => `${r.rule}: ${r.reason}`).join(' ')}`,
           'not-eligible',
           { rules: check.rules.map((r) => r.rule), reasons: check.rules },
         );
       }
       const next = c.routing_round + 1;
       await store.assign(trx, c.id, next, staffId, at);
-      const overridden = check.overridden.map((r) => r.rule);
-      await store.addEvent(trx, c.id, at, 'assigned', lead.id, {
-        staffId,
-        round: next,
-        by: lead.id,
-        previous: c.assigned_to,
-        ...(overridden.length > 0 ? { overridden, overrideReason: override!.reason } : {}),
-      });
+      await store.addEvent(trx, c.id, at, 'assigned', lead.id, { staffId, round: next, by: lead.id, previous: c.assigned_to });
       await appendAudit(trx, database.dialect, {
         at,
         actor: lead.id,
-        action: overridden.length > 0 ? 'case-assigned-with-override' : 'case-assigned-manually',
+        action: 'case-assigned-manually',
         caseId: c.id,
-        details: {
-          staffId,
-          previous: c.assigned_to,
-          round: next,
-          ...(overridden.length > 0 ? { overridden, overrideReason: override!.reason } : {}),
-        },
+        details: { staffId, previous: c.assigned_to, round: next },
       });
-      return { staffId, overridden: check.overridden };
     });
-    log.info({ caseId, staffId, leadId: lead.id, overridden: result.overridden.map((r) => r.rule) }, 'case assigned by a team lead');
+    log.info({ caseId, staffId, leadId: lead.id }, 'case assigned by a team lead');
     deps.onAssigned?.(caseId, staffId);
-    return result;
+    return { staffId };
   }
 
   /**

@@ -150,6 +150,11 @@ export function createRoutingStore(database: Pick<Db, 'db' | 'dialect'>) {
         .where('state', '=', 'assigned')
         .execute();
     },
+    /** A consent of this kind is recorded on the case (the consents feature records them). */
+    async hasConsent(q: Q, caseId: string, kind: string): Promise<boolean> {
+      const r = await q.selectFrom('consents').select('id').where('case_id', '=', caseId).where('kind', '=', kind).executeTakeFirst();
+      return r !== undefined;
+    },
     async countUnassigned(): Promise<number> {
       const r = await db
         .selectFrom('cases')

@@ -303,6 +303,30 @@ function m0005CoordinatorChanges(): Migration {
   };
 }
 
+/** 0006: consents and agreements as recorded evidence (§13 stk. 3, §5 stk. 2, §10 stk. 3, §11 stk. 5). */
+function m0006Consents(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('consents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('case_id', 'text', (c) => c.notNull().references('cases.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('given_by', 'text', (c) => c.notNull())
+        .addColumn('given_on', 'text', (c) => c.notNull())
+        .addColumn('how', 'text', (c) => c.notNull())
+        .addColumn('document_part', 'text')
+        .addColumn('recorded_by', 'text', (c) => c.notNull())
+        .addColumn('recorded_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('consents_case_idx').on('consents').columns(['case_id', 'kind']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('consents').ifExists().execute();
+    },
+  };
+}
+
 export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
   return {
     async getMigrations() {
@@ -312,6 +336,7 @@ export function createMigrationProvider(dialect: SqlDialect): MigrationProvider 
         '0003_responses': m0003Responses(dialect),
         '0004_case_requests': m0004CaseRequests(),
         '0005_coordinator_changes': m0005CoordinatorChanges(),
+        '0006_consents': m0006Consents(),
       };
     },
   };

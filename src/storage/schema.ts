@@ -190,6 +190,24 @@ export interface CoordinatorChangesTable {
   requested_at: string;
 }
 
+/** A consent or an agreement, recorded as evidence: who gave it, when, how (§13 stk. 3, §5 stk. 2, §10 stk. 3, §11 stk. 5). */
+export interface ConsentsTable {
+  id: string;
+  case_id: string;
+  /** 'same-specialist-as-coordinator' | 'gp-discussion' | 'municipality-agreement-citizen-contact' */
+  kind: string;
+  /** who gave it (the citizen; for an agreement, who at the municipality) */
+  given_by: string;
+  /** the date it was given (YYYY-MM-DD) */
+  given_on: string;
+  /** 'written' | 'oral' */
+  how: string;
+  /** the case document that holds a written consent */
+  document_part: string | null;
+  recorded_by: string;
+  recorded_at: string;
+}
+
 export interface Database {
   cases: CasesTable;
   packages: PackagesTable;
@@ -201,6 +219,7 @@ export interface Database {
   responses: ResponsesTable;
   messages: MessagesTable;
   coordinator_changes: CoordinatorChangesTable;
+  consents: ConsentsTable;
 }
 
 export type CaseRow = Selectable<CasesTable>;

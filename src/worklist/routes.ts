@@ -136,7 +136,7 @@ export const operations = {
   ),
   assign: staffAction(
     '/v1/cases/{caseId}/assign',
-    'Team leads: assign the case by hand (exclusions apply; overrideReason is audited)',
+    'Team leads: assign the case by hand (every exclusion applies; nobody sets one aside)',
     named('AssignBody', assignBodySchema),
     named('AssignAnswer', assignAnswerSchema),
   ),
@@ -218,7 +218,7 @@ export function createStaffRouter(deps: StaffRouterDeps): Router {
     const lead = staffOf(req);
     const c = await worklist.visibleCase(lead, req.params.caseId!, ['team-lead']);
     const r = await deps.routing.assignManually(c.id, lead, req.body);
-    res.json({ caseId: c.id, assignedTo: r.staffId, overridden: r.overridden.map((o) => o.rule) });
+    res.json({ caseId: c.id, assignedTo: r.staffId });
   });
 
   return router;

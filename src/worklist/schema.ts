@@ -72,16 +72,13 @@ export const extensionBodySchema = z
   })
   .describe('§22 / §23: another deadline agreed in a concrete case; only later, never for §21');
 export const conflictBodySchema = z.strictObject({ reason: text(2000) }).describe('§12 stk. 2: hand the case back for reassignment');
-export const assignBodySchema = z.strictObject({
-  staffId: z.string().min(1, 'must not be empty'),
-  overrideReason: text(2000)
-    .optional()
-    .describe('sets aside §13 stk. 3 (never §12 stk. 2, §25 stk. 3, role, municipality or a declared conflict); audited'),
-});
+export const assignBodySchema = z
+  .strictObject({ staffId: z.string().min(1, 'must not be empty') })
+  .describe('every exclusion applies: nobody sets §12 stk. 2, §13 stk. 3 (only a recorded consent) or §25 stk. 3 aside');
 
 export const clockActionSchema = z.object({ caseId: z.string(), clock: clockSchema, warnings: z.array(z.string()) });
 export const conflictAnswerSchema = z.object({ caseId: z.string(), state: z.literal('received'), routingRound: z.number().int() });
-export const assignAnswerSchema = z.object({ caseId: z.string(), assignedTo: z.string(), overridden: z.array(z.string()) });
+export const assignAnswerSchema = z.object({ caseId: z.string(), assignedTo: z.string() });
 
 export const extensionsSchema = z.object({
   items: z.array(

@@ -320,34 +320,94 @@ describe('responses and the mailbox', () => {
     assert.equal(ok.body.messages[0].to, 'kommune-101');
   });
 
-  test('§5 stk. 2 / §11 stk. 5: recording a discussion with the GP needs the citizen’s written consent on the case', async () => {
-    const noConsent = await send(g, 'kommune-101', {
-      citizen: { cpr: cpr(), name: 'F' },
-      gp: { ydernummer: '012345' },
-      service: 'ongoing-case-advice',
-      documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }],
-    });
+  test('§5 stk. 2 / §11 stk. 5: a discussion with the GP needs the citizen’s written consent recorded before it', async () => {
+    const today = localDate(new Date().toISOString());
+    const ongoing = (over: Record<string, unknown> = {}) =>
+      send(g, 'kommune-101', {
+        citizen: { cpr: cpr(), name: 'F' },
+        gp: { ydernummer: '012345' },
+        service: 'ongoing-case-advice',
+        documents: [
+          { part: 'x', type: 'other', mediaType: 'application/pdf' },
+          { part: 'samtykke', type: 'other', mediaType: 'application/pdf' },
+        ],
+        ...over,
+      });
+    const discussed = { kind: 'statement', content: { assessment: 'Vurdering.', gpDiscussion: true, gpDiscussionDate: today } };
+    const noConsent = await ongoing();
     const who = (await settled(g, noConsent.caseId)).assigned_to!;
-    const refused = await respond(g, who, noConsent.caseId, {
-      kind: 'statement',
-      content: { assessment: 'Vurdering.', gpDiscussion: true },
-    });
+    const refused = await respond(g, who, noConsent.caseId, discussed);
     assert.equal(refused.status, 422);
     assert.equal(refused.body.errors[0].path, 'content.gpDiscussion');
     assert.match(refused.body.errors[0].message, /§5 stk\. 2/);
-    const withConsent = await send(g, 'kommune-101', {
-      citizen: { cpr: cpr(), name: 'G' },
-      gp: { ydernummer: '012345' },
-      service: 'ongoing-case-advice',
-      consents: { gpDiscussion: true },
-      documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }],
+    const noDate = await respond(g, who, noConsent.caseId, { kind: 'statement', content: { assessment: 'V.', gpDiscussion: true } });
+    assert.ok(noDate.body.errors.some((e: { path: string }) => e.path === 'content.gpDiscussionDate'));
+    // An oral consent is no written consent; a written one names the document that holds it.
+    const oral = await as(g, who).post(`/v1/cases/${noConsent.caseId}/consents`, {
+      kind: 'gp-discussion',
+      givenBy: 'the citizen',
+      date: today,
+      how: 'oral',
+    });
+    assert.equal(oral.status, 422);
+    assert.equal(oral.body.errors[0].path, 'how');
+    const written = await as(g, who).post(`/v1/cases/${noConsent.caseId}/consents`, {
+      kind: 'gp-discussion',
+      givenBy: 'the citizen',
+      date: today,
+      how: 'written',
+      documentPart: 'samtykke',
+    });
+    assert.equal(written.status, 201, written.text);
+    assert.equal((await respond(g, who, noConsent.caseId, discussed)).status, 201);
+    // The municipality's manifest may carry the same record.
+    const withConsent = await ongoing({
+      consents: [{ kind: 'gp-discussion', givenBy: 'the citizen', date: today, how: 'written', documentPart: 'samtykke' }],
     });
     const who2 = (await settled(g, withConsent.caseId)).assigned_to!;
-    const ok = await respond(g, who2, withConsent.caseId, {
-      kind: 'statement',
-      content: { assessment: 'Vurdering.', gpDiscussion: true, recommendation: 'gp-visit' },
+    const listed = await as(g, 'kommune-101').get(`/v1/cases/${withConsent.caseId}/consents`);
+    assert.deepEqual(
+      listed.body.items.map((c: { kind: string; how: string; recordedBy: string }) => [c.kind, c.how, c.recordedBy]),
+      [['gp-discussion', 'written', 'kommune-101']],
+    );
+    assert.equal((await respond(g, who2, withConsent.caseId, discussed)).status, 201);
+  });
+
+  test('§5 stk. 2, §10 stk. 3, §11 stk. 5: contact with the citizen needs the municipality’s agreement recorded before it', async () => {
+    const today = localDate(new Date().toISOString());
+    const { caseId } = await send(g, 'kommune-101', {
+      citizen: { cpr: cpr(), name: 'Kontakt' },
+      gp: { ydernummer: '012345' },
+      service: 'ongoing-case-advice',
+      documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }],
     });
-    assert.equal(ok.status, 201, ok.text);
+    const who = (await settled(g, caseId)).assigned_to!;
+    const contacted = { kind: 'statement', content: { assessment: 'Vurdering efter samtale.', citizenContactDate: today } };
+    const refused = await respond(g, who, caseId, contacted);
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.errors[0].path, 'content.citizenContactDate');
+    const future = await as(g, 'kommune-101').post(`/v1/cases/${caseId}/consents`, {
+      kind: 'municipality-agreement-citizen-contact',
+      givenBy: 'Sara Sagsbehandler',
+      date: localDate(new Date(Date.now() + 36 * 3600_000).toISOString()),
+      how: 'oral',
+    });
+    assert.equal(future.status, 422, 'a consent is recorded once given');
+    const agreed = await as(g, 'kommune-101').post(`/v1/cases/${caseId}/consents`, {
+      kind: 'municipality-agreement-citizen-contact',
+      givenBy: 'Sara Sagsbehandler',
+      date: today,
+      how: 'oral',
+    });
+    assert.equal(agreed.status, 201, agreed.text);
+    const other = await as(g, 'kommune-147').post(`/v1/cases/${caseId}/consents`, {
+      kind: 'municipality-agreement-citizen-contact',
+      givenBy: 'x',
+      date: today,
+      how: 'oral',
+    });
+    assert.equal(other.status, 404, "another municipality's case does not exist for it");
+    assert.equal((await respond(g, who, caseId, contacted)).status, 201);
   });
 
   test('bad input: not the assignee 404, a sender 403, no document 400, not a PDF 415, response not JSON 400 — nothing kept', async () => {

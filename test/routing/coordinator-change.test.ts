@@ -53,7 +53,7 @@ describe('§25 stk. 3: coordinator changes', () => {
     });
     assert.equal(rerouted.assigned_to, null);
     assert.ok((await events(g, open.caseId, 'coordinator-change')).length === 1);
-    const override = await as(g, 'lead-1').post(`/v1/cases/${open.caseId}/assign`, { staffId: 'coord-bo', overrideReason: 'nobody else' });
+    const override = await as(g, 'lead-1').post(`/v1/cases/${open.caseId}/assign`, { staffId: 'coord-bo' });
     assert.equal(override.status, 409, override.text);
     assert.deepEqual(override.body.rules, ['§25 stk. 3']);
 

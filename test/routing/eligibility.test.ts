@@ -6,7 +6,6 @@ import {
   chooseAssignee,
   eligibleStaff,
   exclusionsFor,
-  isOverridable,
   requiredRole,
   type ExclusionRule,
   type RoutingCase,
@@ -729,84 +728,48 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
     c: RoutingCase;
     s: StaffParty | undefined;
     a?: Agreement | null;
-    override?: { reason: string };
     ok: boolean;
     rules: ExclusionRule[];
   }[] = [
     {
-      name: 'role/§12 stk. 2: an eligible person is accepted without an override',
+      name: 'role/§12 stk. 2: an eligible person is accepted',
       c: routingCase(),
       s: coordinator(),
       ok: true,
       rules: [],
     },
+    { name: '§12 stk. 2: a GP match is refused', c: routingCase(), s: gpConflict, ok: false, rules: ['§12 stk. 2'] },
     {
-      name: 'role/§12 stk. 2: an eligible person with an override reason overrides nothing',
-      c: routingCase(),
-      s: coordinator(),
-      override: { reason: 'workload' },
-      ok: true,
-      rules: [],
-    },
-    { name: '§12 stk. 2: a GP match is refused without an override', c: routingCase(), s: gpConflict, ok: false, rules: ['§12 stk. 2'] },
-    {
-      name: '§12 stk. 2 is absolute ("kan ikke"): a GP match is refused even with an override reason',
+      name: '§12 stk. 2 is absolute ("kan ikke"): a GP match is refused',
       c: routingCase(),
       s: gpConflict,
-      override: { reason: 'ydernummer is a shared practice; not her patient' },
       ok: false,
       rules: ['§12 stk. 2'],
     },
     {
-      name: '§12 stk. 2: an empty override reason is no override',
-      c: routingCase(),
-      s: gpConflict,
-      override: { reason: '' },
-      ok: false,
-      rules: ['§12 stk. 2'],
-    },
-    {
-      name: '§12 stk. 2: a whitespace-only override reason is no override',
-      c: routingCase(),
-      s: gpConflict,
-      override: { reason: '  \n\t ' },
-      ok: false,
-      rules: ['§12 stk. 2'],
-    },
-    {
-      name: '§13 stk. 3: the former coordinator may be assigned with an override (consent obtained outside the manifest)',
-      c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'] }),
-      s: specialist(),
-      override: { reason: 'citizen consented by phone, journal note 12' },
-      ok: true,
-      rules: ['§13 stk. 3'],
-    },
-    {
-      name: '§13 stk. 3: refused without an override',
+      name: '§13 stk. 3: refused',
       c: routingCase({ service: 'clinical-assessment', priorCoordinators: ['spec-a'] }),
       s: specialist(),
       ok: false,
       rules: ['§13 stk. 3'],
     },
     {
-      name: "§25 stk. 3 is the municipality's right: excluded staff are refused even with an override reason",
+      name: "§25 stk. 3 is the municipality's right: excluded staff are refused",
       c: routingCase(),
       s: coordinator(),
       a: agreement(['coord-a']),
-      override: { reason: 'municipality agreed for this case' },
       ok: false,
       rules: ['§25 stk. 3'],
     },
     {
-      name: "§25 stk. 3: a municipality's request for another coordinator excludes them, override or not",
+      name: "§25 stk. 3: a municipality's request for another coordinator excludes them",
       c: routingCase({ municipalityExcluded: ['coord-a'] }),
       s: coordinator(),
-      override: { reason: 'nobody else' },
       ok: false,
       rules: ['§25 stk. 3'],
     },
     {
-      name: '§25 stk. 3: refused without an override',
+      name: '§25 stk. 3: refused',
       c: routingCase(),
       s: coordinator(),
       a: agreement(['coord-a']),
@@ -814,10 +777,9 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
       rules: ['§25 stk. 3'],
     },
     {
-      name: 'role (§13): a person without the specialist role cannot be assigned an assessment, override or not',
+      name: 'role (§13): a person without the specialist role cannot be assigned an assessment',
       c: routingCase({ service: 'clinical-assessment' }),
       s: coordinator(),
-      override: { reason: 'nobody else free' },
       ok: false,
       rules: ['role'],
     },
@@ -825,75 +787,50 @@ describe('checkManualAssignment (team lead, API.md POST /v1/cases/{id}/assign)',
       name: 'role: a team lead without a working role cannot assign the case to themselves',
       c: routingCase(),
       s: staff('tl', { roles: ['team-lead'] }),
-      override: { reason: 'I will do it' },
       ok: false,
       rules: ['role'],
     },
     {
-      name: 'municipality (§16): a coordinator not serving the municipality cannot be assigned, override or not',
+      name: 'municipality (§16): a coordinator not serving the municipality cannot be assigned',
       c: routingCase({ municipalityCode: '147' }),
       s: coordinator(),
-      override: { reason: 'cover' },
       ok: false,
       rules: ['municipality'],
     },
     {
-      name: 'conflict (§12 stk. 2 declared): a declared conflict cannot be overridden',
+      name: 'conflict (§12 stk. 2 declared): a declared conflict binds',
       c: routingCase({ conflicts: ['coord-a'] }),
       s: coordinator(),
-      override: { reason: 'please' },
       ok: false,
       rules: ['conflict'],
     },
     {
-      name: '§12 stk. 2 + municipality: one non-overridable rule refuses the whole override, listing every rule',
+      name: '§12 stk. 2 + municipality: a refusal lists every rule',
       c: routingCase({ municipalityCode: '147' }),
       s: gpConflict,
-      override: { reason: 'cover' },
       ok: false,
       rules: ['municipality', '§12 stk. 2'],
     },
-    { name: 'role: an unknown staff id is refused', c: routingCase(), s: undefined, override: { reason: 'x' }, ok: false, rules: ['role'] },
+    { name: 'role: an unknown staff id is refused', c: routingCase(), s: undefined, ok: false, rules: ['role'] },
   ];
   for (const r of rows) {
     test(r.name, () => {
-      const got = checkManualAssignment(r.c, r.s, r.a === undefined ? null : r.a, r.override);
+      const got = checkManualAssignment(r.c, r.s, r.a === undefined ? null : r.a);
       assert.equal(got.ok, r.ok);
-      const rules = got.ok ? got.overridden : got.rules;
+      const rules = got.ok ? [] : got.rules;
       assert.deepEqual(rulesOf(rules), r.rules);
       for (const e of rules) assertReason(e.rule, e.reason);
     });
   }
 
-  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): without an override, manual assignment accepts exactly the eligible', () => {
+  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): manual assignment accepts exactly the eligible — nobody sets a rule aside', () => {
     fc.assert(
       fc.property(caseArb, staffArb, agreementArb, (c, s, a) => {
         const got = checkManualAssignment(c, s, a);
         const ex = exclusionsFor(c, s, a);
         assert.equal(got.ok, ex.length === 0);
-        assert.deepEqual(got.ok ? got.overridden : got.rules, ex);
+        assert.deepEqual(got.ok ? [] : got.rules, ex);
       }),
-      RUNS,
-    );
-  });
-
-  test('property (§12 stk. 2, §13 stk. 3, §25 stk. 3): an override sets aside exactly §13 stk. 3, never §12 stk. 2, §25 stk. 3 or the rest', () => {
-    fc.assert(
-      fc.property(
-        caseArb,
-        staffArb,
-        agreementArb,
-        fc.string({ minLength: 1 }).filter((s) => s.trim() !== ''),
-        (c, s, a, reason) => {
-          const got = checkManualAssignment(c, s, a, { reason });
-          const ex = exclusionsFor(c, s, a);
-          const absolute = ['role', 'municipality', 'conflict', '§12 stk. 2', '§25 stk. 3'];
-          const blocked = ex.some((e) => absolute.includes(e.rule));
-          assert.equal(got.ok, !blocked);
-          assert.deepEqual(got.ok ? got.overridden : got.rules, ex);
-          for (const e of ex) assert.equal(isOverridable(e.rule), !absolute.includes(e.rule));
-        },
-      ),
       RUNS,
     );
   });

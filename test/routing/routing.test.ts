@@ -97,7 +97,7 @@ describe('routing on one gateway (sqlite)', () => {
     assert.ok(['coord-x', 'dual-dan'].includes((await settled(g, c.caseId)).assigned_to!), 'coordinator serving 147');
   });
 
-  test('§13 stk. 3: an assessment never goes to the citizen’s coordinator, unless sameSpecialistAsCoordinator', async () => {
+  test('§13 stk. 3: an assessment never goes to the citizen’s coordinator, unless the citizen’s consent is recorded', async () => {
     // Make dual-dan the coordinator of this citizen: a 147 coordinator case assigned to dan by the team lead.
     const citizen = { cpr: cpr(), name: 'H' };
     const coordCase = await send(g, 'kommune-147', { citizen });
@@ -109,10 +109,11 @@ describe('routing on one gateway (sqlite)', () => {
       const a = await send(g, 'kommune-147', assessment({ citizen }));
       assert.equal((await settled(g, a.caseId)).assigned_to, 'spec-eva');
     }
-    // With the citizen's consent dan is eligible again: with eva loaded, dan gets one.
+    // With the citizen's consent recorded (who, when, how) dan is eligible again: with eva loaded, dan gets one.
+    const consent = { kind: 'same-specialist-as-coordinator', givenBy: 'the citizen', date: '2026-01-05', how: 'oral' };
     const got = new Set<string>();
     for (let i = 0; i < 4; i++) {
-      const a = await send(g, 'kommune-147', assessment({ citizen, consents: { sameSpecialistAsCoordinator: true } }));
+      const a = await send(g, 'kommune-147', assessment({ citizen, consents: [consent] }));
       got.add((await settled(g, a.caseId)).assigned_to!);
     }
     assert.ok(got.has('dual-dan'), `with consent dan is eligible (got ${[...got].join(', ')})`);
@@ -146,25 +147,22 @@ describe('routing on one gateway (sqlite)', () => {
     assert.match(metrics, /^postkasse_cases_unassigned [1-9]/m);
     assert.match(metrics, /^postkasse_routing_assignment_seconds_count\{urgent="false"\} [1-9]/m);
     assert.match(metrics, /^postkasse_routing_queue_jobs\{state="wait"\} \d+/m);
-    // a non-eligible person → 409 naming the rule, with or without a reason (§12 stk. 2 is absolute)
+    // a non-eligible person → 409 naming the rule (§12 stk. 2 is absolute)
     const refused = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, { staffId: 'coord-anna' });
     assert.equal(refused.status, 409);
     assert.match(refused.headers['content-type']!, /application\/problem\+json/);
     assert.deepEqual(refused.body.rules, ['§12 stk. 2']);
-    const conflictRefused = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, {
-      staffId: 'coord-bo',
-      overrideReason: 'only one left',
-    });
-    assert.equal(conflictRefused.status, 409, 'a declared conflict cannot be overridden');
-    assert.ok(conflictRefused.body.rules.includes('conflict'));
-    // §12 stk. 2 is absolute ("kan ikke"): no reason sets it aside, a team lead's included.
-    const absolute = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, {
+    // Nobody sets a rule aside: an override reason is no longer part of the API (422 naming it).
+    const withReason = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, {
       staffId: 'coord-anna',
       overrideReason: 'GP is a colleague in the practice, not Anna',
     });
-    assert.equal(absolute.status, 409, absolute.text);
-    assert.deepEqual(absolute.body.rules, ['§12 stk. 2']);
-    assert.doesNotMatch(absolute.body.detail, /may override/);
+    assert.equal(withReason.status, 422, withReason.text);
+    assert.equal(withReason.body.errors[0].path, '(root)');
+    assert.match(withReason.body.errors[0].message, /overrideReason/);
+    const conflictRefused = await as(g, 'lead-1').post(`/v1/cases/${caseId}/assign`, { staffId: 'coord-bo' });
+    assert.equal(conflictRefused.status, 409, 'a declared conflict binds');
+    assert.ok(conflictRefused.body.rules.includes('conflict'));
     assert.equal((await caseRow(g, caseId)).assigned_to, null);
   });
 

@@ -142,6 +142,7 @@ describe('OpenAPI: every documented request schema is enforced', () => {
       'post /v1/cases/{caseId}/assign body',
       'post /v1/cases/{caseId}/citizen-conversation body',
       'post /v1/cases/{caseId}/conflict body',
+      'post /v1/cases/{caseId}/consents body',
       'post /v1/cases/{caseId}/consultation body',
       'post /v1/cases/{caseId}/extension body',
       'post /v1/cases/{caseId}/meeting body',
