@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { isDateString } from '../shared/identifiers.js';
 import { SERVICES, type Agreement, type AgreementLookup, type AgreementSelector } from './types.js';
 
-export const DEADLINE_KEYS = [...SERVICES, 'urgent'] as const;
+/** Days per service; `urgent` is the §21 stk. 3 target; `overall-assessment` the §14 stk. 2 overall assessment after further assessment. */
+export const DEADLINE_KEYS = [...SERVICES, 'urgent', 'overall-assessment'] as const;
 export const MAX_DEADLINE_DAYS = 365;
 
 const dateField = () =>

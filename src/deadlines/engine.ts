@@ -93,6 +93,10 @@ function orderEvents(events: readonly ClockEvent[], warnings: string[]): Indexed
  * events are reported in `warnings` and the event is ignored.
  */
 export function computeClock(input: ClockInput): ClockResult {
+  // §14 stk. 2: an attest that asks for further assessment ends the attest's clock; a second
+  // phase runs for the overall assessment, with the agreement's deadline or none.
+  const further = (input.events ?? []).findIndex((e) => e?.event === 'further-assessment-requested');
+  if (further >= 0 && input.startedAt !== null) return overallAssessmentClock(input, further);
   const warnings: string[] = [];
   const { service, agreement } = input;
   if (!isService(service)) throw new TypeError(`computeClock: unknown service ${JSON.stringify(service)}`);
@@ -310,4 +314,33 @@ export function validateExtension(clock: Clock, kind: string, dueDate: string): 
     );
   }
   return null;
+}
+
+/** The clock after an attest asked for further assessment (§14 stk. 2): the overall assessment's deadline, if agreed. */
+function overallAssessmentClock(input: ClockInput, furtherIndex: number): ClockResult {
+  const events = input.events ?? [];
+  const request = events[furtherIndex]!;
+  const first = computeClock({ ...input, events: events.slice(0, furtherIndex) });
+  const attest = { stoppedAt: first.clock.stoppedAt ?? toUtcIso(request.at), outcome: first.clock.outcome, daysLate: first.clock.daysLate };
+  const warnings = [...first.warnings];
+  const days = input.agreement?.deadlines['overall-assessment'];
+  const startedAt = toUtcIso(request.at);
+  if (days === undefined) {
+    warnings.push('§14 stk. 2: no deadline for the overall assessment is agreed; the clock has no deadline');
+    return { clock: { status: 'no-deadline-agreed', startedAt, deadlines: [], attest }, warnings };
+  }
+  const roll = input.agreement?.rollForward !== false;
+  const dueDate = roll ? rollToOpenDay(addDays(localDate(startedAt), days)) : addDays(localDate(startedAt), days);
+  const deadline = makeDeadline('overall-assessment', '§14 stk. 2', dueDate, agreementSource(input.agreement!));
+  const clock: Clock = { status: 'running', startedAt, deadlines: [deadline], attest };
+  const stop = events.slice(furtherIndex + 1).find((e) => e.event === 'clock-stopped');
+  if (stop) {
+    const stoppedAt = toUtcIso(stop.at);
+    const met = Date.parse(stoppedAt) <= Date.parse(deadline.dueAt);
+    clock.status = 'stopped';
+    clock.stoppedAt = stoppedAt;
+    clock.outcome = met ? 'met' : 'missed';
+    clock.daysLate = met ? 0 : Math.max(0, daysBetween(deadline.dueDate, localDate(stoppedAt)));
+  }
+  return { clock, warnings };
 }

@@ -19,6 +19,9 @@ export function toClockEvents(rows: readonly StoredEvent[]): ClockEvent[] {
       case 'consultation-booked':
         out.push({ event: 'consultation-booked', at: r.at, date: String(d.date) });
         break;
+      case 'further-assessment-requested':
+        out.push({ event: 'further-assessment-requested', at: r.at });
+        break;
       case 'meeting-booked':
         out.push({ event: 'meeting-booked', at: r.at, date: String(d.date) });
         break;

@@ -498,6 +498,28 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     return { result: { clock: a.result.clock, warnings: a.result.warnings }, committed: () => committed(caseId, actor, a) };
   }
 
+  /**
+   * §14 stk. 2, inside the caller's transaction (the attest's): the attest asks
+   * for further assessment, so the clock goes on for the overall assessment —
+   * with the agreement's deadline, or no-deadline-agreed. Call `committed()`
+   * after the caller's commit.
+   */
+  async function furtherAssessmentIn(
+    trx: Transaction<Database>,
+    caseId: string,
+    actor: string,
+  ): Promise<{ result: DeadlineResult; committed(): DeadlineResult }> {
+    requireActor(actor);
+    const a = await applyIn(
+      trx,
+      caseId,
+      actor,
+      () => ({ events: [{ event: 'further-assessment-requested', data: { rule: '§14 stk. 2' } }], action: 'further-assessment-requested', audit: {} }),
+      now().toISOString(),
+    );
+    return { result: { clock: a.result.clock, warnings: a.result.warnings }, committed: () => committed(caseId, actor, a) };
+  }
+
   function stopPlan(input: StopInput): (l: Loaded, at: string) => Plan {
     return (l, at) => {
       const errors: FieldError[] = [];
@@ -638,6 +660,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
 
   return {
     stopClockIn,
+    furtherAssessmentIn,
     clockOf,
     bookConsultation,
     agreeExtension,

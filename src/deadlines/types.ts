@@ -33,7 +33,7 @@ export interface Agreement {
   /** Last local date the agreement applies to (inclusive), or null = open-ended. */
   validTo: string | null;
   /** Days per service, and `urgent`: the §21 stk. 3 target. */
-  deadlines: Partial<Record<Service | 'urgent', number>>;
+  deadlines: Partial<Record<Service | 'urgent' | 'overall-assessment', number>>;
   /** Weekend/holiday roll-forward (default true). */
   rollForward: boolean;
   /** §25 stk. 3: staff the municipality has asked not to work its cases (default []). */
@@ -79,6 +79,11 @@ export interface Clock {
   daysLate?: number;
   /** §21 stk. 1: the date of the rehabilitation-team meeting the coordinator is booked for (the last booking counts). */
   meetingDate?: string;
+  /**
+   * §14 stk. 2: the attest asked for further assessment; this clock now runs for the overall
+   * assessment (or shows no-deadline-agreed), and `attest` keeps how the attest's own deadline went.
+   */
+  attest?: { stoppedAt: string; outcome?: 'met' | 'missed'; daysLate?: number };
 }
 
 export type ClockEvent =
@@ -93,7 +98,8 @@ export type ClockEvent =
       actor?: string;
     }
   | { event: 'clock-stopped'; at: string; kind?: string }
-  | { event: 'meeting-booked'; at: string; date: string };
+  | { event: 'meeting-booked'; at: string; date: string }
+  | { event: 'further-assessment-requested'; at: string };
 
 export interface ClockInput {
   service: Service;

@@ -19,6 +19,10 @@ export const clockSchema = z.object({
   outcome: z.enum(['met', 'missed']).optional(),
   daysLate: z.number().optional(),
   meetingDate: z.string().optional().describe('§21 stk. 1: the date of the rehabilitation-team meeting (the last booking counts)'),
+  attest: z
+    .object({ stoppedAt: z.string(), outcome: z.enum(['met', 'missed']).optional(), daysLate: z.number().optional() })
+    .optional()
+    .describe('§14 stk. 2: the attest asked for further assessment; the clock now runs for the overall assessment'),
 });
 
 export const receiptSchema = z.strictObject({

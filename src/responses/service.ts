@@ -45,7 +45,7 @@ export interface ResponseServiceDeps {
   masterKey: Buffer;
   signer: Pick<DetachedSigner, 'signDigestAsync'>;
   parties: { get(id: string): Party | undefined; gpSystemFor(ydernummer: string): GpSystemParty | undefined };
-  deadlines: Pick<DeadlineService, 'stopClockIn' | 'heldConsultation'>;
+  deadlines: Pick<DeadlineService, 'stopClockIn' | 'furtherAssessmentIn' | 'heldConsultation'>;
   log: Logger;
   now?: () => Date;
   /** after the commit: these messages wait for delivery (push) */
@@ -257,17 +257,26 @@ export function createResponseService(deps: ResponseServiceDeps) {
       let clockNow: unknown = JSON.parse(c.clock);
       if (FINAL_KINDS.includes(kind)) {
         const status = (clockNow as { status?: string }).status;
+        const after: (() => unknown)[] = [];
         if (status === 'running') {
           const stop = await deps.deadlines.stopClockIn(trx, c.id, { at: sentAt }, staff.id);
           clockNow = stop.result.clock;
-          afterCommit = stop.committed;
+          after.push(stop.committed);
         }
         // An attest that asks for further assessment (§14 stk. 2) leaves the case open for the
-        // overall assessment that follows it (§14 stk. 3–4); anything else final closes it.
+        // overall assessment that follows it (§14 stk. 3–4), and its clock goes on for that
+        // assessment (the agreement's deadline, or no-deadline-agreed); anything else final closes it.
         const furtherNeeded =
           kind === 'specialist-attest' &&
           (response.content as { furtherAssessment?: { needed?: boolean } }).furtherAssessment?.needed === true;
-        if (!furtherNeeded) await store.closeCase(trx, c.id, sentAt);
+        if (furtherNeeded) {
+          const further = await deps.deadlines.furtherAssessmentIn(trx, c.id, staff.id);
+          clockNow = further.result.clock;
+          after.push(further.committed);
+        } else {
+          await store.closeCase(trx, c.id, sentAt);
+        }
+        afterCommit = () => after.forEach((f) => f());
       }
       return clockNow;
     });

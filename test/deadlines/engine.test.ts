@@ -343,6 +343,36 @@ describe('engine: §21 stk. 3 urgent rehab-team cases', () => {
   });
 });
 
+describe('engine: §14 stk. 2 overall assessment after further assessment', () => {
+  const start = '2026-03-02T08:00:00Z';
+  const attested: ClockEvent[] = [
+    { event: 'clock-stopped', at: '2026-03-20T10:00:00Z' },
+    { event: 'further-assessment-requested', at: '2026-03-20T10:00:00Z' },
+  ];
+  test('with an agreed deadline the clock runs on for the overall assessment, and the attest keeps its outcome', () => {
+    const a: Agreement = { ...kbh, id: 'oa', deadlines: { 'overall-assessment': 30 } };
+    const { clock } = computeClock(input('clinical-assessment', start, { agreement: a, events: attested }));
+    assert.equal(clock.status, 'running');
+    assert.deepEqual(
+      clock.deadlines.map((d) => [d.kind, d.rule, d.dueDate, d.source]),
+      [['overall-assessment', '§14 stk. 2', '2026-04-20', 'agreement:oa']], // 19 Apr is a Sunday
+    );
+    assert.deepEqual(clock.attest, { stoppedAt: '2026-03-20T10:00:00.000Z', outcome: 'met', daysLate: 0 });
+    const done = computeClock(
+      input('clinical-assessment', start, { agreement: a, events: [...attested, { event: 'clock-stopped', at: '2026-04-22T09:00:00Z' }] }),
+    ).clock;
+    assert.deepEqual([done.status, done.outcome, done.daysLate], ['stopped', 'missed', 2]);
+  });
+
+  test('without one it shows no-deadline-agreed, never silence', () => {
+    const { clock, warnings } = computeClock(input('clinical-assessment', start, { events: attested }));
+    assert.equal(clock.status, 'no-deadline-agreed');
+    assert.deepEqual(clock.deadlines, []);
+    assert.equal(clock.attest?.outcome, 'met');
+    assert.ok(warnings.some((w) => w.includes('§14 stk. 2')));
+  });
+});
+
 describe('engine: §23 clinical assessment', () => {
   const start = '2026-03-02T08:00:00Z'; // +30 = Wed 2026-04-01
   const booked = (date: string, at = '2026-03-03T10:00:00Z'): ClockEvent => ({ event: 'consultation-booked', at, date });

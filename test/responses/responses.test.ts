@@ -293,6 +293,9 @@ describe('responses and the mailbox', () => {
     });
     assert.equal(first.status, 201, first.text);
     assert.equal((await caseRow(g, caseId)).state, 'assigned');
+    // §14 stk. 2: 147's agreement sets no deadline for the overall assessment: the clock says so, and keeps the attest's outcome.
+    assert.equal(first.body.clock.status, 'no-deadline-agreed');
+    assert.equal(first.body.clock.attest.outcome, 'met');
     const noOverall = await respond(g, who, caseId, { kind: 'specialist-attest', content: attest });
     assert.equal(noOverall.status, 422);
     assert.ok(noOverall.body.errors.some((e: { path: string }) => e.path === 'content.overallAssessment'));
