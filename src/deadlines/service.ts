@@ -514,7 +514,11 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       trx,
       caseId,
       actor,
-      () => ({ events: [{ event: 'further-assessment-requested', data: { rule: '§14 stk. 2' } }], action: 'further-assessment-requested', audit: {} }),
+      () => ({
+        events: [{ event: 'further-assessment-requested', data: { rule: '§14 stk. 2' } }],
+        action: 'further-assessment-requested',
+        audit: {},
+      }),
       now().toISOString(),
     );
     return { result: { clock: a.result.clock, warnings: a.result.warnings }, committed: () => committed(caseId, actor, a) };
