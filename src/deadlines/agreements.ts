@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isDateString } from '../shared/identifiers.js';
-import { SERVICES, type Agreement, type AgreementLookup, type AgreementSelector } from './types.js';
+import { SERVICES, SUPPLEMENTARY_SERVICE_RE, type Agreement, type AgreementLookup, type AgreementSelector } from './types.js';
 
 /** Days per service; `urgent` is the §21 stk. 3 target; `overall-assessment` the §14 stk. 2 overall assessment after further assessment. */
 export const DEADLINE_KEYS = [...SERVICES, 'urgent', 'overall-assessment'] as const;
@@ -32,6 +32,9 @@ const nonEmpty = () => z.string({ error: 'must be a text in quotes' }).trim().mi
 
 const VALID_TO_MESSAGE = 'must be a real date written YYYY-MM-DD, or null for an open-ended agreement';
 
+/** What a supplementary service may return (coordinator kinds; attests are the statutory §13–§14, §27 services). */
+const SUPPLEMENTARY_RESPONSE_KINDS = ['statement', 'recommendation', 'pre-meeting-advice', 'gp-notice'] as const;
+
 export const agreementSchema = z.strictObject({
   id: nonEmpty(),
   municipalityCode: z
@@ -49,6 +52,25 @@ export const agreementSchema = z.strictObject({
   rollForward: z.boolean({ error: 'must be true or false' }).optional(),
   excludedStaff: z.array(nonEmpty(), { error: 'must be a list of staff ids, e.g. ["coord-x"]' }).optional(),
   nationwideAdvice: z.boolean({ error: 'must be true or false' }).optional(),
+  services: z
+    .array(
+      z.strictObject({
+        id: z
+          .string()
+          .regex(SUPPLEMENTARY_SERVICE_RE, { error: 'must be 3–60 lower-case letters, digits or "-", starting with a letter' })
+          .refine((id) => !(SERVICES as readonly string[]).includes(id), {
+            error: 'is a statutory service; a supplementary one needs its own id',
+          }),
+        name: nonEmpty(),
+        responseKinds: z
+          .array(z.enum(SUPPLEMENTARY_RESPONSE_KINDS, { error: `must be one of ${SUPPLEMENTARY_RESPONSE_KINDS.join(', ')}` }))
+          .min(1, { error: 'must list at least one response kind' }),
+        deadlineDays: days.optional(),
+        priceDkk: z.number({ error: 'must be a number of DKK' }).nonnegative({ error: 'must be 0 or more' }).optional(),
+      }),
+      { error: 'must be a list of services' },
+    )
+    .optional(),
 });
 
 export const agreementsFileSchema = z.strictObject({
@@ -171,6 +193,7 @@ export function parseAgreements(json: unknown): Agreement[] {
       rollForward: raw.rollForward ?? true,
       excludedStaff: raw.excludedStaff ?? [],
       ...(raw.nationwideAdvice ? { nationwideAdvice: true } : {}),
+      ...(raw.services?.length ? { services: raw.services } : {}),
     };
     return a;
   });

@@ -54,6 +54,8 @@ export const SERVICE_RULES: Readonly<Record<Service, ServiceRule>> = {
 };
 
 export const URGENT_RULE: ServiceRule = { kind: 'urgent-target', rule: '§21 stk. 3' };
+/** A supplementary service the agreement defines (§16 stk. 3–4). */
+const SUPPLEMENTARY_RULE: ServiceRule = { kind: 'service', rule: '§16 stk. 3' };
 
 function agreementSource(a: Agreement): string {
   return `agreement:${a.id}`;
@@ -99,7 +101,8 @@ export function computeClock(input: ClockInput): ClockResult {
   if (further >= 0 && input.startedAt !== null) return overallAssessmentClock(input, further);
   const warnings: string[] = [];
   const { service, agreement } = input;
-  if (!isService(service)) throw new TypeError(`computeClock: unknown service ${JSON.stringify(service)}`);
+  const supplementary = isService(service) ? undefined : agreement?.services?.find((x) => x.id === service);
+  if (!isService(service) && typeof service !== 'string') throw new TypeError(`computeClock: unknown service ${JSON.stringify(service)}`);
   if (!isInstantString(input.receivedAt)) {
     throw new RangeError(`computeClock: receivedAt must be an ISO 8601 instant with an offset, got ${JSON.stringify(input.receivedAt)}`);
   }
@@ -143,11 +146,21 @@ export function computeClock(input: ClockInput): ClockResult {
     }
   }
 
-  const { kind, rule } = SERVICE_RULES[service];
-  const agreed = agreement?.deadlines[service];
+  const { kind, rule } = isService(service) ? SERVICE_RULES[service] : SUPPLEMENTARY_RULE;
+  const agreed = isService(service) ? agreement?.deadlines[service] : supplementary?.deadlineDays;
   const deadlines: Deadline[] = [];
 
-  if (service === 'clinical-assessment') {
+  if (!isService(service)) {
+    // §16 stk. 3–4: the agreement alone sets a supplementary service's deadline; there is no statutory default.
+    if (agreed === undefined) {
+      const why = supplementary
+        ? `agreement ${agreement!.id} sets no deadline for ${service}`
+        : `${service} is defined by no agreement in force for this case`;
+      warnings.push(`${rule}: ${why}; the clock has no deadline`);
+      return { clock: { status: 'no-deadline-agreed', startedAt, deadlines: [] }, warnings };
+    }
+    deadlines.push(makeDeadline(kind, rule, due(day0, agreed), agreementSource(agreement!)));
+  } else if (service === 'clinical-assessment') {
     const days = agreed ?? STATUTORY_DAYS[service]!;
     const requestLeg = due(day0, days);
     const requestSource = agreed !== undefined ? agreementSource(agreement!) : 'default';
@@ -182,7 +195,7 @@ export function computeClock(input: ClockInput): ClockResult {
       else deadlines.push(makeDeadline(kind, rule, requestLeg, requestSource));
     }
   } else {
-    const days = agreed ?? STATUTORY_DAYS[service];
+    const days = agreed ?? STATUTORY_DAYS[service as Service];
     if (days === undefined) {
       const who = agreement ? `agreement ${agreement.id} sets no deadline for ${service}` : 'no agreement is in force';
       warnings.push(`${rule}: ${service} has no statutory deadline and ${who}; the clock has no deadline`);

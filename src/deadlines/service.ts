@@ -25,7 +25,7 @@ import { computeClock, validateExtension } from './engine.js';
 import { toClockEvents, type StoredEvent } from './events.js';
 import { atRiskInstant, isInstantString, localDate, toUtcIso } from './calendar.js';
 import { isDateString } from '../shared/identifiers.js';
-import type { Agreement, AgreementLookup, Clock, Service } from './types.js';
+import type { Agreement, AgreementLookup, Clock, Service, SupplementaryService } from './types.js';
 
 /** Services in which a consultation with the citizen is booked before the attest (§23; §27 for senior pension). */
 export const CONSULTATION_SERVICES: readonly string[] = ['clinical-assessment', 'senior-pension-assessment'];
@@ -662,9 +662,15 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
   /** Open cases whose clock has started, a page at a time (the reminders' reconciler). */
   const startedOpenCases = (afterId: string, limit: number) => store.startedOpenCases(afterId, limit);
 
+  /** §16 stk. 3–4: the supplementary service `serviceId` as the case's agreement defines it, if it does. */
+  function supplementaryService(agreementId: string | null, serviceId: string): SupplementaryService | undefined {
+    return deps.agreements.byId(agreementId)?.services?.find((x) => x.id === serviceId);
+  }
+
   return {
     stopClockIn,
     furtherAssessmentIn,
+    supplementaryService,
     clockOf,
     bookConsultation,
     agreeExtension,

@@ -18,8 +18,24 @@ export const SERVICES = [
 
 export type Service = (typeof SERVICES)[number];
 
+/** Ids of supplementary services (§16 stk. 3–4); the statutory names fit it too. */
+export const SUPPLEMENTARY_SERVICE_RE = /^[a-z][a-z0-9-]{2,59}$/;
+
 export function isService(x: unknown): x is Service {
   return typeof x === 'string' && (SERVICES as readonly string[]).includes(x);
+}
+
+/** §16 stk. 3–4: a supplementary service an agreement defines; it never gets a statutory default deadline. */
+export interface SupplementaryService {
+  /** the `service` packages name, e.g. "kontanthjaelp-advice"; never a statutory service's name */
+  id: string;
+  name: string;
+  /** the response kinds it returns (statement, recommendation, pre-meeting-advice, gp-notice) */
+  responseKinds: string[];
+  /** days from the complete case to the deadline; absent = no-deadline-agreed */
+  deadlineDays?: number;
+  /** DKK per case */
+  priceDkk?: number;
 }
 
 /** A cooperation agreement (§16, §20, §25, §29; S§4), as loaded from the agreements file. */
@@ -40,6 +56,8 @@ export interface Agreement {
   excludedStaff: string[];
   /** §29 stk. 3 (Seniorpensionsenheden's agreement): this region gives the §26 advice for citizens of every region. */
   nationwideAdvice?: boolean;
+  /** §16 stk. 3–4: supplementary services the agreement defines (default []). */
+  services?: SupplementaryService[];
 }
 
 export interface Extension {
@@ -102,7 +120,8 @@ export type ClockEvent =
   | { event: 'further-assessment-requested'; at: string };
 
 export interface ClockInput {
-  service: Service;
+  /** a statutory service, or a supplementary one the agreement defines (§16 stk. 3–4) */
+  service: Service | string;
   urgent: boolean;
   /** ISO instant of the case's first receipt. Informational: selects nothing. */
   receivedAt: string;

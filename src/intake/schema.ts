@@ -3,7 +3,7 @@
  * zod. The same schema feeds the served OpenAPI description.
  */
 import { z } from 'zod';
-import { SERVICES, type Service } from '../deadlines/types.js';
+import { SERVICES, SUPPLEMENTARY_SERVICE_RE, type Service } from '../deadlines/types.js';
 import { consentRecordSchema } from '../consents/schema.js';
 import { cprBirthDate, isDateString, YDERNUMMER_RE } from '../shared/identifiers.js';
 
@@ -15,6 +15,10 @@ export const CASE_TYPES = [
   'foertidspension',
   'sygedagpenge-kategori-3',
   'seniorpension',
+  // §16 stk. 3–4: cases of the supplementary services an agreement may add
+  'kontanthjaelp',
+  'sygedagpenge',
+  'revalidering',
 ] as const;
 
 export const DOCUMENT_TYPES = ['rehab-plan-preparatory', 'medical-certificate', 'journal', 'request', 'supplement', 'other'] as const;
@@ -28,7 +32,7 @@ export const REQUIRED_DOCUMENT: Partial<Record<Service, DocumentType>> = {
   'senior-pension-assessment': 'request',
 };
 
-export const SENIOR_PENSION_SERVICES: readonly Service[] = ['senior-pension-advice', 'senior-pension-assessment'];
+export const SENIOR_PENSION_SERVICES: readonly string[] = ['senior-pension-advice', 'senior-pension-assessment'];
 
 const realDate = z.string().refine(isDateString, 'must be a real date written YYYY-MM-DD');
 const ydernummer = z.string().regex(YDERNUMMER_RE, 'a ydernummer is 6 digits');
@@ -60,7 +64,10 @@ export const manifestSchema = z
       .min(1)
       .max(100)
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'packageId is 1–100 letters, digits, ".", "_", ":" or "-"'),
-    service: z.enum(SERVICES),
+    service: z
+      .string()
+      .regex(SUPPLEMENTARY_SERVICE_RE, `one of ${SERVICES.join(', ')}, or a supplementary service your agreement defines (§16 stk. 3–4)`)
+      .describe(`${SERVICES.join(' | ')}, or a supplementary service the sender's agreement defines (§16 stk. 3–4)`),
     caseType: z.enum(CASE_TYPES),
     supplementTo: z.string().uuid('supplementTo must be a caseId').optional(),
     urgent: z
@@ -182,8 +189,8 @@ export type DocumentEntry = z.infer<typeof documentEntrySchema>;
  * holds (§21 stk. 2: the case is complete with its required documents; §23:
  * the assessment's clock runs from the request). Empty = complete.
  */
-export function missingDocuments(service: Service, documentTypes: Iterable<string>): DocumentType[] {
-  const required = REQUIRED_DOCUMENT[service];
+export function missingDocuments(service: string, documentTypes: Iterable<string>): DocumentType[] {
+  const required = REQUIRED_DOCUMENT[service as Service];
   if (!required) return [];
   for (const t of documentTypes) if (t === required) return [];
   return [required];

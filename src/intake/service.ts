@@ -12,6 +12,7 @@ import { WriteOutcomeUnknown } from '../storage/writer.js';
 import { deriveKey, openSmall, sealSmall } from '../storage/crypto.js';
 import type { Party } from '../parties/parties.js';
 import type { DeadlineService } from '../deadlines/service.js';
+import { isService, SERVICES } from '../deadlines/types.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { normaliseCpr } from '../shared/identifiers.js';
 import { conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
@@ -114,6 +115,23 @@ export function createIntakeService(deps: IntakeDeps) {
         `municipality ${code} lies in ${deps.municipalities.regionName(region) ?? region} (${region}); this mailbox serves region ${deps.regionCode}. ` +
           "A municipality works with the region it lies in (§29 stk. 4): send the package to that region's mailbox.",
         'wrong-region',
+      );
+    }
+    // §16 stk. 3–4: a service the order does not name is one the sender's agreement in force defines.
+    if (
+      !isService(m.service) &&
+      !deps.deadlines.governingAgreement(party, code, now().toISOString())?.services?.some((x) => x.id === m.service)
+    ) {
+      throw validationProblem(
+        [
+          {
+            path: 'service',
+            message:
+              `${m.service} is no statutory service and no supplementary service of your agreement in force (§16 stk. 3–4); ` +
+              `the statutory ones are ${SERVICES.join(', ')}`,
+          },
+        ],
+        { what: 'the manifest', type: 'invalid-manifest' },
       );
     }
     if (m.supplementTo) {

@@ -116,6 +116,8 @@ export interface ContentContext {
   citizenContactAgreements: readonly string[];
   /** the municipality asked for advice before the rehabilitation-team meeting (§6 stk. 1) */
   preMeetingAdviceRequested?: boolean;
+  /** §16 stk. 3–4: the kinds a supplementary service returns, as its agreement defines them */
+  supplementaryKinds?: readonly string[];
 }
 
 /** The field errors of a response (empty = acceptable), with `kind` and `content.` paths. */
@@ -123,7 +125,7 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
   if (typeof kind !== 'string' || !(RESPONSE_KINDS as readonly string[]).includes(kind)) {
     return [{ path: 'kind', message: `kind is one of ${RESPONSE_KINDS.join(', ')}` }];
   }
-  const allowed = KINDS_BY_SERVICE[ctx.service] ?? [];
+  const allowed = KINDS_BY_SERVICE[ctx.service] ?? ctx.supplementaryKinds ?? [];
   if (!allowed.includes(kind as ResponseKind)) {
     return [{ path: 'kind', message: `a ${ctx.service} case returns ${allowed.join(' or ') || 'nothing'}, not ${kind}` }];
   }

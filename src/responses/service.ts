@@ -45,7 +45,7 @@ export interface ResponseServiceDeps {
   masterKey: Buffer;
   signer: Pick<DetachedSigner, 'signDigestAsync'>;
   parties: { get(id: string): Party | undefined; gpSystemFor(ydernummer: string): GpSystemParty | undefined };
-  deadlines: Pick<DeadlineService, 'stopClockIn' | 'furtherAssessmentIn' | 'heldConsultation'>;
+  deadlines: Pick<DeadlineService, 'stopClockIn' | 'furtherAssessmentIn' | 'heldConsultation' | 'supplementaryService'>;
   log: Logger;
   now?: () => Date;
   /** after the commit: these messages wait for delivery (push) */
@@ -151,6 +151,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       gpDiscussionConsents: await store.consentDates(c.id, 'gp-discussion'),
       citizenContactAgreements: await store.consentDates(c.id, 'municipality-agreement-citizen-contact'),
       preMeetingAdviceRequested: requests.preMeetingAdviceRequested === true,
+      supplementaryKinds: deps.deadlines.supplementaryService(c.agreement_id, c.service)?.responseKinds,
     });
     if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
 

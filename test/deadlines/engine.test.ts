@@ -31,7 +31,7 @@ const spe: Agreement = {
   excludedStaff: [],
 };
 
-function input(service: Service, startedAt: string | null, extra: Partial<ClockInput> = {}): ClockInput {
+function input(service: Service | string, startedAt: string | null, extra: Partial<ClockInput> = {}): ClockInput {
   return { service, urgent: false, receivedAt: startedAt ?? '2026-03-02T08:00:00Z', startedAt, agreement: null, ...extra };
 }
 
@@ -287,8 +287,9 @@ describe('engine: deadlines per service (§21, §22, §23, §29, S§4)', () => {
     assert.deepEqual(warnings, []);
   });
 
-  test('engine refuses an unknown service and a zone-less startedAt', () => {
-    assert.throws(() => computeClock(input('nope' as Service, '2026-03-02T08:00:00Z')), TypeError);
+  test('engine refuses a service that is no name and a zone-less startedAt; a name no agreement defines has no deadline', () => {
+    assert.throws(() => computeClock(input(42 as unknown as Service, '2026-03-02T08:00:00Z')), TypeError);
+    assert.equal(computeClock(input('nope', '2026-03-02T08:00:00Z')).clock.status, 'no-deadline-agreed');
     assert.throws(() => computeClock(input('ongoing-case-advice', '2026-03-02T08:00:00')), RangeError);
   });
 });
@@ -340,6 +341,35 @@ describe('engine: §21 stk. 3 urgent rehab-team cases', () => {
     const { clock } = computeClock(input('rehab-team-advice', '2026-03-02T08:00:00Z', { agreement: a }));
     assert.equal(clock.deadlines[0]!.dueDate, '2026-03-09');
     assert.equal(clock.deadlines[0]!.source, 'agreement:a7');
+  });
+});
+
+describe('engine: §16 stk. 3–4 supplementary services', () => {
+  const start = '2026-03-02T08:00:00Z';
+  const withService = (deadlineDays?: number): Agreement => ({
+    ...kbh,
+    id: 'kbh-plus',
+    services: [
+      {
+        id: 'kontanthjaelp-advice',
+        name: 'Rådgivning i kontanthjælpssager',
+        responseKinds: ['statement'],
+        ...(deadlineDays ? { deadlineDays } : {}),
+      },
+    ],
+  });
+  test('the agreement sets the deadline, named §16 stk. 3', () => {
+    const { clock } = computeClock(input('kontanthjaelp-advice', start, { agreement: withService(10) }));
+    assert.deepEqual(
+      clock.deadlines.map((d) => [d.kind, d.rule, d.dueDate, d.source]),
+      [['service', '§16 stk. 3', '2026-03-12', 'agreement:kbh-plus']],
+    );
+  });
+  test('never a statutory default: without agreed days, or without the agreement, no-deadline-agreed', () => {
+    assert.equal(computeClock(input('kontanthjaelp-advice', start, { agreement: withService() })).clock.status, 'no-deadline-agreed');
+    const orphan = computeClock(input('kontanthjaelp-advice', start));
+    assert.equal(orphan.clock.status, 'no-deadline-agreed');
+    assert.ok(orphan.warnings.some((w) => w.includes('§16 stk. 3')));
   });
 });
 
