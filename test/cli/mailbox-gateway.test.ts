@@ -12,16 +12,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import request from 'supertest';
 import { createSigner } from '../../src/receipts/cms.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { pdf } from '../helpers/packages.js';
-import { ATTEST, holdConsultation, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { postAttest, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { REPO_ROOT, runCli, tempDir } from './helpers.js';
 
 const tmp = tempDir('cli-mailbox-gw');
-
-const attest = ATTEST;
 
 function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
@@ -90,21 +87,11 @@ describe('mailbox and verify-message against the real gateway', () => {
       documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }],
     }));
     const who = (await settled(gw, caseId)).assigned_to!;
-    await holdConsultation(gw, who, caseId);
     doc = pdf('signed-off attest');
-    const c = gw.creds(who);
-    const res = await request(gw.url)
-      .post(`/v1/cases/${caseId}/responses`)
-      .ca(gw.ca)
-      .cert(c.cert)
-      .key(c.key)
-      .field('response', JSON.stringify({ kind: 'specialist-attest', content: attest }))
-      .attach('document', doc, { filename: 'attest.pdf', contentType: 'application/pdf' });
-    assert.equal(res.status, 201, res.text);
-    const messages = (res.body as { sentAt: string; messages: { messageId: string; to: string }[] }).messages;
-    messageId = messages.find((m) => m.to === 'kommune-147')!.messageId;
-    copyId = messages.find((m) => m.to === 'gp-057584')!.messageId;
-    sentAt = (res.body as { sentAt: string }).sentAt;
+    const answer = await postAttest(gw, who, caseId, doc);
+    messageId = answer.messages.find((m) => m.to === 'kommune-147')!.messageId;
+    copyId = answer.messages.find((m) => m.to === 'gp-057584')!.messageId;
+    sentAt = answer.sentAt;
   });
 
   after(async () => {

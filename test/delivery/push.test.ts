@@ -12,17 +12,15 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import request from 'supertest';
 import { dropQueueKeys, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { opensslVerify, pdf } from '../helpers/packages.js';
-import { as, ATTEST, holdConsultation, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { as, postAttest, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { stayFor, waitFor } from '../helpers/wait.js';
 import { ensureDevPki } from '../../src/pki/devpki.js';
 import { parsePartiesFile } from '../../src/parties/parties.js';
 import { retryDelay } from '../../queues/delivery.js';
 
 const cpr = () => `0404${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
-const attest = ATTEST;
 
 interface Hit {
   messageId: string;
@@ -91,7 +89,9 @@ async function setup(dir: string) {
   return { dataDir, partiesFile, receiver };
 }
 
-async function dispatchAttest(g: TestGateway): Promise<{ caseId: string; messages: { messageId: string; to: string; copy: boolean }[] }> {
+async function dispatchAttest(
+  g: TestGateway,
+): Promise<{ caseId: string; messages: { messageId: string; to: string | null; copy: boolean }[] }> {
   const { caseId } = await send(g, 'kommune-147', {
     citizen: { cpr: cpr(), name: 'Push Borger' },
     service: 'clinical-assessment',
@@ -99,17 +99,8 @@ async function dispatchAttest(g: TestGateway): Promise<{ caseId: string; message
     documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }],
   });
   const who = (await settled(g, caseId)).assigned_to!;
-  await holdConsultation(g, who, caseId);
-  const c = g.creds(who);
-  const res = await request(g.url)
-    .post(`/v1/cases/${caseId}/responses`)
-    .ca(g.ca)
-    .cert(c.cert)
-    .key(c.key)
-    .field('response', JSON.stringify({ kind: 'specialist-attest', content: attest }))
-    .attach('document', pdf('pushed attest'), { filename: 'a.pdf', contentType: 'application/pdf' });
-  assert.equal(res.status, 201, res.text);
-  return { caseId, messages: res.body.messages };
+  const { messages } = await postAttest(g, who, caseId, pdf('pushed attest'));
+  return { caseId, messages };
 }
 
 const messageRow = (g: TestGateway, id: string) =>

@@ -39,11 +39,9 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sym
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { postPackage } from '../helpers/packages.js';
-import { as, ATTEST, settled } from '../helpers/staff.js';
-import { localDate } from '../../src/deadlines/calendar.js';
+import { postAttest, settled } from '../helpers/staff.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DOCS_DIR = resolve(process.env.DOCS_DIR || join(REPO, 'docs'));
@@ -277,18 +275,8 @@ async function attestForGp(g: TestGateway): Promise<void> {
   const row = await settled(g, caseId);
   assert.ok(row.assigned_to, `setup: case ${caseId} is assigned (state ${row.state})`);
   const who = row.assigned_to;
-  const consultation = await as(g, who).post(`/v1/cases/${caseId}/consultation`, { date: localDate(new Date()) });
-  assert.ok(consultation.status >= 200 && consultation.status < 300, `setup: consultation: ${consultation.status} ${consultation.text}`);
-  const c = g.creds(who);
-  const res = await request(g.url)
-    .post(`/v1/cases/${caseId}/responses`)
-    .ca(g.ca)
-    .cert(c.cert)
-    .key(c.key)
-    .field('response', JSON.stringify({ kind: 'specialist-attest', content: ATTEST }))
-    .attach('document', pdf, { filename: 'attest.pdf', contentType: 'application/pdf' });
-  assert.equal(res.status, 201, `setup: specialist attest: ${res.text}`);
-  const to = (res.body as { messages: { to: string | null }[] }).messages.map((m) => m.to).sort();
+  const { messages } = await postAttest(g, who, caseId, pdf);
+  const to = messages.map((m) => m.to).sort();
   assert.deepEqual(to, ['gp-057584', 'kommune-101'], 'setup: the attest and the GP copy');
 }
 

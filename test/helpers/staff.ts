@@ -118,3 +118,26 @@ export async function holdConsultation(g: TestGateway, who: string, caseId: stri
   const res = await as(g, who).post(`/v1/cases/${caseId}/consultation`, { date: localDate(new Date().toISOString()) });
   if (res.status !== 200) throw new Error(`consultation answered ${res.status}: ${res.text}`);
 }
+
+/**
+ * The assignee holds today's consultation and returns a specialist attest with `document` (§13 stk. 2, §15 stk. 2):
+ * the municipality's message and the GP's copy. Returns the 201's body.
+ */
+export async function postAttest(
+  g: TestGateway,
+  who: string,
+  caseId: string,
+  document: Buffer = pdf('attest'),
+): Promise<{ sentAt: string; messages: { messageId: string; to: string | null; copy: boolean; state: string }[] }> {
+  await holdConsultation(g, who, caseId);
+  const c = g.creds(who);
+  const res = await request(g.url)
+    .post(`/v1/cases/${caseId}/responses`)
+    .ca(g.ca)
+    .cert(c.cert)
+    .key(c.key)
+    .field('response', JSON.stringify({ kind: 'specialist-attest', content: ATTEST }))
+    .attach('document', document, { filename: 'attest.pdf', contentType: 'application/pdf' });
+  if (res.status !== 201) throw new Error(`specialist attest answered ${res.status}: ${res.text}`);
+  return res.body;
+}
