@@ -22,7 +22,7 @@ import type { AgreementLookup, Service } from '../deadlines/types.js';
 import { localDate } from '../deadlines/service.js';
 import { appendAudit } from '../audit/audit.js';
 import { enqueueIn } from '../outbox/outbox.js';
-import { conflict, notFound } from '../shared/problem.js';
+import { conflict, forbidden, notFound } from '../shared/problem.js';
 import { validationProblem } from '../shared/validate.js';
 import { checkManualAssignment, chooseAssignee, eligibleStaff, requiredRole, type Exclusion, type RoutingCase } from './eligibility.js';
 import { createRoutingStore, ROUTABLE_STATES } from './store.js';
@@ -319,7 +319,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     input: { staffId: string; reason: string },
   ): Promise<{ id: string; municipalityCode: string; staffId: string; requestedAt: string; rerouted: string[] }> {
     const code = municipality.kind === 'municipality' ? municipality.municipalityCode : undefined;
-    if (!code) throw conflict('only a municipality asks for another coordinator (§25 stk. 3)', 'wrong-party-kind');
+    if (!code) throw forbidden('only a municipality asks for another coordinator (§25 stk. 3)', 'wrong-party-kind');
     const target = deps.parties.get(input.staffId);
     if (!isStaff(target) || !target.roles.includes('coordinator')) {
       throw validationProblem([{ path: 'staffId', message: `${input.staffId} is not a health coordinator in the parties file` }], {
