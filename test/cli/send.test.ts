@@ -5,7 +5,6 @@
  * answers (receipt files, openssl command, problem+json, early rejection).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -19,6 +18,7 @@ import { manifestSchema } from '../../src/intake/schema.js';
 import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
 import { createSigner } from '../../src/receipts/cms.js';
 import { parseMultipart, runCli, sha256, tempDir, type ParsedPart } from './helpers.js';
+import { opensslVerifyFiles } from '../helpers/packages.js';
 
 const tmp = tempDir('cli-send');
 const dataDir = join(tmp.dir, 'data');
@@ -202,28 +202,8 @@ describe('send (against an mTLS stub of POST /v1/packages)', () => {
     const cmd = /openssl cms -verify -binary -inform DER -in (\S+) -content (\S+) -CAfile (\S+)/.exec(r.stdout);
     assert.ok(cmd, r.stdout);
     assert.deepEqual(cmd.slice(1), [sigFile, receiptFile, pki.caCert]);
-    const openssl = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(
-        'openssl',
-        [
-          'cms',
-          '-verify',
-          '-binary',
-          '-inform',
-          'DER',
-          '-in',
-          sigFile,
-          '-content',
-          receiptFile,
-          '-CAfile',
-          pki.caCert,
-          '-out',
-          '/dev/null',
-        ],
-        (err, _o, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr }),
-      ),
-    );
-    if (openssl.code !== -1) assert.equal(openssl.code, 0, openssl.stderr); // -1: no openssl binary here
+    const openssl = opensslVerifyFiles(sigFile, receiptFile, pki.caCert);
+    assert.ok(openssl.ok, openssl.output);
 
     const v = await runCli(['verify-receipt', '--receipt', receiptFile, '--signature', sigFile], { DATA_DIR: dataDir });
     assert.equal(v.code, 0, v.stdout + v.stderr);

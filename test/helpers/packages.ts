@@ -71,37 +71,28 @@ export function postPackage(
   return req;
 }
 
+/** The real `openssl cms -verify` of a detached DER signature over a file, as a partner runs it. */
+export function opensslVerifyFiles(sigFile: string, contentFile: string, caFile: string): { ok: boolean; output: string } {
+  try {
+    const out = execFileSync(
+      'openssl',
+      ['cms', '-verify', '-binary', '-inform', 'DER', '-in', sigFile, '-content', contentFile, '-CAfile', caFile, '-out', '/dev/null'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return { ok: true, output: out.toString() };
+  } catch (e) {
+    return { ok: false, output: String((e as { stderr?: Buffer }).stderr ?? e) };
+  }
+}
+
+/** The same over bytes and a base64 signature (a Receipt-Signature or Message-Signature header). */
 export function opensslVerify(body: Buffer, signatureB64: string, caPem: string): { ok: boolean; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'pk-verify-'));
   try {
     writeFileSync(join(dir, 'receipt.json'), body);
     writeFileSync(join(dir, 'sig.der'), Buffer.from(signatureB64, 'base64'));
     writeFileSync(join(dir, 'ca.pem'), caPem);
-    try {
-      const out = execFileSync(
-        'openssl',
-        [
-          'cms',
-          '-verify',
-          '-binary',
-          '-inform',
-          'DER',
-          '-in',
-          join(dir, 'sig.der'),
-          '-content',
-          join(dir, 'receipt.json'),
-          '-CAfile',
-          join(dir, 'ca.pem'),
-          '-out',
-          '/dev/null',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      return { ok: true, output: out.toString() };
-    } catch (e) {
-      const err = e as { stderr?: Buffer };
-      return { ok: false, output: String(err.stderr ?? e) };
-    }
+    return opensslVerifyFiles(join(dir, 'sig.der'), join(dir, 'receipt.json'), join(dir, 'ca.pem'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
