@@ -2,7 +2,7 @@
  * Boundaries of the code base, checked by `npm run deps` (part of `npm test`).
  *
  * Layers: wiring (main, server, app, openapi) → features → infrastructure.
- * - Features (intake, routing, worklist, responses, delivery, deadlines) talk
+ * - Features (intake, routing, worklist, responses, delivery, deadlines, consents, medcom) talk
  *   to each other only through a feature's public modules: service.ts (the
  *   behaviour), types.ts and schema.ts (shapes). Stores, routes and helpers
  *   are internal: no other feature imports them.
@@ -12,7 +12,7 @@
  *   modules and other features' public ones. Only the wiring imports queues/.
  * - No import cycles anywhere.
  */
-const FEATURES = '(intake|routing|worklist|responses|delivery|deadlines|consents)';
+const FEATURES = '(intake|routing|worklist|responses|delivery|deadlines|consents|medcom)';
 const PUBLIC = '(service|types|schema)\\.ts$';
 
 module.exports = {
@@ -44,6 +44,13 @@ module.exports = {
       comment: 'queues/deadline-reminders.ts belongs to deadlines; other features only through their public modules.',
       from: { path: '^queues/deadline-reminders\\.ts$' },
       to: { path: `^src/${FEATURES}/`, pathNot: ['^src/deadlines/', `^src/${FEATURES}/${PUBLIC}`] },
+    },
+    {
+      name: 'medcom-ack-queue-uses-public-surface',
+      severity: 'error',
+      comment: 'queues/medcom-acks.ts belongs to medcom; other features only through their public modules.',
+      from: { path: '^queues/medcom-acks\\.ts$' },
+      to: { path: `^src/${FEATURES}/`, pathNot: ['^src/medcom/', `^src/${FEATURES}/${PUBLIC}`] },
     },
     {
       name: 'only-wiring-imports-queues',

@@ -1,9 +1,20 @@
 /**
  * Queue `delivery`: one job per message (`deliver-<messageId>`, data: the
- * message id) for recipients with a `push.url`. The processor re-reads the
- * message and does nothing unless it is still `queued` (an acknowledgement
- * through the mailbox counts as delivered too), POSTs the signed envelope
- * over mTLS, and marks it `pushed` on a 2xx with a conditional update.
+ * message id) for recipients with a `push.url`, and for every MedCom message
+ * (to a GP). The processor re-reads the message and does nothing unless it
+ * is still `queued` (an acknowledgement through the mailbox counts as
+ * delivered too), POSTs the signed envelope over mTLS, and marks it `pushed`
+ * on a 2xx with a conditional update.
+ *
+ * A MedCom message (src/medcom) is handed to its transport and marked `sent`
+ * (its acknowledgement timer starts, queues/medcom-acks.ts):
+ * - `party`: POSTed as `application/fhir+json` to the gp-system's push.url
+ *   (Message-Id, Envelope-Id, Message-Signature), or, for a pull-only
+ *   party, made available in its mailbox;
+ * - `vans`: wrapped in a VANSEnvelope (Data = base64 of the Bundle) and
+ *   written atomically to VANS_OUTBOX_DIR as `<envelope id>.xml`, or POSTed
+ *   over mTLS to VANS_ENDPOINT_URL. A retry of one transmission repeats its
+ *   envelope id, so the VANS side sees it once.
  *
  * Failures are retried with exponential backoff and jitter (by default from
  * about a minute, doubling, capped at four hours) for at least
@@ -23,6 +34,8 @@ import { bullConnection } from '../src/shared/bullmq.js';
 import type { Party } from '../src/parties/parties.js';
 import type { DeliveryService } from '../src/delivery/service.js';
 import { pushEnvelope, type PushTls } from '../src/delivery/push.js';
+import type { MedcomService, VansTransport } from '../src/medcom/service.js';
+import type { MessageRow } from '../src/delivery/store.js';
 import { deliveryJob } from '../src/delivery/types.js';
 import type { RelayTarget } from '../src/outbox/relay.js';
 
@@ -42,14 +55,21 @@ export function retryDelay(attempt: number, retry: DeliveryRetry, random: () => 
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-export type DeliveryOutcome = 'pushed' | 'not-queued' | 'pull-only' | 'dead-lettered';
+export type DeliveryOutcome = 'pushed' | 'sent' | 'not-queued' | 'pull-only' | 'dead-lettered';
 
 export interface DeliveryQueueOptions {
   connection: RedisOptions;
   prefix: string;
   delivery: DeliveryService;
   parties: { get(id: string): Party | undefined };
-  tls: PushTls;
+  /** the gateway's client certificate for pushes; undefined = pull only (and no VANS endpoint) */
+  tls?: PushTls;
+  /** MedCom messages: the service that records hand-overs, and the acknowledgement timer */
+  medcom?: {
+    service: Pick<MedcomService, 'markSent' | 'parts' | 'transmit'>;
+    vans: VansTransport;
+    onSent(messageId: string, send: number, ackDueAt: string): Promise<void>;
+  };
   log: Logger;
   metrics?: Registry;
   retry?: Partial<DeliveryRetry>;
@@ -88,9 +108,33 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
   async function process(job: Job<{ messageId: string }>): Promise<DeliveryOutcome> {
     const m = await delivery.message(job.data.messageId);
     if (!m || m.state !== 'queued') return 'not-queued';
+    if (m.format === 'medcom' && opts.medcom) {
+      let via: string;
+      try {
+        const party = m.recipient_party_id ? opts.parties.get(m.recipient_party_id) : undefined;
+        via = await opts.medcom.service.transmit(m, {
+          bundle: () => delivery.envelope(m),
+          parts: opts.medcom.service.parts(m),
+          pushUrl: party?.push?.url,
+          tls: opts.tls,
+          vans: opts.medcom.vans,
+          timeoutMs: opts.pushTimeoutMs,
+        });
+      } catch (e) {
+        return failed(m, (e as Error).message);
+      }
+      const sent = await opts.medcom.service.markSent(m, via);
+      if (!sent) return 'not-queued';
+      await opts.medcom
+        .onSent(m.id, sent.sends, sent.ackDueAt)
+        .catch((err: unknown) =>
+          log.warn({ err, messageId: m.id }, 'acknowledgement timer not scheduled now; the reconciler schedules it'),
+        );
+      return 'sent';
+    }
     const party = m.recipient_party_id ? opts.parties.get(m.recipient_party_id) : undefined;
     const url = party?.push?.url;
-    if (!url) return 'pull-only';
+    if (!url || !opts.tls) return 'pull-only';
     let error: string;
     try {
       const { status } = await pushEnvelope(opts.tls, {
@@ -124,6 +168,11 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     } catch (e) {
       error = (e as Error).message;
     }
+    return failed(m, error);
+  }
+
+  /** A failed attempt: retried with backoff, or dead-lettered once the retry period is over. */
+  async function failed(m: MessageRow, error: string): Promise<DeliveryOutcome> {
     const attempts = Number(m.push_attempts) + 1;
     const age = now().getTime() - Date.parse(m.push_since);
     if (age >= retry.giveUpAfterMs) {
@@ -146,7 +195,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     }
     await delivery.recordPushFailure(m, attempts, error);
     log.warn({ messageId: m.id, to: m.recipient_party_id, attempts, error }, 'push failed; retried with backoff');
-    throw new Error(`push to ${m.recipient_party_id} failed: ${error}`);
+    throw new Error(`delivery of ${m.id} failed: ${error}`);
   }
 
   const worker = new Worker<{ messageId: string }, DeliveryOutcome>(QUEUE_NAME, process, {
@@ -171,7 +220,9 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     running ??= (async () => {
       try {
         const rows = await delivery.queued();
-        const push = rows.filter((r) => r.recipient_party_id && opts.parties.get(r.recipient_party_id)?.push?.url);
+        const push = rows.filter(
+          (r) => (r.format === 'medcom' && opts.medcom) || (r.recipient_party_id && opts.parties.get(r.recipient_party_id)?.push?.url),
+        );
         if (push.length > 0) await target.addBulk(push.map((r) => deliveryJob(r.id)));
         log.debug({ waiting: push.length }, 'delivery reconciler: every queued push message has its job');
         return { waiting: push.length };

@@ -20,6 +20,8 @@ import { createMailboxRouter } from './delivery/routes.js';
 import { createRoutingRouter } from './routing/routes.js';
 import { createConsentRouter } from './consents/routes.js';
 import type { ConsentService } from './consents/service.js';
+import { createMedcomRouter } from './medcom/routes.js';
+import type { MedcomService } from './medcom/service.js';
 import type { DeliveryService } from './delivery/service.js';
 import type { DeadlineService } from './deadlines/service.js';
 import type { RoutingService } from './routing/service.js';
@@ -46,6 +48,7 @@ export interface AppDeps {
   consents: ConsentService;
   responses: ResponseService;
   delivery: DeliveryService;
+  medcom: MedcomService;
   /** push delivery (when Redis and a push client certificate are available): a lead's retry of a dead letter */
   push?: { retryDeadLetter(messageId: string, leadId: string): Promise<boolean> };
   /** notified of each party's client certificate expiry as it connects */
@@ -139,6 +142,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createMailboxRouter({ delivery: deps.delivery, log: deps.log, push: deps.push }));
   app.use(createRoutingRouter({ routing: deps.routing }));
   app.use(createConsentRouter({ consents: deps.consents }));
+  app.use(createMedcomRouter({ medcom: deps.medcom }));
   if (deps.adminQueues && deps.adminQueues.length > 0) {
     // bull-board: queue inspection for team leads only (read and retry jobs; the database stays the record).
     const board = new ExpressAdapter();

@@ -11,6 +11,7 @@ import { operations as responses } from './responses/routes.js';
 import { operations as delivery } from './delivery/routes.js';
 import { operations as routing } from './routing/routes.js';
 import { operations as consents } from './consents/routes.js';
+import { operations as medcom } from './medcom/routes.js';
 
 /** Every operation the mTLS app mounts with `route()`. */
 export const API_OPERATIONS: readonly Operation[] = [
@@ -20,6 +21,7 @@ export const API_OPERATIONS: readonly Operation[] = [
   ...Object.values(delivery),
   ...Object.values(routing),
   ...Object.values(consents),
+  ...Object.values(medcom),
 ] as Operation[];
 
 export function toJsonSchema(s: z.ZodType): Record<string, unknown> {

@@ -41,6 +41,14 @@ import { sweep } from './storage/sweep.js';
 import { createCertExpiryMonitor } from './pki/expiry.js';
 import { createDeliveryQueue, type DeliveryQueue } from '../queues/delivery.js';
 import type { PushTls } from './delivery/push.js';
+import { deliveryJob } from './delivery/types.js';
+import { createGpDirectory } from './parties/gp-directory.js';
+import { loadMedcomPackages } from './medcom/packages.js';
+import { createMedcomValidator } from './medcom/validator.js';
+import { createMedcomService, type MedcomService } from './medcom/service.js';
+import { parseVansEnvelope } from './medcom/vans.js';
+import { createInboxDirPoller } from './medcom/vans-transport.js';
+import { createMedcomAckQueue, type MedcomAckQueue } from '../queues/medcom-acks.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -67,9 +75,11 @@ export interface Gateway {
   routingQueue?: RoutingQueue;
   relay?: OutboxRelay;
   delivery?: DeliveryQueue;
+  medcom: MedcomService;
+  medcomAcks?: MedcomAckQueue;
   metrics: Registry;
-  /** Re-reads the parties and agreements files (SIGHUP). Old sets stay when a new file is bad. */
-  reload(): { parties: string; agreements: string; tls: string };
+  /** Re-reads the parties, agreements and GP directory files (SIGHUP). Old sets stay when a new file is bad. */
+  reload(): { parties: string; agreements: string; gpDirectory: string; tls: string };
   /** Graceful shutdown: stop accepting, let in-flight requests finish up to the timeout, then close workers, database, Redis. */
   close(): Promise<void>;
 }
@@ -128,6 +138,10 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   const parties = createPartyRegistry(config.PARTIES_FILE, log);
   const agreements = createAgreementStore(config.AGREEMENTS_FILE, log);
   const municipalities = loadMunicipalities();
+  const gpDirectory = createGpDirectory(config.GP_DIRECTORY_FILE, parties, log);
+  // MedCom's profiles, loaded once: every message to a GP is validated against them before it is sent.
+  const medcomPackages = await loadMedcomPackages(config.MEDCOM_PACKAGES_DIR);
+  const medcomValidator = createMedcomValidator(medcomPackages);
   const tls = await resolveTls(config, parties, log);
   const masterKey = loadMasterKey({ file: config.STORAGE_KEY_FILE, dataDir: config.DATA_DIR, createIfMissing: !config.STORAGE_KEY_FILE });
   const opened = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log });
@@ -186,6 +200,25 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   }
 
   const deliveryService = createDeliveryService({ db, blobs, masterKey });
+  const medcom = createMedcomService({
+    db,
+    masterKey,
+    validator: medcomValidator,
+    directory: gpDirectory,
+    clinicalFunction: {
+      name: config.CLINICAL_FUNCTION_NAME,
+      sor: config.CLINICAL_FUNCTION_SOR,
+      ean: config.CLINICAL_FUNCTION_EAN,
+      phone: config.CLINICAL_FUNCTION_PHONE,
+    },
+    fhirBaseUrl: config.FHIR_BASE_URL,
+    log,
+    metrics,
+    ackTimeoutMs: config.MEDCOM_ACK_TIMEOUT_MS,
+    maxResends: config.MEDCOM_MAX_RESENDS,
+  });
+  let medcomAcks: MedcomAckQueue | undefined;
+  let vansInbox: ReturnType<typeof createInboxDirPoller> | undefined;
   // Routing (issue 4): service (database), queue + worker + reconciler (Redis), outbox relay.
   let routingQueue: RoutingQueue | undefined;
   let relay: OutboxRelay | undefined;
@@ -211,26 +244,44 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       reconcileIntervalMs: config.ROUTING_RECONCILE_INTERVAL_MS,
     });
     if (!tls.push) log.warn('no PUSH_CLIENT_CERT_FILE: messages are delivered through the mailbox only, never pushed');
-    delivery = tls.push
-      ? createDeliveryQueue({
-          connection: redis.options,
-          prefix: config.QUEUE_PREFIX,
-          delivery: deliveryService,
-          parties,
-          tls: tls.push,
-          log,
-          metrics,
-          retry: {
-            baseMs: config.DELIVERY_RETRY_BASE_MS,
-            maxMs: config.DELIVERY_RETRY_MAX_MS,
-            giveUpAfterMs: config.DELIVERY_GIVE_UP_AFTER_MS,
-          },
-        })
-      : undefined;
+    if (!config.VANS_OUTBOX_DIR && !config.VANS_ENDPOINT_URL) {
+      log.warn(
+        'no VANS_OUTBOX_DIR or VANS_ENDPOINT_URL: messages to practices reached through VANS wait (and are retried) until one is set',
+      );
+    }
+    delivery = createDeliveryQueue({
+      connection: redis.options,
+      prefix: config.QUEUE_PREFIX,
+      delivery: deliveryService,
+      parties,
+      tls: tls.push,
+      medcom: {
+        service: medcom,
+        vans: { outboxDir: config.VANS_OUTBOX_DIR, endpointUrl: config.VANS_ENDPOINT_URL },
+        onSent: async (messageId, send, ackDueAt) => {
+          await medcomAcks?.schedule(messageId, send, ackDueAt);
+        },
+      },
+      log,
+      metrics,
+      retry: {
+        baseMs: config.DELIVERY_RETRY_BASE_MS,
+        maxMs: config.DELIVERY_RETRY_MAX_MS,
+        giveUpAfterMs: config.DELIVERY_GIVE_UP_AFTER_MS,
+      },
+    });
+    const deliveryTarget = delivery.target;
+    medcomAcks = createMedcomAckQueue({
+      connection: redis.options,
+      prefix: config.QUEUE_PREFIX,
+      medcom,
+      resend: (messageId) => deliveryTarget.addBulk([deliveryJob(messageId)]),
+      log,
+    });
     relay = createOutboxRelay({
       db,
       log,
-      targets: { [ROUTING_TOPIC]: routingQueue.target, ...(delivery ? { [DELIVERY_TOPIC]: delivery.target } : {}) },
+      targets: { [ROUTING_TOPIC]: routingQueue.target, [DELIVERY_TOPIC]: delivery.target },
     });
     relay.kick();
   }
@@ -279,7 +330,30 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   checkOwnCerts();
   const certTimer = setInterval(checkOwnCerts, 86_400_000);
   certTimer.unref();
-  const responses = createResponseService({ db, blobs, masterKey, signer, parties, deadlines, log, onDispatched: () => kickRelay() });
+  const responses = createResponseService({
+    db,
+    blobs,
+    masterKey,
+    signer,
+    parties,
+    medcom,
+    deadlines,
+    log,
+    onDispatched: () => kickRelay(),
+  });
+  if (config.VANS_INBOX_DIR) {
+    // Acknowledgements the VANS provider drops as files: one VANSEnvelope per file.
+    vansInbox = createInboxDirPoller({
+      dir: config.VANS_INBOX_DIR,
+      intervalMs: config.VANS_INBOX_POLL_MS,
+      log,
+      handle: async (file) => {
+        const env = parseVansEnvelope(file.bytes);
+        await medcom.receiveAcknowledgement({ id: 'vans-inbox', kind: 'vans-inbox' }, JSON.parse(env.data.toString('utf8')));
+      },
+    });
+    vansInbox.start();
+  }
   const worklist = createWorklistService({ db, blobs, deadlines });
   let draining = false;
   const deps = {
@@ -299,7 +373,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     consents: createConsentService({ db, visibleCase: worklist.visibleCase }),
     delivery: deliveryService,
     push: delivery,
-    adminQueues: [routingQueue?.queue, delivery?.queue, reminders?.queue].filter(
+    medcom,
+    adminQueues: [routingQueue?.queue, delivery?.queue, medcomAcks?.queue, reminders?.queue].filter(
       (q): q is NonNullable<typeof q> => q !== undefined,
     ) as Queue[],
   };
@@ -360,9 +435,11 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       clearInterval(sweeper);
       clearInterval(certTimer);
       // workers → database → Redis
+      if (vansInbox) await vansInbox.stop();
       if (relay) await relay.close();
       if (routingQueue) await routingQueue.close();
       if (delivery) await delivery.close();
+      if (medcomAcks) await medcomAcks.close();
       if (reminders) await reminders.close();
       await db.close();
       if (redis) await redis.close();
@@ -383,9 +460,12 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     routingQueue,
     relay,
     delivery,
+    medcom,
+    medcomAcks,
     metrics,
     reload() {
       const p = parties.reload();
+      const g = gpDirectory.reload();
       let a = 'ok';
       try {
         agreements.reload();
@@ -410,7 +490,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
         t = (e as Error).message;
         log.error({ err: e }, 'TLS files could not be reloaded; the old ones stay in force');
       }
-      return { parties: p.ok ? 'ok' : p.error, agreements: a, tls: t };
+      return { parties: p.ok ? 'ok' : p.error, agreements: a, gpDirectory: g.ok ? 'ok' : g.error, tls: t };
     },
     close,
   };

@@ -27,6 +27,10 @@ commands:
                       check a message's signature and its document's sha256 and size
   audit verify [--expect-head SEQ:HASH]
                       verify the audit log's hash chain in the configured database
+  medcom validate FILE [--packages DIR] [--profile URL]
+                      validate a FHIR Bundle against MedCom's profiles; each issue with its FHIRPath location
+  medcom show MESSAGE_ID [...]
+                      what the gateway sent to a GP (MedCom) and its acknowledgement state (team leads)
   help [COMMAND]      this text, or a command's options
 
 Environment: DATA_DIR (default ./data: development PKI and embedded database),
@@ -44,6 +48,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<CommandResult>> = {
   mailbox: async (a) => (await import('./mailbox.js')).mailboxCommand(a),
   'verify-message': async (a) => (await import('./verify-message.js')).verifyMessageCommand(a),
   audit: async (a) => (await import('./audit.js')).auditCommand(a),
+  medcom: async (a) => (await import('./medcom.js')).medcomCommand(a),
 };
 
 export async function runCli(argv: string[]): Promise<CommandResult> {

@@ -3,7 +3,10 @@
  * fetched from its mailbox (`mailbox get`): the detached CMS signature
  * (Message-Signature) over the envelope's exact bytes, as `verify-receipt`
  * does for receipts, and the document inside it: `document.data` decoded
- * from base64 must have the SHA-256 and size the envelope states.
+ * from base64 must have the SHA-256 and size the envelope states. A MedCom
+ * CareCommunication (what a GP system gets) carries the document as the
+ * Communication's attachment: its data must decode to `Attachment.size`
+ * bytes; the SHA-256 printed is of the decoded PDF.
  *
  *   verify-message --message message.json (--signature message.sig.der | --signature-b64 BASE64) [--ca ca.pem …]
  */
@@ -46,6 +49,7 @@ function checkEnvelopeDocument(content: Buffer): EnvelopeCheck {
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
     return { fields: null, problems: ['the envelope is not a JSON object'] };
   const fields = parsed as Record<string, unknown>;
+  if (fields.resourceType === 'Bundle') return checkBundleAttachment(fields);
   const doc = fields.document as { mediaType?: unknown; sha256?: unknown; size?: unknown; data?: unknown } | undefined;
   if (!doc || typeof doc !== 'object') return { fields, problems: ['the envelope has no "document"'] };
   const problems: string[] = [];
@@ -64,6 +68,28 @@ function checkEnvelopeDocument(content: Buffer): EnvelopeCheck {
   if (actual !== sha256) problems.push(`the document's SHA-256 is ${actual}, but document.sha256 says ${sha256}`);
   if (problems.length) return { fields, problems };
   return { fields, problems, document: { mediaType: typeof doc.mediaType === 'string' ? doc.mediaType : '(no mediaType)', size, sha256 } };
+}
+
+/** A MedCom CareCommunication: the PDF attachment of its Communication, against the size it states. */
+function checkBundleAttachment(bundle: Record<string, unknown>): EnvelopeCheck {
+  const resources = (Array.isArray(bundle.entry) ? bundle.entry : []).map(
+    (e) => (e as { resource?: Record<string, unknown> }).resource ?? {},
+  );
+  const header = resources[0] ?? {};
+  const communication = resources.find((r) => r.resourceType === 'Communication');
+  const payload = Array.isArray(communication?.payload) ? (communication.payload as { contentAttachment?: Record<string, unknown> }[]) : [];
+  const attachment = payload.find((p) => p.contentAttachment)?.contentAttachment;
+  const fields = { messageId: header.id, bundleId: bundle.id, kind: 'MedCom CareCommunication', sentAt: communication?.sent };
+  if (!attachment || typeof attachment.data !== 'string')
+    return { fields, problems: ['the CareCommunication carries no attachment with data'] };
+  const data = attachment.data;
+  if (!STRICT_BASE64_RE.test(data)) return { fields, problems: ['the attachment data is not base64'] };
+  const bytes = Buffer.from(data, 'base64');
+  if (typeof attachment.size === 'number' && bytes.length !== attachment.size) {
+    return { fields, problems: [`the attachment is ${bytes.length} bytes, but Attachment.size says ${attachment.size}`] };
+  }
+  const mediaType = typeof attachment.contentType === 'string' ? attachment.contentType : '(no contentType)';
+  return { fields, problems: [], document: { mediaType, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') } };
 }
 
 export async function verifyMessageCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
@@ -89,7 +115,7 @@ export async function verifyMessageCommand(args: string[], env: NodeJS.ProcessEn
   const d = envelope.document!;
   const lines = [`OK: ${values.message}: signature valid, document intact (${d.mediaType}, ${d.size} bytes, sha256 ${d.sha256})`];
   const f = envelope.fields!;
-  for (const k of ['messageId', 'caseId', 'kind', 'sentAt', 'copy'] as const) {
+  for (const k of ['messageId', 'bundleId', 'caseId', 'kind', 'sentAt', 'copy'] as const) {
     if (f[k] !== undefined) lines.push(`  ${k}: ${typeof f[k] === 'string' ? f[k] : JSON.stringify(f[k])}`);
   }
   lines.push(...signerLines(result));

@@ -10,7 +10,8 @@
  * signature, stream the decrypted document through a base64 encoder.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
+import { base64Encoder, splitAround } from '../shared/base64-stream.js';
 import { pipeline } from 'node:stream/promises';
 import { canonicalJson } from '../shared/canonical-json.js';
 
@@ -36,26 +37,7 @@ export interface EnvelopeParts {
 /** Head and tail around the document's base64 data. */
 export function envelopeParts(f: EnvelopeFields): EnvelopeParts {
   const token = `@@document-data-${randomUUID()}@@`;
-  const json = canonicalJson({ ...f, document: { ...f.document, data: token } });
-  const at = json.indexOf(token);
-  if (at < 0 || json.indexOf(token, at + 1) >= 0) throw new Error('envelope: could not place the document data');
-  return { head: json.slice(0, at), tail: json.slice(at + token.length) };
-}
-
-/** Base64 over a byte stream, chunk by chunk (whole 3-byte groups; the rest carried to the next chunk). */
-export function base64Encoder(): Transform {
-  let carry = Buffer.alloc(0);
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-      const whole = buf.length - (buf.length % 3);
-      carry = Buffer.from(buf.subarray(whole));
-      cb(null, whole > 0 ? Buffer.from(buf.subarray(0, whole).toString('base64'), 'latin1') : undefined);
-    },
-    flush(cb: TransformCallback) {
-      cb(null, carry.length ? Buffer.from(carry.toString('base64'), 'latin1') : undefined);
-    },
-  });
+  return splitAround(canonicalJson({ ...f, document: { ...f.document, data: token } }), token);
 }
 
 /** The envelope's bytes as a stream: head, the document in base64, tail. */

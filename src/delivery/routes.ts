@@ -13,7 +13,7 @@ import { conflict, notFound, unavailable } from '../shared/problem.js';
 import { named, operation, route } from '../shared/api.js';
 import { requireTeamLead, staffOf } from '../parties/roles.js';
 import { problemSchema } from '../receipts/schema.js';
-import type { DeliveryService } from './service.js';
+import { mediaTypeOf, type DeliveryService } from './service.js';
 import { ackAnswerSchema, envelopeSchema, mailboxListSchema, undeliveredListSchema, undeliveredQuerySchema } from './schema.js';
 
 const Problem = named('Problem', problemSchema);
@@ -30,13 +30,21 @@ export const operations = {
   message: operation({
     method: 'get',
     path: '/v1/mailbox/{messageId}',
-    summary: 'One message: the envelope as the exact signed bytes (addressee only)',
+    summary: 'One message as the exact signed bytes (addressee only): our JSON envelope, or a MedCom Bundle (application/fhir+json)',
     params: messageParam,
     responses: {
       '200': {
         description: 'The envelope',
-        headers: { 'Message-Signature': 'base64 DER CMS SignedData, detached, over the body' },
+        headers: {
+          'Message-Signature': 'base64 DER CMS SignedData, detached, over the body',
+          'Envelope-Id': "MedCom messages: this transmission's envelope id (new on every resend; the Bundle stays the same)",
+        },
         body: named('Envelope', envelopeSchema),
+        content: {
+          'application/fhir+json': {
+            schema: { type: 'object', description: 'A MedCom CareCommunication Bundle (messages to GPs), see docs/gp-systems.md' },
+          },
+        },
       },
       '404': problem('No such message for the caller'),
     },
@@ -44,7 +52,7 @@ export const operations = {
   ack: operation({
     method: 'post',
     path: '/v1/mailbox/{messageId}/ack',
-    summary: 'The addressee confirms receipt; the message leaves the list',
+    summary: 'The addressee confirms receipt; the message leaves the list (a MedCom message is settled by its MedCom Acknowledgement)',
     params: messageParam,
     responses: {
       '200': { description: 'Acknowledged (idempotent)', body: named('AckAnswer', ackAnswerSchema) },
@@ -110,9 +118,10 @@ export function createMailboxRouter(deps: MailboxRouterDeps): Router {
   route(router, operations.message, [], async (req, res) => {
     const { message: m, body } = await delivery.read(req.party!, req.params.messageId!);
     res.status(200);
-    res.setHeader('content-type', 'application/json');
+    res.setHeader('content-type', mediaTypeOf(m));
     res.setHeader('content-length', String(m.envelope_size));
     res.setHeader('message-signature', Buffer.from(m.signature).toString('base64'));
+    if (m.envelope_id) res.setHeader('envelope-id', m.envelope_id);
     res.setHeader('cache-control', 'no-store');
     try {
       await pipeline(body, res);

@@ -5,11 +5,31 @@
  */
 import { z } from 'zod';
 
-export const messageStateSchema = z.enum(['queued', 'pushed', 'acknowledged', 'dead-lettered', 'no-recipient-system']);
+export const messageStateSchema = z.enum([
+  'queued',
+  'pushed',
+  'sent',
+  'acknowledged',
+  'transient-error',
+  'fatal-error',
+  'unacknowledged',
+  'invalid',
+  'dead-lettered',
+  'no-recipient-system',
+]);
 
 export const mailboxListSchema = z.object({
   items: z.array(
-    z.object({ messageId: z.string().uuid(), caseId: z.string().uuid(), kind: z.string(), copy: z.boolean(), sentAt: z.string() }),
+    z.object({
+      messageId: z.string().uuid(),
+      caseId: z.string().uuid(),
+      kind: z.string(),
+      copy: z.boolean(),
+      sentAt: z.string(),
+      mediaType: z
+        .enum(['application/json', 'application/fhir+json'])
+        .describe('application/fhir+json: a MedCom CareCommunication (messages to GPs); application/json: the JSON envelope'),
+    }),
   ),
 });
 
@@ -42,12 +62,19 @@ export const undeliveredListSchema = z.object({
       ydernummer: z.string().nullable(),
       pushAttempts: z.number(),
       lastError: z.string().nullable(),
+      format: z.string().describe('envelope (JSON) or medcom (a MedCom Bundle to a GP)'),
+      transport: z.string().nullable().describe('MedCom messages: party or vans'),
+      sends: z.number().describe('MedCom messages: transmissions so far (1 + resends)'),
     }),
   ),
 });
 
 export const undeliveredQuerySchema = z.strictObject({
   state: z
-    .enum(['no-recipient-system', 'dead-lettered'])
-    .describe('no-recipient-system: no GP system registered; dead-lettered: pushes failed'),
+    .enum(['no-recipient-system', 'dead-lettered', 'invalid', 'fatal-error', 'unacknowledged'])
+    .describe(
+      "no-recipient-system: the GP directory has no practice for the GP's ydernummer; dead-lettered: the transport failed for the " +
+        'whole retry period; invalid: failed validation against the MedCom profiles, never sent; fatal-error: the GP system ' +
+        'answered with a fatal-error acknowledgement; unacknowledged: no MedCom acknowledgement after the last resend',
+    ),
 });

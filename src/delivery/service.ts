@@ -17,6 +17,7 @@ import { envelopeDigest, envelopeParts, envelopeStream, type EnvelopeFields, typ
 import { createDeliveryStore, type MessageRow } from './store.js';
 
 export type { EnvelopeFields, EnvelopeParts };
+export type { MessageRow };
 
 /**
  * A message's envelope for `fields` around `document` (read once): its head
@@ -29,6 +30,19 @@ export async function prepareEnvelope(
 ): Promise<{ parts: EnvelopeParts; sha256: Buffer; size: number }> {
   const parts = envelopeParts(fields);
   return { parts, ...(await envelopeDigest(parts, document)) };
+}
+
+/** SHA-256 and size of the bytes `parts` around the base64 of `document` make (the document is read once). */
+export function envelopeDigestOf(parts: EnvelopeParts, document: Readable): Promise<{ sha256: Buffer; size: number }> {
+  return envelopeDigest(parts, document);
+}
+
+/** The states team leads list: messages that need a person. */
+export type LeadListState = 'no-recipient-system' | 'dead-lettered' | 'invalid' | 'fatal-error' | 'unacknowledged';
+
+/** A MedCom message is a FHIR Bundle; anything else is our JSON envelope. */
+export function mediaTypeOf(m: { format: string }): string {
+  return m.format === 'medcom' ? 'application/fhir+json' : 'application/json';
 }
 
 export interface DeliveryServiceDeps {
@@ -46,7 +60,9 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
   /** The message if `party` is its addressee; for anyone else it does not exist. */
   async function own(party: Party, messageId: string): Promise<MessageRow> {
     const m = await store.messageById(messageId);
-    if (!m || m.recipient_party_id === null || m.recipient_party_id !== party.id) throw notFound(`no message ${messageId} for ${party.id}`);
+    if (!m || m.recipient_party_id === null || m.recipient_party_id !== party.id || m.state === 'invalid') {
+      throw notFound(`no message ${messageId} for ${party.id}`);
+    }
     return m;
   }
 
@@ -58,7 +74,14 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
 
   async function mailbox(party: Party) {
     const rows = await store.unacknowledged(party.id);
-    return rows.map((r) => ({ messageId: r.id, caseId: r.case_id, kind: r.kind, copy: r.copy === 1, sentAt: r.sent_at }));
+    return rows.map((r) => ({
+      messageId: r.id,
+      caseId: r.case_id,
+      kind: r.kind,
+      copy: r.copy === 1,
+      sentAt: r.sent_at,
+      mediaType: mediaTypeOf(r),
+    }));
   }
 
   /** The addressee reads a message: the read is audited first. */
@@ -80,14 +103,20 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
     return { message: m, body };
   }
 
-  /** The addressee confirms receipt (idempotent): the message leaves the mailbox and counts as delivered. */
+  /**
+   * The addressee confirms receipt (idempotent): the message leaves the
+   * mailbox and counts as delivered. A MedCom message's state waits for its
+   * MedCom Acknowledgement (POST /v1/medcom/inbox).
+   */
   async function acknowledge(party: Party, messageId: string) {
     const m = await own(party, messageId);
     const at = now().toISOString();
+    const medcom = m.format === 'medcom';
     if (m.acknowledged_at === null) {
       await deps.db.db.transaction().execute(async (trx) => {
-        if (!(await store.acknowledge(trx, m.id, at, m.delivered_at ?? at))) return; // acknowledged concurrently
-        await store.addEvent(trx, m.case_id, at, 'message-acknowledged', party.id, { messageId: m.id });
+        const done = medcom ? await store.confirmFetched(trx, m.id, at) : await store.acknowledge(trx, m.id, at, m.delivered_at ?? at);
+        if (!done) return; // acknowledged concurrently
+        await store.addEvent(trx, m.case_id, at, medcom ? 'message-fetched' : 'message-acknowledged', party.id, { messageId: m.id });
         await appendAudit(trx, dialect, {
           at,
           actor: party.id,
@@ -102,7 +131,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
   }
 
   /** Team leads: messages that did not reach their recipient and need a person. */
-  async function undelivered(state: 'no-recipient-system' | 'dead-lettered') {
+  async function undelivered(state: LeadListState) {
     const rows = await store.inState(state);
     return rows.map((r) => ({
       messageId: r.id,
@@ -114,6 +143,9 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
       ydernummer: r.recipient_ydernummer,
       pushAttempts: Number(r.push_attempts),
       lastError: r.last_error,
+      format: r.format,
+      transport: r.transport,
+      sends: Number(r.sends),
     }));
   }
 

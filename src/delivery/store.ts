@@ -23,22 +23,50 @@ export function createDeliveryStore(db: Kysely<Database>) {
     unacknowledged: (partyId: string) =>
       db
         .selectFrom('messages')
-        .select(['id', 'case_id', 'kind', 'copy', 'sent_at'])
+        .select(['id', 'case_id', 'kind', 'copy', 'sent_at', 'format'])
         .where('recipient_party_id', '=', partyId)
         .where('acknowledged_at', 'is', null)
+        // an invalid MedCom message was never sent
+        .where('state', '!=', 'invalid')
         .orderBy('sent_at')
         .orderBy('id')
         .execute(),
     inState: (state: MessageState) =>
       db
         .selectFrom('messages')
-        .select(['id', 'case_id', 'kind', 'copy', 'sent_at', 'recipient_party_id', 'recipient_ydernummer', 'push_attempts', 'last_error'])
+        .select([
+          'id',
+          'case_id',
+          'kind',
+          'copy',
+          'sent_at',
+          'recipient_party_id',
+          'recipient_ydernummer',
+          'push_attempts',
+          'last_error',
+          'format',
+          'transport',
+          'sends',
+        ])
         .where('state', '=', state)
         .orderBy('sent_at')
         .execute(),
     /** Changes the message only while it is in `from`; false when it was not (someone else was first). */
     async transition(q: Q, id: string, from: MessageState, fields: Partial<Omit<MessageRow, 'id'>>): Promise<boolean> {
       const r = await q.updateTable('messages').set(fields).where('id', '=', id).where('state', '=', from).executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    },
+    /**
+     * A MedCom message fetched from the mailbox: it leaves the list, but its
+     * state waits for the MedCom Acknowledgement. False when confirmed already.
+     */
+    async confirmFetched(q: Q, id: string, at: string): Promise<boolean> {
+      const r = await q
+        .updateTable('messages')
+        .set((eb) => ({ acknowledged_at: at, delivered_at: eb.fn.coalesce('delivered_at', eb.val(at)), updated_at: at }))
+        .where('id', '=', id)
+        .where('acknowledged_at', 'is', null)
+        .executeTakeFirst();
       return Number(r.numUpdatedRows) === 1;
     },
     /** The first acknowledgement wins; false when it was acknowledged already. */
@@ -57,6 +85,6 @@ export function createDeliveryStore(db: Kysely<Database>) {
         .values({ case_id: caseId, at, event, actor, data: JSON.stringify(data) })
         .execute();
     },
-    queued: () => db.selectFrom('messages').select(['id', 'recipient_party_id']).where('state', '=', 'queued').execute(),
+    queued: () => db.selectFrom('messages').select(['id', 'recipient_party_id', 'format']).where('state', '=', 'queued').execute(),
   };
 }

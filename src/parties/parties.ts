@@ -11,7 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isKnownMunicipality } from './municipalities.js';
 
-export const PARTY_KINDS = ['municipality', 'senior-pension-unit', 'staff', 'gp-system'] as const;
+export const PARTY_KINDS = ['municipality', 'senior-pension-unit', 'staff', 'gp-system', 'vans-provider'] as const;
 export const STAFF_ROLES = ['coordinator', 'specialist', 'team-lead'] as const;
 export const DEFAULT_CAPACITY_PER_DAY = 3;
 
@@ -108,9 +108,24 @@ const gpSystemParty = z.strictObject({
   ...common,
   kind: z.literal('gp-system'),
   ydernumre: z.array(ydernummer).min(1, 'must list at least one ydernummer'),
+  /** the clinic's SOR id and EAN number; used only when no GP directory is configured (development fallback) */
+  sor: z
+    .string()
+    .regex(/^\d{6,18}$/, 'must be a SOR id (6–18 digits)')
+    .optional(),
+  ean: z
+    .string()
+    .regex(/^\d{13}$/, 'must be a 13-digit EAN (GLN) location number')
+    .optional(),
 });
 
-const partySchema = z.discriminatedUnion('kind', [municipalityParty, seniorPensionUnitParty, staffParty, gpSystemParty]);
+/** A VANS provider: hands MedCom acknowledgements from the VANS network to the gateway (POST /v1/medcom/inbox). */
+const vansProviderParty = z.strictObject({
+  ...common,
+  kind: z.literal('vans-provider'),
+});
+
+const partySchema = z.discriminatedUnion('kind', [municipalityParty, seniorPensionUnitParty, staffParty, gpSystemParty, vansProviderParty]);
 
 const fileSchema = z.object({ parties: z.array(z.unknown()) });
 

@@ -7,17 +7,18 @@
  *
  * Recipients: the sender of the case (municipality or senior-pension unit);
  * for a specialist attest also, at the same instant, a copy to the citizen's
- * GP (§15 stk. 2); a GP notice (§9) to the GP only. The GP's system is the
- * gp-system party whose `ydernumre` include the case's GP; when none is
- * registered the copy is kept with state `no-recipient-system` and listed
- * for team leads — never dropped.
+ * GP (§15 stk. 2); a GP notice (§9) to the GP only. A message to a GP is a
+ * MedCom CareCommunication (src/medcom), addressed to the practice the GP
+ * directory gives for the case's ydernummer; when the directory has none the
+ * copy is kept with state `no-recipient-system`, audited and listed for team
+ * leads — never dropped, never sent where a manifest says.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { CaseRow, MessageState } from '../storage/schema.js';
-import type { GpSystemParty, Party, StaffParty } from '../parties/parties.js';
+import type { Party, StaffParty } from '../parties/parties.js';
 import { openSmall, sealSmall } from '../storage/crypto.js';
 import { appendAudit } from '../audit/audit.js';
 import { conflict, notFound, unprocessable } from '../shared/problem.js';
@@ -26,7 +27,8 @@ import { CONSULTATION_SERVICES, localDate, type DeadlineService } from '../deadl
 /** The case event of a conversation with the citizen (§11 stk. 3). */
 const CONVERSATION_EVENT = 'citizen-conversation-held';
 import type { DetachedSigner } from '../receipts/cms.js';
-import { prepareEnvelope, type EnvelopeFields, type EnvelopeParts } from '../delivery/service.js';
+import { envelopeDigestOf, prepareEnvelope, type EnvelopeFields, type EnvelopeParts } from '../delivery/service.js';
+import type { GpPractice, MedcomParts, MedcomService } from '../medcom/service.js';
 import { checkResponse, FINAL_KINDS, type ResponseKind } from './content.js';
 import { enqueueIn } from '../outbox/outbox.js';
 import { deliveryJob } from '../delivery/types.js';
@@ -44,7 +46,8 @@ export interface ResponseServiceDeps {
   blobs: BlobStore;
   masterKey: Buffer;
   signer: Pick<DetachedSigner, 'signDigestAsync'>;
-  parties: { get(id: string): Party | undefined; gpSystemFor(ydernummer: string): GpSystemParty | undefined };
+  parties: { get(id: string): Party | undefined };
+  medcom: Pick<MedcomService, 'prepareGpMessage' | 'practice'>;
   deadlines: Pick<DeadlineService, 'stopClockIn' | 'furtherAssessmentIn' | 'heldConsultation' | 'supplementaryService'>;
   log: Logger;
   now?: () => Date;
@@ -67,6 +70,17 @@ interface PlannedMessage {
   ydernummer: string | null;
   copy: boolean;
   state: MessageState;
+  /** messages to a GP: the practice from the GP directory (undefined: nobody to send it to) */
+  gp?: { practice: GpPractice | undefined };
+}
+
+interface SignedMessage {
+  m: PlannedMessage;
+  parts: EnvelopeParts | MedcomParts;
+  sha256: string;
+  size: number;
+  signature: Buffer;
+  medcom?: { bundleId: string; transport: string | null; envelopeId: string };
 }
 
 export function createResponseService(deps: ResponseServiceDeps) {
@@ -87,16 +101,63 @@ export function createResponseService(deps: ResponseServiceDeps) {
     const toGp = kind === 'specialist-attest' || kind === 'gp-notice';
     if (kind !== 'gp-notice') out.push({ messageId: randomUUID(), to: c.sender_party_id, ydernummer: null, copy: false, state: 'queued' });
     if (toGp) {
-      const gp = c.gp_ydernummer ? deps.parties.gpSystemFor(c.gp_ydernummer) : undefined;
+      const practice = c.gp_ydernummer ? deps.medcom.practice(c.gp_ydernummer) : undefined;
       out.push({
         messageId: randomUUID(),
-        to: gp?.id ?? null,
+        to: practice?.transport.kind === 'party' ? practice.transport.partyId : null,
         ydernummer: c.gp_ydernummer,
         copy: kind === 'specialist-attest',
-        state: gp ? 'queued' : 'no-recipient-system',
+        state: practice ? 'queued' : 'no-recipient-system',
+        gp: { practice },
       });
     }
     return out;
+  }
+
+  /**
+   * The MedCom CareCommunication of a message to a GP (src/medcom), built
+   * and validated before the transaction; 413 when it would exceed MedCom's
+   * cap. Signed like every message when it is valid; an invalid one is kept,
+   * unsigned, and never sent. Without a practice there is no Bundle to build.
+   */
+  async function prepareGp(
+    m: PlannedMessage,
+    kind: 'specialist-attest' | 'gp-notice',
+    c: CaseRow,
+    staff: StaffParty,
+    citizen: { cpr: string; name: string },
+    sentAt: string,
+    doc: StoredDocument,
+  ): Promise<SignedMessage> {
+    const practice = m.gp!.practice;
+    if (!practice) {
+      const parts: MedcomParts = { head: '', tail: '', medcom: { senderEan: '', receiverEan: '', category: '' } };
+      return { m, parts, sha256: '', size: 0, signature: Buffer.alloc(0), medcom: { bundleId: '', transport: null, envelopeId: '' } };
+    }
+    const prepared = deps.medcom.prepareGpMessage({
+      messageId: m.messageId,
+      sentAt,
+      kind,
+      seniorPension: c.service === 'senior-pension-assessment',
+      practice,
+      patient: citizen,
+      author: {
+        name: staff.name,
+        role: staff.roles.includes('specialist') ? 'specialist' : staff.roles.includes('coordinator') ? 'coordinator' : 'team-lead',
+      },
+      documentSize: doc.size,
+    });
+    m.state = prepared.state;
+    const { sha256, size } = await envelopeDigestOf(prepared.parts, await deps.blobs.get(doc.blobKey));
+    const signature = prepared.state === 'queued' ? await deps.signer.signDigestAsync(sha256, new Date(sentAt)) : Buffer.alloc(0);
+    return {
+      m,
+      parts: prepared.parts,
+      sha256: sha256.toString('hex'),
+      size,
+      signature,
+      medcom: { bundleId: prepared.bundleId, transport: practice.transport.kind, envelopeId: randomUUID() },
+    };
   }
 
   /**
@@ -160,8 +221,12 @@ export function createResponseService(deps: ResponseServiceDeps) {
     const responseId = randomUUID();
     const planned = recipients(kind, c);
     const citizen = citizenOf(c);
-    const signed: { m: PlannedMessage; parts: EnvelopeParts; sha256: string; size: number; signature: Buffer }[] = [];
+    const signed: SignedMessage[] = [];
     for (const m of planned) {
+      if (m.gp) {
+        signed.push(await prepareGp(m, kind as 'specialist-attest' | 'gp-notice', c, staff, citizen, sentAt, doc));
+        continue;
+      }
       const fields: EnvelopeFields = {
         messageId: m.messageId,
         caseId: c.id,
@@ -213,7 +278,13 @@ export function createResponseService(deps: ResponseServiceDeps) {
           envelope_size: s.size,
           envelope_sha256: s.sha256,
           signature: s.signature,
-          last_error: null,
+          last_error: s.m.state === 'invalid' ? 'failed validation against the MedCom profiles (see medcom show)' : null,
+          // every row names every column: a multi-row insert would write NULL over a default
+          format: s.medcom ? 'medcom' : 'envelope',
+          transport: s.medcom?.transport ?? null,
+          bundle_id: s.medcom?.bundleId || null,
+          envelope_id: s.medcom && s.m.state === 'queued' ? s.medcom.envelopeId : null,
+          envelope_sent_at: s.medcom && s.m.state === 'queued' ? sentAt : null,
           push_since: sentAt,
           delivered_at: null,
           acknowledged_at: null,
@@ -243,6 +314,19 @@ export function createResponseService(deps: ResponseServiceDeps) {
       ]);
       // The push jobs commit with the messages (transactional outbox); pull-only recipients' jobs end at once.
       for (const sm of signed) if (sm.m.state === 'queued') await enqueueIn(trx, deliveryJob(sm.m.messageId), sentAt);
+      for (const s of signed.filter((x) => x.m.state === 'no-recipient-system')) {
+        await appendAudit(trx, database.dialect, {
+          at: sentAt,
+          actor: 'delivery',
+          action: 'gp-message-without-recipient',
+          caseId: c.id,
+          details: {
+            messageId: s.m.messageId,
+            ydernummer: s.m.ydernummer,
+            reason: 'the GP directory has no practice with this ydernummer',
+          },
+        });
+      }
       await appendAudit(trx, database.dialect, {
         at: sentAt,
         actor: staff.id,
@@ -290,7 +374,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       if (s.m.state === 'no-recipient-system') {
         log.warn(
           { caseId: c.id, messageId: s.m.messageId, ydernummer: s.m.ydernummer },
-          'no system registered for the GP: the copy is kept and listed for team leads',
+          'the GP directory has no practice with this ydernummer: the message is kept and listed for team leads',
         );
       }
     }

@@ -3,7 +3,7 @@
  * attests, and the rows of one dispatch (response, messages, events), written
  * in the service's transaction.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, Database, MessagesTable, ResponsesTable } from '../storage/schema.js';
 
@@ -36,7 +36,7 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
     async insertResponse(q: Q, row: ResponsesTable): Promise<void> {
       await q.insertInto('responses').values(row).execute();
     },
-    async insertMessages(q: Q, rows: Omit<MessagesTable, 'push_attempts'>[]): Promise<void> {
+    async insertMessages(q: Q, rows: Insertable<MessagesTable>[]): Promise<void> {
       if (rows.length > 0) await q.insertInto('messages').values(rows).execute();
     },
     async insertEvents(q: Q, rows: { case_id: string; at: string; event: string; actor: string; data: string }[]): Promise<void> {

@@ -30,6 +30,7 @@ const optionalPath = z
 
 const envSchema = z
   .object({
+    NODE_ENV: z.string().optional(),
     PORT: port('PORT').default(8443),
     HEALTH_PORT: port('HEALTH_PORT').optional(),
     HOST: z.string().min(1).default('0.0.0.0'),
@@ -100,6 +101,45 @@ const envSchema = z
     IDLE_TIMEOUT_MS: positiveInt('IDLE_TIMEOUT_MS').default(60_000),
     HEADERS_TIMEOUT_MS: positiveInt('HEADERS_TIMEOUT_MS').default(20_000),
     ROUTING_FAST_PATH: z.enum(['on', 'off'], 'ROUTING_FAST_PATH is on or off').default('on'),
+    GP_DIRECTORY_FILE: optionalPath,
+    CLINICAL_FUNCTION_NAME: z.string().trim().min(1).default('Klinisk funktion, Region Hovedstaden (udvikling)'),
+    CLINICAL_FUNCTION_SOR: z
+      .string()
+      .regex(/^\d{6,18}$/, "CLINICAL_FUNCTION_SOR must be the clinical function's SOR id (digits)")
+      .default('1234561000016007'),
+    CLINICAL_FUNCTION_EAN: z
+      .string()
+      .regex(/^\d{13}$/, "CLINICAL_FUNCTION_EAN must be the clinical function's 13-digit EAN (GLN) location number")
+      .default('5790000000005'),
+    CLINICAL_FUNCTION_PHONE: z
+      .string()
+      .regex(/^\+?[0-9 ]{8,16}$/, 'CLINICAL_FUNCTION_PHONE must be a phone number (digits, spaces, optional +)')
+      .default('38000000'),
+    FHIR_BASE_URL: z
+      .string()
+      .url('FHIR_BASE_URL must be an https:// URL')
+      .regex(/^https:\/\/[^?#]*[^/?#]$/, 'FHIR_BASE_URL must be an https:// URL without a trailing slash, query or fragment')
+      .default('https://postkasse.invalid/fhir'),
+    MEDCOM_PACKAGES_DIR: z
+      .string()
+      .trim()
+      .min(1)
+      .default('../shared/medcom')
+      .transform((v) => resolve(v)),
+    VANS_OUTBOX_DIR: optionalPath,
+    VANS_INBOX_DIR: optionalPath,
+    VANS_ENDPOINT_URL: z
+      .string()
+      .regex(/^https:\/\//, 'VANS_ENDPOINT_URL must be an https:// URL')
+      .optional(),
+    VANS_INBOX_POLL_MS: positiveInt('VANS_INBOX_POLL_MS').default(10_000),
+    MEDCOM_ACK_TIMEOUT_MS: positiveInt('MEDCOM_ACK_TIMEOUT_MS').default(30 * 60_000),
+    MEDCOM_MAX_RESENDS: z.coerce
+      .number({ error: 'MEDCOM_MAX_RESENDS must be a number' })
+      .int('MEDCOM_MAX_RESENDS must be a whole number')
+      .min(0, 'MEDCOM_MAX_RESENDS must be 0 or more')
+      .max(2, 'MEDCOM_MAX_RESENDS must be at most 2 (MedCom reliable messaging: never more than 2 resends)')
+      .default(2),
     AT_RISK_WORKING_DAYS: z.coerce
       .number({ error: 'AT_RISK_WORKING_DAYS must be a number' })
       .int('AT_RISK_WORKING_DAYS must be a whole number')
@@ -123,6 +163,28 @@ const envSchema = z
         code: 'custom',
         path: ['TLS_CLIENT_CA_FILE'],
         message: 'TLS_CLIENT_CA_FILE must be set when TLS_CERT_FILE is set (the trust anchors for client certificates)',
+      });
+    }
+    if (c.NODE_ENV === 'production' && !c.GP_DIRECTORY_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GP_DIRECTORY_FILE'],
+        message:
+          "GP_DIRECTORY_FILE must be set in production: the GP directory decides where a GP's copy goes (§15 stk. 2), never a party's own claim",
+      });
+    }
+    if (c.VANS_OUTBOX_DIR && c.VANS_ENDPOINT_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['VANS_ENDPOINT_URL'],
+        message: 'VANS_OUTBOX_DIR and VANS_ENDPOINT_URL are two ways to hand envelopes to the VANS provider: set one, not both',
+      });
+    }
+    if (c.VANS_ENDPOINT_URL && !c.PUSH_CLIENT_CERT_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PUSH_CLIENT_CERT_FILE'],
+        message: 'PUSH_CLIENT_CERT_FILE must be set when VANS_ENDPOINT_URL is set (the gateway authenticates to the VANS provider with it)',
       });
     }
     if (c.MAX_DOCUMENT_BYTES > c.MAX_PACKAGE_BYTES) {
@@ -153,5 +215,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
     );
   }
-  return parsed.data;
+  const config = parsed.data;
+  // The development parties come with the development GP directory; a parties file of one's own
+  // (tests, a trial) without a directory falls back to the gp-system parties' ydernumre.
+  if (!config.GP_DIRECTORY_FILE && input.PARTIES_FILE === undefined && config.NODE_ENV !== 'production') {
+    config.GP_DIRECTORY_FILE = resolve(DEV_GP_DIRECTORY_FILE);
+  }
+  return config;
 }
+
+export const DEV_GP_DIRECTORY_FILE = 'config/gp-directory.dev.json';

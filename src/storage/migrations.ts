@@ -327,6 +327,71 @@ function m0006Consents(): Migration {
   };
 }
 
+/**
+ * 0007: the GP's copy as a MedCom CareCommunication (issue 12). A message's
+ * format ('envelope': our JSON envelope; 'medcom': a FHIR Bundle), how it
+ * travels ('party' or 'vans'), the current transmission's envelope id and
+ * time (new on every resend; the Bundle stays), the number of transmissions,
+ * and the MedCom acknowledgement. Every acknowledgement received is kept,
+ * matched or not.
+ */
+function m0007Medcom(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('messages')
+        .addColumn('format', 'text', (c) => c.notNull().defaultTo('envelope'))
+        .execute();
+      for (const col of ['transport', 'bundle_id', 'envelope_id', 'envelope_sent_at', 'ack_due_at', 'ack_code', 'ack_at']) {
+        await db.schema.alterTable('messages').addColumn(col, 'text').execute();
+      }
+      await db.schema
+        .alterTable('messages')
+        .addColumn('sends', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex('messages_format_state_idx').on('messages').columns(['format', 'state']).execute();
+      await db.schema
+        .createTable('medcom_acks')
+        // the acknowledgement's own MessageHeader.id: the same acknowledgement twice is one row
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('bundle_id', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        // the party that handed it over, or 'vans-inbox' for the VANS_INBOX_DIR
+        .addColumn('received_from', 'text', (c) => c.notNull())
+        // MessageHeader.response.identifier: the MessageHeader.id of the message acknowledged
+        .addColumn('response_to', 'text', (c) => c.notNull())
+        // 'ok' | 'transient-error' | 'fatal-error'
+        .addColumn('code', 'text', (c) => c.notNull())
+        // our message, when the acknowledgement matched one
+        .addColumn('message_id', 'text')
+        // 'applied' | 'duplicate' | 'unknown'
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        // JSON: the OperationOutcome's issues (codes and texts), when any
+        .addColumn('details', 'text')
+        .execute();
+      await db.schema.createIndex('medcom_acks_outcome_idx').on('medcom_acks').columns(['outcome', 'received_at']).execute();
+      await db.schema.createIndex('medcom_acks_message_idx').on('medcom_acks').columns(['message_id']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('medcom_acks').ifExists().execute();
+      await db.schema.dropIndex('messages_format_state_idx').ifExists().execute();
+      for (const col of [
+        'format',
+        'transport',
+        'bundle_id',
+        'envelope_id',
+        'envelope_sent_at',
+        'ack_due_at',
+        'ack_code',
+        'ack_at',
+        'sends',
+      ]) {
+        await db.schema.alterTable('messages').dropColumn(col).execute();
+      }
+    },
+  };
+}
+
 export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
   return {
     async getMigrations() {
@@ -337,6 +402,7 @@ export function createMigrationProvider(dialect: SqlDialect): MigrationProvider 
         '0004_case_requests': m0004CaseRequests(),
         '0005_coordinator_changes': m0005CoordinatorChanges(),
         '0006_consents': m0006Consents(),
+        '0007_medcom': m0007Medcom(),
       };
     },
   };

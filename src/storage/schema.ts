@@ -151,7 +151,26 @@ export interface ResponsesTable {
   created_at: string;
 }
 
-export type MessageState = 'queued' | 'pushed' | 'acknowledged' | 'dead-lettered' | 'no-recipient-system';
+/**
+ * A message's state. Our JSON envelope (to municipalities): queued → pushed |
+ * acknowledged (mailbox), or dead-lettered. A MedCom message (to GPs):
+ * queued → sent (handed to the transport) → acknowledged | transient-error |
+ * fatal-error by the MedCom acknowledgement; without one in time it is sent
+ * again (queued), at most twice, then unacknowledged. `invalid`: failed
+ * validation against the MedCom profiles, never sent. `no-recipient-system`:
+ * nobody to send it to.
+ */
+export type MessageState =
+  | 'queued'
+  | 'pushed'
+  | 'sent'
+  | 'acknowledged'
+  | 'transient-error'
+  | 'fatal-error'
+  | 'unacknowledged'
+  | 'invalid'
+  | 'dead-lettered'
+  | 'no-recipient-system';
 
 export interface MessagesTable {
   id: string;
@@ -176,6 +195,38 @@ export interface MessagesTable {
   delivered_at: string | null;
   acknowledged_at: string | null;
   updated_at: string;
+  /** 'envelope' (our JSON envelope) | 'medcom' (a MedCom FHIR Bundle) */
+  format: Generated<string>;
+  /** MedCom messages: 'party' (push/mailbox of a gp-system party) | 'vans' */
+  transport: string | null;
+  /** MedCom messages: Bundle.id (kept on a resend) */
+  bundle_id: string | null;
+  /** the current transmission's envelope id and sent time (new on every resend) */
+  envelope_id: string | null;
+  envelope_sent_at: string | null;
+  /** MedCom messages handed over: when the acknowledgement is due (30 minutes after the hand-over); then a resend */
+  ack_due_at: string | null;
+  /** transmissions completed (1 + resends) */
+  sends: Generated<number>;
+  /** the MedCom acknowledgement applied: 'ok' | 'transient-error' | 'fatal-error', and when */
+  ack_code: string | null;
+  ack_at: string | null;
+}
+
+/** Every MedCom acknowledgement received, matched to a message or not. */
+export interface MedcomAcksTable {
+  /** the acknowledgement's MessageHeader.id */
+  id: string;
+  bundle_id: string;
+  received_at: string;
+  received_from: string;
+  /** MessageHeader.response.identifier */
+  response_to: string;
+  code: string;
+  message_id: string | null;
+  /** 'applied' | 'duplicate' | 'unknown' */
+  outcome: string;
+  details: string | null;
 }
 
 /** §25 stk. 3: a municipality asked for another health coordinator than `staff_id`. */
@@ -218,6 +269,7 @@ export interface Database {
   outbox: OutboxTable;
   responses: ResponsesTable;
   messages: MessagesTable;
+  medcom_acks: MedcomAcksTable;
   coordinator_changes: CoordinatorChangesTable;
   consents: ConsentsTable;
 }

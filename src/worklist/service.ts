@@ -174,7 +174,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
         sha256: x.sha256,
         receivedAt: x.created_at,
       })),
-      // Delivery states (queued, pushed, acknowledged, dead-lettered, no-recipient-system) per recipient.
+      // Delivery states per recipient; a message to a GP is a MedCom CareCommunication with its acknowledgement.
       responses: d.responses.map((r) => ({
         responseId: r.id,
         kind: r.kind,
@@ -193,6 +193,15 @@ export function createWorklistService(deps: WorklistServiceDeps) {
             deliveredAt: m.delivered_at,
             acknowledgedAt: m.acknowledged_at,
             pushAttempts: m.push_attempts,
+            ...(m.format === 'medcom'
+              ? {
+                  medcom: {
+                    transport: m.transport,
+                    sends: m.sends,
+                    acknowledgement: m.ack_code ? { code: m.ack_code, at: m.ack_at } : null,
+                  },
+                }
+              : {}),
           })),
       })),
       history: d.events.map((e) => ({ at: e.at, event: e.event, actor: e.actor, data: JSON.parse(e.data) as unknown })),

@@ -34,6 +34,11 @@ export interface CaseDetails {
     delivered_at: string | null;
     acknowledged_at: string | null;
     push_attempts: number;
+    format: string;
+    transport: string | null;
+    sends: number;
+    ack_code: string | null;
+    ack_at: string | null;
   }[];
 }
 
@@ -91,6 +96,11 @@ export function createWorklistStore(db: Kysely<Database>): WorklistStore {
             'delivered_at',
             'acknowledged_at',
             'push_attempts',
+            'format',
+            'transport',
+            'sends',
+            'ack_code',
+            'ack_at',
           ])
           .where('case_id', '=', caseId)
           .orderBy('sent_at')
@@ -101,7 +111,7 @@ export function createWorklistStore(db: Kysely<Database>): WorklistStore {
         documents: documents.map((d) => ({ ...d, size: Number(d.size) })),
         events,
         responses: responses.map((r) => ({ ...r, size: Number(r.size) })),
-        messages: messages.map((m) => ({ ...m, push_attempts: Number(m.push_attempts) })),
+        messages: messages.map((m) => ({ ...m, push_attempts: Number(m.push_attempts), sends: Number(m.sends) })),
       };
     },
     latestDocument: (caseId, part) =>

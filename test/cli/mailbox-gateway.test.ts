@@ -131,7 +131,7 @@ describe('mailbox and verify-message against the real gateway', () => {
     const items = (JSON.parse(json.stdout) as { items: { messageId: string; caseId: string; copy: boolean; sentAt: string }[] }).items;
     assert.deepEqual(
       items.find((i) => i.messageId === messageId),
-      { messageId, caseId, kind: 'specialist-attest', copy: false, sentAt },
+      { messageId, caseId, kind: 'specialist-attest', copy: false, sentAt, mediaType: 'application/json' },
     );
   });
 

@@ -103,6 +103,15 @@ async function dispatchAttest(
   return { caseId, messages };
 }
 
+/** The GP's copy is a MedCom message: handed over it is `sent` (its MedCom acknowledgement settles it); ours are `pushed`. */
+const deliveredState = (m: { copy: boolean }) => (m.copy ? 'sent' : 'pushed');
+
+/** The message id a pushed body carries: our envelope's messageId, or a MedCom Bundle's MessageHeader.id. */
+function idOf(body: Buffer): string {
+  const j = JSON.parse(body.toString('utf8')) as { resourceType?: string; messageId?: string; entry?: { resource: { id: string } }[] };
+  return j.resourceType === 'Bundle' ? j.entry![0]!.resource.id : j.messageId!;
+}
+
 const messageRow = (g: TestGateway, id: string) =>
   g.gw.db.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
@@ -166,7 +175,7 @@ describe('push delivery, one instance', () => {
         `message ${m.messageId} pushed`,
         async () => {
           const r = await messageRow(g, m.messageId);
-          return r.state === 'pushed' ? r : undefined;
+          return r.state === deliveredState(m) ? r : undefined;
         },
         { timeoutMs: 15_000 },
       );
@@ -188,12 +197,12 @@ describe('push delivery, one instance', () => {
       );
       const v = opensslVerify(last.body, last.signature, g.ca);
       assert.ok(v.ok, v.output);
-      assert.equal(JSON.parse(last.body.toString('utf8')).messageId, m.messageId);
+      assert.equal(idOf(last.body), m.messageId);
     }
     const view = await as(g, 'kommune-147').get(`/v1/cases/${caseId}`);
     assert.deepEqual(
       view.body.responses[0].messages.map((m: { state: string }) => m.state),
-      ['pushed', 'pushed'],
+      ['pushed', 'sent'],
     );
     assert.ok(view.body.history.some((h: { event: string }) => h.event === 'message-pushed'));
     // pushed is delivered, but the message stays in the mailbox until acknowledged
@@ -230,7 +239,11 @@ describe('push delivery, one instance', () => {
     s.receiver.set({ alwaysFail: false, failFirst: 0 });
     const r = await g.gw.delivery!.reconcile();
     assert.ok(r.waiting >= ids.length, `waiting ${r.waiting}`);
-    for (const id of ids) await waitFor(`pushed ${id}`, async () => (await messageRow(g, id)).state === 'pushed', { timeoutMs: 15_000 });
+    for (const m of messages) {
+      await waitFor(`delivered ${m.messageId}`, async () => (await messageRow(g, m.messageId)).state === deliveredState(m), {
+        timeoutMs: 15_000,
+      });
+    }
   });
 
   test('an acknowledgement through the mailbox counts as delivered: no more pushes', async () => {
@@ -294,21 +307,29 @@ describe('push delivery across restarts and instances (PostgreSQL, one Redis)', 
     const g = open[open.length - 2]!;
     const sent = [];
     for (let i = 0; i < 3; i++) sent.push(await dispatchAttest(i % 2 ? g : other));
-    const ids = sent.flatMap((x) => x.messages.map((m) => m.messageId));
-    for (const id of ids) await waitFor(`pushed ${id}`, async () => (await messageRow(g, id)).state === 'pushed', { timeoutMs: 15_000 });
+    const all = sent.flatMap((x) => x.messages);
+    const ids = all.map((m) => m.messageId);
+    for (const m of all) {
+      await waitFor(`delivered ${m.messageId}`, async () => (await messageRow(g, m.messageId)).state === deliveredState(m), {
+        timeoutMs: 15_000,
+      });
+    }
     // both reconcilers have run at start-up; give them one more chance to double-send
     await Promise.all([g.gw.delivery!.reconcile(), other.gw.delivery!.reconcile()]);
     await stayFor('a second delivery of a message', 500, {
       happened: () => ids.find((id) => s.receiver.hits.filter((h) => h.messageId === id).length > 1),
     });
     for (const id of ids) assert.equal(s.receiver.hits.filter((h) => h.messageId === id).length, 1, `message ${id} delivered once`);
-    // the GP's copy and the municipality's attest: same sentAt, same document hash
+    // the GP's copy (a MedCom Bundle) and the municipality's attest: same instant, same document
     for (const x of sent) {
       const [a, b] = x.messages.map((m) => s.receiver.hits.find((h) => h.messageId === m.messageId)!);
       const ea = JSON.parse(a!.body.toString('utf8'));
-      const eb = JSON.parse(b!.body.toString('utf8'));
-      assert.equal(ea.sentAt, eb.sentAt);
-      assert.equal(ea.document.sha256, eb.document.sha256);
+      const bundle = JSON.parse(b!.body.toString('utf8')) as { entry: { resource: Record<string, any> }[] };
+      const communication = bundle.entry.map((e) => e.resource).find((r) => r.resourceType === 'Communication')!;
+      assert.equal(communication.sent, ea.sentAt);
+      const data = (communication.payload as { contentAttachment?: { data: string } }[]).find((p) => p.contentAttachment)!
+        .contentAttachment!.data;
+      assert.equal(createHash('sha256').update(Buffer.from(data, 'base64')).digest('hex'), ea.document.sha256);
       assert.equal(createHash('sha256').update(Buffer.from(ea.document.data, 'base64')).digest('hex'), ea.document.sha256);
     }
   });

@@ -41,7 +41,15 @@ export function writeRoutingParties(dir: string): string {
     { id: 'dual-dan', kind: 'staff', roles: ['coordinator', 'specialist'], name: 'Dan', municipalities: ['147'], certificates: cert() },
     { id: 'spec-eva', kind: 'staff', roles: ['specialist'], name: 'Eva', certificates: cert() },
     { id: 'lead-1', kind: 'staff', roles: ['team-lead'], name: 'Lene', certificates: cert() },
-    { id: 'gp-057584', kind: 'gp-system', ydernumre: ['057584'], name: 'Lægehuset', certificates: cert() },
+    {
+      id: 'gp-057584',
+      kind: 'gp-system',
+      ydernumre: ['057584'],
+      name: 'Lægehuset',
+      sor: '575841000016004',
+      ean: '5790000575848',
+      certificates: cert(),
+    },
   ];
   const file = join(dir, 'parties.json');
   writeFileSync(file, JSON.stringify({ parties }, null, 2));

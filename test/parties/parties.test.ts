@@ -52,6 +52,7 @@ describe('the development parties file', () => {
         'spec-eva:staff',
         'lead-1:staff',
         'gp-057584:gp-system',
+        'vans-dev:vans-provider',
       ],
     );
   });
@@ -226,12 +227,12 @@ describe('parsePartiesFile rejects each class of error, naming the party and fie
     [
       'a ydernummer served by two gp-systems',
       (f) => f.parties.push({ id: 'gp-2', kind: 'gp-system', name: 'Other', ydernumre: ['111111', '057584'], certificates: [] }),
-      /parties\[11\] \("gp-2"\) ydernumre\[1\]: ydernummer 057584 already belongs to gp-system "gp-057584"/,
+      /parties\[12\] \("gp-2"\) ydernumre\[1\]: ydernummer 057584 already belongs to gp-system "gp-057584"/,
     ],
     [
       'an entry that is not an object',
       (f) => f.parties.push(null as unknown as Record<string, unknown>),
-      /parties\[11\]: must be an object/,
+      /parties\[12\]: must be an object/,
     ],
   ];
 

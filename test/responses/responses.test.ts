@@ -88,7 +88,7 @@ describe('responses and the mailbox', () => {
     const [toMunicipality, toGp] = res.body.messages as { messageId: string; to: string; copy: boolean; state: string }[];
     assert.deepEqual([toMunicipality!.to, toMunicipality!.copy, toGp!.to, toGp!.copy], ['kommune-147', false, 'gp-057584', true]);
 
-    const envelopes = [];
+    const bodies: Record<string, { body: Buffer; item: { sentAt: string } }> = {};
     for (const [party, m] of [
       ['kommune-147', toMunicipality!],
       ['gp-057584', toGp!],
@@ -104,17 +104,21 @@ describe('responses and the mailbox', () => {
       assert.equal(Number(got.headers['content-length']), body.length);
       const v = opensslVerify(body, got.headers['message-signature']!, g.ca);
       assert.ok(v.ok, v.output);
-      const env = envelopeSchema.parse(JSON.parse(body.toString('utf8')));
-      assert.deepEqual(Buffer.from(env.document.data, 'base64'), doc, 'the document travels intact');
-      assert.equal(env.document.sha256, createHash('sha256').update(doc).digest('hex'));
-      assert.equal(env.citizen.name, 'Rasmus Attest');
-      assert.equal(env.messageId, m.messageId);
-      envelopes.push({ env, item });
+      bodies[party] = { body, item };
     }
-    assert.equal(envelopes[0]!.env.sentAt, envelopes[1]!.env.sentAt, '§15 stk. 2: the same sentAt');
-    assert.equal(envelopes[0]!.item.sentAt, envelopes[1]!.item.sentAt);
-    assert.equal(envelopes[0]!.env.document.sha256, envelopes[1]!.env.document.sha256, 'the same document');
-    assert.equal(envelopes[1]!.env.copy, true);
+    const env = envelopeSchema.parse(JSON.parse(bodies['kommune-147']!.body.toString('utf8')));
+    assert.deepEqual(Buffer.from(env.document.data, 'base64'), doc, 'the document travels intact');
+    assert.equal(env.document.sha256, createHash('sha256').update(doc).digest('hex'));
+    assert.equal(env.citizen.name, 'Rasmus Attest');
+    assert.equal(env.messageId, toMunicipality!.messageId);
+    // The GP's copy is a MedCom CareCommunication (test/medcom/gp-copy.test.ts has the details).
+    const bundle = JSON.parse(bodies['gp-057584']!.body.toString('utf8')) as { entry: { resource: Record<string, any> }[] };
+    assert.equal(bundle.entry[0]!.resource.id, toGp!.messageId);
+    const communication = bundle.entry.map((e) => e.resource).find((r) => r.resourceType === 'Communication')!;
+    assert.equal(communication.sent, env.sentAt, '§15 stk. 2: the same instant');
+    const attachment = (communication.payload as { contentAttachment?: { data: string } }[]).find((p) => p.contentAttachment)!;
+    assert.deepEqual(Buffer.from(attachment.contentAttachment!.data, 'base64'), doc, 'the same document');
+    assert.equal(bodies['kommune-147']!.item.sentAt, bodies['gp-057584']!.item.sentAt);
 
     const c = await caseRow(g, caseId);
     assert.equal(c.state, 'closed');
@@ -163,7 +167,7 @@ describe('responses and the mailbox', () => {
     assert.ok(item);
     assert.equal(item.ydernummer, '099999');
     assert.equal((await as(g, who).get('/v1/messages?state=no-recipient-system')).status, 403);
-    assert.ok(g.logs.some((l) => l.includes('no system registered for the GP')));
+    assert.ok(g.logs.some((l) => l.includes('the GP directory has no practice with this ydernummer')));
   });
 
   test('§13 stk. 2: no attest without a held consultation: none recorded, or only booked for a later date, is 409; the last booking counts', async () => {

@@ -94,7 +94,15 @@ for (const d of DIALECTS) {
         const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(again.db);
         assert.deepEqual(
           rows.rows.map((r) => r.name),
-          ['0001_initial', '0002_routing', '0003_responses', '0004_case_requests', '0005_coordinator_changes', '0006_consents'],
+          [
+            '0001_initial',
+            '0002_routing',
+            '0003_responses',
+            '0004_case_requests',
+            '0005_coordinator_changes',
+            '0006_consents',
+            '0007_medcom',
+          ],
         );
       } finally {
         await again.close();
@@ -358,7 +366,15 @@ for (const d of DIALECTS) {
             const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(o.db);
             assert.deepEqual(
               rows.map((r) => r.name),
-              ['0001_initial', '0002_routing', '0003_responses', '0004_case_requests', '0005_coordinator_changes', '0006_consents'],
+              [
+                '0001_initial',
+                '0002_routing',
+                '0003_responses',
+                '0004_case_requests',
+                '0005_coordinator_changes',
+                '0006_consents',
+                '0007_medcom',
+              ],
             );
             await o.close();
           }

@@ -1,0 +1,418 @@
+/**
+ * The GP's copy as a MedCom CareCommunication (issue 12, §15 stk. 2, §9),
+ * end to end on a gateway with the embedded database, Redis, a GP directory
+ * and a VANS outbox directory: the Bundle validates against MedCom's
+ * profiles and carries the municipality's instant and the PDF byte for byte;
+ * acknowledgements (ok, transient, fatal, duplicate, unknown) change the
+ * state once; an unacknowledged message is resent unchanged with a new
+ * envelope id at most twice; the 50 MB cap; and the directory, never the
+ * manifest, decides where a copy goes.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import request from 'supertest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { opensslVerify, pdf } from '../helpers/packages.js';
+import { as, ATTEST, events, holdConsultation, postAttest, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { acknowledgementOf, MEDCOM_DIR } from '../helpers/medcom.js';
+import { waitFor } from '../helpers/wait.js';
+import { loadMedcomPackages } from '../../src/medcom/packages.js';
+import { createMedcomValidator } from '../../src/medcom/validator.js';
+import { parseVansEnvelope, vansEnvelopeParts, vansEnvelopeStream } from '../../src/medcom/vans.js';
+
+type Json = Record<string, any>;
+
+const VANS_GP = '222222';
+const EVIL_GP = '333333';
+const CLINICAL_FUNCTION = { sor: '1234561000016007', ean: '5790000000005' };
+
+function setupParties(dir: string): string {
+  const file = writeRoutingParties(dir);
+  const f = JSON.parse(readFileSync(file, 'utf8')) as { parties: Json[] };
+  const cert = () => [{ subjectSerialNumber: `UI:DK-O:G:${randomUUID()}` }];
+  f.parties.push(
+    { id: 'vans-1', kind: 'vans-provider', name: 'VANS-udbyder', certificates: cert() },
+    // a gp-system the directory does not know: a manifest naming its ydernummer must not reach it
+    { id: 'gp-evil', kind: 'gp-system', name: 'Ukendt', ydernumre: [EVIL_GP], certificates: cert() },
+  );
+  writeFileSync(file, JSON.stringify(f));
+  return file;
+}
+
+function setupDirectory(dir: string): string {
+  const file = join(dir, 'gp-directory.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      practices: [
+        {
+          ydernummer: '057584',
+          name: 'Lægehuset',
+          sor: '575841000016004',
+          ean: '5790000575848',
+          transport: { kind: 'party', partyId: 'gp-057584' },
+        },
+        { ydernummer: VANS_GP, name: 'Lægerne ved Søen', sor: '222221000016001', ean: '5790000222223', transport: { kind: 'vans' } },
+      ],
+    }),
+  );
+  return file;
+}
+
+const entries = (b: Json): Json[] => (b.entry as { resource: Json }[]).map((e) => e.resource);
+const ofType = (b: Json, t: string): Json[] => entries(b).filter((r) => r.resourceType === t);
+
+describe('MedCom CareCommunication to the GP', () => {
+  let dir: string;
+  let outbox: string;
+  let inbox: string;
+  let g: TestGateway;
+  let validate: (r: unknown) => { severity: string; location: string; message: string }[];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pk-medcom-'));
+    outbox = join(dir, 'vans-out');
+    inbox = join(dir, 'vans-in');
+    mkdirSync(outbox);
+    mkdirSync(inbox);
+    g = await startTestGateway({
+      dialect: 'sqlite',
+      env: {
+        PARTIES_FILE: setupParties(dir),
+        GP_DIRECTORY_FILE: setupDirectory(dir),
+        MEDCOM_PACKAGES_DIR: MEDCOM_DIR,
+        VANS_OUTBOX_DIR: outbox,
+        VANS_INBOX_DIR: inbox,
+        VANS_INBOX_POLL_MS: '200',
+        MEDCOM_ACK_TIMEOUT_MS: '1500',
+        CLINICAL_FUNCTION_SOR: CLINICAL_FUNCTION.sor,
+        CLINICAL_FUNCTION_EAN: CLINICAL_FUNCTION.ean,
+      },
+    });
+    const v = createMedcomValidator(await loadMedcomPackages(MEDCOM_DIR));
+    validate = (r) => v.validate(r).filter((i: { severity: string }) => i.severity === 'error');
+  });
+  after(async () => {
+    await g?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A clinical-assessment case for the GP `ydernummer`, routed, with today's consultation held. */
+  async function assessedCase(ydernummer = '057584'): Promise<{ caseId: string; specialist: string }> {
+    const { caseId } = await send(g, 'kommune-101', {
+      service: 'clinical-assessment',
+      gp: { ydernummer, name: 'Lægen' },
+      citizen: {
+        cpr: `0101${String(Math.floor(Math.random() * 90) + 10)}${String(Math.floor(Math.random() * 9000) + 1000)}`,
+        name: 'Testa Borgersen',
+      },
+      documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }],
+    });
+    const row = await settled(g, caseId);
+    assert.ok(row.assigned_to, 'the case is assigned to a specialist');
+    return { caseId, specialist: row.assigned_to };
+  }
+
+  const messageRow = (id: string) => g.gw.db.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+  async function fetchAsGp(messageId: string) {
+    const res = await as(g, 'gp-057584')
+      .get(`/v1/mailbox/${messageId}`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
+    assert.equal(res.status, 200, String(res.text));
+    return { body: res.body as Buffer, headers: res.headers };
+  }
+
+  const postAck = (party: string, ack: unknown, contentType = 'application/fhir+json') =>
+    as(g, party).post('/v1/medcom/inbox').set('content-type', contentType).send(JSON.stringify(ack));
+
+  test('§15 stk. 2: the copy is a valid CareCommunication with the municipality’s instant and the PDF byte for byte', async () => {
+    const { caseId, specialist } = await assessedCase();
+    const doc = pdf('speciallaegeattest');
+    const answer = await postAttest(g, specialist, caseId, doc);
+    const toGp = answer.messages.find((m) => m.copy)!;
+    const toMunicipality = answer.messages.find((m) => !m.copy)!;
+    assert.equal(toGp.to, 'gp-057584');
+
+    await waitFor('the copy handed over', async () => (await messageRow(toGp.messageId)).state === 'sent');
+    const { body, headers } = await fetchAsGp(toGp.messageId);
+    assert.match(String(headers['content-type']), /^application\/fhir\+json/);
+    assert.ok(opensslVerify(body, String(headers['message-signature']), g.ca).ok, 'Message-Signature verifies over the Bundle bytes');
+    const bundle = JSON.parse(body.toString('utf8')) as Json;
+
+    assert.deepEqual(validate(bundle), [], 'the Bundle validates against the MedCom profiles');
+    const header = entries(bundle)[0]!;
+    assert.equal(header.resourceType, 'MessageHeader');
+    assert.equal(header.id, toGp.messageId, 'MessageHeader.id is the message id an acknowledgement quotes');
+    assert.equal(header.eventCoding.code, 'care-communication-message');
+    assert.match(header.definition, /MedComCareCommunicationMessageDefinition\|5\.0$/);
+    assert.equal(header.destination.length, 1, 'no cc: one destination');
+    assert.equal(header.destination[0].extension[0].valueCoding.code, 'primary');
+
+    const orgs = Object.fromEntries(ofType(bundle, 'Organization').map((o) => [`Organization/${o.id}`, o]));
+    const ids = (o: Json) => Object.fromEntries((o.identifier as Json[]).map((i) => [i.system, i.value]));
+    assert.deepEqual(ids(orgs[header.sender.reference]!), {
+      'https://www.gs1.org/gln': CLINICAL_FUNCTION.ean,
+      'urn:oid:1.2.208.176.1.1': CLINICAL_FUNCTION.sor,
+    });
+    assert.deepEqual(ids(orgs[header.destination[0].receiver.reference]!), {
+      'https://www.gs1.org/gln': '5790000575848',
+      'urn:oid:1.2.208.176.1.1': '575841000016004',
+    });
+    const [patient] = ofType(bundle, 'Patient');
+    assert.equal(patient!.identifier[0].system, 'urn:oid:1.2.208.176.1.2', 'the CPR identifier');
+    const [communication] = ofType(bundle, 'Communication');
+    assert.match(communication!.payload[0].contentString, /§ 15, stk\. 2/);
+    assert.match(communication!.identifier[0].value, /^urn:uuid:[0-9a-f-]{36}$/);
+    assert.equal(ofType(bundle, 'Provenance')[0]!.activity.coding[0].code, 'new-message');
+
+    // One instant (§15 stk. 2): the municipality's envelope and the copy's clinical timestamps.
+    const municipal = await as(g, 'kommune-101').get(`/v1/mailbox/${toMunicipality.messageId}`);
+    const sentAt = (JSON.parse(municipal.text) as Json).sentAt as string;
+    assert.equal(sentAt, answer.sentAt);
+    assert.equal(communication!.sent, sentAt);
+    assert.equal(bundle.timestamp, sentAt);
+    for (const p of communication!.payload as Json[]) {
+      assert.equal((p.extension as Json[]).find((e) => e.url.endsWith('medcom-core-datetime-extension'))!.valueDateTime, sentAt);
+    }
+    const attachment = (communication!.payload as Json[]).find((p) => p.contentAttachment)!.contentAttachment;
+    assert.equal(attachment.contentType, 'application/pdf');
+    assert.ok(Buffer.from(attachment.data, 'base64').equals(doc), 'the PDF round-trips byte-identical');
+    assert.equal((await messageRow(toGp.messageId)).sent_at, (await messageRow(toMunicipality.messageId)).sent_at);
+
+    // ok: acknowledged, once; the same acknowledgement again changes nothing
+    const ack = acknowledgementOf(bundle, 'ok');
+    const r1 = await postAck('gp-057584', ack);
+    assert.equal(r1.status, 202, r1.text);
+    assert.deepEqual([r1.body.outcome, r1.body.state], ['applied', 'acknowledged']);
+    const r2 = await postAck('gp-057584', ack);
+    assert.equal(r2.body.outcome, 'duplicate');
+    const late = await postAck('gp-057584', acknowledgementOf(bundle, 'fatal-error'));
+    assert.equal(late.body.outcome, 'duplicate', 'a negative after a positive acknowledgement changes nothing');
+    assert.equal((await messageRow(toGp.messageId)).state, 'acknowledged');
+    assert.equal((await events(g, caseId, 'medcom-acknowledged')).length, 1);
+    assert.ok(
+      g.logs.some((l) => l.includes('duplicate MedCom acknowledgement')),
+      'a duplicate is logged',
+    );
+
+    // the case view shows the copy's state
+    const view = await as(g, specialist).get(`/v1/cases/${caseId}`);
+    const shown = (view.body.responses as Json[]).flatMap((r) => r.messages as Json[]).find((m) => m.messageId === toGp.messageId)!;
+    assert.equal(shown.state, 'acknowledged');
+    assert.equal(shown.medcom.acknowledgement.code, 'ok');
+  });
+
+  test('a gp-system acknowledges only its own messages; an unknown acknowledgement is kept and reported, never a 5xx', async () => {
+    const { caseId, specialist } = await assessedCase();
+    const answer = await postAttest(g, specialist, caseId);
+    const toGp = answer.messages.find((m) => m.copy)!;
+    await waitFor('handed over', async () => (await messageRow(toGp.messageId)).state === 'sent');
+    const bundle = JSON.parse((await fetchAsGp(toGp.messageId)).body.toString('utf8')) as Json;
+
+    const byVans = await postAck('vans-1', acknowledgementOf(bundle, 'ok'));
+    assert.equal(byVans.body.outcome, 'unknown', 'the VANS provider does not acknowledge a party-transport message');
+    const unknown = await postAck('gp-057584', acknowledgementOf(bundle, 'ok', { respondsTo: randomUUID() }));
+    assert.equal(unknown.status, 202);
+    assert.equal(unknown.body.outcome, 'unknown');
+    assert.equal((await messageRow(toGp.messageId)).state, 'sent', 'nothing applied');
+    const listed = await as(g, 'lead-1').get('/v1/medcom/acknowledgements');
+    assert.equal(listed.status, 200);
+    assert.ok((listed.body.items as Json[]).some((a) => a.ackId === unknown.body.ackId || a.respondsTo !== toGp.messageId));
+    assert.equal((await as(g, 'spec-eva').get('/v1/medcom/acknowledgements')).status, 403);
+    assert.equal((await as(g, 'kommune-101').post('/v1/medcom/inbox').set('content-type', 'application/fhir+json').send('{}')).status, 403);
+
+    // bad input: a 4xx problem, nothing kept
+    const before = await g.gw.db.db
+      .selectFrom('medcom_acks')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    const notJson = await as(g, 'gp-057584').post('/v1/medcom/inbox').set('content-type', 'application/fhir+json').send('{not json');
+    assert.equal(notJson.status, 400);
+    const invalid = acknowledgementOf(bundle, 'ok') as Json;
+    delete (invalid.entry as Json[])[0]!.resource.response;
+    const bad = await postAck('gp-057584', invalid);
+    assert.equal(bad.status, 422);
+    assert.match(String(bad.headers['content-type']), /problem\+json/);
+    assert.ok((bad.body.errors as Json[]).some((e) => String(e.path).startsWith('Bundle.entry[0]')));
+    const wrongType = await postAck('gp-057584', acknowledgementOf(bundle, 'ok'), 'text/plain');
+    assert.equal(wrongType.status, 415);
+    const afterCount = await g.gw.db.db
+      .selectFrom('medcom_acks')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    assert.equal(Number(afterCount.n), Number(before.n), 'nothing of bad input is kept');
+
+    // fatal-error: to team leads
+    const fatal = await postAck('gp-057584', acknowledgementOf(bundle, 'fatal-error'));
+    assert.deepEqual([fatal.body.outcome, fatal.body.state], ['applied', 'fatal-error']);
+    const leads = await as(g, 'lead-1').get('/v1/messages?state=fatal-error');
+    assert.ok((leads.body.items as Json[]).some((m) => m.messageId === toGp.messageId));
+    const metrics = await g.gw.metrics.getSingleMetricAsString('postkasse_medcom_needs_lead_total');
+    assert.match(metrics, /reason="fatal-error"} 1/);
+  });
+
+  test('VANS: the envelope carries the Bundle; no acknowledgement → resent unchanged with new envelope ids, at most twice', async () => {
+    const { caseId, specialist } = await assessedCase(VANS_GP);
+    const answer = await postAttest(g, specialist, caseId);
+    const toGp = answer.messages.find((m) => m.copy)!;
+    assert.equal(toGp.to, null, 'no party: the copy travels through VANS');
+
+    const files = () => readdirSync(outbox).filter((f) => f.endsWith('.xml'));
+    const mine = () =>
+      files()
+        .map((f) => ({ f, env: parseVansEnvelope(readFileSync(join(outbox, f))) }))
+        .filter((x) => x.env.messageId === toGp.messageId)
+        .sort((a, b) => a.env.sentAt.localeCompare(b.env.sentAt));
+    await waitFor('the first envelope', async () => mine().length === 1);
+    const [first] = mine();
+    assert.equal(first!.f, `${first!.env.envelopeId}.xml`);
+    assert.equal(first!.env.name, 'MCM:FDIS91#other');
+    assert.equal(first!.env.mime, 'application/fhir+json');
+    assert.equal(first!.env.receiverEan, '5790000222223');
+    assert.equal(first!.env.senderEan, CLINICAL_FUNCTION.ean);
+    const row = await messageRow(toGp.messageId);
+    assert.equal(createHash('sha256').update(first!.env.data).digest('hex'), row.envelope_sha256, 'Data is the signed Bundle');
+    const bundle = JSON.parse(first!.env.data.toString('utf8')) as Json;
+    assert.deepEqual(validate(bundle), []);
+
+    await waitFor('two resends, then unacknowledged', async () => (await messageRow(toGp.messageId)).state === 'unacknowledged', {
+      timeoutMs: 15_000,
+    });
+    const all = mine();
+    assert.equal(all.length, 3, 'the original and at most 2 resends');
+    assert.equal(new Set(all.map((x) => x.env.envelopeId)).size, 3, 'each resend has a new envelope id');
+    for (const x of all) {
+      assert.ok(x.env.data.equals(first!.env.data), 'the Bundle is unchanged: same Bundle.id, same MessageHeader.id');
+    }
+    assert.equal(Number((await messageRow(toGp.messageId)).sends), 3);
+    const leads = await as(g, 'lead-1').get('/v1/messages?state=unacknowledged');
+    assert.ok((leads.body.items as Json[]).some((m) => m.messageId === toGp.messageId));
+    assert.equal((await events(g, caseId, 'medcom-resend')).length, 2);
+
+    // a late acknowledgement through the VANS inbox directory still counts
+    const ack = Buffer.from(JSON.stringify(acknowledgementOf(bundle, 'ok')));
+    const envId = randomUUID();
+    const parts = vansEnvelopeParts({
+      envelopeId: envId,
+      sentAt: new Date(),
+      senderEan: '5790000222223',
+      receiverEan: CLINICAL_FUNCTION.ean,
+      messageId: randomUUID(),
+      name: 'MCM:FCTL#ok',
+      version: '2.0.0',
+      mime: 'application/fhir+json',
+      sizeInBytes: ack.length,
+    });
+    const chunks: Buffer[] = [];
+    for await (const c of vansEnvelopeStream(parts, Readable.from([ack]))) chunks.push(c as Buffer);
+    writeFileSync(join(inbox, `${envId}.xml`), Buffer.concat(chunks));
+    await waitFor('acknowledged from the VANS inbox', async () => (await messageRow(toGp.messageId)).state === 'acknowledged');
+    await waitFor('the file moved to processed/', async () => readdirSync(join(inbox, 'processed')).includes(`${envId}.xml`));
+  });
+
+  test('transient-error: the message is sent again after the timeout and a later ok settles it', async () => {
+    const { caseId, specialist } = await assessedCase();
+    const answer = await postAttest(g, specialist, caseId);
+    const toGp = answer.messages.find((m) => m.copy)!;
+    await waitFor('handed over', async () => (await messageRow(toGp.messageId)).state === 'sent');
+    const first = await fetchAsGp(toGp.messageId);
+    const bundle = JSON.parse(first.body.toString('utf8')) as Json;
+    await as(g, 'gp-057584').post(`/v1/mailbox/${toGp.messageId}/ack`);
+    assert.equal((await postAck('gp-057584', acknowledgementOf(bundle, 'transient-error'))).body.state, 'transient-error');
+    await waitFor('sent again', async () => Number((await messageRow(toGp.messageId)).sends) === 2);
+    const again = await fetchAsGp(toGp.messageId);
+    assert.ok(again.body.equals(first.body), 'the resend is the unchanged Bundle');
+    assert.notEqual(again.headers['envelope-id'], first.headers['envelope-id'], 'with a new envelope id');
+    assert.equal((await postAck('gp-057584', acknowledgementOf(bundle, 'ok'))).body.state, 'acknowledged');
+  });
+
+  test('the directory decides: an unknown ydernummer keeps the copy as no-recipient-system, audited, even when a party claims it', async () => {
+    for (const y of ['999999', EVIL_GP]) {
+      const { caseId, specialist } = await assessedCase(y);
+      const answer = await postAttest(g, specialist, caseId);
+      const toGp = answer.messages.find((m) => m.copy)!;
+      assert.deepEqual([toGp.to, toGp.state], [null, 'no-recipient-system']);
+      const audit = await g.gw.db.db
+        .selectFrom('audit_log')
+        .select(['details'])
+        .where('case_id', '=', caseId)
+        .where('action', '=', 'gp-message-without-recipient')
+        .execute();
+      assert.equal(audit.length, 1);
+      assert.equal((await as(g, 'gp-evil').get('/v1/mailbox')).body.items.length, 0, 'nothing reached the claiming party');
+      const leads = await as(g, 'lead-1').get('/v1/messages?state=no-recipient-system');
+      assert.ok((leads.body.items as Json[]).some((m) => m.messageId === toGp.messageId && m.ydernummer === y));
+    }
+  });
+
+  test('MedCom’s 50 MB cap: an attest whose copy would exceed it is refused with 413 before anything is sent', async () => {
+    const { caseId, specialist } = await assessedCase();
+    await holdConsultation(g, specialist, caseId);
+    const big = Buffer.concat([pdf('stor'), Buffer.alloc(38_000_000, 0x20)]);
+    const c = g.creds(specialist);
+    const res = await request(g.url)
+      .post(`/v1/cases/${caseId}/responses`)
+      .ca(g.ca)
+      .cert(c.cert)
+      .key(c.key)
+      .field('response', JSON.stringify({ kind: 'specialist-attest', content: ATTEST }))
+      .attach('document', big, { filename: 'attest.pdf', contentType: 'application/pdf' });
+    assert.equal(res.status, 413, res.text);
+    assert.match(res.body.type, /medcom-too-large/);
+    assert.match(res.body.detail, /50 MB/);
+    const stored = await g.gw.db.db.selectFrom('messages').select(['id']).where('case_id', '=', caseId).execute();
+    assert.equal(stored.length, 0, 'nothing was sent to anyone');
+    assert.equal(
+      (await g.gw.db.db.selectFrom('cases').select(['state']).where('id', '=', caseId).executeTakeFirstOrThrow()).state,
+      'assigned',
+    );
+  });
+});
+
+describe('an invalid Bundle is never sent', () => {
+  let dir: string;
+  let g: TestGateway;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pk-medcom-invalid-'));
+    // The development fallback (no directory) with a gp-system that has no SOR/EAN: the clinic cannot be named.
+    g = await startTestGateway({ dialect: 'sqlite', env: { PARTIES_FILE: writeRoutingParties(dir), MEDCOM_PACKAGES_DIR: MEDCOM_DIR } });
+  });
+  after(async () => {
+    await g?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('invalid: kept unsent, listed for team leads and counted', async () => {
+    const f = JSON.parse(readFileSync(join(dir, 'parties.json'), 'utf8')) as { parties: Json[] };
+    assert.equal(f.parties.find((p) => p.id === 'gp-057584')!.sor !== undefined, true, 'fixture sanity');
+    for (const p of f.parties) if (p.kind === 'gp-system') delete p.sor;
+    writeFileSync(join(dir, 'parties.json'), JSON.stringify(f));
+    assert.deepEqual(g.gw.reload().parties, 'ok');
+    const { caseId } = await send(g, 'kommune-101', {
+      service: 'clinical-assessment',
+      documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf' }],
+    });
+    const row = await settled(g, caseId);
+    const answer = await postAttest(g, row.assigned_to!, caseId);
+    const toGp = answer.messages.find((m) => m.copy)!;
+    assert.equal(toGp.state, 'invalid');
+    assert.equal((await as(g, 'gp-057584').get('/v1/mailbox')).body.items.length, 0, 'never offered to the GP system');
+    assert.equal((await as(g, 'gp-057584').get(`/v1/mailbox/${toGp.messageId}`)).status, 404);
+    const leads = await as(g, 'lead-1').get('/v1/messages?state=invalid');
+    assert.ok((leads.body.items as Json[]).some((m) => m.messageId === toGp.messageId));
+    const shown = await as(g, 'lead-1').get(`/v1/medcom/messages/${toGp.messageId}`);
+    assert.ok((shown.body.validationIssues as Json[]).some((i) => String(i.location).includes('identifier')));
+    assert.match(await g.gw.metrics.getSingleMetricAsString('postkasse_medcom_invalid_total'), /postkasse_medcom_invalid_total 1/);
+  });
+});
