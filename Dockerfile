@@ -18,8 +18,11 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
+# MedCom's published FHIR packages are not part of the image: mount them at
+# MEDCOM_PACKAGES_DIR (read-only). GP_DIRECTORY_FILE is required in production.
 ENV NODE_ENV=production \
     DATA_DIR=/var/lib/postkasse \
+    MEDCOM_PACKAGES_DIR=/etc/postkasse/medcom \
     PORT=8443 \
     HEALTH_PORT=8080
 WORKDIR /app

@@ -306,33 +306,48 @@ function startReaders(opts: DeliveryRunOptions, seen: Map<string, Listed>) {
     if (typeof sig !== 'string' || sig.length === 0) throw new Error(`${what}: no Message-Signature`);
     if (r.headers['content-length'] !== String(r.body.length))
       throw new Error(`${what}: Content-Length ${r.headers['content-length']}, body ${r.body.length} bytes`);
-    let env: {
-      messageId?: unknown;
-      caseId?: unknown;
-      sentAt?: unknown;
-      copy?: unknown;
-      to?: { partyId?: unknown };
-      document?: { sha256?: unknown; data?: unknown };
-    };
+    let parsed: Record<string, unknown>;
     try {
-      env = JSON.parse(r.body.toString('utf8')) as typeof env;
+      parsed = JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
     } catch {
       throw new Error(`${what}: the envelope is not JSON: ${r.body.toString('utf8').slice(0, 200)}`);
     }
-    const data =
-      typeof env.document?.data === 'string'
-        ? createHash('sha256').update(Buffer.from(env.document.data, 'base64')).digest('hex')
-        : undefined;
-    const wrong = [
-      env.messageId !== q.messageId && `messageId ${String(env.messageId)}`,
-      env.caseId !== q.caseId && `caseId ${String(env.caseId)}`,
-      env.sentAt !== q.sentAt && `sentAt ${String(env.sentAt)} (the 201 said ${q.sentAt})`,
-      env.copy !== q.copy && `copy ${String(env.copy)}`,
-      env.to?.partyId !== q.party && `to ${String(env.to?.partyId)}`,
-      env.document?.sha256 !== opts.documentSha256 && `document.sha256 ${String(env.document?.sha256)}`,
-      data !== opts.documentSha256 && 'document.data (its SHA-256 is not the PDF’s)',
-    ].filter((x): x is string => typeof x === 'string');
-    if (wrong.length > 0) throw new Error(`${what}: the envelope has ${wrong.join(', ')}`);
+    const sha = (b64: unknown) =>
+      typeof b64 === 'string' ? createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex') : undefined;
+    let wrong: (string | false)[];
+    if (parsed.resourceType === 'Bundle') {
+      // The GP's copy: a MedCom CareCommunication (MessageHeader.id, Communication.sent, the PDF attachment).
+      const resources = ((parsed.entry ?? []) as { resource: Record<string, unknown> }[]).map((e) => e.resource);
+      const communication = resources.find((x) => x.resourceType === 'Communication') as
+        { sent?: unknown; payload?: { contentAttachment?: { data?: unknown } }[] } | undefined;
+      const attachment = communication?.payload?.find((p) => p.contentAttachment)?.contentAttachment;
+      wrong = [
+        resources[0]?.id !== q.messageId && `MessageHeader.id ${String(resources[0]?.id)}`,
+        communication?.sent !== q.sentAt && `Communication.sent ${String(communication?.sent)} (the 201 said ${q.sentAt})`,
+        !q.copy && 'a Bundle where the JSON envelope belongs',
+        sha(attachment?.data) !== opts.documentSha256 && 'the attachment (its SHA-256 is not the PDF’s)',
+      ];
+    } else {
+      const env = parsed as {
+        messageId?: unknown;
+        caseId?: unknown;
+        sentAt?: unknown;
+        copy?: unknown;
+        to?: { partyId?: unknown };
+        document?: { sha256?: unknown; data?: unknown };
+      };
+      wrong = [
+        env.messageId !== q.messageId && `messageId ${String(env.messageId)}`,
+        env.caseId !== q.caseId && `caseId ${String(env.caseId)}`,
+        env.sentAt !== q.sentAt && `sentAt ${String(env.sentAt)} (the 201 said ${q.sentAt})`,
+        env.copy !== q.copy && `copy ${String(env.copy)}`,
+        env.to?.partyId !== q.party && `to ${String(env.to?.partyId)}`,
+        env.document?.sha256 !== opts.documentSha256 && `document.sha256 ${String(env.document?.sha256)}`,
+        sha(env.document?.data) !== opts.documentSha256 && 'document.data (its SHA-256 is not the PDF’s)',
+      ];
+    }
+    const problems = wrong.filter((x): x is string => typeof x === 'string');
+    if (problems.length > 0) throw new Error(`${what}: the message has ${problems.join(', ')}`);
     reads.push({ messageId: q.messageId, party: q.party, readAt, answeredAt: q.answeredAt, ms: r.ms, bytes: r.body.length });
   };
 

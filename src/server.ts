@@ -341,6 +341,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     log,
     onDispatched: () => kickRelay(),
   });
+  for (const d of [config.VANS_OUTBOX_DIR, config.VANS_INBOX_DIR]) if (d) mkdirSync(d, { recursive: true, mode: 0o750 });
   if (config.VANS_INBOX_DIR) {
     // Acknowledgements the VANS provider drops as files: one VANSEnvelope per file.
     vansInbox = createInboxDirPoller({

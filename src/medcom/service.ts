@@ -39,7 +39,7 @@ import { transmitMedcom } from './transport.js';
 import type { MedcomParts, ValidationIssue } from './types.js';
 
 export { MAX_CARE_COMMUNICATION_BYTES };
-export type { VansTransport, TransmitContext } from './transport.js';
+export type { VansTransport } from './transport.js';
 export type { MedcomParts, ValidationIssue } from './types.js';
 export type { GpPractice };
 

@@ -53,5 +53,3 @@ export function createMedcomStore(db: Kysely<Database>) {
     },
   };
 }
-
-export type MedcomStore = ReturnType<typeof createMedcomStore>;

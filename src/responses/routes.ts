@@ -13,10 +13,16 @@ import { createSniffFilter } from '../storage/sniff.js';
 import { readSmall, uploadProblem, type UploadProblemLimits } from '../shared/uploads.js';
 import { named, operation, route } from '../shared/api.js';
 import { parseWith } from '../shared/validate.js';
-import { requireStaff, staffOf } from '../parties/roles.js';
+import { requireStaff, requireTeamLead, staffOf } from '../parties/roles.js';
 import { problemSchema } from '../receipts/schema.js';
 import type { ResponseService, StoredDocument } from './service.js';
-import { conversationAnswerSchema, conversationBodySchema, responseAnswerSchema, responseRequestSchema } from './schema.js';
+import {
+  conversationAnswerSchema,
+  conversationBodySchema,
+  resolveAnswerSchema,
+  responseAnswerSchema,
+  responseRequestSchema,
+} from './schema.js';
 
 const MAX_RESPONSE_JSON = 256 * 1024;
 
@@ -66,6 +72,24 @@ const Problem = named('Problem', problemSchema);
 const problem = (description: string) => ({ description, body: Problem });
 
 export const operations = {
+  resolve: operation({
+    method: 'post',
+    path: '/v1/messages/{messageId}/resolve',
+    summary: 'Team leads: send a GP message kept as no-recipient-system, now that the GP directory knows the practice',
+    description:
+      'The CareCommunication is built now with the response instant as its clinical timestamps (§15 stk. 2), validated against ' +
+      'the MedCom profiles, signed and queued for the practice the GP directory names. Audited.',
+    params: { messageId: 'the message id (from GET /v1/messages?state=no-recipient-system)' },
+    responses: {
+      '200': {
+        description: 'Resolved: queued (or invalid, when the Bundle fails validation)',
+        body: named('ResolveAnswer', resolveAnswerSchema),
+      },
+      '403': problem('Not a team lead'),
+      '404': problem('No such message'),
+      '409': problem('The message has a recipient already, or the GP directory still has no practice for its ydernummer'),
+    },
+  }),
   conversation: operation({
     method: 'post',
     path: '/v1/cases/{caseId}/citizen-conversation',
@@ -108,6 +132,10 @@ export function createResponsesRouter(deps: { blobs: BlobStore; responses: Respo
     storage: storage(deps.blobs),
     limits: { fileSize: deps.limits.maxDocumentBytes, files: 2, fields: 2, parts: 4, fieldSize: MAX_RESPONSE_JSON, headerPairs: 50 },
   }).any();
+
+  route(router, operations.resolve, [requireTeamLead('resolving GP messages is for team leads')], async (req, res) => {
+    res.json(await deps.responses.resolveGpMessage(staffOf(req), req.params.messageId!));
+  });
 
   route(router, operations.conversation, [requireStaff()], async (req, res) => {
     res.json(await deps.responses.recordConversation(staffOf(req), req.params.caseId!, req.body.date));

@@ -39,3 +39,9 @@ export const conversationBodySchema = z
   })
   .describe('§11 stk. 3: the coordinator held the conversation with the citizen');
 export const conversationAnswerSchema = z.object({ caseId: z.string().uuid(), date: z.string() });
+
+export const resolveAnswerSchema = z.object({
+  messageId: z.string().uuid(),
+  state: z.string().describe('queued (on its way to the practice) or invalid (failed validation against the MedCom profiles)'),
+  to: z.string().nullable().describe('the gp-system party, or null when the practice is reached through VANS'),
+});

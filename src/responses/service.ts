@@ -124,7 +124,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
     m: PlannedMessage,
     kind: 'specialist-attest' | 'gp-notice',
     c: CaseRow,
-    staff: StaffParty,
+    staff: Pick<StaffParty, 'name' | 'roles'>,
     citizen: { cpr: string; name: string },
     sentAt: string,
     doc: StoredDocument,
@@ -412,7 +412,82 @@ export function createResponseService(deps: ResponseServiceDeps) {
     return { caseId: c.id, date };
   }
 
-  return { assertAssignee, submit, recordConversation };
+  /**
+   * A team lead resolves a GP message kept as `no-recipient-system`, once the
+   * GP directory knows the practice (GP_DIRECTORY_FILE, then SIGHUP): the
+   * CareCommunication is built now, with the response's instant as its
+   * clinical timestamps (§15 stk. 2: the same instant as the municipality's
+   * message), validated, signed and queued. Audited; 409 while the directory
+   * still has no practice for the ydernummer.
+   */
+  async function resolveGpMessage(
+    lead: StaffParty,
+    messageId: string,
+  ): Promise<{ messageId: string; state: MessageState; to: string | null }> {
+    const m = await store.message(messageId);
+    if (!m) throw notFound(`no message ${messageId}`);
+    if (m.state !== 'no-recipient-system' || m.format !== 'medcom') {
+      throw conflict(`message ${messageId} is ${m.state}; only a GP message without a recipient is resolved`, 'message-state');
+    }
+    const practice = m.recipient_ydernummer ? deps.medcom.practice(m.recipient_ydernummer) : undefined;
+    if (!practice) {
+      throw conflict(
+        `the GP directory still has no practice with ydernummer ${m.recipient_ydernummer ?? '(none)'}: add it to GP_DIRECTORY_FILE and reload (SIGHUP) first`,
+        'no-recipient-system',
+      );
+    }
+    const c = (await store.caseById(m.case_id))!;
+    const r = (await store.response(m.response_id))!;
+    const author = deps.parties.get(r.author);
+    const planned: PlannedMessage = {
+      messageId: m.id,
+      to: practice.transport.kind === 'party' ? practice.transport.partyId : null,
+      ydernummer: m.recipient_ydernummer,
+      copy: m.copy === 1,
+      state: 'queued',
+      gp: { practice },
+    };
+    const doc: StoredDocument = { blobKey: r.blob_key, size: Number(r.size), sha256: r.sha256, mediaType: r.media_type };
+    const s = await prepareGp(
+      planned,
+      r.kind as 'specialist-attest' | 'gp-notice',
+      c,
+      author?.kind === 'staff' ? author : { name: r.author, roles: [] },
+      citizenOf(c),
+      m.sent_at,
+      doc,
+    );
+    const at = now().toISOString();
+    const done = await db.transaction().execute(async (trx) => {
+      const ok = await store.resolveMessage(trx, m.id, {
+        state: s.m.state,
+        recipient_party_id: s.m.to,
+        transport: s.medcom!.transport,
+        bundle_id: s.medcom!.bundleId,
+        envelope_id: s.m.state === 'queued' ? s.medcom!.envelopeId : null,
+        envelope_sent_at: s.m.state === 'queued' ? at : null,
+        envelope_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(s.parts), 'utf8')),
+        envelope_size: s.size,
+        envelope_sha256: s.sha256,
+        signature: s.signature,
+        push_since: at,
+        last_error: s.m.state === 'invalid' ? 'failed validation against the MedCom profiles (see medcom show)' : null,
+        updated_at: at,
+      });
+      if (!ok) return false;
+      const details = { messageId: m.id, ydernummer: m.recipient_ydernummer, to: s.m.to, transport: s.medcom!.transport, state: s.m.state };
+      await store.insertEvents(trx, [{ case_id: c.id, at, event: 'gp-message-resolved', actor: lead.id, data: JSON.stringify(details) }]);
+      await appendAudit(trx, database.dialect, { at, actor: lead.id, action: 'gp-message-resolved', caseId: c.id, details });
+      if (s.m.state === 'queued') await enqueueIn(trx, deliveryJob(m.id), at);
+      return true;
+    });
+    if (!done) throw conflict(`message ${messageId} changed meanwhile`, 'message-state');
+    log.info({ caseId: c.id, messageId: m.id, to: s.m.to, state: s.m.state }, 'GP message resolved by a team lead');
+    if (s.m.state === 'queued') deps.onDispatched?.([m.id]);
+    return { messageId: m.id, state: s.m.state, to: s.m.to };
+  }
+
+  return { assertAssignee, submit, recordConversation, resolveGpMessage };
 }
 
 export type ResponseService = ReturnType<typeof createResponseService>;

@@ -36,6 +36,23 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
     async insertResponse(q: Q, row: ResponsesTable): Promise<void> {
       await q.insertInto('responses').values(row).execute();
     },
+    message: (id: string) => db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst(),
+    response: (id: string) =>
+      db
+        .selectFrom('responses')
+        .select(['id', 'kind', 'author', 'blob_key', 'size', 'sha256', 'media_type'])
+        .where('id', '=', id)
+        .executeTakeFirst(),
+    /** A message without a recipient gets one (only while it is still without one); false when someone else was first. */
+    async resolveMessage(q: Q, id: string, fields: Partial<Insertable<MessagesTable>>): Promise<boolean> {
+      const r = await q
+        .updateTable('messages')
+        .set(fields)
+        .where('id', '=', id)
+        .where('state', '=', 'no-recipient-system')
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    },
     async insertMessages(q: Q, rows: Insertable<MessagesTable>[]): Promise<void> {
       if (rows.length > 0) await q.insertInto('messages').values(rows).execute();
     },

@@ -218,8 +218,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parsed.data;
   // The development parties come with the development GP directory; a parties file of one's own
   // (tests, a trial) without a directory falls back to the gp-system parties' ydernumre.
-  if (!config.GP_DIRECTORY_FILE && input.PARTIES_FILE === undefined && config.NODE_ENV !== 'production') {
-    config.GP_DIRECTORY_FILE = resolve(DEV_GP_DIRECTORY_FILE);
+  if (input.PARTIES_FILE === undefined && config.NODE_ENV !== 'production') {
+    config.GP_DIRECTORY_FILE ??= resolve(DEV_GP_DIRECTORY_FILE);
+    // ... and a VANS provider that is two directories in DATA_DIR: envelopes out, acknowledgements in.
+    if (!config.VANS_OUTBOX_DIR && !config.VANS_ENDPOINT_URL) config.VANS_OUTBOX_DIR = resolve(config.DATA_DIR, 'vans', 'outbox');
+    config.VANS_INBOX_DIR ??= resolve(config.DATA_DIR, 'vans', 'inbox');
   }
   return config;
 }

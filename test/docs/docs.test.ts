@@ -18,13 +18,16 @@
  *     POSTKASSE_URL  https://127.0.0.1:<port>   (the CLI's default gateway URL)
  *     DATA_DIR       the gateway's data directory (dev PKI in $DATA_DIR/pki)
  *     HEALTH_URL     http://127.0.0.1:<health port>   (/healthz, /readyz, /metrics)
+ *     MEDCOM_PACKAGES_DIR  where MedCom's FHIR packages are (for `medcom validate`)
  *   plus PATH (minus any entry inside a node_modules dir), HOME, USER, LOGNAME, TMPDIR,
  *   LANG=C.UTF-8, NO_COLOR=1 and npm_config_update_notifier/fund=false.
  *   Nothing else of the test process's environment leaks in.
  * - Setup per doc before its blocks run (DOC_SETUP below): for gp-systems.md the
  *   gateway already holds a specialist attest for examples/clinical-assessment.json
  *   (sent by kommune-101, routed, consultation booked today, attest posted), so
- *   kommune-101 and gp-057584 each have one message in their mailbox.
+ *   kommune-101 and gp-057584 each have one message in their mailbox; and a second
+ *   one for a citizen whose GP (012345) the development directory reaches through
+ *   VANS, so $DATA_DIR/vans/outbox holds one envelope.
  *
  * Also: README.md and docs/*.md point nowhere into ../shared (partners only
  * have this repository), and every relative link in them names an existing file.
@@ -42,6 +45,8 @@ import { fileURLToPath } from 'node:url';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { postPackage } from '../helpers/packages.js';
 import { postAttest, settled } from '../helpers/staff.js';
+import { MEDCOM_DIR } from '../helpers/medcom.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DOCS_DIR = resolve(process.env.DOCS_DIR || join(REPO, 'docs'));
@@ -266,18 +271,34 @@ function cloneDir(): string {
  */
 async function attestForGp(g: TestGateway): Promise<void> {
   const manifestText = readFileSync(join(REPO, 'examples', 'clinical-assessment.json'), 'utf8');
-  const { documents } = JSON.parse(manifestText) as { documents: { part: string; mediaType: string }[] };
+  const manifest = JSON.parse(manifestText) as { packageId: string; citizen: { cpr: string }; gp: { ydernummer: string } };
   const pdf = readFileSync(join(REPO, 'examples', 'sample.pdf'));
-  const files = documents.map((d) => ({ name: d.part, body: pdf, contentType: d.mediaType, filename: 'sample.pdf' }));
-  const sent = await postPackage(g, 'kommune-101', null, files, { rawManifest: manifestText });
-  assert.equal(sent.status, 201, `setup: examples/clinical-assessment.json: ${sent.text}`);
-  const { caseId } = JSON.parse(sent.text) as { caseId: string };
-  const row = await settled(g, caseId);
-  assert.ok(row.assigned_to, `setup: case ${caseId} is assigned (state ${row.state})`);
-  const who = row.assigned_to;
-  const { messages } = await postAttest(g, who, caseId, pdf);
-  const to = messages.map((m) => m.to).sort();
-  assert.deepEqual(to, ['gp-057584', 'kommune-101'], 'setup: the attest and the GP copy');
+  // The example as it is (GP 057584, a gp-system party), then another citizen whose GP the directory reaches through VANS.
+  const vans = {
+    ...manifest,
+    packageId: `${manifest.packageId}-vans`,
+    citizen: { ...manifest.citizen, cpr: '0303781234' },
+    gp: { ...manifest.gp, ydernummer: '012345' },
+  };
+  for (const [text, expected] of [
+    [manifestText, ['gp-057584', 'kommune-101']],
+    [JSON.stringify(vans), ['kommune-101', null]],
+  ] as const) {
+    const { documents } = JSON.parse(text) as { documents: { part: string; mediaType: string }[] };
+    const files = documents.map((d) => ({ name: d.part, body: pdf, contentType: d.mediaType, filename: 'sample.pdf' }));
+    const sent = await postPackage(g, 'kommune-101', null, files, { rawManifest: text });
+    assert.equal(sent.status, 201, `setup: ${sent.text}`);
+    const { caseId } = JSON.parse(sent.text) as { caseId: string };
+    const row = await settled(g, caseId);
+    assert.ok(row.assigned_to, `setup: case ${caseId} is assigned (state ${row.state})`);
+    const { messages } = await postAttest(g, row.assigned_to, caseId, pdf);
+    assert.deepEqual(messages.map((m) => m.to).sort(), [...expected].sort(), 'setup: the attest and the GP copy');
+    const copy = messages.find((m) => m.copy)!;
+    await waitFor('setup: the GP copy handed over', async () => {
+      const m = await g.gw.db.db.selectFrom('messages').select(['state']).where('id', '=', copy.messageId).executeTakeFirstOrThrow();
+      return m.state === 'sent';
+    });
+  }
 }
 
 const DOC_SETUP: Record<string, (g: TestGateway) => Promise<void>> = {
@@ -392,6 +413,7 @@ describe('the docs', () => {
             POSTKASSE_URL: g.url,
             DATA_DIR: g.dataDir,
             HEALTH_URL: `http://127.0.0.1:${g.gw.healthPort}`,
+            MEDCOM_PACKAGES_DIR: MEDCOM_DIR,
           });
           const started = Date.now();
           const run = await runDoc(label(file), blocks, cwd, env);

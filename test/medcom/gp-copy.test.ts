@@ -21,6 +21,7 @@ import { opensslVerify, pdf } from '../helpers/packages.js';
 import { as, ATTEST, events, holdConsultation, postAttest, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { acknowledgementOf, MEDCOM_DIR } from '../helpers/medcom.js';
 import { waitFor } from '../helpers/wait.js';
+import { runCli } from '../cli/helpers.js';
 import { loadMedcomPackages } from '../../src/medcom/packages.js';
 import { createMedcomValidator } from '../../src/medcom/validator.js';
 import { parseVansEnvelope, vansEnvelopeParts, vansEnvelopeStream } from '../../src/medcom/vans.js';
@@ -213,6 +214,48 @@ describe('MedCom CareCommunication to the GP', () => {
     assert.equal(shown.medcom.acknowledgement.code, 'ok');
   });
 
+  test('§9: the GP notice is a CareCommunication of its own, to the GP only, naming § 9; `medcom show` tells a lead what was sent', async () => {
+    const { caseId } = await send(g, 'kommune-101', {
+      gp: { ydernummer: '057584', name: 'Lægen' },
+      citizen: { cpr: '0505801234', name: 'Notits Borger' },
+    });
+    const who = (await settled(g, caseId)).assigned_to!;
+    const c = g.creds(who);
+    const res = await request(g.url)
+      .post(`/v1/cases/${caseId}/responses`)
+      .ca(g.ca)
+      .cert(c.cert)
+      .key(c.key)
+      .field(
+        'response',
+        JSON.stringify({ kind: 'gp-notice', content: { background: 'Kommunen følger anbefalingen om kontakt til egen læge.' } }),
+      )
+      .attach('document', pdf('notits'), { filename: 'notits.pdf', contentType: 'application/pdf' });
+    assert.equal(res.status, 201, res.text);
+    const messages = res.body.messages as { messageId: string; to: string; copy: boolean }[];
+    assert.deepEqual(
+      messages.map((m) => [m.to, m.copy]),
+      [['gp-057584', false]],
+      'to the GP only',
+    );
+    const id = messages[0]!.messageId;
+    await waitFor('handed over', async () => (await messageRow(id)).state === 'sent');
+    const bundle = JSON.parse((await fetchAsGp(id)).body.toString('utf8')) as Json;
+    assert.deepEqual(validate(bundle), [], 'the GP notice validates against the MedCom profiles');
+    const [communication] = ofType(bundle, 'Communication');
+    assert.match(communication!.payload[0].contentString, /§ 9/);
+    assert.equal(ofType(bundle, 'PractitionerRole')[0]!.code[0].text, 'Sundhedskoordinator', 'written by the coordinator');
+
+    const shown = await runCli(['medcom', 'show', id, '--as', 'lead-1', '--url', g.url], { DATA_DIR: g.dataDir });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.ok(shown.stdout.includes(`message      ${id} (MessageHeader.id), Bundle.id ${String(bundle.id)}`), shown.stdout);
+    assert.match(shown.stdout, /state +sent/);
+    assert.match(shown.stdout, /sends +1; current envelope [0-9a-f-]{36}/);
+    const refused = await runCli(['medcom', 'show', id, '--as', 'spec-eva', '--url', g.url], { DATA_DIR: g.dataDir });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /403/);
+  });
+
   test('a gp-system acknowledges only its own messages; an unknown acknowledgement is kept and reported, never a 5xx', async () => {
     const { caseId, specialist } = await assessedCase();
     const answer = await postAttest(g, specialist, caseId);
@@ -222,13 +265,18 @@ describe('MedCom CareCommunication to the GP', () => {
 
     const byVans = await postAck('vans-1', acknowledgementOf(bundle, 'ok'));
     assert.equal(byVans.body.outcome, 'unknown', 'the VANS provider does not acknowledge a party-transport message');
-    const unknown = await postAck('gp-057584', acknowledgementOf(bundle, 'ok', { respondsTo: randomUUID() }));
+    const stray = acknowledgementOf(bundle, 'ok', { respondsTo: randomUUID() }) as Json;
+    const unknown = await postAck('gp-057584', stray);
     assert.equal(unknown.status, 202);
     assert.equal(unknown.body.outcome, 'unknown');
     assert.equal((await messageRow(toGp.messageId)).state, 'sent', 'nothing applied');
     const listed = await as(g, 'lead-1').get('/v1/medcom/acknowledgements');
     assert.equal(listed.status, 200);
-    assert.ok((listed.body.items as Json[]).some((a) => a.ackId === unknown.body.ackId || a.respondsTo !== toGp.messageId));
+    const strayId = (stray.entry as Json[])[0]!.resource.id as string;
+    assert.ok(
+      (listed.body.items as Json[]).some((a) => a.ackId === strayId && a.from === 'gp-057584'),
+      'listed for team leads',
+    );
     assert.equal((await as(g, 'spec-eva').get('/v1/medcom/acknowledgements')).status, 403);
     assert.equal((await as(g, 'kommune-101').post('/v1/medcom/inbox').set('content-type', 'application/fhir+json').send('{}')).status, 403);
 
@@ -353,7 +401,42 @@ describe('MedCom CareCommunication to the GP', () => {
       assert.equal((await as(g, 'gp-evil').get('/v1/mailbox')).body.items.length, 0, 'nothing reached the claiming party');
       const leads = await as(g, 'lead-1').get('/v1/messages?state=no-recipient-system');
       assert.ok((leads.body.items as Json[]).some((m) => m.messageId === toGp.messageId && m.ydernummer === y));
+      const early = await as(g, 'lead-1').post(`/v1/messages/${toGp.messageId}/resolve`);
+      assert.equal(early.status, 409, 'not while the directory has no practice');
+      assert.match(early.body.detail, /GP_DIRECTORY_FILE/);
+      unresolved.push({ id: toGp.messageId, y, sentAt: answer.sentAt });
     }
+  });
+
+  const unresolved: { id: string; y: string; sentAt: string }[] = [];
+
+  test('a team lead resolves the copy once the directory knows the practice: the same instant, audited, sent', async () => {
+    const { id, sentAt } = unresolved.find((u) => u.y === '999999')!;
+    const file = join(dir, 'gp-directory.json');
+    const d = JSON.parse(readFileSync(file, 'utf8')) as { practices: Json[] };
+    d.practices.push({
+      ydernummer: '999999',
+      name: 'Ny praksis',
+      sor: '999991000016001',
+      ean: '5790000999996',
+      transport: { kind: 'party', partyId: 'gp-057584' },
+    });
+    writeFileSync(file, JSON.stringify(d));
+    assert.equal(g.gw.reload().gpDirectory, 'ok');
+    assert.equal((await as(g, 'spec-eva').post(`/v1/messages/${id}/resolve`)).status, 403);
+    const res = await as(g, 'lead-1').post(`/v1/messages/${id}/resolve`);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, { messageId: id, state: 'queued', to: 'gp-057584' });
+    assert.equal((await as(g, 'lead-1').post(`/v1/messages/${id}/resolve`)).status, 409, 'once');
+    await waitFor('handed over', async () => (await messageRow(id)).state === 'sent');
+    const bundle = JSON.parse((await fetchAsGp(id)).body.toString('utf8')) as Json;
+    assert.deepEqual(validate(bundle), []);
+    assert.equal(ofType(bundle, 'Communication')[0]!.sent, sentAt, '§15 stk. 2: the instant of the municipality’s message');
+    const audit = await g.gw.db.db.selectFrom('audit_log').select(['actor']).where('action', '=', 'gp-message-resolved').execute();
+    assert.deepEqual(
+      audit.map((a) => a.actor),
+      ['lead-1'],
+    );
   });
 
   test('MedCom’s 50 MB cap: an attest whose copy would exceed it is refused with 413 before anything is sent', async () => {

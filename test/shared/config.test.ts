@@ -31,6 +31,15 @@ const bad: Array<[string, Record<string, string>, RegExp]> = [
   ['receipt key without cert', { RECEIPT_KEY_FILE: '/k.pem' }, /RECEIPT_CERT_FILE and RECEIPT_KEY_FILE must be set together/],
   ['negative limit', { MAX_DOCUMENTS: '-1' }, /MAX_DOCUMENTS must be greater than 0/],
   ['document limit above package limit', { MAX_DOCUMENT_BYTES: '300000000' }, /MAX_DOCUMENT_BYTES must not exceed MAX_PACKAGE_BYTES/],
+  ['§15 stk. 2: production without a GP directory', { NODE_ENV: 'production' }, /GP_DIRECTORY_FILE must be set in production/],
+  ['two VANS transports at once', { VANS_OUTBOX_DIR: '/o', VANS_ENDPOINT_URL: 'https://vans.example' }, /set one, not both/],
+  [
+    'a VANS endpoint without the client certificate',
+    { VANS_ENDPOINT_URL: 'https://vans.example' },
+    /PUSH_CLIENT_CERT_FILE must be set when VANS_ENDPOINT_URL/,
+  ],
+  ['MedCom: more than 2 resends', { MEDCOM_MAX_RESENDS: '3' }, /MEDCOM_MAX_RESENDS must be at most 2/],
+  ['an EAN that is not 13 digits', { CLINICAL_FUNCTION_EAN: '57900' }, /CLINICAL_FUNCTION_EAN must be/],
 ];
 for (const [name, env, re] of bad) {
   test(`config: ${name} stops start-up with a message naming the variable`, () => {
@@ -40,6 +49,22 @@ for (const [name, env, re] of bad) {
     );
   });
 }
+
+test('config: the development parties come with the development GP directory and a VANS provider of two directories in DATA_DIR', () => {
+  const dev = loadConfig({ DATA_DIR: '/tmp/pk' });
+  assert.ok(dev.GP_DIRECTORY_FILE?.endsWith('config/gp-directory.dev.json'));
+  assert.equal(dev.VANS_OUTBOX_DIR, '/tmp/pk/vans/outbox');
+  assert.equal(dev.VANS_INBOX_DIR, '/tmp/pk/vans/inbox');
+  // a parties file of one's own: no directory (the development fallback), no VANS directories
+  const own = loadConfig({ PARTIES_FILE: '/x/parties.json' });
+  assert.equal(own.GP_DIRECTORY_FILE, undefined);
+  assert.equal(own.VANS_OUTBOX_DIR, undefined);
+  // production: nothing is filled in
+  const prod = loadConfig({ NODE_ENV: 'production', GP_DIRECTORY_FILE: '/etc/gp.json' });
+  assert.equal(prod.VANS_OUTBOX_DIR, undefined);
+  assert.equal(prod.MEDCOM_ACK_TIMEOUT_MS, 30 * 60_000);
+  assert.equal(prod.MEDCOM_MAX_RESENDS, 2);
+});
 
 test('config: every problem is listed at once', () => {
   try {
