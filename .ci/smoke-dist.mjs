@@ -201,7 +201,7 @@ const indent = (s) =>
     .join('\n');
 
 async function smoke() {
-  for (const f of ['dist/main.js', 'dist/cli/main.js', 'dist/storage/sqlite-writer.js']) {
+  for (const f of ['dist/main.js', 'dist/cli/main.js', 'dist/storage/sqlite-writer.js', 'dist/medcom/validator-process.js']) {
     if (!existsSync(join(ROOT, f))) fail(`${f} is missing: run \`npm run build\` first`);
   }
   say(`starting node dist/main.js (DATA_DIR ${dataDir}, QUEUE_PREFIX ${prefix})`);

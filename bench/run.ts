@@ -34,7 +34,11 @@
  *                is printed too. Every 10th response's two envelopes are read
  *                (GET /v1/mailbox/{id}) as soon as they are listed and checked
  *                (200, Message-Signature, JSON naming the message, case, sentAt
- *                and recipient, the PDF's SHA-256 in document.data). Needs Redis
+ *                and recipient, the PDF's SHA-256 in document.data; the GP's copy
+ *                is a MedCom CareCommunication, built and validated against
+ *                MedCom's profiles in the response's request: its
+ *                MessageHeader.id, Communication.sent and the attachment's
+ *                SHA-256). Needs Redis
  *                like routing; its keys (prefix bench-<hex>) are deleted at the end.
  *
  * The parts run in this order: intake, largeUpload, routing, delivery.

@@ -43,11 +43,11 @@ import { createDeliveryQueue, type DeliveryQueue } from '../queues/delivery.js';
 import type { PushTls } from './delivery/push.js';
 import { deliveryJob } from './delivery/types.js';
 import { createGpDirectory } from './parties/gp-directory.js';
-import { loadMedcomPackages } from './medcom/packages.js';
-import { createMedcomValidator } from './medcom/validator.js';
+import { startMedcomValidator } from './medcom/validator-client.js';
 import { createMedcomService, type MedcomService } from './medcom/service.js';
 import { parseVansEnvelope } from './medcom/vans.js';
-import { createInboxDirPoller } from './medcom/vans-transport.js';
+import { createInboxDirPoller, InboxRetryLater } from './medcom/vans-transport.js';
+import { Problem } from './shared/problem.js';
 import { createMedcomAckQueue, type MedcomAckQueue } from '../queues/medcom-acks.js';
 
 export interface TlsMaterial {
@@ -139,9 +139,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   const agreements = createAgreementStore(config.AGREEMENTS_FILE, log);
   const municipalities = loadMunicipalities();
   const gpDirectory = createGpDirectory(config.GP_DIRECTORY_FILE, parties, log);
-  // MedCom's profiles, loaded once: every message to a GP is validated against them before it is sent.
-  const medcomPackages = await loadMedcomPackages(config.MEDCOM_PACKAGES_DIR);
-  const medcomValidator = createMedcomValidator(medcomPackages);
+  // MedCom's profiles, in a validator process of their own: every message to a GP is validated before it is sent.
+  const medcomValidator = await startMedcomValidator(config.MEDCOM_PACKAGES_DIR, log);
   const tls = await resolveTls(config, parties, log);
   const masterKey = loadMasterKey({ file: config.STORAGE_KEY_FILE, dataDir: config.DATA_DIR, createIfMissing: !config.STORAGE_KEY_FILE });
   const opened = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log });
@@ -350,7 +349,13 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       log,
       handle: async (file) => {
         const env = parseVansEnvelope(file.bytes);
-        await medcom.receiveAcknowledgement({ id: 'vans-inbox', kind: 'vans-inbox' }, JSON.parse(env.data.toString('utf8')));
+        try {
+          await medcom.receiveAcknowledgement({ id: 'vans-inbox', kind: 'vans-inbox' }, JSON.parse(env.data.toString('utf8')));
+        } catch (err) {
+          // The validator is restarting: not the file's fault, so it waits for the next poll.
+          if (err instanceof Problem && err.status === 503) throw new InboxRetryLater(err.detail ?? err.message);
+          throw err;
+        }
       },
     });
     vansInbox.start();
@@ -444,6 +449,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       if (reminders) await reminders.close();
       await db.close();
       if (redis) await redis.close();
+      await medcomValidator.close();
       log.info('shut down');
     })();
     return closing;

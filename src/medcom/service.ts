@@ -32,7 +32,7 @@ import type { Party } from '../parties/parties.js';
 import type { GpDirectory, GpPractice } from '../parties/gp-directory.js';
 import { appendAudit } from '../audit/audit.js';
 import { openSmall, sealSmall } from '../storage/crypto.js';
-import { notFound, tooLarge, unprocessable } from '../shared/problem.js';
+import { notFound, tooLarge, unavailable, unprocessable } from '../shared/problem.js';
 import { buildCareCommunication, CARE_COMMUNICATION_CATEGORY, MAX_CARE_COMMUNICATION_BYTES } from './carecommunication.js';
 import { createMedcomStore, type AckRow, type MedcomMessageRow } from './store.js';
 import { transmitMedcom } from './transport.js';
@@ -43,8 +43,9 @@ export type { VansTransport } from './transport.js';
 export type { MedcomParts, ValidationIssue } from './types.js';
 export type { GpPractice };
 
+/** The validator (its own process, src/medcom/validator-client.ts); a rejection means it could not validate now. */
 export interface MedcomValidatorLike {
-  validate(resource: unknown): ValidationIssue[];
+  validate(resource: unknown): Promise<ValidationIssue[]>;
 }
 
 export interface ClinicalFunction {
@@ -130,7 +131,19 @@ export function createMedcomService(deps: MedcomServiceDeps) {
    * The Bundle of one GP message, validated. Throws 413 when MedCom's cap is
    * exceeded (before anything is stored or sent).
    */
-  function prepareGpMessage(input: {
+  /** The validator's errors, or 503 when it could not validate now: nothing unvalidated is ever sent or applied. */
+  async function errorsOf(resource: unknown, what: string): Promise<ValidationIssue[]> {
+    let issues: ValidationIssue[];
+    try {
+      issues = await deps.validator.validate(resource);
+    } catch (err) {
+      log.error({ err }, 'MedCom validation unavailable');
+      throw unavailable(`MedCom validation is unavailable right now (${(err as Error).message}); ${what}. Try again shortly.`);
+    }
+    return issues.filter((i) => i.severity === 'error');
+  }
+
+  async function prepareGpMessage(input: {
     messageId: string;
     sentAt: string;
     kind: GpMessageKind;
@@ -139,7 +152,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     patient: { cpr: string; name: string };
     author: { name: string; role: 'specialist' | 'coordinator' | 'team-lead' };
     documentSize: number;
-  }): PreparedGpMessage {
+  }): Promise<PreparedGpMessage> {
     const cf = deps.clinicalFunction;
     const w = wording(input.kind, cf.name, input.seniorPension);
     const bundleId = randomUUID();
@@ -163,7 +176,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
         'medcom-too-large',
       );
     }
-    const issues = deps.validator.validate(built.bundleForValidation).filter((i) => i.severity === 'error');
+    const issues = await errorsOf(built.bundleForValidation, 'nothing was sent');
     const parts: MedcomParts = {
       head: built.parts.head,
       tail: built.parts.tail,
@@ -266,8 +279,8 @@ export function createMedcomService(deps: MedcomServiceDeps) {
   }
 
   /** The fields of an Acknowledgement that matter here; throws 422 on anything else. */
-  function readAcknowledgement(bundle: unknown) {
-    const issues = deps.validator.validate(bundle).filter((i) => i.severity === 'error');
+  async function readAcknowledgement(bundle: unknown) {
+    const issues = await errorsOf(bundle, 'the acknowledgement was not recorded');
     const b = bundle as {
       id?: string;
       entry?: {
@@ -317,7 +330,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     from: { id: string; kind: Party['kind'] | 'vans-inbox' },
     bundle: unknown,
   ): Promise<{ outcome: 'applied' | 'duplicate' | 'unknown'; messageId: string | null; code: string; state?: MessageState }> {
-    const a = readAcknowledgement(bundle);
+    const a = await readAcknowledgement(bundle);
     const at = now().toISOString();
     const base = { ackId: a.ackId, respondsTo: a.respondsTo, code: a.code, from: from.id };
     if (await store.ackById(a.ackId)) {

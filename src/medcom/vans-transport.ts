@@ -141,11 +141,19 @@ export interface InboxFile {
   bytes: Buffer;
 }
 
+/** Thrown by an inbox handler that cannot handle a file now (e.g. the validator is restarting): the file stays for the next poll. */
+export class InboxRetryLater extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InboxRetryLater';
+  }
+}
+
 export interface InboxDirPollerOptions {
   dir: string;
   /** pause between the end of one poll and the start of the next */
   intervalMs: number;
-  /** handles one file; a throw moves the file to failed/ */
+  /** handles one file; a throw moves the file to failed/, an InboxRetryLater leaves it for the next poll */
   handle: (file: InboxFile) => Promise<void>;
   log: InboxLog;
   /** bigger files go to failed/ unread; default 10 MB (VANS_INBOUND_MAX_BYTES) */
@@ -201,7 +209,7 @@ export function createInboxDirPoller(opts: InboxDirPollerOptions): InboxDirPolle
   }
 
   /** Handle a file this instance has claimed, then move it. */
-  async function processClaim(claim: string, name: string, token: string): Promise<'processed' | 'failed' | 'lost'> {
+  async function processClaim(claim: string, name: string, token: string): Promise<'processed' | 'failed' | 'lost' | 'deferred'> {
     mine.add(claim);
     const beat = () => {
       const now = new Date();
@@ -222,6 +230,12 @@ export function createInboxDirPoller(opts: InboxDirPollerOptions): InboxDirPolle
         if (errCode(err) === 'ENOENT') {
           log.warn({ file: name }, 'inbox file claim lost to another instance');
           return 'lost';
+        }
+        if (err instanceof InboxRetryLater) {
+          // Back under its own name: the next poll (of any instance) tries again.
+          await rename(claim, path.join(dir, name)).catch(() => undefined);
+          log.warn({ file: name, err: message(err) }, 'inbox file left for the next poll');
+          return 'deferred';
         }
         outcome = 'failed';
         log.error({ file: name, err: message(err) }, 'inbox file failed');

@@ -134,7 +134,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       const parts: MedcomParts = { head: '', tail: '', medcom: { senderEan: '', receiverEan: '', category: '' } };
       return { m, parts, sha256: '', size: 0, signature: Buffer.alloc(0), medcom: { bundleId: '', transport: null, envelopeId: '' } };
     }
-    const prepared = deps.medcom.prepareGpMessage({
+    const prepared = await deps.medcom.prepareGpMessage({
       messageId: m.messageId,
       sentAt,
       kind,

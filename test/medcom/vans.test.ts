@@ -28,7 +28,13 @@ import {
   vansSentDateTime,
   type VansEnvelopeFields,
 } from '../../src/medcom/vans.js';
-import { createInboxDirPoller, postEnvelope, writeEnvelopeToOutbox, type InboxLog } from '../../src/medcom/vans-transport.js';
+import {
+  createInboxDirPoller,
+  InboxRetryLater,
+  postEnvelope,
+  writeEnvelopeToOutbox,
+  type InboxLog,
+} from '../../src/medcom/vans-transport.js';
 import { pushEnvelope } from '../../src/delivery/push.js';
 import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
 import { waitFor, stayFor } from '../helpers/wait.js';
@@ -493,6 +499,27 @@ describe('the VANS inbox directory poller', () => {
     drop(dir, 'a.xml', '<x>again</x>');
     assert.deepEqual(await poller.pollOnce(), { processed: 1, failed: 0 });
     assert.equal(readdirSync(join(dir, 'processed')).filter((n) => n.startsWith('a.')).length, 2);
+    await poller.stop();
+  });
+
+  test('a handler that cannot handle a file now (InboxRetryLater) leaves it for the next poll, not in failed/', async () => {
+    const dir = freshDir('inbox');
+    drop(dir, 'ack.xml');
+    let ready = false;
+    const poller = createInboxDirPoller({
+      dir,
+      intervalMs: 10_000,
+      log: captureLog(),
+      handle: async () => {
+        if (!ready) throw new InboxRetryLater('the validator is restarting');
+      },
+    });
+    assert.deepEqual(await poller.pollOnce(), { processed: 0, failed: 0 });
+    assert.ok(readdirSync(dir).includes('ack.xml'), 'back under its own name');
+    assert.deepEqual(readdirSync(join(dir, 'failed')), []);
+    ready = true;
+    assert.deepEqual(await poller.pollOnce(), { processed: 1, failed: 0 });
+    assert.deepEqual(readdirSync(join(dir, 'processed')), ['ack.xml']);
     await poller.stop();
   });
 
