@@ -490,10 +490,26 @@ async function routingCase(agent: https.Agent, port: number): Promise<PostedCase
   return { caseId: body.caseId, receivedAt: body.receivedAt };
 }
 
+let deliveryCitizens = 0;
+
+/**
+ * A citizen of its own per case: a second attest for the same citizen needs an overall assessment (§14 stk. 4),
+ * which is not what this benchmark measures. Valid CPR dates 1960–1999, one per case.
+ */
+function deliveryCitizen(): { cpr: string; name: string } {
+  const n = deliveryCitizens++;
+  const two = (x: number) => String(x).padStart(2, '0');
+  return {
+    cpr: `${two(1 + (n % 28))}${two(1 + (Math.floor(n / 28) % 12))}${two(60 + (Math.floor(n / 336) % 40))}1234`,
+    name: 'Bench Borger',
+  };
+}
+
 /** Posts one complete clinical-assessment case (a specialist's work; the GP with a registered system); its caseId. */
 async function deliveryCase(agent: https.Agent, port: number): Promise<string> {
   const m = {
     ...manifest(),
+    citizen: deliveryCitizen(),
     service: 'clinical-assessment',
     caseType: 'ressourceforloeb',
     gp: { ydernummer: DELIVERY_GP_YDERNUMMER, name: 'Lægehuset' },

@@ -339,8 +339,12 @@ export function createMedcomService(deps: MedcomServiceDeps) {
       return { outcome: 'duplicate', messageId: null, code: a.code };
     }
     const m = await store.message(a.respondsTo);
+    // Only a message that was sent can be acknowledged, and only by its side: a gp-system its own, VANS what went through VANS.
     const mayAcknowledge =
-      m !== undefined && (from.kind === 'gp-system' ? m.transport === 'party' && m.recipient_party_id === from.id : m.transport === 'vans');
+      m !== undefined &&
+      m.state !== 'invalid' &&
+      m.state !== 'no-recipient-system' &&
+      (from.kind === 'gp-system' ? m.transport === 'party' && m.recipient_party_id === from.id : m.transport === 'vans');
     const details = a.outcomeIssues ? sealSmall(deps.masterKey, Buffer.from(JSON.stringify(a.outcomeIssues))).toString('base64') : null;
     const row: AckRow = {
       id: a.ackId,

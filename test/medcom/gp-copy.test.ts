@@ -497,5 +497,16 @@ describe('an invalid Bundle is never sent', () => {
     const shown = await as(g, 'lead-1').get(`/v1/medcom/messages/${toGp.messageId}`);
     assert.ok((shown.body.validationIssues as Json[]).some((i) => String(i.location).includes('identifier')));
     assert.match(await g.gw.metrics.getSingleMetricAsString('postkasse_medcom_invalid_total'), /postkasse_medcom_invalid_total 1/);
+    // a message never sent cannot be acknowledged: kept as unknown, the state stays
+    const example = (await loadMedcomPackages(MEDCOM_DIR)).examples.find(
+      (e) => e.packageName.includes('carecommunication') && (e.resource as { resourceType?: string }).resourceType === 'Bundle',
+    )!.resource;
+    const ack = await as(g, 'gp-057584')
+      .post('/v1/medcom/inbox')
+      .set('content-type', 'application/fhir+json')
+      .send(JSON.stringify(acknowledgementOf(example, 'ok', { respondsTo: toGp.messageId })));
+    assert.equal(ack.status, 202, ack.text);
+    assert.equal(ack.body.outcome, 'unknown');
+    assert.equal((await as(g, 'lead-1').get(`/v1/medcom/messages/${toGp.messageId}`)).body.state, 'invalid');
   });
 });
