@@ -139,11 +139,28 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   const agreements = createAgreementStore(config.AGREEMENTS_FILE, log);
   const municipalities = loadMunicipalities();
   const gpDirectory = createGpDirectory(config.GP_DIRECTORY_FILE, parties, log);
-  // MedCom's profiles, in a validator process of their own: every message to a GP is validated before it is sent.
-  const medcomValidator = await startMedcomValidator(config.MEDCOM_PACKAGES_DIR, log);
   const tls = await resolveTls(config, parties, log);
+  if (config.VANS_ENDPOINT_URL && !tls.push) {
+    throw new Error(
+      'VANS_ENDPOINT_URL needs the gateway’s client certificate to authenticate to the VANS provider: set PUSH_CLIENT_CERT_FILE and PUSH_CLIENT_KEY_FILE',
+    );
+  }
+  // MedCom's profiles, in a validator process of their own (every message to a GP is validated before it is
+  // sent); it loads while the database opens, and a start-up that fails later stops it again.
+  const validatorStarting = startMedcomValidator(config.MEDCOM_PACKAGES_DIR, log);
+  validatorStarting.catch(() => undefined); // its failure is reported where it is awaited, below
+  const stopValidator = () =>
+    validatorStarting.then(
+      (v) => v.close(),
+      () => undefined,
+    );
   const masterKey = loadMasterKey({ file: config.STORAGE_KEY_FILE, dataDir: config.DATA_DIR, createIfMissing: !config.STORAGE_KEY_FILE });
-  const opened = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log });
+  const opened = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log }).catch(
+    async (e: unknown) => {
+      await stopValidator();
+      throw e;
+    },
+  );
   const db = opts.wrapWriter ? { ...opened, writer: opts.wrapWriter(opened.writer) } : opened;
   // The first receipt should not wait for the SQLite writer thread to start.
   await db.writer.start();
@@ -169,8 +186,17 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       redis = await connectRedis({ url: config.REDIS_URL, startPrivate: config.START_REDIS === 'auto', dataDir: config.DATA_DIR, log });
     } catch (e) {
       await db.close();
+      await stopValidator();
       throw e;
     }
+  }
+  let medcomValidator: Awaited<typeof validatorStarting>;
+  try {
+    medcomValidator = await validatorStarting;
+  } catch (e) {
+    await db.close();
+    if (redis) await redis.close();
+    throw e;
   }
 
   const metrics = new Registry();

@@ -180,13 +180,6 @@ const envSchema = z
         message: 'VANS_OUTBOX_DIR and VANS_ENDPOINT_URL are two ways to hand envelopes to the VANS provider: set one, not both',
       });
     }
-    if (c.VANS_ENDPOINT_URL && !c.PUSH_CLIENT_CERT_FILE) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['PUSH_CLIENT_CERT_FILE'],
-        message: 'PUSH_CLIENT_CERT_FILE must be set when VANS_ENDPOINT_URL is set (the gateway authenticates to the VANS provider with it)',
-      });
-    }
     if (c.MAX_DOCUMENT_BYTES > c.MAX_PACKAGE_BYTES) {
       ctx.addIssue({ code: 'custom', path: ['MAX_DOCUMENT_BYTES'], message: 'MAX_DOCUMENT_BYTES must not exceed MAX_PACKAGE_BYTES' });
     }

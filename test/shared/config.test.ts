@@ -33,11 +33,6 @@ const bad: Array<[string, Record<string, string>, RegExp]> = [
   ['document limit above package limit', { MAX_DOCUMENT_BYTES: '300000000' }, /MAX_DOCUMENT_BYTES must not exceed MAX_PACKAGE_BYTES/],
   ['§15 stk. 2: production without a GP directory', { NODE_ENV: 'production' }, /GP_DIRECTORY_FILE must be set in production/],
   ['two VANS transports at once', { VANS_OUTBOX_DIR: '/o', VANS_ENDPOINT_URL: 'https://vans.example' }, /set one, not both/],
-  [
-    'a VANS endpoint without the client certificate',
-    { VANS_ENDPOINT_URL: 'https://vans.example' },
-    /PUSH_CLIENT_CERT_FILE must be set when VANS_ENDPOINT_URL/,
-  ],
   ['MedCom: more than 2 resends', { MEDCOM_MAX_RESENDS: '3' }, /MEDCOM_MAX_RESENDS must be at most 2/],
   ['an EAN that is not 13 digits', { CLINICAL_FUNCTION_EAN: '57900' }, /CLINICAL_FUNCTION_EAN must be/],
 ];
