@@ -210,6 +210,13 @@ function wallClock(ms: number): WallClock {
   };
 }
 
+/** The Copenhagen wall-clock time of an instant, `YYYY-MM-DDTHH:mm:ss` (no offset). */
+export function localDateTime(instant: string | Date | number): string {
+  const w = wallClock(toMs(instant, 'localDateTime'));
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${String(w.year).padStart(4, '0')}-${two(w.month)}-${two(w.day)}T${two(w.hour)}:${two(w.minute)}:${two(w.second)}`;
+}
+
 /** Offset of Europe/Copenhagen from UTC at instant `ms`, in ms (3_600_000 in winter, 7_200_000 in summer). */
 export function copenhagenOffsetMs(ms: number): number {
   const w = wallClock(ms);

@@ -23,7 +23,7 @@ import { appendAudit } from '../audit/audit.js';
 import { notFound, unprocessable, type FieldError } from '../shared/problem.js';
 import { computeClock, validateExtension } from './engine.js';
 import { toClockEvents, type StoredEvent } from './events.js';
-import { atRiskInstant, isInstantString, localDate, toUtcIso } from './calendar.js';
+import { atRiskInstant, isInstantString, localDate, localDateTime, toUtcIso } from './calendar.js';
 import { isDateString } from '../shared/identifiers.js';
 import type { Agreement, AgreementLookup, Clock, Service, SupplementaryService } from './types.js';
 
@@ -686,6 +686,6 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
   };
 }
 
-export { atRiskInstant, localDate };
+export { atRiskInstant, localDate, localDateTime };
 
 export type DeadlineService = ReturnType<typeof createDeadlineService>;

@@ -18,14 +18,18 @@ export const messageStateSchema = z.enum([
   'no-recipient-system',
 ]);
 
+/** What every listing says of a message. */
+const messageItem = z.object({
+  messageId: z.string().uuid(),
+  caseId: z.string().uuid(),
+  kind: z.string(),
+  copy: z.boolean(),
+  sentAt: z.string(),
+});
+
 export const mailboxListSchema = z.object({
   items: z.array(
-    z.object({
-      messageId: z.string().uuid(),
-      caseId: z.string().uuid(),
-      kind: z.string(),
-      copy: z.boolean(),
-      sentAt: z.string(),
+    messageItem.extend({
       mediaType: z
         .enum(['application/json', 'application/fhir+json'])
         .describe('application/fhir+json: a MedCom CareCommunication (messages to GPs); application/json: the JSON envelope'),
@@ -52,12 +56,7 @@ export const ackAnswerSchema = z.object({ messageId: z.string().uuid(), state: m
 
 export const undeliveredListSchema = z.object({
   items: z.array(
-    z.object({
-      messageId: z.string().uuid(),
-      caseId: z.string().uuid(),
-      kind: z.string(),
-      copy: z.boolean(),
-      sentAt: z.string(),
+    messageItem.extend({
       to: z.string().nullable(),
       ydernummer: z.string().nullable(),
       pushAttempts: z.number(),

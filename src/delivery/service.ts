@@ -72,16 +72,18 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
     return envelopeStream(parts, await deps.blobs.get(await store.documentBlobKey(m.response_id)));
   }
 
+  /** What every listing says of a message. */
+  const item = (r: Pick<MessageRow, 'id' | 'case_id' | 'kind' | 'copy' | 'sent_at'>) => ({
+    messageId: r.id,
+    caseId: r.case_id,
+    kind: r.kind,
+    copy: r.copy === 1,
+    sentAt: r.sent_at,
+  });
+
   async function mailbox(party: Party) {
     const rows = await store.unacknowledged(party.id);
-    return rows.map((r) => ({
-      messageId: r.id,
-      caseId: r.case_id,
-      kind: r.kind,
-      copy: r.copy === 1,
-      sentAt: r.sent_at,
-      mediaType: mediaTypeOf(r),
-    }));
+    return rows.map((r) => ({ ...item(r), mediaType: mediaTypeOf(r) }));
   }
 
   /** The addressee reads a message: the read is audited first. */
@@ -134,11 +136,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
   async function undelivered(state: LeadListState) {
     const rows = await store.inState(state);
     return rows.map((r) => ({
-      messageId: r.id,
-      caseId: r.case_id,
-      kind: r.kind,
-      copy: r.copy === 1,
-      sentAt: r.sent_at,
+      ...item(r),
       to: r.recipient_party_id,
       ydernummer: r.recipient_ydernummer,
       pushAttempts: Number(r.push_attempts),

@@ -32,7 +32,7 @@
  * construction).
  */
 import { randomUUID } from 'node:crypto';
-import { splitAround } from '../shared/base64-stream.js';
+import { partsSize, splitAround } from '../shared/base64-stream.js';
 
 export const CARE_COMMUNICATION_DEFINITION =
   'http://medcomfhir.dk/ig/messagedefinitions/MessageDefinition/MedComCareCommunicationMessageDefinition|5.0';
@@ -102,11 +102,6 @@ export interface CareCommunicationBundle {
   parts: { head: string; tail: string };
   /** exact length of the Bundle's bytes */
   size: number;
-}
-
-/** Length of the base64 text of `n` bytes. */
-export function base64Length(n: number): number {
-  return 4 * Math.ceil(n / 3);
 }
 
 /** "Anna Marie Holm" → family "Holm", given ["Anna", "Marie"] (a single word is the family name). */
@@ -291,7 +286,7 @@ export function buildCareCommunication(input: CareCommunicationInput): CareCommu
     entry: resources.map((r) => ({ fullUrl: `${input.fhirBaseUrl}/${r.type}/${r.id}`, resource: r.resource })),
   };
   const parts = splitAround(JSON.stringify(bundle), token);
-  const size = Buffer.byteLength(parts.head) + base64Length(input.attachment.size) + Buffer.byteLength(parts.tail);
+  const size = partsSize(parts, input.attachment.size);
   const bundleForValidation = JSON.parse(`${parts.head}JVBERi0xLjQK${parts.tail}`) as Record<string, unknown>;
   return { bundleForValidation, parts, size };
 }

@@ -57,7 +57,8 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { base64Encoder } from '../shared/base64-stream.js';
+import { base64Encoder, partsSize } from '../shared/base64-stream.js';
+import { localDateTime } from '../deadlines/service.js';
 
 export const VANS_NAMESPACE = 'urn:oio:medcom:vans-envelope:1.0.4';
 
@@ -136,27 +137,10 @@ export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
-const COPENHAGEN = new Intl.DateTimeFormat('en-GB', {
-  timeZone: 'Europe/Copenhagen',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
-
 /** SentDateTime: Copenhagen local time, `YYYY-MM-DDTHH:mm:ss`, no offset (as MedCom's example). */
 export function vansSentDateTime(d: Date): string {
   if (!(d instanceof Date) || !Number.isFinite(d.getTime())) throw new VansEnvelopeError('VANSEnvelope: sentAt is not a valid date');
-  const p: Record<string, string> = {};
-  for (const part of COPENHAGEN.formatToParts(d)) p[part.type] = part.value;
-  return `${p.year!.padStart(4, '0')}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
-}
-
-function base64Length(n: number): number {
-  return 4 * Math.ceil(n / 3);
+  return localDateTime(d);
 }
 
 function text(field: string, value: string, max = 255): string {
@@ -211,7 +195,7 @@ export function vansEnvelopeParts(f: VansEnvelopeFields): VansEnvelopeParts {
 
 /** The exact byte length of the complete envelope around a payload of `payloadSize` bytes. */
 export function vansEnvelopeSize(parts: VansEnvelopeParts, payloadSize: number): number {
-  return Buffer.byteLength(parts.head, 'utf8') + base64Length(payloadSize) + Buffer.byteLength(parts.tail, 'utf8');
+  return partsSize(parts, payloadSize);
 }
 
 /** Passes bytes through, failing when their count differs from `expected` (when given). */

@@ -13,6 +13,11 @@ export interface Parts {
   tail: string;
 }
 
+/** The exact byte length of `head + base64(payload) + tail` for a payload of `payloadBytes` bytes. */
+export function partsSize(parts: Parts, payloadBytes: number): number {
+  return Buffer.byteLength(parts.head, 'utf8') + 4 * Math.ceil(payloadBytes / 3) + Buffer.byteLength(parts.tail, 'utf8');
+}
+
 /** `text` split around the one occurrence of `token`: what goes before and after the document's base64 data. */
 export function splitAround(text: string, token: string): Parts {
   const at = text.indexOf(token);

@@ -8,8 +8,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropQueueKeys, startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -18,6 +16,7 @@ import { as, postAttest, send, settled, writeRoutingParties } from '../helpers/s
 import { stayFor, waitFor } from '../helpers/wait.js';
 import { ensureDevPki } from '../../src/pki/devpki.js';
 import { parsePartiesFile } from '../../src/parties/parties.js';
+import { startMtlsReceiver } from '../helpers/receiver.js';
 import { retryDelay } from '../../queues/delivery.js';
 
 const cpr = () => `0404${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
@@ -32,47 +31,29 @@ interface Hit {
 
 /** A receiver like a municipality's: mTLS with the gateway's client certificate required; `failFirst` 503s per message. */
 async function startReceiver(pki: { serverCert: string; serverKey: string; caCert: string }) {
-  const hits: Hit[] = [];
-  const tries = new Map<string, number>();
   let failFirst = 0;
   let alwaysFail = false;
-  const server = https.createServer(
-    {
-      cert: readFileSync(pki.serverCert),
-      key: readFileSync(pki.serverKey),
-      ca: readFileSync(pki.caCert),
-      requestCert: true,
-      rejectUnauthorized: true,
-    },
-    (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const messageId = String(req.headers['message-id']);
-        const n = (tries.get(messageId) ?? 0) + 1;
-        tries.set(messageId, n);
-        const cert = (req.socket as TLSSocket).getPeerCertificate();
-        hits.push({
-          messageId,
-          signature: String(req.headers['message-signature']),
-          body: Buffer.concat(chunks),
-          clientCn: String(cert.subject?.CN),
-          path: req.url ?? '',
-        });
-        const fail = alwaysFail || n <= failFirst;
-        res.writeHead(fail ? 503 : 204).end();
-      });
-    },
-  );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const idOfHit = (h: { headers: Record<string, unknown> }) => String(h.headers['message-id']);
+  const r = await startMtlsReceiver(pki, (hit, all) => {
+    const n = all.filter((h) => idOfHit(h) === idOfHit(hit)).length;
+    return alwaysFail || n <= failFirst ? 503 : 204;
+  });
   return {
-    url: (name: string) => `https://127.0.0.1:${(server.address() as { port: number }).port}/inbox/${name}`,
-    hits,
+    url: (name: string) => r.url(`/inbox/${name}`),
+    get hits(): Hit[] {
+      return r.hits.map((h) => ({
+        messageId: idOfHit(h),
+        signature: String(h.headers['message-signature']),
+        body: h.body,
+        clientCn: h.clientCn,
+        path: h.path,
+      }));
+    },
     set(o: { failFirst?: number; alwaysFail?: boolean }) {
       if (o.failFirst !== undefined) failFirst = o.failFirst;
       if (o.alwaysFail !== undefined) alwaysFail = o.alwaysFail;
     },
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: r.close,
   };
 }
 

@@ -131,6 +131,22 @@ export async function holdConsultation(g: TestGateway, who: string, caseId: stri
  * The assignee holds today's consultation and returns a specialist attest with `document` (§13 stk. 2, §15 stk. 2):
  * the municipality's message and the GP's copy. Returns the 201's body.
  */
+/** `staff` posts a response to the case: the `response` part (JSON, or a raw string) and the document (none when null). */
+export function respond(
+  g: TestGateway,
+  staff: string,
+  caseId: string,
+  response: unknown,
+  doc: Buffer | null = pdf('attest'),
+  opts: { docType?: string } = {},
+) {
+  const c = g.creds(staff);
+  let r = request(g.url).post(`/v1/cases/${caseId}/responses`).ca(g.ca).cert(c.cert).key(c.key);
+  r = r.field('response', typeof response === 'string' ? response : JSON.stringify(response));
+  if (doc) r = r.attach('document', doc, { filename: 'attest.pdf', contentType: opts.docType ?? 'application/pdf' });
+  return r;
+}
+
 export async function postAttest(
   g: TestGateway,
   who: string,
@@ -138,14 +154,7 @@ export async function postAttest(
   document: Buffer = pdf('attest'),
 ): Promise<{ sentAt: string; messages: { messageId: string; to: string | null; copy: boolean; state: string }[] }> {
   await holdConsultation(g, who, caseId);
-  const c = g.creds(who);
-  const res = await request(g.url)
-    .post(`/v1/cases/${caseId}/responses`)
-    .ca(g.ca)
-    .cert(c.cert)
-    .key(c.key)
-    .field('response', JSON.stringify({ kind: 'specialist-attest', content: ATTEST }))
-    .attach('document', document, { filename: 'attest.pdf', contentType: 'application/pdf' });
+  const res = await respond(g, who, caseId, { kind: 'specialist-attest', content: ATTEST }, document);
   if (res.status !== 201) throw new Error(`specialist attest answered ${res.status}: ${res.text}`);
   return res.body;
 }

@@ -15,10 +15,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { opensslVerify, pdf } from '../helpers/packages.js';
-import { as, ATTEST, events, holdConsultation, postAttest, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { as, ATTEST, events, holdConsultation, postAttest, respond, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { acknowledgementOf, MEDCOM_DIR } from '../helpers/medcom.js';
 import { waitFor } from '../helpers/wait.js';
 import { runCli } from '../cli/helpers.js';
@@ -220,17 +219,13 @@ describe('MedCom CareCommunication to the GP', () => {
       citizen: { cpr: '0505801234', name: 'Notits Borger' },
     });
     const who = (await settled(g, caseId)).assigned_to!;
-    const c = g.creds(who);
-    const res = await request(g.url)
-      .post(`/v1/cases/${caseId}/responses`)
-      .ca(g.ca)
-      .cert(c.cert)
-      .key(c.key)
-      .field(
-        'response',
-        JSON.stringify({ kind: 'gp-notice', content: { background: 'Kommunen følger anbefalingen om kontakt til egen læge.' } }),
-      )
-      .attach('document', pdf('notits'), { filename: 'notits.pdf', contentType: 'application/pdf' });
+    const res = await respond(
+      g,
+      who,
+      caseId,
+      { kind: 'gp-notice', content: { background: 'Kommunen følger anbefalingen om kontakt til egen læge.' } },
+      pdf('notits'),
+    );
     assert.equal(res.status, 201, res.text);
     const messages = res.body.messages as { messageId: string; to: string; copy: boolean }[];
     assert.deepEqual(
@@ -443,14 +438,7 @@ describe('MedCom CareCommunication to the GP', () => {
     const { caseId, specialist } = await assessedCase();
     await holdConsultation(g, specialist, caseId);
     const big = Buffer.concat([pdf('stor'), Buffer.alloc(38_000_000, 0x20)]);
-    const c = g.creds(specialist);
-    const res = await request(g.url)
-      .post(`/v1/cases/${caseId}/responses`)
-      .ca(g.ca)
-      .cert(c.cert)
-      .key(c.key)
-      .field('response', JSON.stringify({ kind: 'specialist-attest', content: ATTEST }))
-      .attach('document', big, { filename: 'attest.pdf', contentType: 'application/pdf' });
+    const res = await respond(g, specialist, caseId, { kind: 'specialist-attest', content: ATTEST }, big);
     assert.equal(res.status, 413, res.text);
     assert.match(res.body.type, /medcom-too-large/);
     assert.match(res.body.detail, /50 MB/);

@@ -9,14 +9,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { postAttest, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { MEDCOM_DIR } from '../helpers/medcom.js';
 import { waitFor } from '../helpers/wait.js';
+import { startMtlsReceiver } from '../helpers/receiver.js';
 import { ensureDevPki } from '../../src/pki/devpki.js';
 import { parsePartiesFile } from '../../src/parties/parties.js';
 import { parseVansEnvelope } from '../../src/medcom/vans.js';
@@ -24,8 +23,7 @@ import { parseVansEnvelope } from '../../src/medcom/vans.js';
 describe('VANS_ENDPOINT_URL', () => {
   let dir: string;
   let g: TestGateway;
-  let server: https.Server;
-  const hits: { contentType: string; clientCn: string; body: Buffer }[] = [];
+  let receiver: Awaited<ReturnType<typeof startMtlsReceiver>>;
   const failFirst = 1;
 
   before(async () => {
@@ -35,28 +33,7 @@ describe('VANS_ENDPOINT_URL', () => {
     const partiesFile = writeRoutingParties(dir);
     // The dev PKI first: the VANS provider's server trusts the gateway's client certificate from it.
     const pki = await ensureDevPki(join(dataDir, 'pki'), parsePartiesFile(JSON.parse(readFileSync(partiesFile, 'utf8'))));
-    server = https.createServer(
-      {
-        cert: readFileSync(pki.serverCert),
-        key: readFileSync(pki.serverKey),
-        ca: readFileSync(pki.caCert),
-        requestCert: true,
-        rejectUnauthorized: true,
-      },
-      (req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          hits.push({
-            contentType: String(req.headers['content-type']),
-            clientCn: String((req.socket as TLSSocket).getPeerCertificate().subject?.CN),
-            body: Buffer.concat(chunks),
-          });
-          res.writeHead(hits.length <= failFirst ? 503 : 202).end();
-        });
-      },
-    );
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    receiver = await startMtlsReceiver(pki, (_hit, hits) => (hits.length <= failFirst ? 503 : 202));
     const directory = join(dir, 'gp.json');
     writeFileSync(
       directory,
@@ -71,7 +48,7 @@ describe('VANS_ENDPOINT_URL', () => {
         PARTIES_FILE: partiesFile,
         GP_DIRECTORY_FILE: directory,
         MEDCOM_PACKAGES_DIR: MEDCOM_DIR,
-        VANS_ENDPOINT_URL: `https://127.0.0.1:${(server.address() as { port: number }).port}/vans/in`,
+        VANS_ENDPOINT_URL: receiver.url('/vans/in'),
         DELIVERY_RETRY_BASE_MS: '200',
         DELIVERY_RETRY_MAX_MS: '400',
       },
@@ -79,7 +56,7 @@ describe('VANS_ENDPOINT_URL', () => {
   });
   after(async () => {
     await g?.close();
-    await new Promise<void>((r) => server?.close(() => r()));
+    await receiver?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -93,8 +70,9 @@ describe('VANS_ENDPOINT_URL', () => {
     const copy = messages.find((m) => m.copy)!;
     const row = () => g.gw.db.db.selectFrom('messages').selectAll().where('id', '=', copy.messageId).executeTakeFirstOrThrow();
     await waitFor('handed to VANS after one failed POST', async () => (await row()).state === 'sent', { timeoutMs: 15_000 });
+    const { hits } = receiver;
     assert.equal(hits.length, 2, 'a 503, then accepted');
-    assert.ok(hits.every((h) => h.contentType === 'application/xml'));
+    assert.ok(hits.every((h) => h.headers['content-type'] === 'application/xml'));
     assert.ok(
       hits.every((h) => h.clientCn === 'Postkasse gateway client (dev)'),
       'the gateway’s client certificate',

@@ -12,8 +12,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
-import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -37,6 +35,7 @@ import {
 } from '../../src/medcom/vans-transport.js';
 import { pushEnvelope } from '../../src/delivery/push.js';
 import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
+import { startMtlsReceiver, type Hit } from '../helpers/receiver.js';
 import { waitFor, stayFor } from '../helpers/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pk-vans-'));
@@ -374,9 +373,9 @@ describe('the VANS outbox directory', () => {
 describe('posting to a VANS provider over mutual TLS', () => {
   let pki: DevPki;
   let other: DevPki;
-  let server: https.Server;
+  let receiver: Awaited<ReturnType<typeof startMtlsReceiver>>;
   let url: string;
-  const hits: { headers: Record<string, string | string[] | undefined>; body: Buffer; clientCn: string; path: string }[] = [];
+  let hits: Hit[] = [];
   const tlsOf = (p: DevPki, ca?: string) => ({
     cert: readFileSync(p.gatewayClientCert, 'utf8'),
     key: readFileSync(p.gatewayClientKey, 'utf8'),
@@ -387,29 +386,12 @@ describe('posting to a VANS provider over mutual TLS', () => {
     const dir = freshDir('pki');
     pki = await ensureDevPki(join(dir, 'a'), []);
     other = await ensureDevPki(join(dir, 'b'), []);
-    server = https.createServer(
-      {
-        cert: readFileSync(pki.serverCert),
-        key: readFileSync(pki.serverKey),
-        ca: readFileSync(pki.caCert),
-        requestCert: true,
-        rejectUnauthorized: true,
-      },
-      (req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          const cert = (req.socket as TLSSocket).getPeerCertificate();
-          hits.push({ headers: req.headers, body: Buffer.concat(chunks), clientCn: String(cert.subject?.CN), path: req.url ?? '' });
-          res.writeHead(202).end();
-        });
-      },
-    );
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    url = `https://127.0.0.1:${(server.address() as { port: number }).port}/vans/inbound`;
+    receiver = await startMtlsReceiver(pki, () => 202);
+    hits = receiver.hits;
+    url = receiver.url('/vans/inbound');
   });
   after(async () => {
-    await new Promise<void>((r) => server?.close(() => r()));
+    await receiver?.close();
   });
 
   test('the server receives exactly the streamed envelope, with application/xml and the exact content-length', async () => {

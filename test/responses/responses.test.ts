@@ -14,28 +14,13 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { opensslVerify, pdf, PNG, residue } from '../helpers/packages.js';
-import { as, ATTEST, caseRow, holdConsultation, send, settled, writeRoutingParties } from '../helpers/staff.js';
+import { as, ATTEST, caseRow, holdConsultation, respond, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { localDate } from '../../src/deadlines/calendar.js';
 import { ackAnswerSchema, envelopeSchema, mailboxListSchema } from '../../src/delivery/schema.js';
 import { responseAnswerSchema } from '../../src/responses/schema.js';
 
 const cpr = () => `0303${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
 const attest = ATTEST;
-
-function respond(
-  g: TestGateway,
-  staff: string,
-  caseId: string,
-  response: unknown,
-  doc: Buffer | null = pdf('attest'),
-  opts: { docType?: string } = {},
-) {
-  const c = g.creds(staff);
-  let r = request(g.url).post(`/v1/cases/${caseId}/responses`).ca(g.ca).cert(c.cert).key(c.key);
-  r = r.field('response', typeof response === 'string' ? response : JSON.stringify(response));
-  if (doc) r = r.attach('document', doc, { filename: 'attest.pdf', contentType: opts.docType ?? 'application/pdf' });
-  return r;
-}
 
 async function readMessage(g: TestGateway, party: string, messageId: string) {
   const c = g.creds(party);

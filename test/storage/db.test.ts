@@ -11,6 +11,17 @@ import type { Database } from '../../src/storage/schema.js';
 import { DIALECTS, newCase, openTestDb } from './helpers.js';
 import { stayFor } from '../helpers/wait.js';
 
+/** Every migration, in order: a new one is added here. */
+const MIGRATIONS = [
+  '0001_initial',
+  '0002_routing',
+  '0003_responses',
+  '0004_case_requests',
+  '0005_coordinator_changes',
+  '0006_consents',
+  '0007_medcom',
+];
+
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];
 
 async function insertCaseAndPackage(db: Kysely<Database>, sender: string, packageId: string): Promise<string> {
@@ -94,15 +105,7 @@ for (const d of DIALECTS) {
         const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(again.db);
         assert.deepEqual(
           rows.rows.map((r) => r.name),
-          [
-            '0001_initial',
-            '0002_routing',
-            '0003_responses',
-            '0004_case_requests',
-            '0005_coordinator_changes',
-            '0006_consents',
-            '0007_medcom',
-          ],
+          MIGRATIONS,
         );
       } finally {
         await again.close();
@@ -366,15 +369,7 @@ for (const d of DIALECTS) {
             const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(o.db);
             assert.deepEqual(
               rows.map((r) => r.name),
-              [
-                '0001_initial',
-                '0002_routing',
-                '0003_responses',
-                '0004_case_requests',
-                '0005_coordinator_changes',
-                '0006_consents',
-                '0007_medcom',
-              ],
+              MIGRATIONS,
             );
             await o.close();
           }
