@@ -30,7 +30,7 @@ import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { bullConnection } from '../src/shared/bullmq.js';
+import { bullConnection, startReconciler } from '../src/shared/bullmq.js';
 import type { Party } from '../src/parties/parties.js';
 import type { DeliveryService } from '../src/delivery/service.js';
 import { pushEnvelope, type PushTls } from '../src/delivery/push.js';
@@ -214,30 +214,21 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
     },
   };
 
-  let running: Promise<{ waiting: number }> | null = null;
-  /** Every queued push message gets its job in one addBulk (existing ids are left alone). */
-  function reconcile(): Promise<{ waiting: number }> {
-    running ??= (async () => {
-      try {
-        const rows = await delivery.queued();
-        const push = rows.filter(
-          (r) => (r.format === 'medcom' && opts.medcom) || (r.recipient_party_id && opts.parties.get(r.recipient_party_id)?.push?.url),
-        );
-        if (push.length > 0) await target.addBulk(push.map((r) => deliveryJob(r.id)));
-        log.debug({ waiting: push.length }, 'delivery reconciler: every queued push message has its job');
-        return { waiting: push.length };
-      } finally {
-        running = null;
-      }
-    })();
-    return running;
-  }
-  const runReconcile = (why: string) =>
-    void reconcile().catch((err: unknown) => log.warn({ err, why }, 'delivery reconciler failed (retried at the next interval)'));
-  runReconcile('start-up');
-  const intervalMs = opts.reconcileIntervalMs ?? 30_000;
-  const timer = intervalMs > 0 ? setInterval(() => runReconcile('interval'), intervalMs) : undefined;
-  timer?.unref();
+  /** Every queued push (and MedCom) message gets its job in one addBulk (existing ids are left alone). */
+  const reconciler = startReconciler(
+    'delivery',
+    async () => {
+      const rows = await delivery.queued();
+      const push = rows.filter(
+        (r) => (r.format === 'medcom' && opts.medcom) || (r.recipient_party_id && opts.parties.get(r.recipient_party_id)?.push?.url),
+      );
+      if (push.length > 0) await target.addBulk(push.map((r) => deliveryJob(r.id)));
+      log.debug({ waiting: push.length }, 'delivery reconciler: every queued push message has its job');
+      return { waiting: push.length };
+    },
+    { intervalMs: opts.reconcileIntervalMs ?? 30_000, log },
+  );
+  const reconcile = reconciler.run;
 
   /** A team lead sends a dead letter again: a new push series starts now. */
   async function retryDeadLetter(messageId: string, leadId: string): Promise<boolean> {
@@ -257,8 +248,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions) {
   }
 
   async function close(): Promise<void> {
-    if (timer) clearInterval(timer);
-    await running?.catch(() => {});
+    await reconciler.stop();
     await worker.close();
     await queue.close();
   }

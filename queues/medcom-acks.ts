@@ -17,7 +17,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { bullConnection } from '../src/shared/bullmq.js';
+import { bullConnection, startReconciler } from '../src/shared/bullmq.js';
 import type { MedcomService } from '../src/medcom/service.js';
 
 export const QUEUE_NAME = 'medcom-acks';
@@ -74,34 +74,24 @@ export function createMedcomAckQueue(opts: MedcomAckQueueOptions) {
     );
   }
 
-  let running: Promise<{ waiting: number }> | null = null;
-  function reconcile(): Promise<{ waiting: number }> {
-    running ??= (async () => {
-      try {
-        const rows = await opts.medcom.awaitingAck();
-        for (const r of rows) if (r.ack_due_at) await schedule(r.id, Number(r.sends), r.ack_due_at);
-        return { waiting: rows.length };
-      } finally {
-        running = null;
-      }
-    })();
-    return running;
-  }
-  const runReconcile = (why: string) =>
-    void reconcile().catch((err: unknown) => log.warn({ err, why }, 'medcom-acks reconciler failed (retried at the next interval)'));
-  runReconcile('start-up');
-  const intervalMs = opts.reconcileIntervalMs ?? 60_000;
-  const timer = intervalMs > 0 ? setInterval(() => runReconcile('interval'), intervalMs) : undefined;
-  timer?.unref();
+  /** Every message waiting for its acknowledgement has its timer (existing ids are left alone). */
+  const reconciler = startReconciler(
+    'medcom-acks',
+    async () => {
+      const rows = await opts.medcom.awaitingAck();
+      for (const r of rows) if (r.ack_due_at) await schedule(r.id, Number(r.sends), r.ack_due_at);
+      return { waiting: rows.length };
+    },
+    { intervalMs: opts.reconcileIntervalMs ?? 60_000, log },
+  );
 
   async function close(): Promise<void> {
-    if (timer) clearInterval(timer);
-    await running?.catch(() => {});
+    await reconciler.stop();
     await worker.close();
     await queue.close();
   }
 
-  return { queue, worker, schedule, reconcile, close };
+  return { queue, worker, schedule, reconcile: reconciler.run, close };
 }
 
 export type MedcomAckQueue = ReturnType<typeof createMedcomAckQueue>;

@@ -12,7 +12,7 @@
  * or a case that found nobody eligible (so a parties file reload is picked up).
  */
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
-import { bullConnection } from '../src/shared/bullmq.js';
+import { bullConnection, startReconciler } from '../src/shared/bullmq.js';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RoutingService, RouteOutcome } from '../src/routing/service.js';
@@ -124,37 +124,27 @@ export function createRoutingQueue(opts: RoutingQueueOptions) {
     },
   };
 
-  let running: Promise<RoutingReconcileResult> | null = null;
   /**
    * Every waiting case gets its job in one addBulk: the ids are deterministic,
    * so BullMQ leaves a job that exists (waiting, delayed, active) alone and
    * re-creates only the ones Redis lost or that finished without an assignee.
    */
-  function reconcile(): Promise<RoutingReconcileResult> {
-    running ??= (async () => {
-      try {
-        const waiting = await routing.waitingCases();
-        if (waiting.length > 0) await target.addBulk(waiting.map((w) => routingJob(w.caseId, w.round, w.urgent)));
-        log.debug({ waiting: waiting.length }, 'routing reconciler: every waiting case has its job');
-        return { waiting: waiting.length };
-      } finally {
-        running = null;
-      }
-    })();
-    return running;
-  }
-  const runReconcile = (why: string) =>
-    void reconcile().catch((err: unknown) => log.warn({ err, why }, 'routing reconciler failed (retried at the next interval)'));
-  if (opts.reconcileOnStart !== false) runReconcile('start-up');
-  const intervalMs = opts.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS;
-  const timer = intervalMs > 0 ? setInterval(() => runReconcile('interval'), intervalMs) : undefined;
-  timer?.unref();
+  const reconciler = startReconciler(
+    'routing',
+    async (): Promise<RoutingReconcileResult> => {
+      const waiting = await routing.waitingCases();
+      if (waiting.length > 0) await target.addBulk(waiting.map((w) => routingJob(w.caseId, w.round, w.urgent)));
+      log.debug({ waiting: waiting.length }, 'routing reconciler: every waiting case has its job');
+      return { waiting: waiting.length };
+    },
+    { intervalMs: opts.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS, onStart: opts.reconcileOnStart !== false, log },
+  );
+  const reconcile = reconciler.run;
 
   let closed = false;
   async function close(): Promise<void> {
     closed = true;
-    if (timer) clearInterval(timer);
-    await running?.catch(() => {});
+    await reconciler.stop();
     await worker.close();
     await queue.close();
   }
