@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { dropQueueKeys, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { opensslVerify, pdf } from '../helpers/packages.js';
 import { as, ATTEST, events, holdConsultation, postAttest, respond, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { acknowledgementOf, MEDCOM_DIR } from '../helpers/medcom.js';
@@ -362,6 +362,19 @@ describe('MedCom CareCommunication to the GP', () => {
     writeFileSync(join(inbox, `${envId}.xml`), Buffer.concat(chunks));
     await waitFor('acknowledged from the VANS inbox', async () => (await messageRow(toGp.messageId)).state === 'acknowledged');
     await waitFor('the file moved to processed/', async () => readdirSync(join(inbox, 'processed')).includes(`${envId}.xml`));
+  });
+
+  test('Redis is not the truth: an acknowledgement timer lost with Redis is re-created from the database, and the resend still comes', async () => {
+    const { caseId, specialist } = await assessedCase();
+    const answer = await postAttest(g, specialist, caseId);
+    const toGp = answer.messages.find((m) => m.copy)!;
+    await waitFor('handed over', async () => (await messageRow(toGp.messageId)).state === 'sent');
+    await dropQueueKeys(g.queuePrefix); // the timer waiting in Redis is gone
+    const { waiting } = await g.gw.medcomAcks!.reconcile();
+    assert.ok(waiting >= 1, `waiting ${waiting}`);
+    await waitFor('sent again after the timeout', async () => Number((await messageRow(toGp.messageId)).sends) === 2, {
+      timeoutMs: 10_000,
+    });
   });
 
   test('transient-error: the message is sent again after the timeout and a later ok settles it', async () => {
