@@ -264,7 +264,10 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     const ok = await change(
       m,
       ['sent', 'transient-error'],
-      { state: 'unacknowledged', last_error: `no acknowledgement after ${send} sends` },
+      {
+        state: 'unacknowledged',
+        last_error: m.state === 'transient-error' ? `still transient-error after ${send} sends` : `no acknowledgement after ${send} sends`,
+      },
       'medcom-unacknowledged',
       { sends: send },
       send,

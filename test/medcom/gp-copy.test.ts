@@ -340,7 +340,9 @@ describe('MedCom CareCommunication to the GP', () => {
     }
     assert.equal(Number((await messageRow(toGp.messageId)).sends), 3);
     const leads = await as(g, 'lead-1').get('/v1/messages?state=unacknowledged');
-    assert.ok((leads.body.items as Json[]).some((m) => m.messageId === toGp.messageId));
+    const listed = (leads.body.items as Json[]).find((m) => m.messageId === toGp.messageId)!;
+    assert.equal(listed.lastError, 'no acknowledgement after 3 sends');
+    assert.equal(listed.sends, 3);
     assert.equal((await events(g, caseId, 'medcom-resend')).length, 2);
 
     // a late acknowledgement through the VANS inbox directory still counts
