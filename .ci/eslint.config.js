@@ -21,6 +21,23 @@ export default tseslint.config(
     },
   },
   {
+    // the staff pages' one script runs in the browser
+    files: ['src/web/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        history: 'readonly',
+        DOMParser: 'readonly',
+        XMLHttpRequest: 'readonly',
+        FormData: 'readonly',
+        alert: 'readonly',
+      },
+    },
+  },
+  {
     files: ['**/*.ts'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname + '/..' },

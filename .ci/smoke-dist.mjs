@@ -65,6 +65,8 @@ Object.assign(env, {
   HOST: '127.0.0.1',
   PORT: '0',
   HEALTH_PORT: '0',
+  STAFF_PORT: '0',
+  DEV_IDP_PORT: '0',
   START_REDIS: 'never',
   REDIS_URL,
   QUEUE_PREFIX: prefix,

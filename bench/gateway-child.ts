@@ -10,8 +10,10 @@
  *   BENCH_WITH_REDIS "1" to connect to Redis as `npm start` does (intake does not use it)
  *
  * Prints one JSON line on stdout when listening:
- *   { "ready": true, "pid", "port", "caCert", "serverCert", "serverKey", "clients": { partyId: { cert, key } } }
- * (all PEM file paths). Stops gracefully on SIGTERM, SIGINT or when stdin
+ *   { "ready": true, "pid", "port", "staffPort", "staffBaseUrl", "devIdpIssuer", "caCert", "serverCert",
+ *     "serverKey", "clients": { partyId: { cert, key } } }
+ * (PEM file paths; staffPort and staffBaseUrl are the staff pages' HTTPS listener (STAFF_PORT),
+ * devIdpIssuer the development identity provider's issuer when it runs, else null). Stops gracefully on SIGTERM, SIGINT or when stdin
  * closes (the parent died). On stdin it takes "profile-start",
  * "profile-stop <file>" (main-thread CPU profile of a chosen window),
  * "memory" (process.memoryUsage() in MiB) and "gc" (cumulative GC pauses by kind).
@@ -82,6 +84,9 @@ async function main(): Promise<void> {
       ready: true,
       pid: process.pid,
       port: gw.port,
+      staffPort: gw.staffPort,
+      staffBaseUrl: gw.staffBaseUrl,
+      devIdpIssuer: gw.devIdpIssuer ?? null,
       caCert: pki.caCert,
       serverCert: pki.serverCert,
       serverKey: pki.serverKey,

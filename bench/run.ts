@@ -40,15 +40,36 @@
  *                MessageHeader.id, Communication.sent and the attachment's
  *                SHA-256). Needs Redis
  *                like routing; its keys (prefix bench-<hex>) are deleted at the end.
+ *   web          the staff pages' server time with 10 000 open cases, 200 of them the
+ *                signed-in coordinator's (bench/web.ts): a fresh gateway child without
+ *                Redis (own data directory, or its own PostgreSQL schema; nothing routes
+ *                or reassigns behind the benchmark), 50 real packages posted over mTLS by
+ *                kommune-101 and kommune-147 (4 KiB PDF; rehab-team-advice, some urgent,
+ *                early-pension-statement, ongoing-case-advice, clinical-assessment) and
+ *                assigned by SQL as routing would, 30 of them to coord-anna; then their
+ *                case rows cloned by SQL from this process (new ids and citizens, received
+ *                over the last 120 days, deadlines moved along) to 10 000 open cases,
+ *                exactly 200 coord-anna's, the rest coord-carl's, coord-x's, spec-bo's and
+ *                spec-eva's. Login as coord-anna through the real OIDC flow (the development
+ *                IdP's login page, subject dev-anna-holm; HTTPS trusting the dev CA); 20
+ *                warm-up GETs of each page, then N sequential GETs (one keep-alive
+ *                connection) of `/` (Arbejdsliste) and N of `/sager/{caseId}` cycling over
+ *                her 30 posted cases (N 300, quick 100). Server time = `ms` of the gateway's
+ *                'staff page' log line for exactly those requests (request in → response
+ *                finished); p50, p95 (target < 100 ms), max, and the client round trip.
+ *                Page weight of `/`: HTML + /static/app.css + /static/app.js (target
+ *                < 100 KB). Does not need Redis.
  *
- * The parts run in this order: intake, largeUpload, routing, delivery.
+ * The parts run in this order: intake, largeUpload, routing, delivery, web.
  *
  * Options:
  *   --json              stdout carries only the JSON line (the table goes to stderr)
- *   --only intake|large|routing|delivery
+ *   --only intake|large|routing|delivery|web
  *                       run one part
- *   --quick             fewer packages and rounds, a 256 MiB large upload (routing
- *                       and delivery keep their 200: the targets are defined for 200)
+ *   --quick             fewer packages and rounds, a 256 MiB large upload, 100 page
+ *                       requests of each staff page instead of 300 (routing and delivery
+ *                       keep their 200, web its 10 000 / 200 cases: the targets are
+ *                       defined for those)
  *   --postgres          gateway on PostgreSQL (127.0.0.1:5432, a throw-away schema) instead of SQLite
  *   --rounds N          intake rounds per side (default 3, quick 1)
  *   --count N           measured packages per round (default 400, quick 100)
@@ -56,8 +77,9 @@
  *   --profile DIR       main-thread CPU profiles of the gateway child over the measured
  *                       requests only (inspector; no start-up, no warm-up), written to
  *                       DIR/intake-round<N>.cpuprofile, DIR/large.cpuprofile, DIR/routing.cpuprofile
- *                       (the 200-case burst) and DIR/delivery.cpuprofile (the 200-response
- *                       burst, until every sampled envelope was read); summarise with
+ *                       (the 200-case burst), DIR/delivery.cpuprofile (the 200-response
+ *                       burst, until every sampled envelope was read) and DIR/web.cpuprofile
+ *                       (the measured page requests); summarise with
  *                       `node --import tsx bench/profile-summary.ts DIR/intake-round1.cpuprofile`
  *   --tsx               run the gateway child from the TypeScript sources through the tsx
  *                       loader instead of the esbuild bundle that `npm start` runs (the
@@ -85,6 +107,11 @@
  * gateway's "response dispatched" log line, logged right after the commit, and
  * "committed → in both mailboxes" the rest; "201 → envelope read" is the sampled reads.
  *
+ * Web table rows: per page, the server time (the gateway's 'staff page' log line: from the
+ * staff app's first middleware to the response finished, so it includes the session lookup
+ * and, for a case page, the access-log entry written before it is shown) and the client
+ * round trip; gateway CPU per page (all threads / the event loop) over each series.
+ *
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) for --postgres;
  * BENCH_REDIS_URL (default redis://127.0.0.1:6379) for routing and delivery.
  *
@@ -95,8 +122,9 @@
  * their own schemas) are removed at the end too. The last line of stdout is one
  * JSON object: { machine, intake, largeUpload, routing: { p99MsToWorklist,
  * p50MsToWorklist, cases }, delivery: { p99MsToMailboxes, p50MsToMailboxes,
- * responses } } (null for a part that did not run). The exit code is non-zero
- * only on errors; a missed target prints a MISSED line.
+ * responses }, web: { p95MsWorklist, p50MsWorklist, p95MsCasePage, p50MsCasePage,
+ * pageKb, openCases, staffCases, requests } } (null for a part that did not run).
+ * The exit code is non-zero only on errors; a missed target prints a MISSED line.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -126,6 +154,7 @@ import {
 } from './lib.js';
 import { assignedFromLog, dropQueueKeys, measureRouting, redisProblem, type PostedCase, type RoutedCase } from './routing.js';
 import { dispatchedFromLog, measureDelivery, type DeliveredResponse, type EnvelopeRead } from './delivery.js';
+import { measureWeb, pgSeedDb, sqliteSeedDb, staffPageTimes, type SeedDb, type WebMeasurement } from './web.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -156,18 +185,30 @@ const DELIVERY_VERIFY_EVERY = 10;
 const DELIVERY_PDF_BYTES = 64 * 1024;
 const DELIVERY_TIMEOUT_MS = 60_000;
 const TARGET_DELIVERY_P99_MS = 1000;
+/** web: open cases in the database, those of the signed-in coordinator, real packages posted (so many of them hers), requests */
+const WEB_OPEN_CASES = 10_000;
+const WEB_STAFF_CASES = 200;
+const WEB_STAFF = 'coord-anna';
+const WEB_SUBJECT = 'dev-anna-holm';
+const WEB_POSTED = 50;
+const WEB_REAL_FOR_STAFF = 30;
+const WEB_WARMUP = 20;
+const TARGET_WEB_P95_MS = 100;
+const TARGET_WEB_PAGE_KB = 100;
 
 // ---------------------------------------------------------------- options
 
 interface Options {
   json: boolean;
-  only?: 'intake' | 'large' | 'routing' | 'delivery';
+  only?: 'intake' | 'large' | 'routing' | 'delivery' | 'web';
   quick: boolean;
   postgres: boolean;
   rounds: number;
   count: number;
   warmup: number;
   largeMb: number;
+  /** web: measured GETs of each page */
+  webCount: number;
   profileDir?: string;
   keep: boolean;
   tsx: boolean;
@@ -178,7 +219,7 @@ interface Options {
 function usage(msg: string): never {
   process.stderr.write(
     `bench: ${msg}\n` +
-      'usage: npm run bench -- [--json] [--only intake|large|routing|delivery] [--quick] [--postgres] [--rounds N] [--count N] ' +
+      'usage: npm run bench -- [--json] [--only intake|large|routing|delivery|web] [--quick] [--postgres] [--rounds N] [--count N] ' +
       '[--large-mb N] [--profile DIR] [--tsx] [--node-arg=OPT] [--keep]\n',
   );
   process.exit(2);
@@ -226,8 +267,8 @@ function parseArgs(argv: string[]): Options {
       }
       case '--only': {
         const v = value();
-        if (v !== 'intake' && v !== 'large' && v !== 'routing' && v !== 'delivery')
-          usage('--only takes intake, large, routing or delivery');
+        if (v !== 'intake' && v !== 'large' && v !== 'routing' && v !== 'delivery' && v !== 'web')
+          usage('--only takes intake, large, routing, delivery or web');
         o.only = v;
         break;
       }
@@ -260,6 +301,7 @@ function parseArgs(argv: string[]): Options {
     count,
     warmup: Math.max(CONCURRENCY, Math.round(count / 10)),
     largeMb: o.largeMb ?? (o.quick ? 256 : 1024),
+    webCount: o.quick ? 100 : 300,
     profileDir: o.profileDir,
     keep: o.keep,
     tsx: o.tsx,
@@ -282,6 +324,8 @@ const pgSchema = opts.postgres ? `bench_${randomBytes(6).toString('hex')}` : und
 const routingPgSchema = pgSchema ? `${pgSchema}_routing` : undefined;
 /** and so does delivery */
 const deliveryPgSchema = pgSchema ? `${pgSchema}_delivery` : undefined;
+/** and web */
+const webPgSchema = pgSchema ? `${pgSchema}_web` : undefined;
 /** BullMQ key prefixes of the routing and delivery children in the shared Redis; their keys are deleted at the end */
 const routingQueuePrefix = `bench-${randomBytes(6).toString('hex')}`;
 const deliveryQueuePrefix = `bench-${randomBytes(6).toString('hex')}`;
@@ -311,10 +355,12 @@ function cleanup(): Promise<void> {
       const c = new pg.Client({ connectionString: PG_URL });
       try {
         await c.connect();
-        for (const schema of [pgSchema, routingPgSchema, deliveryPgSchema]) await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        for (const schema of [pgSchema, routingPgSchema, deliveryPgSchema, webPgSchema]) {
+          await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        }
       } catch (e) {
         process.stderr.write(
-          `bench: could not drop PostgreSQL schemas ${pgSchema}, ${routingPgSchema}, ${deliveryPgSchema}: ${(e as Error).message}\n`,
+          `bench: could not drop PostgreSQL schemas ${pgSchema}, ${routingPgSchema}, ${deliveryPgSchema}, ${webPgSchema}: ${(e as Error).message}\n`,
         );
       } finally {
         await c.end().catch(() => {});
@@ -342,6 +388,11 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 interface GatewayInfo {
   pid: number;
   port: number;
+  /** the staff pages' HTTPS listener and origin */
+  staffPort: number;
+  staffBaseUrl: string;
+  /** the development identity provider's issuer (null when OIDC_ISSUER is set) */
+  devIdpIssuer: string | null;
   caCert: string;
   serverCert: string;
   serverKey: string;
@@ -396,6 +447,8 @@ async function startGatewayChild(phase: string, extraEnv: Record<string, string>
       HOME: process.env.HOME,
       DATA_DIR: gatewayDir,
       PORT: '0',
+      STAFF_PORT: '0',
+      DEV_IDP_PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', // as in production: one line per request and per receipt
       START_REDIS: 'never',
@@ -1159,6 +1212,114 @@ async function runDelivery(): Promise<DeliveryResult> {
   return result;
 }
 
+// ---------------------------------------------------------------- web
+
+interface WebResult {
+  json: {
+    p95MsWorklist: number;
+    p50MsWorklist: number;
+    p95MsCasePage: number;
+    p50MsCasePage: number;
+    pageKb: number;
+    openCases: number;
+    staffCases: number;
+    requests: number;
+  };
+  m: WebMeasurement;
+  /** server time per request from the gateway's log ('staff page' lines), and how many of those were not 200 */
+  worklistServerMs: number[];
+  caseServerMs: number[];
+  non200: number;
+  rssMb: number;
+}
+
+async function runWeb(): Promise<WebResult> {
+  const dataDir = join(tmpRoot, 'web');
+  const logFile = join(tmpRoot, 'gateway-web.log');
+  progress(
+    `web: starting a fresh gateway child without Redis (${webPgSchema ? `PostgreSQL schema ${webPgSchema}` : 'embedded SQLite'}), ` +
+      `staff pages and the development IdP on loopback`,
+  );
+  const gw = await startGatewayChild('web', {
+    DATA_DIR: dataDir,
+    BENCH_LOG_FILE: logFile,
+    ...(webPgSchema ? { BENCH_DB_SCHEMA: webPgSchema } : {}),
+  });
+  if (!gw.info.devIdpIssuer) throw new Error('web: the gateway child runs no development IdP (is OIDC_ISSUER set?)');
+  const creds = (partyId: string) => {
+    const c = gw.info.clients[partyId];
+    if (!c) throw new Error(`the dev PKI has no client certificate for ${partyId}`);
+    return { cert: readFileSync(c.cert, 'utf8'), key: readFileSync(c.key, 'utf8'), ca: readFileSync(gw.info.caCert, 'utf8') };
+  };
+  // The same database as the child: its SQLite file (WAL; one writer at a time across processes) or its schema.
+  const db: SeedDb = webPgSchema ? await pgSeedDb(PG_URL, webPgSchema) : sqliteSeedDb(join(dataDir, 'postkasse.db'));
+  let m: WebMeasurement;
+  try {
+    m = await measureWeb({
+      port: gw.info.port,
+      pid: gw.pid,
+      staffBaseUrl: gw.info.staffBaseUrl,
+      ca: readFileSync(gw.info.caCert, 'utf8'),
+      creds,
+      db,
+      staffId: WEB_STAFF,
+      subject: WEB_SUBJECT,
+      openCases: WEB_OPEN_CASES,
+      staffCases: WEB_STAFF_CASES,
+      posted: WEB_POSTED,
+      realForStaff: WEB_REAL_FOR_STAFF,
+      warmup: WEB_WARMUP,
+      count: opts.webCount,
+      track: (a) => agents.add(a as https.Agent),
+      untrack: (a) => agents.delete(a as https.Agent),
+      progress,
+      interrupted: () => interrupted,
+      onMeasureStart: async () => (opts.profileDir ? startProfile(gw) : undefined),
+      onMeasureEnd: async () => (opts.profileDir ? stopProfile(gw, 'web') : undefined),
+    });
+  } finally {
+    await db.close();
+  }
+  const rssMb = memory(gw.pid).hwmMb;
+  await gw.stop();
+  if (gw.proc.exitCode !== 0) throw new Error(`gateway child exited with ${gw.proc.exitCode ?? gw.proc.signalCode}\n${gw.stderrTail()}`);
+  children.delete(gw as Child<unknown>);
+
+  // The child has flushed its log on exit: the server time of exactly the measured requests.
+  const w = staffPageTimes(logFile, m.worklist);
+  const c = staffPageTimes(logFile, m.casePage);
+  for (const [name, got] of [
+    ['worklist', w.ms.length],
+    ['case page', c.ms.length],
+  ] as const) {
+    if (got < opts.webCount) throw new Error(`web: ${got} 'staff page' log lines for the ${opts.webCount} measured ${name} requests`);
+  }
+  if (!opts.keep) rmSync(dataDir, { recursive: true, force: true });
+  const kb = (m.weight.htmlBytes + m.weight.cssBytes + m.weight.jsBytes) / 1024;
+  const result: WebResult = {
+    json: {
+      p95MsWorklist: round(percentile(w.ms, 95), 1),
+      p50MsWorklist: round(percentile(w.ms, 50), 1),
+      p95MsCasePage: round(percentile(c.ms, 95), 1),
+      p50MsCasePage: round(percentile(c.ms, 50), 1),
+      pageKb: round(kb, 1),
+      openCases: m.seed.openCases,
+      staffCases: m.seed.staffCases,
+      requests: opts.webCount,
+    },
+    m,
+    worklistServerMs: w.ms,
+    caseServerMs: c.ms,
+    non200: w.non200 + c.non200,
+    rssMb,
+  };
+  progress(
+    `web: worklist p50 ${result.json.p50MsWorklist} ms, p95 ${result.json.p95MsWorklist} ms; ` +
+      `case page p50 ${result.json.p50MsCasePage} ms, p95 ${result.json.p95MsCasePage} ms (server time)`,
+  );
+  return result;
+}
+
 // ---------------------------------------------------------------- report
 
 function table(rows: string[][]): string {
@@ -1194,6 +1355,7 @@ async function main(): Promise<void> {
   const large = runs('large') ? await runLarge() : undefined;
   const routing = runs('routing') ? await runRouting() : undefined;
   const delivery = runs('delivery') ? await runDelivery() : undefined;
+  const web = runs('web') ? await runWeb() : undefined;
 
   out();
   out(
@@ -1406,6 +1568,54 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (web) {
+    const { m, json: j } = web;
+    out();
+    out(
+      `web: ${j.openCases} open cases, ${j.staffCases} of them ${WEB_STAFF}'s (${m.seed.realForStaff} posted over mTLS, the rest cloned rows); ` +
+        `signed in as ${WEB_STAFF} through the development IdP; ${WEB_WARMUP} warm-up GETs of each page, then ${j.requests} sequential GETs ` +
+        `of / and ${j.requests} of /sager/{caseId} over ${m.casePage.cases} of her cases (one keep-alive connection); ` +
+        "server time = the gateway's 'staff page' log line",
+    );
+    const ms = (v: readonly number[]) => [`${round1(percentile(v, 50))}`, `${round1(percentile(v, 95))}`, `${round1(Math.max(...v))}`];
+    const size = (b: number) => `${round1(b / 1024)} KB`;
+    out(
+      table([
+        ['', 'p50 ms', 'p95 ms', 'max ms', 'HTML', 'gateway CPU ms/page (event loop)'],
+        [
+          '/ (Arbejdsliste), server time',
+          ...ms(web.worklistServerMs),
+          size(m.worklist.bytes),
+          `${round1(m.worklist.serverCpuMs)} (${round1(m.worklist.eventLoopCpuMs)})`,
+        ],
+        ['/ (Arbejdsliste), client round trip', ...ms(m.worklist.clientMs), '', ''],
+        [
+          '/sager/{caseId}, server time',
+          ...ms(web.caseServerMs),
+          size(m.casePage.bytes),
+          `${round1(m.casePage.serverCpuMs)} (${round1(m.casePage.eventLoopCpuMs)})`,
+        ],
+        ['/sager/{caseId}, client round trip', ...ms(m.casePage.clientMs), '', ''],
+      ]),
+    );
+    out(
+      `page weight of /: HTML ${size(m.weight.htmlBytes)} + app.css ${size(m.weight.cssBytes)} + app.js ${size(m.weight.jsBytes)} = ` +
+        `${j.pageKb} KB (uncompressed; target < ${TARGET_WEB_PAGE_KB} KB)`,
+    );
+    out(
+      `set-up: ${WEB_POSTED} packages posted in ${round1(m.seed.postedMs / 1000)} s, ` +
+        `${m.seed.cloned} case rows cloned in ${round1(m.seed.clonedMs / 1000)} s; ` +
+        `login ${Math.round(m.login.ms)} ms (${m.login.steps} requests); gateway peak RSS ${round1(web.rssMb)} MB; ` +
+        `worklist query plan: ${m.seed.worklistPlan}`,
+    );
+    out(
+      `p95 target < ${TARGET_WEB_P95_MS} ms (server time) for each page with ${WEB_OPEN_CASES} open cases and ${WEB_STAFF_CASES} for the coordinator`,
+    );
+    if (web.non200 > 0) missed.push(`MISSED web: ${web.non200} measured requests did not answer 200`);
+    if (!(j.p95MsWorklist < TARGET_WEB_P95_MS)) missed.push(`MISSED web: worklist p95 ${j.p95MsWorklist} ms ≥ ${TARGET_WEB_P95_MS} ms`);
+    if (!(j.p95MsCasePage < TARGET_WEB_P95_MS)) missed.push(`MISSED web: case page p95 ${j.p95MsCasePage} ms ≥ ${TARGET_WEB_P95_MS} ms`);
+    if (!(j.pageKb < TARGET_WEB_PAGE_KB)) missed.push(`MISSED web: page weight of / ${j.pageKb} KB ≥ ${TARGET_WEB_PAGE_KB} KB`);
+  }
   out();
   for (const m of missed) out(m);
   if (missed.length === 0) out('all targets met');
@@ -1416,6 +1626,7 @@ async function main(): Promise<void> {
     largeUpload: large?.json ?? null,
     routing: routing?.json ?? null,
     delivery: delivery?.json ?? null,
+    web: web?.json ?? null,
   };
   await cleanup();
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -49,6 +49,7 @@ import { parseVansEnvelope } from './medcom/vans.js';
 import { createInboxDirPoller, InboxRetryLater } from './medcom/vans-transport.js';
 import { Problem } from './shared/problem.js';
 import { createMedcomAckQueue, type MedcomAckQueue } from '../queues/medcom-acks.js';
+import { startStaffServer, type StaffServer } from './web/server.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -65,6 +66,12 @@ export interface TlsMaterial {
 
 export interface Gateway {
   port: number;
+  /** the staff pages' HTTPS port (STAFF_PORT) */
+  staffPort: number;
+  /** where staff reach the pages (STAFF_BASE_URL, or https://localhost:<staffPort>) */
+  staffBaseUrl: string;
+  /** the development identity provider's issuer, when it runs */
+  devIdpIssuer?: string;
   healthPort?: number;
   db: Db;
   redis?: RedisHandle;
@@ -386,7 +393,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     });
     vansInbox.start();
   }
-  const worklist = createWorklistService({ db, blobs, deadlines });
+  const worklist = createWorklistService({ db, blobs, deadlines, masterKey });
   let draining = false;
   const deps = {
     responses,
@@ -441,6 +448,33 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   });
   const port = (server.address() as { port: number }).port;
 
+  let staff: StaffServer | undefined;
+  try {
+    staff = await startStaffServer({
+      config,
+      tls: { cert: tls.cert, key: tls.key },
+      db,
+      masterKey,
+      parties,
+      services: {
+        worklist,
+        consents: deps.consents,
+        responses,
+        delivery: deliveryService,
+        routing,
+        deadlines,
+        push: delivery,
+        blobs,
+        limits,
+      },
+      adminQueues: deps.adminQueues,
+      log,
+    });
+  } catch (e) {
+    await close();
+    throw e;
+  }
+
   let healthServer: http.Server | undefined;
   let healthPort: number | undefined;
   if (config.HEALTH_PORT !== undefined) {
@@ -463,6 +497,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       }, config.SHUTDOWN_TIMEOUT_MS);
       await closed;
       clearTimeout(timer);
+      await staff?.close();
       if (healthServer) await new Promise<void>((r) => healthServer!.close(() => r()));
       clearInterval(sweeper);
       clearInterval(certTimer);
@@ -483,6 +518,9 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
 
   return {
     port,
+    staffPort: staff.port,
+    staffBaseUrl: staff.baseUrl,
+    devIdpIssuer: staff.devIdpIssuer,
     healthPort,
     db,
     redis,

@@ -180,6 +180,69 @@ export async function verifyAuditChain(
   return { ok: true, count, head };
 }
 
+/** The audit actions that make up the access log: reading a document, opening a case file. */
+export const ACCESS_ACTIONS = ['document-read', 'case-read'] as const;
+export type AccessAction = (typeof ACCESS_ACTIONS)[number];
+
+/** One read in the access log: who read which case (and, for a document, which part of what type), when. */
+export interface AccessLogEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: AccessAction;
+  caseId: string;
+  /** document-read: the document's part name and type */
+  part?: string;
+  type?: string;
+}
+
+export const ACCESS_LOG_LIMIT = 100;
+export const ACCESS_LOG_MAX_LIMIT = 500;
+
+/**
+ * The access log, newest first: the `document-read` and `case-read` entries
+ * of the audit log, of one case or of all; `limit` default 100, at most 500.
+ * Served by the indexes on audit_log (action, seq) and (case_id, seq).
+ */
+export async function accessLog(
+  db: Kysely<Database> | Transaction<Database>,
+  opts: { limit?: number; caseId?: string } = {},
+): Promise<AccessLogEntry[]> {
+  const limit = Math.min(
+    ACCESS_LOG_MAX_LIMIT,
+    Math.max(1, opts.limit !== undefined && Number.isFinite(opts.limit) ? Math.floor(opts.limit) : ACCESS_LOG_LIMIT),
+  );
+  const rows = await db
+    .selectFrom('audit_log')
+    .select(['seq', 'at', 'actor', 'action', 'case_id', 'details'])
+    .where('action', 'in', [...ACCESS_ACTIONS])
+    .$if(opts.caseId !== undefined, (qb) => qb.where('case_id', '=', opts.caseId!))
+    .orderBy('seq', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => {
+    const d = parseDetails(r.details);
+    return {
+      seq: Number(r.seq),
+      at: r.at,
+      actor: r.actor,
+      action: r.action as AccessAction,
+      caseId: r.case_id ?? '',
+      ...(typeof d.part === 'string' ? { part: d.part } : {}),
+      ...(typeof d.type === 'string' ? { type: d.type } : {}),
+    };
+  });
+}
+
+function parseDetails(json: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 function scrubStrings(v: unknown): unknown {
   if (typeof v === 'string') return scrubCpr(v);
   if (Array.isArray(v)) return v.map(scrubStrings);

@@ -67,9 +67,17 @@ export function createConsentService(deps: ConsentServiceDeps) {
     const at = now().toISOString();
     const errors = [];
     if (input.date > localDate(at))
-      errors.push({ path: 'date', message: `${input.date} is in the future: record a consent once it is given` });
+      errors.push({
+        path: 'date',
+        message: `${input.date} is in the future: record a consent once it is given`,
+        da: 'Datoen ligger i fremtiden: registrér samtykket, når det er givet',
+      });
     if (input.documentPart !== undefined && !(await store.documentParts(c.id)).includes(input.documentPart)) {
-      errors.push({ path: 'documentPart', message: `case ${c.id} has no document "${input.documentPart}": send it as a supplement first` });
+      errors.push({
+        path: 'documentPart',
+        message: `case ${c.id} has no document "${input.documentPart}": send it as a supplement first`,
+        da: 'Sagen har intet dokument med det navn: kommunen sender det som supplerende materiale først',
+      });
     }
     if (errors.length) throw validationProblem(errors, { what: 'the consent' });
     const row = consentRow(c.id, input, party.id, at);

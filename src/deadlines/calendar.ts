@@ -276,7 +276,20 @@ export function endOfLocalDay(date: string): string {
   return new Date(nextMidnight - 1).toISOString();
 }
 
-/** The instant (epoch ms) a deadline due on `dueDate` becomes at risk: start of the local day `workingDays` working days before it. */
+const atRiskCache = new Map<string, number>();
+/** Due dates are few (one a day), so the cache stays small; emptied should it ever grow large. */
+const AT_RISK_CACHE_MAX = 10_000;
+
+/**
+ * The instant (epoch ms) a deadline due on `dueDate` becomes at risk: start of the local day `workingDays` working days before it.
+ * Memoised: the lists classify thousands of open cases at once, and the time-zone arithmetic is the costly part.
+ */
 export function atRiskInstant(dueDate: string, workingDays: number): number {
-  return Date.parse(startOfLocalDay(workingDaysBefore(dueDate, workingDays)));
+  const key = `${dueDate}|${workingDays}`;
+  const cached = atRiskCache.get(key);
+  if (cached !== undefined) return cached;
+  const at = Date.parse(startOfLocalDay(workingDaysBefore(dueDate, workingDays)));
+  if (atRiskCache.size >= AT_RISK_CACHE_MAX) atRiskCache.clear();
+  atRiskCache.set(key, at);
+  return at;
 }

@@ -23,7 +23,7 @@ import { appendAudit } from '../audit/audit.js';
 import { notFound, unprocessable, type FieldError } from '../shared/problem.js';
 import { computeClock, validateExtension } from './engine.js';
 import { toClockEvents, type StoredEvent } from './events.js';
-import { atRiskInstant, isInstantString, localDate, localDateTime, toUtcIso } from './calendar.js';
+import { atRiskInstant, daysBetween, isInstantString, localDate, localDateTime, toUtcIso } from './calendar.js';
 import { isDateString } from '../shared/identifiers.js';
 import type { Agreement, AgreementLookup, Clock, Service, SupplementaryService } from './types.js';
 
@@ -155,8 +155,16 @@ function invalid(errors: FieldError[]): never {
 }
 
 function dateError(path: string, value: unknown, receivedDate: string): FieldError | null {
-  if (!isDateString(value)) return { path, message: `must be a real date written YYYY-MM-DD, got ${JSON.stringify(value ?? null)}` };
-  if (value < receivedDate) return { path, message: `${value} is before the case was received (${receivedDate})` };
+  if (!isDateString(value)) {
+    return { path, message: `must be a real date written YYYY-MM-DD, got ${JSON.stringify(value ?? null)}`, da: 'Skriv en gyldig dato' };
+  }
+  if (value < receivedDate) {
+    return {
+      path,
+      message: `${value} is before the case was received (${receivedDate})`,
+      da: `Datoen ligger før sagen blev modtaget (${receivedDate})`,
+    };
+  }
   return null;
 }
 
@@ -168,14 +176,20 @@ function statusError(clock: Clock, what: string): FieldError | null {
       return {
         path: 'clock',
         message: `the clock stopped at ${clock.stoppedAt ?? '?'} (${clock.outcome ?? '?'}); ${what} cannot be recorded on a stopped clock`,
+        da: 'Fristen er stoppet: det kan ikke registreres længere',
       };
     case 'awaiting-complete-case':
       return {
         path: 'clock',
         message: `the clock has not started: the case is awaiting its complete documents (§21 stk. 2); ${what} cannot be recorded yet`,
+        da: 'Fristen er ikke startet: sagen afventer sine dokumenter (§ 21, stk. 2)',
       };
     case 'no-deadline-agreed':
-      return { path: 'clock', message: `this case has no deadline (none by statute or agreement); ${what} cannot be recorded` };
+      return {
+        path: 'clock',
+        message: `this case has no deadline (none by statute or agreement); ${what} cannot be recorded`,
+        da: 'Sagen har ingen frist (hverken efter loven eller aftalen)',
+      };
   }
 }
 
@@ -379,9 +393,9 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       const { clock } = l.result;
       const reason = typeof input?.reason === 'string' ? input.reason.trim() : '';
       const agreedWith = typeof input?.agreedWith === 'string' ? input.agreedWith.trim() : '';
-      if (!reason) errors.push({ path: 'reason', message: 'required: why the deadline cannot be met in this case' });
+      if (!reason) errors.push({ path: 'reason', message: 'required: why the deadline cannot be met in this case', da: 'Skal udfyldes' });
       else if (reason.length > MAX_REASON) errors.push({ path: 'reason', message: `at most ${MAX_REASON} characters` });
-      if (!agreedWith) errors.push({ path: 'agreedWith', message: 'required: with whom the new deadline was agreed' });
+      if (!agreedWith) errors.push({ path: 'agreedWith', message: 'required: with whom the new deadline was agreed', da: 'Skal udfyldes' });
       else if (agreedWith.length > MAX_AGREED_WITH) errors.push({ path: 'agreedWith', message: `at most ${MAX_AGREED_WITH} characters` });
       const de = dateError('dueDate', input?.dueDate, localDate(l.row.received_at));
       if (de) errors.push(de);
@@ -391,18 +405,16 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       const current = clock.deadlines.find((d) => d.kind === kind);
       if (!se) {
         if (!current) {
-          errors.push({
-            path: 'kind',
-            message: noSuchDeadline(kind, clock),
-          });
+          errors.push({ path: 'kind', message: noSuchDeadline(kind, clock), da: 'Sagen har ingen frist af den art' });
         } else if (current.rule.startsWith('§21')) {
           errors.push({
             path: 'kind',
             message: `${current.rule} has no provision for agreeing another deadline in a concrete case (only §22 and §23 have one)`,
+            da: 'Fristen i § 21 kan ikke forlænges efter aftale (kun fristerne i § 22 og § 23)',
           });
         } else if (!de) {
           const why = validateExtension(clock, current.kind, input.dueDate);
-          if (why) errors.push({ path: 'dueDate', message: why });
+          if (why) errors.push({ path: 'dueDate', message: why, da: 'Den nye frist skal ligge senere end den nuværende' });
         }
       }
       if (errors.length) invalid(errors);
@@ -686,6 +698,6 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
   };
 }
 
-export { atRiskInstant, localDate, localDateTime };
+export { atRiskInstant, daysBetween, localDate, localDateTime };
 
 export type DeadlineService = ReturnType<typeof createDeadlineService>;

@@ -9,11 +9,11 @@
 import { Router } from 'express';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { conflict, notFound, unavailable } from '../shared/problem.js';
 import { named, operation, route } from '../shared/api.js';
 import { requireTeamLead, staffOf } from '../parties/roles.js';
 import { problemSchema } from '../receipts/schema.js';
 import { mediaTypeOf, type DeliveryService } from './service.js';
+import { retryDeadLetter } from './retry.js';
 import { ackAnswerSchema, envelopeSchema, mailboxListSchema, undeliveredListSchema, undeliveredQuerySchema } from './schema.js';
 
 const Problem = named('Problem', problemSchema);
@@ -102,12 +102,7 @@ export function createMailboxRouter(deps: MailboxRouterDeps): Router {
 
   route(router, operations.retry, [requireTeamLead('retrying messages is for team leads')], async (req, res) => {
     const id = req.params.messageId!;
-    const m = await delivery.message(id);
-    if (!m) throw notFound(`no message ${id}`);
-    if (m.state !== 'dead-lettered')
-      throw conflict(`message ${id} is ${m.state}; only a dead-lettered message is retried`, 'message-state');
-    if (!deps.push) throw unavailable('push delivery is not running (no Redis or no push client certificate)');
-    if (!(await deps.push.retryDeadLetter(id, staffOf(req).id))) throw conflict(`message ${id} changed meanwhile`, 'message-state');
+    await retryDeadLetter(delivery, deps.push, id, staffOf(req).id);
     res.status(202).json({ messageId: id, state: 'queued' });
   });
 

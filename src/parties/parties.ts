@@ -102,6 +102,13 @@ const staffParty = z.strictObject({
     .positive('must be a positive number')
     .refine(Number.isFinite, 'must be finite')
     .default(DEFAULT_CAPACITY_PER_DAY),
+  /** the staff member's identity at the region's identity provider (the OIDC_STAFF_CLAIM of their ID token): staff-page login */
+  oidcSubject: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(255, 'at most 255 characters')
+    .refine((s) => s.trim() === s, 'must not have leading or trailing spaces')
+    .optional(),
 });
 
 const gpSystemParty = z.strictObject({
@@ -196,6 +203,7 @@ export function parsePartiesFile(json: unknown): Party[] {
   const ids = new Map<string, number>();
   const certOwner = new Map<string, string>();
   const gpOwner = new Map<string, string>();
+  const subjectOwner = new Map<string, string>();
   for (const { index, party: p } of parsed) {
     const where = `parties[${index}] (${JSON.stringify(p.id)})`;
     if (ids.has(p.id)) problems.push(`${where} id: duplicate party id (also parties[${ids.get(p.id)}])`);
@@ -212,6 +220,11 @@ export function parsePartiesFile(json: unknown): Party[] {
         );
       } else certOwner.set(key, p.id);
     });
+    if (p.kind === 'staff' && p.oidcSubject !== undefined) {
+      const owner = subjectOwner.get(p.oidcSubject);
+      if (owner !== undefined) problems.push(`${where} oidcSubject: already belongs to party ${JSON.stringify(owner)}`);
+      else subjectOwner.set(p.oidcSubject, p.id);
+    }
     if (p.kind === 'gp-system') {
       p.ydernumre.forEach((y, yi) => {
         const owner = gpOwner.get(y);
@@ -255,6 +268,8 @@ export interface PartyRegistry {
   reload(): { ok: true } | { ok: false; error: string };
   /** The gp-system that serves this ydernummer. */
   gpSystemFor(ydernummer: string): GpSystemParty | undefined;
+  /** The staff member with this identity at the identity provider (`oidcSubject`). */
+  staffByOidcSubject(subject: string): StaffParty | undefined;
 }
 
 interface Index {
@@ -263,6 +278,7 @@ interface Index {
   bySerial: Map<string, Party>;
   byFingerprint: Map<string, Party>;
   gpByYdernummer: Map<string, GpSystemParty>;
+  staffBySubject: Map<string, StaffParty>;
 }
 
 function buildIndex(parties: Party[]): Index {
@@ -272,6 +288,7 @@ function buildIndex(parties: Party[]): Index {
     bySerial: new Map(),
     byFingerprint: new Map(),
     gpByYdernummer: new Map(),
+    staffBySubject: new Map(),
   };
   for (const p of parties) {
     idx.byId.set(p.id, p);
@@ -280,6 +297,7 @@ function buildIndex(parties: Party[]): Index {
       else idx.bySerial.set(c.subjectSerialNumber, p);
     }
     if (p.kind === 'gp-system') for (const y of p.ydernumre) idx.gpByYdernummer.set(y, p);
+    if (p.kind === 'staff' && p.oidcSubject !== undefined) idx.staffBySubject.set(p.oidcSubject, p);
   }
   return idx;
 }
@@ -332,5 +350,6 @@ export function createPartyRegistry(file: string, log?: PartyLog): PartyRegistry
       }
     },
     gpSystemFor: (y) => idx.gpByYdernummer.get(y),
+    staffByOidcSubject: (subject) => idx.staffBySubject.get(subject),
   };
 }

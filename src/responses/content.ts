@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { FieldError } from '../shared/problem.js';
 import { checkWith, requiredOr } from '../shared/validate.js';
 import { isDateString } from '../shared/identifiers.js';
+import { ui } from '../shared/form-meta.js';
 
 export const RESPONSE_KINDS = ['statement', 'specialist-attest', 'pre-meeting-advice', 'recommendation', 'gp-notice'] as const;
 export type ResponseKind = (typeof RESPONSE_KINDS)[number];
@@ -27,6 +28,7 @@ export const KINDS_BY_SERVICE: Record<string, readonly ResponseKind[]> = {
 /** Kinds that end the case's work and stop its clock (met or missed). */
 export const FINAL_KINDS: readonly ResponseKind[] = ['statement', 'specialist-attest'];
 
+/** A free text the law requires: trimmed, not blank. */
 const text = (what: string) =>
   z
     .string({ error: requiredOr(what) })
@@ -34,7 +36,11 @@ const text = (what: string) =>
     .min(1, `${what} must not be empty`)
     .max(50_000, 'at most 50 000 characters');
 
-const date = z.string().refine(isDateString, 'must be a real date written YYYY-MM-DD');
+/** A free text with its Danish label and § help: a textarea on the staff pages. */
+const field = <S extends z.ZodType>(schema: S, label: string, help: string) => ui(schema, { label, help, input: 'textarea' });
+
+const DATE_DA = 'Skriv en gyldig dato (ÅÅÅÅ-MM-DD)';
+const date = () => z.string().refine(isDateString, { message: 'must be a real date written YYYY-MM-DD', params: { da: DATE_DA } });
 /**
  * Optional on coordinator kinds: the coordinator discussed the case with the citizen's GP on
  * `gpDiscussionDate` (needs the citizen's written consent recorded before it, §5 stk. 2, §11 stk. 5),
@@ -42,69 +48,220 @@ const date = z.string().refine(isDateString, 'must be a real date written YYYY-M
  * agreement, §5 stk. 2, §10 stk. 3, §11 stk. 5).
  */
 const contacts = {
-  gpDiscussion: z.boolean().optional(),
-  gpDiscussionDate: date.optional(),
-  citizenContactDate: date.optional(),
+  gpDiscussion: ui(z.boolean().optional(), {
+    label: 'Sagen er drøftet med borgerens egen læge',
+    help: 'Kræver borgerens skriftlige samtykke, registreret på sagen senest på dagen for drøftelsen (§ 5, stk. 2, § 11, stk. 5).',
+  }),
+  gpDiscussionDate: ui(date().optional(), {
+    label: 'Dato for drøftelsen med egen læge',
+    help: 'Skal udfyldes, når sagen er drøftet med egen læge (§ 5, stk. 2, § 11, stk. 5).',
+    input: 'date',
+  }),
+  citizenContactDate: ui(date().optional(), {
+    label: 'Dato for kontakt med borgeren',
+    help:
+      'Kontakt med borgeren kræver kommunens forudgående aftale, registreret på sagen senest på dagen for kontakten ' +
+      '(§ 5, stk. 2, § 10, stk. 3, § 11, stk. 5).',
+    input: 'date',
+  }),
 };
 
+const FURTHER_DA = 'Skal udfyldes, når der er behov for yderligere udredning (§ 14, stk. 2)';
 const furtherAssessment = z
   .strictObject({
-    needed: z.boolean({ error: requiredOr('needed (true or false)') }),
-    description: z.string().trim().min(1).optional(),
-    priceDkk: z.number().nonnegative('priceDkk must be 0 or more').optional(),
-    timeframe: z.string().trim().min(1).optional(),
+    needed: ui(z.boolean({ error: requiredOr('needed (true or false)') }), {
+      label: 'Er der behov for yderligere udredning?',
+      help: 'Hvis ja: angiv hvilken udredning, prisen og tidsrammen (§ 14, stk. 2).',
+    }),
+    description: ui(z.string().trim().min(1).optional(), {
+      label: 'Hvilken udredning',
+      help: 'Den yderligere udredning, der er behov for (§ 14, stk. 2).',
+      input: 'textarea',
+    }),
+    priceDkk: ui(z.number().nonnegative('priceDkk must be 0 or more').optional(), {
+      label: 'Pris (kr.)',
+      help: 'Prisen for den yderligere udredning, i kroner (§ 14, stk. 2).',
+      input: 'number',
+    }),
+    timeframe: ui(z.string().trim().min(1).optional(), {
+      label: 'Tidsramme',
+      help: 'Hvor lang tid den yderligere udredning tager (§ 14, stk. 2).',
+    }),
   })
   .superRefine((f, ctx) => {
     if (!f.needed) return;
     for (const k of ['description', 'priceDkk', 'timeframe'] as const) {
       if (f[k] === undefined)
-        ctx.addIssue({ code: 'custom', path: [k], message: `${k} is required when further assessment is needed (§14 stk. 2)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [k],
+          message: `${k} is required when further assessment is needed (§14 stk. 2)`,
+          params: { da: FURTHER_DA },
+        });
     }
   });
 
 const schemas = {
   // §14 stk. 1: answers the municipality's concrete request, with the result of the objective examination.
   'specialist-attest': z.strictObject({
-    municipalityRequest: text('municipalityRequest (§14 stk. 1: what the municipality concretely asked, which the attest answers)'),
-    objectiveExamination: text('objectiveExamination (§14 stk. 1: the result of the objective examination)'),
-    functionalCapacity: text('functionalCapacity (§14 stk. 1)'),
-    healthConditions: text('healthConditions (§14 stk. 1)'),
-    citizenAssessment: text('citizenAssessment (§14 stk. 1)'),
-    physicianAssessment: text('physicianAssessment (§14 stk. 1)'),
-    otherFactors: z.string().trim().optional(),
-    furtherAssessment: furtherAssessment.optional(),
-    overallAssessment: z.string().trim().min(1, 'overallAssessment must not be empty').optional(),
+    municipalityRequest: field(
+      text('municipalityRequest (§14 stk. 1: what the municipality concretely asked, which the attest answers)'),
+      'Kommunens konkrete anmodning',
+      'Det, kommunen konkret har spurgt om, og som attesten besvarer (§ 14, stk. 1).',
+    ),
+    objectiveExamination: field(
+      text('objectiveExamination (§14 stk. 1: the result of the objective examination)'),
+      'Resultatet af den objektive undersøgelse',
+      'Vurderingen af borgerens helbred i relation til arbejde og uddannelse hviler på den objektive undersøgelse (§ 14, stk. 1).',
+    ),
+    functionalCapacity: field(
+      text('functionalCapacity (§14 stk. 1)'),
+      'Funktionsevne',
+      'Borgerens funktionsevne i relation til arbejde og uddannelse (§ 14, stk. 1).',
+    ),
+    healthConditions: field(
+      text('healthConditions (§14 stk. 1)'),
+      'Helbredsforhold',
+      'Borgerens helbredsforhold i relation til arbejde og uddannelse (§ 14, stk. 1).',
+    ),
+    citizenAssessment: field(
+      text('citizenAssessment (§14 stk. 1)'),
+      'Borgerens vurdering',
+      'Borgerens egen vurdering af, hvad helbredsforholdene betyder for funktionsevnen (§ 14, stk. 1).',
+    ),
+    physicianAssessment: field(
+      text('physicianAssessment (§14 stk. 1)'),
+      'Lægens vurdering',
+      'Lægens vurdering af, hvad helbredsforholdene betyder for funktionsevnen (§ 14, stk. 1).',
+    ),
+    otherFactors: field(
+      z.string().trim().optional(),
+      'Andre relevante forhold',
+      'Andre forhold, der har betydning for sagen (§ 14, stk. 1).',
+    ),
+    furtherAssessment: ui(furtherAssessment.optional(), {
+      label: 'Yderligere udredning',
+      help: 'Er der behov for yderligere udredning, angiver attesten hvilken, prisen og tidsrammen (§ 14, stk. 2).',
+    }),
+    overallAssessment: field(
+      z.string().trim().min(1, 'overallAssessment must not be empty').optional(),
+      'Samlet vurdering',
+      'Efter yderligere udredning, som kommunen har bedt om, og altid når borgeren er vurderet af regionen før (§ 14, stk. 3–4).',
+    ),
   }),
   // §27 stk. 2: the senior-pension attest answers the requester's request with the objective examination,
   // and assesses functional capacity and health in relation to the latest job (not §14's field list).
   'specialist-attest-§27': z.strictObject({
-    municipalityRequest: text('municipalityRequest (§27 stk. 2: what the requester concretely asked, which the attest answers)'),
-    objectiveExamination: text('objectiveExamination (§27 stk. 2: the result of the objective examination)'),
-    latestJobAssessment: text('latestJobAssessment (§27 stk. 2: functional capacity and health in relation to the latest job)'),
-    otherFactors: z.string().trim().optional(),
+    municipalityRequest: field(
+      text('municipalityRequest (§27 stk. 2: what the requester concretely asked, which the attest answers)'),
+      'Rekvirentens konkrete anmodning',
+      'Det, rekvirenten (Seniorpensionsenheden) konkret har spurgt om, og som attesten besvarer (§ 27, stk. 2).',
+    ),
+    objectiveExamination: field(
+      text('objectiveExamination (§27 stk. 2: the result of the objective examination)'),
+      'Resultatet af den objektive undersøgelse',
+      'Attesten indeholder resultatet af en objektiv undersøgelse (§ 27, stk. 2).',
+    ),
+    latestJobAssessment: field(
+      text('latestJobAssessment (§27 stk. 2: functional capacity and health in relation to the latest job)'),
+      'Funktionsevne og helbred i forhold til seneste job',
+      'Vurderingen af borgerens funktionsevne og helbredsforhold i forhold til det seneste job (§ 27, stk. 2).',
+    ),
+    otherFactors: field(
+      z.string().trim().optional(),
+      'Andre relevante forhold',
+      'Andre forhold, der har betydning for sagen (§ 27, stk. 2).',
+    ),
   }),
   'statement-§10': z.strictObject({
-    obvious: z.boolean({ error: requiredOr('obvious (is it obvious that the work capacity cannot be improved, §10 stk. 2?)') }),
-    reasoning: text('reasoning (§10 stk. 2)'),
+    obvious: ui(z.boolean({ error: requiredOr('obvious (is it obvious that the work capacity cannot be improved, §10 stk. 2?)') }), {
+      label: 'Er det åbenlyst, at borgerens arbejdsevne ikke kan forbedres?',
+      help: 'En sundhedsfaglig vurdering af, om det er åbenlyst, at arbejdsevnen ikke kan forbedres (§ 10, stk. 2).',
+    }),
+    reasoning: field(text('reasoning (§10 stk. 2)'), 'Begrundelse', 'Begrundelsen for vurderingen (§ 10, stk. 2).'),
     ...contacts,
   }),
   statement: z.strictObject({
-    assessment: text('assessment'),
-    recommendation: z
-      .enum(['clinical-assessment', 'gp-visit', 'none'], 'recommendation is clinical-assessment, gp-visit or none (§11 stk. 2)')
-      .optional(),
+    assessment: field(
+      text('assessment'),
+      'Udtalelse',
+      'Den skriftlige udtalelse i sagen (§ 11, stk. 6). Den siger ikke, hvilken ydelse borgeren har ret til (§ 11, stk. 4).',
+    ),
+    recommendation: ui(
+      z
+        .enum(['clinical-assessment', 'gp-visit', 'none'], 'recommendation is clinical-assessment, gp-visit or none (§11 stk. 2)')
+        .optional(),
+      {
+        label: 'Anbefaling',
+        help: 'Udtalelsen kan anbefale en vurdering i den kliniske funktion eller et besøg hos egen læge (§ 11, stk. 2).',
+        options: {
+          'clinical-assessment': 'Vurdering i den kliniske funktion',
+          'gp-visit': 'Besøg hos egen læge',
+          none: 'Ingen anbefaling',
+        },
+      },
+    ),
     ...contacts,
   }),
   recommendation: z.strictObject({
-    reasons: text('reasons (§6 stk. 2: a recommendation is reasoned)'),
-    proposals: z
-      .array(text('each proposal'), { error: requiredOr('proposals') })
-      .min(1, 'proposals must list at least one concrete proposal (§6 stk. 2)'),
+    reasons: field(
+      text('reasons (§6 stk. 2: a recommendation is reasoned)'),
+      'Begrundelse',
+      'En anbefaling skal være begrundet (§ 6, stk. 2).',
+    ),
+    proposals: ui(
+      z
+        .array(text('each proposal'), { error: requiredOr('proposals') })
+        .min(1, 'proposals must list at least one concrete proposal (§6 stk. 2)'),
+      { label: 'Konkrete forslag', help: 'Mindst ét konkret forslag (§ 6, stk. 2).', input: 'lines' },
+    ),
     ...contacts,
   }),
-  'pre-meeting-advice': z.strictObject({ advice: text('advice (§6)'), ...contacts }),
-  'gp-notice': z.strictObject({ background: text('background (§9: the GP is informed of the background)') }),
+  'pre-meeting-advice': z.strictObject({
+    advice: field(
+      text('advice (§6)'),
+      'Rådgivning før mødet',
+      'Rådgivningen til rehabiliteringsteamets møde, når kommunen har bedt om den (§ 6, stk. 1).',
+    ),
+    ...contacts,
+  }),
+  'gp-notice': z.strictObject({
+    background: field(
+      text('background (§9: the GP is informed of the background)'),
+      'Baggrund',
+      'Egen læge orienteres om baggrunden, når kommunen følger en anbefaling om, at borgeren går til egen læge (§ 9).',
+    ),
+  }),
 } as const;
+
+/** The kinds' Danish names, for the staff pages. */
+export const RESPONSE_KIND_LABELS: Record<ResponseKind, string> = {
+  statement: 'Udtalelse',
+  'specialist-attest': 'Speciallægeattest',
+  'pre-meeting-advice': 'Rådgivning før mødet',
+  recommendation: 'Anbefaling',
+  'gp-notice': 'Orientering til egen læge',
+};
+
+const kindDa = (k: ResponseKind) => RESPONSE_KIND_LABELS[k].toLowerCase();
+
+/** The kinds a case of `service` returns (a supplementary service: as its agreement defines them, §16 stk. 3–4). */
+export function kindsFor(service: string, supplementaryKinds?: readonly string[]): readonly ResponseKind[] {
+  return (
+    KINDS_BY_SERVICE[service] ??
+    (supplementaryKinds ?? []).filter((k): k is ResponseKind => (RESPONSE_KINDS as readonly string[]).includes(k))
+  );
+}
+
+/**
+ * The content schema `checkResponse` checks a response of `kind` in a case of `service` with: an
+ * early-pension statement is §10's, a senior-pension attest §27's. The staff pages render their forms from it.
+ */
+export function contentSchemaFor(kind: ResponseKind, service: string): z.ZodObject {
+  if (kind === 'statement' && service === 'early-pension-statement') return schemas['statement-§10'];
+  if (kind === 'specialist-attest' && service === 'senior-pension-assessment') return schemas['specialist-attest-§27'];
+  return schemas[kind];
+}
 
 export interface ContentContext {
   service: string;
@@ -123,11 +280,19 @@ export interface ContentContext {
 /** The field errors of a response (empty = acceptable), with `kind` and `content.` paths. */
 export function checkResponse(kind: unknown, content: unknown, ctx: ContentContext): FieldError[] {
   if (typeof kind !== 'string' || !(RESPONSE_KINDS as readonly string[]).includes(kind)) {
-    return [{ path: 'kind', message: `kind is one of ${RESPONSE_KINDS.join(', ')}` }];
+    return [{ path: 'kind', message: `kind is one of ${RESPONSE_KINDS.join(', ')}`, da: 'Vælg en af svartyperne' }];
   }
-  const allowed = KINDS_BY_SERVICE[ctx.service] ?? ctx.supplementaryKinds ?? [];
+  const allowed = kindsFor(ctx.service, ctx.supplementaryKinds);
   if (!allowed.includes(kind as ResponseKind)) {
-    return [{ path: 'kind', message: `a ${ctx.service} case returns ${allowed.join(' or ') || 'nothing'}, not ${kind}` }];
+    return [
+      {
+        path: 'kind',
+        message: `a ${ctx.service} case returns ${allowed.join(' or ') || 'nothing'}, not ${kind}`,
+        da: allowed.length
+          ? `Denne sag besvares med ${allowed.map(kindDa).join(' eller ')}, ikke ${kindDa(kind as ResponseKind)}`
+          : 'Denne sag har ingen svartyper',
+      },
+    ];
   }
   if (kind === 'pre-meeting-advice' && !ctx.preMeetingAdviceRequested) {
     return [
@@ -135,39 +300,43 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
         path: 'kind',
         message:
           'advice before the meeting is given when the municipality asks for it (§6 stk. 1); this case does not (preMeetingAdviceRequested)',
+        da: 'Rådgivning før mødet gives, når kommunen beder om den (§ 6, stk. 1), og det har kommunen ikke gjort i denne sag',
       },
     ];
   }
-  const key =
-    kind === 'statement' && ctx.service === 'early-pension-statement'
-      ? 'statement-§10'
-      : kind === 'specialist-attest' && ctx.service === 'senior-pension-assessment'
-        ? 'specialist-attest-§27'
-        : (kind as keyof typeof schemas);
-  const errors: FieldError[] = checkWith(schemas[key], content ?? undefined, 'content');
+  const schema = contentSchemaFor(kind as ResponseKind, ctx.service);
+  const errors: FieldError[] = checkWith(schema, content ?? undefined, 'content');
   if (content === null || typeof content !== 'object')
-    return errors.length ? errors : [{ path: 'content', message: 'content must be an object' }];
+    return errors.length ? errors : [{ path: 'content', message: 'content must be an object', da: 'Svarets indhold mangler' }];
   const c = content as Record<string, unknown>;
   if (
-    key === 'specialist-attest' &&
+    schema === schemas['specialist-attest'] &&
     ctx.earlierAssessments &&
     (typeof c.overallAssessment !== 'string' || c.overallAssessment.trim() === '')
   ) {
     errors.push({
       path: 'content.overallAssessment',
       message: 'required: the citizen has been assessed by this region before, so an overall assessment is due (§14 stk. 3–4)',
+      da: 'Skal udfyldes: borgeren er vurderet af regionen før, så attesten skal have en samlet vurdering (§ 14, stk. 3–4)',
     });
   }
   if (c.gpDiscussion === true) {
     const on = typeof c.gpDiscussionDate === 'string' ? c.gpDiscussionDate : undefined;
     if (on === undefined) {
-      errors.push({ path: 'content.gpDiscussionDate', message: 'required with gpDiscussion: the date of the discussion with the GP' });
+      errors.push({
+        path: 'content.gpDiscussionDate',
+        message: 'required with gpDiscussion: the date of the discussion with the GP',
+        da: 'Skal udfyldes, når sagen er drøftet med egen læge (§ 5, stk. 2, § 11, stk. 5)',
+      });
     } else if (!ctx.gpDiscussionConsents.some((d) => d <= on)) {
       errors.push({
         path: 'content.gpDiscussion',
         message:
           `a discussion with the GP needs the citizen's written consent recorded on the case on or before ${on} ` +
           '(§5 stk. 2, §11 stk. 5): POST /v1/cases/{caseId}/consents, kind gp-discussion',
+        da:
+          `En drøftelse med egen læge kræver borgerens skriftlige samtykke, registreret på sagen senest ${on} ` +
+          '(§ 5, stk. 2, § 11, stk. 5). Registrér samtykket først.',
       });
     }
   }
@@ -177,6 +346,9 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
       message:
         `contact with the citizen needs the municipality's prior agreement recorded on the case on or before ${c.citizenContactDate} ` +
         '(§5 stk. 2, §10 stk. 3, §11 stk. 5): kind municipality-agreement-citizen-contact',
+      da:
+        `Kontakt med borgeren kræver kommunens forudgående aftale, registreret på sagen senest ${c.citizenContactDate} ` +
+        '(§ 5, stk. 2, § 10, stk. 3, § 11, stk. 5). Registrér aftalen først.',
     });
   }
   return errors;

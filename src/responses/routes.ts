@@ -5,17 +5,16 @@
  * staff member the case is assigned to may respond; anyone else gets the
  * answer a missing case gets. A refused response keeps nothing.
  */
-import { Router, type Request } from 'express';
-import multer from 'multer';
+import { Router } from 'express';
 import type { BlobStore } from '../storage/blobs.js';
 import { badRequest } from '../shared/problem.js';
-import { createSniffFilter } from '../storage/sniff.js';
-import { readSmall, uploadProblem, type UploadProblemLimits } from '../shared/uploads.js';
+import type { UploadProblemLimits } from '../shared/uploads.js';
 import { named, operation, route } from '../shared/api.js';
 import { parseWith } from '../shared/validate.js';
 import { requireStaff, requireTeamLead, staffOf } from '../parties/roles.js';
 import { problemSchema } from '../receipts/schema.js';
-import type { ResponseService, StoredDocument } from './service.js';
+import type { ResponseService } from './service.js';
+import { createResponseUpload } from './upload.js';
 import {
   conversationAnswerSchema,
   conversationBodySchema,
@@ -23,50 +22,6 @@ import {
   responseAnswerSchema,
   responseRequestSchema,
 } from './schema.js';
-
-const MAX_RESPONSE_JSON = 256 * 1024;
-
-interface ResponseUpload {
-  responseJson?: Buffer;
-  document?: StoredDocument;
-}
-
-type UploadRequest = Request & { responseUpload?: ResponseUpload };
-
-function storage(blobs: BlobStore): multer.StorageEngine {
-  return {
-    _handleFile(req, file, cb) {
-      const state = ((req as UploadRequest).responseUpload ??= {});
-      const done = (p: Promise<Partial<Express.Multer.File>>) =>
-        void p.then(
-          (info) => cb(null, info),
-          (err) => cb(err),
-        );
-      if (file.fieldname === 'response') {
-        done(
-          readSmall(file.stream, MAX_RESPONSE_JSON, 'response').then((b) => {
-            state.responseJson = b;
-            return { size: b.length };
-          }),
-        );
-      } else if (file.fieldname === 'document' && !state.document) {
-        const filter = createSniffFilter('application/pdf', 'document'); // size: multer's fileSize limit
-        done(
-          blobs.put(file.stream, { filter }).then((put) => {
-            state.document = { blobKey: put.key, size: put.size, sha256: put.sha256, mediaType: 'application/pdf' };
-            return { size: put.size };
-          }),
-        );
-      } else {
-        file.stream.resume();
-        cb(badRequest(`unexpected part "${file.fieldname}": send "response" and one "document"`, undefined, 'unexpected-part'));
-      }
-    },
-    _removeFile(_req, _file, cb) {
-      cb(null);
-    },
-  };
-}
 
 const Problem = named('Problem', problemSchema);
 const problem = (description: string) => ({ description, body: Problem });
@@ -128,10 +83,7 @@ export const operations = {
 
 export function createResponsesRouter(deps: { blobs: BlobStore; responses: ResponseService; limits: UploadProblemLimits }): Router {
   const router = Router();
-  const upload = multer({
-    storage: storage(deps.blobs),
-    limits: { fileSize: deps.limits.maxDocumentBytes, files: 2, fields: 2, parts: 4, fieldSize: MAX_RESPONSE_JSON, headerPairs: 50 },
-  }).any();
+  const receive = createResponseUpload({ blobs: deps.blobs, limits: deps.limits });
 
   route(router, operations.resolve, [requireTeamLead('resolving GP messages is for team leads')], async (req, res) => {
     res.json(await deps.responses.resolveGpMessage(staffOf(req), req.params.messageId!));
@@ -147,20 +99,10 @@ export function createResponsesRouter(deps: { blobs: BlobStore; responses: Respo
     // Before reading the body: only the assignee may respond.
     await deps.responses.assertAssignee(staff, caseId);
 
-    const r = req as UploadRequest;
-    const discard = async () => {
-      if (r.responseUpload?.document) await deps.blobs.delete(r.responseUpload.document.blobKey).catch(() => {});
-    };
+    const upload = await receive(req, res);
     try {
-      await new Promise<void>((resolve, reject) => upload(req, res, (err: unknown) => (err ? reject(err) : resolve())));
-    } catch (err) {
-      await discard();
-      throw uploadProblem(err, deps.limits);
-    }
-    try {
-      const state = r.responseUpload ?? {};
-      const rawField = (req.body as Record<string, unknown> | undefined)?.response;
-      const raw = state.responseJson ?? (typeof rawField === 'string' ? Buffer.from(rawField, 'utf8') : undefined);
+      const rawField = upload.fields.response;
+      const raw = upload.responseJson ?? (typeof rawField === 'string' ? Buffer.from(rawField, 'utf8') : undefined);
       if (!raw) throw badRequest('the "response" part (JSON) is missing', [{ path: 'response', message: 'required' }], 'response-missing');
       let json: unknown;
       try {
@@ -169,16 +111,16 @@ export function createResponsesRouter(deps: { blobs: BlobStore; responses: Respo
         throw badRequest('the "response" part is not valid JSON', [{ path: 'response', message: 'not valid JSON' }], 'invalid-json');
       }
       const response = parseWith(responseRequestSchema, json, { what: 'the "response" part' });
-      if (!state.document)
+      if (!upload.document)
         throw badRequest(
           'the "document" part (the signed-off PDF) is missing',
           [{ path: 'document', message: 'required' }],
           'document-missing',
         );
-      const out = await deps.responses.submit(staff, caseId, response, state.document);
+      const out = await deps.responses.submit(staff, caseId, response, upload.document);
       res.status(201).json(out);
     } catch (err) {
-      await discard();
+      await upload.discard();
       throw err;
     }
   });

@@ -400,7 +400,11 @@ export function createResponseService(deps: ResponseServiceDeps) {
     const at = now().toISOString();
     if (date > localDate(at) || date < localDate(c.received_at)) {
       throw unprocessable(`date: ${date} must lie between the receipt of the case and today`, [
-        { path: 'date', message: 'must lie between the receipt of the case and today (a conversation held)' },
+        {
+          path: 'date',
+          message: 'must lie between the receipt of the case and today (a conversation held)',
+          da: 'Datoen skal ligge mellem sagens modtagelse og i dag',
+        },
       ]);
     }
     await db.transaction().execute(async (trx) => {

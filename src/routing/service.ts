@@ -58,6 +58,16 @@ export type RouteOutcome =
 
 type Q = Kysely<Database> | Transaction<Database>;
 
+/** A staff member's load, for team leads. */
+export interface StaffLoad {
+  staffId: string;
+  name: string;
+  roles: StaffParty['roles'];
+  /** cases assigned to them and still open */
+  openCases: number;
+  capacityPerDay: number;
+}
+
 const SPECIALIST_SERVICES = new Set<string>(['clinical-assessment', 'senior-pension-assessment']);
 
 function parseJson<T>(text: string | null | undefined, fallback: T): T {
@@ -272,9 +282,12 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     const { staffId } = input;
     const target = deps.parties.get(staffId);
     if (!isStaff(target)) {
-      throw validationProblem([{ path: 'staffId', message: `${staffId} is not a staff member in the parties file` }], {
-        what: 'the request body',
-      });
+      throw validationProblem(
+        [{ path: 'staffId', message: `${staffId} is not a staff member in the parties file`, da: 'Ukendt medarbejder' }],
+        {
+          what: 'the request body',
+        },
+      );
     }
     const at = now().toISOString();
     await db.transaction().execute(async (trx) => {
@@ -386,7 +399,25 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     return rows.map((r) => ({ caseId: r.id, round: Number(r.routing_round), urgent: r.urgent === 1 }));
   }
 
+  /**
+   * Every staff member of the parties file (in its order) with their open
+   * (assigned) cases and the capacity per day routing balances against: one
+   * grouped read of the cases.
+   */
+  async function staffLoad(): Promise<StaffLoad[]> {
+    const staff = staffList();
+    const open = new Map((await store.openLoads(staff.map((s) => s.id))).map((l) => [l.staffId, l.openCases]));
+    return staff.map((s) => ({
+      staffId: s.id,
+      name: s.name,
+      roles: [...s.roles],
+      openCases: open.get(s.id) ?? 0,
+      capacityPerDay: s.capacityPerDay,
+    }));
+  }
+
   return {
+    staffLoad,
     route,
     routeMany,
     declareConflict,

@@ -140,6 +140,32 @@ const envSchema = z
       .min(0, 'MEDCOM_MAX_RESENDS must be 0 or more')
       .max(2, 'MEDCOM_MAX_RESENDS must be at most 2 (MedCom reliable messaging: never more than 2 resends)')
       .default(2),
+    STAFF_PORT: port('STAFF_PORT').default(8444),
+    STAFF_BASE_URL: z
+      .string()
+      .regex(/^https:\/\/[^/?#]+$/, 'STAFF_BASE_URL must be https://host[:port] as staff reach the pages (no path, no trailing slash)')
+      .optional(),
+    OIDC_ISSUER: z
+      .string()
+      .refine((v) => {
+        try {
+          const u = new URL(v);
+          return u.protocol === 'https:' || (u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname));
+        } catch {
+          return false;
+        }
+      }, 'OIDC_ISSUER must be the https:// URL of the identity provider (http:// only on loopback, for trials)')
+      .optional(),
+    OIDC_CLIENT_ID: z.string().trim().min(1).optional(),
+    OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+    OIDC_STAFF_CLAIM: z
+      .string()
+      .regex(/^[A-Za-z0-9_:./-]{1,100}$/, 'OIDC_STAFF_CLAIM must be the name of an ID token claim')
+      .default('sub'),
+    OIDC_REQUIRED_ACR: z.string().trim().min(1).optional(),
+    DEV_IDP_PORT: port('DEV_IDP_PORT').default(8445),
+    SESSION_IDLE_MINUTES: positiveInt('SESSION_IDLE_MINUTES').default(30),
+    SESSION_MAX_HOURS: positiveInt('SESSION_MAX_HOURS').default(10),
     AT_RISK_WORKING_DAYS: z.coerce
       .number({ error: 'AT_RISK_WORKING_DAYS must be a number' })
       .int('AT_RISK_WORKING_DAYS must be a whole number')
@@ -171,6 +197,25 @@ const envSchema = z
         path: ['GP_DIRECTORY_FILE'],
         message:
           "GP_DIRECTORY_FILE must be set in production: the GP directory decides where a GP's copy goes (§15 stk. 2), never a party's own claim",
+      });
+    }
+    if (c.NODE_ENV === 'production' && !c.OIDC_ISSUER) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OIDC_ISSUER'],
+        message:
+          "OIDC_ISSUER must be set in production: staff log in to the pages through the region's identity provider " +
+          '(the development identity provider runs only outside production)',
+      });
+    }
+    if (c.OIDC_ISSUER && !c.OIDC_CLIENT_ID) {
+      ctx.addIssue({ code: 'custom', path: ['OIDC_CLIENT_ID'], message: 'OIDC_CLIENT_ID must be set with OIDC_ISSUER' });
+    }
+    if (c.SESSION_IDLE_MINUTES > c.SESSION_MAX_HOURS * 60) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SESSION_IDLE_MINUTES'],
+        message: 'SESSION_IDLE_MINUTES must not exceed SESSION_MAX_HOURS (the absolute limit)',
       });
     }
     if (c.VANS_OUTBOX_DIR && c.VANS_ENDPOINT_URL) {

@@ -5,6 +5,8 @@
 export interface FieldError {
   path: string;
   message: string;
+  /** the Danish message, for the staff pages; never part of the problem document (`toJSON`) */
+  da?: string;
 }
 
 export interface ProblemInit {
@@ -46,7 +48,7 @@ export class Problem extends Error {
   toJSON(): Record<string, unknown> {
     const body: Record<string, unknown> = { ...this.extensions, type: this.type, title: this.title, status: this.status };
     if (this.detail !== undefined) body.detail = this.detail;
-    if (this.errors !== undefined) body.errors = this.errors;
+    if (this.errors !== undefined) body.errors = this.errors.map(({ path, message }) => ({ path, message }));
     return body;
   }
 }

@@ -4,7 +4,8 @@
  * and a value that does not fit answers 422 with the path of each bad field.
  *
  * Messages say what is wrong: a missing field is "required", a field of the
- * wrong JSON type says which type it must be and which it was.
+ * wrong JSON type says which type it must be and which it was. Each field error
+ * also carries a Danish message (`da`) for the staff pages; problem+json leaves it out.
  */
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
@@ -49,14 +50,54 @@ export function requiredOr(what: string): (iss: z.core.$ZodRawIssue) => string |
   };
 }
 
-/** zod issues → problem+json `errors` (`documents[0].part`, `content.reasons`, `(root)`). */
+const n = (v: number | bigint) => (typeof v === 'number' ? v.toLocaleString('da-DK') : String(v));
+
+/**
+ * The Danish message of an issue, for the staff pages (`FieldError.da`). A custom rule words its
+ * own in `params.da` (`.refine(fn, { message, params: { da } })`, `ctx.addIssue({ …, params: { da } })`).
+ * Whether a value was missing is read from the issue's input (parsed with `reportInput`), else from
+ * the English message ("required").
+ */
+export function danishMessage(i: z.core.$ZodIssue): string {
+  switch (i.code) {
+    case 'invalid_type': {
+      const missing = 'input' in i ? i.input === undefined : /\brequired$/.test(i.message);
+      return missing ? 'Skal udfyldes' : 'Ugyldig værdi';
+    }
+    case 'too_small':
+      if (i.origin === 'string') return Number(i.minimum) <= 1 ? 'Skal udfyldes' : `Skriv mindst ${n(i.minimum)} tegn`;
+      if (i.origin === 'array' || i.origin === 'set') return `Angiv mindst ${n(i.minimum)}`;
+      return i.inclusive === false ? `Skal være større end ${n(i.minimum)}` : `Skal være ${n(i.minimum)} eller mere`;
+    case 'too_big':
+      if (i.origin === 'string') return `Højst ${n(i.maximum)} tegn`;
+      if (i.origin === 'array' || i.origin === 'set') return `Højst ${n(i.maximum)}`;
+      return i.inclusive === false ? `Skal være mindre end ${n(i.maximum)}` : `Højst ${n(i.maximum)}`;
+    case 'invalid_value':
+      return 'Vælg en af mulighederne';
+    case 'invalid_format':
+      return 'Ugyldigt format';
+    case 'unrecognized_keys':
+      return `Ukendt felt: ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'custom': {
+      const da: unknown = i.params?.da;
+      return typeof da === 'string' ? da : 'Ugyldig værdi';
+    }
+    default:
+      return 'Ugyldig værdi';
+  }
+}
+
+/** zod issues → problem+json `errors` (`documents[0].part`, `content.reasons`, `(root)`), each with its Danish `da`. */
 export function fieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
   return error.issues.map((i) => {
     const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
     const full = `${prefix}${path}`.replace(/^\./, '');
-    return { path: full || '(root)', message: i.message };
+    return { path: full || '(root)', message: i.message, da: danishMessage(i) };
   });
 }
+
+/** Parse options of the one validation path: the error map, and the input on each issue (missing vs wrong for `da`). */
+const PARSE = { error: messages, reportInput: true } as const;
 
 export interface ValidationOptions {
   /** what is validated, for the problem's detail: "the request body", "the manifest" */
@@ -80,14 +121,14 @@ export function validationProblem(errors: FieldError[], opts: ValidationOptions)
 
 /** Parses `value` with `schema`, or throws the 422 problem naming every bad field. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, opts: ValidationOptions): z.output<S> {
-  const r = schema.safeParse(value, { error: messages });
+  const r = schema.safeParse(value, PARSE);
   if (!r.success) throw validationProblem(fieldErrors(r.error, opts.prefix), opts);
   return r.data;
 }
 
 /** The field errors of `value` against `schema` (empty = valid). */
 export function checkWith(schema: z.ZodType, value: unknown, prefix = ''): FieldError[] {
-  const r = schema.safeParse(value, { error: messages });
+  const r = schema.safeParse(value, PARSE);
   return r.success ? [] : fieldErrors(r.error, prefix);
 }
 

@@ -392,6 +392,41 @@ function m0007Medcom(): Migration {
   };
 }
 
+/**
+ * 0008: the staff pages (issue 13). A browser session lives here, not in the
+ * process, so every instance sharing the database knows it: the SHA-256 of
+ * the cookie's token (the token itself is never stored), the staff member,
+ * when it began and was last used (idle and absolute timeouts), its CSRF
+ * token, and the IdP's ID token sealed with the master key (the hint for
+ * RP-initiated logout). The access log lists audit entries by action, and a
+ * worklist finds a person's open cases by (assigned_to, state).
+ */
+function m0008WebSessions(dialect: SqlDialect): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('web_sessions')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('staff_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen_at', 'text', (c) => c.notNull())
+        .addColumn('csrf_token', 'text', (c) => c.notNull())
+        .addColumn('id_token_enc', t.binary)
+        .execute();
+      await db.schema.createIndex('web_sessions_last_seen_idx').on('web_sessions').column('last_seen_at').execute();
+      await db.schema.createIndex('audit_log_action_idx').on('audit_log').columns(['action', 'seq']).execute();
+      // a person's worklist: their open cases, looked up directly
+      await db.schema.createIndex('cases_assigned_to_state_idx').on('cases').columns(['assigned_to', 'state']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('cases_assigned_to_state_idx').ifExists().execute();
+      await db.schema.dropIndex('audit_log_action_idx').ifExists().execute();
+      await db.schema.dropTable('web_sessions').ifExists().execute();
+    },
+  };
+}
+
 export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
   return {
     async getMigrations() {
@@ -403,6 +438,7 @@ export function createMigrationProvider(dialect: SqlDialect): MigrationProvider 
         '0005_coordinator_changes': m0005CoordinatorChanges(),
         '0006_consents': m0006Consents(),
         '0007_medcom': m0007Medcom(),
+        '0008_web_sessions': m0008WebSessions(dialect),
       };
     },
   };

@@ -259,6 +259,18 @@ export interface ConsentsTable {
   recorded_at: string;
 }
 
+/** A staff member's browser session (src/web/sessions.ts). */
+export interface WebSessionsTable {
+  /** SHA-256 (hex) of the cookie's random token */
+  token_hash: string;
+  staff_id: string;
+  created_at: string;
+  last_seen_at: string;
+  csrf_token: string;
+  /** the IdP's ID token, sealed with the master key: the id_token_hint of RP-initiated logout */
+  id_token_enc: Buffer | null;
+}
+
 export interface Database {
   cases: CasesTable;
   packages: PackagesTable;
@@ -272,6 +284,7 @@ export interface Database {
   medcom_acks: MedcomAcksTable;
   coordinator_changes: CoordinatorChangesTable;
   consents: ConsentsTable;
+  web_sessions: WebSessionsTable;
 }
 
 export type CaseRow = Selectable<CasesTable>;

@@ -8,12 +8,12 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { named, operation, route, type Named } from '../shared/api.js';
-import type { Party } from '../parties/parties.js';
 import { problemSchema } from '../receipts/schema.js';
 import { requireStaff, requireTeamLead, staffOf } from '../parties/roles.js';
 import type { DeadlineService } from '../deadlines/service.js';
 import type { RoutingService } from '../routing/service.js';
 import type { WorklistService } from './service.js';
+import { createCaseActions, type CaseActions } from './actions.js';
 import {
   assignAnswerSchema,
   assignBodySchema,
@@ -65,7 +65,7 @@ export const operations = {
   leadList: operation({
     method: 'get',
     path: '/v1/cases',
-    summary: 'Team leads: unassigned, awaiting-complete-case, overdue or at-risk cases of the region',
+    summary: 'Team leads: unassigned, awaiting-complete-case, overdue, at-risk or extended (§22, §23) cases of the region',
     query: leadListQuerySchema,
     responses: {
       '200': { description: 'Cases', body: named('LeadList', leadListSchema) },
@@ -152,10 +152,9 @@ export interface StaffRouterDeps {
 export function createStaffRouter(deps: StaffRouterDeps): Router {
   const router = Router();
   const { worklist } = deps;
+  // The staff actions: the same code the staff pages call (who may act is checked there).
+  const actions: CaseActions = createCaseActions(deps);
   const staff = [requireStaff()];
-  /** Recording on a case is for its assignee: anyone else gets the answer a missing case gets. */
-  const assigned = async (req: { party?: Party; params: { caseId?: string } }) =>
-    worklist.visibleCase(staffOf(req), String(req.params.caseId), ['assignee']);
 
   route(router, operations.worklist, staff, async (req, res) => {
     res.json({ items: await worklist.worklist(staffOf(req)) });
@@ -191,34 +190,23 @@ export function createStaffRouter(deps: StaffRouterDeps): Router {
   });
 
   route(router, operations.meeting, staff, async (req, res) => {
-    const c = await assigned(req);
-    const r = await deps.deadlines.bookMeeting(c.id, req.body.date, staffOf(req).id);
-    res.json({ caseId: c.id, clock: r.clock, warnings: r.warnings });
+    res.json(await actions.bookMeeting(staffOf(req), req.params.caseId!, req.body.date));
   });
 
   route(router, operations.consultation, staff, async (req, res) => {
-    const c = await assigned(req);
-    const r = await deps.deadlines.bookConsultation(c.id, req.body.date, staffOf(req).id);
-    res.json({ caseId: c.id, clock: r.clock, warnings: r.warnings });
+    res.json(await actions.bookConsultation(staffOf(req), req.params.caseId!, req.body.date));
   });
 
   route(router, operations.extension, staff, async (req, res) => {
-    const c = await assigned(req);
-    const r = await deps.deadlines.agreeExtension(c.id, req.body, staffOf(req).id);
-    res.json({ caseId: c.id, clock: r.clock, warnings: r.warnings });
+    res.json(await actions.agreeExtension(staffOf(req), req.params.caseId!, req.body));
   });
 
   route(router, operations.conflict, staff, async (req, res) => {
-    const c = await assigned(req);
-    const r = await deps.routing.declareConflict(c.id, staffOf(req), req.body.reason);
-    res.status(202).json({ caseId: c.id, state: 'received', routingRound: r.round });
+    res.status(202).json(await actions.declareConflict(staffOf(req), req.params.caseId!, req.body.reason));
   });
 
   route(router, operations.assign, [requireTeamLead('assigning cases is for team leads')], async (req, res) => {
-    const lead = staffOf(req);
-    const c = await worklist.visibleCase(lead, req.params.caseId!, ['team-lead']);
-    const r = await deps.routing.assignManually(c.id, lead, req.body);
-    res.json({ caseId: c.id, assignedTo: r.staffId });
+    res.json(await actions.assign(staffOf(req), req.params.caseId!, req.body));
   });
 
   return router;

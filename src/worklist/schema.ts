@@ -6,11 +6,12 @@
 import { z } from 'zod';
 import { clockSchema } from '../receipts/schema.js';
 import { isDateString } from '../shared/identifiers.js';
+import { ui } from '../shared/form-meta.js';
 
 const date = (what: string) =>
   z
     .string()
-    .refine(isDateString, 'must be a real date written YYYY-MM-DD')
+    .refine(isDateString, { message: 'must be a real date written YYYY-MM-DD', params: { da: 'Skriv en gyldig dato (ÅÅÅÅ-MM-DD)' } })
     .describe(`${what}: YYYY-MM-DD, a real date, not before the case was received`);
 /** A free text someone must give (a reason, who agreed): trimmed, not blank. */
 const text = (max: number) => z.string().trim().min(1, 'must not be blank').max(max, `at most ${max} characters`);
@@ -32,10 +33,15 @@ export const worklistSchema = z
   .object({ items: z.array(worklistItemSchema) })
   .describe('Open cases, urgent first (§21 stk. 3), then the earliest due');
 
-export const LEAD_FILTERS = ['unassigned', 'awaiting-complete-case', 'overdue', 'at-risk'] as const;
+export const LEAD_FILTERS = ['unassigned', 'awaiting-complete-case', 'overdue', 'at-risk', 'extended'] as const;
 export type LeadFilter = (typeof LEAD_FILTERS)[number];
 export const leadListQuerySchema = z.strictObject({
-  state: z.enum(LEAD_FILTERS).describe('unassigned: nobody eligible; awaiting-complete-case: documents missing; overdue; at-risk'),
+  state: z
+    .enum(LEAD_FILTERS)
+    .describe(
+      'unassigned: nobody eligible; awaiting-complete-case: documents missing; overdue; at-risk; ' +
+        'extended: open cases with a deadline moved by an agreed extension (§22, §23)',
+    ),
 });
 
 const leadListItemSchema = worklistItemSchema.extend({
@@ -54,26 +60,68 @@ const leadListItemSchema = worklistItemSchema.extend({
   extended: z
     .boolean()
     .optional()
-    .describe('overdue and at-risk lists: a deadline was moved by an agreed extension (§22, §23), as opposed to plainly late'),
+    .describe('overdue, at-risk and extended lists: a deadline was moved by an agreed extension (§22, §23), as opposed to plainly late'),
 });
 export type LeadListItem = z.infer<typeof leadListItemSchema>;
 export const leadListSchema = z.object({ items: z.array(leadListItemSchema) });
 
+// The Danish labels and § help of the staff pages' forms (src/shared/form-meta.ts): not part of the OpenAPI document.
 export const meetingBodySchema = z
-  .strictObject({ date: date('the meeting date') })
+  .strictObject({
+    date: ui(date('the meeting date'), {
+      label: 'Mødedato',
+      help: 'Datoen for rehabiliteringsteamets møde, som koordinatoren deltager i: mødet holdes senest 14 dage efter, at sagen er modtaget (§ 21, stk. 1).',
+      input: 'date',
+    }),
+  })
   .describe('rehab-team-advice: the coordinator is booked for the meeting; stops the §21 clock');
-export const consultationBodySchema = z.strictObject({ date: date('the consultation date') }).describe('§23: the consultation date');
+export const consultationBodySchema = z
+  .strictObject({
+    date: ui(date('the consultation date'), {
+      label: 'Dato for konsultationen',
+      help: 'Attesten sendes senest 14 dage efter konsultationen og senest 30 dage efter, at anmodningen er modtaget (§ 23).',
+      input: 'date',
+    }),
+  })
+  .describe('§23: the consultation date');
 export const extensionBodySchema = z
   .strictObject({
-    dueDate: date('the new due date'),
-    reason: text(2000).describe('why the deadline cannot be met in this case'),
-    agreedWith: text(300).describe('with whom the new deadline was agreed'),
-    kind: z.string().min(1).optional().describe('deadline kind; default the main deadline'),
+    dueDate: ui(date('the new due date'), {
+      label: 'Ny frist',
+      help: 'En anden frist, aftalt fordi forholdene i den konkrete sag gør, at fristen ikke kan overholdes; kun senere, aldrig for § 21 (§ 22, § 23).',
+      input: 'date',
+    }),
+    reason: ui(text(2000).describe('why the deadline cannot be met in this case'), {
+      label: 'Begrundelse',
+      help: 'Hvorfor fristen ikke kan overholdes i denne sag (§ 22, § 23).',
+      input: 'textarea',
+    }),
+    agreedWith: ui(text(300).describe('with whom the new deadline was agreed'), {
+      label: 'Aftalt med',
+      help: 'Hvem hos kommunen eller Seniorpensionsenheden den nye frist er aftalt med (§ 22, § 23).',
+    }),
+    kind: ui(z.string().min(1).optional().describe('deadline kind; default the main deadline'), {
+      label: 'Frist',
+      help: 'Hvilken frist der flyttes; uden valg sagens hovedfrist (§ 22, § 23).',
+    }),
   })
   .describe('§22 / §23: another deadline agreed in a concrete case; only later, never for §21');
-export const conflictBodySchema = z.strictObject({ reason: text(2000) }).describe('§12 stk. 2: hand the case back for reassignment');
+export const conflictBodySchema = z
+  .strictObject({
+    reason: ui(text(2000), {
+      label: 'Begrundelse',
+      help: 'Hvorfor du ikke kan rådgive i sagen, fx fordi du er eller har været borgerens egen læge eller behandler; sagen fordeles igen (§ 12, stk. 2).',
+      input: 'textarea',
+    }),
+  })
+  .describe('§12 stk. 2: hand the case back for reassignment');
 export const assignBodySchema = z
-  .strictObject({ staffId: z.string().min(1, 'must not be empty') })
+  .strictObject({
+    staffId: ui(z.string().min(1, 'must not be empty'), {
+      label: 'Medarbejder',
+      help: 'Alle udelukkelser gælder stadig: ingen kan se bort fra § 12, stk. 2, § 13, stk. 3 (kun et registreret samtykke) eller § 25, stk. 3.',
+    }),
+  })
   .describe('every exclusion applies: nobody sets §12 stk. 2, §13 stk. 3 (only a recorded consent) or §25 stk. 3 aside');
 
 export const clockActionSchema = z.object({ caseId: z.string(), clock: clockSchema, warnings: z.array(z.string()) });

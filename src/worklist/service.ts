@@ -11,20 +11,26 @@
  * Documents are read by the assigned staff member and team leads only; every
  * read is written to the access log (the hash-chained audit log, action
  * `document-read`: who, when, which case, which document) before a byte is sent.
+ * The case file of the staff pages (the case with the citizen's name and CPR
+ * number from the manifest) is theirs only too, and every opening of it is
+ * written to the access log as `case-read` before it is returned.
  */
 import type { Readable } from 'node:stream';
+import type { z } from 'zod';
 import type { Db } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
-import type { CaseRow, DocumentRow } from '../storage/schema.js';
+import type { CaseRow, ConsentsTable, DocumentRow } from '../storage/schema.js';
+import { openSmall } from '../storage/crypto.js';
 import type { Party, StaffParty } from '../parties/parties.js';
 import { isStaff, isTeamLead } from '../parties/roles.js';
 import { appendAudit } from '../audit/audit.js';
 import { forbidden, notFound } from '../shared/problem.js';
-import type { DeadlineService } from '../deadlines/service.js';
+import { daysBetween, localDate, type DeadlineService } from '../deadlines/service.js';
 import type { Clock, Service } from '../deadlines/types.js';
-import { missingDocuments } from '../intake/schema.js';
-import { createWorklistStore, type ListRow, type WorklistStore } from './store.js';
-import type { CaseView, Extension, LeadFilter, LeadListItem, WorklistItem } from './schema.js';
+import { missingDocuments, type Manifest } from '../intake/schema.js';
+import type { consentSchema } from '../consents/schema.js';
+import { createWorklistStore, OPEN_STATES, type ListRow, type WorklistStore } from './store.js';
+import { LEAD_FILTERS, type CaseView, type Extension, type LeadFilter, type LeadListItem, type WorklistItem } from './schema.js';
 
 export type CaseAccess = 'sender' | 'assignee' | 'team-lead';
 
@@ -52,8 +58,8 @@ function nextDue(clock: Clock | null): { dueDate: string; dueAt: string } | null
   return best;
 }
 
-function item(r: ListRow): WorklistItem {
-  const due = nextDue(parseClock(r.clock));
+function item(r: ListRow, clock: Clock | null): WorklistItem {
+  const due = nextDue(clock);
   return {
     caseId: r.id,
     service: r.service,
@@ -64,6 +70,155 @@ function item(r: ListRow): WorklistItem {
     dueDate: due?.dueDate ?? null,
     dueAt: due?.dueAt ?? null,
     state: r.state,
+  };
+}
+
+/** An open case as the lists see it: its row, its clock (parsed once) and its list item. */
+interface OpenCase {
+  row: ListRow;
+  clock: Clock | null;
+  item: WorklistItem;
+}
+
+function openCase(row: ListRow): OpenCase {
+  const clock = parseClock(row.clock);
+  return { row, clock, item: item(row, clock) };
+}
+
+/** §22, §23: a deadline of the clock was moved by an agreed extension. */
+function isExtended(clock: Clock | null): boolean {
+  return clock?.deadlines.some((d) => d.extension !== undefined) ?? false;
+}
+
+/**
+ * Where a case stands with its deadline, for the staff pages: `overdue` and
+ * `at-risk` from the deadline service (a running clock only); otherwise the
+ * clock's status (`stopped`: e.g. the §21 meeting is booked and the case waits
+ * for its response).
+ */
+export const DEADLINE_STATUSES = ['overdue', 'at-risk', 'running', 'stopped', 'awaiting-complete-case', 'no-deadline-agreed'] as const;
+export type DeadlineStatus = (typeof DEADLINE_STATUSES)[number];
+
+function deadlineStatus(c: OpenCase, alert: 'overdue' | 'at-risk' | null): DeadlineStatus {
+  if (alert) return alert;
+  if (c.row.state === 'awaiting-complete-case') return 'awaiting-complete-case';
+  switch (c.clock?.status) {
+    case 'running':
+    case 'stopped':
+    case 'awaiting-complete-case':
+      return c.clock.status;
+    default:
+      return 'no-deadline-agreed';
+  }
+}
+
+export type WorklistPageItem = WorklistItem & { status: DeadlineStatus };
+
+/** What a worklist page asks for: filters (all optional) and the page. */
+export interface WorklistQuery {
+  service?: string;
+  municipality?: string;
+  status?: DeadlineStatus;
+  /** 1-based; clamped to the pages there are */
+  page?: number;
+  /** default 50, at most 200 */
+  pageSize?: number;
+}
+
+export interface WorklistPage {
+  /** this page's cases, in worklist order (§21 stk. 3) */
+  items: WorklistPageItem[];
+  /** cases matching the filters */
+  total: number;
+  page: number;
+  pages: number;
+  pageSize: number;
+  /** the values the filters can take: those of all the staff member's open cases, whatever is filtered */
+  facets: { services: string[]; municipalities: string[]; statuses: DeadlineStatus[] };
+}
+
+export const WORKLIST_PAGE_SIZE = 50;
+export const WORKLIST_MAX_PAGE_SIZE = 200;
+
+/** A whole number in [min, max]; `fallback` when it is not a finite number. */
+function clampInt(n: number | undefined, fallback: number, min: number, max: number): number {
+  const v = n !== undefined && Number.isFinite(n) ? Math.floor(n) : fallback;
+  return Math.min(max, Math.max(min, v));
+}
+
+/** The team leads' overview: every list of `leadList` at once. */
+export interface LeadOverview {
+  unassigned: LeadListItem[];
+  awaitingCompleteCase: LeadListItem[];
+  atRisk: LeadListItem[];
+  overdue: LeadListItem[];
+  extended: LeadListItem[];
+}
+
+/** The states whose clocks the overdue and at-risk lists look at. */
+const ALERT_STATES: readonly string[] = ['received', 'assigned', 'unassigned'];
+
+/** The states a team-lead list reads: a case in any other state is on none of them. */
+const LEAD_STATES: Record<LeadFilter, readonly string[]> = {
+  unassigned: ['unassigned'],
+  'awaiting-complete-case': ['awaiting-complete-case'],
+  overdue: ALERT_STATES,
+  'at-risk': ALERT_STATES,
+  extended: OPEN_STATES,
+};
+
+/** The team-lead lists an open case is on (one rule for `leadList` and `overview`). Pure. */
+function leadFiltersOf(c: OpenCase, alert: 'overdue' | 'at-risk' | null): LeadFilter[] {
+  const state = c.row.state;
+  const out: LeadFilter[] = [];
+  if (state === 'unassigned') out.push('unassigned');
+  if (state === 'awaiting-complete-case') out.push('awaiting-complete-case');
+  if (alert && ALERT_STATES.includes(state)) out.push(alert);
+  if ((OPEN_STATES as readonly string[]).includes(state) && isExtended(c.clock)) out.push('extended');
+  return out;
+}
+
+/** A consent or agreement recorded on the case, as the consents feature lists it. */
+export type CaseConsent = z.infer<typeof consentSchema>;
+
+/** A deadline of the case's clock as the case page shows it. */
+export interface CaseFileDeadline {
+  kind: string;
+  /** the rule that sets it, e.g. "§21 stk. 1", "§23" */
+  rule: string;
+  dueDate: string;
+  /** calendar days from today (Europe/Copenhagen) to the due date; negative when it has passed (shown beside the clock's status) */
+  daysLeft: number;
+  /** "default" or "agreement:<id>" */
+  source: string;
+  /** the agreement that sets it, when one does */
+  agreementId?: string;
+  /** §22, §23: the deadline was moved by an agreed extension */
+  extension?: { reason: string; agreedWith: string; originalDueDate?: string };
+}
+
+/** The case page: the case view, who it concerns (from the manifest), its consents and its deadlines. */
+export interface CaseFile extends CaseView {
+  /** the agreement that governs the case (cases.agreement_id), or null: statutory defaults */
+  agreementId: string | null;
+  citizen: { name: string; cpr: string };
+  gp: { ydernummer: string; name?: string } | null;
+  caseworker: { name: string; email?: string; phone?: string } | null;
+  consents: CaseConsent[];
+  deadlines: CaseFileDeadline[];
+}
+
+function consentView(r: ConsentsTable): CaseConsent {
+  return {
+    id: r.id,
+    caseId: r.case_id,
+    kind: r.kind as CaseConsent['kind'],
+    givenBy: r.given_by,
+    date: r.given_on,
+    how: r.how as CaseConsent['how'],
+    documentPart: r.document_part,
+    recordedBy: r.recorded_by,
+    recordedAt: r.recorded_at,
   };
 }
 
@@ -98,6 +253,8 @@ export interface WorklistServiceDeps {
   db: Db;
   blobs: BlobStore;
   deadlines: Pick<DeadlineService, 'alertOf'>;
+  /** the storage master key: opens the sealed manifest for the case file (`caseFile` throws without it) */
+  masterKey?: Buffer;
   /** stands in for the database store where a test needs only data */
   store?: WorklistStore;
   now?: () => Date;
@@ -115,38 +272,98 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     return c;
   }
 
-  async function worklist(staff: StaffParty): Promise<WorklistItem[]> {
-    return (await store.assignedTo(staff.id)).map(item).sort(byUrgency);
+  /** The staff member's open cases in worklist order (§21 stk. 3): one read of the cases assigned to them. */
+  async function assignedCases(staff: StaffParty): Promise<OpenCase[]> {
+    return (await store.assignedTo(staff.id)).map(openCase).sort((a, b) => byUrgency(a.item, b.item));
   }
 
-  /** Team leads' lists: unassigned, awaiting their complete documents, overdue or at risk. */
-  async function leadList(filter: LeadFilter): Promise<LeadListItem[]> {
-    let rows: ListRow[];
-    if (filter === 'unassigned' || filter === 'awaiting-complete-case') {
-      rows = await store.inStates([filter]);
-    } else {
-      const at = now();
-      rows = (await store.inStates(['received', 'assigned', 'unassigned'])).filter(
-        (r) => deps.deadlines.alertOf(parseClock(r.clock), at) === filter,
-      );
+  async function worklist(staff: StaffParty): Promise<WorklistItem[]> {
+    return (await assignedCases(staff)).map((c) => c.item);
+  }
+
+  /**
+   * A page of the staff member's worklist for the staff pages: the same cases
+   * in the same order as `worklist`, each with its deadline status, filtered
+   * before paging; the facets name every value the filters can take.
+   */
+  async function worklistPage(staff: StaffParty, q: WorklistQuery = {}): Promise<WorklistPage> {
+    const at = now();
+    const all = (await assignedCases(staff)).map((c): WorklistPageItem => ({
+      ...c.item,
+      status: deadlineStatus(c, deps.deadlines.alertOf(c.clock, at)),
+    }));
+    const matching = all.filter(
+      (i) =>
+        (q.service === undefined || i.service === q.service) &&
+        (q.municipality === undefined || i.municipalityCode === q.municipality) &&
+        (q.status === undefined || i.status === q.status),
+    );
+    const pageSize = clampInt(q.pageSize, WORKLIST_PAGE_SIZE, 1, WORKLIST_MAX_PAGE_SIZE);
+    const pages = Math.max(1, Math.ceil(matching.length / pageSize));
+    const page = clampInt(q.page, 1, 1, pages);
+    const statuses = new Set(all.map((i) => i.status));
+    return {
+      items: matching.slice((page - 1) * pageSize, page * pageSize),
+      total: matching.length,
+      page,
+      pages,
+      pageSize,
+      facets: {
+        services: [...new Set(all.map((i) => i.service))].sort(),
+        municipalities: [...new Set(all.map((i) => i.municipalityCode))].sort(),
+        statuses: DEADLINE_STATUSES.filter((s) => statuses.has(s)),
+      },
+    };
+  }
+
+  /** The team-lead lists `wanted` of these rows, each in worklist order; each item shaped for its list. */
+  async function leadLists(rows: readonly ListRow[], wanted: readonly LeadFilter[]): Promise<Record<LeadFilter, LeadListItem[]>> {
+    const at = now();
+    const on = Object.fromEntries(LEAD_FILTERS.map((f) => [f, [] as OpenCase[]])) as Record<LeadFilter, OpenCase[]>;
+    for (const r of rows) {
+      const c = openCase(r);
+      for (const f of leadFiltersOf(c, deps.deadlines.alertOf(c.clock, at))) if (wanted.includes(f)) on[f].push(c);
     }
-    const types = filter === 'awaiting-complete-case' ? await store.documentTypes(rows.map((r) => r.id)) : undefined;
-    return rows
-      .map((r) => ({
-        ...item(r),
-        assignedTo: r.assigned_to,
-        ...(r.state === 'unassigned' && r.routing_note ? { routing: JSON.parse(r.routing_note) as LeadListItem['routing'] } : {}),
-        ...(types ? { missingDocuments: missingDocuments(r.service as Service, types.get(r.id) ?? []) } : {}),
-        ...(filter === 'overdue' || filter === 'at-risk'
-          ? { extended: parseClock(r.clock)?.deadlines.some((d) => d.extension !== undefined) ?? false }
-          : {}),
-      }))
-      .sort(byUrgency);
+    const awaiting = on['awaiting-complete-case'];
+    const types = awaiting.length > 0 ? await store.documentTypes(awaiting.map((c) => c.row.id)) : undefined;
+    const itemFor = (c: OpenCase, f: LeadFilter): LeadListItem => ({
+      ...c.item,
+      assignedTo: c.row.assigned_to,
+      ...(c.row.state === 'unassigned' && c.row.routing_note ? { routing: JSON.parse(c.row.routing_note) as LeadListItem['routing'] } : {}),
+      ...(f === 'awaiting-complete-case'
+        ? { missingDocuments: missingDocuments(c.row.service as Service, types?.get(c.row.id) ?? []) }
+        : {}),
+      ...(f === 'overdue' || f === 'at-risk' || f === 'extended' ? { extended: isExtended(c.clock) } : {}),
+    });
+    return Object.fromEntries(LEAD_FILTERS.map((f) => [f, on[f].map((c) => itemFor(c, f)).sort(byUrgency)])) as Record<
+      LeadFilter,
+      LeadListItem[]
+    >;
+  }
+
+  /** Team leads' lists: unassigned, awaiting their complete documents, overdue, at risk, or with an extended deadline (§22, §23). */
+  async function leadList(filter: LeadFilter): Promise<LeadListItem[]> {
+    return (await leadLists(await store.inStates(LEAD_STATES[filter]), [filter]))[filter];
+  }
+
+  /** The team leads' overview: every list of `leadList`, from one read of the open cases. */
+  async function overview(): Promise<LeadOverview> {
+    const lists = await leadLists(await store.inStates(OPEN_STATES), LEAD_FILTERS);
+    return {
+      unassigned: lists.unassigned,
+      awaitingCompleteCase: lists['awaiting-complete-case'],
+      atRisk: lists['at-risk'],
+      overdue: lists.overdue,
+      extended: lists.extended,
+    };
   }
 
   /** The case as its sender, its assignee or a team lead sees it. */
   async function caseView(party: Party, caseId: string): Promise<CaseView> {
-    const c = await visibleCase(party, caseId, ['sender', 'assignee', 'team-lead']);
+    return viewOf(await visibleCase(party, caseId, ['sender', 'assignee', 'team-lead']));
+  }
+
+  async function viewOf(c: CaseRow): Promise<CaseView> {
     const d = await store.details(c.id);
     return {
       caseId: c.id,
@@ -209,6 +426,62 @@ export function createWorklistService(deps: WorklistServiceDeps) {
   }
 
   /**
+   * The case page of the staff pages, for its assignee and team leads (404 for
+   * anyone else): the case view with the citizen, the GP and the caseworker
+   * from the sealed manifest, the recorded consents and every deadline with
+   * the days left. Each call is written to the access log (`case-read`: who,
+   * when, which case; never the citizen) before the file is returned.
+   */
+  async function caseFile(staff: StaffParty, caseId: string): Promise<CaseFile> {
+    const masterKey = deps.masterKey;
+    if (!masterKey) throw new Error('worklist service: caseFile needs the storage master key (deps.masterKey) to open the manifest');
+    const c = await visibleCase(staff, caseId, ['assignee', 'team-lead']);
+    const [view, consents] = await Promise.all([viewOf(c), store.consents(c.id)]);
+    const m = JSON.parse(openSmall(masterKey, c.manifest_enc).toString('utf8')) as Pick<Manifest, 'citizen' | 'gp' | 'caseworker'>;
+    const at = now();
+    const today = localDate(at);
+    const file: CaseFile = {
+      ...view,
+      agreementId: c.agreement_id,
+      citizen: { name: m.citizen.name, cpr: m.citizen.cpr },
+      gp: m.gp ? { ydernummer: m.gp.ydernummer, ...(m.gp.name !== undefined ? { name: m.gp.name } : {}) } : null,
+      caseworker: m.caseworker
+        ? {
+            name: m.caseworker.name,
+            ...(m.caseworker.email !== undefined ? { email: m.caseworker.email } : {}),
+            ...(m.caseworker.phone !== undefined ? { phone: m.caseworker.phone } : {}),
+          }
+        : null,
+      consents: consents.map(consentView),
+      deadlines: view.clock.deadlines.map((d) => ({
+        kind: d.kind,
+        rule: d.rule,
+        dueDate: d.dueDate,
+        daysLeft: daysBetween(today, d.dueDate),
+        source: d.source,
+        ...(d.source.startsWith('agreement:') ? { agreementId: d.source.slice('agreement:'.length) } : {}),
+        ...(d.extension
+          ? {
+              extension: {
+                reason: d.extension.reason,
+                agreedWith: d.extension.agreedWith,
+                ...(d.originalDueDate !== undefined ? { originalDueDate: d.originalDueDate } : {}),
+              },
+            }
+          : {}),
+      })),
+    };
+    await appendAudit(deps.db.db, deps.db.dialect, {
+      at: at.toISOString(),
+      actor: staff.id,
+      action: 'case-read',
+      caseId: c.id,
+      details: {},
+    });
+    return file;
+  }
+
+  /**
    * A document of the case, decrypted, for its assignee or a team lead. The
    * access-log entry commits before the stream is handed out; the caller
    * sends it and destroys it on failure.
@@ -264,7 +537,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     });
   }
 
-  return { visibleCase, worklist, leadList, caseView, readDocument, extensions };
+  return { visibleCase, worklist, worklistPage, leadList, overview, caseView, caseFile, readDocument, extensions };
 }
 
 export type WorklistService = ReturnType<typeof createWorklistService>;

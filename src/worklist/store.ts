@@ -3,7 +3,7 @@
  * case view shows, and the document a read asks for.
  */
 import type { Kysely } from 'kysely';
-import type { CaseRow, Database, DocumentRow } from '../storage/schema.js';
+import type { CaseRow, ConsentsTable, Database, DocumentRow } from '../storage/schema.js';
 
 export const LIST_COLUMNS = [
   'id',
@@ -18,6 +18,9 @@ export const LIST_COLUMNS = [
   'routing_note',
 ] as const;
 export type ListRow = Pick<CaseRow, (typeof LIST_COLUMNS)[number]>;
+
+/** The states of an open case: everything but 'closed'. */
+export const OPEN_STATES = ['received', 'awaiting-complete-case', 'unassigned', 'assigned'] as const;
 
 export interface CaseDetails {
   documents: Pick<DocumentRow, 'part' | 'type' | 'title' | 'media_type' | 'size' | 'sha256' | 'created_at'>[];
@@ -54,6 +57,8 @@ export interface WorklistStore {
   extensionEvents(caseId: string): Promise<{ at: string; actor: string; data: string }[]>;
   /** the types of the documents a case holds */
   documentTypes(caseIds: readonly string[]): Promise<Map<string, string[]>>;
+  /** the consents and agreements recorded on the case (the consents feature records them), oldest first */
+  consents(caseId: string): Promise<ConsentsTable[]>;
 }
 
 export function createWorklistStore(db: Kysely<Database>): WorklistStore {
@@ -142,5 +147,7 @@ export function createWorklistStore(db: Kysely<Database>): WorklistStore {
       for (const r of rows) out.get(r.case_id)?.push(r.type);
       return out;
     },
+    consents: (caseId) =>
+      db.selectFrom('consents').selectAll().where('case_id', '=', caseId).orderBy('recorded_at').orderBy('id').execute(),
   };
 }

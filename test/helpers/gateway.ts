@@ -45,6 +45,8 @@ export async function startTestGateway(opts: {
   const config = loadConfig({
     DATA_DIR: dataDir,
     PORT: '0',
+    STAFF_PORT: '0',
+    DEV_IDP_PORT: '0',
     HOST: '127.0.0.1',
     REDIS_URL,
     START_REDIS: 'never',

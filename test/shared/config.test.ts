@@ -55,7 +55,12 @@ test('config: the development parties come with the development GP directory and
   assert.equal(own.GP_DIRECTORY_FILE, undefined);
   assert.equal(own.VANS_OUTBOX_DIR, undefined);
   // production: nothing is filled in
-  const prod = loadConfig({ NODE_ENV: 'production', GP_DIRECTORY_FILE: '/etc/gp.json' });
+  const prod = loadConfig({
+    NODE_ENV: 'production',
+    GP_DIRECTORY_FILE: '/etc/gp.json',
+    OIDC_ISSUER: 'https://idp.region.example',
+    OIDC_CLIENT_ID: 'postkasse',
+  });
   assert.equal(prod.VANS_OUTBOX_DIR, undefined);
   assert.equal(prod.MEDCOM_ACK_TIMEOUT_MS, 30 * 60_000);
   assert.equal(prod.MEDCOM_MAX_RESENDS, 2);
@@ -69,4 +74,29 @@ test('config: every problem is listed at once', () => {
     assert.ok(e instanceof ConfigError);
     assert.equal(e.problems.length, 2);
   }
+});
+
+test("config: production needs the region's identity provider for the staff pages; the development IdP never runs there", () => {
+  assert.throws(
+    () => loadConfig({ NODE_ENV: 'production', GP_DIRECTORY_FILE: '/etc/gp.json' }),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /^OIDC_ISSUER must be set in production/.test(p)),
+  );
+  assert.throws(
+    () => loadConfig({ OIDC_ISSUER: 'https://idp.region.example' }),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /OIDC_CLIENT_ID must be set with OIDC_ISSUER/.test(p)),
+  );
+  assert.throws(
+    () => loadConfig({ OIDC_ISSUER: 'http://idp.region.example', OIDC_CLIENT_ID: 'x' }),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /OIDC_ISSUER must be the https:\/\/ URL/.test(p)),
+  );
+  const c = loadConfig({});
+  assert.equal(c.STAFF_PORT, 8444);
+  assert.equal(c.DEV_IDP_PORT, 8445);
+  assert.equal(c.SESSION_IDLE_MINUTES, 30);
+  assert.equal(c.SESSION_MAX_HOURS, 10);
+  assert.equal(c.OIDC_STAFF_CLAIM, 'sub');
+  assert.throws(
+    () => loadConfig({ SESSION_IDLE_MINUTES: '700', SESSION_MAX_HOURS: '10' }),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /SESSION_IDLE_MINUTES must not exceed/.test(p)),
+  );
 });

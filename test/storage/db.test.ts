@@ -20,6 +20,7 @@ const MIGRATIONS = [
   '0005_coordinator_changes',
   '0006_consents',
   '0007_medcom',
+  '0008_web_sessions',
 ];
 
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];

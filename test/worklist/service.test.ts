@@ -48,6 +48,7 @@ function fakeStore(rows: ListRow[], documents: Record<string, string[]> = {}): W
     latestDocument: async () => undefined,
     extensionEvents: async () => [],
     documentTypes: async (ids) => new Map(ids.map((id) => [id, documents[id] ?? []])),
+    consents: async () => [],
   };
 }
 

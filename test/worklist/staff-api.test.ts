@@ -61,6 +61,11 @@ describe('staff API', () => {
         expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 },
       },
       {
+        name: 'GET /v1/cases?state=extended',
+        call: (p) => as(g, p).get('/v1/cases?state=extended'),
+        expect: { 'kommune-101': 403, 'kommune-147': 403, spe: 403, 'coord-bo': 403, 'coord-anna': 403, 'lead-1': 200, 'gp-057584': 403 },
+      },
+      {
         name: 'GET /v1/cases/{id}',
         call: (p) => as(g, p).get(`/v1/cases/${caseId}`),
         expect: { 'kommune-101': 200, 'kommune-147': 404, spe: 404, 'coord-bo': 200, 'coord-anna': 404, 'lead-1': 200, 'gp-057584': 404 },
@@ -279,6 +284,37 @@ describe('staff API', () => {
       ['§22', due, later, 'Sara, KK'],
     );
     assert.equal((await as(g, 'kommune-147').get(`/v1/cases/${id}/extensions`)).status, 404);
+  });
+
+  test('§22/§23: GET /v1/cases?state=extended lists the open cases whose deadline was moved by an agreed extension', async () => {
+    const { caseId: id } = await send(
+      g,
+      'kommune-101',
+      toBo({ service: 'ongoing-case-advice', documents: [{ part: 'x', type: 'other', mediaType: 'application/pdf' }] }),
+    );
+    await settled(g, id);
+    const listed = async () => {
+      const res = await as(g, 'lead-1').get('/v1/cases?state=extended');
+      assert.equal(res.status, 200, res.text);
+      return leadListSchema.parse(res.body).items; // the OpenAPI shape
+    };
+    assert.ok(!(await listed()).some((i) => i.caseId === id), 'not before an extension is agreed');
+    const due = (await as(g, 'coord-bo').get(`/v1/cases/${id}`)).body.clock.deadlines[0].dueDate as string;
+    const later = new Date(Date.parse(`${due}T12:00:00Z`) + 10 * 86400_000).toISOString().slice(0, 10);
+    const ok = await as(g, 'coord-bo').post(`/v1/cases/${id}/extension`, {
+      dueDate: later,
+      reason: 'waiting for records',
+      agreedWith: 'Sara, KK',
+    });
+    assert.equal(ok.status, 200, ok.text);
+    const items = await listed();
+    const item = items.find((i) => i.caseId === id);
+    assert.ok(item, 'listed once the extension is agreed');
+    assert.deepEqual([item.extended, item.dueDate, item.assignedTo], [true, later, 'coord-bo']);
+    assert.ok(items.every((i) => i.extended === true));
+    assert.ok(!items.some((i) => i.caseId === caseId), 'a case without an extension is not listed');
+    const unknown = await as(g, 'lead-1').get('/v1/cases?state=stretched');
+    assert.equal(unknown.status, 422);
   });
 
   test('malformed JSON → 400 problem; a JSON array → 422 naming the root', async () => {

@@ -1,0 +1,91 @@
+/** Danish words for what the gateway's records hold in English codes: services, statuses, events, message states. */
+
+export const SERVICE_DA: Record<string, string> = {
+  'rehab-team-advice': 'Rådgivning til rehabiliteringsteamet',
+  'ongoing-case-advice': 'Rådgivning i sagsbehandlingen',
+  'early-pension-statement': 'Udtalelse om førtidspension',
+  'clinical-assessment': 'Lægefaglig vurdering (speciallægeattest)',
+  'resource-course-conversation': 'Samtale i ressourceforløb',
+  'senior-pension-advice': 'Rådgivning om seniorpension',
+  'senior-pension-assessment': 'Lægefaglig vurdering til seniorpension',
+};
+export const serviceDa = (s: string) => SERVICE_DA[s] ?? s;
+
+export const KIND_DA: Record<string, string> = {
+  statement: 'Udtalelse',
+  'specialist-attest': 'Speciallægeattest',
+  'pre-meeting-advice': 'Rådgivning før mødet',
+  recommendation: 'Anbefaling',
+  'gp-notice': 'Orientering til egen læge',
+};
+export const kindDa = (k: string) => KIND_DA[k] ?? k;
+
+/** The deadline statuses of the worklist: text and a symbol, never colour alone. */
+export const STATUS_DA = {
+  overdue: { text: 'Overskredet', icon: '⛔' },
+  'at-risk': { text: 'I risiko', icon: '⚠' },
+  running: { text: 'I gang', icon: '●' },
+  stopped: { text: 'Frist stoppet', icon: '✓' },
+  'awaiting-complete-case': { text: 'Afventer komplet sag', icon: '⏸' },
+  'no-deadline-agreed': { text: 'Ingen frist aftalt', icon: '○' },
+} as const;
+
+export const EVENT_DA: Record<string, string> = {
+  received: 'Sagen modtaget',
+  'supplement-received': 'Supplerende materiale modtaget',
+  'awaiting-complete-case': 'Afventer komplet sag',
+  'clock-started': 'Fristen startet',
+  'clock-stopped': 'Fristen stoppet',
+  assigned: 'Tildelt',
+  unassigned: 'Ingen kunne tildeles',
+  routing: 'Fordeling',
+  'conflict-declared': 'Inhabilitet erklæret (§ 12, stk. 2)',
+  'coordinator-change': 'Skift af koordinator (§ 25, stk. 3)',
+  'meeting-booked': 'Møde i rehabiliteringsteamet booket',
+  'consultation-booked': 'Konsultation booket',
+  'extension-agreed': 'Frist forlænget efter aftale',
+  'further-assessment-requested': 'Yderligere udredning anbefalet (§ 14, stk. 2)',
+  'response-submitted': 'Svar sendt',
+  'gp-message-resolved': 'Besked til egen læge sendt efter opslag',
+  'citizen-conversation-held': 'Samtale med borgeren holdt (§ 11, stk. 3)',
+  'consent-recorded': 'Samtykke registreret',
+};
+export const eventDa = (e: string) => EVENT_DA[e] ?? e;
+
+export const MESSAGE_STATE_DA: Record<string, string> = {
+  queued: 'I kø',
+  pushed: 'Leveret (push)',
+  sent: 'Sendt',
+  acknowledged: 'Kvitteret',
+  'transient-error': 'Midlertidig fejl – sendes igen',
+  'fatal-error': 'Afvist af modtager',
+  unacknowledged: 'Ingen kvittering',
+  invalid: 'Ugyldig (MedCom-validering)',
+  'dead-lettered': 'Kunne ikke leveres',
+  'no-recipient-system': 'Ingen modtager i lægeregistret',
+};
+export const messageStateDa = (s: string) => MESSAGE_STATE_DA[s] ?? s;
+
+export const CONSENT_KIND_DA: Record<string, string> = {
+  'same-specialist-as-coordinator': 'Koordinatoren må foretage vurderingen (§ 13, stk. 3)',
+  'gp-discussion': 'Drøftelse med egen læge (§ 5, stk. 2, § 11, stk. 5)',
+  'municipality-agreement-citizen-contact': 'Kommunens aftale om kontakt med borgeren (§ 5, stk. 2)',
+};
+
+export const ROLE_DA: Record<string, string> = { coordinator: 'Koordinator', specialist: 'Speciallæge', 'team-lead': 'Teamleder' };
+
+export const CASE_STATE_DA: Record<string, string> = {
+  received: 'Modtaget',
+  'awaiting-complete-case': 'Afventer komplet sag',
+  unassigned: 'Ikke tildelt',
+  assigned: 'Tildelt',
+  closed: 'Afsluttet',
+};
+
+/** "§21 stk. 1" → "§ 21, stk. 1" (the Danish way of writing a rule) */
+export function ruleDa(rule: string): string {
+  return rule.replace(
+    /^(S?)§\s*(\d+)\s*(?:stk\.\s*(\d+))?/,
+    (_m, s: string, n: string, stk?: string) => `${s}§ ${n}${stk ? `, stk. ${stk}` : ''}`,
+  );
+}

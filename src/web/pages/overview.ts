@@ -1,0 +1,249 @@
+/**
+ * `/overblik`, for team leads: what needs a hand (unassigned with the rules
+ * that excluded each person, incomplete with what is missing, at risk,
+ * overdue, extended), each person's load against capacity, messages that
+ * did not get through (retry or resolve), the access log and the queues.
+ */
+import { localDate } from '../../deadlines/calendar.js';
+import type { StaffParty } from '../../parties/parties.js';
+import type { LeadOverview } from '../../worklist/service.js';
+import type { LeadListItem } from '../../worklist/schema.js';
+import { html, timeDate, timeInstant, type Html } from '../html.js';
+import { csrfField } from '../layout.js';
+import { messageStateDa, ROLE_DA, ruleDa, serviceDa } from '../labels.js';
+import { shortRef } from './worklist.js';
+import { assignForm, type FormState } from './case.js';
+
+export interface StaffLoad {
+  staffId: string;
+  name: string;
+  roles: string[];
+  openCases: number;
+  capacityPerDay: number;
+}
+export interface LeadMessage {
+  messageId: string;
+  caseId: string;
+  kind: string;
+  sentAt: string;
+  to: string | null;
+  ydernummer: string | null;
+  lastError: string | null;
+}
+export interface AccessEntry {
+  at: string;
+  actor: string;
+  action: string;
+  caseId: string | null;
+  part?: string;
+}
+
+export interface OverviewInput {
+  lists: LeadOverview;
+  load: StaffLoad[];
+  messages: { 'dead-lettered': LeadMessage[]; 'no-recipient-system': LeadMessage[]; invalid: LeadMessage[] };
+  access: AccessEntry[];
+  assignable: StaffParty[];
+  csrfToken: string;
+  name: (id: string) => string;
+  flash?: string;
+  formState?: FormState;
+  queues: boolean;
+}
+
+function caseTable(items: LeadListItem[], name: (id: string) => string, extra?: (i: LeadListItem) => Html): Html {
+  if (items.length === 0) return html`<p>Ingen.</p>`;
+  return html`<table class="list">
+    <thead>
+      <tr>
+        <th scope="col">Sag</th>
+        <th scope="col">Kommune</th>
+        <th scope="col">Ydelse</th>
+        <th scope="col">Modtaget</th>
+        <th scope="col">Frist</th>
+        <th scope="col">Tildelt</th>
+        ${extra ? html`<th scope="col">Detaljer</th>` : ''}
+      </tr>
+    </thead>
+    <tbody>
+      ${items.map(
+        (i) =>
+          html`<tr>
+            <th scope="row">
+              <a href="/sager/${i.caseId}">Sag ${shortRef(i.caseId)}</a>${i.urgent ? html` <span class="urgent">Hastesag</span>` : ''}
+            </th>
+            <td>${name(`municipality:${i.municipalityCode}`)}</td>
+            <td>${serviceDa(i.service)}</td>
+            <td>${timeDate(localDate(i.receivedAt))}</td>
+            <td>${timeDate(i.dueDate)}${i.extended ? html` <span class="muted">(forlænget)</span>` : ''}</td>
+            <td>${i.assignedTo ? name(i.assignedTo) : 'Ingen'}</td>
+            ${extra ? html`<td>${extra(i)}</td>` : ''}
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+function section(id: string, title: string, count: number, body: Html): Html {
+  return html`<section aria-labelledby="${id}">
+    <h2 id="${id}">${title} <span class="count">(${count})</span></h2>
+    ${body}
+  </section>`;
+}
+
+function messageTable(
+  items: LeadMessage[],
+  state: string,
+  action: 'retry' | 'resolve' | null,
+  csrfToken: string,
+  name: (id: string) => string,
+): Html {
+  if (items.length === 0) return html`<p>Ingen.</p>`;
+  return html`<table class="list">
+    <thead>
+      <tr>
+        <th scope="col">Sag</th>
+        <th scope="col">Modtager</th>
+        <th scope="col">Sendt</th>
+        <th scope="col">Status</th>
+        ${action ? html`<th scope="col">Handling</th>` : ''}
+      </tr>
+    </thead>
+    <tbody>
+      ${items.map(
+        (m) =>
+          html`<tr>
+            <td><a href="/sager/${m.caseId}">Sag ${shortRef(m.caseId)}</a></td>
+            <td>${m.to ? name(m.to) : m.ydernummer ? `Egen læge, ydernr. ${m.ydernummer}` : '–'}</td>
+            <td>${timeInstant(m.sentAt)}</td>
+            <td>${messageStateDa(state)}${m.lastError ? html`<br /><span class="muted">${m.lastError}</span>` : ''}</td>
+            ${
+              action
+                ? html`<td>
+                    <form
+                      method="post"
+                      action="/overblik/beskeder/${m.messageId}/${action === 'retry' ? 'genforsoeg' : 'send'}"
+                      class="inline"
+                    >
+                      ${csrfField(csrfToken)}<button type="submit">${action === 'retry' ? 'Prøv igen' : 'Send nu'}</button>
+                    </form>
+                  </td>`
+                : ''
+            }
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+export function overviewPage(p: OverviewInput): Html {
+  const l = p.lists;
+  const exclusions = (i: LeadListItem) =>
+    html`<details>
+        <summary>Hvorfor ingen kunne tildeles</summary>
+        <ul>
+          ${(i.routing?.excluded ?? []).map(
+            (x) => html`<li>${p.name(x.staffId)}: ${x.rules.map((r) => `${ruleDa(r.rule)} – ${r.reason}`).join('; ')}</li>`,
+          )}
+        </ul>
+      </details>
+      ${assignForm(i.caseId, p.assignable, p.csrfToken, p.formState, '/overblik')}`;
+  const counts: [string, string, number][] = [
+    ['ikke-tildelt', 'Ikke tildelt', l.unassigned.length],
+    ['mangler', 'Afventer komplet sag', l.awaitingCompleteCase.length],
+    ['i-risiko', 'I risiko', l.atRisk.length],
+    ['overskredet', 'Overskredet', l.overdue.length],
+    ['forlaenget', 'Forlænget', l.extended.length],
+    [
+      'beskeder',
+      'Beskeder der ikke kom frem',
+      p.messages['dead-lettered'].length + p.messages['no-recipient-system'].length + p.messages.invalid.length,
+    ],
+  ];
+  return html`<h1>Overblik</h1>
+    ${p.flash ? html`<p class="notice success" role="status">${p.flash}</p>` : ''}
+    ${p.formState?.message && !p.formState.form.startsWith('assign-') ? html`<p class="form-error" role="alert">${p.formState.message}</p>` : ''}
+    <ul class="tiles">
+      ${counts.map(
+        ([id, t, n]) =>
+          html`<li>
+            <a href="#${id}"><span class="n">${n}</span> ${t}</a>
+          </li>`,
+      )}
+    </ul>
+    ${section('ikke-tildelt', 'Ikke tildelt', l.unassigned.length, caseTable(l.unassigned, p.name, exclusions))}
+    ${section(
+      'mangler',
+      'Afventer komplet sag',
+      l.awaitingCompleteCase.length,
+      caseTable(l.awaitingCompleteCase, p.name, (i) => html`Mangler: ${(i.missingDocuments ?? []).join(', ')}`),
+    )}
+    ${section('i-risiko', 'I risiko', l.atRisk.length, caseTable(l.atRisk, p.name))}
+    ${section('overskredet', 'Overskredet', l.overdue.length, caseTable(l.overdue, p.name))}
+    ${section('forlaenget', 'Forlænget efter aftale (§ 22, § 23)', l.extended.length, caseTable(l.extended, p.name))}
+    <section aria-labelledby="belastning">
+      <h2 id="belastning">Belastning</h2>
+      <table class="list">
+        <thead>
+          <tr>
+            <th scope="col">Medarbejder</th>
+            <th scope="col">Rolle</th>
+            <th scope="col">Åbne sager</th>
+            <th scope="col">Kapacitet pr. dag</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${p.load.map(
+            (s) =>
+              html`<tr>
+                <th scope="row">${s.name}</th>
+                <td>${s.roles.map((r) => ROLE_DA[r] ?? r).join(', ')}</td>
+                <td>${s.openCases}</td>
+                <td>${s.capacityPerDay}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </section>
+    <section aria-labelledby="beskeder">
+      <h2 id="beskeder">Beskeder der ikke kom frem</h2>
+      <h3>Kunne ikke leveres</h3>
+      ${messageTable(p.messages['dead-lettered'], 'dead-lettered', 'retry', p.csrfToken, p.name)}
+      <h3>Ingen modtager i lægeregistret</h3>
+      ${messageTable(p.messages['no-recipient-system'], 'no-recipient-system', 'resolve', p.csrfToken, p.name)}
+      <h3>Ugyldige (MedCom-validering)</h3>
+      ${messageTable(p.messages.invalid, 'invalid', null, p.csrfToken, p.name)}
+    </section>
+    <section aria-labelledby="adgangslog">
+      <h2 id="adgangslog">Adgangslog</h2>
+      ${
+        p.access.length === 0
+          ? html`<p>Ingen opslag endnu.</p>`
+          : html`<table class="list">
+              <caption>
+                De seneste opslag i sager og dokumenter
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Tidspunkt</th>
+                  <th scope="col">Hvem</th>
+                  <th scope="col">Sag</th>
+                  <th scope="col">Hvad</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${p.access.map(
+                  (a) =>
+                    html`<tr>
+                      <td>${timeInstant(a.at)}</td>
+                      <td>${p.name(a.actor)}</td>
+                      <td>${a.caseId ? html`<a href="/sager/${a.caseId}">Sag ${shortRef(a.caseId)}</a>` : '–'}</td>
+                      <td>${a.action === 'document-read' ? `Dokument ${a.part ?? ''}` : 'Sagen'}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+      }
+    </section>
+    ${p.queues ? html`<p><a href="/admin/queues">Køerne (BullMQ)</a> – kun læsning; fejlede job kan prøves igen.</p>` : ''}`;
+}

@@ -1,0 +1,333 @@
+/**
+ * The staff pages: each handler calls the services the JSON API calls
+ * (worklist, case actions, consents, responses, routing, delivery), never the
+ * HTTP API, so authorisation, the § rules, auditing and validation are the
+ * same. A case the signed-in person may not see answers 404, like a missing
+ * one. Forms post back here; a refusal shows the form again with the Danish
+ * message beside each field, and a success redirects (303) to the page with a
+ * confirmation.
+ */
+import express, { Router, type Request, type Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { Party, StaffParty } from '../parties/parties.js';
+import { isTeamLead, staffOf } from '../parties/roles.js';
+import { forbidden, notFound, Problem } from '../shared/problem.js';
+import { parseWith } from '../shared/validate.js';
+import type { BlobStore } from '../storage/blobs.js';
+import type { UploadProblemLimits } from '../shared/uploads.js';
+import type { WorklistService, DeadlineStatus } from '../worklist/service.js';
+import { DEADLINE_STATUSES } from '../worklist/service.js';
+import type { CaseActions } from '../worklist/actions.js';
+import type { ConsentService } from '../consents/service.js';
+import type { ResponseService } from '../responses/service.js';
+import { createResponseUpload } from '../responses/upload.js';
+import { contentSchemaFor, KINDS_BY_SERVICE, RESPONSE_KINDS, type ResponseKind } from '../responses/content.js';
+import type { DeliveryService } from '../delivery/service.js';
+import { retryDeadLetter, type DeadLetterRetrier } from '../delivery/retry.js';
+import type { RoutingService } from '../routing/service.js';
+import { assignBodySchema } from '../worklist/schema.js';
+import { layout, type PageContext } from './layout.js';
+import type { Html } from './html.js';
+import { parseForm } from './forms.js';
+import { checkCsrf } from './security.js';
+import { ACTION_FORMS, problemDa, type ActionFormId } from './actions.js';
+import { worklistPage, type WorklistFilters } from './pages/worklist.js';
+import { casePage, type CaseResponse, type FormState } from './pages/case.js';
+import { respondPage, sentPage } from './pages/respond.js';
+import { overviewPage, type AccessEntry } from './pages/overview.js';
+
+export interface PageDeps {
+  parties: { get(id: string): Party | undefined; all(): readonly Party[] };
+  worklist: Pick<WorklistService, 'worklistPage' | 'caseFile' | 'readDocument' | 'overview' | 'visibleCase'>;
+  actions: CaseActions;
+  consents: Pick<ConsentService, 'record'>;
+  responses: Pick<ResponseService, 'assertAssignee' | 'submit' | 'recordConversation' | 'resolveGpMessage'>;
+  delivery: Pick<DeliveryService, 'undelivered' | 'message'>;
+  routing: Pick<RoutingService, 'staffLoad'>;
+  push?: DeadLetterRetrier;
+  accessLog(opts: { limit: number }): Promise<AccessEntry[]>;
+  blobs: BlobStore;
+  limits: UploadProblemLimits;
+  /** the queue dashboard is mounted (Redis in use) */
+  queues: boolean;
+  log: Logger;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const FLASH: Record<string, string> = Object.fromEntries(Object.entries(ACTION_FORMS).map(([id, f]) => [id, f.done]));
+FLASH.tildelt = 'Sagen er tildelt.';
+FLASH.genforsoeg = 'Beskeden er sat i kø igen.';
+FLASH.sendt = 'Beskeden er sendt til lægepraksissen.';
+
+export function createPageRouter(deps: PageDeps): Router {
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 });
+  const receiveResponse = createResponseUpload({ blobs: deps.blobs, limits: deps.limits, maxFields: 40 });
+
+  /** Display names: parties by id, municipalities by `municipality:<code>`. */
+  const municipalityNames = () => {
+    const m = new Map<string, string>();
+    for (const p of deps.parties.all()) if (p.kind === 'municipality') m.set(p.municipalityCode, p.name);
+    return m;
+  };
+  const namer = () => {
+    const munis = municipalityNames();
+    return (id: string): string => {
+      if (id.startsWith('municipality:')) {
+        const code = id.slice('municipality:'.length);
+        return munis.get(code) ?? `Kommune ${code}`;
+      }
+      if (id.startsWith('system:') || ['routing', 'delivery', 'medcom'].includes(id)) return 'Systemet';
+      return deps.parties.get(id)?.name ?? id;
+    };
+  };
+  const assignable = (): StaffParty[] =>
+    deps.parties.all().filter((p): p is StaffParty => p.kind === 'staff' && p.roles.some((r) => r !== 'team-lead'));
+  const ctx = (res: Response): PageContext => res.locals.page!;
+  const send = (res: Response, status: number, title: string, body: Html) =>
+    res
+      .status(status)
+      .type('html')
+      .send(layout(title, body, ctx(res)));
+  const caseIdOf = (req: Request): string => {
+    const id = String(req.params.caseId);
+    if (!UUID.test(id)) throw notFound(`no case ${id}`);
+    return id;
+  };
+
+  // Every urlencoded POST carries the session's CSRF token (multipart checks it before the document, below).
+  router.post(/.*/, (req, res, next) => {
+    if (req.is('multipart/form-data')) return next();
+    form(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      try {
+        checkCsrf(res.locals.session!, (req.body as Record<string, unknown> | undefined)?._csrf);
+        next();
+      } catch (e) {
+        next(e);
+      }
+    });
+  });
+
+  // ---- Arbejdsliste
+  router.get('/', async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    const filters: WorklistFilters = {
+      service: q.tjeneste || undefined,
+      municipality: q.kommune || undefined,
+      status: q.status && (DEADLINE_STATUSES as readonly string[]).includes(q.status) ? q.status : undefined,
+    };
+    const page = await deps.worklist.worklistPage(staffOf(req), {
+      ...filters,
+      status: filters.status as DeadlineStatus | undefined,
+      page: Number(q.side) || 1,
+    });
+    const name = namer();
+    send(
+      res,
+      200,
+      'Arbejdsliste',
+      worklistPage(page, filters, (code) => name(`municipality:${code}`)),
+    );
+  });
+
+  // ---- the case
+  async function renderCase(req: Request, res: Response, status: number, formState?: FormState): Promise<void> {
+    const staff = staffOf(req);
+    const file = await deps.worklist.caseFile(staff, caseIdOf(req));
+    const flashKey = typeof req.query.ok === 'string' ? req.query.ok : undefined;
+    send(
+      res,
+      status,
+      `Sag ${file.caseId.slice(0, 8).toUpperCase()}`,
+      casePage({
+        file,
+        staff,
+        csrfToken: ctx(res).csrfToken,
+        name: namer(),
+        assignable: assignable(),
+        flash: status === 200 && flashKey ? FLASH[flashKey] : undefined,
+        formState,
+      }),
+    );
+  }
+  router.get('/sager/:caseId', (req, res) => renderCase(req, res, 200));
+
+  router.get('/sager/:caseId/dokumenter/:part', async (req, res) => {
+    const { doc, stream, fileName } = await deps.worklist.readDocument(staffOf(req), caseIdOf(req), String(req.params.part));
+    res.status(200);
+    res.setHeader('content-type', doc.media_type);
+    res.setHeader('content-length', String(doc.size));
+    // inline: it opens in the browser's PDF viewer
+    res.setHeader('content-disposition', `inline; filename="${fileName}"`);
+    try {
+      await pipeline(stream, res);
+    } catch (err) {
+      deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
+      res.destroy();
+    }
+  });
+
+  for (const [id, f] of Object.entries(ACTION_FORMS) as [ActionFormId, (typeof ACTION_FORMS)[ActionFormId]][]) {
+    router.post(`/sager/:caseId/${f.path}`, async (req, res) => {
+      const caseId = caseIdOf(req);
+      const values = parseForm(f.schema, req.body as Record<string, unknown>);
+      try {
+        const body = parseWith(f.schema, values, { what: 'the form' });
+        await (f.run as (s: unknown, staff: StaffParty, caseId: string, body: unknown) => Promise<unknown>)(
+          deps,
+          staffOf(req),
+          caseId,
+          body,
+        );
+      } catch (err) {
+        if (err instanceof Problem && (err.status === 422 || err.status === 409)) {
+          return renderCase(req, res, err.status, { form: id, values, errors: err.errors ?? [], message: problemDa(err) });
+        }
+        throw err;
+      }
+      res.redirect(303, `/sager/${caseId}?ok=${id}`);
+    });
+  }
+
+  // ---- responses
+  const kindOf = (req: Request, service: string): ResponseKind => {
+    const k = String(req.query.type ?? '');
+    if (!(RESPONSE_KINDS as readonly string[]).includes(k) || !(KINDS_BY_SERVICE[service] ?? []).includes(k as ResponseKind)) {
+      throw notFound(`no response form ${k} for ${service}`);
+    }
+    return k as ResponseKind;
+  };
+
+  router.get('/sager/:caseId/svar/ny', async (req, res) => {
+    const staff = staffOf(req);
+    const caseId = caseIdOf(req);
+    const c = await deps.worklist.visibleCase(staff, caseId, ['assignee']);
+    const kind = kindOf(req, c.service);
+    send(res, 200, 'Send svar', respondPage({ caseId, service: c.service, kind, csrfToken: ctx(res).csrfToken }));
+  });
+
+  router.post('/sager/:caseId/svar', async (req, res) => {
+    const staff = staffOf(req);
+    const caseId = caseIdOf(req);
+    // Before reading the body: only the assignee may respond (anyone else: 404, like a missing case).
+    await deps.responses.assertAssignee(staff, caseId);
+    const file = await deps.worklist.visibleCase(staff, caseId, ['assignee']);
+    const kind = kindOf(req, file.service);
+    const schema = contentSchemaFor(kind, file.service);
+    // The CSRF token is the form's first field: checked before a byte of the document is stored.
+    const upload = await receiveResponse(req, res, (fields) => checkCsrf(res.locals.session!, fields._csrf));
+    checkCsrf(res.locals.session!, upload.fields._csrf);
+    const values = parseForm(schema, upload.fields);
+    try {
+      if (!upload.document) {
+        throw new Problem({
+          status: 422,
+          title: 'Unprocessable content',
+          type: 'validation',
+          errors: [{ path: 'document', message: 'required', da: 'Vælg det underskrevne PDF-dokument' }],
+        });
+      }
+      const out = await deps.responses.submit(staff, caseId, { kind, content: values }, upload.document);
+      res.redirect(303, `/sager/${caseId}/svar/${out.responseId}`);
+    } catch (err) {
+      await upload.discard();
+      if (err instanceof Problem && (err.status === 422 || err.status === 409 || err.status === 415 || err.status === 413)) {
+        const errors =
+          err.status === 415 || err.status === 413
+            ? [{ path: 'document', message: err.detail ?? '', da: 'Dokumentet skal være en PDF (højst den tilladte størrelse)' }]
+            : (err.errors ?? []);
+        return send(
+          res,
+          err.status,
+          'Send svar',
+          respondPage({ caseId, service: file.service, kind, csrfToken: ctx(res).csrfToken, values, errors, message: problemDa(err) }),
+        );
+      }
+      throw err;
+    }
+  });
+
+  router.get('/sager/:caseId/svar/:responseId', async (req, res) => {
+    const file = await deps.worklist.caseFile(staffOf(req), caseIdOf(req));
+    const r = (file.responses as CaseResponse[]).find((x) => x.responseId === req.params.responseId);
+    if (!r) throw notFound('no such response');
+    send(res, 200, 'Svaret er sendt', sentPage(file.caseId, r, namer()));
+  });
+
+  // ---- team leads
+  const leadOnly = (req: Request): StaffParty => {
+    const s = staffOf(req);
+    if (!isTeamLead(s)) throw forbidden('the overview is for team leads');
+    return s;
+  };
+
+  async function renderOverview(req: Request, res: Response, status: number, formState?: FormState): Promise<void> {
+    leadOnly(req);
+    const [lists, load, dead, none, invalid, access] = await Promise.all([
+      deps.worklist.overview(),
+      deps.routing.staffLoad(),
+      deps.delivery.undelivered('dead-lettered'),
+      deps.delivery.undelivered('no-recipient-system'),
+      deps.delivery.undelivered('invalid'),
+      deps.accessLog({ limit: 50 }),
+    ]);
+    const flashKey = typeof req.query.ok === 'string' ? req.query.ok : undefined;
+    send(
+      res,
+      status,
+      'Overblik',
+      overviewPage({
+        lists,
+        load,
+        messages: { 'dead-lettered': dead, 'no-recipient-system': none, invalid },
+        access,
+        assignable: assignable(),
+        csrfToken: ctx(res).csrfToken,
+        name: namer(),
+        flash: status === 200 && flashKey ? FLASH[flashKey] : undefined,
+        formState,
+        queues: deps.queues,
+      }),
+    );
+  }
+  router.get('/overblik', (req, res) => renderOverview(req, res, 200));
+
+  router.post('/sager/:caseId/tildel', async (req, res) => {
+    const lead = leadOnly(req);
+    const caseId = caseIdOf(req);
+    const returnTo = (req.body as Record<string, unknown>).returnTo === '/overblik' ? '/overblik' : `/sager/${caseId}`;
+    const values = parseForm(assignBodySchema, req.body as Record<string, unknown>);
+    try {
+      await deps.actions.assign(lead, caseId, parseWith(assignBodySchema, values, { what: 'the form' }));
+    } catch (err) {
+      if (err instanceof Problem && (err.status === 422 || err.status === 409)) {
+        const state = { form: `assign-${caseId}`, values, errors: err.errors ?? [], message: problemDa(err) };
+        return returnTo === '/overblik' ? renderOverview(req, res, err.status, state) : renderCase(req, res, err.status, state);
+      }
+      throw err;
+    }
+    res.redirect(303, `${returnTo}?ok=tildelt`);
+  });
+
+  router.post('/overblik/beskeder/:messageId/:action', async (req, res) => {
+    const lead = leadOnly(req);
+    const id = String(req.params.messageId);
+    if (!UUID.test(id)) throw notFound('no such message');
+    try {
+      if (req.params.action === 'genforsoeg') await retryDeadLetter(deps.delivery, deps.push, id, lead.id);
+      else if (req.params.action === 'send') await deps.responses.resolveGpMessage(lead, id);
+      else throw notFound('no such action');
+    } catch (err) {
+      if (err instanceof Problem && err.status === 409) {
+        return renderOverview(req, res, 409, { form: 'message', values: {}, errors: [], message: problemDa(err) });
+      }
+      throw err;
+    }
+    res.redirect(303, `/overblik?ok=${req.params.action === 'genforsoeg' ? 'genforsoeg' : 'sendt'}`);
+  });
+
+  return router;
+}

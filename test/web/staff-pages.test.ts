@@ -1,0 +1,487 @@
+/**
+ * The staff pages in real Chromium (Debian's chromium, playwright-core, one
+ * worker): a municipality posts packages over mTLS; staff log in through the
+ * development identity provider and work them in the browser — the worklist,
+ * the case and its PDF, a response with a Danish error beside the field, a
+ * consultation and an attest with the GP's copy (§15 stk. 2), the team
+ * lead's assignment and retry. Every page passes axe-core's WCAG 2.1 AA
+ * rules with no serious or critical violation, and is kept as a screenshot
+ * in .tmp/screenshots/.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { pdf } from '../helpers/packages.js';
+import { ATTEST, caseRow, respond, send, settled } from '../helpers/staff.js';
+import { launchBrowser, login, newContext, screenshot, seriousViolations, tabTo } from '../helpers/browser.js';
+import { waitFor } from '../helpers/wait.js';
+import { localDate } from '../../src/deadlines/calendar.js';
+
+const cert = () => [{ subjectSerialNumber: `UI:DK-E:G:${randomUUID()}` }];
+
+function parties(withDora: boolean) {
+  return {
+    parties: [
+      { id: 'kommune-101', kind: 'municipality', municipalityCode: '101', name: 'Københavns Kommune', certificates: cert() },
+      {
+        id: 'kommune-147',
+        kind: 'municipality',
+        municipalityCode: '147',
+        name: 'Frederiksberg Kommune',
+        certificates: cert(),
+        // nobody answers here: its messages end as dead letters for the team lead
+        push: { url: 'https://127.0.0.1:9/postkasse' },
+      },
+      {
+        id: 'coord-anna',
+        kind: 'staff',
+        roles: ['coordinator'],
+        name: 'Anna Holm',
+        municipalities: ['101'],
+        ydernumre: ['012345'],
+        oidcSubject: 'dev-anna-holm',
+        certificates: cert(),
+      },
+      {
+        id: 'coord-carl',
+        kind: 'staff',
+        roles: ['coordinator'],
+        name: 'Carl Madsen',
+        municipalities: ['147'],
+        oidcSubject: 'dev-carl-madsen',
+        certificates: cert(),
+      },
+      ...(withDora
+        ? [
+            {
+              id: 'coord-dora',
+              kind: 'staff',
+              roles: ['coordinator'],
+              name: 'Dora Vang',
+              municipalities: ['101'],
+              oidcSubject: 'dev-dora-vang',
+              certificates: cert(),
+            },
+          ]
+        : []),
+      { id: 'spec-eva', kind: 'staff', roles: ['specialist'], name: 'Eva Dahl', oidcSubject: 'dev-eva-dahl', certificates: cert() },
+      { id: 'lead-1', kind: 'staff', roles: ['team-lead'], name: 'Lene Friis', oidcSubject: 'dev-lene-friis', certificates: cert() },
+      {
+        id: 'gp-057584',
+        kind: 'gp-system',
+        ydernumre: ['057584'],
+        name: 'Lægehuset Nørrebro',
+        sor: '575841000016004',
+        ean: '5790000575848',
+        certificates: cert(),
+      },
+    ],
+  };
+}
+
+const today = () => localDate(new Date().toISOString());
+const inDays = (n: number) => localDate(new Date(Date.now() + n * 86_400_000).toISOString());
+
+describe('staff pages in Chromium', { concurrency: 1 }, () => {
+  let g: TestGateway;
+  let base: string;
+  let browser: Browser;
+  let partiesFile: string;
+  const contexts: BrowserContext[] = [];
+  const cspViolations: string[] = [];
+  /** cases: R rehab-team-advice (Anna), A clinical-assessment (Eva), U unassigned (§12 stk. 2 excludes Anna), D Carl's (dead letter) */
+  const cases: Record<'R' | 'A' | 'U' | 'D', string> = { R: '', A: '', U: '', D: '' };
+  const samplePdf = pdf('anmodning');
+
+  const watch = (page: Page) => {
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+    });
+    return page;
+  };
+  const as_ = async (name: string, path = '/') => {
+    const s = await login(browser, base, name, path);
+    contexts.push(s.context);
+    return watch(s.page);
+  };
+  const noSeriousViolations = async (page: Page, what: string) => {
+    const v = await seriousViolations(page);
+    assert.deepEqual(v, [], `${what}: axe found serious or critical WCAG 2.1 AA violations:\n${JSON.stringify(v, null, 2)}`);
+  };
+
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postkasse-web-'));
+    partiesFile = join(dir, 'parties.json');
+    writeFileSync(partiesFile, JSON.stringify(parties(false)));
+    g = await startTestGateway({
+      dialect: 'postgres',
+      dataDir: dir,
+      env: {
+        PARTIES_FILE: partiesFile,
+        DELIVERY_RETRY_BASE_MS: '100',
+        DELIVERY_RETRY_MAX_MS: '200',
+        DELIVERY_GIVE_UP_AFTER_MS: '600',
+      },
+    });
+    base = g.gw.staffBaseUrl;
+    browser = await launchBrowser();
+    // A municipality posts its packages over mutual TLS.
+    cases.R = (
+      await send(g, 'kommune-101', { service: 'rehab-team-advice', documents: [docMeta('plan', 'rehab-plan-preparatory')] })
+    ).caseId;
+    cases.A = (
+      await send(g, 'kommune-101', {
+        service: 'clinical-assessment',
+        caseType: 'sygedagpenge',
+        documents: [docMeta('anmodning', 'request')],
+      })
+    ).caseId;
+    cases.U = (
+      await send(g, 'kommune-101', {
+        service: 'rehab-team-advice',
+        gp: { ydernummer: '012345', name: 'Annas praksis' },
+        documents: [docMeta('plan', 'rehab-plan-preparatory')],
+      })
+    ).caseId;
+    cases.D = (
+      await send(g, 'kommune-147', { service: 'ongoing-case-advice', caseType: 'sygedagpenge', documents: [docMeta('notat', 'other')] })
+    ).caseId;
+    for (const id of Object.values(cases)) await settled(g, id);
+  });
+
+  after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await g?.close();
+  });
+
+  test('the login page is in Danish; GET / without a session lands there', async () => {
+    const context = await newContext(browser);
+    contexts.push(context);
+    const page = watch(await context.newPage());
+    const res = await page.goto(base + '/');
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal(await page.getAttribute('html', 'lang'), 'da');
+    assert.equal(await page.locator('h1').textContent(), 'Log ind');
+    assert.equal(res?.headers()['cache-control'], 'no-store');
+    await noSeriousViolations(page, 'login page');
+    await screenshot(page, 'login');
+  });
+
+  test('a coordinator logs in through the development IdP and sees the case in her worklist', async () => {
+    const page = await as_('Anna Holm');
+    assert.equal(await page.locator('h1').textContent(), 'Arbejdsliste');
+    const row = page.locator('tr', { has: page.locator(`a[href="/sager/${cases.R}"]`) });
+    await assert.doesNotReject(row.waitFor());
+    assert.match(await row.innerText(), /Københavns Kommune/);
+    assert.match(await row.innerText(), /Rådgivning til rehabiliteringsteamet/);
+    // dates Danish-style inside <time datetime="YYYY-MM-DD">
+    assert.match((await row.locator('time').first().getAttribute('datetime')) ?? '', /^\d{4}-\d{2}-\d{2}$/);
+    assert.match(await row.locator('time').first().innerText(), /^\d{1,2}\. [a-zæøå]+ \d{4}$/);
+    // her colleague's and the unassigned case are not hers
+    assert.equal(await page.locator(`a[href="/sager/${cases.U}"]`).count(), 0);
+    await noSeriousViolations(page, 'worklist');
+    await screenshot(page, 'arbejdsliste');
+  });
+
+  test('she opens the case: citizen, CPR, GP, caseworker and deadline with its §; the view is in the access log', async () => {
+    const page = await as_('Anna Holm', `/sager/${cases.R}`);
+    assert.match((await page.locator('h1').textContent()) ?? '', /^Sag /);
+    const body = await page.locator('main').innerText();
+    assert.match(body, /Testa Borgersen/);
+    assert.match(body, /010180-1234/);
+    assert.match(body, /Sara Sagsbehandler/);
+    assert.match(body, /ydernr\. 057584/);
+    assert.match(body, /§ 21, stk\. 1/);
+    const reads = await g.gw.db.db
+      .selectFrom('audit_log')
+      .select(['actor', 'action'])
+      .where('case_id', '=', cases.R)
+      .where('action', '=', 'case-read')
+      .execute();
+    assert.ok(
+      reads.some((r) => r.actor === 'coord-anna'),
+      'the case view is audited like a document read',
+    );
+    await noSeriousViolations(page, 'case page');
+    await screenshot(page, 'sag');
+  });
+
+  test('she reads the PDF inline; the read is in the access log', async () => {
+    const page = await as_('Anna Holm', `/sager/${cases.R}`);
+    const href = await page.getByRole('link', { name: 'plan' }).getAttribute('href');
+    assert.equal(href, `/sager/${cases.R}/dokumenter/plan`);
+    const res = await page.request.get(base + href);
+    assert.equal(res.status(), 200);
+    assert.equal(res.headers()['content-type'], 'application/pdf');
+    assert.match(res.headers()['content-disposition'] ?? '', /^inline; filename="plan\.pdf"$/);
+    assert.equal(res.headers()['cache-control'], 'no-store');
+    assert.ok((await res.body()).subarray(0, 5).equals(Buffer.from('%PDF-')));
+    const read = await g.gw.db.db
+      .selectFrom('audit_log')
+      .select(['actor'])
+      .where('case_id', '=', cases.R)
+      .where('action', '=', 'document-read')
+      .executeTakeFirst();
+    assert.equal(read?.actor, 'coord-anna');
+  });
+
+  test('§6 stk. 2: a recommendation without its reasons shows the Danish error beside the field and keeps nothing; fixed, it is sent', async () => {
+    const page = await as_('Anna Holm', `/sager/${cases.R}`);
+    await page.getByRole('link', { name: 'Send anbefaling' }).click();
+    assert.match((await page.locator('h1').textContent()) ?? '', /^Anbefaling/);
+    await noSeriousViolations(page, 'response form');
+    await page.locator('#svar-proposals').fill('Mentorforløb i 13 uger\nDelvis raskmelding');
+    await page.locator('#svar-document').setInputFiles({ name: 'anbefaling.pdf', mimeType: 'application/pdf', buffer: samplePdf });
+    await page.getByRole('button', { name: 'Send anbefaling' }).click();
+    const error = page.locator('#svar-reasons-error');
+    await error.waitFor();
+    assert.equal(await error.innerText(), 'Skal udfyldes');
+    // beside the field: inside its field, and the field points at it
+    assert.equal(
+      await page
+        .locator('.field', { has: page.locator('#svar-reasons') })
+        .locator('#svar-reasons-error')
+        .count(),
+      1,
+    );
+    assert.equal(await page.locator('#svar-reasons').getAttribute('aria-invalid'), 'true');
+    assert.match((await page.locator('#svar-reasons').getAttribute('aria-describedby')) ?? '', /svar-reasons-error/);
+    // what was typed stays
+    assert.equal(await page.locator('#svar-proposals').inputValue(), 'Mentorforløb i 13 uger\nDelvis raskmelding');
+    await noSeriousViolations(page, 'response form with errors');
+    await screenshot(page, 'svar-fejl');
+    assert.equal((await g.gw.db.db.selectFrom('responses').select('id').where('case_id', '=', cases.R).execute()).length, 0);
+
+    await page.locator('#svar-reasons').fill('Borgeren har brug for en afklaring af arbejdsevnen.');
+    await page.locator('#svar-document').setInputFiles({ name: 'anbefaling.pdf', mimeType: 'application/pdf', buffer: samplePdf });
+    await page.getByRole('button', { name: 'Send anbefaling' }).click();
+    await page.getByRole('heading', { name: 'Anbefaling er sendt' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /Københavns Kommune/);
+    assert.match(new URL(page.url()).pathname, new RegExp(`^/sager/${cases.R}/svar/[0-9a-f-]{36}$`));
+    await noSeriousViolations(page, 'confirmation');
+    await screenshot(page, 'svar-sendt');
+  });
+
+  test('§13 stk. 2, §15 stk. 2: a specialist books a consultation, holds it, sends the attest and sees "Kopi til egen læge"', async () => {
+    const page = await as_('Eva Dahl', `/sager/${cases.A}`);
+    await page.locator('#consultation-date').fill(inDays(7));
+    await page.getByRole('button', { name: 'Registrér konsultationen' }).click();
+    await page.getByText('Konsultationen er registreret.').waitFor();
+
+    // a booked consultation is not a held one: the attest is refused with the rule, in Danish
+    await page.getByRole('link', { name: 'Send speciallægeattest' }).click();
+    await fillAttest(page);
+    await page.getByRole('button', { name: 'Send speciallægeattest' }).click();
+    await page.getByText(/gives efter en afholdt konsultation \(§ 13, stk\. 2\)/).waitFor();
+
+    // the consultation is moved to today: the last booking counts, and it is held
+    await page.goto(`${base}/sager/${cases.A}`);
+    await page.locator('#consultation-date').fill(today());
+    await page.getByRole('button', { name: 'Registrér konsultationen' }).click();
+    await page.getByText('Konsultationen er registreret.').waitFor();
+    await page.getByRole('link', { name: 'Send speciallægeattest' }).click();
+    await fillAttest(page);
+    await page.getByRole('button', { name: 'Send speciallægeattest' }).click();
+    await page.getByRole('heading', { name: 'Speciallægeattest er sendt' }).waitFor();
+    const recipients = await page.locator('main table').innerText();
+    assert.match(recipients, /Københavns Kommune/);
+    assert.match(recipients, /Kopi til egen læge/);
+    await screenshot(page, 'attest-sendt');
+  });
+
+  test('a team lead sees why a case is unassigned (§12 stk. 2), assigns it, and retries a dead-lettered message', async () => {
+    // Carl's statement to Frederiksberg, whose system does not answer: a dead letter.
+    const r = await respond(g, 'coord-carl', cases.D, { kind: 'statement', content: { assessment: 'Borgeren kan arbejde 15 timer.' } });
+    assert.equal(r.status, 201, r.text);
+    const messageId = (r.body as { messages: { messageId: string }[] }).messages[0]!.messageId;
+    await waitFor(
+      'the dead letter',
+      async () =>
+        (await g.gw.db.db.selectFrom('messages').select('state').where('id', '=', messageId).executeTakeFirstOrThrow()).state ===
+        'dead-lettered',
+      { timeoutMs: 20_000 },
+    );
+
+    const page = await as_('Lene Friis', '/overblik');
+    assert.equal(await page.locator('h1').textContent(), 'Overblik');
+    const unassigned = page.locator('#ikke-tildelt').locator('..');
+    assert.match(await unassigned.innerText(), new RegExp(`Sag ${cases.U.slice(0, 8).toUpperCase()}`));
+    await unassigned.getByText('Hvorfor ingen kunne tildeles').click();
+    assert.match(await unassigned.innerText(), /Anna Holm: § 12, stk\. 2/);
+    await noSeriousViolations(page, 'overview');
+    await screenshot(page, 'overblik');
+
+    // A new coordinator for Copenhagen joins (the parties file, reloaded as on SIGHUP); the lead assigns her.
+    writeFileSync(partiesFile, JSON.stringify(parties(true)));
+    assert.equal(g.gw.reload().parties, 'ok');
+    await page.reload();
+    const form = page.locator(`form[action="/sager/${cases.U}/tildel"]`).first();
+    await form.locator('select').selectOption('coord-dora');
+    await form.getByRole('button', { name: 'Tildel' }).click();
+    await page.getByText('Sagen er tildelt.').waitFor();
+    assert.equal((await caseRow(g, cases.U)).assigned_to, 'coord-dora');
+
+    // The dead letter is listed; "Prøv igen" queues it again.
+    const row = page.locator('tr', { has: page.locator(`form[action="/overblik/beskeder/${messageId}/genforsoeg"]`) });
+    await row.getByRole('button', { name: 'Prøv igen' }).click();
+    await page.getByText('Beskeden er sat i kø igen.').waitFor();
+    const retried = await g.gw.db.db
+      .selectFrom('case_events')
+      .select(['actor'])
+      .where('case_id', '=', cases.D)
+      .where('event', '=', 'message-retried')
+      .execute();
+    assert.deepEqual(
+      retried.map((e) => e.actor),
+      ['lead-1'],
+    );
+  });
+
+  test("another coordinator's session gets 404 on the first case's URL and its document", async () => {
+    const page = await as_('Carl Madsen');
+    const res = await page.goto(`${base}/sager/${cases.R}`);
+    assert.equal(res?.status(), 404);
+    assert.equal(await page.locator('h1').textContent(), 'Siden findes ikke');
+    assert.equal((await page.request.get(`${base}/sager/${cases.R}/dokumenter/plan`)).status(), 404);
+    assert.doesNotMatch(await page.content(), /Testa Borgersen|0101801234/);
+  });
+
+  test('a POST without the CSRF token, or from another origin, gets 403 and changes nothing', async () => {
+    const page = await as_('Anna Holm', `/sager/${cases.R}`);
+    const before = await g.gw.db.db.selectFrom('case_events').select('id').where('case_id', '=', cases.R).execute();
+    const noToken = await page.request.post(`${base}/sager/${cases.R}/moede`, { form: { date: today() } });
+    assert.equal(noToken.status(), 403);
+    assert.match(await noToken.text(), /Formularen blev afvist/);
+    const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
+    const otherOrigin = await page.request.post(`${base}/sager/${cases.R}/moede`, {
+      form: { _csrf: csrf, date: today() },
+      headers: { origin: 'https://evil.example' },
+    });
+    assert.equal(otherOrigin.status(), 403);
+    const after_ = await g.gw.db.db.selectFrom('case_events').select('id').where('case_id', '=', cases.R).execute();
+    assert.equal(after_.length, before.length);
+  });
+
+  test('an expired session lands on the login page (idle limit)', async () => {
+    const page = await as_('Anna Holm');
+    // every session of Anna last seen 31 minutes ago: past SESSION_IDLE_MINUTES (30)
+    await g.gw.db.db
+      .updateTable('web_sessions')
+      .set({ last_seen_at: new Date(Date.now() - 31 * 60_000).toISOString() })
+      .where('staff_id', '=', 'coord-anna')
+      .execute();
+    await page.goto(`${base}/sager/${cases.R}`);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    await page.getByText('Din session er udløbet. Log ind igen.').waitFor();
+    // logging in again returns to the page asked for (her session at the identity provider still stands: no button to press)
+    await page.getByRole('link', { name: 'Log ind med regionens login' }).click();
+    await page.waitForURL(`${base}/sager/${cases.R}`);
+  });
+
+  test('the whole flow works with the keyboard alone: log in, open the case, book the meeting', async () => {
+    const context = await newContext(browser);
+    contexts.push(context);
+    const page = watch(await context.newPage());
+    await page.goto(`${base}/login`);
+    await tabTo(page, 'a.button');
+    await page.keyboard.press('Enter');
+    await page.waitForURL((u) => u.pathname.startsWith('/interaction/'));
+    await tabTo(page, 'button[value="dev-anna-holm"]');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/`);
+    await tabTo(page, `a[href="/sager/${cases.R}"]`);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/sager/${cases.R}`);
+    // The date control takes its digits in the browser's own order (day first in Danish, month first in a US build).
+    const [y, m, d] = inDays(3).split('-');
+    await tabTo(page, '#meeting-date');
+    await page.keyboard.type(`${d}${m}${y}`);
+    if ((await page.locator('#meeting-date').inputValue()) !== inDays(3)) {
+      await page.reload();
+      await tabTo(page, '#meeting-date');
+      await page.keyboard.type(`${m}${d}${y}`);
+    }
+    assert.equal(await page.locator('#meeting-date').inputValue(), inDays(3));
+    await page.keyboard.press('Enter');
+    await page.getByText('Mødet er registreret.').waitFor();
+    const booked = await g.gw.db.db
+      .selectFrom('case_events')
+      .select('data')
+      .where('case_id', '=', cases.R)
+      .where('event', '=', 'meeting-booked')
+      .execute();
+    assert.ok(
+      booked.some((e) => e.data.includes(inDays(3))),
+      `meeting booked for ${inDays(3)}: ${JSON.stringify(booked)}`,
+    );
+  });
+
+  test('an identity that maps to no staff member gets "Ingen adgang", and the attempt is logged', async () => {
+    const context = await newContext(browser);
+    contexts.push(context);
+    const page = watch(await context.newPage());
+    await page.goto(`${base}/login`);
+    await page.getByRole('link', { name: 'Log ind med regionens login' }).click();
+    await page.getByRole('button', { name: /ukendt medarbejder/ }).click();
+    await page.getByRole('heading', { name: 'Ingen adgang' }).waitFor();
+    await noSeriousViolations(page, 'no-access page');
+    await screenshot(page, 'ingen-adgang');
+    assert.ok(g.logs.some((l) => l.includes('staff login refused: the identity maps to no staff member') && l.includes('dev-ukendt')));
+    assert.equal((await context.cookies()).filter((c) => c.name === '__Host-postkasse-session').length, 0);
+  });
+
+  test('logout ends the session here and at the identity provider', async () => {
+    const page = await as_('Lene Friis', '/overblik');
+    const cookie = (await page.context().cookies()).find((c) => c.name === '__Host-postkasse-session');
+    assert.ok(cookie);
+    assert.deepEqual([cookie.secure, cookie.httpOnly, cookie.sameSite, cookie.path], [true, true, 'Lax', '/']);
+    await page.getByRole('button', { name: 'Log ud' }).click();
+    // RP-initiated logout: the IdP asks, then sends the browser back
+    await page.getByRole('button', { name: 'Log ud' }).click();
+    await page.waitForURL(`${base}/logget-ud`);
+    assert.equal(await page.locator('h1').textContent(), 'Du er logget ud');
+    const res = await page.goto(`${base}/overblik`);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal(res?.status(), 200);
+  });
+
+  test('headers: CSP without unsafe-inline, helmet headers, no-store; no CSP violation on any page', async () => {
+    const page = await as_('Anna Holm');
+    const res = await page.request.get(`${base}/`);
+    const h = res.headers();
+    const csp = h['content-security-policy'] ?? '';
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(h['cache-control'], 'no-store');
+    assert.equal(h['x-content-type-options'], 'nosniff');
+    assert.match(h['strict-transport-security'] ?? '', /max-age=/);
+    assert.equal(h['x-frame-options'], 'SAMEORIGIN');
+    assert.deepEqual(cspViolations, []);
+  });
+
+  test('the worklist page with its CSS and JS stays under 100 KB', async () => {
+    const page = await as_('Anna Holm');
+    const sizes = await Promise.all(['/', '/static/app.css', '/static/app.js'].map(async (p) => (await page.request.get(base + p)).body()));
+    const total = sizes.reduce((n, b) => n + b.length, 0);
+    assert.ok(total < 100_000, `worklist weighs ${total} bytes`);
+    // and nothing comes from elsewhere
+    const html = sizes[0]!.toString('utf8');
+    assert.doesNotMatch(html, /(src|href)="https?:\/\//);
+  });
+
+  async function fillAttest(page: Page): Promise<void> {
+    for (const [k, v] of Object.entries(ATTEST)) await page.locator(`#svar-${k}`).fill(v);
+    await page.locator('#svar-document').setInputFiles({ name: 'attest.pdf', mimeType: 'application/pdf', buffer: pdf('attest') });
+  }
+});
+
+function docMeta(part: string, type: string) {
+  return { part, type, mediaType: 'application/pdf', title: part };
+}
