@@ -19,22 +19,27 @@ RUN npm run build \
 
 FROM node:20-bookworm-slim AS runtime
 # MedCom's published FHIR packages are not part of the image: mount them at
-# MEDCOM_PACKAGES_DIR (read-only). GP_DIRECTORY_FILE is required in production.
+# MEDCOM_PACKAGES_DIR (read-only). GP_DIRECTORY_FILE is required in production,
+# and so are OIDC_ISSUER / OIDC_CLIENT_ID / OIDC_CLIENT_SECRET / STAFF_BASE_URL
+# (staff log in to the pages on STAFF_PORT through the region's identity provider).
 ENV NODE_ENV=production \
     DATA_DIR=/var/lib/postkasse \
     MEDCOM_PACKAGES_DIR=/etc/postkasse/medcom \
     PORT=8443 \
+    STAFF_PORT=8444 \
     HEALTH_PORT=8080
 WORKDIR /app
 RUN groupadd --system postkasse && useradd --system --gid postkasse --home /app postkasse \
  && mkdir -p /var/lib/postkasse && chown postkasse:postkasse /var/lib/postkasse
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# the staff pages' stylesheet and script (served by the gateway itself: no CDN)
+COPY --from=build /app/src/web/static ./src/web/static
 COPY package.json package-lock.json ./
 COPY config ./config
 USER postkasse
 VOLUME ["/var/lib/postkasse"]
-EXPOSE 8443 8080
+EXPOSE 8443 8444 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD node -e "require('http').get('http://127.0.0.1:'+process.env.HEALTH_PORT+'/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 STOPSIGNAL SIGTERM

@@ -89,3 +89,14 @@ export function ruleDa(rule: string): string {
     (_m, s: string, n: string, stk?: string) => `${s}§ ${n}${stk ? `, stk. ${stk}` : ''}`,
   );
 }
+
+/** Why routing passed a person by, in the words of the overview (the English reason stays in the API and the log). */
+export const EXCLUSION_DA: Record<string, string> = {
+  role: 'har ikke den rolle, ydelsen kræver',
+  municipality: 'betjener ikke kommunen',
+  conflict: 'har erklæret sig inhabil i sagen (§ 12, stk. 2)',
+  '§12 stk. 2': 'er eller har været borgerens egen læge eller behandler (§ 12, stk. 2)',
+  '§13 stk. 3': 'var borgerens koordinator, og borgerens samtykke er ikke registreret (§ 13, stk. 3)',
+  '§25 stk. 3': 'kommunen har bedt om en anden koordinator (§ 25, stk. 3)',
+};
+export const exclusionDa = (rule: string) => EXCLUSION_DA[rule] ?? ruleDa(rule);

@@ -10,7 +10,7 @@ import type { LeadOverview } from '../../worklist/service.js';
 import type { LeadListItem } from '../../worklist/schema.js';
 import { html, timeDate, timeInstant, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
-import { messageStateDa, ROLE_DA, ruleDa, serviceDa } from '../labels.js';
+import { exclusionDa, messageStateDa, ROLE_DA, serviceDa } from '../labels.js';
 import { shortRef } from './worklist.js';
 import { assignForm, type FormState } from './case.js';
 
@@ -143,7 +143,7 @@ export function overviewPage(p: OverviewInput): Html {
         <summary>Hvorfor ingen kunne tildeles</summary>
         <ul>
           ${(i.routing?.excluded ?? []).map(
-            (x) => html`<li>${p.name(x.staffId)}: ${x.rules.map((r) => `${ruleDa(r.rule)} – ${r.reason}`).join('; ')}</li>`,
+            (x) => html`<li>${p.name(x.staffId)}: ${x.rules.map((r) => exclusionDa(r.rule)).join('; ')}</li>`,
           )}
         </ul>
       </details>
