@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import type { IncomingHttpHeaders } from 'node:http';
+import { createMultipart } from '../src/cli/multipart.js';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 
 export const MiB = 1 << 20;
@@ -185,6 +186,51 @@ export interface HttpResult {
   ms: number;
 }
 
+/** Reads an answer whole, keeping at most `maxBytes` of its body; latency = `started` → its last byte. */
+export function readAnswer(res: IncomingMessage, started: bigint, maxBytes: number): Promise<HttpResult> {
+  return new Promise<HttpResult>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    res.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n <= maxBytes) chunks.push(c);
+    });
+    res.on('end', () =>
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: Buffer.concat(chunks),
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+      }),
+    );
+    res.on('error', reject);
+  });
+}
+
+/** POSTs a package as a municipal system does: its manifest, then one PDF part (the manifest's first document). */
+export function postPackage(opts: {
+  agent: https.Agent;
+  port: number;
+  /** its first document names the PDF part */
+  manifest: Record<string, unknown>;
+  pdf: Buffer;
+  timeoutMs: number;
+}): Promise<HttpResult> {
+  const part = (opts.manifest.documents as { part: string }[])[0]!.part;
+  const mp = createMultipart([
+    { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(opts.manifest)) },
+    { name: part, filename: `${part}.pdf`, contentType: 'application/pdf', body: opts.pdf },
+  ]);
+  return post({
+    agent: opts.agent,
+    port: opts.port,
+    path: '/v1/packages',
+    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
+    body: mp.stream(),
+    timeoutMs: opts.timeoutMs,
+  });
+}
+
 /** POSTs `body` to https://127.0.0.1:port/path and reads the whole answer. Latency = request start → last answer byte. */
 export function post(opts: {
   agent: https.Agent;
@@ -206,23 +252,7 @@ export function post(opts: {
         headers: opts.headers,
         timeout: opts.timeoutMs,
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let n = 0;
-        res.on('data', (c: Buffer) => {
-          n += c.length;
-          if (n <= 1 << 20) chunks.push(c); // answers are small; never keep more than 1 MiB
-        });
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-            ms: Number(process.hrtime.bigint() - started) / 1e6,
-          }),
-        );
-        res.on('error', reject);
-      },
+      (res) => void readAnswer(res, started, 1 << 20).then(resolve, reject), // answers are small; never keep more than 1 MiB
     );
     req.on('timeout', () => req.destroy(new Error(`request timed out after ${opts.timeoutMs} ms`)));
     req.on('error', (e) => {
@@ -240,23 +270,7 @@ export function get(opts: { agent: https.Agent; port: number; path: string; time
   return new Promise<HttpResult>((resolve, reject) => {
     const req = https.request(
       { host: '127.0.0.1', port: opts.port, method: 'GET', path: opts.path, agent: opts.agent, timeout: opts.timeoutMs },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let n = 0;
-        res.on('data', (c: Buffer) => {
-          n += c.length;
-          if (n <= 16 << 20) chunks.push(c);
-        });
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-            ms: Number(process.hrtime.bigint() - started) / 1e6,
-          }),
-        );
-        res.on('error', reject);
-      },
+      (res) => void readAnswer(res, started, 16 << 20).then(resolve, reject),
     );
     req.on('timeout', () => req.destroy(new Error(`request timed out after ${opts.timeoutMs} ms`)));
     req.on('error', reject);

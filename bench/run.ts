@@ -147,6 +147,7 @@ import {
   MiB,
   percentile,
   post,
+  postPackage,
   round,
   startChild,
   type Child,
@@ -504,18 +505,7 @@ function manifest(): Record<string, unknown> {
 const PDF_1MB = Buffer.concat([Buffer.from('%PDF-1.4\n', 'latin1'), randomBytes(PACKAGE_BYTES - 9)]);
 
 function intakeRequest(agent: https.Agent, port: number): Promise<HttpResult> {
-  const mp = createMultipart([
-    { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(manifest())) },
-    { name: 'plan', filename: 'plan.pdf', contentType: 'application/pdf', body: PDF_1MB },
-  ]);
-  return post({
-    agent,
-    port,
-    path: '/v1/packages',
-    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
-    body: mp.stream(),
-    timeoutMs: 120_000,
-  });
+  return postPackage({ agent, port, manifest: manifest(), pdf: PDF_1MB, timeoutMs: 120_000 });
 }
 
 /** A small PDF for routing: the measure is routing latency, not upload speed. */
@@ -523,18 +513,7 @@ const PDF_SMALL = Buffer.concat([Buffer.from('%PDF-1.4\n', 'latin1'), randomByte
 
 /** Posts one complete case (its own packageId) with the small PDF; the 201 receipt's caseId and receivedAt. */
 async function routingCase(agent: https.Agent, port: number): Promise<PostedCase> {
-  const mp = createMultipart([
-    { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(manifest())) },
-    { name: 'plan', filename: 'plan.pdf', contentType: 'application/pdf', body: PDF_SMALL },
-  ]);
-  const r = await post({
-    agent,
-    port,
-    path: '/v1/packages',
-    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
-    body: mp.stream(),
-    timeoutMs: 60_000,
-  });
+  const r = await postPackage({ agent, port, manifest: manifest(), pdf: PDF_SMALL, timeoutMs: 60_000 });
   checkGatewayAnswer(r);
   const body = JSON.parse(r.body.toString('utf8')) as { caseId?: unknown; receivedAt?: unknown };
   if (typeof body.caseId !== 'string' || typeof body.receivedAt !== 'string') {
@@ -568,18 +547,7 @@ async function deliveryCase(agent: https.Agent, port: number): Promise<string> {
     gp: { ydernummer: DELIVERY_GP_YDERNUMMER, name: 'Lægehuset' },
     documents: [{ part: 'req', type: 'request', mediaType: 'application/pdf', title: 'Anmodning om klinisk vurdering' }],
   };
-  const mp = createMultipart([
-    { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(m)) },
-    { name: 'req', filename: 'req.pdf', contentType: 'application/pdf', body: PDF_SMALL },
-  ]);
-  const r = await post({
-    agent,
-    port,
-    path: '/v1/packages',
-    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
-    body: mp.stream(),
-    timeoutMs: 60_000,
-  });
+  const r = await postPackage({ agent, port, manifest: m, pdf: PDF_SMALL, timeoutMs: 60_000 });
   checkGatewayAnswer(r);
   const body = JSON.parse(r.body.toString('utf8')) as { caseId?: unknown };
   if (typeof body.caseId !== 'string') throw new Error(`gateway receipt without caseId: ${r.body.toString('utf8').slice(0, 300)}`);

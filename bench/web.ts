@@ -44,9 +44,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { createMultipart } from '../src/cli/multipart.js';
 import { addDays, daysBetween, endOfLocalDay, localDate } from '../src/deadlines/calendar.js';
-import { cpuSeconds, post } from './lib.js';
+import { cpuSeconds, postPackage, readAnswer } from './lib.js';
 import type { TlsCreds } from './routing.js';
 
 export const WEB_SESSION_COOKIE = '__Host-postkasse-session';
@@ -265,19 +264,7 @@ function send(
       timeout: o.timeoutMs ?? 30_000,
       ...(secure ? { servername: url.hostname } : {}),
     };
-    const req = (secure ? https : http).request(options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks),
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
-        }),
-      );
-      res.on('error', reject);
-    });
+    const req = (secure ? https : http).request(options, (res) => void readAnswer(res, started, Infinity).then(resolve, reject));
     req.on('timeout', () => req.destroy(new Error(`${o.method ?? 'GET'} ${url.href} timed out`)));
     req.on('error', reject);
     req.end(o.body);
@@ -388,7 +375,7 @@ function cpr(n: number): string {
   return `${two(1 + (n % 28))}${two(1 + (Math.floor(n / 28) % 12))}${two(60 + (Math.floor(n / 336) % 40))}4321`;
 }
 
-async function postPackage(port: number, agent: https.Agent, i: number): Promise<string> {
+async function seedPackage(port: number, agent: https.Agent, i: number): Promise<string> {
   const s = packageSpec(i);
   const m = {
     packageId: randomUUID(),
@@ -400,18 +387,7 @@ async function postPackage(port: number, agent: https.Agent, i: number): Promise
     caseworker: { name: 'Sara Sagsbehandler', email: 'sara@kommune.dk', phone: '33 66 33 66' },
     documents: [{ part: 'doc1', type: s.docType, mediaType: 'application/pdf', title: 'Sagens dokument' }],
   };
-  const mp = createMultipart([
-    { name: 'manifest', filename: 'manifest.json', contentType: 'application/json', body: Buffer.from(JSON.stringify(m)) },
-    { name: 'doc1', filename: 'doc1.pdf', contentType: 'application/pdf', body: PDF },
-  ]);
-  const r = await post({
-    agent,
-    port,
-    path: '/v1/packages',
-    headers: { 'content-type': mp.contentType, 'content-length': mp.length },
-    body: mp.stream(),
-    timeoutMs: 60_000,
-  });
+  const r = await postPackage({ agent, port, manifest: m, pdf: PDF, timeoutMs: 60_000 });
   if (r.status !== 201) throw new Error(`seed package ${i}: gateway answered ${r.status}: ${r.body.toString('utf8').slice(0, 500)}`);
   const body = JSON.parse(r.body.toString('utf8')) as { caseId?: unknown };
   if (typeof body.caseId !== 'string') throw new Error(`seed package ${i}: receipt without caseId`);
@@ -549,7 +525,7 @@ export async function measureWeb(o: WebRunOptions): Promise<WebMeasurement> {
     Array.from({ length: 8 }, async () => {
       while (next < o.posted && !o.interrupted()) {
         const i = next++;
-        posted[i] = await postPackage(o.port, agents[packageSpec(i).party]!, i);
+        posted[i] = await seedPackage(o.port, agents[packageSpec(i).party]!, i);
       }
     }),
   );

@@ -8,7 +8,7 @@ import type { Db } from './storage/db.js';
 import type { BlobStore } from './storage/blobs.js';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { identify, notFoundHandler, problemHandler, type PartyLookup } from './shared/http.js';
+import { identify, notFoundHandler, problemHandler, requestLog, type PartyLookup } from './shared/http.js';
 import { createIntakeRouter } from './intake/routes.js';
 import type { IntakeService } from './intake/service.js';
 import type { UploadLimits } from './intake/upload.js';
@@ -55,26 +55,6 @@ export interface AppDeps {
   onPeerCertificate?: (partyId: string, validTo: number) => void;
   /** BullMQ queues shown to team leads at /admin/queues (when Redis is in use) */
   adminQueues?: Queue[];
-}
-
-/** One log line per request: method, path, status, duration, party. Never bodies or headers. */
-function requestLog(log: Logger): express.RequestHandler {
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      log.info(
-        {
-          method: req.method,
-          path: req.path,
-          status: res.statusCode,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
-          partyId: req.party?.id,
-        },
-        'request',
-      );
-    });
-    next();
-  };
 }
 
 export type Check = { name: string; ok: boolean; error?: string };
@@ -124,7 +104,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestLog(deps.log));
+  app.use(requestLog(deps.log, 'request', 'partyId'));
 
   // Health endpoints need a verified certificate on this port, but no party role.
   const health = createHealthApp(deps);

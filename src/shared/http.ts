@@ -57,6 +57,21 @@ export function identify(
   };
 }
 
+/**
+ * One log line per request: method, path (never the query string), status, duration and
+ * who asked (`idField`: partyId on the API, staffId on the staff pages). Never bodies or headers.
+ */
+export function requestLog(log: Logger, msg: string, idField: string): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: req.method, path: req.path, status: res.statusCode, ms, [idField]: req.party?.id }, msg);
+    });
+    next();
+  };
+}
+
 export function sendProblem(res: Response, p: Problem): void {
   if (res.headersSent) {
     res.destroy();

@@ -16,6 +16,7 @@ import type { StaffParty } from '../parties/parties.js';
 import { isStaff, isTeamLead } from '../parties/roles.js';
 import { shippedFile } from '../shared/paths.js';
 import { Problem } from '../shared/problem.js';
+import { requestLog } from '../shared/http.js';
 import { appendAudit } from '../audit/audit.js';
 import type { Db } from '../storage/db.js';
 import { SESSION_COOKIE, type Session, type Sessions } from './sessions.js';
@@ -63,23 +64,8 @@ export function createStaffApp(deps: StaffAppDeps): Express {
   app.set('query parser', 'simple');
   const origin = new URL(deps.baseUrl).origin;
 
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      // The path only: case ids, never a query string, a CPR or a name.
-      deps.log.info(
-        {
-          method: req.method,
-          path: req.path,
-          status: res.statusCode,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
-          staffId: req.party?.id,
-        },
-        'staff page',
-      );
-    });
-    next();
-  });
+  // The path only: case ids, never a query string, a CPR or a name.
+  app.use(requestLog(deps.log, 'staff page', 'staffId'));
   app.use(securityHeaders([deps.oidc.issuerOrigin]));
   app.use('/static', express.static(shippedFile('src', 'web', 'static'), { maxAge: '1h', index: false, fallthrough: false }));
   app.use(noStore, sameOrigin(origin));
@@ -231,7 +217,7 @@ export function createStaffApp(deps: StaffAppDeps): Express {
 
   app.use(createPageRouter({ ...deps }));
 
-  app.use((req, res) => {
+  const notFoundPage = (res: Response) =>
     simplePage(
       res,
       404,
@@ -240,31 +226,25 @@ export function createStaffApp(deps: StaffAppDeps): Express {
         <p><a href="/">Til arbejdslisten</a></p>`,
       res.locals.page,
     );
-  });
+  app.use((_req, res) => notFoundPage(res));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return void res.destroy();
     if (err instanceof CsrfError) {
       deps.log.warn({ path: req.path, staffId: req.party?.id, reason: err.message }, 'staff form refused: CSRF');
+      const text = 'Formularen var udløbet eller kom ikke fra Postkasse. Gå tilbage, genindlæs siden og prøv igen.';
       return simplePage(
         res,
         403,
         'Formularen blev afvist',
         html`<h1>Formularen blev afvist</h1>
-          <p>Formularen var udløbet eller kom ikke fra Postkasse. Gå tilbage, genindlæs siden og prøv igen.</p>`,
+          <p>${text}</p>`,
         res.locals.page,
       );
     }
-    const status = err instanceof Problem ? err.status : 500;
-    if (status === 404) {
-      return simplePage(
-        res,
-        404,
-        'Siden findes ikke',
-        html`<h1>Siden findes ikke</h1>
-          <p><a href="/">Til arbejdslisten</a></p>`,
-        res.locals.page,
-      );
-    }
+    // a Problem from a service, or an http-error (a missing static file, a body too large)
+    const raw = err instanceof Problem ? err.status : (err as { status?: unknown }).status;
+    const status = typeof raw === 'number' && raw >= 400 && raw < 600 ? raw : 500;
+    if (status === 404) return notFoundPage(res);
     if (status === 403) {
       return simplePage(
         res,
@@ -274,6 +254,11 @@ export function createStaffApp(deps: StaffAppDeps): Express {
           <p>Siden er ikke for din rolle.</p>`,
         res.locals.page,
       );
+    }
+    if (status < 500) {
+      const back = html`<h1>Forespørgslen kunne ikke behandles</h1>
+        <p><a href="/">Til arbejdslisten</a></p>`;
+      return simplePage(res, status, 'Ugyldig forespørgsel', back, res.locals.page);
     }
     deps.log.error({ err, method: req.method, path: req.path }, 'staff page failed');
     simplePage(

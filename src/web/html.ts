@@ -71,3 +71,24 @@ export function timeInstant(iso: string | null | undefined): Html {
   const date = `${parts.year}-${parts.month}-${parts.day}`;
   return html`<time datetime="${iso}">${danishDate(date)} kl. ${parts.hour}.${parts.minute}</time>`;
 }
+
+/** A data table: column headers (scope="col"), an optional caption, the rows. */
+export function table(cols: readonly string[], rows: Part, caption?: string): Html {
+  return html`<table class="list">
+    ${
+      caption
+        ? html`<caption>
+            ${caption}
+          </caption>`
+        : ''
+    }
+    <thead>
+      <tr>
+        ${cols.map((c) => html`<th scope="col">${c}</th>`)}
+      </tr>
+    </thead>
+    <tbody>
+      ${rows}
+    </tbody>
+  </table>`;
+}

@@ -3,7 +3,7 @@
  * PostgreSQL schema (or embedded SQLite), real mTLS on an ephemeral port, the
  * shared Redis at 127.0.0.1:6379, and captured log lines.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logCapture } from './logs.js';
@@ -13,6 +13,22 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/shared/config.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { startGateway, type Gateway, type StartOptions } from '../../src/server.js';
+import { ensureDevPki } from '../../src/pki/devpki.js';
+import { loadPartiesFile } from '../../src/parties/parties.js';
+
+/**
+ * The development PKI's RSA keys cost ~3 s of CPU per gateway start, and the suite starts
+ * well over a hundred gateways. Each test gateway therefore starts from a copy of one PKI
+ * (CA, server, receipt-signing and gateway-client certificates, and the development
+ * parties' client certificates) made once per checkout; the gateway's own ensureDevPki
+ * then adds what its parties file needs beyond it. Tests of the PKI itself do not use it.
+ */
+const PKI_TEMPLATE = join(process.cwd(), '.tmp', 'test-pki-template');
+let template: Promise<void> | undefined;
+function pkiTemplate(): Promise<void> {
+  template ??= ensureDevPki(PKI_TEMPLATE, loadPartiesFile('config/parties.dev.json')).then(() => undefined);
+  return template;
+}
 
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -57,6 +73,10 @@ export async function startTestGateway(opts: {
   });
   const cap = logCapture();
   const log = createLogger({ level: 'debug', destination: cap.stream });
+  if (!config.TLS_CERT_FILE && !existsSync(join(dataDir, 'pki'))) {
+    await pkiTemplate();
+    cpSync(PKI_TEMPLATE, join(dataDir, 'pki'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
+  }
   const gw = await startGateway(config, log, { ...opts.start, dbSchema: schema });
   const pki = gw.tls.devPki!;
   return {

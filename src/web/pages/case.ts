@@ -9,7 +9,7 @@ import type { CaseFile } from '../../worklist/service.js';
 import type { FieldError } from '../../shared/problem.js';
 import { CONSULTATION_SERVICES } from '../../deadlines/service.js';
 import { KINDS_BY_SERVICE } from '../../responses/content.js';
-import { html, timeDate, timeInstant, type Html } from '../html.js';
+import { html, table, timeDate, timeInstant, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { errorSummary, renderFields } from '../forms.js';
 import { CASE_STATE_DA, CONSENT_KIND_DA, eventDa, kindDa, messageStateDa, ROLE_DA, ruleDa, serviceDa, STATUS_DA } from '../labels.js';
@@ -90,25 +90,17 @@ export function deliveryDa(m: CaseMessage): Html {
 }
 
 export function messagesTable(messages: CaseMessage[], name: (id: string) => string): Html {
-  return html`<table class="list">
-    <thead>
-      <tr>
-        <th scope="col">Modtager</th>
-        <th scope="col">Sendt</th>
-        <th scope="col">Leveringsstatus</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${messages.map(
-        (m) =>
-          html`<tr>
-            <td>${recipientDa(m, name)}</td>
-            <td>${timeInstant(m.sentAt)}</td>
-            <td>${deliveryDa(m)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return table(
+    ['Modtager', 'Sendt', 'Leveringsstatus'],
+    messages.map(
+      (m) =>
+        html`<tr>
+          <td>${recipientDa(m, name)}</td>
+          <td>${timeInstant(m.sentAt)}</td>
+          <td>${deliveryDa(m)}</td>
+        </tr>`,
+    ),
+  );
 }
 
 /** One action form: fields generated from the API's schema, the CSRF token, Danish errors in place. */
@@ -164,29 +156,20 @@ export function casePage(p: CasePageInput): Html {
     ${
       c.deadlines.length === 0
         ? html`<p>Ingen løbende frist.</p>`
-        : html`<table class="list">
-            <thead>
-              <tr>
-                <th scope="col">Regel</th>
-                <th scope="col">Frist</th>
-                <th scope="col">Dage tilbage</th>
-                <th scope="col">Grundlag</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${c.deadlines.map(
-                (d) =>
-                  html`<tr>
-                    <td>${ruleDa(d.rule)}</td>
-                    <td>
-                      ${timeDate(d.dueDate)}${d.extension ? html` <span class="muted">(forlænget fra ${timeDate(d.extension.originalDueDate)})</span>` : ''}
-                    </td>
-                    <td>${d.daysLeft < 0 ? html`<strong>${-d.daysLeft} dage over</strong>` : `${d.daysLeft} dage`}</td>
-                    <td>${d.agreementId ? `Samarbejdsaftale ${d.agreementId}` : 'Lovens frist'}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
+        : table(
+            ['Regel', 'Frist', 'Dage tilbage', 'Grundlag'],
+            c.deadlines.map(
+              (d) =>
+                html`<tr>
+                  <td>${ruleDa(d.rule)}</td>
+                  <td>
+                    ${timeDate(d.dueDate)}${d.extension ? html` <span class="muted">(forlænget fra ${timeDate(d.extension.originalDueDate)})</span>` : ''}
+                  </td>
+                  <td>${d.daysLeft < 0 ? html`<strong>${-d.daysLeft} dage over</strong>` : `${d.daysLeft} dage`}</td>
+                  <td>${d.agreementId ? `Samarbejdsaftale ${d.agreementId}` : 'Lovens frist'}</td>
+                </tr>`,
+            ),
+          )
     }
     ${dl([['Styrende aftale', c.agreementId ?? 'Ingen (lovens frister)']])}
     ${c.missingDocuments.length > 0 ? html`<p class="notice">Sagen mangler: ${c.missingDocuments.join(', ')} (§ 21, stk. 2).</p>` : ''}
@@ -214,29 +197,19 @@ export function casePage(p: CasePageInput): Html {
     ${
       c.consents.length === 0
         ? html`<p>Ingen registreret.</p>`
-        : html`<table class="list">
-            <thead>
-              <tr>
-                <th scope="col">Hvad</th>
-                <th scope="col">Givet af</th>
-                <th scope="col">Dato</th>
-                <th scope="col">Hvordan</th>
-                <th scope="col">Registreret</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${c.consents.map(
-                (k) =>
-                  html`<tr>
-                    <td>${CONSENT_KIND_DA[k.kind] ?? k.kind}</td>
-                    <td>${k.givenBy}</td>
-                    <td>${timeDate(k.date)}</td>
-                    <td>${k.how === 'written' ? `Skriftligt (${k.documentPart ?? ''})` : 'Mundtligt'}</td>
-                    <td>${p.name(k.recordedBy)}, ${timeInstant(k.recordedAt)}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
+        : table(
+            ['Hvad', 'Givet af', 'Dato', 'Hvordan', 'Registreret'],
+            c.consents.map(
+              (k) =>
+                html`<tr>
+                  <td>${CONSENT_KIND_DA[k.kind] ?? k.kind}</td>
+                  <td>${k.givenBy}</td>
+                  <td>${timeDate(k.date)}</td>
+                  <td>${k.how === 'written' ? `Skriftligt (${k.documentPart ?? ''})` : 'Mundtligt'}</td>
+                  <td>${p.name(k.recordedBy)}, ${timeInstant(k.recordedAt)}</td>
+                </tr>`,
+            ),
+          )
     }
   </section>`;
 

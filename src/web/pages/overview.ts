@@ -8,7 +8,7 @@ import { localDate } from '../../deadlines/calendar.js';
 import type { StaffParty } from '../../parties/parties.js';
 import type { LeadOverview } from '../../worklist/service.js';
 import type { LeadListItem } from '../../worklist/schema.js';
-import { html, timeDate, timeInstant, type Html } from '../html.js';
+import { html, table, timeDate, timeInstant, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { exclusionDa, messageStateDa, ROLE_DA, serviceDa } from '../labels.js';
 import { shortRef } from './worklist.js';
@@ -53,35 +53,24 @@ export interface OverviewInput {
 
 function caseTable(items: LeadListItem[], name: (id: string) => string, extra?: (i: LeadListItem) => Html): Html {
   if (items.length === 0) return html`<p>Ingen.</p>`;
-  return html`<table class="list">
-    <thead>
-      <tr>
-        <th scope="col">Sag</th>
-        <th scope="col">Kommune</th>
-        <th scope="col">Ydelse</th>
-        <th scope="col">Modtaget</th>
-        <th scope="col">Frist</th>
-        <th scope="col">Tildelt</th>
-        ${extra ? html`<th scope="col">Detaljer</th>` : ''}
-      </tr>
-    </thead>
-    <tbody>
-      ${items.map(
-        (i) =>
-          html`<tr>
-            <th scope="row">
-              <a href="/sager/${i.caseId}">Sag ${shortRef(i.caseId)}</a>${i.urgent ? html` <span class="urgent">Hastesag</span>` : ''}
-            </th>
-            <td>${name(`municipality:${i.municipalityCode}`)}</td>
-            <td>${serviceDa(i.service)}</td>
-            <td>${timeDate(localDate(i.receivedAt))}</td>
-            <td>${timeDate(i.dueDate)}${i.extended ? html` <span class="muted">(forlænget)</span>` : ''}</td>
-            <td>${i.assignedTo ? name(i.assignedTo) : 'Ingen'}</td>
-            ${extra ? html`<td>${extra(i)}</td>` : ''}
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  const cols = ['Sag', 'Kommune', 'Ydelse', 'Modtaget', 'Frist', 'Tildelt', ...(extra ? ['Detaljer'] : [])];
+  return table(
+    cols,
+    items.map(
+      (i) =>
+        html`<tr>
+          <th scope="row">
+            <a href="/sager/${i.caseId}">Sag ${shortRef(i.caseId)}</a>${i.urgent ? html` <span class="urgent">Hastesag</span>` : ''}
+          </th>
+          <td>${name(`municipality:${i.municipalityCode}`)}</td>
+          <td>${serviceDa(i.service)}</td>
+          <td>${timeDate(localDate(i.receivedAt))}</td>
+          <td>${timeDate(i.dueDate)}${i.extended ? html` <span class="muted">(forlænget)</span>` : ''}</td>
+          <td>${i.assignedTo ? name(i.assignedTo) : 'Ingen'}</td>
+          ${extra ? html`<td>${extra(i)}</td>` : ''}
+        </tr>`,
+    ),
+  );
 }
 
 function section(id: string, title: string, count: number, body: Html): Html {
@@ -99,41 +88,31 @@ function messageTable(
   name: (id: string) => string,
 ): Html {
   if (items.length === 0) return html`<p>Ingen.</p>`;
-  return html`<table class="list">
-    <thead>
-      <tr>
-        <th scope="col">Sag</th>
-        <th scope="col">Modtager</th>
-        <th scope="col">Sendt</th>
-        <th scope="col">Status</th>
-        ${action ? html`<th scope="col">Handling</th>` : ''}
-      </tr>
-    </thead>
-    <tbody>
-      ${items.map(
-        (m) =>
-          html`<tr>
-            <td><a href="/sager/${m.caseId}">Sag ${shortRef(m.caseId)}</a></td>
-            <td>${m.to ? name(m.to) : m.ydernummer ? `Egen læge, ydernr. ${m.ydernummer}` : '–'}</td>
-            <td>${timeInstant(m.sentAt)}</td>
-            <td>${messageStateDa(state)}${m.lastError ? html`<br /><span class="muted">${m.lastError}</span>` : ''}</td>
-            ${
-              action
-                ? html`<td>
-                    <form
-                      method="post"
-                      action="/overblik/beskeder/${m.messageId}/${action === 'retry' ? 'genforsoeg' : 'send'}"
-                      class="inline"
-                    >
-                      ${csrfField(csrfToken)}<button type="submit">${action === 'retry' ? 'Prøv igen' : 'Send nu'}</button>
-                    </form>
-                  </td>`
-                : ''
-            }
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  return table(
+    ['Sag', 'Modtager', 'Sendt', 'Status', ...(action ? ['Handling'] : [])],
+    items.map(
+      (m) =>
+        html`<tr>
+          <td><a href="/sager/${m.caseId}">Sag ${shortRef(m.caseId)}</a></td>
+          <td>${m.to ? name(m.to) : m.ydernummer ? `Egen læge, ydernr. ${m.ydernummer}` : '–'}</td>
+          <td>${timeInstant(m.sentAt)}</td>
+          <td>${messageStateDa(state)}${m.lastError ? html`<br /><span class="muted">${m.lastError}</span>` : ''}</td>
+          ${
+            action
+              ? html`<td>
+                  <form
+                    method="post"
+                    action="/overblik/beskeder/${m.messageId}/${action === 'retry' ? 'genforsoeg' : 'send'}"
+                    class="inline"
+                  >
+                    ${csrfField(csrfToken)}<button type="submit">${action === 'retry' ? 'Prøv igen' : 'Send nu'}</button>
+                  </form>
+                </td>`
+              : ''
+          }
+        </tr>`,
+    ),
+  );
 }
 
 export function overviewPage(p: OverviewInput): Html {
@@ -183,27 +162,18 @@ export function overviewPage(p: OverviewInput): Html {
     ${section('forlaenget', 'Forlænget efter aftale (§ 22, § 23)', l.extended.length, caseTable(l.extended, p.name))}
     <section aria-labelledby="belastning">
       <h2 id="belastning">Belastning</h2>
-      <table class="list">
-        <thead>
-          <tr>
-            <th scope="col">Medarbejder</th>
-            <th scope="col">Rolle</th>
-            <th scope="col">Åbne sager</th>
-            <th scope="col">Kapacitet pr. dag</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${p.load.map(
-            (s) =>
-              html`<tr>
-                <th scope="row">${s.name}</th>
-                <td>${s.roles.map((r) => ROLE_DA[r] ?? r).join(', ')}</td>
-                <td>${s.openCases}</td>
-                <td>${s.capacityPerDay}</td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
+      ${table(
+        ['Medarbejder', 'Rolle', 'Åbne sager', 'Kapacitet pr. dag'],
+        p.load.map(
+          (s) =>
+            html`<tr>
+              <th scope="row">${s.name}</th>
+              <td>${s.roles.map((r) => ROLE_DA[r] ?? r).join(', ')}</td>
+              <td>${s.openCases}</td>
+              <td>${s.capacityPerDay}</td>
+            </tr>`,
+        ),
+      )}
     </section>
     <section aria-labelledby="beskeder">
       <h2 id="beskeder">Beskeder der ikke kom frem</h2>
@@ -219,30 +189,19 @@ export function overviewPage(p: OverviewInput): Html {
       ${
         p.access.length === 0
           ? html`<p>Ingen opslag endnu.</p>`
-          : html`<table class="list">
-              <caption>
-                De seneste opslag i sager og dokumenter
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Tidspunkt</th>
-                  <th scope="col">Hvem</th>
-                  <th scope="col">Sag</th>
-                  <th scope="col">Hvad</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${p.access.map(
-                  (a) =>
-                    html`<tr>
-                      <td>${timeInstant(a.at)}</td>
-                      <td>${p.name(a.actor)}</td>
-                      <td>${a.caseId ? html`<a href="/sager/${a.caseId}">Sag ${shortRef(a.caseId)}</a>` : '–'}</td>
-                      <td>${a.action === 'document-read' ? `Dokument ${a.part ?? ''}` : 'Sagen'}</td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
+          : table(
+              ['Tidspunkt', 'Hvem', 'Sag', 'Hvad'],
+              p.access.map(
+                (a) =>
+                  html`<tr>
+                    <td>${timeInstant(a.at)}</td>
+                    <td>${p.name(a.actor)}</td>
+                    <td>${a.caseId ? html`<a href="/sager/${a.caseId}">Sag ${shortRef(a.caseId)}</a>` : '–'}</td>
+                    <td>${a.action === 'document-read' ? `Dokument ${a.part ?? ''}` : 'Sagen'}</td>
+                  </tr>`,
+              ),
+              'De seneste opslag i sager og dokumenter',
+            )
       }
     </section>
     ${p.queues ? html`<p><a href="/admin/queues">Køerne (BullMQ)</a> – kun læsning; fejlede job kan prøves igen.</p>` : ''}`;

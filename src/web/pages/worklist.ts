@@ -1,7 +1,7 @@
 /** `/` Arbejdsliste: the signed-in person's open cases, urgent first, then the earliest due (§21 stk. 3), filters and paging. */
 import { localDate } from '../../deadlines/calendar.js';
 import type { WorklistPage } from '../../worklist/service.js';
-import { html, timeDate, type Html } from '../html.js';
+import { html, table, timeDate, type Html } from '../html.js';
 import { serviceDa, STATUS_DA } from '../labels.js';
 
 /** "3f2a91c0-…" → "3F2A91C0": how a case is named on the pages */
@@ -77,27 +77,14 @@ export function worklistPage(p: WorklistPage, filters: WorklistFilters, municipa
       </tr>`,
   );
   const filtered = Boolean(filters.service || filters.municipality || filters.status);
-  const table =
+  const list =
     p.total === 0
       ? html`<p>Ingen åbne sager${filtered ? ' med de valgte filtre' : ''}.</p>`
-      : html`<table class="list">
-          <caption>
-            Åbne sager, hastesager først og derefter tidligste frist
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Sag</th>
-              <th scope="col">Kommune</th>
-              <th scope="col">Ydelse</th>
-              <th scope="col">Modtaget</th>
-              <th scope="col">Frist</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${rows}
-          </tbody>
-        </table>`;
+      : table(
+          ['Sag', 'Kommune', 'Ydelse', 'Modtaget', 'Frist', 'Status'],
+          rows,
+          'Åbne sager, hastesager først og derefter tidligste frist',
+        );
   const paging =
     p.pages > 1
       ? html`<nav class="paging" aria-label="Sider">
@@ -109,5 +96,5 @@ export function worklistPage(p: WorklistPage, filters: WorklistFilters, municipa
   return html`<h1>Arbejdsliste</h1>
     ${filterForm}
     <p class="count" role="status">${p.total} ${p.total === 1 ? 'sag' : 'sager'}</p>
-    ${table}${paging}`;
+    ${list}${paging}`;
 }
