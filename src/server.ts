@@ -43,7 +43,7 @@ import { createDeliveryQueue, type DeliveryQueue } from '../queues/delivery.js';
 import type { PushTls } from './delivery/push.js';
 import { deliveryJob } from './delivery/types.js';
 import { createGpDirectory } from './parties/gp-directory.js';
-import { startMedcomValidator } from './medcom/validator-client.js';
+import { startMedcomValidator, type AsyncMedcomValidator } from './medcom/validator-client.js';
 import { createMedcomService, type MedcomService } from './medcom/service.js';
 import { parseVansEnvelope } from './medcom/vans.js';
 import { createInboxDirPoller, InboxRetryLater } from './medcom/vans-transport.js';
@@ -138,6 +138,11 @@ export interface StartOptions {
   wrapBlobStore?: (store: BlobStore) => BlobStore;
   /** wraps the database writer (tests inject faults such as a lost writer thread) */
   wrapWriter?: (writer: Writer) => Writer;
+  /**
+   * A MedCom validator the caller started and keeps (tests share one per process: loading
+   * MedCom's packages costs ~2 s of CPU); the gateway uses it and does not close it.
+   */
+  medcomValidator?: AsyncMedcomValidator;
 }
 
 export async function startGateway(config: Config, log: Logger, opts: StartOptions = {}): Promise<Gateway> {
@@ -154,11 +159,14 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   }
   // MedCom's profiles, in a validator process of their own (every message to a GP is validated before it is
   // sent); it loads while the database opens, and a start-up that fails later stops it again.
-  const validatorStarting = startMedcomValidator(config.MEDCOM_PACKAGES_DIR, log);
+  const ownValidator = opts.medcomValidator === undefined;
+  const validatorStarting = opts.medcomValidator
+    ? Promise.resolve(opts.medcomValidator)
+    : startMedcomValidator(config.MEDCOM_PACKAGES_DIR, log);
   validatorStarting.catch(() => undefined); // its failure is reported where it is awaited, below
   const stopValidator = () =>
     validatorStarting.then(
-      (v) => v.close(),
+      (v) => (ownValidator ? v.close() : undefined),
       () => undefined,
     );
   const masterKey = loadMasterKey({ file: config.STORAGE_KEY_FILE, dataDir: config.DATA_DIR, createIfMissing: !config.STORAGE_KEY_FILE });
@@ -510,7 +518,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       if (reminders) await reminders.close();
       await db.close();
       if (redis) await redis.close();
-      await medcomValidator.close();
+      if (ownValidator) await medcomValidator.close();
       log.info('shut down');
     })();
     return closing;

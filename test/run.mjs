@@ -17,6 +17,19 @@ const found = [];
   }
 })(join(root, 'test'));
 
+// The longest files start first, so that the two lanes finish together instead of one
+// waiting on a long file that started last (seconds on a 2-core machine, measured 2026-12-01).
+const LONGEST_FIRST = [
+  'test/web/staff-pages.test.ts', // ~57 s: real Chromium
+  'test/docs/docs.test.ts', // ~37 s: the gateway as npm start runs it
+  'test/cli/mailbox-gateway.test.ts', // ~31 s
+  'test/stress/crash.test.ts', // ~25 s: kill -9
+  'test/medcom/gp-copy.test.ts', // ~25 s
+  'test/stress/hostile.test.ts', // ~22 s
+];
+const rank = (f) => (LONGEST_FIRST.includes(f) ? LONGEST_FIRST.indexOf(f) : LONGEST_FIRST.length);
+found.sort((a, b) => rank(a) - rank(b));
+
 const filters = process.argv.slice(2);
 const files = filters.length ? found.filter((f) => filters.some((x) => f.includes(x))) : found;
 if (files.length === 0) {

@@ -10,6 +10,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Socket } from 'node:net';
 import { PACKAGE_ROOT } from '../shared/paths.js';
 import type { ValidationIssue } from './validator.js';
 
@@ -55,13 +56,19 @@ export async function startMedcomValidator(
   function start(): Promise<ChildProcess> {
     starting ??= new Promise<ChildProcess>((resolve, reject) => {
       const c = spawnValidator(packagesDir);
+      // Nothing of the child keeps this process alive (below); while it starts, a timer does.
+      const hold = setInterval(() => undefined, 60_000);
+      c.once('message', () => clearInterval(hold));
+      c.once('exit', () => clearInterval(hold));
       let stderr = '';
       c.stderr?.on('data', (d: Buffer) => {
         stderr = (stderr + d.toString('utf8')).slice(-4000);
       });
-      // The gateway's server keeps the process alive, not this child (a CLI or a failed start-up can end).
+      // The gateway's server keeps the process alive, not this child (a CLI or a failed start-up can end);
+      // a validation in flight does, by its timeout timer.
       c.unref();
       c.channel?.unref();
+      (c.stderr as Socket | null)?.unref();
       c.on('message', (m: Reply) => {
         if ('ready' in m) {
           child = c;

@@ -68,6 +68,7 @@ export function layout(title: string, main: Html, ctx?: PageContext): string {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${title} – Postkasse</title>
         <link rel="stylesheet" href="/static/app.css" />
+        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
         <script src="/static/app.js" defer></script>
       </head>
       <body>

@@ -5,7 +5,7 @@
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { logCapture } from './logs.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -15,6 +15,8 @@ import { createLogger } from '../../src/shared/logger.js';
 import { startGateway, type Gateway, type StartOptions } from '../../src/server.js';
 import { ensureDevPki } from '../../src/pki/devpki.js';
 import { loadPartiesFile } from '../../src/parties/parties.js';
+import { startMedcomValidator, type AsyncMedcomValidator } from '../../src/medcom/validator-client.js';
+import { MEDCOM_DIR } from './medcom.js';
 
 /**
  * The development PKI's RSA keys cost ~3 s of CPU per gateway start, and the suite starts
@@ -24,6 +26,17 @@ import { loadPartiesFile } from '../../src/parties/parties.js';
  * then adds what its parties file needs beyond it. Tests of the PKI itself do not use it.
  */
 const PKI_TEMPLATE = join(process.cwd(), '.tmp', 'test-pki-template');
+
+/**
+ * Likewise MedCom's packages cost ~2 s of CPU to load: the gateways of one test file share
+ * one validator process (it ends with the file's process). A test that configures other
+ * packages, or stops the validator, gets its own through `start.medcomValidator`/the env.
+ */
+let sharedValidator: Promise<AsyncMedcomValidator> | undefined;
+function medcomValidator(): Promise<AsyncMedcomValidator> {
+  sharedValidator ??= startMedcomValidator(MEDCOM_DIR, createLogger({ level: 'silent' }));
+  return sharedValidator;
+}
 let template: Promise<void> | undefined;
 function pkiTemplate(): Promise<void> {
   template ??= ensureDevPki(PKI_TEMPLATE, loadPartiesFile('config/parties.dev.json')).then(() => undefined);
@@ -77,7 +90,12 @@ export async function startTestGateway(opts: {
     await pkiTemplate();
     cpSync(PKI_TEMPLATE, join(dataDir, 'pki'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
   }
-  const gw = await startGateway(config, log, { ...opts.start, dbSchema: schema });
+  const shareValidator = opts.start?.medcomValidator === undefined && resolve(config.MEDCOM_PACKAGES_DIR) === resolve(MEDCOM_DIR);
+  const gw = await startGateway(config, log, {
+    ...opts.start,
+    dbSchema: schema,
+    ...(shareValidator ? { medcomValidator: await medcomValidator() } : {}),
+  });
   const pki = gw.tls.devPki!;
   return {
     gw,
