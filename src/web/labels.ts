@@ -1,3 +1,6 @@
+import { RESPONSE_KIND_LABELS } from '../responses/content.js';
+import { CONSENT_KIND_LABELS } from '../consents/schema.js';
+
 /** Danish words for what the gateway's records hold in English codes: services, statuses, events, message states. */
 
 export const SERVICE_DA: Record<string, string> = {
@@ -11,14 +14,8 @@ export const SERVICE_DA: Record<string, string> = {
 };
 export const serviceDa = (s: string) => SERVICE_DA[s] ?? s;
 
-export const KIND_DA: Record<string, string> = {
-  statement: 'Udtalelse',
-  'specialist-attest': 'Speciallægeattest',
-  'pre-meeting-advice': 'Rådgivning før mødet',
-  recommendation: 'Anbefaling',
-  'gp-notice': 'Orientering til egen læge',
-};
-export const kindDa = (k: string) => KIND_DA[k] ?? k;
+/** A response kind in Danish (the responses feature's own labels, which its forms use too). */
+export const kindDa = (k: string) => (RESPONSE_KIND_LABELS as Record<string, string>)[k] ?? k;
 
 /** The deadline statuses of the worklist: text and a symbol, never colour alone. */
 export const STATUS_DA = {
@@ -66,11 +63,8 @@ export const MESSAGE_STATE_DA: Record<string, string> = {
 };
 export const messageStateDa = (s: string) => MESSAGE_STATE_DA[s] ?? s;
 
-export const CONSENT_KIND_DA: Record<string, string> = {
-  'same-specialist-as-coordinator': 'Koordinatoren må foretage vurderingen (§ 13, stk. 3)',
-  'gp-discussion': 'Drøftelse med egen læge (§ 5, stk. 2, § 11, stk. 5)',
-  'municipality-agreement-citizen-contact': 'Kommunens aftale om kontakt med borgeren (§ 5, stk. 2)',
-};
+/** A consent kind in Danish (the consents feature's own labels). */
+export const consentKindDa = (k: string) => (CONSENT_KIND_LABELS as Record<string, string>)[k] ?? k;
 
 export const ROLE_DA: Record<string, string> = { coordinator: 'Koordinator', specialist: 'Speciallæge', 'team-lead': 'Teamleder' };
 

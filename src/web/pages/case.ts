@@ -12,7 +12,7 @@ import { KINDS_BY_SERVICE } from '../../responses/content.js';
 import { html, table, timeDate, timeInstant, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { errorSummary, renderFields } from '../forms.js';
-import { CASE_STATE_DA, CONSENT_KIND_DA, eventDa, kindDa, messageStateDa, ROLE_DA, ruleDa, serviceDa, STATUS_DA } from '../labels.js';
+import { CASE_STATE_DA, consentKindDa, eventDa, kindDa, messageStateDa, ROLE_DA, ruleDa, serviceDa, STATUS_DA } from '../labels.js';
 import { shortRef, statusBadge } from './worklist.js';
 import { ACTION_FORMS, type ActionFormId } from '../actions.js';
 
@@ -202,7 +202,7 @@ export function casePage(p: CasePageInput): Html {
             c.consents.map(
               (k) =>
                 html`<tr>
-                  <td>${CONSENT_KIND_DA[k.kind] ?? k.kind}</td>
+                  <td>${consentKindDa(k.kind)}</td>
                   <td>${k.givenBy}</td>
                   <td>${timeDate(k.date)}</td>
                   <td>${k.how === 'written' ? `Skriftligt (${k.documentPart ?? ''})` : 'Mundtligt'}</td>
