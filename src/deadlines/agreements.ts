@@ -35,6 +35,50 @@ const VALID_TO_MESSAGE = 'must be a real date written YYYY-MM-DD, or null for an
 /** What a supplementary service may return (coordinator kinds; attests are the statutory §13–§14, §27 services). */
 const SUPPLEMENTARY_RESPONSE_KINDS = ['statement', 'recommendation', 'pre-meeting-advice', 'gp-notice'] as const;
 
+/** An amount of DKK: 0 or more, at most two decimals (øre). */
+const dkk = z
+  .number({ error: 'must be an amount of DKK, e.g. 13750 or 13750.50' })
+  .nonnegative({ error: 'must be 0 or more' })
+  .max(1e9, { error: 'must be at most 1 000 000 000 DKK' })
+  .refine((n) => Number.isInteger(Math.round(n * 100)) && Math.abs(Math.round(n * 100) - n * 100) < 1e-6, {
+    error: 'must have at most two decimals (øre)',
+  });
+
+const positiveCount = z
+  .number({ error: 'must be a whole number of cases' })
+  .int({ error: 'must be a whole number of cases' })
+  .nonnegative({ error: 'must be 0 or more' })
+  .max(1_000_000, { error: 'must be at most 1 000 000' });
+
+const serviceKey = z.string().regex(SUPPLEMENTARY_SERVICE_RE, { error: 'must be a service id, e.g. "clinical-assessment"' });
+
+const MIX_MESSAGE = "the professions' sharePct must add up to 100";
+
+/** §17 stk. 1–3, Bilag 1: exactly one of the three forms. */
+const coordinatorFunctionSchema = z.union(
+  [
+    z.strictObject({ annualPriceDkk: dkk }),
+    z.strictObject({ fteAnnualPriceDkk: dkk }),
+    z.strictObject({
+      professionMix: z
+        .array(
+          z.strictObject({
+            profession: nonEmpty(),
+            sharePct: z.number({ error: 'must be a percentage' }).positive({ error: 'must be more than 0' }).max(100),
+            fteAnnualPriceDkk: dkk,
+          }),
+        )
+        .min(1, { error: 'must list at least one profession' })
+        .refine((mix) => Math.abs(mix.reduce((s, m) => s + m.sharePct, 0) - 100) < 1e-9, { error: MIX_MESSAGE }),
+    }),
+  ],
+  {
+    error:
+      'must be one of { "annualPriceDkk": N } (an agreed annual price, §17 stk. 1), { "fteAnnualPriceDkk": N } (Bilag 1) ' +
+      'or { "professionMix": [{ "profession", "sharePct", "fteAnnualPriceDkk" }] } (§17 stk. 3)',
+  },
+);
+
 export const agreementSchema = z.strictObject({
   id: nonEmpty(),
   municipalityCode: z
@@ -66,11 +110,42 @@ export const agreementSchema = z.strictObject({
           .array(z.enum(SUPPLEMENTARY_RESPONSE_KINDS, { error: `must be one of ${SUPPLEMENTARY_RESPONSE_KINDS.join(', ')}` }))
           .min(1, { error: 'must list at least one response kind' }),
         deadlineDays: days.optional(),
-        priceDkk: z.number({ error: 'must be a number of DKK' }).nonnegative({ error: 'must be 0 or more' }).optional(),
+        priceDkk: dkk.optional(),
       }),
       { error: 'must be a list of services' },
     )
     .optional(),
+  expectedYearlyCases: z
+    .union([positiveCount, z.record(serviceKey, positiveCount)], {
+      error: 'must be a whole number of cases, or an object of service id to cases, e.g. { "rehab-team-advice": 600 }',
+    })
+    .optional(),
+  coordinatorBackground: nonEmpty().optional(),
+  meetingTerms: nonEmpty().optional(),
+  prices: z
+    .strictObject({
+      coordinatorFunction: coordinatorFunctionSchema.optional(),
+      services: z.record(serviceKey, dkk, { error: 'must be an object of service id to DKK per case' }).optional(),
+    })
+    .optional(),
+  settlement: z
+    .strictObject({
+      paymentDaysAfterInvoice: days.optional(),
+      invoiceDayOfMonth: z
+        .number({ error: 'must be a day of the month from 1 to 28' })
+        .int({ error: 'must be a day of the month from 1 to 28' })
+        .min(1, { error: 'must be a day of the month from 1 to 28' })
+        .max(28, { error: 'must be a day of the month from 1 to 28' })
+        .optional(),
+    })
+    .optional(),
+  noticeMonths: z
+    .number({ error: 'must be a whole number of months from 0 to 60' })
+    .int({ error: 'must be a whole number of months from 0 to 60' })
+    .min(0, { error: 'must be a whole number of months from 0 to 60' })
+    .max(60, { error: 'must be a whole number of months from 0 to 60' })
+    .optional(),
+  renegotiation: nonEmpty().optional(),
 });
 
 export const agreementsFileSchema = z.strictObject({
@@ -194,7 +269,34 @@ export function parseAgreements(json: unknown): Agreement[] {
       excludedStaff: raw.excludedStaff ?? [],
       ...(raw.nationwideAdvice ? { nationwideAdvice: true } : {}),
       ...(raw.services?.length ? { services: raw.services } : {}),
+      ...(raw.expectedYearlyCases !== undefined ? { expectedYearlyCases: raw.expectedYearlyCases } : {}),
+      ...(raw.coordinatorBackground !== undefined ? { coordinatorBackground: raw.coordinatorBackground } : {}),
+      ...(raw.meetingTerms !== undefined ? { meetingTerms: raw.meetingTerms } : {}),
+      ...(raw.prices !== undefined ? { prices: raw.prices } : {}),
+      ...(raw.settlement !== undefined ? { settlement: raw.settlement } : {}),
+      ...(raw.noticeMonths !== undefined ? { noticeMonths: raw.noticeMonths } : {}),
+      ...(raw.renegotiation !== undefined ? { renegotiation: raw.renegotiation } : {}),
     };
+    if (raw.prices?.services) {
+      const known = new Set<string>([...SERVICES, ...(raw.services ?? []).map((x) => x.id)]);
+      for (const k of Object.keys(raw.prices.services)) {
+        if (!known.has(k))
+          problems.push(`${where}, field prices.services.${k}: not a statutory service nor one of the agreement's services`);
+      }
+      for (const x of raw.services ?? []) {
+        if (x.priceDkk !== undefined && raw.prices.services[x.id] !== undefined)
+          problems.push(`${where}, field services (${x.id}): give its price once, in priceDkk or in prices.services, not both`);
+      }
+    }
+    if (
+      raw.prices?.coordinatorFunction &&
+      'annualPriceDkk' in raw.prices.coordinatorFunction === false &&
+      raw.expectedYearlyCases === undefined
+    ) {
+      problems.push(
+        `${where}, field expectedYearlyCases: missing (the Bilag 1 price of the coordinator function is computed from the expected yearly cases, §17 stk. 2)`,
+      );
+    }
     return a;
   });
 

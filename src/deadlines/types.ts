@@ -58,6 +58,65 @@ export interface Agreement {
   nationwideAdvice?: boolean;
   /** §16 stk. 3–4: supplementary services the agreement defines (default []). */
   services?: SupplementaryService[];
+  /** §16 stk. 2 nr. 1: the expected yearly number of cases, in total or per service (the total is their sum). */
+  expectedYearlyCases?: number | Partial<Record<string, number>>;
+  /** §16 stk. 2 nr. 2: the coordinators' professional background. */
+  coordinatorBackground?: string;
+  /** §16 stk. 2 nr. 3: meeting times in the rehabilitation team, advice in ongoing cases, meeting days. */
+  meetingTerms?: string;
+  /** §16 stk. 2 nr. 4, §17–18: prices. */
+  prices?: AgreementPrices;
+  /** §16 stk. 2 nr. 4, §19: settlement terms; absent = §19's defaults (see settlementTermsOf). */
+  settlement?: Partial<SettlementTerms>;
+  /** §25 stk. 1–2: months of notice; absent = 9 (§25 stk. 2). */
+  noticeMonths?: number;
+  /** §16 stk. 2 nr. 6: when and how the agreement is renegotiated. */
+  renegotiation?: string;
+}
+
+/** §25 stk. 2: unless agreed otherwise, an agreement can be terminated with 9 months' notice. */
+export const DEFAULT_NOTICE_MONTHS = 9;
+/** §19 stk. 3: unless agreed otherwise, paid no later than 14 days after the invoice is received. */
+export const DEFAULT_PAYMENT_DAYS = 14;
+
+/** The agreement's settlement terms with §19's defaults filled in. */
+export function settlementTermsOf(a: Pick<Agreement, 'settlement'> | null): SettlementTerms {
+  return {
+    paymentDaysAfterInvoice: a?.settlement?.paymentDaysAfterInvoice ?? DEFAULT_PAYMENT_DAYS,
+    invoiceDayOfMonth: a?.settlement?.invoiceDayOfMonth ?? 1,
+  };
+}
+
+/** The expected yearly number of cases in total (§16 stk. 2 nr. 1), or null when the agreement sets none. */
+export function expectedYearlyTotal(a: Pick<Agreement, 'expectedYearlyCases'>): number | null {
+  const e = a.expectedYearlyCases;
+  if (e === undefined) return null;
+  if (typeof e === 'number') return e;
+  return Object.values(e).reduce<number>((sum, n) => sum + (n ?? 0), 0);
+}
+
+/** §17 stk. 1–3, Bilag 1: the coordinator function's price, agreed per year or from the default inputs. */
+export type CoordinatorFunctionPrice =
+  /** an agreed annual price (§17 stk. 1) */
+  | { annualPriceDkk: number }
+  /** Bilag 1: the average annual price per full-time equivalent with overhead */
+  | { fteAnnualPriceDkk: number }
+  /** Bilag 1 / §17 stk. 3: several professions share the function; the FTE price is weighted by their shares (percent, summing to 100) */
+  | { professionMix: { profession: string; sharePct: number; fteAnnualPriceDkk: number }[] };
+
+/** §16 stk. 2 nr. 4: prices in DKK. */
+export interface AgreementPrices {
+  coordinatorFunction?: CoordinatorFunctionPrice;
+  /** DKK per delivered service, by service id (statutory or supplementary) */
+  services?: Partial<Record<string, number>>;
+}
+
+/** §16 stk. 2 nr. 4, §19: settlement terms. */
+export interface SettlementTerms {
+  /** §19 stk. 3: the due date is this many days after the invoice is received (default 14) */
+  paymentDaysAfterInvoice: number;
+  /** the statement of a month is invoiced on this day of the following month (default 1) */
+  invoiceDayOfMonth: number;
 }
 
 export interface Extension {

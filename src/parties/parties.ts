@@ -12,7 +12,9 @@ import { z } from 'zod';
 import { isKnownMunicipality } from './municipalities.js';
 
 export const PARTY_KINDS = ['municipality', 'senior-pension-unit', 'staff', 'gp-system', 'vans-provider'] as const;
-export const STAFF_ROLES = ['coordinator', 'specialist', 'team-lead'] as const;
+/** `finance`: reads and closes the monthly settlement statements (§17–19) and the statistics; works no cases. */
+export const STAFF_ROLES = ['coordinator', 'specialist', 'team-lead', 'finance'] as const;
+export type StaffRole = (typeof STAFF_ROLES)[number];
 export const DEFAULT_CAPACITY_PER_DAY = 3;
 
 /** Normalised: exactly one of the two, sha256 as 64 upper-case hex digits without colons. */

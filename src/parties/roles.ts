@@ -4,7 +4,7 @@
  * the endpoint is for).
  */
 import type { RequestHandler } from 'express';
-import type { Party, StaffParty } from './parties.js';
+import type { Party, StaffParty, StaffRole } from './parties.js';
 import { forbidden } from '../shared/problem.js';
 
 export function isStaff(p: Party | undefined): p is StaffParty {
@@ -13,7 +13,12 @@ export function isStaff(p: Party | undefined): p is StaffParty {
 
 /** A boolean, not a type guard: `false` must not narrow a staff member away. Use with isStaff where a StaffParty is needed. */
 export function isTeamLead(p: Party | undefined): boolean {
-  return isStaff(p) && p.roles.includes('team-lead');
+  return hasRole(p, 'team-lead');
+}
+
+/** A staff member with at least one of `roles`. */
+export function hasRole(p: Party | undefined, ...roles: StaffRole[]): boolean {
+  return isStaff(p) && p.roles.some((r) => roles.includes(r));
 }
 
 /** Only parties of `kinds` pass; anyone else gets 403 naming who the endpoint is for. */

@@ -156,6 +156,89 @@ describe('agreements: parsing the agreements file (§20, §29, S§4; API.md)', (
     });
   }
 
+  test('§16 stk. 2: the agreement carries the expected cases, background, meeting terms, prices, settlement, notice', () => {
+    const full = {
+      ...kbh,
+      expectedYearlyCases: 1000,
+      coordinatorBackground: 'sygeplejerske med erfaring fra socialmedicin',
+      meetingTerms: 'rehabiliteringsteamet mødes tirsdage kl. 9-12',
+      prices: {
+        coordinatorFunction: { fteAnnualPriceDkk: 731234 },
+        services: { 'clinical-assessment': 13750, 'ongoing-case-advice': 2100.5 },
+      },
+      settlement: { paymentDaysAfterInvoice: 14 },
+      noticeMonths: 9,
+      renegotiation: 'genforhandles hvert år i oktober',
+    };
+    assert.deepEqual(parseAgreements(file(full)), [full]);
+    const mix = {
+      ...kbh,
+      expectedYearlyCases: { 'rehab-team-advice': 600 },
+      prices: {
+        coordinatorFunction: {
+          professionMix: [
+            { profession: 'sygeplejerske', sharePct: 60, fteAnnualPriceDkk: 650000 },
+            { profession: 'læge', sharePct: 40, fteAnnualPriceDkk: 820000 },
+          ],
+        },
+      },
+    };
+    assert.equal(parseAgreements(file(mix)).length, 1);
+  });
+
+  const badMoney: { name: string; json: unknown; expect: RegExp }[] = [
+    {
+      name: 'a coordinator price in two forms at once (§17)',
+      json: file({ ...kbh, expectedYearlyCases: 10, prices: { coordinatorFunction: { annualPriceDkk: 1, fteAnnualPriceDkk: 2 } } }),
+      expect: /"kbh-2026".*field prices\.coordinatorFunction: must be one of \{ "annualPriceDkk": N \}/,
+    },
+    {
+      name: 'the Bilag 1 price without the expected yearly cases (§17 stk. 2)',
+      json: file({ ...kbh, prices: { coordinatorFunction: { fteAnnualPriceDkk: 731234 } } }),
+      expect: /field expectedYearlyCases: missing \(the Bilag 1 price/,
+    },
+    {
+      name: 'profession shares that do not add up to 100 (§17 stk. 3)',
+      json: file({
+        ...kbh,
+        expectedYearlyCases: 10,
+        prices: { coordinatorFunction: { professionMix: [{ profession: 'læge', sharePct: 50, fteAnnualPriceDkk: 1 }] } },
+      }),
+      expect: /professionMix: the professions' sharePct must add up to 100/,
+    },
+    {
+      name: 'a price for a service nobody delivers (§16 stk. 2 nr. 4)',
+      json: file({ ...kbh, prices: { services: { 'kontanthjaelp-advice': 100 } } }),
+      expect: /field prices\.services\.kontanthjaelp-advice: not a statutory service nor one of the agreement's services/,
+    },
+    {
+      name: 'a price with fractions of an øre',
+      json: file({ ...kbh, prices: { services: { 'clinical-assessment': 13750.123 } } }),
+      expect: /prices\.services\.clinical-assessment: must have at most two decimals \(øre\)/,
+    },
+    {
+      name: 'a negative notice (§25)',
+      json: file({ ...kbh, noticeMonths: -1 }),
+      expect: /field noticeMonths: must be a whole number of months from 0 to 60 \(got -1\)/,
+    },
+    {
+      name: 'expected cases as a text (§16 stk. 2 nr. 1)',
+      json: file({ ...kbh, expectedYearlyCases: 'many' }),
+      expect: /field expectedYearlyCases: must be a whole number of cases, or an object/,
+    },
+  ];
+  for (const b of badMoney) {
+    test(`§16 agreements file refused: ${b.name}`, () => {
+      assert.throws(
+        () => parseAgreements(b.json),
+        (err: Error) => {
+          assert.match(err.message, b.expect);
+          return true;
+        },
+      );
+    });
+  }
+
   test('§20 adjacent periods for the same municipality do not overlap', () => {
     const next = { ...kbh, id: 'kbh-2028', validFrom: '2028-01-01', validTo: null };
     assert.equal(parseAgreements(file(kbh, next)).length, 2);
@@ -250,6 +333,8 @@ describe('agreements: files and reload (API.md: a malformed file is refused, the
     assert.equal(k?.municipalityCode, '101');
     assert.deepEqual(k?.deadlines, { 'ongoing-case-advice': 10, 'resource-course-conversation': 21, urgent: 3 });
     assert.deepEqual(k?.excludedStaff, ['coord-x']);
+    assert.equal(k?.expectedYearlyCases, 1000);
+    assert.deepEqual(k?.prices?.coordinatorFunction, { fteAnnualPriceDkk: 731234 });
     const f = all.find((a) => a.municipalityCode === '147');
     assert.equal(f?.rollForward, false);
     assert.equal(f?.deadlines['resource-course-conversation'], 14);
