@@ -12,6 +12,8 @@ import { operations as delivery } from './delivery/routes.js';
 import { operations as routing } from './routing/routes.js';
 import { operations as consents } from './consents/routes.js';
 import { operations as medcom } from './medcom/routes.js';
+import { operations as statistics } from './statistics/routes.js';
+import { operations as settlement } from './settlement/routes.js';
 
 /** Every operation the mTLS app mounts with `route()`. */
 export const API_OPERATIONS: readonly Operation[] = [
@@ -22,6 +24,8 @@ export const API_OPERATIONS: readonly Operation[] = [
   ...Object.values(routing),
   ...Object.values(consents),
   ...Object.values(medcom),
+  ...Object.values(statistics),
+  ...Object.values(settlement),
 ] as Operation[];
 
 export function toJsonSchema(s: z.ZodType): Record<string, unknown> {
@@ -118,7 +122,7 @@ export function buildOpenApi(operations: readonly Operation[] = API_OPERATIONS):
                   ),
                 }
               : {}),
-            ...(r.body ? { content: { [mediaType]: { schema: ref(r.body) } } } : r.content ? { content: r.content } : {}),
+            ...(r.body ? { content: { [mediaType]: { schema: ref(r.body) }, ...r.content } } : r.content ? { content: r.content } : {}),
           },
         ];
       }),

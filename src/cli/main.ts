@@ -29,13 +29,15 @@ commands:
                       verify the audit log's hash chain in the configured database
   medcom validate FILE [--packages DIR] [--profile URL]
                       validate a FHIR Bundle against MedCom's profiles; each issue with its FHIRPath location
+  settlement --month YYYY-MM [--payer PARTY] [--csv | --json] [--close] [...]
+                      a month's settlement statements per payer (finance, team leads; a payer its own)
   medcom show MESSAGE_ID [...]
                       what the gateway sent to a GP (MedCom) and its acknowledgement state (team leads)
   help [COMMAND]      this text, or a command's options
 
 Environment: DATA_DIR (default ./data: development PKI and embedded database),
 DATABASE_URL and the other gateway variables (see docs/operations.md).
-send and mailbox talk to --url, else POSTKASSE_URL, else https://localhost:$PORT
+send, mailbox and settlement talk to --url, else POSTKASSE_URL, else https://localhost:$PORT
 (PORT default 8443).
 `;
 
@@ -49,6 +51,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<CommandResult>> = {
   'verify-message': async (a) => (await import('./verify-message.js')).verifyMessageCommand(a),
   audit: async (a) => (await import('./audit.js')).auditCommand(a),
   medcom: async (a) => (await import('./medcom.js')).medcomCommand(a),
+  settlement: async (a) => (await import('./settlement.js')).settlementCommand(a),
 };
 
 export async function runCli(argv: string[]): Promise<CommandResult> {

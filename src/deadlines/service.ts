@@ -520,6 +520,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     trx: Transaction<Database>,
     caseId: string,
     actor: string,
+    attest: { responseId: string; priceDkk?: number },
   ): Promise<{ result: DeadlineResult; committed(): DeadlineResult }> {
     requireActor(actor);
     const a = await applyIn(
@@ -527,7 +528,8 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       caseId,
       actor,
       () => ({
-        events: [{ event: 'further-assessment-requested', data: { rule: '§14 stk. 2' } }],
+        // the attest's price for the further assessment is settled when the overall assessment is delivered (§14 stk. 2, §18)
+        events: [{ event: 'further-assessment-requested', data: { rule: '§14 stk. 2', ...attest } }],
         action: 'further-assessment-requested',
         audit: {},
       }),

@@ -351,13 +351,17 @@ export function createResponseService(deps: ResponseServiceDeps) {
         // An attest that asks for further assessment (§14 stk. 2) leaves the case open for the
         // overall assessment that follows it (§14 stk. 3–4), and its clock goes on for that
         // assessment (the agreement's deadline, or no-deadline-agreed); anything else final closes it.
-        const furtherNeeded =
-          kind === 'specialist-attest' &&
-          (response.content as { furtherAssessment?: { needed?: boolean } }).furtherAssessment?.needed === true;
-        if (furtherNeeded) {
-          const further = await deps.deadlines.furtherAssessmentIn(trx, c.id, staff.id);
-          clockNow = further.result.clock;
-          after.push(further.committed);
+        const further =
+          kind === 'specialist-attest'
+            ? (response.content as { furtherAssessment?: { needed?: boolean; priceDkk?: number } }).furtherAssessment
+            : undefined;
+        if (further?.needed === true) {
+          const stage = await deps.deadlines.furtherAssessmentIn(trx, c.id, staff.id, {
+            responseId,
+            ...(further.priceDkk !== undefined ? { priceDkk: further.priceDkk } : {}),
+          });
+          clockNow = stage.result.clock;
+          after.push(stage.committed);
         } else {
           await store.closeCase(trx, c.id, sentAt);
         }

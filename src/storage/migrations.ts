@@ -427,6 +427,40 @@ function m0008WebSessions(dialect: SqlDialect): Migration {
   };
 }
 
+/**
+ * 0009: settlement (issue 14). A month is closed once (§19: the statement is
+ * the invoice's basis); each payer's statement of a closed month is stored as
+ * it was sent, with its SHA-256 (also in the audit chain), and is never
+ * rewritten: later changes become adjustment lines of the next open month.
+ */
+function m0009Settlements(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('settlement_months')
+        .addColumn('month', 'text', (c) => c.primaryKey())
+        .addColumn('closed_at', 'text', (c) => c.notNull())
+        .addColumn('closed_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('settlement_statements')
+        .addColumn('month', 'text', (c) => c.notNull())
+        .addColumn('payer', 'text', (c) => c.notNull())
+        .addColumn('statement', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('settlement_statements_pk', ['month', 'payer'])
+        .execute();
+      // a month's deliveries: responses by the instant they were sent
+      await db.schema.createIndex('responses_created_at_idx').on('responses').columns(['created_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('responses_created_at_idx').ifExists().execute();
+      await db.schema.dropTable('settlement_statements').ifExists().execute();
+      await db.schema.dropTable('settlement_months').ifExists().execute();
+    },
+  };
+}
+
 export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
   return {
     async getMigrations() {
@@ -439,6 +473,7 @@ export function createMigrationProvider(dialect: SqlDialect): MigrationProvider 
         '0006_consents': m0006Consents(),
         '0007_medcom': m0007Medcom(),
         '0008_web_sessions': m0008WebSessions(dialect),
+        '0009_settlements': m0009Settlements(),
       };
     },
   };

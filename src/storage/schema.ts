@@ -271,6 +271,22 @@ export interface WebSessionsTable {
   id_token_enc: Buffer | null;
 }
 
+/** A closed settlement month (§19). */
+export interface SettlementMonthsTable {
+  /** YYYY-MM */
+  month: string;
+  closed_at: string;
+  closed_by: string;
+}
+
+/** A payer's statement of a closed month, frozen as it was closed (canonical JSON) and its SHA-256. */
+export interface SettlementStatementsTable {
+  month: string;
+  payer: string;
+  statement: string;
+  sha256: string;
+}
+
 export interface Database {
   cases: CasesTable;
   packages: PackagesTable;
@@ -285,6 +301,8 @@ export interface Database {
   coordinator_changes: CoordinatorChangesTable;
   consents: ConsentsTable;
   web_sessions: WebSessionsTable;
+  settlement_months: SettlementMonthsTable;
+  settlement_statements: SettlementStatementsTable;
 }
 
 export type CaseRow = Selectable<CasesTable>;

@@ -294,6 +294,20 @@ describe('responses and the mailbox', () => {
     });
     assert.equal(ok.status, 201, ok.text);
     assert.equal((await caseRow(g, caseId)).state, 'closed');
+    // §14 stk. 2, §18: the price the attest gave for the further assessment is settled when the overall assessment is delivered
+    const month = localDate(new Date().toISOString()).slice(0, 7);
+    const settlement = await as(g, 'lead-1').get(`/v1/settlements?month=${month}`);
+    assert.equal(settlement.status, 200, settlement.text);
+    const lines = (settlement.body.statements as { lines: { caseId?: string; kind: string; amountOre: number | null }[] }[])
+      .flatMap((st) => st.lines)
+      .filter((l) => l.caseId === caseId);
+    assert.deepEqual(
+      lines.map((l) => [l.kind, l.kind === 'further-assessment' ? l.amountOre : 'priced by the agreement']),
+      [
+        ['attest', 'priced by the agreement'],
+        ['further-assessment', 1_200_000],
+      ],
+    );
   });
 
   test('§10: a statement in an early-pension case says whether it is obvious, with reasoning', async () => {

@@ -21,6 +21,7 @@ const MIGRATIONS = [
   '0006_consents',
   '0007_medcom',
   '0008_web_sessions',
+  '0009_settlements',
 ];
 
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];
