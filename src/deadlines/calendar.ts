@@ -195,7 +195,40 @@ interface WallClock {
   second: number;
 }
 
+/**
+ * Copenhagen's offset from UTC by UTC hour. The offset changes only on whole UTC hours (every
+ * daylight-saving switch since the time zone's standard time of 1894 has), so within the
+ * cached range one Intl lookup per hour serves every instant of it: reports recompute tens of
+ * thousands of clocks, and Intl's formatToParts was most of their time.
+ */
+const offsetByHour = new Map<number, number>();
+const OFFSET_CACHE_MAX = 200_000;
+const CACHED_FROM_MS = Date.UTC(1900, 0, 1);
+const CACHED_TO_MS = Date.UTC(2200, 0, 1);
+const HOUR_MS = 3_600_000;
+
 function wallClock(ms: number): WallClock {
+  if (ms < CACHED_FROM_MS || ms >= CACHED_TO_MS) return wallClockOfParts(ms);
+  const hour = Math.floor(ms / HOUR_MS);
+  let offset = offsetByHour.get(hour);
+  if (offset === undefined) {
+    const w = wallClockOfParts(hour * HOUR_MS);
+    offset = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - hour * HOUR_MS;
+    if (offsetByHour.size >= OFFSET_CACHE_MAX) offsetByHour.clear();
+    offsetByHour.set(hour, offset);
+  }
+  const d = new Date(ms + offset);
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+  };
+}
+
+function wallClockOfParts(ms: number): WallClock {
   const out: Record<string, string> = {};
   for (const p of partsFormatter.formatToParts(new Date(ms))) out[p.type] = p.value;
   let year = Number(out.year);

@@ -2,6 +2,7 @@ import { isDateString } from '../../src/shared/identifiers.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  localDateTime,
   addDays,
   closedReason,
   daysBetween,
@@ -292,5 +293,34 @@ describe('calendar: Europe/Copenhagen local time and DST (counting days)', () =>
     assert.equal(isInstantString('2026-03-01T10:00:00.123+01:00'), true);
     assert.throws(() => localDate('2026-03-01T10:00:00'), RangeError);
     assert.throws(() => localDate('yesterday'), RangeError);
+  });
+});
+
+describe('calendar: the wall clock by cached hourly offset', () => {
+  const viaIntl = new Intl.DateTimeFormat('sv-SE', {
+    timeZone: 'Europe/Copenhagen',
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  const expected = (ms: number) => viaIntl.format(new Date(ms)).replace(' ', 'T');
+  test('equals Intl for every minute around the 2026 daylight-saving switches and for random instants 1900–2199', () => {
+    const around = [Date.UTC(2026, 2, 29, 0, 0), Date.UTC(2026, 9, 25, 0, 0)];
+    for (const start of around) {
+      for (let m = 0; m < 180; m++) {
+        const ms = start + m * 60_000 + 59_999;
+        assert.equal(localDateTime(ms), expected(ms), new Date(ms).toISOString());
+      }
+    }
+    let seed = 7;
+    for (let i = 0; i < 3000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const ms = Date.UTC(1900, 0, 1) + Math.floor((seed / 2 ** 31) * (Date.UTC(2200, 0, 1) - Date.UTC(1900, 0, 1)));
+      assert.equal(localDateTime(ms), expected(ms), new Date(ms).toISOString());
+    }
   });
 });
