@@ -13,6 +13,7 @@ import { consultationBodySchema, conflictBodySchema, extensionBodySchema, meetin
 import { consentRecordSchema } from '../consents/schema.js';
 import { conversationBodySchema } from '../responses/schema.js';
 import { ruleDa } from './labels.js';
+import { danishMonth } from './html.js';
 
 export interface ActionServices {
   actions: CaseActions;
@@ -112,6 +113,20 @@ export function problemDa(p: Problem): string {
       return 'Beskeden er ændret i mellemtiden. Genindlæs siden.';
     case 'validation':
       return 'Ret de markerede felter.';
+    case 'month-not-ended':
+      return 'Måneden er ikke slut endnu: en måned lukkes først efter sin sidste dag.';
+    case 'month-closed':
+      return 'Måneden er allerede lukket. Senere ændringer kommer som reguleringer i den næste åbne måned.';
+    case 'month-order': {
+      // the detail names the month to close first, or the last closed month this one lies before
+      const first = /close (\d{4}-\d{2}) first/.exec(p.detail ?? '')?.[1];
+      const last = /last closed month (\d{4}-\d{2})/.exec(p.detail ?? '')?.[1];
+      if (first) return `Månederne lukkes i rækkefølge: luk ${danishMonth(first)} først.`;
+      if (last) {
+        return `Måneden ligger før den senest lukkede måned (${danishMonth(last)}): dens leverancer afregnes som reguleringer i den næste åbne måned.`;
+      }
+      return 'Månederne lukkes i rækkefølge: luk den tidligste åbne måned først.';
+    }
     default:
       return `Handlingen blev afvist${rules ? ` (${rules})` : ''}: ${p.detail ?? p.title}`;
   }

@@ -47,6 +47,17 @@ export function danishDate(date: string): string {
   return `${d}. ${MONTHS[(m ?? 1) - 1]} ${y}`;
 }
 
+/** `YYYY-MM` → "november 2026" */
+export function danishMonth(month: string): string {
+  const [y, m] = month.split('-').map(Number);
+  return `${MONTHS[(m ?? 1) - 1]} ${y}`;
+}
+
+/** A month (YYYY-MM) inside `<time datetime>`, written the Danish way. */
+export function timeMonth(month: string): Html {
+  return html`<time datetime="${month}">${danishMonth(month)}</time>`;
+}
+
 /** A local date (YYYY-MM-DD) inside `<time datetime>`, written the Danish way. */
 export function timeDate(date: string | null | undefined): Html {
   if (!date) return html`<span class="muted">–</span>`;

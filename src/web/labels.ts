@@ -66,7 +66,39 @@ export const messageStateDa = (s: string) => MESSAGE_STATE_DA[s] ?? s;
 /** A consent kind in Danish (the consents feature's own labels). */
 export const consentKindDa = (k: string) => (CONSENT_KIND_LABELS as Record<string, string>)[k] ?? k;
 
-export const ROLE_DA: Record<string, string> = { coordinator: 'Koordinator', specialist: 'Speciallæge', 'team-lead': 'Teamleder' };
+export const ROLE_DA: Record<string, string> = {
+  coordinator: 'Koordinator',
+  specialist: 'Speciallæge',
+  'team-lead': 'Teamleder',
+  finance: 'Økonomi',
+};
+
+/** The lines of a settlement statement (§17–19, §14 stk. 2). */
+export const LINE_KIND_DA: Record<string, string> = {
+  'coordinator-function': 'Koordinerende funktion (§ 17)',
+  attest: 'Speciallægeattest (§ 18)',
+  'further-assessment': 'Yderligere udredning (§ 14, stk. 2)',
+  statement: 'Udtalelse',
+  advice: 'Rådgivning',
+  adjustment: 'Regulering',
+};
+export const lineKindDa = (k: string) => LINE_KIND_DA[k] ?? k;
+
+const NUMBER_DA = new Intl.NumberFormat('da-DK', { maximumFractionDigits: 1 });
+const KR_DA = new Intl.NumberFormat('da-DK', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/** 1234.5 → "1.234,5" */
+export const numberDa = (n: number) => NUMBER_DA.format(n);
+
+/** øre → "1.234,56 kr." (integers in øre, so exact to the øre) */
+export function kroner(ore: number): string {
+  return `${KR_DA.format(ore / 100).replace('\u2212', '-')} kr.`;
+}
+
+/** A percentage with its sign: 12.3 → "+12,3 %", -4 → "-4 %" */
+export function pctDa(pct: number): string {
+  return `${pct > 0 ? '+' : ''}${NUMBER_DA.format(pct).replace('\u2212', '-')} %`;
+}
 
 export const CASE_STATE_DA: Record<string, string> = {
   received: 'Modtaget',

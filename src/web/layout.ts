@@ -4,7 +4,7 @@
  * is signed in and the logout form (with its CSRF token).
  */
 import type { StaffParty } from '../parties/parties.js';
-import { isTeamLead } from '../parties/roles.js';
+import { hasRole, isTeamLead } from '../parties/roles.js';
 import { html, type Html } from './html.js';
 import { ROLE_DA } from './labels.js';
 
@@ -22,13 +22,22 @@ export interface NavEntry {
   visible(staff: StaffParty): boolean;
 }
 
-/**
- * The navigation. The statistics pages (waiting times, volumes) belong to the
- * feature that computes them: it adds its entry here, after the overview.
- */
+/** Everyone but finance staff works cases; a finance-only person has no worklist (`/` sends them to the settlement). */
+export function hasWorklist(staff: StaffParty): boolean {
+  return staff.roles.some((r) => r !== 'finance');
+}
+
+/** The statistics and the settlement: team leads and finance staff. */
+export function seesFigures(staff: StaffParty): boolean {
+  return hasRole(staff, 'team-lead', 'finance');
+}
+
+/** The navigation: each person sees only the pages they can use. */
 export const NAVIGATION: NavEntry[] = [
-  { href: '/', text: 'Arbejdsliste', visible: () => true },
+  { href: '/', text: 'Arbejdsliste', visible: hasWorklist },
   { href: '/overblik', text: 'Overblik', visible: (s) => isTeamLead(s) },
+  { href: '/statistik', text: 'Statistik', visible: seesFigures },
+  { href: '/afregning', text: 'Afregning', visible: seesFigures },
 ];
 
 /** The hidden field every state-changing form carries. */

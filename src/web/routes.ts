@@ -12,13 +12,19 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Party, StaffParty } from '../parties/parties.js';
 import { isTeamLead, staffOf } from '../parties/roles.js';
-import { forbidden, notFound, Problem } from '../shared/problem.js';
-import { parseWith } from '../shared/validate.js';
+import { forbidden, notFound, Problem, unprocessable, type FieldError } from '../shared/problem.js';
+import { checkWith, parseWith } from '../shared/validate.js';
+import { localDate } from '../deadlines/calendar.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { UploadProblemLimits } from '../shared/uploads.js';
 import type { WorklistService, DeadlineStatus } from '../worklist/service.js';
 import { DEADLINE_STATUSES } from '../worklist/service.js';
 import type { CaseActions } from '../worklist/actions.js';
+import { isMonth, type SettlementService } from '../settlement/service.js';
+import { statementsCsv } from '../settlement/routes.js';
+import type { StatisticsService } from '../statistics/service.js';
+import { waitingTimesQuerySchema, type WaitingTimesQuery } from '../statistics/schema.js';
+import { waitingTimesCsv } from '../statistics/waiting-times.js';
 import type { ConsentService } from '../consents/service.js';
 import type { ResponseService } from '../responses/service.js';
 import { createResponseUpload } from '../responses/upload.js';
@@ -27,7 +33,7 @@ import type { DeliveryService } from '../delivery/service.js';
 import { retryDeadLetter, type DeadLetterRetrier } from '../delivery/retry.js';
 import type { RoutingService } from '../routing/service.js';
 import { assignBodySchema } from '../worklist/schema.js';
-import { layout, type PageContext } from './layout.js';
+import { hasWorklist, layout, seesFigures, type PageContext } from './layout.js';
 import type { Html } from './html.js';
 import { parseForm } from './forms.js';
 import { checkCsrf } from './security.js';
@@ -36,12 +42,16 @@ import { worklistPage, type WorklistFilters } from './pages/worklist.js';
 import { casePage, type CaseResponse, type FormState } from './pages/case.js';
 import { respondPage, sentPage } from './pages/respond.js';
 import { overviewPage, type AccessEntry } from './pages/overview.js';
+import { GROUPINGS, statisticsPage, type Grouping, type StatisticsFilters } from './pages/statistics.js';
+import { addMonths, settlementPage } from './pages/settlement.js';
 
 export interface PageDeps {
   parties: { get(id: string): Party | undefined; all(): readonly Party[] };
   worklist: Pick<WorklistService, 'worklistPage' | 'caseFile' | 'readDocument' | 'overview' | 'visibleCase'>;
   actions: CaseActions;
   consents: Pick<ConsentService, 'record'>;
+  settlement: Pick<SettlementService, 'statements' | 'agreements' | 'close' | 'isClosed'>;
+  statistics: Pick<StatisticsService, 'waitingTimes' | 'volumes' | 'volumeAlerts'>;
   responses: Pick<ResponseService, 'assertAssignee' | 'submit' | 'recordConversation' | 'resolveGpMessage'>;
   delivery: Pick<DeliveryService, 'undelivered' | 'message'>;
   routing: Pick<RoutingService, 'staffLoad'>;
@@ -60,6 +70,7 @@ const FLASH: Record<string, string> = Object.fromEntries(Object.entries(ACTION_F
 FLASH.tildelt = 'Sagen er tildelt.';
 FLASH.genforsoeg = 'Beskeden er sat i kø igen.';
 FLASH.sendt = 'Beskeden er sendt til lægepraksissen.';
+FLASH.lukket = 'Måneden er lukket, og opgørelserne er gemt.';
 
 export function createPageRouter(deps: PageDeps): Router {
   const router = Router();
@@ -113,6 +124,8 @@ export function createPageRouter(deps: PageDeps): Router {
 
   // ---- Arbejdsliste
   router.get('/', async (req, res) => {
+    // finance staff work no cases: their start page is the settlement
+    if (!hasWorklist(staffOf(req))) return res.redirect(303, '/afregning');
     const q = req.query as Record<string, string | undefined>;
     const filters: WorklistFilters = {
       service: q.tjeneste || undefined,
@@ -266,13 +279,14 @@ export function createPageRouter(deps: PageDeps): Router {
 
   async function renderOverview(req: Request, res: Response, status: number, formState?: FormState): Promise<void> {
     leadOnly(req);
-    const [lists, load, dead, none, invalid, access] = await Promise.all([
+    const [lists, load, dead, none, invalid, access, volumeAlerts] = await Promise.all([
       deps.worklist.overview(),
       deps.routing.staffLoad(),
       deps.delivery.undelivered('dead-lettered'),
       deps.delivery.undelivered('no-recipient-system'),
       deps.delivery.undelivered('invalid'),
       deps.accessLog({ limit: 50 }),
+      deps.statistics.volumeAlerts(),
     ]);
     const flashKey = typeof req.query.ok === 'string' ? req.query.ok : undefined;
     send(
@@ -290,6 +304,7 @@ export function createPageRouter(deps: PageDeps): Router {
         flash: status === 200 && flashKey ? FLASH[flashKey] : undefined,
         formState,
         queues: deps.queues,
+        volumeAlerts,
       }),
     );
   }
@@ -327,6 +342,101 @@ export function createPageRouter(deps: PageDeps): Router {
       throw err;
     }
     res.redirect(303, `/overblik?ok=${req.params.action === 'genforsoeg' ? 'genforsoeg' : 'sendt'}`);
+  });
+
+  // ---- team leads and finance: statistics and settlement
+  const figuresOnly = (req: Request): StaffParty => {
+    const s = staffOf(req);
+    if (!seesFigures(s)) throw forbidden('the statistics and the settlement are for team leads and finance staff');
+    return s;
+  };
+  const today = () => localDate(new Date());
+
+  /** The page's query: the last 12 months (from the first of the month 11 months back) by month, unless asked otherwise. */
+  const statisticsFilters = (req: Request): { filters: StatisticsFilters; query: WaitingTimesQuery; errors: FieldError[] } => {
+    const q = req.query as Record<string, string | undefined>;
+    const t = today();
+    const gruppering: Grouping = q.gruppering && Object.hasOwn(GROUPINGS, q.gruppering) ? (q.gruppering as Grouping) : 'maaned';
+    const filters = { fra: q.fra || `${addMonths(t.slice(0, 7), -11)}-01`, til: q.til || t, gruppering };
+    const query = { from: filters.fra, to: filters.til, groupBy: GROUPINGS[gruppering] };
+    return { filters, query, errors: checkWith(waitingTimesQuerySchema, query) };
+  };
+
+  router.get('/statistik', async (req, res) => {
+    const staff = figuresOnly(req);
+    const { filters, query, errors } = statisticsFilters(req);
+    const [report, volumes] = await Promise.all([
+      errors.length === 0 ? deps.statistics.waitingTimes(staff, query) : undefined,
+      deps.statistics.volumes(staff),
+    ]);
+    send(res, errors.length === 0 ? 200 : 422, 'Statistik', statisticsPage({ filters, errors, report, volumes, name: namer() }));
+  });
+
+  // The same CSV as GET /v1/statistics/waiting-times?format=csv (the API's port needs a client certificate).
+  router.get('/statistik.csv', async (req, res) => {
+    const staff = figuresOnly(req);
+    const { query } = statisticsFilters(req);
+    const report = await deps.statistics.waitingTimes(staff, parseWith(waitingTimesQuerySchema, query, { what: 'the query' }));
+    res.type('text/csv; charset=utf-8').attachment(`waiting-times_${report.from}_${report.to}.csv`).send(waitingTimesCsv(report));
+  });
+
+  const monthError = (month: string): FieldError[] =>
+    isMonth(month) ? [] : [{ path: 'month', message: 'must be a month written YYYY-MM', da: 'Vælg en måned (ÅÅÅÅ-MM)' }];
+
+  async function renderSettlement(req: Request, res: Response, status: number, month: string, message?: string): Promise<void> {
+    const staff = figuresOnly(req);
+    const errors = monthError(month);
+    const [statements, closed] =
+      errors.length === 0 ? await Promise.all([deps.settlement.statements(staff, month), deps.settlement.isClosed(month)]) : [[], false];
+    const flashKey = typeof req.query.ok === 'string' ? req.query.ok : undefined;
+    const nextFirst = `${addMonths(month, 1)}-01`;
+    send(
+      res,
+      errors.length > 0 ? 422 : status,
+      'Afregning',
+      settlementPage({
+        month,
+        errors,
+        statements,
+        closed,
+        ended: errors.length === 0 && nextFirst <= today(),
+        closableFrom: errors.length === 0 ? nextFirst : undefined,
+        csrfToken: ctx(res).csrfToken,
+        flash: status === 200 && flashKey ? FLASH[flashKey] : undefined,
+        message,
+      }),
+    );
+  }
+
+  /** The month before this one (local time): the one due for settlement. */
+  const previousMonth = () => addMonths(today().slice(0, 7), -1);
+
+  router.get('/afregning', (req, res) => {
+    const q = typeof req.query.maaned === 'string' && req.query.maaned !== '' ? req.query.maaned : previousMonth();
+    return renderSettlement(req, res, 200, q.slice(0, 20));
+  });
+
+  // The same CSV as GET /v1/settlements?month=…&format=csv.
+  router.get('/afregning.csv', async (req, res) => {
+    const staff = figuresOnly(req);
+    const month = typeof req.query.maaned === 'string' ? req.query.maaned : '';
+    const errors = monthError(month);
+    if (errors.length > 0) throw unprocessable('maaned must be a month written YYYY-MM', errors);
+    const list = await deps.settlement.statements(staff, month);
+    res.type('text/csv; charset=utf-8').attachment(`afregning-${month}.csv`).send(statementsCsv(list));
+  });
+
+  router.post('/afregning/:maaned/luk', async (req, res) => {
+    const staff = figuresOnly(req);
+    const month = String(req.params.maaned);
+    if (!isMonth(month)) throw notFound('no such month');
+    try {
+      await deps.settlement.close(staff, month);
+    } catch (err) {
+      if (err instanceof Problem && err.status === 409) return renderSettlement(req, res, 409, month, problemDa(err));
+      throw err;
+    }
+    res.redirect(303, `/afregning?maaned=${month}&ok=lukket`);
   });
 
   return router;

@@ -6,7 +6,8 @@
  * consultation and an attest with the GP's copy (§15 stk. 2), the team
  * lead's assignment and retry. Every page passes axe-core's WCAG 2.1 AA
  * rules with no serious or critical violation, and is kept as a screenshot
- * in .tmp/screenshots/.
+ * in .tmp/screenshots/. Finance staff and team leads read the statistics
+ * (plots beside their tables) and the settlement, and close a month.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,23 +18,28 @@ import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { pdf } from '../helpers/packages.js';
-import { ATTEST, caseRow, respond, send, settled } from '../helpers/staff.js';
+import { as as api, ATTEST, caseRow, respond, send, settled } from '../helpers/staff.js';
 import { launchBrowser, login, newContext, screenshot, seriousViolations, tabTo } from '../helpers/browser.js';
 import { waitFor } from '../helpers/wait.js';
 import { localDate } from '../../src/deadlines/calendar.js';
 
-const cert = () => [{ subjectSerialNumber: `UI:DK-E:G:${randomUUID()}` }];
+const serials = new Map<string, string>();
+/** A party's certificate: the same serial in every version of the parties file (the dev PKI issues its certificate at start). */
+const cert = (id: string) => {
+  if (!serials.has(id)) serials.set(id, `UI:DK-E:G:${randomUUID()}`);
+  return [{ subjectSerialNumber: serials.get(id)! }];
+};
 
 function parties(withDora: boolean) {
   return {
     parties: [
-      { id: 'kommune-101', kind: 'municipality', municipalityCode: '101', name: 'Københavns Kommune', certificates: cert() },
+      { id: 'kommune-101', kind: 'municipality', municipalityCode: '101', name: 'Københavns Kommune', certificates: cert('kommune-101') },
       {
         id: 'kommune-147',
         kind: 'municipality',
         municipalityCode: '147',
         name: 'Frederiksberg Kommune',
-        certificates: cert(),
+        certificates: cert('kommune-147'),
         // nobody answers here: its messages end as dead letters for the team lead
         push: { url: 'https://127.0.0.1:9/postkasse' },
       },
@@ -45,7 +51,7 @@ function parties(withDora: boolean) {
         municipalities: ['101'],
         ydernumre: ['012345'],
         oidcSubject: 'dev-anna-holm',
-        certificates: cert(),
+        certificates: cert('coord-anna'),
       },
       {
         id: 'coord-carl',
@@ -54,7 +60,7 @@ function parties(withDora: boolean) {
         name: 'Carl Madsen',
         municipalities: ['147'],
         oidcSubject: 'dev-carl-madsen',
-        certificates: cert(),
+        certificates: cert('coord-carl'),
       },
       ...(withDora
         ? [
@@ -65,12 +71,27 @@ function parties(withDora: boolean) {
               name: 'Dora Vang',
               municipalities: ['101'],
               oidcSubject: 'dev-dora-vang',
-              certificates: cert(),
+              certificates: cert('coord-dora'),
             },
           ]
         : []),
-      { id: 'spec-eva', kind: 'staff', roles: ['specialist'], name: 'Eva Dahl', oidcSubject: 'dev-eva-dahl', certificates: cert() },
-      { id: 'lead-1', kind: 'staff', roles: ['team-lead'], name: 'Lene Friis', oidcSubject: 'dev-lene-friis', certificates: cert() },
+      {
+        id: 'spec-eva',
+        kind: 'staff',
+        roles: ['specialist'],
+        name: 'Eva Dahl',
+        oidcSubject: 'dev-eva-dahl',
+        certificates: cert('spec-eva'),
+      },
+      {
+        id: 'lead-1',
+        kind: 'staff',
+        roles: ['team-lead'],
+        name: 'Lene Friis',
+        oidcSubject: 'dev-lene-friis',
+        certificates: cert('lead-1'),
+      },
+      { id: 'fin-1', kind: 'staff', roles: ['finance'], name: 'Freja Bach', oidcSubject: 'dev-freja-bach', certificates: cert('fin-1') },
       {
         id: 'gp-057584',
         kind: 'gp-system',
@@ -78,13 +99,19 @@ function parties(withDora: boolean) {
         name: 'Lægehuset Nørrebro',
         sor: '575841000016004',
         ean: '5790000575848',
-        certificates: cert(),
+        certificates: cert('gp-057584'),
       },
     ],
   };
 }
 
 const today = () => localDate(new Date().toISOString());
+/** `YYYY-MM` of today ± n months (local time) */
+const monthOf = (n: number) => {
+  const [y, m] = today().split('-').map(Number) as [number, number];
+  const t = y * 12 + m - 1 + n;
+  return `${Math.floor(t / 12)}-${String((t % 12) + 1).padStart(2, '0')}`;
+};
 const inDays = (n: number) => localDate(new Date(Date.now() + n * 86_400_000).toISOString());
 
 describe('staff pages in Chromium', { concurrency: 1 }, () => {
@@ -119,6 +146,14 @@ describe('staff pages in Chromium', { concurrency: 1 }, () => {
     signedIn.set(name, s.context);
     return watch(s.page);
   };
+  /** The person's signed-in browser profile for requests that need no page (cheaper than opening one). */
+  const requestsAs = async (name: string) => {
+    if (!signedIn.has(name)) await (await as_(name)).close();
+    return signedIn.get(name)!.request;
+  };
+  /** The texts of a page's navigation links, from its HTML. */
+  const navOf = (page: string) =>
+    [...(/<nav aria-label="Hovedmenu">([\s\S]*?)<\/nav>/.exec(page)?.[1] ?? '').matchAll(/<a [^>]*>([^<]*)<\/a>/g)].map((m) => m[1]);
   const noSeriousViolations = async (page: Page, what: string) => {
     const v = await seriousViolations(page);
     assert.deepEqual(v, [], `${what}: axe found serious or critical WCAG 2.1 AA violations:\n${JSON.stringify(v, null, 2)}`);
@@ -398,6 +433,116 @@ describe('staff pages in Chromium', { concurrency: 1 }, () => {
     const anna = await as_('Anna Holm');
     assert.equal((await anna.request.get(`${base}/admin/queues`)).status(), 404);
     assert.equal((await anna.request.get(`${base}/overblik`)).status(), 403);
+  });
+
+  test('finance and a team lead: the settlement (close a month) and the statistics, plots beside their tables', async () => {
+    // Freja (finance) has no worklist: / sends her to the settlement, and the navigation shows what she can use.
+    const page = await as_('Freja Bach');
+    assert.equal(new URL(page.url()).pathname, '/afregning');
+    assert.equal(await page.locator('h1').textContent(), 'Afregning');
+    assert.deepEqual(await page.locator('nav[aria-label="Hovedmenu"] a').allInnerTexts(), ['Statistik', 'Afregning']);
+    assert.match(await page.locator('.who').innerText(), /Freja Bach \(Økonomi\)/);
+    // last month, per payer, open: a form closes it
+    const last = monthOf(-1);
+    assert.equal(await page.locator('#afr-maaned').inputValue(), last);
+    const kbh = page.locator('section', { has: page.getByRole('heading', { name: 'Københavns Kommune' }) });
+    assert.match(await kbh.locator('table').innerText(), /Koordinerende funktion \(§ 17\)[\s\S]*\d kr\./);
+    await page.getByRole('button', { name: /^Luk / }).click();
+    await page.getByText('Måneden er lukket, og opgørelserne er gemt.').waitFor();
+    assert.match(await kbh.innerText(), /Kontrolsum \(SHA-256\)/);
+    const closed = await g.gw.db.db.selectFrom('settlement_months').select(['month', 'closed_by']).execute();
+    assert.deepEqual(closed, [{ month: last, closed_by: 'fin-1' }]);
+    // closing it again: 409, said in Danish on the page
+    const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
+    const again = await page.request.post(`${base}/afregning/${last}/luk`, { form: { _csrf: csrf } });
+    assert.equal(again.status(), 409);
+    assert.match(await again.text(), /Måneden er allerede lukket/);
+    // this month: the attest Eva sent (§18, the agreement's price), not closable yet; the CSV is the API's
+    await page.goto(`${base}/afregning?maaned=${monthOf(0)}`);
+    assert.match(await kbh.locator('table').innerText(), /Speciallægeattest \(§ 18\)[\s\S]*13\.750,00 kr\./);
+    assert.equal(await page.getByRole('button', { name: /^Luk / }).count(), 0);
+    assert.match((await page.locator('time').first().getAttribute('datetime')) ?? '', /^\d{4}-\d{2}/);
+    const csv = await page.request.get(`${base}/afregning.csv?maaned=${monthOf(0)}`);
+    assert.equal(csv.status(), 200);
+    assert.match(csv.headers()['content-type'] ?? '', /^text\/csv/);
+    assert.equal(csv.headers()['cache-control'], 'no-store');
+    assert.match(await csv.text(), /^month,payer,payerName,kind,caseId,service,deliveredAt,amountOre,basis,invoiceDate,dueDate,closed\r\n/);
+    const apiCsv = await api(g, 'fin-1').get(`/v1/settlements?month=${monthOf(0)}&format=csv`);
+    assert.equal(await csv.text(), apiCsv.text, 'the same CSV as the API');
+    await noSeriousViolations(page, 'settlement');
+    await screenshot(page, 'afregning');
+
+    // the statistics: the last 12 months by month, three plots each beside its table, the volumes with § 17, stk. 4
+    await page.getByRole('link', { name: 'Statistik' }).click();
+    await page.waitForURL(`${base}/statistik`);
+    assert.equal(await page.locator('h1').textContent(), 'Statistik');
+    const charts = page.locator('.chart-pair');
+    assert.equal(await charts.count(), 3);
+    for (const pair of await charts.all()) {
+      const svg = pair.locator('svg[role="img"]');
+      assert.equal(await svg.count(), 1);
+      assert.ok(((await svg.locator('title').textContent()) ?? '').length > 0);
+      assert.equal(await pair.locator('table thead th').first().count(), 1);
+    }
+    const received = page.locator('.chart-pair').first().locator('table');
+    assert.match(await received.innerText(), new RegExp(`I alt\\s+${Object.keys(cases).length}\\s`));
+    assert.equal(await received.locator(`time[datetime="${monthOf(0)}"]`).count(), 1);
+    assert.match(await page.locator('#volumen').locator('..').innerText(), /kbh-2026[\s\S]*Afviger mere end 15 % \(§ 17, stk\. 4\)/);
+    const statsCsv = await page.request.get(
+      `${base}${await page.getByRole('link', { name: 'Hent tallene som CSV' }).getAttribute('href')}`,
+    );
+    assert.equal(statsCsv.status(), 200);
+    const q = new URL(statsCsv.url()).searchParams;
+    const apiStats = await api(g, 'fin-1').get(
+      `/v1/statistics/waiting-times?from=${q.get('fra')}&to=${q.get('til')}&groupBy=month&format=csv`,
+    );
+    assert.match(await statsCsv.text(), /^key,label,from,to,received,delivered,/);
+    assert.equal(await statsCsv.text(), apiStats.text, 'the same CSV as the API');
+    assert.match(
+      statsCsv.headers()['content-disposition'] ?? '',
+      /^attachment; filename="?waiting-times_\d{4}-\d{2}-01_\d{4}-\d{2}-\d{2}\.csv"?$/,
+    );
+    assert.equal(statsCsv.headers()['content-disposition'], apiStats.headers['content-disposition']);
+    await noSeriousViolations(page, 'statistics');
+    await screenshot(page, 'statistik');
+
+    // Lene (team lead) reads both too, and her overview lists the agreements off their expected volume
+    const lead = await requestsAs('Lene Friis');
+    const leadStats = await (await lead.get(`${base}/statistik`)).text();
+    assert.match(leadStats, /<h1>Statistik<\/h1>/);
+    assert.equal(leadStats.match(/<svg[^>]*role="img"/g)?.length, 3);
+    assert.deepEqual(navOf(leadStats), ['Arbejdsliste', 'Overblik', 'Statistik', 'Afregning']);
+    const leadSettlement = await (await lead.get(`${base}/afregning`)).text();
+    assert.match(leadSettlement, /<h1>Afregning<\/h1>[\s\S]*Status: <strong>Lukket<\/strong>/);
+    assert.match(await (await lead.get(`${base}/overblik`)).text(), /Volumen \(§ 17, stk\. 4\)[\s\S]*kbh-2026/);
+  });
+
+  test('no settlement or statistics for a coordinator; a bad date shows the form again; closing without the CSRF token is refused', async () => {
+    const anna = await requestsAs('Anna Holm');
+    const worklist = await (await anna.get(`${base}/`)).text();
+    assert.deepEqual(navOf(worklist), ['Arbejdsliste']);
+    // with her valid token (the logout form's) a close is still refused: the role, not the form, decides
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(worklist)![1]!;
+    assert.equal((await anna.post(`${base}/afregning/${monthOf(-2)}/luk`, { form: { _csrf: csrf } })).status(), 403);
+    for (const path of ['/afregning', '/statistik', `/afregning.csv?maaned=${monthOf(-1)}`, '/statistik.csv']) {
+      const res = await anna.get(base + path);
+      assert.equal(res.status(), 403, path);
+      assert.match(await res.text(), /Ingen adgang/);
+    }
+    // a date or month that is not one: the form again, with the Danish message beside the field
+    const freja = await requestsAs('Freja Bach');
+    const badDate = await freja.get(`${base}/statistik?fra=2026-02-30&til=2026-03-01&gruppering=kommune`);
+    assert.equal(badDate.status(), 422);
+    assert.match(await badDate.text(), /id="stat-fra-error">Skriv en gyldig dato/);
+    const badMonth = await freja.get(`${base}/afregning?maaned=2026-13`);
+    assert.equal(badMonth.status(), 422);
+    assert.match(await badMonth.text(), /id="afr-maaned-error">Vælg en måned/);
+    // finance without the token: 403, and the month stays open
+    const noToken = await freja.post(`${base}/afregning/${monthOf(-2)}/luk`, { form: {} });
+    assert.equal(noToken.status(), 403);
+    assert.match(await noToken.text(), /Formularen blev afvist/);
+    const months = await g.gw.db.db.selectFrom('settlement_months').select('month').execute();
+    assert.ok(!months.some((m) => m.month === monthOf(-2)));
   });
 
   test("another coordinator's session gets 404 on the first case's URL and its document", async () => {

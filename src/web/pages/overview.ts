@@ -8,11 +8,13 @@ import { localDate } from '../../deadlines/calendar.js';
 import type { StaffParty } from '../../parties/parties.js';
 import type { LeadOverview } from '../../worklist/service.js';
 import type { LeadListItem } from '../../worklist/schema.js';
+import type { VolumeRow } from '../../statistics/schema.js';
 import { html, table, timeDate, timeInstant, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { exclusionDa, messageStateDa, ROLE_DA, serviceDa } from '../labels.js';
 import { shortRef } from './worklist.js';
 import { assignForm, type FormState } from './case.js';
+import { volumeTable } from './statistics.js';
 
 export interface StaffLoad {
   staffId: string;
@@ -49,6 +51,8 @@ export interface OverviewInput {
   flash?: string;
   formState?: FormState;
   queues: boolean;
+  /** §17 stk. 4: the agreements whose case volume deviates more than the threshold */
+  volumeAlerts: VolumeRow[];
 }
 
 function caseTable(items: LeadListItem[], name: (id: string) => string, extra?: (i: LeadListItem) => Html): Html {
@@ -133,6 +137,7 @@ export function overviewPage(p: OverviewInput): Html {
     ['i-risiko', 'I risiko', l.atRisk.length],
     ['overskredet', 'Overskredet', l.overdue.length],
     ['forlaenget', 'Forlænget', l.extended.length],
+    ['volumen', 'Volumen (§ 17, stk. 4)', p.volumeAlerts.length],
     [
       'beskeder',
       'Beskeder der ikke kom frem',
@@ -160,6 +165,18 @@ export function overviewPage(p: OverviewInput): Html {
     ${section('i-risiko', 'I risiko', l.atRisk.length, caseTable(l.atRisk, p.name))}
     ${section('overskredet', 'Overskredet', l.overdue.length, caseTable(l.overdue, p.name))}
     ${section('forlaenget', 'Forlænget efter aftale (§ 22, § 23)', l.extended.length, caseTable(l.extended, p.name))}
+    <section aria-labelledby="volumen">
+      <h2 id="volumen">Volumen (§ 17, stk. 4) <span class="count">(${p.volumeAlerts.length})</span></h2>
+      ${
+        p.volumeAlerts.length === 0
+          ? html`<p>Ingen afvigelser.</p>`
+          : html`<p>
+                Aftaler, hvor antallet af sager i aftaleåret afviger mere end tærsklen fra det forventede.
+                <a href="/statistik#volumen">Se alle aftaler under Statistik</a>
+              </p>
+              ${volumeTable(p.volumeAlerts, p.name)}`
+      }
+    </section>
     <section aria-labelledby="belastning">
       <h2 id="belastning">Belastning</h2>
       ${table(
