@@ -2,18 +2,22 @@
  * Boundaries of the code base, checked by `npm run deps` (part of `npm test`).
  *
  * Layers: wiring (main, server, app, openapi) → features → infrastructure.
- * - Features (intake, routing, worklist, responses, delivery, deadlines, consents, medcom) talk
- *   to each other only through a feature's public modules: service.ts (the
- *   behaviour), types.ts and schema.ts (shapes). Stores, routes and helpers
- *   are internal: no other feature imports them.
+ * - Features (intake, routing, worklist, responses, delivery, deadlines, consents, medcom,
+ *   settlement, statistics) talk to each other only through a feature's public modules:
+ *   service.ts (the behaviour), types.ts and schema.ts (shapes). Stores, routes and helpers
+ *   are internal: no other feature imports them. The deadlines feature's pure rules
+ *   (calendar, engine, events, agreements: no I/O, no state) are public too, so settlement
+ *   and statistics count days and recompute clocks exactly as the clocks do.
  * - Infrastructure (shared, storage, audit, parties, pki, receipts, outbox)
  *   never imports a feature or the wiring.
  * - queues/ hold one module per BullMQ queue; each may use its own feature's
  *   modules and other features' public ones. Only the wiring imports queues/.
  * - No import cycles anywhere.
  */
-const FEATURES = '(intake|routing|worklist|responses|delivery|deadlines|consents|medcom)';
+const FEATURES = '(intake|routing|worklist|responses|delivery|deadlines|consents|medcom|settlement|statistics)';
 const PUBLIC = '(service|types|schema)\\.ts$';
+/** deadlines' pure rules, shared so that every count of days and every clock is the same */
+const PURE_RULES = '^src/deadlines/(calendar|engine|events|agreements)\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -29,7 +33,7 @@ module.exports = {
       severity: 'error',
       comment: 'A feature uses another feature only through its service.ts, types.ts or schema.ts, never its store, routes or helpers.',
       from: { path: `^src/${FEATURES}/` },
-      to: { path: `^src/${FEATURES}/`, pathNot: [`^src/$1/`, `^src/${FEATURES}/${PUBLIC}`] },
+      to: { path: `^src/${FEATURES}/`, pathNot: [`^src/$1/`, `^src/${FEATURES}/${PUBLIC}`, PURE_RULES] },
     },
     {
       name: 'queue-uses-public-surface',

@@ -60,7 +60,13 @@
  *                Page weight of `/`: HTML + /static/app.css + /static/app.js (target
  *                < 100 KB). Does not need Redis.
  *
- * The parts run in this order: intake, largeUpload, routing, delivery, web.
+ *   numbers      the region's reports on a year of records (bench/numbers.ts): 20 000
+ *                cases seeded by SQL for the 98 municipalities, then the month's
+ *                settlement statements, the §18 stk. 2 price cap, the waiting-time
+ *                statistics (every clock recomputed from its events) and the §17
+ *                stk. 4 volumes, in process, 5 runs each.
+ *
+ * The parts run in this order: intake, largeUpload, routing, delivery, web, numbers.
  *
  * Options:
  *   --json              stdout carries only the JSON line (the table goes to stderr)
@@ -156,6 +162,7 @@ import {
 import { assignedFromLog, dropQueueKeys, measureRouting, redisProblem, type PostedCase, type RoutedCase } from './routing.js';
 import { dispatchedFromLog, measureDelivery, type DeliveredResponse, type EnvelopeRead } from './delivery.js';
 import { measureWeb, pgSeedDb, sqliteSeedDb, staffPageTimes, type SeedDb, type WebMeasurement } from './web.js';
+import { measureNumbers, type NumbersResult } from './numbers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -196,12 +203,15 @@ const WEB_REAL_FOR_STAFF = 30;
 const WEB_WARMUP = 20;
 const TARGET_WEB_P95_MS = 100;
 const TARGET_WEB_PAGE_KB = 100;
+/** numbers: a year of cases for the region's reports (settlement, statistics), measured runs of each report */
+const NUMBERS_CASES = 20_000;
+const NUMBERS_RUNS = 5;
 
 // ---------------------------------------------------------------- options
 
 interface Options {
   json: boolean;
-  only?: 'intake' | 'large' | 'routing' | 'delivery' | 'web';
+  only?: 'intake' | 'large' | 'routing' | 'delivery' | 'web' | 'numbers';
   quick: boolean;
   postgres: boolean;
   rounds: number;
@@ -220,7 +230,7 @@ interface Options {
 function usage(msg: string): never {
   process.stderr.write(
     `bench: ${msg}\n` +
-      'usage: npm run bench -- [--json] [--only intake|large|routing|delivery|web] [--quick] [--postgres] [--rounds N] [--count N] ' +
+      'usage: npm run bench -- [--json] [--only intake|large|routing|delivery|web|numbers] [--quick] [--postgres] [--rounds N] [--count N] ' +
       '[--large-mb N] [--profile DIR] [--tsx] [--node-arg=OPT] [--keep]\n',
   );
   process.exit(2);
@@ -268,8 +278,8 @@ function parseArgs(argv: string[]): Options {
       }
       case '--only': {
         const v = value();
-        if (v !== 'intake' && v !== 'large' && v !== 'routing' && v !== 'delivery' && v !== 'web')
-          usage('--only takes intake, large, routing, delivery or web');
+        if (v !== 'intake' && v !== 'large' && v !== 'routing' && v !== 'delivery' && v !== 'web' && v !== 'numbers')
+          usage('--only takes intake, large, routing, delivery, web or numbers');
         o.only = v;
         break;
       }
@@ -1295,6 +1305,15 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }
 
+function reportNumbers(n: NumbersResult): void {
+  out();
+  out(
+    `numbers: ${n.cases} cases received over the last 365 days for ${n.agreements} municipalities' agreements (seeded by SQL in ` +
+      `${round(n.seedMs / 1000, 1)} s), each report in process, ${NUMBERS_RUNS} runs after one warm-up; no target is set (issue 14 names none)`,
+  );
+  out(table([['', 'p50 ms', 'max ms', 'report'], ...n.timings.map((t) => [t.name, `${t.p50Ms}`, `${t.maxMs}`, t.size])]));
+}
+
 async function main(): Promise<void> {
   const budgetMs = (opts.quick ? 6 : 20) * 60_000;
   const watchdog = setTimeout(() => {
@@ -1324,6 +1343,15 @@ async function main(): Promise<void> {
   const routing = runs('routing') ? await runRouting() : undefined;
   const delivery = runs('delivery') ? await runDelivery() : undefined;
   const web = runs('web') ? await runWeb() : undefined;
+  const numbers = runs('numbers')
+    ? await measureNumbers({
+        dataDir: join(tmpRoot, 'numbers'),
+        ...(pgSchema ? { pg: { url: PG_URL, schema: `${pgSchema}_numbers` } } : {}),
+        cases: opts.quick ? NUMBERS_CASES / 4 : NUMBERS_CASES,
+        runs: NUMBERS_RUNS,
+        progress,
+      })
+    : undefined;
 
   out();
   out(
@@ -1584,6 +1612,7 @@ async function main(): Promise<void> {
     if (!(j.p95MsCasePage < TARGET_WEB_P95_MS)) missed.push(`MISSED web: case page p95 ${j.p95MsCasePage} ms ≥ ${TARGET_WEB_P95_MS} ms`);
     if (!(j.pageKb < TARGET_WEB_PAGE_KB)) missed.push(`MISSED web: page weight of / ${j.pageKb} KB ≥ ${TARGET_WEB_PAGE_KB} KB`);
   }
+  if (numbers) reportNumbers(numbers);
   out();
   for (const m of missed) out(m);
   if (missed.length === 0) out('all targets met');
@@ -1595,6 +1624,7 @@ async function main(): Promise<void> {
     routing: routing?.json ?? null,
     delivery: delivery?.json ?? null,
     web: web?.json ?? null,
+    numbers: numbers ?? null,
   };
   await cleanup();
   process.stdout.write(JSON.stringify(result) + '\n');

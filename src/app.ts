@@ -20,6 +20,10 @@ import { createMailboxRouter } from './delivery/routes.js';
 import { createRoutingRouter } from './routing/routes.js';
 import { createConsentRouter } from './consents/routes.js';
 import type { ConsentService } from './consents/service.js';
+import { createStatisticsRouter } from './statistics/routes.js';
+import type { StatisticsService } from './statistics/service.js';
+import { createSettlementRouter } from './settlement/routes.js';
+import type { SettlementService } from './settlement/service.js';
 import { createMedcomRouter } from './medcom/routes.js';
 import type { MedcomService } from './medcom/service.js';
 import type { DeliveryService } from './delivery/service.js';
@@ -46,6 +50,9 @@ export interface AppDeps {
   routing: RoutingService;
   worklist: WorklistService;
   consents: ConsentService;
+  /** waiting times and §17 stk. 4 volumes */
+  statistics: StatisticsService;
+  settlement: SettlementService;
   responses: ResponseService;
   delivery: DeliveryService;
   medcom: MedcomService;
@@ -122,6 +129,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(createMailboxRouter({ delivery: deps.delivery, log: deps.log, push: deps.push }));
   app.use(createRoutingRouter({ routing: deps.routing }));
   app.use(createConsentRouter({ consents: deps.consents }));
+  app.use(createStatisticsRouter({ statistics: deps.statistics }));
+  app.use(createSettlementRouter({ settlement: deps.settlement }));
   app.use(createMedcomRouter({ medcom: deps.medcom }));
   if (deps.adminQueues && deps.adminQueues.length > 0) {
     // bull-board: queue inspection for team leads only (read and retry jobs; the database stays the record).

@@ -20,6 +20,8 @@ import { loadMunicipalities } from './parties/municipalities.js';
 import { ensureDevPki } from './pki/devpki.js';
 import { createSigner } from './receipts/cms.js';
 import { createAgreementStore } from './deadlines/agreements.js';
+import { loadPriceIndex } from './settlement/price-index.js';
+import { createSettlementService } from './settlement/service.js';
 import { createIntakeService } from './intake/service.js';
 import { connectRedis, type RedisHandle } from './shared/redis.js';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -36,6 +38,8 @@ import { DELIVERY_TOPIC } from './delivery/types.js';
 import { createDeliveryService } from './delivery/service.js';
 import { createWorklistService } from './worklist/service.js';
 import { createConsentService } from './consents/service.js';
+import { createStatisticsService } from './statistics/service.js';
+import { createVolumeMonitor } from './statistics/monitor.js';
 import { createResponseService } from './responses/service.js';
 import { sweep } from './storage/sweep.js';
 import { createCertExpiryMonitor } from './pki/expiry.js';
@@ -86,7 +90,7 @@ export interface Gateway {
   medcomAcks?: MedcomAckQueue;
   metrics: Registry;
   /** Re-reads the parties, agreements and GP directory files (SIGHUP). Old sets stay when a new file is bad. */
-  reload(): { parties: string; agreements: string; gpDirectory: string; tls: string };
+  reload(): { parties: string; agreements: string; gpDirectory: string; priceIndex: string; tls: string };
   /** Graceful shutdown: stop accepting, let in-flight requests finish up to the timeout, then close workers, database, Redis. */
   close(): Promise<void>;
 }
@@ -149,6 +153,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
   const parties = createPartyRegistry(config.PARTIES_FILE, log);
   const agreements = createAgreementStore(config.AGREEMENTS_FILE, log);
+  let priceIndex = loadPriceIndex(config.PRICE_INDEX_FILE);
   const municipalities = loadMunicipalities();
   const gpDirectory = createGpDirectory(config.GP_DIRECTORY_FILE, parties, log);
   const tls = await resolveTls(config, parties, log);
@@ -402,6 +407,14 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     vansInbox.start();
   }
   const worklist = createWorklistService({ db, blobs, deadlines, masterKey });
+  const statistics = createStatisticsService({
+    db,
+    agreements,
+    municipalityName: (code) => parties.all().find((p) => p.kind === 'municipality' && p.municipalityCode === code)?.name,
+    volumeAlertPct: config.VOLUME_DEVIATION_ALERT_PCT,
+  });
+  // §17 stk. 4: the volume check runs at start and every hour (started once the gateway listens).
+  const volumeMonitor = createVolumeMonitor({ statistics, registry: metrics, log });
   let draining = false;
   const deps = {
     responses,
@@ -418,6 +431,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     routing,
     worklist,
     consents: createConsentService({ db, visibleCase: worklist.visibleCase }),
+    statistics,
+    settlement: createSettlementService({ db, agreements, parties, priceIndex: () => priceIndex, log }),
     delivery: deliveryService,
     push: delivery,
     medcom,
@@ -467,6 +482,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       services: {
         worklist,
         consents: deps.consents,
+        settlement: deps.settlement,
+        statistics,
         responses,
         delivery: deliveryService,
         routing,
@@ -490,6 +507,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     await new Promise<void>((resolve) => healthServer!.listen(config.HEALTH_PORT, config.HOST, () => resolve()));
     healthPort = (healthServer.address() as { port: number }).port;
   }
+  volumeMonitor.start();
   log.info({ port, healthPort, database: db.dialect, region: config.REGION_CODE, redis: redis?.url }, 'Postkasse listening (mutual TLS)');
 
   let closing: Promise<void> | undefined;
@@ -509,6 +527,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       if (healthServer) await new Promise<void>((r) => healthServer!.close(() => r()));
       clearInterval(sweeper);
       clearInterval(certTimer);
+      await volumeMonitor.stop();
       // workers → database → Redis
       if (vansInbox) await vansInbox.stop();
       if (relay) await relay.close();
@@ -551,6 +570,13 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       } catch (e) {
         a = (e as Error).message;
       }
+      let pi = 'ok';
+      try {
+        priceIndex = loadPriceIndex(config.PRICE_INDEX_FILE);
+      } catch (e) {
+        pi = (e as Error).message;
+        log.error({ err: e }, 'the price index file was refused; the previous one stays in force');
+      }
       // Server certificate, client trust anchors and CRL are re-read for NEW connections;
       // connections already open keep theirs (nothing is dropped). A bad file keeps the old ones.
       let t = 'ok';
@@ -569,7 +595,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
         t = (e as Error).message;
         log.error({ err: e }, 'TLS files could not be reloaded; the old ones stay in force');
       }
-      return { parties: p.ok ? 'ok' : p.error, agreements: a, gpDirectory: g.ok ? 'ok' : g.error, tls: t };
+      return { parties: p.ok ? 'ok' : p.error, agreements: a, gpDirectory: g.ok ? 'ok' : g.error, priceIndex: pi, tls: t };
     },
     close,
   };

@@ -24,7 +24,7 @@ export interface ResponseDoc {
   description: string;
   /** JSON body (application/json, or application/problem+json for 4xx/5xx) */
   body?: Named;
-  /** a body of another media type (e.g. a document download), as OpenAPI `content` */
+  /** a body of another media type (e.g. a document download, or CSV beside the JSON `body`), as OpenAPI `content` */
   content?: Record<string, unknown>;
   headers?: Record<string, string>;
 }

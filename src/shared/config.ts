@@ -62,6 +62,11 @@ const envSchema = z
       .string()
       .default('config/agreements.json')
       .transform((v) => resolve(v)),
+    /** §18 stk. 2: yearly index factors of the price of medical certificates (the price cap is DKK 14 000 at 2011 level) */
+    PRICE_INDEX_FILE: z
+      .string()
+      .default('config/price-index.dev.json')
+      .transform((v) => resolve(v)),
     STORAGE_KEY_FILE: optionalPath,
     REGION_CODE: z
       .string()
@@ -172,6 +177,12 @@ const envSchema = z
       .min(0, 'AT_RISK_WORKING_DAYS must be 0 or more')
       .max(30, 'AT_RISK_WORKING_DAYS must be at most 30')
       .default(3),
+    /** §17 stk. 4: an agreement is in alert when its cases deviate from the pro-rated expectation by more than this, in percent */
+    VOLUME_DEVIATION_ALERT_PCT: z.coerce
+      .number({ error: 'VOLUME_DEVIATION_ALERT_PCT must be a number (percent)' })
+      .positive('VOLUME_DEVIATION_ALERT_PCT must be greater than 0')
+      .max(1000, 'VOLUME_DEVIATION_ALERT_PCT must be at most 1000')
+      .default(15),
   })
   .superRefine((c, ctx) => {
     const pairs: Array<[keyof typeof c, keyof typeof c]> = [

@@ -72,7 +72,7 @@ describe('OpenAPI: every documented request schema is enforced', () => {
   const callerFor = (path: string): string =>
     path === '/v1/packages' || path === '/v1/coordinator-changes'
       ? 'kommune-101'
-      : /assign$|^\/v1\/cases$|^\/v1\/messages/.test(path)
+      : /assign$|^\/v1\/cases$|^\/v1\/messages|^\/v1\/statistics\//.test(path)
         ? 'lead-1'
         : assignee;
 
@@ -131,7 +131,13 @@ describe('OpenAPI: every documented request schema is enforced', () => {
         for (const q of query) {
           const name = String(q.name);
           if (q.required) await check(`${name} left out`, await send(request(g.url).get(path)), name);
-          await check(`${name} outside its enum`, await send(request(g.url).get(`${path}?${name}=no-such-value`)), name);
+          // A value the documented schema refuses: outside an enum or pattern, or (a free-form id) longer than its maxLength.
+          const schema = (q.schema ?? {}) as SchemaObject & { maxLength?: number; pattern?: string };
+          const freeForm = !schema.enum && !schema.pattern && schema.maxLength !== undefined;
+          const [why, value] = freeForm
+            ? ['longer than its maxLength', 'x'.repeat(schema.maxLength! + 1)]
+            : ['outside its enum', 'no-such-value'];
+          await check(`${name} ${why}`, await send(request(g.url).get(`${path}?${name}=${value}`)), name);
         }
       }
     }
@@ -139,6 +145,9 @@ describe('OpenAPI: every documented request schema is enforced', () => {
     assert.deepEqual(exercised.sort(), [
       'get /v1/cases query',
       'get /v1/messages query',
+      'get /v1/settlements query',
+      'get /v1/settlements/price-cap query',
+      'get /v1/statistics/waiting-times query',
       'post /v1/cases/{caseId}/assign body',
       'post /v1/cases/{caseId}/citizen-conversation body',
       'post /v1/cases/{caseId}/conflict body',
