@@ -51,6 +51,7 @@ describe('the development parties file', () => {
         'spec-bo:staff',
         'spec-eva:staff',
         'lead-1:staff',
+        'fin-1:staff',
         'gp-057584:gp-system',
         'vans-dev:vans-provider',
       ],
@@ -154,11 +155,11 @@ describe('parsePartiesFile rejects each class of error, naming the party and fie
       (f) => (f.parties[4]!.capacityPerDay = '3'),
       /parties\[4\] \("coord-anna"\) capacityPerDay: must be a number/,
     ],
-    ['gp-system without ydernumre', (f) => delete f.parties[10]!.ydernumre, /parties\[10\] \("gp-057584"\) ydernumre: is required/],
+    ['gp-system without ydernumre', (f) => delete f.parties[11]!.ydernumre, /parties\[11\] \("gp-057584"\) ydernumre: is required/],
     [
       'gp-system with empty ydernumre',
-      (f) => (f.parties[10]!.ydernumre = []),
-      /parties\[10\] \("gp-057584"\) ydernumre: must list at least one ydernummer/,
+      (f) => (f.parties[11]!.ydernumre = []),
+      /parties\[11\] \("gp-057584"\) ydernumre: must list at least one ydernummer/,
     ],
     [
       'certificate entry with neither',
@@ -227,12 +228,12 @@ describe('parsePartiesFile rejects each class of error, naming the party and fie
     [
       'a ydernummer served by two gp-systems',
       (f) => f.parties.push({ id: 'gp-2', kind: 'gp-system', name: 'Other', ydernumre: ['111111', '057584'], certificates: [] }),
-      /parties\[12\] \("gp-2"\) ydernumre\[1\]: ydernummer 057584 already belongs to gp-system "gp-057584"/,
+      /parties\[13\] \("gp-2"\) ydernumre\[1\]: ydernummer 057584 already belongs to gp-system "gp-057584"/,
     ],
     [
       'an entry that is not an object',
       (f) => f.parties.push(null as unknown as Record<string, unknown>),
-      /parties\[12\]: must be an object/,
+      /parties\[13\]: must be an object/,
     ],
   ];
 
