@@ -43,6 +43,13 @@ function pkiTemplate(): Promise<void> {
   return template;
 }
 
+/** Gives `dataDir` the development PKI from the shared template (for gateways started here or as child processes). */
+export async function seedDevPki(dataDir: string): Promise<void> {
+  if (existsSync(join(dataDir, 'pki'))) return;
+  await pkiTemplate();
+  cpSync(PKI_TEMPLATE, join(dataDir, 'pki'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
+}
+
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -86,10 +93,7 @@ export async function startTestGateway(opts: {
   });
   const cap = logCapture();
   const log = createLogger({ level: 'debug', destination: cap.stream });
-  if (!config.TLS_CERT_FILE && !existsSync(join(dataDir, 'pki'))) {
-    await pkiTemplate();
-    cpSync(PKI_TEMPLATE, join(dataDir, 'pki'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
-  }
+  if (!config.TLS_CERT_FILE) await seedDevPki(dataDir);
   const shareValidator = opts.start?.medcomValidator === undefined && resolve(config.MEDCOM_PACKAGES_DIR) === resolve(MEDCOM_DIR);
   const gw = await startGateway(config, log, {
     ...opts.start,

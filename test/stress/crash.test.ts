@@ -16,7 +16,7 @@ import { createMultipart } from '../../src/cli/multipart.js';
 import { openDatabase, type Db } from '../../src/storage/db.js';
 import { createFileBlobStore } from '../../src/storage/blobs.js';
 import { loadMasterKey } from '../../src/storage/crypto.js';
-import { dropQueueKeys, REDIS_URL } from '../helpers/gateway.js';
+import { dropQueueKeys, REDIS_URL, seedDevPki } from '../helpers/gateway.js';
 import { manifest } from '../helpers/packages.js';
 import { keepForScan } from '../helpers/logs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -32,6 +32,7 @@ interface Running {
 }
 
 async function startChild(): Promise<Running> {
+  await seedDevPki(dataDir);
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
@@ -50,7 +51,11 @@ async function startChild(): Promise<Running> {
   const out: string[] = [];
   let buf = '';
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out.join('\n')}`)), 60_000);
+    // A gateway that does not come up is killed, so that a failed start fails the test instead of hanging the file.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`gateway did not start:\n${out.join('\n')}`));
+    }, 60_000);
     proc.stdout!.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
       let nl;
