@@ -1,7 +1,9 @@
 /**
  * Development PKI: a private CA, the gateway's TLS server certificate, its
  * receipt-signing certificate, its client certificate (for pushing to
- * partners) and one client certificate per demo party.
+ * partners), the development TSA's certificate (extendedKeyUsage
+ * timeStamping, critical: RFC 3161 §2.3) and one client certificate per demo
+ * party.
  *
  * Idempotent: files that exist and are still valid (parse, key matches the
  * certificate, issued by the current CA, not expiring within 30 days,
@@ -26,6 +28,9 @@ export interface DevPki {
   receiptKey: string;
   gatewayClientCert: string;
   gatewayClientKey: string;
+  /** the development TSA (src/timestamps/dev-tsa.ts) */
+  tsaCert: string;
+  tsaKey: string;
   /** partyId -> client certificate and key (PEM file paths). */
   clients: Record<string, { cert: string; key: string }>;
 }
@@ -45,17 +50,20 @@ const CA_CN = 'Postkasse Dev CA';
 const SERVER_CN = 'localhost';
 const RECEIPT_CN = 'Postkasse receipt signing (dev)';
 const GATEWAY_CLIENT_CN = 'Postkasse gateway client (dev)';
+const TSA_CN = 'Postkasse TSA (dev)';
 const ORG = 'Postkasse (development)';
 /** Leaves expiring within this margin are re-issued. */
 const RENEW_MARGIN_MS = 30 * 24 * 3600 * 1000;
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-type Purpose = 'server' | 'receipt' | 'client';
+type Purpose = 'server' | 'receipt' | 'client' | 'tsa';
 const EKU: Record<Purpose, string> = {
   server: '1.3.6.1.5.5.7.3.1',
   client: '1.3.6.1.5.5.7.3.2',
   receipt: '1.3.6.1.5.5.7.3.4', // emailProtection, see createLeaf
+  tsa: '1.3.6.1.5.5.7.3.8', // timeStamping, critical
 };
+const OID_EXT_KEY_USAGE = '2.5.29.37';
 const SERVER_SAN = 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1';
 
 interface LeafSpec {
@@ -88,6 +96,8 @@ export async function ensureDevPki(dir: string, parties: readonly DevPkiParty[],
     receiptKey: path.join(root, 'receipt.key'),
     gatewayClientCert: path.join(root, 'gateway-client.pem'),
     gatewayClientKey: path.join(root, 'gateway-client.key'),
+    tsaCert: path.join(root, 'tsa.pem'),
+    tsaKey: path.join(root, 'tsa.key'),
     clients: {},
   };
 
@@ -110,6 +120,7 @@ function ensureFiles(pki: DevPki, clientsDir: string, parties: readonly DevPkiPa
       spec: { purpose: 'client', cn: GATEWAY_CLIENT_CN },
       label: 'gateway client',
     },
+    { cert: pki.tsaCert, key: pki.tsaKey, spec: { purpose: 'tsa', cn: TSA_CN }, label: 'TSA' },
   ];
   for (const p of parties) {
     const serial = p.certificates.find(
@@ -229,6 +240,8 @@ function leafIsValid(certFile: string, keyFile: string, spec: LeafSpec, ca: Issu
     if (JSON.stringify(x509.keyUsage ?? []) !== JSON.stringify([EKU[spec.purpose]])) return false;
     if (spec.purpose === 'server' && x509.subjectAltName !== SERVER_SAN) return false;
     const cert = forge.pki.certificateFromPem(certPem);
+    const eku = cert.extensions.find((e: { id?: string }) => e.id === OID_EXT_KEY_USAGE) as { critical?: boolean } | undefined;
+    if (spec.purpose === 'tsa' && eku?.critical !== true) return false;
     const cn = cert.subject.getField('CN') as { value: string } | null;
     if (!cn || forge.util.decodeUtf8(cn.value) !== spec.cn) return false;
     const serial = cert.subject.getField({ type: '2.5.4.5' }) as { value: string } | null;
@@ -338,6 +351,13 @@ function createLeaf(certFile: string, keyFile: string, spec: LeafSpec, ca: Issue
       extensions.push(
         { name: 'keyUsage', digitalSignature: true, nonRepudiation: true, critical: true },
         { name: 'extKeyUsage', emailProtection: true },
+      );
+      break;
+    case 'tsa':
+      // RFC 3161 §2.3: the only extended key usage is timeStamping, and it is critical.
+      extensions.push(
+        { name: 'keyUsage', digitalSignature: true, nonRepudiation: true, critical: true },
+        { name: 'extKeyUsage', timeStamping: true, critical: true },
       );
       break;
     case 'client':

@@ -195,41 +195,61 @@ function replaceOnce(buf: Buffer, find: Buffer, replacement: Buffer): void {
 }
 
 // ---------------------------------------------------------------------------
-// Verification
+// Verification (the ASN.1 helpers are shared with src/timestamps/rfc3161.ts)
 
 type Asn1 = forge.asn1.Asn1;
 const { Class, Type } = forge.asn1;
 
-class CmsError extends Error {}
+/** A structural or cryptographic failure; `verify*` functions turn it into `{ ok: false, reason }`. */
+export class CmsError extends Error {}
 
-function fail(reason: string): never {
+export function fail(reason: string): never {
   throw new CmsError(reason);
 }
 
-function children(node: Asn1 | undefined, what: string): Asn1[] {
+/** Strict DER (every byte consumed); BIT STRINGs are left undecoded. */
+export function parseDer(bytes: Buffer, what: string): Asn1 {
+  try {
+    return (forge.asn1.fromDer as unknown as (b: string, o: object) => Asn1)(bytes.toString('binary'), {
+      strict: true,
+      parseAllBytes: true,
+      decodeBitStrings: false,
+    });
+  } catch (e) {
+    fail(`malformed ${what}: not DER (${(e as Error).message})`);
+  }
+}
+
+export function children(node: Asn1 | undefined, what: string): Asn1[] {
   if (!node || !Array.isArray(node.value)) fail(`malformed CMS: ${what} is not a constructed element`);
   return node.value as Asn1[];
 }
 
-function isUniversal(node: Asn1 | undefined, type: number): node is Asn1 {
+export function isUniversal(node: Asn1 | undefined, type: number): node is Asn1 {
   return !!node && node.tagClass === Class.UNIVERSAL && node.type === type;
 }
 
-function isContext(node: Asn1 | undefined, tag: number): node is Asn1 {
+export function isContext(node: Asn1 | undefined, tag: number): node is Asn1 {
   return !!node && node.tagClass === Class.CONTEXT_SPECIFIC && node.type === tag;
 }
 
-function oidOf(node: Asn1 | undefined, what: string): string {
+export function oidOf(node: Asn1 | undefined, what: string): string {
   if (!isUniversal(node, Type.OID) || typeof node.value !== 'string') fail(`malformed CMS: ${what} is not an OID`);
   return forge.asn1.derToOid(node.value);
 }
 
-function der(node: Asn1): Buffer {
+export function der(node: Asn1): Buffer {
   return Buffer.from(forge.asn1.toDer(node).getBytes(), 'binary');
 }
 
+/** The contents of a primitive OCTET STRING. */
+export function octets(node: Asn1 | undefined, what: string): Buffer {
+  if (!isUniversal(node, Type.OCTETSTRING) || typeof node.value !== 'string') fail(`malformed CMS: ${what} is not an OCTET STRING`);
+  return Buffer.from(node.value, 'binary');
+}
+
 /** INTEGER content bytes without redundant leading zero bytes. */
-function integerBytes(node: Asn1 | undefined, what: string): Buffer {
+export function integerBytes(node: Asn1 | undefined, what: string): Buffer {
   if (!isUniversal(node, Type.INTEGER) || typeof node.value !== 'string') fail(`malformed CMS: ${what} is not an INTEGER`);
   let b = Buffer.from(node.value, 'binary');
   while (b.length > 1 && b[0] === 0) b = b.subarray(1);
@@ -249,16 +269,20 @@ function validAt(x: X509Certificate, at: Date): boolean {
   return Date.parse(x.validFrom) <= t && t <= Date.parse(x.validTo);
 }
 
-function parseTrustAnchors(pems: string[]): X509Certificate[] {
+export function parseTrustAnchors(pems: string[]): X509Certificate[] {
   const out: X509Certificate[] = [];
   for (const pem of pems) for (const one of splitPemCertificates(pem)) out.push(new X509Certificate(one));
   return out;
 }
 
-interface CertEntry {
+export interface CertEntry {
   x509: X509Certificate;
+  /** the whole certificate, DER */
+  der: Buffer;
   issuerDer: Buffer;
   serial: Buffer;
+  /** extnID → critical, from the tbsCertificate */
+  extensions: Map<string, boolean>;
 }
 
 function certEntry(node: Asn1): CertEntry {
@@ -267,36 +291,50 @@ function certEntry(node: Asn1): CertEntry {
   const offset = isContext(tbs[0], 0) ? 1 : 0; // [0] EXPLICIT version
   const issuer = tbs[offset + 2];
   if (!isUniversal(issuer, Type.SEQUENCE)) fail('malformed CMS: certificate issuer');
-  return { x509: new X509Certificate(der(node)), issuerDer: der(issuer), serial: integerBytes(tbs[offset], 'certificate serial') };
+  const extensions = new Map<string, boolean>();
+  const extsNode = tbs.find((n) => isContext(n, 3));
+  if (extsNode) {
+    for (const ext of children(children(extsNode, 'extensions')[0], 'extensions')) {
+      const parts = children(ext, 'extension');
+      const critical = isUniversal(parts[1], Type.BOOLEAN) && parts[1].value === '\xff';
+      extensions.set(oidOf(parts[0], 'extnID'), critical);
+    }
+  }
+  const whole = der(node);
+  return {
+    x509: new X509Certificate(whole),
+    der: whole,
+    issuerDer: der(issuer),
+    serial: integerBytes(tbs[offset], 'certificate serial'),
+    extensions,
+  };
 }
 
-/**
- * Verifies a detached CMS SignedData over `content` (one signer, SHA-256,
- * signed attributes required) and that the signer certificate chains, through
- * certificates carried in the signature if needed, to one of `trustedCaPems`
- * (each string may hold several PEM certificates). Certificates must be valid
- * at `opts.at` (default: now). Never throws.
- */
-export function verifyDetached(content: Buffer, derSig: Buffer, trustedCaPems: string[], opts: { at?: Date } = {}): VerifyResult {
-  try {
-    return verifyOrThrow(content, derSig, trustedCaPems, opts.at ?? new Date());
-  } catch (e) {
-    if (e instanceof CmsError) return { ok: false, reason: e.message };
-    return { ok: false, reason: `malformed CMS: ${(e as Error).message}` };
-  }
+/** A DER certificate's parts that CMS needs (issuer and serial for the signer identifier, extensions). */
+export function certificateEntry(certDer: Buffer): CertEntry {
+  return certEntry(parseDer(certDer, 'certificate'));
 }
 
-function verifyOrThrow(content: Buffer, derSig: Buffer, trustedCaPems: string[], at: Date): VerifyResult {
-  let root: Asn1;
-  try {
-    root = (forge.asn1.fromDer as unknown as (b: string, o: object) => Asn1)(derSig.toString('binary'), {
-      strict: true,
-      parseAllBytes: true,
-      decodeBitStrings: false,
-    });
-  } catch (e) {
-    fail(`malformed CMS: not DER (${(e as Error).message})`);
-  }
+/** A SignedData with one SignerInfo, parsed (nothing verified yet). */
+export interface ParsedSignedData {
+  eContentType: string;
+  /** the encapsulated content (the OCTET STRING's contents); null when detached */
+  eContent: Buffer | null;
+  certs: CertEntry[];
+  /** the signer's certificate, found by issuerAndSerialNumber among `certs` */
+  signer: CertEntry | undefined;
+  /** signed attributes by type (each with its values) */
+  signedAttrs: Map<string, Asn1[]>;
+  /** the signed attributes DER-encoded as a SET OF (what the signature covers) */
+  signedAttrsDer: Buffer;
+  sigAlg: string;
+  /** the SignerInfo's signature value (the OCTET STRING's contents) */
+  signature: Buffer;
+}
+
+/** Parses DER ContentInfo(SignedData) with exactly one signer (SHA-256, signed attributes required). Throws CmsError. */
+export function parseSignedData(derSig: Buffer): ParsedSignedData {
+  const root = parseDer(derSig, 'CMS');
 
   // ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT content }
   const ci = children(root, 'ContentInfo');
@@ -308,7 +346,11 @@ function verifyOrThrow(content: Buffer, derSig: Buffer, trustedCaPems: string[],
   //   [0] IMPLICIT certificates OPTIONAL, [1] IMPLICIT crls OPTIONAL, signerInfos }
   const encap = children(sd[2], 'encapContentInfo');
   const eContentType = oidOf(encap[0], 'eContentType');
-  if (encap.length > 1) fail('the signature is not detached (it carries content)');
+  let eContent: Buffer | null = null;
+  if (encap.length > 1) {
+    if (!isContext(encap[1], 0)) fail('malformed CMS: eContent');
+    eContent = octets(children(encap[1], 'eContent')[0], 'eContent');
+  }
   let i = 3;
   const certs: CertEntry[] = [];
   if (isContext(sd[i], 0)) {
@@ -332,64 +374,93 @@ function verifyOrThrow(content: Buffer, derSig: Buffer, trustedCaPems: string[],
   const digestAlg = oidOf(children(si[2], 'digestAlgorithm')[0], 'digestAlgorithm');
   if (digestAlg !== OID.sha256) fail(`unsupported digest algorithm ${digestAlg} (only SHA-256)`);
 
-  const signedAttrs = si[3];
-  if (!isContext(signedAttrs, 0)) fail('the signature has no signed attributes');
+  const signedAttrsNode = si[3];
+  if (!isContext(signedAttrsNode, 0)) fail('the signature has no signed attributes');
   const sigAlg = oidOf(children(si[4], 'signatureAlgorithm')[0], 'signatureAlgorithm');
   if (sigAlg !== OID.rsaEncryption && sigAlg !== OID.sha256WithRSA && sigAlg !== OID.ecdsaWithSha256) {
     fail(`unsupported signature algorithm ${sigAlg}`);
   }
-  const sigNode = si[5];
-  if (!isUniversal(sigNode, Type.OCTETSTRING) || typeof sigNode.value !== 'string') fail('malformed CMS: signature');
-  const signature = Buffer.from(sigNode.value, 'binary');
+  const signature = octets(si[5], 'signature');
 
   // Signed attributes: each Attribute ::= SEQUENCE { attrType, SET OF value }
-  const attrs = new Map<string, Asn1[]>();
-  for (const a of children(signedAttrs, 'signedAttrs')) {
+  const signedAttrs = new Map<string, Asn1[]>();
+  for (const a of children(signedAttrsNode, 'signedAttrs')) {
     const parts = children(a, 'attribute');
     const type = oidOf(parts[0], 'attribute type');
-    if (attrs.has(type)) fail(`signed attribute ${type} appears twice`);
-    attrs.set(type, children(parts[1], 'attribute values'));
+    if (signedAttrs.has(type)) fail(`signed attribute ${type} appears twice`);
+    signedAttrs.set(type, children(parts[1], 'attribute values'));
   }
-  const single = (oid: string, name: string): Asn1 | undefined => {
-    const v = attrs.get(oid);
-    if (v === undefined) return undefined;
-    if (v.length !== 1) fail(`signed attribute ${name} must have exactly one value`);
-    return v[0];
-  };
-  const ct = single(OID.contentType, 'contentType');
-  if (!ct) fail('signed attribute contentType missing');
-  if (oidOf(ct, 'contentType attribute') !== eContentType) fail('contentType attribute does not match the content type');
-  const md = single(OID.messageDigest, 'messageDigest');
-  if (!isUniversal(md, Type.OCTETSTRING) || typeof md.value !== 'string') fail('signed attribute messageDigest missing');
-  const st = single(OID.signingTime, 'signingTime');
-  const signingTime = st ? parseTime(st) : null;
-  if (st && !signingTime) fail('malformed signingTime attribute');
+  // The signature is over the DER of the signed attributes as a SET OF (tag 0x31), not [0].
+  const signedAttrsDer = der(forge.asn1.create(Class.UNIVERSAL, Type.SET, true, signedAttrsNode.value as Asn1[]));
+  const signer = certs.find((c) => c.serial.equals(sidSerial) && c.issuerDer.equals(sidIssuer));
+  return { eContentType, eContent, certs, signer, signedAttrs, signedAttrsDer, sigAlg, signature };
+}
 
+/** The one value of a signed attribute, undefined when absent. */
+export function singleAttribute(p: ParsedSignedData, oid: string, name: string): Asn1 | undefined {
+  const v = p.signedAttrs.get(oid);
+  if (v === undefined) return undefined;
+  if (v.length !== 1) fail(`signed attribute ${name} must have exactly one value`);
+  return v[0];
+}
+
+/**
+ * The checks every SignedData gets: contentType attribute, messageDigest =
+ * SHA-256 of `content`, signer certificate present, signature over the signed
+ * attributes, chain to `trustedCaPems` valid at `at`. Returns the signer.
+ */
+export function checkSignedData(p: ParsedSignedData, content: Buffer, trustedCaPems: string[], at: Date): CertEntry {
+  const ct = singleAttribute(p, OID.contentType, 'contentType');
+  if (!ct) fail('signed attribute contentType missing');
+  if (oidOf(ct, 'contentType attribute') !== p.eContentType) fail('contentType attribute does not match the content type');
+  const md = singleAttribute(p, OID.messageDigest, 'messageDigest');
+  if (!md) fail('signed attribute messageDigest missing');
+  const claimed = octets(md, 'messageDigest');
   const actual = crypto.createHash('sha256').update(content).digest();
-  const claimed = Buffer.from(md.value, 'binary');
   if (claimed.length !== actual.length || !crypto.timingSafeEqual(claimed, actual)) {
     fail('content does not match the signature (messageDigest differs from SHA-256 of the content)');
   }
-
-  const signer = certs.find((c) => c.serial.equals(sidSerial) && c.issuerDer.equals(sidIssuer));
+  const signer = p.signer;
   if (!signer) fail('the signer certificate is not included in the signature');
-
-  // The signature is over the DER of the signed attributes as a SET OF (tag 0x31), not [0].
-  const attrsSet = forge.asn1.create(Class.UNIVERSAL, Type.SET, true, signedAttrs.value as Asn1[]);
   const keyType = signer.x509.publicKey.asymmetricKeyType;
-  if ((sigAlg === OID.ecdsaWithSha256) !== (keyType === 'ec')) fail(`signature algorithm does not match the ${keyType} key`);
-  if (!crypto.verify('sha256', der(attrsSet), signer.x509.publicKey, signature)) {
+  if ((p.sigAlg === OID.ecdsaWithSha256) !== (keyType === 'ec')) fail(`signature algorithm does not match the ${keyType} key`);
+  if (!crypto.verify('sha256', p.signedAttrsDer, signer.x509.publicKey, p.signature)) {
     fail('signature value does not verify with the signer certificate');
   }
-
   const chain = chainToAnchor(
     signer.x509,
-    certs.map((c) => c.x509),
+    p.certs.map((c) => c.x509),
     parseTrustAnchors(trustedCaPems),
     at,
   );
   if (chain !== null) fail(chain);
+  return signer;
+}
 
+/**
+ * Verifies a detached CMS SignedData over `content` (one signer, SHA-256,
+ * signed attributes required) and that the signer certificate chains, through
+ * certificates carried in the signature if needed, to one of `trustedCaPems`
+ * (each string may hold several PEM certificates). Certificates must be valid
+ * at `opts.at` (default: now). Unsigned attributes (a CAdES-T timestamp) are
+ * ignored here. Never throws.
+ */
+export function verifyDetached(content: Buffer, derSig: Buffer, trustedCaPems: string[], opts: { at?: Date } = {}): VerifyResult {
+  try {
+    return verifyOrThrow(content, derSig, trustedCaPems, opts.at ?? new Date());
+  } catch (e) {
+    if (e instanceof CmsError) return { ok: false, reason: e.message };
+    return { ok: false, reason: `malformed CMS: ${(e as Error).message}` };
+  }
+}
+
+function verifyOrThrow(content: Buffer, derSig: Buffer, trustedCaPems: string[], at: Date): VerifyResult {
+  const p = parseSignedData(derSig);
+  if (p.eContent !== null) fail('the signature is not detached (it carries content)');
+  const st = singleAttribute(p, OID.signingTime, 'signingTime');
+  const signingTime = st ? parseTime(st) : null;
+  if (st && !signingTime) fail('malformed signingTime attribute');
+  const signer = checkSignedData(p, content, trustedCaPems, at);
   return {
     ok: true,
     signer: {
@@ -403,7 +474,7 @@ function verifyOrThrow(content: Buffer, derSig: Buffer, trustedCaPems: string[],
 }
 
 /** null when `leaf` chains to an anchor (through `pool` if needed); otherwise the reason. */
-function chainToAnchor(leaf: X509Certificate, pool: X509Certificate[], anchors: X509Certificate[], at: Date): string | null {
+export function chainToAnchor(leaf: X509Certificate, pool: X509Certificate[], anchors: X509Certificate[], at: Date): string | null {
   if (anchors.length === 0) return 'no trusted CA certificates given';
   const issuedBy = (child: X509Certificate, parent: X509Certificate) =>
     parent.ca && child.checkIssued(parent) && child.verify(parent.publicKey);
@@ -424,4 +495,59 @@ function chainToAnchor(leaf: X509Certificate, pool: X509Certificate[], anchors: 
     cur = next;
   }
   return 'certificate chain too long';
+}
+
+// ---------------------------------------------------------------------------
+// CAdES-T: the signature value and the signatureTimeStampToken unsigned attribute
+
+/** id-aa-signatureTimeStampToken (RFC 3161 Appendix A, ETSI EN 319 122-1 CAdES-T) */
+export const OID_SIGNATURE_TIMESTAMP_TOKEN = '1.2.840.113549.1.9.16.2.14';
+
+function signerInfoOf(root: Asn1): Asn1[] {
+  const sd = children(children(children(root, 'ContentInfo')[1], '[0] content')[0], 'SignedData');
+  const last = sd[sd.length - 1];
+  const signerInfos = children(last, 'signerInfos');
+  if (signerInfos.length !== 1) fail(`expected exactly one signer, found ${signerInfos.length}`);
+  return children(signerInfos[0], 'SignerInfo');
+}
+
+/** The SignerInfo's signature value (the OCTET STRING's contents): what a CAdES-T timestamp covers. */
+export function signatureValue(cmsDer: Buffer): Buffer {
+  return parseSignedData(cmsDer).signature;
+}
+
+/**
+ * The same CMS with `tokenDer` (a TimeStampToken, DER ContentInfo) as the
+ * SignerInfo's unsigned attribute signatureTimeStampToken ([1] IMPLICIT SET
+ * OF Attribute). The signed attributes and the signature are untouched, so the
+ * result verifies exactly as before; a timestamp already there is replaced.
+ */
+export function withSignatureTimestamp(cmsDer: Buffer, tokenDer: Buffer): Buffer {
+  const root = parseDer(cmsDer, 'CMS');
+  const si = signerInfoOf(root);
+  const token = parseDer(tokenDer, 'timestamp token');
+  const attribute = forge.asn1.create(Class.UNIVERSAL, Type.SEQUENCE, true, [
+    forge.asn1.create(Class.UNIVERSAL, Type.OID, false, forge.asn1.oidToDer(OID_SIGNATURE_TIMESTAMP_TOKEN).getBytes()),
+    forge.asn1.create(Class.UNIVERSAL, Type.SET, true, [token]),
+  ]);
+  const last = si[si.length - 1];
+  if (isContext(last, 1)) {
+    const kept = children(last, 'unsignedAttrs').filter((a) => oidOf(children(a, 'attribute')[0], 'attribute type') !== OID_SIGNATURE_TIMESTAMP_TOKEN);
+    last.value = [...kept, attribute];
+  } else {
+    si.push(forge.asn1.create(Class.CONTEXT_SPECIFIC, 1, true, [attribute]));
+  }
+  return der(root);
+}
+
+/** The signatureTimeStampToken in the SignerInfo's unsigned attributes (DER), or null. */
+export function signatureTimestampOf(cmsDer: Buffer): Buffer | null {
+  const si = signerInfoOf(parseDer(cmsDer, 'CMS'));
+  const last = si[si.length - 1];
+  if (!isContext(last, 1)) return null;
+  for (const a of children(last, 'unsignedAttrs')) {
+    const parts = children(a, 'attribute');
+    if (oidOf(parts[0], 'attribute type') === OID_SIGNATURE_TIMESTAMP_TOKEN) return der(children(parts[1], 'attribute values')[0]!);
+  }
+  return null;
 }

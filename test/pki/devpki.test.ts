@@ -36,7 +36,7 @@ function x509(file: string): X509Certificate {
 }
 
 function leaves(p: DevPki): string[] {
-  return [p.serverCert, p.receiptCert, p.gatewayClientCert, ...Object.values(p.clients).map((c) => c.cert)];
+  return [p.serverCert, p.receiptCert, p.gatewayClientCert, p.tsaCert, ...Object.values(p.clients).map((c) => c.cert)];
 }
 
 function fingerprints(p: DevPki): Record<string, string> {
@@ -75,6 +75,8 @@ describe('ensureDevPki', () => {
       pki.receiptKey,
       pki.gatewayClientCert,
       pki.gatewayClientKey,
+      pki.tsaCert, // issue 15: the development TSA
+      pki.tsaKey,
     ]) {
       assert.ok(path.isAbsolute(f), f);
       assert.ok(fs.existsSync(f), f);
@@ -84,7 +86,7 @@ describe('ensureDevPki', () => {
       ['coord-anna', 'kommune-101'],
       'a client cert only for parties with a subjectSerialNumber',
     );
-    assert.equal(firstLog.filter((l) => l.startsWith('dev PKI: created')).length, 6);
+    assert.equal(firstLog.filter((l) => l.startsWith('dev PKI: created')).length, 7);
   });
 
   test('keys are 0600, the directory 0700, keys are RSA 2048 and match their certificates', () => {
@@ -234,7 +236,7 @@ describe('ensureDevPki', () => {
     const p2 = await ensureDevPki(dir, parties, c.log);
     const ca = x509(p2.caCert);
     assert.notEqual(ca.fingerprint256, oldCa);
-    assert.equal(c.lines.length, 6);
+    assert.equal(c.lines.length, 7);
     for (const f of leaves(p2)) assert.ok(x509(f).verify(ca.publicKey), `${f} re-issued by the new CA`);
   });
 
