@@ -14,11 +14,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { chainedAuditRow, LAST_AUDIT_SQL } from '../audit/audit.js';
 import { cachingStatements } from './statements.js';
-import type { WriterReply, WriterRequest } from './writer.js';
+import type { WriterReply, WriterRequest, WriterThreadData } from './writer.js';
 
 const port = parentPort;
 if (!port) throw new Error('sqlite-writer runs as a worker thread');
-const { file } = workerData as { file: string };
+const { file, auditKey: keyBytes } = workerData as WriterThreadData;
+// Structured cloning hands the key over as a Uint8Array.
+const auditKey = keyBytes ? Buffer.from(keyBytes) : null;
 
 const sqlite = new BetterSqlite3(file, { fileMustExist: true });
 sqlite.pragma('busy_timeout = 5000');
@@ -33,7 +35,7 @@ const commit = sqlite.prepare('commit');
 const rollback = sqlite.prepare('rollback');
 const lastAudit = sqlite.prepare(LAST_AUDIT_SQL);
 const insertAudit = sqlite.prepare(
-  'insert into "audit_log" ("at", "actor", "action", "case_id", "details", "prev_hash", "hash") values (?, ?, ?, ?, ?, ?, ?)',
+  'insert into "audit_log" ("at", "actor", "action", "case_id", "details", "prev_hash", "hash", "mac") values (?, ?, ?, ?, ?, ?, ?, ?)',
 );
 
 /** Structured cloning turns a Buffer into a plain Uint8Array; better-sqlite3 binds blobs from Buffers. */
@@ -45,9 +47,13 @@ function run(req: WriterRequest): void {
   try {
     for (const op of req.ops) {
       if ('audit' in op) {
+        if (!auditKey)
+          throw new Error(
+            'the SQLite writer thread was started without the audit key (AUDIT_KEY_FILE): it cannot append to the audit chain',
+          );
         const last = lastAudit.get() as { hash: string } | undefined;
-        const r = chainedAuditRow(last?.hash, op.audit);
-        insertAudit.run(r.at, r.actor, r.action, r.case_id, r.details, r.prev_hash, r.hash);
+        const r = chainedAuditRow(last?.hash, op.audit, auditKey);
+        insertAudit.run(r.at, r.actor, r.action, r.case_id, r.details, r.prev_hash, r.hash, r.mac);
         continue;
       }
       const stmt = statements.prepare(op.sql);

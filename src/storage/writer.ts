@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { CompiledQuery, Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { appendAudit, prepareAudit, type AuditEntry, type PreparedAuditEntry, type SqlDialect } from '../audit/audit.js';
+import type { AuditKey } from '../audit/key.js';
 import { PACKAGE_ROOT } from '../shared/paths.js';
 import type { Database } from './schema.js';
 
@@ -42,14 +43,15 @@ export class WriteOutcomeUnknown extends Error {
   readonly code = 'POSTKASSE_WRITE_OUTCOME_UNKNOWN';
 }
 
-/** An ordinary Kysely transaction (PostgreSQL, and SQLite where no thread is wanted). */
-export function createInlineWriter(db: Kysely<Database>, dialect: SqlDialect): Writer {
+/** An ordinary Kysely transaction (PostgreSQL, and SQLite where no thread is wanted); audit entries are linked with `auditKey`. */
+export function createInlineWriter(db: Kysely<Database>, dialect: SqlDialect, auditKey: AuditKey | undefined): Writer {
+  const target = { dialect, auditKey };
   return {
     async commit(ops) {
       await db.transaction().execute(async (trx) => {
         for (const op of ops) {
           if ('audit' in op) {
-            await appendAudit(trx, dialect, op.audit);
+            await appendAudit(trx, target, op.audit);
             continue;
           }
           const r = await trx.executeQuery(op.query);
@@ -78,8 +80,14 @@ export interface WriterRequest {
 /** What the writer thread posts back. */
 export type WriterReply = { id: number; ok: true } | { id: number; ok: false; message: string; code?: string };
 
-function spawnWriterThread(file: string): Worker {
-  const workerData = { file };
+/** What the writer thread starts with: the database file, and the audit key it links audit entries with. */
+export interface WriterThreadData {
+  file: string;
+  auditKey: Buffer | null;
+}
+
+function spawnWriterThread(file: string, auditKey: AuditKey | undefined): Worker {
+  const workerData: WriterThreadData = { file, auditKey: auditKey?.key ?? null };
   if (import.meta.url.endsWith('.ts')) {
     // From the TypeScript sources (tests, `npm run cli`): load the entry through tsx.
     const entry = new URL('./sqlite-writer.ts', import.meta.url).href;
@@ -104,6 +112,8 @@ export function createSqliteThreadWriter(
   log?: Logger,
   opts: {
     /** tests: stand in for the thread (e.g. one that dies); `real` starts the real one */ spawn?: (real: () => Worker) => Worker;
+    /** the audit key the thread links audit entries with (issue 15); without it an audit entry fails its commit */
+    auditKey?: AuditKey;
   } = {},
 ): Writer {
   type Pending = { resolve: () => void; reject: (e: Error) => void };
@@ -113,7 +123,7 @@ export function createSqliteThreadWriter(
   let closed: Promise<void> | undefined;
 
   function start(): Promise<Worker> {
-    const real = () => spawnWriterThread(file);
+    const real = () => spawnWriterThread(file, opts.auditKey);
     const w = opts.spawn ? opts.spawn(real) : real();
     let ready = false;
     const started = new Promise<Worker>((resolve, reject) => {

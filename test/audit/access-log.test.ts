@@ -17,7 +17,7 @@ for (const d of DIALECTS) {
     let n = 0;
     /** One audit entry, a second after the previous one. */
     const append = (actor: string, action: string, caseId: string | null, details: Record<string, unknown> = {}) =>
-      appendAudit(t.db, t.dialect, { at: new Date(Date.UTC(2027, 0, 18, 9, 0, n++)).toISOString(), actor, action, caseId, details });
+      appendAudit(t.db, t, { at: new Date(Date.UTC(2027, 0, 18, 9, 0, n++)).toISOString(), actor, action, caseId, details });
 
     before(async () => {
       t = await openTestDb(d, 'access');
@@ -47,9 +47,17 @@ for (const d of DIALECTS) {
       assert.deepEqual(
         log.map(({ seq: _seq, ...e }) => e),
         [
-          { at: '2027-01-18T09:00:05.000Z', actor: 'lead-1', action: 'document-read', caseId: caseB, part: 'journal', type: 'journal' },
-          { at: '2027-01-18T09:00:03.000Z', actor: 'lead-1', action: 'case-read', caseId: caseB },
-          { at: '2027-01-18T09:00:02.000Z', actor: 'coord-a', action: 'case-read', caseId: caseA },
+          {
+            at: '2027-01-18T09:00:05.000Z',
+            actor: 'lead-1',
+            action: 'document-read',
+            caseId: caseB,
+            part: 'journal',
+            type: 'journal',
+            count: 1,
+          },
+          { at: '2027-01-18T09:00:03.000Z', actor: 'lead-1', action: 'case-read', caseId: caseB, count: 1 },
+          { at: '2027-01-18T09:00:02.000Z', actor: 'coord-a', action: 'case-read', caseId: caseA, count: 1 },
           {
             at: '2027-01-18T09:00:00.000Z',
             actor: 'coord-a',
@@ -57,6 +65,7 @@ for (const d of DIALECTS) {
             caseId: caseA,
             part: 'plan',
             type: 'rehab-plan-preparatory',
+            count: 1,
           },
         ],
       );

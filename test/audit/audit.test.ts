@@ -1,12 +1,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { appendAudit, auditHash, GENESIS_HASH, verifyAuditChain } from '../../src/audit/audit.js';
+import { appendAudit, auditHash, GENESIS_HASH, verifyAuditChain as verifyWithChecks } from '../../src/audit/audit.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { DIALECTS, openTestDb } from '../storage/helpers.js';
 
 const at = () => new Date().toISOString();
+
+/** The verdict without its report of what was checked (test/audit/keyed-chain.test.ts covers that). */
+async function verifyAuditChain(...args: Parameters<typeof verifyWithChecks>) {
+  const v = await verifyWithChecks(...args);
+  if (v.ok) return { ok: true as const, count: v.count, head: v.head };
+  return { ok: false as const, brokenAt: v.brokenAt, reason: v.reason };
+}
 
 for (const d of DIALECTS) {
   describe(`audit log (${d.name})`, () => {
@@ -46,7 +53,7 @@ for (const d of DIALECTS) {
       assert.deepEqual(await verifyAuditChain(t.db), { ok: true, count: 0, head: null });
     });
 
-    it('appends a chain starting from the genesis hash, with the documented hash formula', async () => {
+    it('appends a chain starting from the genesis hash, with the documented hash and mac formulas (issue 15)', async () => {
       const e1 = {
         at: '2026-12-18T09:41:07.123Z',
         actor: 'sender:1234',
@@ -54,19 +61,18 @@ for (const d of DIALECTS) {
         caseId: 'case-1',
         details: { packageId: 'p1', b: 2, a: [1, 'x'] },
       };
-      const r1 = await t.db.transaction().execute((trx) => appendAudit(trx, t.dialect, e1));
+      const r1 = await t.db.transaction().execute((trx) => appendAudit(trx, t, e1));
       assert.equal(typeof r1.seq, 'number');
-      const expected1 = createHash('sha256')
-        .update(
-          `${GENESIS_HASH}\n` +
-            '{"action":"package.received","actor":"sender:1234","at":"2026-12-18T09:41:07.123Z",' +
-            '"caseId":"case-1","details":{"a":[1,"x"],"b":2,"packageId":"p1"}}',
-        )
-        .digest('hex');
-      assert.equal(r1.hash, expected1);
+      const hashed =
+        `${GENESIS_HASH}\n` +
+        '{"action":"package.received","actor":"sender:1234","at":"2026-12-18T09:41:07.123Z",' +
+        '"caseId":"case-1","details":{"a":[1,"x"],"b":2,"packageId":"p1"}}';
+      assert.equal(r1.hash, createHash('sha256').update(hashed).digest('hex'));
+      const mac1 = await t.db.selectFrom('audit_log').select('mac').where('seq', '=', r1.seq).executeTakeFirstOrThrow();
+      assert.equal(mac1.mac, createHmac('sha256', t.auditKey!.key).update(hashed).digest('hex'));
 
       // plain Kysely (no transaction given): appendAudit opens its own; no caseId/details
-      const r2 = await appendAudit(t.db, t.dialect, { at: at(), actor: 'system', action: 'startup' });
+      const r2 = await appendAudit(t.db, t, { at: at(), actor: 'system', action: 'startup' });
       assert.ok(r2.seq > r1.seq);
       const rows = await t.db.selectFrom('audit_log').selectAll().orderBy('seq').execute();
       assert.equal(rows.length, 2);
@@ -83,12 +89,12 @@ for (const d of DIALECTS) {
       assert.ok(before.ok);
       await assert.rejects(
         t.db.transaction().execute(async (trx) => {
-          await appendAudit(trx, t.dialect, { at: at(), actor: 'x', action: 'doomed' });
+          await appendAudit(trx, t, { at: at(), actor: 'x', action: 'doomed' });
           throw new Error('abort');
         }),
         /abort/,
       );
-      await appendAudit(t.db, t.dialect, { at: at(), actor: 'x', action: 'after-rollback' });
+      await appendAudit(t.db, t, { at: at(), actor: 'x', action: 'after-rollback' });
       const v = await verifyAuditChain(t.db);
       assert.ok(v.ok);
       assert.equal(v.count, before.count + 1);
@@ -105,7 +111,7 @@ for (const d of DIALECTS) {
               .select((eb) => eb.fn.countAll().as('n'))
               .executeTakeFirstOrThrow();
             await new Promise((r) => setImmediate(r)); // interleave with the others
-            return appendAudit(trx, t.dialect, {
+            return appendAudit(trx, t, {
               at: at(),
               actor: `worker-${i}`,
               action: 'concurrent',
@@ -132,7 +138,7 @@ for (const d of DIALECTS) {
     });
 
     it('scrubs CPR-like strings from details and validates the entry', async () => {
-      const r = await appendAudit(t.db, t.dialect, {
+      const r = await appendAudit(t.db, t, {
         at: at(),
         actor: 'x',
         action: 'oops',
@@ -141,14 +147,14 @@ for (const d of DIALECTS) {
       const row = await t.db.selectFrom('audit_log').select('details').where('seq', '=', r.seq).executeTakeFirstOrThrow();
       assert.equal(row.details.includes('1234'), true); // the number survives
       assert.equal(/0101011234|010101-1234/.test(row.details), false, row.details);
-      await assert.rejects(appendAudit(t.db, t.dialect, { at: '2026-12-18 09:41', actor: 'x', action: 'y' }), /ISO-8601/);
-      await assert.rejects(appendAudit(t.db, t.dialect, { at: at(), actor: '', action: 'y' }), /actor/);
+      await assert.rejects(appendAudit(t.db, t, { at: '2026-12-18 09:41', actor: 'x', action: 'y' }), /ISO-8601/);
+      await assert.rejects(appendAudit(t.db, t, { at: at(), actor: '', action: 'y' }), /actor/);
       assert.ok((await verifyAuditChain(t.db)).ok);
     });
 
     it('detects modified details at the right seq', async () => {
       const mk = (i: number) =>
-        appendAudit(t.db, t.dialect, { at: at(), actor: 'clinician:42', action: 'document.viewed', caseId: randomUUID(), details: { i } });
+        appendAudit(t.db, t, { at: at(), actor: 'clinician:42', action: 'document.viewed', caseId: randomUUID(), details: { i } });
       const a = await mk(1);
       const b = await mk(2);
       const c = await mk(3);
@@ -188,7 +194,7 @@ for (const d of DIALECTS) {
 
     it('detects a removed entry at the following seq, and a truncated tail against a recorded head', async () => {
       const rs = [];
-      for (let i = 0; i < 6; i++) rs.push(await appendAudit(t.db, t.dialect, { at: at(), actor: 'a', action: 'x', details: { i } }));
+      for (let i = 0; i < 6; i++) rs.push(await appendAudit(t.db, t, { at: at(), actor: 'a', action: 'x', details: { i } }));
       const head = rs[5]!;
       assert.deepEqual(await verifyAuditChain(t.db, { expectHead: head }), { ok: true, count: 6, head });
       if (d.name === 'postgres') await sql`alter table audit_log disable trigger user`.execute(t.db);

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { after, before, describe, it } from 'node:test';
 import { appendAudit } from '../../src/audit/audit.js';
 import { openDatabase } from '../../src/storage/db.js';
+import { loadAuditKey } from '../../src/audit/key.js';
 import { runCli, tempDir } from './helpers.js';
 
 const tmp = tempDir('cli-audit');
@@ -14,10 +15,11 @@ describe('audit verify', () => {
   let head: { seq: number; hash: string };
 
   before(async () => {
-    const db = await openDatabase({ dataDir });
+    // the gateway's default key file, DATA_DIR/audit.key, which the CLI reads
+    const db = await openDatabase({ dataDir, auditKey: loadAuditKey({ dataDir, createIfMissing: true }) });
     try {
       for (let i = 1; i <= 3; i++) {
-        head = await appendAudit(db.db, db.dialect, {
+        head = await appendAudit(db.db, db, {
           at: `2026-12-18T09:41:0${i}.000Z`,
           actor: 'party:kommune-101',
           action: 'package.received',
