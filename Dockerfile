@@ -29,8 +29,10 @@ ENV NODE_ENV=production \
     STAFF_PORT=8444 \
     HEALTH_PORT=8080
 WORKDIR /app
+# DATA_DIR is the non-root user's alone (0700): a named volume takes this mode at its first
+# mount; the gateway also tightens it (and the database files to 0600) at every start.
 RUN groupadd --system postkasse && useradd --system --gid postkasse --home /app postkasse \
- && mkdir -p /var/lib/postkasse && chown postkasse:postkasse /var/lib/postkasse
+ && mkdir -p /var/lib/postkasse && chown postkasse:postkasse /var/lib/postkasse && chmod 0700 /var/lib/postkasse
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # the staff pages' stylesheet and script (served by the gateway itself: no CDN)
@@ -39,6 +41,8 @@ COPY package.json package-lock.json ./
 COPY config ./config
 USER postkasse
 VOLUME ["/var/lib/postkasse"]
+# HEALTH_PORT listens on 127.0.0.1 (HEALTH_HOST) unless told otherwise: the HEALTHCHECK below runs inside the
+# container and needs nothing; to publish or scrape the port from outside set HEALTH_HOST=0.0.0.0 (docs/operations.md).
 EXPOSE 8443 8444 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD node -e "require('http').get('http://127.0.0.1:'+process.env.HEALTH_PORT+'/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"

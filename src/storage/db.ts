@@ -2,7 +2,7 @@
  * Opening the relational store: embedded SQLite (better-sqlite3) or PostgreSQL,
  * the same Kysely<Database> API on both, migrations run on open.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
@@ -26,6 +26,10 @@ import type { Database } from './schema.js';
 import { cachingStatements } from './statements.js';
 import { createInlineWriter, createSqliteThreadWriter, type Writer } from './writer.js';
 import { createMigrationProvider, type SqlDialect } from './migrations.js';
+import { startKeyedChain } from '../audit/audit.js';
+import type { AuditKey } from '../audit/key.js';
+import { createFieldSealer, registerFieldSealer, type FieldSealer } from './fields.js';
+import { SEALED_FIELDS_MIGRATION } from './sealed-fields-migration.js';
 
 export type { SqlDialect };
 
@@ -34,6 +38,8 @@ export interface Db {
   dialect: SqlDialect;
   /** Whole write transactions handed over at once; on SQLite they run in a writer thread (src/storage/writer.ts). */
   writer: Writer;
+  /** The audit chain's HMAC key (AUDIT_KEY_FILE): `appendAudit(trx, db, …)` links entries with it. Unset: read only for the audit log. */
+  auditKey: AuditKey | undefined;
   /** Round trip to the database; rejects when it is unreachable. */
   ping(): Promise<void>;
   /** Idempotent. */
@@ -51,6 +57,17 @@ export interface OpenDatabaseOptions {
   poolMax?: number;
   /** SQLite: how long a statement waits (asynchronously) for another connection's write lock (default 5 s). */
   busyTimeoutMs?: number;
+  /**
+   * The storage master key: personal fields are sealed with it (src/storage/fields.ts) and migration
+   * 0012_sealed_fields seals the clear values of an older database. Without it the handle reads clear
+   * values only, and refuses to write personal fields.
+   */
+  masterKey?: Buffer;
+  /**
+   * The audit chain's key (issue 15). Given, the chain is keyed from here on (src/audit/audit.ts startKeyedChain; a key other
+   * than the chain's refuses to open); omitted, the handle reads the audit log but cannot append to it.
+   */
+  auditKey?: AuditKey;
 }
 
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -61,8 +78,14 @@ const INT8_OID = 20;
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   const url = opts.url?.trim();
   const opened = url ? await openPostgres(url, opts) : openSqlite(opts);
+  const fields = opts.masterKey ? createFieldSealer(opts.masterKey) : undefined;
+  if (fields) registerFieldSealer(opened.db, fields);
   try {
-    await migrate(opened.db, opened.dialect, opts.log);
+    const applied = await migrate(opened.db, opened.dialect, opts.log, fields);
+    // The clear values 0012 sealed are still in the WAL's page images: write them back and empty it.
+    if (opened.dialect === 'sqlite' && applied.includes(SEALED_FIELDS_MIGRATION))
+      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(opened.db);
+    if (opts.auditKey) await startKeyedChain(opened.db, opened.dialect, opts.auditKey);
   } catch (err) {
     await opened.close().catch(() => {});
     throw err;
@@ -173,10 +196,13 @@ class PostkasseSqliteDialect extends SqliteDialect {
 }
 
 function openSqlite(opts: OpenDatabaseOptions): Db {
-  mkdirSync(opts.dataDir, { recursive: true });
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = join(opts.dataDir, 'postkasse.db');
+  restrictDatabaseFiles(file);
   const sqlite = new BetterSqlite3(file);
   try {
+    // Deleted and overwritten content is zeroed, so a value sealed in place (0012) or purged leaves no clear copy in the file.
+    sqlite.pragma('secure_delete = ON');
     // busy_timeout first, so that the journal_mode switch waits for other processes too.
     sqlite.pragma('busy_timeout = 5000');
     const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
@@ -192,12 +218,13 @@ function openSqlite(opts: OpenDatabaseOptions): Db {
   }
   opts.log?.info({ file }, 'opened embedded SQLite database');
   const db = new Kysely<Database>({ dialect: new PostkasseSqliteDialect(sqlite, opts.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS) });
-  const writer = createSqliteThreadWriter(file, opts.log);
+  const writer = createSqliteThreadWriter(file, opts.log, opts.auditKey ? { auditKey: opts.auditKey } : {});
   let closed: Promise<void> | undefined;
   return {
     db,
     dialect: 'sqlite',
     writer,
+    auditKey: opts.auditKey,
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -206,6 +233,50 @@ function openSqlite(opts: OpenDatabaseOptions): Db {
       return closed;
     },
   };
+}
+
+/**
+ * The database file and its -wal and -shm are the owner's alone (0600). The
+ * file is created 0600 before SQLite opens it, so the -wal and -shm SQLite
+ * creates later take the same mode; an existing file of a looser mode is
+ * tightened.
+ */
+function restrictDatabaseFiles(file: string): void {
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(f)) chmodSync(f, 0o600);
+  }
+}
+
+/**
+ * Start-up (issue 15): DATA_DIR is the gateway's alone. The directory itself,
+ * also an existing one, becomes 0700; the blob store's directories 0700; the
+ * embedded database's files and the key files in it 0600. A mode that cannot
+ * be set (DATA_DIR owned by another user) stops the start with the reason.
+ */
+export function restrictDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const chmod = (path: string, mode: number) => {
+    try {
+      chmodSync(path, mode);
+    } catch (err) {
+      throw new Error(
+        `cannot set mode ${mode.toString(8)} on ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)}): ` +
+          'DATA_DIR must belong to the user the gateway runs as',
+        { cause: err },
+      );
+    }
+  };
+  chmod(dataDir, 0o700);
+  for (const e of readdirSync(dataDir, { withFileTypes: true })) {
+    const path = join(dataDir, e.name);
+    if (e.isFile() && (/^postkasse\.db(-wal|-shm)?$/.test(e.name) || e.name.endsWith('.key'))) chmod(path, 0o600);
+  }
+  const blobs = join(dataDir, 'blobs');
+  if (existsSync(blobs)) {
+    chmod(blobs, 0o700);
+    for (const e of readdirSync(blobs, { withFileTypes: true })) if (e.isDirectory()) chmod(join(blobs, e.name), 0o700);
+  }
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -248,7 +319,8 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
   const handle: Db = {
     db,
     dialect: 'postgres',
-    writer: createInlineWriter(db, 'postgres'),
+    writer: createInlineWriter(db, 'postgres', opts.auditKey),
+    auditKey: opts.auditKey,
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -293,7 +365,8 @@ async function createSchemaIfMissing(db: Kysely<Database>, schema: string): Prom
 
 // ---------------------------------------------------------------- migrations
 
-async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger): Promise<void> {
+/** Runs the pending migrations; returns the names of those applied now. */
+async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger, fields?: FieldSealer): Promise<string[]> {
   // PostgreSQL: name the schema of Kysely's own tables. Without it the
   // Migrator's "does kysely_migration_lock exist?" looks in *every* schema, so
   // another schema's table in the same database (another deployment, a
@@ -305,7 +378,7 @@ async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger):
   }
   const migrator = new Migrator({
     db,
-    provider: createMigrationProvider(dialect),
+    provider: createMigrationProvider(dialect, { fields }),
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
@@ -316,6 +389,7 @@ async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger):
   if (error) {
     throw error instanceof Error ? error : new Error(`database migration failed: ${String(error)}`);
   }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 // ---------------------------------------------------------------- errors

@@ -19,6 +19,7 @@ import { verifyAuditChain } from '../../src/audit/audit.js';
 import type { Agreement, Service } from '../../src/deadlines/types.js';
 import { createDeadlineService, type DeadlineService } from '../../src/deadlines/service.js';
 import { DIALECTS, openTestDb } from '../storage/helpers.js';
+import { clockContext, fieldsOf, openEventRow } from '../../src/storage/fields.js';
 import { logCapture } from '../helpers/logs.js';
 import { agreementsOf } from '../helpers/agreements.js';
 
@@ -106,14 +107,15 @@ async function insertCase(db: Db, o: CaseOpts): Promise<string> {
   return id;
 }
 
+/** The case's events as stored, their sealed free text opened (issue 15: sealed in the row). */
 async function events(db: Db, caseId: string) {
   const rows = await db.db.selectFrom('case_events').selectAll().where('case_id', '=', caseId).orderBy('id').execute();
-  return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
+  return rows.map((r) => ({ ...r, data: JSON.parse(openEventRow(fieldsOf(db.db), caseId, r).data) as Record<string, unknown> }));
 }
 
 async function storedClock(db: Db, caseId: string): Promise<unknown> {
   const r = await db.db.selectFrom('cases').select('clock').where('id', '=', caseId).executeTakeFirstOrThrow();
-  return JSON.parse(r.clock);
+  return JSON.parse(fieldsOf(db.db).openJson(clockContext(caseId), r.clock));
 }
 
 async function auditActions(db: Db, caseId: string): Promise<string[]> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { openDatabase, type Db } from '../../src/storage/db.js';
+import { auditKeyFrom, type AuditKey } from '../../src/audit/key.js';
 import type { Insertable } from 'kysely';
 import type { CasesTable } from '../../src/storage/schema.js';
 
@@ -27,10 +28,13 @@ export function tempDir(prefix: string): { dir: string; remove(): void } {
 export async function openTestDb(
   d: DialectCase,
   prefix: string,
+  /** the audit chain's key (default: a fresh random one); `null` opens without one (read only for the audit log) */
+  auditKey: AuditKey | null = auditKeyFrom(randomBytes(32)),
 ): Promise<Db & { schema?: string; dataDir: string; dispose(): Promise<void> }> {
   const tmp = tempDir(`${prefix}-${d.name}`);
   const schema = d.url ? `t_${prefix}_${randomBytes(5).toString('hex')}` : undefined;
-  const db = await openDatabase({ url: d.url, dataDir: tmp.dir, schema });
+  // a storage master key of its own: personal fields are sealed with it (src/storage/fields.ts)
+  const db = await openDatabase({ url: d.url, dataDir: tmp.dir, schema, masterKey: randomBytes(32), ...(auditKey ? { auditKey } : {}) });
   return {
     ...db,
     schema,
