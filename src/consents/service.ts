@@ -83,7 +83,7 @@ export function createConsentService(deps: ConsentServiceDeps) {
     const row = consentRow(c.id, input, party.id, at);
     await deps.db.db.transaction().execute(async (trx) => {
       await store.insert(trx, row);
-      await appendAudit(trx, deps.db.dialect, {
+      await appendAudit(trx, deps.db, {
         at,
         actor: party.id,
         action: 'consent-recorded',

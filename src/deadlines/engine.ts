@@ -357,3 +357,17 @@ function overallAssessmentClock(input: ClockInput, furtherIndex: number): ClockR
   }
   return { clock, warnings };
 }
+
+/** A deadline without its extension's reason (its `source` and `originalDueDate` still show it was moved; the extensions list says with whom). */
+export function senderDeadline<D extends Pick<Deadline, 'extension'>>(d: D): Omit<D, 'extension'> {
+  const { extension: _extension, ...rest } = d;
+  return rest;
+}
+
+/**
+ * The clock as the case's sender sees it, in its case view and in the receipt of a supplement: every
+ * date and §, never the staff member's reason for an extension (issue 15, "staff reasons shown to senders").
+ */
+export function senderClock(clock: Clock): Clock {
+  return { ...clock, deadlines: clock.deadlines.map(senderDeadline) };
+}

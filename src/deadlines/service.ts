@@ -298,7 +298,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     await store.insertEvents(trx, inserted);
     const next = compute(l.row, [...l.events, ...inserted]);
     await store.setClock(trx, caseId, JSON.stringify(next.clock), at);
-    await appendAudit(trx, database.dialect, {
+    await appendAudit(trx, database, {
       at,
       actor,
       action: p.action,
@@ -615,7 +615,7 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
       await store.insertEvents(trx, [inserted]);
       const next = compute(l.row, [...l.events, inserted]);
       await store.setClock(trx, caseId, JSON.stringify(next.clock), at);
-      await appendAudit(trx, database.dialect, {
+      await appendAudit(trx, database, {
         at,
         actor,
         action: event,

@@ -6,6 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, Database } from '../storage/schema.js';
+import { clockContext, fieldsOf, openCaseFields, openEventRow, sealEventRow } from '../storage/fields.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -32,16 +33,19 @@ export interface NewEventRow {
 
 export function createDeadlineStore(database: Pick<Db, 'db' | 'dialect'>) {
   const { dialect } = database;
+  // an extension's reason and with whom it was agreed are sealed, in the events and in the cached clock (src/storage/fields.ts)
+  const fields = fieldsOf(database.db);
   return {
     db: database.db,
     /** The case's clock fields; `forUpdate` locks the row on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises). */
     async caseFields(q: Q, caseId: string, forUpdate: boolean): Promise<CaseClockFields | undefined> {
-      return q
+      const row = await q
         .selectFrom('cases')
         .select(['id', 'service', 'urgent', 'state', 'received_at', 'clock_started_at', 'agreement_id', 'clock'])
         .where('id', '=', caseId)
         .$if(forUpdate && dialect === 'postgres', (qb) => qb.forUpdate())
         .executeTakeFirst();
+      return openCaseFields(fields, row);
     },
     async events(q: Q, caseId: string): Promise<EventRow[]> {
       const rows = await q
@@ -50,21 +54,29 @@ export function createDeadlineStore(database: Pick<Db, 'db' | 'dialect'>) {
         .where('case_id', '=', caseId)
         .orderBy('id')
         .execute();
-      return rows.map((r) => ({ ...r, id: Number(r.id) }));
+      return rows.map((r) => openEventRow(fields, caseId, { ...r, id: Number(r.id) }));
     },
     async insertEvents(q: Q, rows: NewEventRow[]): Promise<void> {
-      if (rows.length > 0) await q.insertInto('case_events').values(rows).execute();
+      if (rows.length > 0)
+        await q
+          .insertInto('case_events')
+          .values(rows.map((r) => sealEventRow(fields, r)))
+          .execute();
     },
     async setClock(q: Q, caseId: string, clockJson: string, at?: string): Promise<void> {
       await q
         .updateTable('cases')
-        .set(at ? { clock: clockJson, updated_at: at } : { clock: clockJson })
+        .set(
+          at
+            ? { clock: fields.sealJson(clockContext(caseId), clockJson), updated_at: at }
+            : { clock: fields.sealJson(clockContext(caseId), clockJson) },
+        )
         .where('id', '=', caseId)
         .execute();
     },
     /** Open cases whose clock has started, by id after `afterId` (for the reminders' reconciler). */
     async startedOpenCases(afterId: string, limit: number): Promise<Pick<CaseRow, 'id' | 'clock' | 'state'>[]> {
-      return database.db
+      const rows = await database.db
         .selectFrom('cases')
         .select(['id', 'clock', 'state'])
         .where('clock_started_at', 'is not', null)
@@ -73,6 +85,7 @@ export function createDeadlineStore(database: Pick<Db, 'db' | 'dialect'>) {
         .orderBy('id')
         .limit(limit)
         .execute();
+      return rows.map((r) => openCaseFields(fields, r));
     },
   };
 }

@@ -40,14 +40,30 @@ export function envelopeParts(f: EnvelopeFields): EnvelopeParts {
   return splitAround(canonicalJson({ ...f, document: { ...f.document, data: token } }), token);
 }
 
-/** The envelope's bytes as a stream: head, the document in base64, tail. */
+/**
+ * The envelope's bytes as a stream: head, the document in base64, tail. A document error (a stored document that
+ * fails its integrity check, issue 15) errors the stream before the tail, so the envelope is never complete; destroying
+ * the stream early destroys the document.
+ */
 export function envelopeStream(parts: EnvelopeParts, document: Readable): Readable {
   const encoder = base64Encoder();
   async function* gen(): AsyncGenerator<Buffer> {
+    let finished = false;
     yield Buffer.from(parts.head, 'utf8');
     const p = pipeline(document, encoder);
-    for await (const chunk of encoder) yield chunk as Buffer;
-    await p;
+    // awaited below; this only keeps an early exit (the encoder failing with it) from leaving it unhandled,
+    // which would end the process
+    p.catch(() => undefined);
+    try {
+      for await (const chunk of encoder) yield chunk as Buffer;
+      await p;
+      finished = true;
+    } finally {
+      if (!finished) {
+        document.destroy();
+        encoder.destroy();
+      }
+    }
     yield Buffer.from(parts.tail, 'utf8');
   }
   return Readable.from(gen(), { objectMode: false });

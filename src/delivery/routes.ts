@@ -8,6 +8,7 @@
  */
 import { Router } from 'express';
 import { pipeline } from 'node:stream/promises';
+import { isBlobIntegrityError } from '../storage/blobs.js';
 import type { Logger } from 'pino';
 import { named, operation, route } from '../shared/api.js';
 import { requireTeamLead, staffOf } from '../parties/roles.js';
@@ -121,7 +122,13 @@ export function createMailboxRouter(deps: MailboxRouterDeps): Router {
     try {
       await pipeline(body, res);
     } catch (err) {
-      deps.log.warn({ err, messageId: m.id }, 'message stream ended early');
+      // a tampered document (the store raised the alarm) or the client went away: cut short, never completed
+      if (isBlobIntegrityError(err)) {
+        deps.log.error(
+          { blobKey: err.blobKey, messageId: m.id, caseId: m.case_id },
+          'message read cut off: its document failed its integrity check',
+        );
+      } else deps.log.warn({ err, messageId: m.id }, 'message stream ended early');
       res.destroy();
     }
   });

@@ -11,6 +11,7 @@ import type { BlobStore } from '../storage/blobs.js';
 import type { MessageState } from '../storage/schema.js';
 import { openSmall } from '../storage/crypto.js';
 import { appendAudit } from '../audit/audit.js';
+import type { ReadAudit } from '../audit/reads.js';
 import { notFound } from '../shared/problem.js';
 import type { Party } from '../parties/parties.js';
 import { envelopeDigest, envelopeParts, envelopeStream, type EnvelopeFields, type EnvelopeParts } from './envelope.js';
@@ -50,11 +51,12 @@ export interface DeliveryServiceDeps {
   blobs: BlobStore;
   masterKey: Buffer;
   now?: () => Date;
+  /** issue 15: the per-party limit on audited reads and the counting of repeated ones (src/audit/reads.ts); unset: every read its own entry */
+  reads?: ReadAudit;
 }
 
 export function createDeliveryService(deps: DeliveryServiceDeps) {
   const store = createDeliveryStore(deps.db.db);
-  const { dialect } = deps.db;
   const now = deps.now ?? (() => new Date());
 
   /** The message if `party` is its addressee; for anyone else it does not exist. */
@@ -88,16 +90,12 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
 
   /** The addressee reads a message: the read is audited first. */
   async function read(party: Party, messageId: string): Promise<{ message: MessageRow; body: Readable }> {
+    deps.reads?.admit(party.id);
     const m = await own(party, messageId);
     const body = await envelope(m);
     try {
-      await appendAudit(deps.db.db, dialect, {
-        at: now().toISOString(),
-        actor: party.id,
-        action: 'message-read',
-        caseId: m.case_id,
-        details: { messageId: m.id },
-      });
+      const entry = { at: now().toISOString(), actor: party.id, action: 'message-read', caseId: m.case_id, details: { messageId: m.id } };
+      await (deps.reads ? deps.reads.record(`message:${m.id}`, entry) : appendAudit(deps.db.db, deps.db, entry));
     } catch (err) {
       body.destroy();
       throw err;
@@ -119,7 +117,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
         const done = medcom ? await store.confirmFetched(trx, m.id, at) : await store.acknowledge(trx, m.id, at, m.delivered_at ?? at);
         if (!done) return; // acknowledged concurrently
         await store.addEvent(trx, m.case_id, at, medcom ? 'message-fetched' : 'message-acknowledged', party.id, { messageId: m.id });
-        await appendAudit(trx, dialect, {
+        await appendAudit(trx, deps.db, {
           at,
           actor: party.id,
           action: 'message-acknowledged',
@@ -164,7 +162,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
     return deps.db.db.transaction().execute(async (trx) => {
       if (!(await store.transition(trx, m.id, from, { ...fields, updated_at: at }))) return false;
       await store.addEvent(trx, m.case_id, at, event, actor, { messageId: m.id, ...data });
-      await appendAudit(trx, dialect, { at, actor, action: event, caseId: m.case_id, details: { messageId: m.id, ...data } });
+      await appendAudit(trx, deps.db, { at, actor, action: event, caseId: m.case_id, details: { messageId: m.id, ...data } });
       return true;
     });
   }

@@ -5,7 +5,7 @@ import { Router, type Request, type Response } from 'express';
 import multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
 import { badRequest, Problem } from '../shared/problem.js';
-import { uploadProblem } from '../shared/uploads.js';
+import { runMultipart, uploadProblem } from '../shared/uploads.js';
 import { named, operation, route } from '../shared/api.js';
 import { requireKind } from '../parties/roles.js';
 import { problemSchema, receiptSchema } from '../receipts/schema.js';
@@ -51,12 +51,18 @@ export const operations = {
       '401': problem('No valid client certificate'),
       '403': problem('Not allowed for this party (other municipality, other region — §29 stk. 4)'),
       '404': problem('supplementTo names no case of the sender'),
+      '408': problem('The body arrived slower than the least data rate the gateway accepts; nothing was kept'),
       '409': problem('packageId reused with different content'),
       '413': problem('A size or count limit was exceeded'),
       '415': problem('Media type not accepted, or the bytes do not match it'),
-      '422': problem('The manifest does not fit its schema (`errors` names each field), or a supplement does not fit its case'),
+      '422': problem(
+        'The manifest does not fit its schema (`errors` names each field), is not UTF-8 or holds a lone surrogate, or a supplement does not fit its case',
+      ),
       '429': problem('Too many uploads from this sender (Retry-After)'),
-      '503': problem('The package could not be stored durably, or the gateway is busy; nothing was receipted (Retry-After)'),
+      '503': problem(
+        'The package could not be stored durably, the gateway is busy, or no receipt could be timestamped for TSA_MAX_GAP_MINUTES ' +
+          '(type timestamps-unavailable); nothing was receipted (Retry-After)',
+      ),
       '507': problem('No room to store the documents; nothing was receipted (Retry-After)'),
     },
   }),
@@ -64,10 +70,34 @@ export const operations = {
     method: 'get',
     path: '/v1/receipts/{receiptId}',
     summary: 'Fetch a receipt again (its sender only)',
+    description:
+      'Once the receipt is timestamped (usually seconds after it was stored), Receipt-Signature carries the TSA token as the ' +
+      'unsigned attribute signatureTimeStampToken (CAdES-T); the signed bytes and the signature value are those first served.',
     params: { receiptId: 'the receiptId' },
     responses: {
-      '200': { description: 'The signed bytes', headers: receiptHeaders, body: Receipt },
+      '200': {
+        description: 'The signed bytes',
+        headers: { ...receiptHeaders, 'Receipt-Timestamp': '"present" once the signature carries the timestamp token, else "pending"' },
+        body: Receipt,
+      },
       '404': problem('No such receipt for this party'),
+    },
+  }),
+  receiptTimestamp: operation({
+    method: 'get',
+    path: '/v1/receipts/{receiptId}/timestamp',
+    summary: "The receipt's RFC 3161 timestamp (its sender only)",
+    description:
+      "The time-stamping authority's TimeStampResp over SHA-256 of the receipt signature's value (the SignerInfo's signature " +
+      'OCTET STRING). Check it with `openssl ts -verify -digest <hex> -in resp.tsr -CAfile tsa-ca.pem`: see docs/municipalities.md.',
+    params: { receiptId: 'the receiptId' },
+    responses: {
+      '200': {
+        description: 'DER TimeStampResp (RFC 3161 §2.4.2)',
+        headers: { 'Timestamp-Gen-Time': "the TSA's genTime (ISO 8601)" },
+        content: { 'application/timestamp-reply': { schema: { type: 'string', format: 'binary' } } },
+      },
+      '404': problem('No such receipt for this party, or it is not timestamped yet (type timestamp-pending, Retry-After)'),
     },
   }),
 };
@@ -97,15 +127,22 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
     },
   }).any();
 
-  const runUpload = (req: Request, res: Response) =>
-    new Promise<void>((resolve, reject) => upload(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
+  // issue 15: a body slower than limits.minRate is refused with 408 (its slot is released and its documents removed)
+  const runUpload = (req: Request, res: Response) => runMultipart(upload, req, res, limits.minRate);
 
   const router = Router();
 
   const admission = limits.admission
     ? createAdmission(limits.admission).middleware
     : (_req: Request, _res: Response, next: () => void) => next();
-  route(router, operations.send, [requireKind('municipality', 'senior-pension-unit'), admission], async (req, res) => {
+  // issue 15: fail closed, visibly: without trusted time for the receipts no package is taken (before admission: no slot)
+  const timestampsAvailable = async (req: Request, _res: Response, next: (err?: unknown) => void) => {
+    const refused = intake.refuseIntake();
+    if (!refused) return next();
+    await intake.auditRejection(req.party, refused.status, refused.type);
+    next(refused);
+  };
+  route(router, operations.send, [requireKind('municipality', 'senior-pension-unit'), timestampsAvailable, admission], async (req, res) => {
     const party = req.party!;
     if (!req.is('multipart/form-data')) {
       const p = new Problem({
@@ -158,7 +195,12 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
       await intake.auditRejection(party, p.status, p.type, state.manifest?.packageId);
       throw p;
     }
-    const r = await intake.commit(party, state);
+    // commit() removes the documents of a package it does not receipt; a refusal there (409, 404, 422) is audited
+    // like every other (a 503 is no refusal: the sender sends again with the same packageId).
+    const r = await intake.commit(party, state).catch(async (err: unknown) => {
+      if (err instanceof Problem && err.status < 500) await intake.auditRejection(party, err.status, err.type, state.manifest?.packageId);
+      throw err;
+    });
     res
       .status(r.status)
       .set('Location', `/v1/cases/${r.caseId}`)
@@ -170,7 +212,17 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
 
   route(router, operations.receipt, [requireKind('municipality', 'senior-pension-unit')], async (req, res) => {
     const r = await intake.getReceipt(req.party!, String(req.params.receiptId));
-    res.set('Receipt-Signature', r.signature.toString('base64')).set('Receipt-Id', r.receiptId).type('application/json').send(r.body);
+    res
+      .set('Receipt-Signature', r.signature.toString('base64'))
+      .set('Receipt-Id', r.receiptId)
+      .set('Receipt-Timestamp', r.timestamped ? 'present' : 'pending')
+      .type('application/json')
+      .send(r.body);
+  });
+
+  route(router, operations.receiptTimestamp, [requireKind('municipality', 'senior-pension-unit')], async (req, res) => {
+    const t = await intake.getReceiptTimestamp(req.party!, String(req.params.receiptId));
+    res.set('Timestamp-Gen-Time', t.genTime).type('application/timestamp-reply').send(t.response);
   });
 
   return router;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { SERVICES, SUPPLEMENTARY_SERVICE_RE, type Service } from '../deadlines/types.js';
 import { consentRecordSchema } from '../consents/schema.js';
 import { cprBirthDate, isDateString, YDERNUMMER_RE } from '../shared/identifiers.js';
+import { containsCprLike } from '../shared/logger.js';
 
 export const CASE_TYPES = [
   'ressourceforloeb',
@@ -40,12 +41,25 @@ const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(
 
 export const PART_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+/**
+ * Issue 15: identifiers the sender chooses travel in logs, receipts and the audit log, whose scrubber would cut
+ * a CPR number out of them; so one that holds ten digits in a row (DDMMYYSSSS or DDMMYY-SSSS, not part of a
+ * longer digit run, whatever letters stand around them) is refused. UUIDs are fine.
+ */
+const NO_CPR = (what: string) =>
+  [
+    (v: string) => !containsCprLike(v),
+    `${what} travels in logs, receipts and the audit log and must never hold a CPR number: ` +
+      'ten digits in a row (DDMMYYSSSS or DDMMYY-SSSS) are refused; use your own case or package number',
+  ] as const;
+
 export const documentEntrySchema = z.strictObject({
   part: z
     .string()
     .regex(PART_NAME_RE, 'a part name is 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit')
     .refine((p) => !p.includes('..'), 'a part name must not contain ".."')
-    .refine((p) => p !== 'manifest', '"manifest" is reserved for the manifest part'),
+    .refine((p) => p !== 'manifest', '"manifest" is reserved for the manifest part')
+    .refine(...NO_CPR('a part name')),
   type: z.enum(DOCUMENT_TYPES),
   title: text(500).optional(),
   /** Checked against the allowed set and the bytes after validation (415, not 400). */
@@ -63,7 +77,12 @@ export const manifestSchema = z
       .string()
       .min(1)
       .max(100)
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'packageId is 1–100 letters, digits, ".", "_", ":" or "-"'),
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'packageId is 1–100 letters, digits, ".", "_", ":" or "-"')
+      .refine(...NO_CPR('a packageId'))
+      .describe(
+        'your unique id for this package: 1–100 letters, digits, ".", "_", ":" or "-". It travels in logs, receipts and the audit log, ' +
+          'so it must not hold a CPR number (ten digits in a row, DDMMYYSSSS or DDMMYY-SSSS, are refused)',
+      ),
     service: z
       .string()
       .regex(SUPPLEMENTARY_SERVICE_RE, `one of ${SERVICES.join(', ')}, or a supplementary service your agreement defines (§16 stk. 3–4)`)

@@ -13,10 +13,12 @@ import { deriveKey, openSmall, sealSmall } from '../storage/crypto.js';
 import type { Party } from '../parties/parties.js';
 import type { DeadlineService } from '../deadlines/service.js';
 import { isService, SERVICES } from '../deadlines/types.js';
+import { senderClock } from '../deadlines/engine.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { normaliseCpr } from '../shared/identifiers.js';
 import { conflict, forbidden, notFound, Problem, unavailable, unprocessable } from '../shared/problem.js';
 import { routingJob } from '../routing/types.js';
+import { stampJob } from '../timestamps/types.js';
 import { validationProblem } from '../shared/validate.js';
 import { receiptBytes, type Receipt, type Signer } from '../receipts/receipt.js';
 import { missingDocuments, SENIOR_PENSION_SERVICES, type Manifest } from './schema.js';
@@ -24,6 +26,8 @@ import type { UploadState } from './upload.js';
 import type { CaseRow } from '../storage/schema.js';
 import { createIntakeStore, type StoredReceipt } from './store.js';
 import { consentRow } from '../consents/service.js';
+import type { TimestampService } from '../timestamps/service.js';
+import { withSignatureTimestamp } from '../receipts/cms.js';
 
 export interface MunicipalityTable {
   regionOf(code: string): string | undefined;
@@ -40,6 +44,8 @@ export interface IntakeDeps {
   regionCode: string;
   log: Logger;
   now?: () => Date;
+  /** issue 15: the receipts' RFC 3161 timestamps (served with the receipt; intake fails closed without them) */
+  timestamps?: Pick<TimestampService, 'timestampOf' | 'refuseIntake'>;
   /** Called after a package is committed (e.g. to schedule deadline reminders). Errors are logged, never thrown. */
   onCommitted?: (caseId: string) => void | Promise<void>;
 }
@@ -164,12 +170,14 @@ export function createIntakeService(deps: IntakeDeps) {
   async function commit(party: Party, state: UploadState): Promise<ReceiptResult> {
     const m = state.manifest!;
     const docs = state.stored;
-    const hash = contentHash(
-      m,
-      docs.map((d) => ({ part: d.entry.part, sha256: d.sha256 })),
-    );
     const keep = { value: false };
+    // Issue 15: everything after the documents were written (hashing, canonical JSON, sealing, signing) runs
+    // inside this scope, so any failure removes them.
     try {
+      const hash = contentHash(
+        m,
+        docs.map((d) => ({ part: d.entry.part, sha256: d.sha256 })),
+      );
       const repeat = await existingReceipt(party, m.packageId, hash);
       if (repeat) return repeat;
       const result = await insertPackage(party, state, hash);
@@ -279,7 +287,8 @@ export function createIntakeService(deps: IntakeDeps) {
       }),
       missingDocuments: missing,
       manifestSha256: sha256(raw),
-      clock,
+      // The sender's receipt: the case's clock without a staff member's extension reason (the stored clock keeps it).
+      clock: senderClock(clock),
     };
     const body = receiptBytes(receipt);
     const signature = await deps.signer.signAsync(body);
@@ -339,7 +348,8 @@ export function createIntakeService(deps: IntakeDeps) {
         events,
         actor: party.id,
         at: receivedAt,
-        jobs: startsNow ? [routingJob(caseRow.id, caseRow.routing_round, caseRow.urgent === 1)] : [],
+        // issue 15: the receipt's RFC 3161 timestamp is asked for after the commit, never on the request path
+        jobs: [stampJob(receiptId), ...(startsNow ? [routingJob(caseRow.id, caseRow.routing_round, caseRow.urgent === 1)] : [])],
         consents: (m.consents ?? []).map((r) => consentRow(caseRow.id, r, party.id, receivedAt)),
         audit: {
           at: receivedAt,
@@ -375,10 +385,40 @@ export function createIntakeService(deps: IntakeDeps) {
     return { status: 201, receiptId, caseId: caseRow.id, body, signature };
   }
 
-  async function getReceipt(party: Party, receiptId: string): Promise<StoredReceipt> {
+  /**
+   * The receipt for its sender. Once timestamped (issue 15), the signature carries the TSA's token as the
+   * unsigned attribute signatureTimeStampToken (CAdES-T): signed attributes and signature value unchanged.
+   */
+  async function getReceipt(party: Party, receiptId: string): Promise<StoredReceipt & { timestamped: boolean }> {
     const r = await store.receipt(receiptId);
     if (!r || r.senderPartyId !== party.id) throw notFound(`no receipt ${receiptId} for ${party.id}`);
-    return r;
+    const ts = await deps.timestamps?.timestampOf(receiptId);
+    if (!ts) return { ...r, timestamped: false };
+    return { ...r, signature: withSignatureTimestamp(r.signature, ts.token), timestamped: true };
+  }
+
+  /** The TSA's TimeStampResp (DER) over SHA-256 of the receipt's signature value; 404 until it is there. */
+  async function getReceiptTimestamp(party: Party, receiptId: string): Promise<{ response: Buffer; genTime: string }> {
+    const r = await store.receipt(receiptId);
+    if (!r || r.senderPartyId !== party.id) throw notFound(`no receipt ${receiptId} for ${party.id}`);
+    const ts = await deps.timestamps?.timestampOf(receiptId);
+    if (!ts) {
+      throw new Problem({
+        status: 404,
+        title: 'Not found',
+        type: 'timestamp-pending',
+        detail:
+          `receipt ${receiptId} has no timestamp yet: the gateway asks the time-stamping authority right after the receipt is stored, ` +
+          'usually within seconds. Ask again later (receipts from before timestamps were introduced never get one).',
+        headers: { 'Retry-After': '10' },
+      });
+    }
+    return { response: ts.response, genTime: ts.genTime };
+  }
+
+  /** issue 15: 503 while no receipt could be timestamped for TSA_MAX_GAP_MINUTES; null otherwise. */
+  function refuseIntake(): Problem | null {
+    return deps.timestamps?.refuseIntake() ?? null;
   }
 
   /** Records a refused package: the audit entry is all that is kept of it. */
@@ -400,7 +440,7 @@ export function createIntakeService(deps: IntakeDeps) {
     }
   }
 
-  return { checkManifest, commit, getReceipt, auditRejection };
+  return { checkManifest, commit, getReceipt, getReceiptTimestamp, refuseIntake, auditRejection };
 }
 
 /** What the requester asked for or stated beyond the service (§6 stk. 1 advice before the meeting; §11 stk. 3 risk). */

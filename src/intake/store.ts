@@ -9,6 +9,8 @@ import type { CaseRow, ConsentsTable, DocumentsTable, PackagesTable } from '../s
 import type { WriteOp } from '../storage/writer.js';
 import type { AuditEntry } from '../audit/audit.js';
 import { outboxInsert, type OutboxJob } from '../outbox/outbox.js';
+import { pendingInsert } from '../timestamps/store.js';
+import { fieldsOf, openCaseFields, openEventRow, sealCaseFields, sealEventRow } from '../storage/fields.js';
 
 export interface StoredReceipt {
   receiptId: string;
@@ -31,7 +33,7 @@ export interface PackageCommit {
   events: { event: string; data: Record<string, unknown> }[];
   actor: string;
   at: string;
-  /** queue work committed with the package (routing of a case complete now) */
+  /** queue work committed with the package (the receipt's timestamp; routing of a case complete now) */
   jobs: OutboxJob[];
   /** consents and agreements the manifest carries, as evidence */
   consents: ConsentsTable[];
@@ -40,16 +42,24 @@ export interface PackageCommit {
 
 export function createIntakeStore(database: Pick<Db, 'db' | 'writer'>) {
   const { db } = database;
+  // personal fields (titles, treating clinicians, who gave a consent, free text in events) are sealed: src/storage/fields.ts
+  const fields = fieldsOf(db);
   return {
     async caseById(caseId: string): Promise<CaseRow | undefined> {
-      return db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
+      return openCaseFields(fields, await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst());
     },
     async documentTypes(caseId: string): Promise<string[]> {
       const rows = await db.selectFrom('documents').select('type').where('case_id', '=', caseId).execute();
       return rows.map((r) => r.type);
     },
     async events(caseId: string): Promise<{ event: string; at: string; actor: string; data: string }[]> {
-      return db.selectFrom('case_events').select(['event', 'at', 'actor', 'data']).where('case_id', '=', caseId).orderBy('id').execute();
+      const rows = await db
+        .selectFrom('case_events')
+        .select(['event', 'at', 'actor', 'data'])
+        .where('case_id', '=', caseId)
+        .orderBy('id')
+        .execute();
+      return rows.map((r) => openEventRow(fields, caseId, r));
     },
     /** The receipt of `packageId` from this sender, with the content hash that decides 200 or 409. */
     async receiptOfPackage(senderPartyId: string, packageId: string): Promise<(StoredReceipt & { contentSha256: string }) | undefined> {
@@ -85,14 +95,18 @@ export function createIntakeStore(database: Pick<Db, 'db' | 'writer'>) {
     async commitPackage(c: PackageCommit): Promise<void> {
       const ops: WriteOp[] = [];
       if ('insert' in c.case) {
-        ops.push({ query: db.insertInto('cases').values(c.case.insert).compile() });
+        ops.push({ query: db.insertInto('cases').values(sealCaseFields(fields, c.case.insert)).compile() });
       } else {
-        const { id, ...fields } = c.case.update;
-        ops.push({ query: db.updateTable('cases').set(fields).where('id', '=', id).compile(), expectAffected: 1 });
+        const { id, ...changed } = sealCaseFields(fields, c.case.update);
+        ops.push({ query: db.updateTable('cases').set(changed).where('id', '=', id).compile(), expectAffected: 1 });
       }
       const caseId = c.package.case_id;
       ops.push({ query: db.insertInto('packages').values(c.package).compile() });
-      ops.push({ query: db.insertInto('documents').values(c.documents).compile() });
+      const documents = c.documents.map((d) => ({
+        ...d,
+        title: d.title === null ? null : fields.sealText('documents', 'title', d.id, d.title),
+      }));
+      ops.push({ query: db.insertInto('documents').values(documents).compile() });
       ops.push({
         query: db
           .insertInto('receipts')
@@ -107,14 +121,21 @@ export function createIntakeStore(database: Pick<Db, 'db' | 'writer'>) {
           })
           .compile(),
       });
+      // issue 15: the receipt waits for its RFC 3161 timestamp (the job is among c.jobs)
+      ops.push({ query: pendingInsert(db, c.receipt.id, c.at).compile() });
       ops.push({
         query: db
           .insertInto('case_events')
-          .values(c.events.map((e) => ({ case_id: caseId, at: c.at, event: e.event, actor: c.actor, data: JSON.stringify(e.data) })))
+          .values(
+            c.events.map((e) =>
+              sealEventRow(fields, { case_id: caseId, at: c.at, event: e.event, actor: c.actor, data: JSON.stringify(e.data) }),
+            ),
+          )
           .compile(),
       });
       for (const job of c.jobs) ops.push({ query: outboxInsert(db, job, c.at).compile() });
-      if (c.consents.length > 0) ops.push({ query: db.insertInto('consents').values(c.consents).compile() });
+      const consents = c.consents.map((r) => ({ ...r, given_by: fields.sealText('consents', 'given_by', r.id, r.given_by) }));
+      if (consents.length > 0) ops.push({ query: db.insertInto('consents').values(consents).compile() });
       ops.push({ audit: c.audit });
       await database.writer.commit(ops);
     },

@@ -11,7 +11,7 @@ import type { BlobStore } from '../storage/blobs.js';
 import { badRequest, Problem, tooLarge, unsupportedMediaType } from '../shared/problem.js';
 import { createSniffFilter, isAllowedMediaType } from '../storage/sniff.js';
 import { parseWith } from '../shared/validate.js';
-import { readSmall } from '../shared/uploads.js';
+import { parseJsonPart, readSmall, type MinUploadRate } from '../shared/uploads.js';
 import { manifestSchema, type DocumentEntry, type Manifest } from './schema.js';
 
 export interface UploadLimits {
@@ -21,6 +21,8 @@ export interface UploadLimits {
   maxDocuments: number;
   maxPackageBytes: number;
   maxManifestBytes: number;
+  /** the least data rate of a package's body (issue 15); absent = none */
+  minRate?: MinUploadRate;
 }
 
 export interface StoredDocument {
@@ -49,13 +51,17 @@ export interface UploadState {
 
 type UploadRequest = Request & { upload?: UploadState };
 
+/**
+ * The manifest's bytes → a valid manifest, or a problem: not JSON 400; not UTF-8, a lone surrogate (issue 15: it
+ * made hashing the manifest throw, a 500 that left the documents behind) or off its schema 422.
+ */
 export function parseManifest(raw: Buffer): { manifest: Manifest; raw: Buffer } {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw badRequest(`the manifest is not valid JSON: ${(e as Error).message}`, undefined, 'invalid-manifest-json');
-  }
+  const json = parseJsonPart(raw, {
+    what: 'the manifest',
+    field: 'manifest',
+    type: 'invalid-manifest',
+    syntaxType: 'invalid-manifest-json',
+  });
   return { manifest: parseWith(manifestSchema, json, { what: 'the manifest', type: 'invalid-manifest' }), raw };
 }
 

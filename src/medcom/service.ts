@@ -109,7 +109,6 @@ function counter(registry: Registry | undefined, name: string, help: string, lab
 
 export function createMedcomService(deps: MedcomServiceDeps) {
   const store = createMedcomStore(deps.db.db);
-  const { dialect } = deps.db;
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
   const ackTimeoutMs = deps.ackTimeoutMs ?? 30 * 60_000;
@@ -205,7 +204,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     return deps.db.db.transaction().execute(async (trx) => {
       if (!(await store.transition(trx, m.id, from, { ...fields, updated_at: at }, sends))) return false;
       await store.addEvent(trx, m.case_id, at, event, 'medcom', { messageId: m.id, ...data });
-      await appendAudit(trx, dialect, { at, actor: 'medcom', action: event, caseId: m.case_id, details: { messageId: m.id, ...data } });
+      await appendAudit(trx, deps.db, { at, actor: 'medcom', action: event, caseId: m.case_id, details: { messageId: m.id, ...data } });
       return true;
     });
   }
@@ -374,7 +373,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
           messageId: m.id,
           ackId: a.ackId,
         });
-        await appendAudit(trx, dialect, {
+        await appendAudit(trx, deps.db, {
           at,
           actor: from.id,
           action: 'medcom-acknowledgement',

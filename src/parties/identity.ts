@@ -2,6 +2,10 @@
  * The identity a client presented on an mTLS connection. Authorisation uses
  * the subject's serialNumber attribute (OID 2.5.4.5; OCES3
  * UI:DK-O:G:<uuid>) or the certificate's SHA-256 fingerprint — never the CN.
+ *
+ * A party's certificate must also fit the client-certificate profile (issue
+ * 15): a leaf (no basicConstraints CA:TRUE) whose extended key usage
+ * includes clientAuth. `profileError` says why a certificate does not.
  */
 import type { TLSSocket } from 'node:tls';
 
@@ -16,6 +20,34 @@ export interface PeerIdentity {
   fingerprint256?: string;
   /** The certificate's notAfter (ms since the epoch). */
   validTo?: number;
+  /** The subject as `CN=…, serialNumber=…, O=…` (for log lines about refused certificates). */
+  subject?: string;
+  /** Why the certificate does not fit a party's client-certificate profile; absent when it does. */
+  profileError?: string;
+}
+
+/** OID of the clientAuth extended key usage (RFC 5280 4.2.1.12: id-kp-clientAuth). */
+export const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * The client-certificate profile of a party: a leaf certificate (not a CA) whose extended key usage includes
+ * clientAuth. Returns why `cert` does not fit it, or undefined when it does.
+ */
+export function clientProfileError(cert: { ca?: boolean; ext_key_usage?: string[] }): string | undefined {
+  if (cert.ca === true) return 'the certificate is a CA certificate (basicConstraints CA:TRUE); a party presents a leaf certificate';
+  if (!Array.isArray(cert.ext_key_usage) || !cert.ext_key_usage.includes(CLIENT_AUTH_EKU)) {
+    return 'the certificate’s extended key usage does not include clientAuth (1.3.6.1.5.5.7.3.2)';
+  }
+  return undefined;
+}
+
+function subjectText(subject: unknown): string | undefined {
+  if (!subject || typeof subject !== 'object') return undefined;
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(subject as Record<string, string | string[]>)) {
+    for (const one of Array.isArray(v) ? v : [v]) parts.push(`${k}=${one}`);
+  }
+  return parts.join(', ');
 }
 
 export function peerIdentity(socket: TLSSocket): PeerIdentity {
@@ -32,6 +64,9 @@ export function peerIdentity(socket: TLSSocket): PeerIdentity {
     return out;
   }
   out.fingerprint256 = cert.fingerprint256;
+  out.subject = subjectText(cert.subject);
+  const profileError = clientProfileError(cert as { ca?: boolean; ext_key_usage?: string[] });
+  if (profileError) out.profileError = profileError;
   const validTo = Date.parse(cert.valid_to);
   if (Number.isFinite(validTo)) out.validTo = validTo;
   // node names OID 2.5.4.5 by OpenSSL's short name, "serialNumber"; an

@@ -1,9 +1,11 @@
 /**
  * Certificates that expire soon (issue 6): the gateway's own (server,
  * receipt signing, push client) checked at start-up and daily; parties'
- * client certificates as they connect. Each is a Prometheus gauge of days
- * left, and one warning a day per certificate while fewer than `warnDays`
- * (30) remain — so a partner can be told before its system is locked out.
+ * client certificates as they connect. The gateway's own are a Prometheus gauge
+ * of days left each; parties' are one gauge, the fewest days left of any party's
+ * certificate (issue 15: /metrics is unauthenticated, so it names no party).
+ * One warning a day per certificate while fewer than `warnDays` (30) remain,
+ * naming the party in the log — so a partner can be told before its system is locked out.
  */
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -20,10 +22,10 @@ export function createCertExpiryMonitor(opts: { registry: Registry; log: Logger;
     labelNames: ['use'] as const,
     registers: [opts.registry],
   });
+  const partyDays = new Map<string, number>();
   const party = new Gauge({
-    name: 'postkasse_party_certificate_expiry_days',
-    help: 'Days until the client certificate a party last connected with expires',
-    labelNames: ['party'] as const,
+    name: 'postkasse_party_certificate_expiry_min_days',
+    help: 'Days until the first of the client certificates the parties last connected with expires (the log names the party)',
     registers: [opts.registry],
   });
   const soon = new Gauge({
@@ -60,7 +62,8 @@ export function createCertExpiryMonitor(opts: { registry: Registry; log: Logger;
     /** A party's client certificate, seen on a connection. */
     observePeer(partyId: string, validTo: number): void {
       const days = (validTo - now()) / DAY;
-      party.set({ party: partyId }, Math.floor(days));
+      partyDays.set(partyId, Math.floor(days));
+      party.set(Math.min(...partyDays.values()));
       note(`party:${partyId}`, days, { partyId, validTo: new Date(validTo).toISOString() });
     },
   };

@@ -315,7 +315,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       // The push jobs commit with the messages (transactional outbox); pull-only recipients' jobs end at once.
       for (const sm of signed) if (sm.m.state === 'queued') await enqueueIn(trx, deliveryJob(sm.m.messageId), sentAt);
       for (const s of signed.filter((x) => x.m.state === 'no-recipient-system')) {
-        await appendAudit(trx, database.dialect, {
+        await appendAudit(trx, database, {
           at: sentAt,
           actor: 'delivery',
           action: 'gp-message-without-recipient',
@@ -327,7 +327,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
           },
         });
       }
-      await appendAudit(trx, database.dialect, {
+      await appendAudit(trx, database, {
         at: sentAt,
         actor: staff.id,
         action: 'response-dispatched',
@@ -415,7 +415,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       await store.insertEvents(trx, [
         { case_id: c.id, at, event: CONVERSATION_EVENT, actor: staff.id, data: JSON.stringify({ date, rule: '§11 stk. 3' }) },
       ]);
-      await appendAudit(trx, database.dialect, { at, actor: staff.id, action: CONVERSATION_EVENT, caseId: c.id, details: { date } });
+      await appendAudit(trx, database, { at, actor: staff.id, action: CONVERSATION_EVENT, caseId: c.id, details: { date } });
     });
     return { caseId: c.id, date };
   }
@@ -485,7 +485,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       if (!ok) return false;
       const details = { messageId: m.id, ydernummer: m.recipient_ydernummer, to: s.m.to, transport: s.medcom!.transport, state: s.m.state };
       await store.insertEvents(trx, [{ case_id: c.id, at, event: 'gp-message-resolved', actor: lead.id, data: JSON.stringify(details) }]);
-      await appendAudit(trx, database.dialect, { at, actor: lead.id, action: 'gp-message-resolved', caseId: c.id, details });
+      await appendAudit(trx, database, { at, actor: lead.id, action: 'gp-message-resolved', caseId: c.id, details });
       if (s.m.state === 'queued') await enqueueIn(trx, deliveryJob(m.id), at);
       return true;
     });

@@ -6,14 +6,16 @@
 import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, Database, MessagesTable, ResponsesTable } from '../storage/schema.js';
+import { fieldsOf, openCaseFields, sealEventRow } from '../storage/fields.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
 export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
   const { db, dialect } = database;
+  const fields = fieldsOf(db);
   return {
-    caseById: (caseId: string): Promise<CaseRow | undefined> =>
-      db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst(),
+    caseById: async (caseId: string): Promise<CaseRow | undefined> =>
+      openCaseFields(fields, await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst()),
     /** Who the case is assigned to and its state, locked on PostgreSQL until the transaction ends. */
     lockCase: (q: Q, caseId: string) =>
       q
@@ -57,7 +59,11 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
       if (rows.length > 0) await q.insertInto('messages').values(rows).execute();
     },
     async insertEvents(q: Q, rows: { case_id: string; at: string; event: string; actor: string; data: string }[]): Promise<void> {
-      if (rows.length > 0) await q.insertInto('case_events').values(rows).execute();
+      if (rows.length > 0)
+        await q
+          .insertInto('case_events')
+          .values(rows.map((r) => sealEventRow(fields, r)))
+          .execute();
     },
     /** True when the case holds an event of this name (e.g. a recorded conversation with the citizen). */
     async hasEvent(caseId: string, event: string): Promise<boolean> {

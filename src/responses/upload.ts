@@ -11,7 +11,7 @@ import multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
 import { badRequest } from '../shared/problem.js';
 import { createSniffFilter } from '../storage/sniff.js';
-import { readSmall, uploadProblem, type UploadProblemLimits } from '../shared/uploads.js';
+import { checkJsonEncoding, readSmall, runMultipart, uploadProblem, type UploadProblemLimits } from '../shared/uploads.js';
 import type { StoredDocument } from './service.js';
 
 export const MAX_RESPONSE_JSON = 256 * 1024;
@@ -58,7 +58,7 @@ function storage(blobs: BlobStore): multer.StorageEngine {
         done(
           blobs.put(file.stream, { filter }).then((put) => {
             state.document = { blobKey: put.key, size: put.size, sha256: put.sha256, mediaType: 'application/pdf' };
-            return { size: put.size };
+            return { size: put.size, blobKey: put.key } as Partial<Express.Multer.File>;
           }),
         );
       } else {
@@ -66,8 +66,16 @@ function storage(blobs: BlobStore): multer.StorageEngine {
         cb(badRequest(`unexpected part "${file.fieldname}": send "response" and one "document"`, undefined, 'unexpected-part'));
       }
     },
-    _removeFile(_req, _file, cb) {
-      cb(null);
+    // multer calls this when the upload is aborted after a document was stored (e.g. the connection ended after a 408)
+    _removeFile(req, file, cb) {
+      const key = (file as unknown as { blobKey?: string }).blobKey;
+      const state = (req as UploadRequest).responseUpload;
+      if (state && state.document?.blobKey === key) delete state.document;
+      if (!key) return cb(null);
+      blobs.delete(key).then(
+        () => cb(null),
+        (e: unknown) => cb(e as Error),
+      );
     },
   };
 }
@@ -106,7 +114,13 @@ export function createResponseUpload(opts: ResponseUploadOptions) {
     // multer hands the storage engine each file after the fields before it: they are in req.body by then.
     r.beforeDocument = beforeDocument;
     try {
-      await new Promise<void>((resolve, reject) => upload(req, res, (err: unknown) => (err ? reject(err) : resolve())));
+      // issue 15: a body slower than the least data rate is refused with 408 (runMultipart)
+      await runMultipart(upload, req, res, opts.limits.minRate);
+      // issue 15: a `response` part that is not UTF-8, or whose JSON holds a lone surrogate, is refused here with 422
+      // (hashing or signing it would fail later) and its document removed; JSON syntax is the caller's to refuse.
+      const field = (req.body as Record<string, unknown> | undefined)?.response;
+      const raw = r.responseUpload?.responseJson ?? (typeof field === 'string' ? Buffer.from(field, 'utf8') : undefined);
+      if (raw) checkJsonEncoding(raw, { what: 'the "response" part', field: 'response', type: 'validation' });
     } catch (err) {
       await discard();
       throw uploadProblem(err, opts.limits);

@@ -189,7 +189,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
             continue;
           }
           await store.addEvent(trx, c.id, at, 'assigned', 'routing', { staffId, round: c.routing_round, by: 'routing' });
-          await appendAudit(trx, database.dialect, {
+          await appendAudit(trx, database, {
             at,
             actor: 'routing',
             action: 'case-assigned',
@@ -206,7 +206,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
           }
           const rules = [...new Set(excluded.flatMap((x) => x.rules.map((e) => e.rule)))].sort();
           await store.addEvent(trx, c.id, at, 'unassigned', 'routing', { round: c.routing_round, rules, staffConsidered: excluded.length });
-          await appendAudit(trx, database.dialect, {
+          await appendAudit(trx, database, {
             at,
             actor: 'routing',
             action: 'case-unassigned',
@@ -258,7 +258,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       const next = c.routing_round + 1;
       await store.returnToRouting(trx, c.id, next, conflicts, at);
       await store.addEvent(trx, c.id, at, 'conflict-declared', staff.id, { staffId: staff.id, rule: '§12 stk. 2', reason, round: next });
-      await appendAudit(trx, database.dialect, {
+      await appendAudit(trx, database, {
         at,
         actor: staff.id,
         action: 'conflict-declared',
@@ -307,7 +307,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
       const next = c.routing_round + 1;
       await store.assign(trx, c.id, next, staffId, at);
       await store.addEvent(trx, c.id, at, 'assigned', lead.id, { staffId, round: next, by: lead.id, previous: c.assigned_to });
-      await appendAudit(trx, database.dialect, {
+      await appendAudit(trx, database, {
         at,
         actor: lead.id,
         action: 'case-assigned-manually',
@@ -365,7 +365,7 @@ export function createRoutingService(deps: RoutingServiceDeps) {
         await enqueueIn(trx, routingJob(c.id, next, c.urgent === 1), at);
         moved.push(c.id);
       }
-      await appendAudit(trx, database.dialect, {
+      await appendAudit(trx, database, {
         at,
         actor: municipality.id,
         action: 'coordinator-change-requested',

@@ -6,6 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, CoordinatorChangesTable, Database } from '../storage/schema.js';
+import { fieldsOf, openCaseFields, sealEventRow } from '../storage/fields.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -15,17 +16,22 @@ export const ROUTABLE_STATES = ['received', 'unassigned'] as const;
 export function createRoutingStore(database: Pick<Db, 'db' | 'dialect'>) {
   const { db, dialect } = database;
   const changed = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows) === 1;
+  // treating clinicians, a conflict's reason and a municipality's reason are sealed (src/storage/fields.ts)
+  const fields = fieldsOf(db);
   return {
     async caseById(q: Q, caseId: string, forUpdate = false): Promise<CaseRow | undefined> {
-      return q
+      const row = await q
         .selectFrom('cases')
         .selectAll()
         .where('id', '=', caseId)
         .$if(forUpdate && dialect === 'postgres', (qb) => qb.forUpdate())
         .executeTakeFirst();
+      return openCaseFields(fields, row);
     },
     async casesByIds(ids: string[]): Promise<CaseRow[]> {
-      return ids.length === 0 ? [] : db.selectFrom('cases').selectAll().where('id', 'in', ids).execute();
+      if (ids.length === 0) return [];
+      const rows = await db.selectFrom('cases').selectAll().where('id', 'in', ids).execute();
+      return rows.map((r) => openCaseFields(fields, r));
     },
     /** The citizen's other cases (by citizen_ref) with their current assignee. */
     async otherCasesOfCitizen(q: Q, citizenRef: string, exceptCaseId: string): Promise<Pick<CaseRow, 'id' | 'service' | 'assigned_to'>[]> {
@@ -62,7 +68,7 @@ export function createRoutingStore(database: Pick<Db, 'db' | 'dialect'>) {
     async addEvent(q: Q, caseId: string, at: string, event: string, actor: string, data: Record<string, unknown>): Promise<void> {
       await q
         .insertInto('case_events')
-        .values({ case_id: caseId, at, event, actor, data: JSON.stringify(data) })
+        .values(sealEventRow(fields, { case_id: caseId, at, event, actor, data: JSON.stringify(data) }))
         .execute();
     },
     /** Assigns only while unassigned, routable and still in `round`; false when someone else was first. */
@@ -129,26 +135,31 @@ export function createRoutingStore(database: Pick<Db, 'db' | 'dialect'>) {
       return [...new Set(rows.map((r) => r.staff_id))].sort();
     },
     async insertCoordinatorChange(q: Q, row: CoordinatorChangesTable): Promise<void> {
-      await q.insertInto('coordinator_changes').values(row).execute();
+      await q
+        .insertInto('coordinator_changes')
+        .values({ ...row, reason: fields.sealText('coordinator_changes', 'reason', row.id, row.reason) })
+        .execute();
     },
     /** Requests for another coordinator, newest first; of one municipality, or all. */
     async coordinatorChanges(municipalityCode?: string): Promise<CoordinatorChangesTable[]> {
-      return db
+      const rows = await db
         .selectFrom('coordinator_changes')
         .selectAll()
         .$if(municipalityCode !== undefined, (qb) => qb.where('municipality_code', '=', municipalityCode!))
         .orderBy('requested_at', 'desc')
         .execute();
+      return rows.map((r) => ({ ...r, reason: fields.openText('coordinator_changes', 'reason', r.id, r.reason) }));
     },
     /** The municipality's open cases assigned to `staffId`. */
     async openCasesOf(q: Q, municipalityCode: string, staffId: string): Promise<CaseRow[]> {
-      return q
+      const rows = await q
         .selectFrom('cases')
         .selectAll()
         .where('municipality_code', '=', municipalityCode)
         .where('assigned_to', '=', staffId)
         .where('state', '=', 'assigned')
         .execute();
+      return rows.map((r) => openCaseFields(fields, r));
     },
     /** A consent of this kind is recorded on the case (the consents feature records them). */
     async hasConsent(q: Q, caseId: string, kind: string): Promise<boolean> {

@@ -402,7 +402,7 @@ export function createSettlementService(deps: SettlementDeps) {
         await deps.db.db.transaction().execute(async (trx) => {
           if (await store.isClosed(trx, month)) throw conflict(`${month} was closed meanwhile`, 'month-closed');
           await store.insertClosed(trx, { month, closed_at: at, closed_by: caller.id }, rows);
-          await appendAudit(trx, deps.db.dialect, {
+          await appendAudit(trx, deps.db, {
             at,
             actor: caller.id,
             action: 'settlement-closed',

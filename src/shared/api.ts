@@ -8,7 +8,7 @@
  */
 import express, { type RequestHandler, type Router } from 'express';
 import type { z } from 'zod';
-import { validateBody, validateQuery } from './validate.js';
+import { isJsonMediaType, mediaType, refuseFormBody, requireJsonBody, validateBody, validateQuery } from './validate.js';
 
 /** A schema with the name it has under `components.schemas`. */
 export interface Named<S extends z.ZodType = z.ZodType> {
@@ -54,8 +54,12 @@ export function operation<B extends z.ZodType = z.ZodAny, Q extends z.ZodType = 
   return op;
 }
 
-/** JSON bodies of the staff actions are small; any content type is read as JSON (the schema decides). */
-const jsonBody = express.json({ limit: '16kb', strict: true, type: () => true });
+/** JSON bodies of the staff actions are small; only a JSON media type is read (`requireJsonBody` refuses others with 415). */
+const jsonBody = express.json({
+  limit: '16kb',
+  strict: true,
+  type: (req) => isJsonMediaType(mediaType(req)),
+});
 
 /** `/v1/cases/{caseId}` → `/v1/cases/:caseId` */
 export function expressPath(openApiPath: string): string {
@@ -85,6 +89,8 @@ export function route<B extends z.ZodType, Q extends z.ZodType>(
       });
     });
   }
-  if (op.body) chain.push(jsonBody, validateBody(op.body.schema));
+  // issue 15: a JSON body only as JSON; an endpoint without a body refuses an HTML form's encodings (multipart ones read their own)
+  if (op.body) chain.push(requireJsonBody, jsonBody, validateBody(op.body.schema));
+  else if (op.method !== 'get' && !op.multipart) chain.push(refuseFormBody);
   router[op.method](expressPath(op.path), ...chain, handler as unknown as RequestHandler);
 }

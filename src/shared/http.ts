@@ -25,11 +25,14 @@ export interface PartyLookup {
 /**
  * Requires a client certificate that verifies against the configured trust
  * anchors; `req.party` is the party it maps to. A verified certificate of no
- * party is refused with 403 unless `allowUnknown` (health endpoints).
+ * party is refused with 403 unless `allowUnknown` (health endpoints), and so
+ * is one that does not fit a party's profile (issue 15: a leaf with the
+ * clientAuth extended key usage). With `log`, every refused certificate is
+ * logged at info level with its SHA-256 fingerprint, subject and the reason.
  */
 export function identify(
   parties: PartyLookup,
-  opts: { allowUnknown?: boolean; onPeer?: (partyId: string, validTo: number) => void } = {},
+  opts: { allowUnknown?: boolean; onPeer?: (partyId: string, validTo: number) => void; log?: Logger } = {},
 ): RequestHandler {
   return (req, _res, next) => {
     const socket = req.socket as TLSSocket;
@@ -37,7 +40,10 @@ export function identify(
       return next(unauthorized('this endpoint is served over mutual TLS only'));
     }
     const id = peerIdentity(socket);
+    const refused = (reason: string) =>
+      opts.log?.info({ fingerprint256: id.fingerprint256, subject: id.subject, reason, path: req.path }, 'client certificate refused');
     if (!id.authorized || !id.fingerprint256) {
+      if (id.fingerprint256) refused(`not trusted: ${id.authorizationError ?? 'unknown reason'}`);
       return next(
         unauthorized(
           id.fingerprint256
@@ -46,9 +52,22 @@ export function identify(
         ),
       );
     }
-    const party = parties.byCertificate({ subjectSerialNumber: id.subjectSerialNumber, fingerprint256: id.fingerprint256 });
+    const party = id.profileError
+      ? undefined
+      : parties.byCertificate({ subjectSerialNumber: id.subjectSerialNumber, fingerprint256: id.fingerprint256 });
     if (!party) {
       if (opts.allowUnknown) return next();
+      if (id.profileError) {
+        refused(id.profileError);
+        return next(
+          forbidden(
+            `the client certificate does not fit the client-certificate profile: ${id.profileError}. ` +
+              'A party authenticates with a leaf certificate whose extended key usage includes clientAuth.',
+            'certificate-profile',
+          ),
+        );
+      }
+      refused('belongs to no registered party');
       return next(forbidden('the client certificate is valid but belongs to no registered party', 'unknown-party'));
     }
     req.party = party;

@@ -7,9 +7,9 @@
  * wrong JSON type says which type it must be and which it was. Each field error
  * also carries a Danish message (`da`) for the staff pages; problem+json leaves it out.
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
-import { Problem, type FieldError } from './problem.js';
+import { Problem, unsupportedMediaType, type FieldError } from './problem.js';
 
 /** The JSON type of a value, as a partner would name it. */
 export function jsonType(v: unknown): string {
@@ -155,3 +155,46 @@ export function validateQuery(schema: z.ZodType): RequestHandler {
     }
   };
 }
+
+/** The media type of `req` without parameters, lower case (`''` when there is none). */
+export function mediaType(req: Pick<Request, 'headers'>): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** `application/json` or a `+json` type (`application/fhir+json`, `application/merge-patch+json`). */
+export function isJsonMediaType(type: string): boolean {
+  return /^application\/(?:[a-z0-9!#$&^_.-]+\+)?json$/.test(type);
+}
+
+/** Whether `req` carries a body (a non-zero Content-Length, or Transfer-Encoding). */
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length.trim() !== '0');
+}
+
+/** The form encodings a web page can post across sites without asking (CORS "simple" requests). */
+const FORM_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+
+/**
+ * Issue 15 (cross-site requests): a JSON body must say so. A request with a body, or with a
+ * Content-Type, is 415 unless it is `application/json` or `+json`; so a `text/plain` form of
+ * another site never reaches the schema. A request with neither goes on to the schema (422 "required").
+ */
+export const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const type = mediaType(req);
+  if ((type !== '' || hasBody(req)) && !isJsonMediaType(type)) {
+    return next(unsupportedMediaType(`send the body as application/json, not ${type || 'without a Content-Type'}`));
+  }
+  next();
+};
+
+/**
+ * Issue 15: an endpoint that takes no body (acknowledge, retry, close) refuses the encodings
+ * of an HTML form (`text/plain`, `application/x-www-form-urlencoded`, `multipart/form-data`)
+ * with 415. Send no body; a JSON body is accepted and ignored.
+ */
+export const refuseFormBody: RequestHandler = (req, _res, next) => {
+  const type = mediaType(req);
+  if (FORM_TYPES.has(type)) return next(unsupportedMediaType(`this endpoint takes no body; send none (not ${type})`));
+  next();
+};

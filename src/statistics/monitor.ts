@@ -1,10 +1,12 @@
 /**
  * §17 stk. 4: continuous monitoring of the deviations from the expected
  * number of cases. Checks at start and every hour: sets the gauges
- * postkasse_volume_deviation_percent{agreement} and
- * postkasse_volume_deviation_alert{agreement} (0/1) on the registry the caller
- * passes in, and logs one warning when an agreement goes into alert (ids and
- * numbers only, never personal data).
+ * postkasse_volume_agreements_in_alert (how many agreements deviate above the
+ * threshold) and postkasse_volume_deviation_max_abs_percent on the registry the
+ * caller passes in, and logs one warning naming the agreement when one goes into
+ * alert (ids and numbers only, never personal data). Issue 15: /metrics is
+ * unauthenticated, so no series names an agreement (and with it a municipality);
+ * which one deviates is in the log and in GET /v1/statistics/volumes.
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -12,8 +14,8 @@ import type { StatisticsService, VolumeReport } from './service.js';
 import { VOLUME_RULE } from './volumes.js';
 
 export const VOLUME_METRICS = {
-  deviation: 'postkasse_volume_deviation_percent',
-  alert: 'postkasse_volume_deviation_alert',
+  maxDeviation: 'postkasse_volume_deviation_max_abs_percent',
+  inAlert: 'postkasse_volume_agreements_in_alert',
 } as const;
 
 export const VOLUME_CHECK_INTERVAL_MS = 3_600_000;
@@ -27,11 +29,8 @@ export interface VolumeMonitor {
   check(): Promise<VolumeReport>;
 }
 
-function gauge(registry: Registry, name: string, help: string): Gauge<'agreement'> {
-  return (
-    (registry.getSingleMetric(name) as Gauge<'agreement'> | undefined) ??
-    new Gauge({ name, help, labelNames: ['agreement'] as const, registers: [registry] })
-  );
+function gauge(registry: Registry, name: string, help: string): Gauge {
+  return (registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [registry] });
 }
 
 export function createVolumeMonitor(deps: {
@@ -41,15 +40,15 @@ export function createVolumeMonitor(deps: {
   intervalMs?: number;
 }): VolumeMonitor {
   const { log } = deps;
-  const deviation = gauge(
+  const maxDeviation = gauge(
     deps.registry,
-    VOLUME_METRICS.deviation,
-    '§17 stk. 4: cases received this agreement year against the expectation pro-rated to today, in percent',
+    VOLUME_METRICS.maxDeviation,
+    '§17 stk. 4: the largest deviation, either way, of any agreement from its expected cases pro-rated to today, in percent',
   );
-  const alert = gauge(
+  const alerting = gauge(
     deps.registry,
-    VOLUME_METRICS.alert,
-    '§17 stk. 4: 1 when the deviation from the expected number of cases is above VOLUME_DEVIATION_ALERT_PCT',
+    VOLUME_METRICS.inAlert,
+    '§17 stk. 4: agreements whose deviation from the expected number of cases is above VOLUME_DEVIATION_ALERT_PCT',
   );
   const inAlert = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -57,11 +56,10 @@ export function createVolumeMonitor(deps: {
 
   async function run(): Promise<VolumeReport> {
     const report = await deps.statistics.allVolumes();
-    deviation.reset();
-    alert.reset();
+    const deviations = report.items.flatMap((r) => (r.deviationPct === null ? [] : [Math.abs(r.deviationPct)]));
+    maxDeviation.set(deviations.length > 0 ? Math.max(...deviations) : 0);
+    alerting.set(new Set(report.items.filter((r) => r.alert).map((r) => r.agreementId)).size);
     for (const r of report.items) {
-      if (r.deviationPct !== null) deviation.set({ agreement: r.agreementId }, r.deviationPct);
-      alert.set({ agreement: r.agreementId }, r.alert ? 1 : 0);
       if (r.alert && !inAlert.has(r.agreementId)) {
         log.warn(
           {

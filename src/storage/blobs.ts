@@ -18,11 +18,15 @@
  *   ciphertext. Memory is bounded (streaming, ≤ ~1 MiB write coalescing).
  *
  * Readers: GCM can only be verified at the end. `get()` streams plaintext as
- * it decrypts and *errors at the end* if the blob was modified, so a consumer
- * must not act on the bytes before the stream has ended without error (or
- * must check the SHA-256 recorded at put time).
+ * it decrypts but always holds the last decrypted chunk back until
+ * `decipher.final()` has verified the tag (memory: one chunk, ≤ 256 KiB). A
+ * modified or corrupt blob therefore ends in a stream error (a
+ * BlobIntegrityError) *before* its last bytes are released: a consumer that
+ * forwards the stream (an HTTP response with Content-Length, a push, a file
+ * written atomically) can never complete it. Every integrity failure is also
+ * reported to `onIntegrityFailure` (the gateway logs an alarm and counts it).
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID, type DecipherGCM } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -62,7 +66,11 @@ export interface BlobStore {
    * and rejects. `filter`, if given, checks every chunk first (e.g. media-type sniffing and size limits).
    */
   put(source: NodeJS.ReadableStream | ReadableT, opts?: BlobPutOptions): Promise<BlobPutResult>;
-  /** Decrypting read stream; the GCM tag is verified at the end (stream errors if the blob was tampered). Rejects with code ENOENT if there is no such blob. */
+  /**
+   * Decrypting read stream; the GCM tag is verified at the end and the last chunk is held back until it is, so a
+   * tampered blob errors (BlobIntegrityError) before its final bytes are released. Rejects with code ENOENT if there is
+   * no such blob, and with a BlobIntegrityError if its header does not authenticate.
+   */
   get(key: string): Promise<ReadableT>;
   /** idempotent */
   delete(key: string): Promise<void>;
@@ -94,8 +102,44 @@ export function isBlobKey(key: unknown): key is string {
   return typeof key === 'string' && KEY_RE.test(key);
 }
 
-export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): BlobStore {
+/** A stored blob failed authentication (modified, truncated, or under another key): its plaintext must not be used. */
+export class BlobIntegrityError extends Error {
+  readonly code = 'EBLOBINTEGRITY';
+  constructor(
+    readonly blobKey: string,
+    readonly reason: string,
+  ) {
+    super(`blob ${blobKey} failed its integrity check: ${reason}`);
+    this.name = 'BlobIntegrityError';
+  }
+}
+
+/** True for a BlobIntegrityError, also after it went through a pipeline or a wrapping stream. */
+export function isBlobIntegrityError(err: unknown): err is BlobIntegrityError {
+  return err instanceof BlobIntegrityError || (err as { code?: unknown } | null)?.code === 'EBLOBINTEGRITY';
+}
+
+/** What the store reports when a blob fails its integrity check (never any plaintext). */
+export interface BlobIntegrityFailure {
+  key: string;
+  reason: string;
+}
+
+export function createFileBlobStore(opts: {
+  dir: string;
+  masterKey: Buffer;
+  /** called once per failed read: the gateway raises an alarm (log at error level, metric) */
+  onIntegrityFailure?: (f: BlobIntegrityFailure) => void;
+}): BlobStore {
   const dir = opts.dir;
+  const integrityFailure = (key: string, reason: string): BlobIntegrityError => {
+    try {
+      opts.onIntegrityFailure?.({ key, reason });
+    } catch {
+      // the alarm must never change what the reader sees
+    }
+    return new BlobIntegrityError(key, reason);
+  };
   const tmpDir = join(dir, 'tmp');
   const kek = deriveKey(opts.masterKey, 'blob-kek-v1');
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
@@ -220,15 +264,15 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
     let handedOver = false;
     try {
       const { size } = await fh.stat();
-      if (size < HEADER_BYTES + TAG_BYTES) throw new Error(`blob ${key} is corrupt: ${size} bytes is shorter than header and tag`);
+      if (size < HEADER_BYTES + TAG_BYTES) throw integrityFailure(key, `${size} bytes is shorter than header and tag`);
       const header = await readExactly(fh, HEADER_BYTES, 0);
-      if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error(`blob ${key} is corrupt: bad magic`);
-      if (header[MAGIC.length] !== VERSION) throw new Error(`blob ${key} has unsupported format version ${header[MAGIC.length]}`);
+      if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw integrityFailure(key, 'bad magic');
+      if (header[MAGIC.length] !== VERSION) throw integrityFailure(key, `unsupported format version ${header[MAGIC.length]}`);
       let dataKey: Buffer;
       try {
         dataKey = gcmOpen(kek, header.subarray(PREFIX_BYTES, PREFIX_BYTES + WRAPPED_KEY_BYTES), wrapAad(key));
       } catch {
-        throw new Error(`blob ${key}: data key failed authentication (wrong master key, or header modified)`);
+        throw integrityFailure(key, 'data key failed authentication (wrong master key, or header modified)');
       }
       const iv = header.subarray(PREFIX_BYTES + WRAPPED_KEY_BYTES, HEADER_BYTES);
       const tag = await readExactly(fh, TAG_BYTES, size - TAG_BYTES);
@@ -237,22 +281,7 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
       decipher.setAAD(dataAad(header, key));
       decipher.setAuthTag(tag);
 
-      const plain = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          try {
-            cb(null, decipher.update(chunk));
-          } catch (e) {
-            cb(e as Error);
-          }
-        },
-        flush(cb) {
-          try {
-            cb(null, decipher.final());
-          } catch {
-            cb(new Error(`blob ${key} failed authentication: modified or corrupt`));
-          }
-        },
-      });
+      const plain = holdBackUntilVerified(decipher, () => integrityFailure(key, 'authentication tag mismatch: modified or corrupt'));
       const ctEnd = size - TAG_BYTES; // exclusive
       let body: ReadableT;
       if (ctEnd > HEADER_BYTES) {
@@ -344,6 +373,48 @@ export function createFileBlobStore(opts: { dir: string; masterKey: Buffer }): B
   }
 
   return { put, get, delete: del, exists, listKeys, modifiedAt, sweepTemp, check };
+}
+
+/**
+ * The plaintext of `decipher` as a stream that always holds the most recent
+ * decrypted chunk back: it is released only when the next chunk arrives, and
+ * the last one only once `decipher.final()` has verified the GCM tag. On a
+ * tag mismatch the stream errors with `onFail()` and the held chunk is
+ * dropped, so the plaintext's final bytes never leave before verification.
+ */
+export function holdBackUntilVerified(decipher: DecipherGCM, onFail: () => Error): Transform {
+  let held: Buffer | null = null;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      let out: Buffer;
+      try {
+        out = decipher.update(chunk);
+      } catch (e) {
+        return cb(e as Error);
+      }
+      if (out.length === 0) return cb();
+      const release = held;
+      held = out;
+      cb(null, release ?? undefined);
+    },
+    flush(cb) {
+      let last: Buffer;
+      try {
+        last = decipher.final();
+      } catch {
+        held = null;
+        return cb(onFail());
+      }
+      const release = held;
+      held = null;
+      if (release) this.push(release);
+      cb(null, last.length > 0 ? last : undefined);
+    },
+    destroy(err, cb) {
+      held = null;
+      cb(err);
+    },
+  });
 }
 
 /**

@@ -9,9 +9,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Queue } from 'bullmq';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
+import { createQueueDashboard } from '../shared/queue-dashboard.js';
 import type { StaffParty } from '../parties/parties.js';
 import { isStaff, isTeamLead } from '../parties/roles.js';
 import { shippedFile } from '../shared/paths.js';
@@ -148,7 +146,7 @@ export function createStaffApp(deps: StaffAppDeps): Express {
       );
     }
     const { token } = await deps.sessions.create(staff.id, result.idToken);
-    await appendAudit(deps.db.db, deps.db.dialect, { at: new Date().toISOString(), actor: staff.id, action: 'staff-login', details: {} });
+    await appendAudit(deps.db.db, deps.db, { at: new Date().toISOString(), actor: staff.id, action: 'staff-login', details: {} });
     setHostCookie(res, SESSION_COOKIE, token);
     res.redirect(303, pending.returnTo);
   });
@@ -195,12 +193,6 @@ export function createStaffApp(deps: StaffAppDeps): Express {
 
   if (deps.adminQueues && deps.adminQueues.length > 0) {
     // The queue dashboard: team leads only; read-only except retrying failed jobs (the database stays the record).
-    const board = new ExpressAdapter();
-    board.setBasePath('/admin/queues');
-    createBullBoard({
-      queues: deps.adminQueues.map((q) => new BullMQAdapter(q, { readOnlyMode: true, allowRetries: true })),
-      serverAdapter: board,
-    });
     app.use(
       '/admin/queues',
       (req, res, next) => {
@@ -211,7 +203,7 @@ export function createStaffApp(deps: StaffAppDeps): Express {
         if (typeof csp === 'string') res.setHeader('content-security-policy', csp.replace("base-uri 'none'", "base-uri 'self'"));
         next();
       },
-      board.getRouter(),
+      createQueueDashboard(deps.adminQueues),
     );
   }
 

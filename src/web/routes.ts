@@ -15,7 +15,7 @@ import { isTeamLead, staffOf } from '../parties/roles.js';
 import { forbidden, notFound, Problem, unprocessable, type FieldError } from '../shared/problem.js';
 import { checkWith, parseWith } from '../shared/validate.js';
 import { localDate } from '../deadlines/calendar.js';
-import type { BlobStore } from '../storage/blobs.js';
+import { isBlobIntegrityError, type BlobStore } from '../storage/blobs.js';
 import type { UploadProblemLimits } from '../shared/uploads.js';
 import type { WorklistService, DeadlineStatus } from '../worklist/service.js';
 import { DEADLINE_STATUSES } from '../worklist/service.js';
@@ -178,7 +178,13 @@ export function createPageRouter(deps: PageDeps): Router {
     try {
       await pipeline(stream, res);
     } catch (err) {
-      deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
+      // a tampered document (the store raised the alarm) or the browser went away: cut short, never completed
+      if (isBlobIntegrityError(err)) {
+        deps.log.error(
+          { blobKey: err.blobKey, caseId: doc.case_id, documentId: doc.id },
+          'document read cut off: it failed its integrity check',
+        );
+      } else deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
       res.destroy();
     }
   });

@@ -21,6 +21,7 @@ import { createSessions } from './sessions.js';
 import { createOidc } from './oidc.js';
 import { startDevIdp, type DevIdp } from './dev-idp.js';
 import { createStaffApp } from './app.js';
+import { boundConnections } from '../shared/connections.js';
 import type { PageDeps } from './routes.js';
 
 export interface StaffServer {
@@ -50,7 +51,17 @@ const SWEEP_EVERY_MS = 5 * 60_000;
 export async function startStaffServer(opts: StaffServerOptions): Promise<StaffServer> {
   const { config, log } = opts;
   let handler: RequestListener = (_req, res) => res.writeHead(503).end();
-  const server = https.createServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, (req, res) => handler(req, res));
+  const server = https.createServer(
+    { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: config.HANDSHAKE_TIMEOUT_MS },
+    (req, res) => handler(req, res),
+  );
+  // Issue 15: the same connection bounds as the mTLS listener (no client certificates here).
+  boundConnections(
+    server,
+    { maxConnections: config.MAX_CONNECTIONS, maxHandshakesPerAddress: config.MAX_HANDSHAKES_PER_ADDRESS },
+    log,
+    'staff-pages',
+  );
   server.headersTimeout = config.HEADERS_TIMEOUT_MS;
   server.requestTimeout = config.REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = 5_000;

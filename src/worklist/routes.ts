@@ -5,6 +5,7 @@
  */
 import { Router } from 'express';
 import { pipeline } from 'node:stream/promises';
+import { isBlobIntegrityError } from '../storage/blobs.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { named, operation, route, type Named } from '../shared/api.js';
@@ -180,7 +181,13 @@ export function createStaffRouter(deps: StaffRouterDeps): Router {
       await pipeline(stream, res);
     } catch (err) {
       // Decryption failure (tampered blob) or the client went away: the response is cut short, never completed with bad bytes.
-      deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
+      if (isBlobIntegrityError(err)) {
+        // the store raised the alarm; this names the document it belongs to
+        deps.log.error(
+          { blobKey: err.blobKey, caseId: doc.case_id, documentId: doc.id },
+          'document read cut off: it failed its integrity check',
+        );
+      } else deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
       res.destroy();
     }
   });

@@ -132,12 +132,12 @@ export const extensionsSchema = z.object({
   items: z.array(
     z.object({
       agreedAt: z.string(),
-      recordedBy: z.string(),
+      recordedBy: z.string().optional().describe('the staff member who recorded it (staff and team leads only)'),
       kind: z.string(),
       rule: z.string().describe('§22 or §23 (or the agreement for deadlines set only by agreement)'),
       previousDueDate: z.string(),
       dueDate: z.string(),
-      reason: z.string(),
+      reason: z.string().optional().describe("the staff member's reason (staff and team leads only; never shown to the requester)"),
       agreedWith: z.string().describe('who at the requester (the municipality or Seniorpensionsenheden) agreed'),
     }),
   ),
@@ -167,6 +167,11 @@ export const caseViewSchema = z.object({
     }),
   ),
   responses: z.array(z.unknown()),
-  history: z.array(z.object({ at: z.string(), event: z.string(), actor: z.string(), data: z.unknown().optional() })),
+  history: z
+    .array(z.object({ at: z.string(), event: z.string(), actor: z.string(), data: z.unknown().optional() }))
+    .describe(
+      "to the case's sender: its own events as recorded; the region's with actor `region` and only their structured data " +
+        "(dates, §, rounds, message ids and states), never a staff member's reason (issue 15)",
+    ),
 });
 export type CaseView = z.infer<typeof caseViewSchema>;

@@ -23,12 +23,14 @@ import type { CaseRow, ConsentsTable, DocumentRow } from '../storage/schema.js';
 import { openSmall } from '../storage/crypto.js';
 import type { Party, StaffParty } from '../parties/parties.js';
 import { isStaff, isTeamLead } from '../parties/roles.js';
-import { appendAudit } from '../audit/audit.js';
+import { appendAudit, type AuditEntry } from '../audit/audit.js';
+import type { ReadAudit } from '../audit/reads.js';
 import { forbidden, notFound } from '../shared/problem.js';
 import { daysBetween, localDate, type DeadlineService } from '../deadlines/service.js';
 import type { Clock, Service } from '../deadlines/types.js';
 import { missingDocuments, type Manifest } from '../intake/schema.js';
 import type { consentSchema } from '../consents/schema.js';
+import { senderCaseView, senderExtension } from './audience.js';
 import { createWorklistStore, OPEN_STATES, type ListRow, type WorklistStore } from './store.js';
 import { LEAD_FILTERS, type CaseView, type Extension, type LeadFilter, type LeadListItem, type WorklistItem } from './schema.js';
 
@@ -258,6 +260,8 @@ export interface WorklistServiceDeps {
   /** stands in for the database store where a test needs only data */
   store?: WorklistStore;
   now?: () => Date;
+  /** issue 15: the per-party limit on audited reads and the counting of repeated ones (src/audit/reads.ts); unset: every read its own entry */
+  reads?: ReadAudit;
 }
 
 export function createWorklistService(deps: WorklistServiceDeps) {
@@ -358,9 +362,11 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     };
   }
 
-  /** The case as its sender, its assignee or a team lead sees it. */
+  /** The case as its sender, its assignee or a team lead sees it (the sender without staff reasons or names: ./audience.ts). */
   async function caseView(party: Party, caseId: string): Promise<CaseView> {
-    return viewOf(await visibleCase(party, caseId, ['sender', 'assignee', 'team-lead']));
+    const c = await visibleCase(party, caseId, ['sender', 'assignee', 'team-lead']);
+    const view = await viewOf(c);
+    return caseAccess(party, c) === 'sender' ? senderCaseView(view, party.id) : view;
   }
 
   async function viewOf(c: CaseRow): Promise<CaseView> {
@@ -432,7 +438,12 @@ export function createWorklistService(deps: WorklistServiceDeps) {
    * the days left. Each call is written to the access log (`case-read`: who,
    * when, which case; never the citizen) before the file is returned.
    */
+  /** An audited read: counted when the same party read the same object just before (issue 15), else appended. */
+  const auditRead = (object: string, entry: AuditEntry): Promise<unknown> =>
+    deps.reads ? deps.reads.record(object, entry) : appendAudit(deps.db.db, deps.db, entry);
+
   async function caseFile(staff: StaffParty, caseId: string): Promise<CaseFile> {
+    deps.reads?.admit(staff.id);
     const masterKey = deps.masterKey;
     if (!masterKey) throw new Error('worklist service: caseFile needs the storage master key (deps.masterKey) to open the manifest');
     const c = await visibleCase(staff, caseId, ['assignee', 'team-lead']);
@@ -471,7 +482,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
           : {}),
       })),
     };
-    await appendAudit(deps.db.db, deps.db.dialect, {
+    await auditRead(`case:${c.id}`, {
       at: at.toISOString(),
       actor: staff.id,
       action: 'case-read',
@@ -491,6 +502,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     caseId: string,
     part: string,
   ): Promise<{ doc: DocumentRow; stream: Readable; fileName: string }> {
+    deps.reads?.admit(party.id);
     const c = await store.caseById(caseId);
     const access = c ? caseAccess(party, c) : null;
     if (!c || !access) throw notFound(`no case ${caseId} for ${party.id}`);
@@ -505,7 +517,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     if (!doc) throw notFound(`case ${c.id} has no document ${part}`);
     const stream = await deps.blobs.get(doc.blob_key);
     try {
-      await appendAudit(deps.db.db, deps.db.dialect, {
+      await auditRead(`document:${doc.id}`, {
         at: now().toISOString(),
         actor: party.id,
         action: 'document-read',
@@ -522,9 +534,10 @@ export function createWorklistService(deps: WorklistServiceDeps) {
   /** §22, §23: the extensions agreed in the case, for its requester, its assignee and team leads. */
   async function extensions(party: Party, caseId: string): Promise<Extension[]> {
     const c = await visibleCase(party, caseId, ['sender', 'assignee', 'team-lead']);
+    const sender = caseAccess(party, c) === 'sender';
     return (await store.extensionEvents(c.id)).map((e) => {
       const d = JSON.parse(e.data) as Record<string, string>;
-      return {
+      const extension: Extension = {
         agreedAt: e.at,
         recordedBy: e.actor,
         kind: d.kind ?? '',
@@ -534,6 +547,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
         reason: d.reason ?? '',
         agreedWith: d.agreedWith ?? '',
       };
+      return sender ? senderExtension(extension) : extension;
     });
   }
 

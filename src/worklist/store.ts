@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { CaseRow, ConsentsTable, Database, DocumentRow } from '../storage/schema.js';
+import { fieldsOf, openCaseFields, openEventRow, type FieldSealer } from '../storage/fields.js';
 
 export const LIST_COLUMNS = [
   'id',
@@ -61,22 +62,32 @@ export interface WorklistStore {
   consents(caseId: string): Promise<ConsentsTable[]>;
 }
 
+const openTitle = <T extends { title: string | null }>(f: FieldSealer, id: string, d: T): T =>
+  d.title === null ? d : { ...d, title: f.openText('documents', 'title', id, d.title) };
+
 export function createWorklistStore(db: Kysely<Database>): WorklistStore {
+  // titles, treating clinicians, who gave a consent and free text in events are sealed (src/storage/fields.ts)
+  const fields = fieldsOf(db);
   return {
-    caseById: (caseId) => db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst(),
-    assignedTo: (staffId) =>
-      db.selectFrom('cases').select(LIST_COLUMNS).where('assigned_to', '=', staffId).where('state', '=', 'assigned').execute(),
-    inStates: (states) =>
-      db
-        .selectFrom('cases')
-        .select(LIST_COLUMNS)
-        .where('state', 'in', [...states])
-        .execute(),
+    caseById: async (caseId) =>
+      openCaseFields(fields, await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst()),
+    assignedTo: async (staffId) =>
+      (await db.selectFrom('cases').select(LIST_COLUMNS).where('assigned_to', '=', staffId).where('state', '=', 'assigned').execute()).map(
+        (r) => openCaseFields(fields, r),
+      ),
+    inStates: async (states) =>
+      (
+        await db
+          .selectFrom('cases')
+          .select(LIST_COLUMNS)
+          .where('state', 'in', [...states])
+          .execute()
+      ).map((r) => openCaseFields(fields, r)),
     async details(caseId) {
       const [documents, events, responses, messages] = await Promise.all([
         db
           .selectFrom('documents')
-          .select(['part', 'type', 'title', 'media_type', 'size', 'sha256', 'created_at'])
+          .select(['id', 'part', 'type', 'title', 'media_type', 'size', 'sha256', 'created_at'])
           .where('case_id', '=', caseId)
           .orderBy('created_at')
           .orderBy('part')
@@ -113,29 +124,36 @@ export function createWorklistStore(db: Kysely<Database>): WorklistStore {
           .execute(),
       ]);
       return {
-        documents: documents.map((d) => ({ ...d, size: Number(d.size) })),
-        events,
+        documents: documents.map(({ id, ...d }) => openTitle(fields, id, { ...d, size: Number(d.size) })),
+        events: events.map((e) => openEventRow(fields, caseId, e)),
         responses: responses.map((r) => ({ ...r, size: Number(r.size) })),
         messages: messages.map((m) => ({ ...m, push_attempts: Number(m.push_attempts), sends: Number(m.sends) })),
       };
     },
-    latestDocument: (caseId, part) =>
-      db
+    async latestDocument(caseId, part) {
+      const d = await db
         .selectFrom('documents')
         .selectAll()
         .where('case_id', '=', caseId)
         .where('part', '=', part)
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
-        .executeTakeFirst(),
-    extensionEvents: (caseId) =>
-      db
+        .executeTakeFirst();
+      return d && openTitle(fields, d.id, d);
+    },
+    async extensionEvents(caseId) {
+      const rows = await db
         .selectFrom('case_events')
         .select(['at', 'actor', 'data'])
         .where('case_id', '=', caseId)
         .where('event', '=', 'extension-agreed')
         .orderBy('id')
-        .execute(),
+        .execute();
+      return rows.map((r) => {
+        const { event: _event, ...opened } = openEventRow(fields, caseId, { ...r, event: 'extension-agreed' });
+        return opened;
+      });
+    },
     async documentTypes(caseIds) {
       const out = new Map<string, string[]>(caseIds.map((id) => [id, []]));
       if (caseIds.length === 0) return out;
@@ -147,7 +165,12 @@ export function createWorklistStore(db: Kysely<Database>): WorklistStore {
       for (const r of rows) out.get(r.case_id)?.push(r.type);
       return out;
     },
-    consents: (caseId) =>
-      db.selectFrom('consents').selectAll().where('case_id', '=', caseId).orderBy('recorded_at').orderBy('id').execute(),
+    consents: async (caseId) =>
+      (await db.selectFrom('consents').selectAll().where('case_id', '=', caseId).orderBy('recorded_at').orderBy('id').execute()).map(
+        (r) => ({
+          ...r,
+          given_by: fields.openText('consents', 'given_by', r.id, r.given_by),
+        }),
+      ),
   };
 }

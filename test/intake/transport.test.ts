@@ -74,7 +74,7 @@ describe('transport, identity and durability', () => {
     assert.equal(h.status, 200);
     const ready = await request(g.url).get('/readyz').ca(g.ca).cert(c.cert).key(c.key);
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body.checks.map((x: { name: string }) => x.name).sort(), ['blob-store', 'database', 'redis']);
+    assert.deepEqual(ready.body.checks.map((x: { name: string }) => x.name).sort(), ['blob-store', 'database', 'redis', 'timestamps']);
   });
 
   test('/healthz and /readyz on the plain HEALTH_PORT need no certificate; /v1 is not served there', async () => {

@@ -60,6 +60,8 @@ test('config: the development parties come with the development GP directory and
     GP_DIRECTORY_FILE: '/etc/gp.json',
     OIDC_ISSUER: 'https://idp.region.example',
     OIDC_CLIENT_ID: 'postkasse',
+    TSA_URLS: 'https://tsa.example',
+    TSA_CA_FILE: '/etc/tsa-ca.pem',
   });
   assert.equal(prod.VANS_OUTBOX_DIR, undefined);
   assert.equal(prod.MEDCOM_ACK_TIMEOUT_MS, 30 * 60_000);

@@ -166,7 +166,9 @@ describe('statistics API', () => {
       g.logs.some((l) => l.includes('"agreementId":"kbh-stat"') && l.includes('§17 stk. 4') && l.includes('"level":40')),
     );
     const metrics = await g.gw.metrics.metrics();
-    assert.match(metrics, /postkasse_volume_deviation_percent\{agreement="kbh-stat"\} -100/);
-    assert.match(metrics, /postkasse_volume_deviation_alert\{agreement="kbh-stat"\} 1/);
+    // issue 15: aggregates only on the unauthenticated /metrics; both agreements in alert at −100 %
+    assert.match(metrics, /postkasse_volume_deviation_max_abs_percent 100/);
+    assert.match(metrics, /postkasse_volume_agreements_in_alert 2/);
+    assert.doesNotMatch(metrics, /kbh-stat|frb-stat/);
   });
 });

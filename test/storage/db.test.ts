@@ -22,6 +22,9 @@ const MIGRATIONS = [
   '0007_medcom',
   '0008_web_sessions',
   '0009_settlements',
+  '0010_receipt_timestamps',
+  '0011_audit_anchors',
+  '0012_sealed_fields',
 ];
 
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];

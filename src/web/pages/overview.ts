@@ -38,6 +38,8 @@ export interface AccessEntry {
   action: string;
   caseId: string | null;
   part?: string;
+  /** issue 15: repeated reads of the same object by the same person, counted in one entry */
+  count?: number;
 }
 
 export interface OverviewInput {
@@ -214,7 +216,9 @@ export function overviewPage(p: OverviewInput): Html {
                     <td>${timeInstant(a.at)}</td>
                     <td>${p.name(a.actor)}</td>
                     <td>${a.caseId ? html`<a href="/sager/${a.caseId}">Sag ${shortRef(a.caseId)}</a>` : '–'}</td>
-                    <td>${a.action === 'document-read' ? `Dokument ${a.part ?? ''}` : 'Sagen'}</td>
+                    <td>
+                      ${a.action === 'document-read' ? `Dokument ${a.part ?? ''}` : 'Sagen'}${(a.count ?? 1) > 1 ? ` (${a.count} gange)` : ''}
+                    </td>
                   </tr>`,
               ),
               'De seneste opslag i sager og dokumenter',
