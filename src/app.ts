@@ -30,11 +30,11 @@ import type { DeliveryService } from './delivery/service.js';
 import type { DeadlineService } from './deadlines/service.js';
 import type { RoutingService } from './routing/service.js';
 import type { Queue } from 'bullmq';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
+import { createQueueDashboard } from './shared/queue-dashboard.js';
+import { refuseCrossSite } from './shared/same-origin.js';
 import { requireTeamLead } from './parties/roles.js';
 import { buildOpenApi } from './openapi.js';
+import type { TimestampHealth } from './timestamps/service.js';
 
 export interface AppDeps {
   db: Db;
@@ -60,13 +60,17 @@ export interface AppDeps {
   push?: { retryDeadLetter(messageId: string, leadId: string): Promise<boolean> };
   /** notified of each party's client certificate expiry as it connects */
   onPeerCertificate?: (partyId: string, validTo: number) => void;
+  /** issue 15: the receipts' timestamp gap, on /readyz (intake fails closed at TSA_MAX_GAP_MINUTES) */
+  timestamps?: { health(): TimestampHealth };
   /** BullMQ queues shown to team leads at /admin/queues (when Redis is in use) */
   adminQueues?: Queue[];
 }
 
-export type Check = { name: string; ok: boolean; error?: string };
+export type Check = { name: string; ok: boolean; error?: string; detail?: Record<string, unknown> };
 
-export async function readiness(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | 'draining'>): Promise<{ ok: boolean; checks: Check[] }> {
+export async function readiness(
+  deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | 'draining' | 'timestamps'>,
+): Promise<{ ok: boolean; checks: Check[] }> {
   const run = async (name: string, f: () => Promise<unknown>): Promise<Check> => {
     try {
       await Promise.race([f(), new Promise((_, rej) => setTimeout(() => rej(new Error('timed out after 2 s')), 2000).unref())]);
@@ -80,23 +84,57 @@ export async function readiness(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | '
     run('blob-store', () => deps.blobs.check()),
     ...(deps.redis ? [run('redis', () => deps.redis!.ping())] : []),
   ]);
+  if (deps.timestamps) {
+    // issue 15: the gap shows here long before intake refuses; not ready only once it does (as X-Road's health check)
+    const h = deps.timestamps.health();
+    const failing = h.status === 'failing-closed';
+    checks.push({
+      name: 'timestamps',
+      ok: !failing,
+      ...(failing ? { error: `no receipt timestamped for ${Math.floor(h.gapSeconds)} s: intake refuses packages` } : {}),
+      detail: { ...h },
+    });
+  }
   const draining = deps.draining?.() ?? false;
   if (draining) checks.push({ name: 'shutdown', ok: false, error: 'shutting down' });
   return { ok: checks.every((c) => c.ok), checks };
 }
 
 /**
+ * `f`, called at most once per `ttlMs` (issue 15: the unauthenticated /readyz must not fsync on every
+ * request): callers while a call is in flight share it, and its result is answered for `ttlMs` after it settles.
+ */
+export function cachedFor<T>(ttlMs: number, f: () => Promise<T>, now: () => number = Date.now): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  let last: { at: number; value: T } | undefined;
+  return () => {
+    if (last && now() - last.at < ttlMs) return Promise.resolve(last.value);
+    inFlight ??= f()
+      .then((value) => {
+        last = { at: now(), value };
+        return value;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+}
+
+/**
  * /healthz and /readyz; with `metrics`, also /metrics — only ever on the plain
  * health port (HEALTH_PORT), which operators keep off the partner network.
+ * /readyz checks at most once a second (a burst shares one check); while shutting down it answers at once.
  */
-export function createHealthApp(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | 'draining'>, metrics?: Registry): Express {
+export function createHealthApp(deps: Pick<AppDeps, 'db' | 'blobs' | 'redis' | 'draining' | 'timestamps'>, metrics?: Registry): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const ready = cachedFor(1000, () => readiness(deps));
   app.get('/readyz', async (_req, res) => {
-    const r = await readiness(deps);
+    const r = deps.draining?.() ? await readiness(deps) : await ready();
     res.status(r.ok ? 200 : 503).json({ status: r.ok ? 'ready' : 'not-ready', checks: r.checks });
   });
   if (metrics) {
@@ -112,13 +150,15 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestLog(deps.log, 'request', 'partyId'));
+  // issue 15: a browser's cross-site POST/PUT/PATCH/DELETE is refused before anything sees it (systems send no Origin)
+  app.use(refuseCrossSite());
 
   // Health endpoints need a verified certificate on this port, but no party role.
   const health = createHealthApp(deps);
   app.use(['/healthz', '/readyz'], identify(deps.parties, { allowUnknown: true }));
   app.use(health);
 
-  app.use(identify(deps.parties, { onPeer: deps.onPeerCertificate }));
+  app.use(identify(deps.parties, { onPeer: deps.onPeerCertificate, log: deps.log }));
   const openapi = buildOpenApi();
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -133,11 +173,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(createSettlementRouter({ settlement: deps.settlement }));
   app.use(createMedcomRouter({ medcom: deps.medcom }));
   if (deps.adminQueues && deps.adminQueues.length > 0) {
-    // bull-board: queue inspection for team leads only (read and retry jobs; the database stays the record).
-    const board = new ExpressAdapter();
-    board.setBasePath('/admin/queues');
-    createBullBoard({ queues: deps.adminQueues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
-    app.use('/admin/queues', requireTeamLead('the queue dashboard is for team leads'), board.getRouter());
+    // bull-board: queue inspection for team leads only (read, and retry failed jobs; the database stays the record).
+    app.use('/admin/queues', requireTeamLead('the queue dashboard is for team leads'), createQueueDashboard(deps.adminQueues));
   }
   app.use(notFoundHandler);
   app.use(problemHandler(deps.log));

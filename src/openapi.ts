@@ -4,7 +4,8 @@
  * are the objects the validation middleware enforces, not a second copy.
  */
 import { z } from 'zod';
-import type { Named, Operation } from './shared/api.js';
+import { named, type Named, type Operation } from './shared/api.js';
+import { problemSchema } from './receipts/schema.js';
 import { operations as intake } from './intake/routes.js';
 import { operations as worklist } from './worklist/routes.js';
 import { operations as responses } from './responses/routes.js';
@@ -36,11 +37,13 @@ export function toJsonSchema(s: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
+const PROBLEM = named('Problem', problemSchema);
+
 /** Endpoints served beside the API (no request schema). */
 const OTHER_PATHS = {
   '/admin/queues': {
     get: {
-      summary: 'Team leads: the BullMQ dashboard (bull-board)',
+      summary: 'Team leads: the BullMQ dashboard (bull-board); read-only apart from retrying failed jobs',
       responses: { '200': { description: 'HTML' }, '403': { description: 'Not a team lead' } },
     },
   },
@@ -127,6 +130,13 @@ export function buildOpenApi(operations: readonly Operation[] = API_OPERATIONS):
         ];
       }),
     );
+    // issue 15: a JSON body must be sent as JSON (src/shared/validate.ts `requireJsonBody`)
+    if (op.body && !('415' in responses)) {
+      responses['415'] = {
+        description: 'The body is not application/json (or a +json type)',
+        content: { 'application/problem+json': { schema: ref(PROBLEM) } },
+      };
+    }
     (paths[op.path] ??= {})[op.method] = {
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
@@ -144,7 +154,10 @@ export function buildOpenApi(operations: readonly Operation[] = API_OPERATIONS):
       description:
         "The region's designated electronic mailbox for the clinical function (§24). Every call uses mutual TLS; " +
         'the client certificate identifies the calling party. Errors are RFC 9457 problem documents; a request that ' +
-        'does not fit its schema is answered 422 with `errors` naming each field. Guides: docs/ in the repository.',
+        'does not fit its schema is answered 422 with `errors` naming each field. A JSON body is sent as ' +
+        '`application/json` (else 415). A POST that a browser marks as coming from another origin (an `Origin` header ' +
+        "that is not the gateway's, or `Sec-Fetch-Site: cross-site`/`same-site`) is refused with 403 " +
+        '`cross-site-request`; systems send neither header. Guides: docs/ in the repository.',
     },
     components: { schemas },
     paths: { ...paths, ...OTHER_PATHS },

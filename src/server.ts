@@ -11,10 +11,13 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './shared/config.js';
 import { createApp, createHealthApp } from './app.js';
-import { openDatabase, type Db } from './storage/db.js';
+import { openDatabase, restrictDataDir, type Db } from './storage/db.js';
 import type { Writer } from './storage/writer.js';
 import { createFileBlobStore, type BlobStore } from './storage/blobs.js';
 import { loadMasterKey } from './storage/crypto.js';
+import { loadAuditKey } from './audit/key.js';
+import { createAuditStamper, type AuditStamper } from './audit/anchors.js';
+import { createReadAudit } from './audit/reads.js';
 import { createPartyRegistry } from './parties/parties.js';
 import { loadMunicipalities } from './parties/municipalities.js';
 import { ensureDevPki } from './pki/devpki.js';
@@ -24,7 +27,7 @@ import { loadPriceIndex } from './settlement/price-index.js';
 import { createSettlementService } from './settlement/service.js';
 import { createIntakeService } from './intake/service.js';
 import { connectRedis, type RedisHandle } from './shared/redis.js';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
 import { createDeadlineService, type DeadlineService } from './deadlines/service.js';
 import { createDeadlineMetrics } from './deadlines/metrics.js';
@@ -54,6 +57,12 @@ import { createInboxDirPoller, InboxRetryLater } from './medcom/vans-transport.j
 import { Problem } from './shared/problem.js';
 import { createMedcomAckQueue, type MedcomAckQueue } from '../queues/medcom-acks.js';
 import { startStaffServer, type StaffServer } from './web/server.js';
+import { boundConnections } from './shared/connections.js';
+import { createTimestamper, type Timestamper } from './timestamps/client.js';
+import { startDevTsa, type DevTsa } from './timestamps/dev-tsa.js';
+import { createTimestampService, type TimestampService } from './timestamps/service.js';
+import { TIMESTAMP_TOPIC } from './timestamps/types.js';
+import { createTimestampQueue, type TimestampQueue } from '../queues/timestamps.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -77,6 +86,8 @@ export interface Gateway {
   /** the development identity provider's issuer, when it runs */
   devIdpIssuer?: string;
   healthPort?: number;
+  /** the address the health port listens on (HEALTH_HOST; 127.0.0.1 unless configured) */
+  healthHost?: string;
   db: Db;
   redis?: RedisHandle;
   tls: TlsMaterial;
@@ -88,6 +99,12 @@ export interface Gateway {
   delivery?: DeliveryQueue;
   medcom: MedcomService;
   medcomAcks?: MedcomAckQueue;
+  /** issue 15: the receipts' RFC 3161 timestamps, their queue, and the TSAs in use (the development TSA's URL when it runs) */
+  timestamps: TimestampService;
+  timestampQueue?: TimestampQueue;
+  /** issue 15: anchors the audit chain's head with the TSA every AUDIT_STAMP_MINUTES and at shutdown */
+  auditStamper: AuditStamper;
+  tsa: { urls: string[]; trustedCaPems: string[]; dev?: DevTsa };
   metrics: Registry;
   /** Re-reads the parties, agreements and GP directory files (SIGHUP). Old sets stay when a new file is bad. */
   reload(): { parties: string; agreements: string; gpDirectory: string; priceIndex: string; tls: string };
@@ -133,6 +150,30 @@ export async function resolveTls(
   };
 }
 
+/**
+ * issue 15: the TSAs for the receipts' timestamps. TSA_URLS with TSA_CA_FILE as configured; otherwise (never in
+ * production: config refuses it) the development TSA in-process on loopback, signing with the development PKI's
+ * TSA certificate, its tokens trusted through the development CA.
+ */
+async function resolveTsa(
+  config: Config,
+  tls: TlsMaterial,
+  parties: { all(): Parameters<typeof ensureDevPki>[1] },
+  log: Logger,
+): Promise<{ urls: string[]; trustedCaPems: string[]; dev?: DevTsa }> {
+  const extraCa = config.TSA_CA_FILE ? [readFileSync(config.TSA_CA_FILE, 'utf8')] : [];
+  if (config.TSA_URLS) return { urls: config.TSA_URLS, trustedCaPems: extraCa };
+  const pki = tls.devPki ?? (await ensureDevPki(join(config.DATA_DIR, 'pki'), parties.all(), log));
+  const dev = await startDevTsa({
+    certPem: readFileSync(pki.tsaCert, 'utf8'),
+    keyPem: readFileSync(pki.tsaKey, 'utf8'),
+    port: config.DEV_TSA_PORT,
+    log,
+  });
+  log.warn({ url: dev.url }, 'no TSA_URLS: receipts are timestamped by the development TSA (not for production)');
+  return { urls: [dev.url], trustedCaPems: [readFileSync(pki.caCert, 'utf8'), ...extraCa], dev };
+}
+
 export interface StartOptions {
   /** PostgreSQL schema (tests, benchmarks) */
   dbSchema?: string;
@@ -151,6 +192,8 @@ export interface StartOptions {
 
 export async function startGateway(config: Config, log: Logger, opts: StartOptions = {}): Promise<Gateway> {
   mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
+  // issue 15: DATA_DIR 0700, the database's files and the keys 0600, also when they exist already
+  restrictDataDir(config.DATA_DIR);
   const parties = createPartyRegistry(config.PARTIES_FILE, log);
   const agreements = createAgreementStore(config.AGREEMENTS_FILE, log);
   let priceIndex = loadPriceIndex(config.PRICE_INDEX_FILE);
@@ -175,16 +218,43 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       () => undefined,
     );
   const masterKey = loadMasterKey({ file: config.STORAGE_KEY_FILE, dataDir: config.DATA_DIR, createIfMissing: !config.STORAGE_KEY_FILE });
-  const opened = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schema: opts.dbSchema, log }).catch(
-    async (e: unknown) => {
-      await stopValidator();
-      throw e;
-    },
-  );
+  // issue 15: the audit chain's HMAC key, outside the database; generated in development only
+  const auditKey = loadAuditKey({
+    file: config.AUDIT_KEY_FILE,
+    dataDir: config.DATA_DIR,
+    createIfMissing: config.NODE_ENV !== 'production',
+  });
+  const opened = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    schema: opts.dbSchema,
+    log,
+    masterKey,
+    auditKey,
+  }).catch(async (e: unknown) => {
+    await stopValidator();
+    throw e;
+  });
   const db = opts.wrapWriter ? { ...opened, writer: opts.wrapWriter(opened.writer) } : opened;
   // The first receipt should not wait for the SQLite writer thread to start.
   await db.writer.start();
-  const fileBlobs = createFileBlobStore({ dir: join(config.DATA_DIR, 'blobs'), masterKey });
+  // Issue 15: a blob that fails its integrity check is an alarm (never document bytes or CPR in it), counted below.
+  const integrityFailures = new Counter({
+    name: 'postkasse_blob_integrity_failures_total',
+    help: 'reads of a stored document that failed its integrity check (AES-GCM tag or header): an alarm',
+    registers: [], // registered with the gateway's registry below
+  });
+  const fileBlobs = createFileBlobStore({
+    dir: join(config.DATA_DIR, 'blobs'),
+    masterKey,
+    onIntegrityFailure: ({ key, reason }) => {
+      integrityFailures.inc();
+      log.error(
+        { alarm: 'blob-integrity', blobKey: key, reason },
+        'INTEGRITY ALARM: a stored document failed its integrity check; the read was cut off (see docs/operations.md, Integrity)',
+      );
+    },
+  });
   const blobs = opts.wrapBlobStore ? opts.wrapBlobStore(fileBlobs) : fileBlobs;
   // Leftovers of an interrupted run (kill -9 mid-upload). With the embedded database this
   // process is alone on DATA_DIR and nothing is in flight yet; with PostgreSQL other
@@ -222,6 +292,17 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   const metrics = new Registry();
   // Default metrics already start with process_ or nodejs_: the prefix is only ours (postkasse_process_cpu_user_seconds_total).
   collectDefaultMetrics({ register: metrics, prefix: 'postkasse_' });
+  metrics.registerMetric(integrityFailures);
+  // issue 15: the TSAs (TSA_URLS, or the development TSA of the development PKI outside production) and the
+  // receipts' timestamp state (the fail-closed gap is read from the database at start and every few seconds).
+  const tsa = await resolveTsa(config, tls, parties, log);
+  const timestamper: Timestamper = createTimestamper({ urls: tsa.urls, trustedCaPems: tsa.trustedCaPems });
+  const timestamps = createTimestampService({ db, timestamper, maxGapMs: config.TSA_MAX_GAP_MINUTES * 60_000, log, metrics });
+  await timestamps.start();
+  // issue 15: the audit chain's head, timestamped by the same TSAs every AUDIT_STAMP_MINUTES and once more at shutdown
+  const auditStamper = createAuditStamper({ db: db.db, timestamper, log, intervalMs: config.AUDIT_STAMP_MINUTES * 60_000 });
+  auditStamper.start();
+  let timestampQueue: TimestampQueue | undefined;
   let reminders: DeadlineReminders | undefined;
   const scheduleReminders = async (caseId: string): Promise<void> => {
     await reminders?.schedule(caseId);
@@ -244,7 +325,14 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     });
   }
 
-  const deliveryService = createDeliveryService({ db, blobs, masterKey });
+  // issue 15: audited reads limited per party (429), repeated reads of one object counted in one entry per window
+  const reads = createReadAudit({
+    db,
+    limits: { ratePerMinute: config.AUDITED_READS_PER_MINUTE, windowMs: config.READ_AUDIT_WINDOW_SECONDS * 1000 },
+    log,
+  });
+  reads.start();
+  const deliveryService = createDeliveryService({ db, blobs, masterKey, reads });
   const medcom = createMedcomService({
     db,
     masterKey,
@@ -323,10 +411,17 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       resend: (messageId) => deliveryTarget.addBulk([deliveryJob(messageId)]),
       log,
     });
+    timestampQueue = createTimestampQueue({
+      connection: redis.options,
+      prefix: config.QUEUE_PREFIX,
+      timestamps,
+      log,
+      retryMaxMs: config.TSA_RETRY_MAX_SECONDS * 1000,
+    });
     relay = createOutboxRelay({
       db,
       log,
-      targets: { [ROUTING_TOPIC]: routingQueue.target, [DELIVERY_TOPIC]: delivery.target },
+      targets: { [ROUTING_TOPIC]: routingQueue.target, [DELIVERY_TOPIC]: delivery.target, [TIMESTAMP_TOPIC]: timestampQueue.target },
     });
     relay.kick();
   }
@@ -337,6 +432,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     maxDocuments: config.MAX_DOCUMENTS,
     maxPackageBytes: config.MAX_PACKAGE_BYTES,
     maxManifestBytes: config.MAX_MANIFEST_BYTES,
+    // issue 15: the least data rate of an upload's body (packages and responses)
+    minRate: { bytesPerSecond: config.UPLOAD_MIN_BYTES_PER_SECOND, windowSeconds: config.UPLOAD_RATE_WINDOW_SECONDS },
     admission: {
       maxConcurrent: config.MAX_CONCURRENT_UPLOADS,
       maxConcurrentPerParty: config.MAX_CONCURRENT_UPLOADS_PER_PARTY,
@@ -352,6 +449,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     municipalities,
     regionCode: config.REGION_CODE,
     log,
+    timestamps,
     onCommitted: async (caseId) => {
       kickRelay();
       if (config.ROUTING_FAST_PATH === 'on') routingQueue?.routeNow(caseId);
@@ -406,7 +504,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     });
     vansInbox.start();
   }
-  const worklist = createWorklistService({ db, blobs, deadlines, masterKey });
+  const worklist = createWorklistService({ db, blobs, deadlines, masterKey, reads });
   const statistics = createStatisticsService({
     db,
     agreements,
@@ -436,7 +534,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     delivery: deliveryService,
     push: delivery,
     medcom,
-    adminQueues: [routingQueue?.queue, delivery?.queue, medcomAcks?.queue, reminders?.queue].filter(
+    timestamps,
+    adminQueues: [routingQueue?.queue, delivery?.queue, medcomAcks?.queue, reminders?.queue, timestampQueue?.queue].filter(
       (q): q is NonNullable<typeof q> => q !== undefined,
     ) as Queue[],
   };
@@ -451,8 +550,15 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       requestCert: true,
       rejectUnauthorized: false, // answered with a 401 problem instead of a bare TLS alert
       minVersion: 'TLSv1.2',
+      handshakeTimeout: config.HANDSHAKE_TIMEOUT_MS,
     },
     app,
+  );
+  boundConnections(
+    server,
+    { maxConnections: config.MAX_CONNECTIONS, maxHandshakesPerAddress: config.MAX_HANDSHAKES_PER_ADDRESS },
+    log,
+    'api',
   );
   // A client that is slow with its headers, its whole request, or goes silent mid-body is cut off.
   server.headersTimeout = config.HEADERS_TIMEOUT_MS;
@@ -471,6 +577,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   });
   const port = (server.address() as { port: number }).port;
 
+  let closing: Promise<void> | undefined;
   let staff: StaffServer | undefined;
   try {
     staff = await startStaffServer({
@@ -502,15 +609,16 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
 
   let healthServer: http.Server | undefined;
   let healthPort: number | undefined;
+  let healthHost: string | undefined;
   if (config.HEALTH_PORT !== undefined) {
     healthServer = http.createServer(createHealthApp(deps, metrics));
-    await new Promise<void>((resolve) => healthServer!.listen(config.HEALTH_PORT, config.HOST, () => resolve()));
-    healthPort = (healthServer.address() as { port: number }).port;
+    // issue 15: loopback unless HEALTH_HOST says otherwise (the port has no authentication)
+    await new Promise<void>((resolve) => healthServer!.listen(config.HEALTH_PORT, config.HEALTH_HOST, () => resolve()));
+    ({ port: healthPort, address: healthHost } = healthServer.address() as { port: number; address: string });
   }
   volumeMonitor.start();
   log.info({ port, healthPort, database: db.dialect, region: config.REGION_CODE, redis: redis?.url }, 'Postkasse listening (mutual TLS)');
 
-  let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     closing ??= (async () => {
       draining = true;
@@ -535,8 +643,15 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       if (delivery) await delivery.close();
       if (medcomAcks) await medcomAcks.close();
       if (reminders) await reminders.close();
+      if (timestampQueue) await timestampQueue.close();
+      timestamps.stop();
+      // the counts of repeated reads, then the audit head as it is at shutdown, before the database closes
+      await reads.stop().catch((err: unknown) => log.error({ err }, 'repeated reads could not be audited at shutdown'));
+      await auditStamper.stop();
       await db.close();
       if (redis) await redis.close();
+      // the development TSA last: a worker's stamp in flight above could still need it
+      if (tsa.dev) await tsa.dev.close();
       if (ownValidator) await medcomValidator.close();
       log.info('shut down');
     })();
@@ -549,6 +664,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     staffBaseUrl: staff.baseUrl,
     devIdpIssuer: staff.devIdpIssuer,
     healthPort,
+    healthHost,
     db,
     redis,
     tls,
@@ -560,6 +676,10 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     delivery,
     medcom,
     medcomAcks,
+    timestamps,
+    timestampQueue,
+    auditStamper,
+    tsa,
     metrics,
     reload() {
       const p = parties.reload();

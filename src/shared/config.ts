@@ -33,6 +33,8 @@ const envSchema = z
     NODE_ENV: z.string().optional(),
     PORT: port('PORT').default(8443),
     HEALTH_PORT: port('HEALTH_PORT').optional(),
+    /** issue 15: the unauthenticated health port listens on loopback unless an operator says otherwise */
+    HEALTH_HOST: z.string().trim().min(1, 'HEALTH_HOST must be a listen address (e.g. 127.0.0.1, 0.0.0.0)').default('127.0.0.1'),
     HOST: z.string().min(1).default('0.0.0.0'),
     DATA_DIR: z
       .string()
@@ -68,6 +70,54 @@ const envSchema = z
       .default('config/price-index.dev.json')
       .transform((v) => resolve(v)),
     STORAGE_KEY_FILE: optionalPath,
+    /** issue 15: the audit chain's HMAC key, outside the database; unset = DATA_DIR/audit.key (generated in development) */
+    AUDIT_KEY_FILE: optionalPath,
+    /** issue 15: how often the audit chain's head is timestamped by the TSA (and at shutdown) */
+    AUDIT_STAMP_MINUTES: positiveInt('AUDIT_STAMP_MINUTES').max(1440, 'AUDIT_STAMP_MINUTES must be at most 1440 (a day)').default(10),
+    /** issue 15: audited reads (case, document, mailbox message) a minute per party; 0 = no limit */
+    AUDITED_READS_PER_MINUTE: z.coerce
+      .number({ error: 'AUDITED_READS_PER_MINUTE must be a number' })
+      .int('AUDITED_READS_PER_MINUTE must be a whole number')
+      .min(0, 'AUDITED_READS_PER_MINUTE must be 0 (off) or more')
+      .default(600),
+    /** issue 15: repeated reads of one object by one party within this many seconds are one audit entry with a count; 0 = off */
+    READ_AUDIT_WINDOW_SECONDS: z.coerce
+      .number({ error: 'READ_AUDIT_WINDOW_SECONDS must be a number of seconds' })
+      .int('READ_AUDIT_WINDOW_SECONDS must be a whole number of seconds')
+      .min(0, 'READ_AUDIT_WINDOW_SECONDS must be 0 (off) or more')
+      .max(3600, 'READ_AUDIT_WINDOW_SECONDS must be at most 3600')
+      .default(60),
+    /** issue 15: RFC 3161 TSAs for the receipts' timestamps, tried in order; unset = the development TSA (not in production) */
+    TSA_URLS: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        const urls = (v ?? '')
+          .split(',')
+          .map((u) => u.trim())
+          .filter((u) => u !== '');
+        for (const u of urls) {
+          if (!URL.canParse(u) || !['http:', 'https:'].includes(new URL(u).protocol)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `TSA_URLS must be comma-separated http:// or https:// URLs (${JSON.stringify(u)} is not)`,
+            });
+          }
+        }
+        return urls.length > 0 ? urls : undefined;
+      }),
+    /** issue 15: trust anchors (PEM) for the TSAs' tokens; with the development TSA, the development CA */
+    TSA_CA_FILE: optionalPath,
+    /** issue 15: intake refuses packages when no receipt was timestamped for this long while receipts wait (decimals allowed) */
+    TSA_MAX_GAP_MINUTES: z.coerce
+      .number({ error: 'TSA_MAX_GAP_MINUTES must be a number of minutes' })
+      .positive('TSA_MAX_GAP_MINUTES must be greater than 0')
+      .max(7 * 24 * 60, 'TSA_MAX_GAP_MINUTES must be at most 10080 (a week)')
+      .default(240),
+    /** issue 15: the longest wait between two attempts to timestamp one receipt */
+    TSA_RETRY_MAX_SECONDS: positiveInt('TSA_RETRY_MAX_SECONDS').max(3600, 'TSA_RETRY_MAX_SECONDS must be at most 3600').default(300),
+    /** issue 15: the development TSA's loopback port (0 = any free port) */
+    DEV_TSA_PORT: port('DEV_TSA_PORT').default(0),
     REGION_CODE: z
       .string()
       .default('1084')
@@ -104,7 +154,20 @@ const envSchema = z
       .min(0, 'RATE_LIMIT_PER_MINUTE must be 0 (off) or more')
       .default(6000),
     IDLE_TIMEOUT_MS: positiveInt('IDLE_TIMEOUT_MS').default(60_000),
+    /** issue 15: an upload's body slower than this, averaged over UPLOAD_RATE_WINDOW_SECONDS, is refused with 408 (0 = off) */
+    UPLOAD_MIN_BYTES_PER_SECOND: z.coerce
+      .number({ error: 'UPLOAD_MIN_BYTES_PER_SECOND must be a number of bytes per second' })
+      .int('UPLOAD_MIN_BYTES_PER_SECOND must be a whole number')
+      .min(0, 'UPLOAD_MIN_BYTES_PER_SECOND must be 0 (off) or more')
+      .default(1024),
+    UPLOAD_RATE_WINDOW_SECONDS: positiveInt('UPLOAD_RATE_WINDOW_SECONDS')
+      .max(3600, 'UPLOAD_RATE_WINDOW_SECONDS must be at most 3600 (an hour)')
+      .default(30),
     HEADERS_TIMEOUT_MS: positiveInt('HEADERS_TIMEOUT_MS').default(20_000),
+    // Issue 15: connection bounds on both listeners (mTLS API and staff pages).
+    MAX_CONNECTIONS: positiveInt('MAX_CONNECTIONS').default(2048),
+    MAX_HANDSHAKES_PER_ADDRESS: positiveInt('MAX_HANDSHAKES_PER_ADDRESS').default(128),
+    HANDSHAKE_TIMEOUT_MS: positiveInt('HANDSHAKE_TIMEOUT_MS').default(10_000),
     ROUTING_FAST_PATH: z.enum(['on', 'off'], 'ROUTING_FAST_PATH is on or off').default('on'),
     GP_DIRECTORY_FILE: optionalPath,
     CLINICAL_FUNCTION_NAME: z.string().trim().min(1).default('Klinisk funktion, Region Hovedstaden (udvikling)'),
@@ -217,6 +280,22 @@ const envSchema = z
         message:
           "OIDC_ISSUER must be set in production: staff log in to the pages through the region's identity provider " +
           '(the development identity provider runs only outside production)',
+      });
+    }
+    if (c.NODE_ENV === 'production' && !c.TSA_URLS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TSA_URLS'],
+        message:
+          'TSA_URLS must be set in production: every receipt is timestamped by an RFC 3161 time-stamping authority ' +
+          '(the development TSA runs only outside production)',
+      });
+    }
+    if (c.TSA_URLS && !c.TSA_CA_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TSA_CA_FILE'],
+        message: "TSA_CA_FILE must be set with TSA_URLS: the CA certificate(s) (PEM) that the TSAs' certificates chain to",
       });
     }
     if (c.OIDC_ISSUER && !c.OIDC_CLIENT_ID) {

@@ -6,6 +6,8 @@
  * and the `t` type helpers below so SQLite and PostgreSQL stay identical.
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { FieldSealer } from './fields.js';
+import { m0012SealedFields, SEALED_FIELDS_MIGRATION } from './sealed-fields-migration.js';
 
 export type SqlDialect = 'sqlite' | 'postgres';
 
@@ -461,7 +463,104 @@ function m0009Settlements(): Migration {
   };
 }
 
-export function createMigrationProvider(dialect: SqlDialect): MigrationProvider {
+/**
+ * 0011: a keyed, anchored audit chain (issue 15). `audit_log.mac` holds each
+ * entry's HMAC-SHA256 under the key kept outside the database (AUDIT_KEY_FILE);
+ * `audit_chain` records where the keyed chain begins: entries with
+ * seq > after_seq carry a mac under the key whose id is key_id, entries up to
+ * after_seq were written before the key and have none. `audit_anchors`
+ * holds the TSA's timestamp token over each anchored head (see
+ * src/audit/anchors.ts for the exact bytes). Both are append-only like
+ * audit_log.
+ */
+function m0011AuditAnchors(dialect: SqlDialect): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      // the HMAC of each keyed entry (null for entries written before the key); an added nullable column rewrites no row
+      await db.schema.alterTable('audit_log').addColumn('mac', 'text').execute();
+      await db.schema
+        .createTable('audit_chain')
+        .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn('after_seq', t.int64, (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_anchors')
+        .addColumn('seq', t.int64, (c) => c.primaryKey())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('tsa_url', 'text', (c) => c.notNull())
+        .addColumn('gen_time', 'text', (c) => c.notNull())
+        .addColumn('serial_number', 'text', (c) => c.notNull())
+        .addColumn('token', t.binary, (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      for (const table of ['audit_chain', 'audit_anchors']) {
+        if (dialect === 'postgres') {
+          // audit_log_append_only() is 0001's trigger function; its message names audit_log, so a function per table.
+          await sql`create function ${sql.id(`${table}_append_only`)}() returns trigger language plpgsql as ${sql.lit(
+            `begin raise exception '${table} is append-only' using errcode = 'insufficient_privilege'; end`,
+          )}`.execute(db);
+          await sql`create trigger ${sql.id(`${table}_append_only`)} before update or delete on ${sql.id(table)}
+            for each row execute function ${sql.id(`${table}_append_only`)}()`.execute(db);
+          await sql`create trigger ${sql.id(`${table}_no_truncate`)} before truncate on ${sql.id(table)}
+            for each statement execute function ${sql.id(`${table}_append_only`)}()`.execute(db);
+        } else {
+          await sql`create trigger ${sql.id(`${table}_no_update`)} before update on ${sql.id(table)}
+            begin select raise(abort, ${sql.lit(`${table} is append-only`)}); end`.execute(db);
+          await sql`create trigger ${sql.id(`${table}_no_delete`)} before delete on ${sql.id(table)}
+            begin select raise(abort, ${sql.lit(`${table} is append-only`)}); end`.execute(db);
+        }
+      }
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.alterTable('audit_log').dropColumn('mac').execute();
+      await db.schema.dropTable('audit_anchors').ifExists().execute();
+      await db.schema.dropTable('audit_chain').ifExists().execute();
+      if (dialect === 'postgres') {
+        await sql`drop function if exists audit_anchors_append_only()`.execute(db);
+        await sql`drop function if exists audit_chain_append_only()`.execute(db);
+      }
+    },
+  };
+}
+
+/**
+ * 0010: RFC 3161 timestamps on receipts (issue 15). One row per receipt,
+ * inserted in the receipt's own transaction with stamped_at NULL (waiting);
+ * the timestamps queue fills in the TSA's token and whole TimeStampResp. The
+ * index serves the oldest waiting receipt and the latest stamp (the
+ * fail-closed gap). Receipts from before this migration have no row: they
+ * were never stamped.
+ */
+function m0010ReceiptTimestamps(dialect: SqlDialect): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('receipt_timestamps')
+        .addColumn('receipt_id', 'text', (c) => c.primaryKey().references('receipts.id'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('stamped_at', 'text')
+        .addColumn('tsa_url', 'text')
+        .addColumn('gen_time', 'text')
+        .addColumn('serial_number', 'text')
+        .addColumn('token', t.binary)
+        .addColumn('response', t.binary)
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_error', 'text')
+        .execute();
+      await db.schema.createIndex('receipt_timestamps_state_idx').on('receipt_timestamps').columns(['stamped_at', 'created_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('receipt_timestamps').ifExists().execute();
+    },
+  };
+}
+
+/** `fields`: the personal-field sealer of the master key, for 0012_sealed_fields (which refuses clear values without it). */
+export function createMigrationProvider(dialect: SqlDialect, ctx: { fields?: FieldSealer } = {}): MigrationProvider {
   return {
     async getMigrations() {
       return {
@@ -474,6 +573,9 @@ export function createMigrationProvider(dialect: SqlDialect): MigrationProvider 
         '0007_medcom': m0007Medcom(),
         '0008_web_sessions': m0008WebSessions(dialect),
         '0009_settlements': m0009Settlements(),
+        '0010_receipt_timestamps': m0010ReceiptTimestamps(dialect),
+        '0011_audit_anchors': m0011AuditAnchors(dialect),
+        [SEALED_FIELDS_MIGRATION]: m0012SealedFields(ctx.fields),
       };
     },
   };

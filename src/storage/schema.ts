@@ -7,7 +7,7 @@
  * - binary values (receipt bytes, signatures, encrypted manifests) are stored as
  *   blobs (`bytea` in PostgreSQL) and surface as Buffer / Uint8Array.
  */
-import type { Generated, Selectable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 export interface CasesTable {
   id: string; // caseId (uuid)
@@ -35,7 +35,7 @@ export interface CasesTable {
   citizen_ref: string;
   /** citizen's GP ydernummer (6 digits) or null; needed by routing (§12 stk. 2) and delivery (§15 stk. 2) */
   gp_ydernummer: string | null;
-  /** JSON array of treating clinicians' identifiers (§12 stk. 2) */
+  /** JSON array of treating clinicians' identifiers (§12 stk. 2); sealed (src/storage/fields.ts) */
   treating_clinicians: string;
   /** JSON object of consents (§5 stk. 2, §13 stk. 3) */
   consents: string;
@@ -76,6 +76,7 @@ export interface DocumentsTable {
   package_row_id: string;
   part: string;
   type: string;
+  /** the document's title, sealed (src/storage/fields.ts) */
   title: string | null;
   media_type: string;
   size: number;
@@ -107,6 +108,49 @@ export interface AuditLogTable {
   details: string;
   prev_hash: string;
   hash: string;
+  /** HMAC-SHA256 under the audit key (src/audit/audit.ts); null for entries written before the key (migration 0011) */
+  mac: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Where the keyed (HMAC) audit chain begins: one row (migration 0011). */
+export interface AuditChainTable {
+  id: number;
+  /** entries with a greater seq carry a mac; up to it they were written before the key */
+  after_seq: number;
+  /** id of the AUDIT_KEY_FILE key (src/audit/audit.ts auditKeyId), never the key */
+  key_id: string;
+  created_at: string;
+}
+
+/** issue 15: a receipt's RFC 3161 timestamp; stamped_at NULL while it waits for the TSA (src/timestamps). */
+export interface ReceiptTimestampsTable {
+  receipt_id: string;
+  /** when the receipt committed */
+  created_at: string;
+  stamped_at: string | null;
+  tsa_url: string | null;
+  /** ISO-8601 UTC: the TSA's genTime */
+  gen_time: string | null;
+  serial_number: string | null;
+  /** the TimeStampToken (CMS ContentInfo, DER) over SHA-256 of the receipt signature's value */
+  token: Uint8Array | null;
+  /** the whole TimeStampResp (DER), as served at /v1/receipts/{id}/timestamp */
+  response: Uint8Array | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+}
+
+/** A timestamped head of the audit chain (src/audit/anchors.ts). */
+export interface AuditAnchorsTable {
+  seq: number;
+  hash: string;
+  tsa_url: string;
+  /** ISO-8601 UTC: the TSA's genTime */
+  gen_time: string;
+  serial_number: string;
+  /** the RFC 3161 TimeStampToken (CMS ContentInfo, DER) */
+  token: Buffer;
+  created_at: string;
 }
 
 export interface CaseEventsTable {
@@ -116,7 +160,7 @@ export interface CaseEventsTable {
   /** e.g. 'received', 'clock-started', 'awaiting-complete-case', 'supplement-received', 'consultation-booked', 'extension-agreed', 'clock-stopped' */
   event: string;
   actor: string;
-  /** JSON payload of the event */
+  /** JSON payload of the event; the values of its free-text keys (`reason`, `agreedWith`) are sealed (src/storage/fields.ts) */
   data: string;
 }
 
@@ -236,7 +280,7 @@ export interface CoordinatorChangesTable {
   /** the municipality party that asked */
   requested_by: string;
   staff_id: string;
-  /** the municipality's reason, as given (free text about the cooperation; never logged) */
+  /** the municipality's reason, as given (free text about the cooperation; never logged); sealed (src/storage/fields.ts) */
   reason: string;
   requested_at: string;
 }
@@ -247,7 +291,7 @@ export interface ConsentsTable {
   case_id: string;
   /** 'same-specialist-as-coordinator' | 'gp-discussion' | 'municipality-agreement-citizen-contact' */
   kind: string;
-  /** who gave it (the citizen; for an agreement, who at the municipality) */
+  /** who gave it (the citizen; for an agreement, who at the municipality); sealed (src/storage/fields.ts) */
   given_by: string;
   /** the date it was given (YYYY-MM-DD) */
   given_on: string;
@@ -292,7 +336,10 @@ export interface Database {
   packages: PackagesTable;
   documents: DocumentsTable;
   receipts: ReceiptsTable;
+  receipt_timestamps: ReceiptTimestampsTable;
   audit_log: AuditLogTable;
+  audit_chain: AuditChainTable;
+  audit_anchors: AuditAnchorsTable;
   case_events: CaseEventsTable;
   outbox: OutboxTable;
   responses: ResponsesTable;
