@@ -532,7 +532,9 @@ export function withSignatureTimestamp(cmsDer: Buffer, tokenDer: Buffer): Buffer
   ]);
   const last = si[si.length - 1];
   if (isContext(last, 1)) {
-    const kept = children(last, 'unsignedAttrs').filter((a) => oidOf(children(a, 'attribute')[0], 'attribute type') !== OID_SIGNATURE_TIMESTAMP_TOKEN);
+    const kept = children(last, 'unsignedAttrs').filter(
+      (a) => oidOf(children(a, 'attribute')[0], 'attribute type') !== OID_SIGNATURE_TIMESTAMP_TOKEN,
+    );
     last.value = [...kept, attribute];
   } else {
     si.push(forge.asn1.create(Class.CONTEXT_SPECIFIC, 1, true, [attribute]));
@@ -540,7 +542,11 @@ export function withSignatureTimestamp(cmsDer: Buffer, tokenDer: Buffer): Buffer
   return der(root);
 }
 
-/** The signatureTimeStampToken in the SignerInfo's unsigned attributes (DER), or null. */
+/**
+ * The signatureTimeStampToken in the SignerInfo's unsigned attributes (DER), or null. How a holder of a
+ * stamped receipt takes the token out (the tests do, as a partner would).
+ * @internal
+ */
 export function signatureTimestampOf(cmsDer: Buffer): Buffer | null {
   const si = signerInfoOf(parseDer(cmsDer, 'CMS'));
   const last = si[si.length - 1];
