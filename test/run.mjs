@@ -2,7 +2,7 @@
 // Runs every test file with node's test runner (TAP). Node 20 does not glob .ts
 // files itself, so the list is made here and passed explicitly.
 // Usage: node test/run.mjs [substring filters...]
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 // Every captured log line of the run goes here; test/logs.check.ts scans them all at the end.
+// The PKI templates of the tests' own parties files (test/helpers/gateway.ts) live for one run.
+for (const name of existsSync(join(root, '.tmp')) ? readdirSync(join(root, '.tmp')) : []) {
+  if (/^test-pki-[0-9a-f]{16}/.test(name)) rmSync(join(root, '.tmp', name), { recursive: true, force: true });
+}
 const logDir = join(root, '.tmp', 'test-logs');
 rmSync(logDir, { recursive: true, force: true });
 const env = { ...process.env, NODE_ENV: 'test', POSTKASSE_TEST_LOG_DIR: logDir };

@@ -81,7 +81,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   const fields = opts.masterKey ? createFieldSealer(opts.masterKey) : undefined;
   if (fields) registerFieldSealer(opened.db, fields);
   try {
-    const applied = await migrate(opened.db, opened.dialect, opts.log, fields);
+    const applied = await migrateRetryingForeignSchemaRace(() => migrate(opened.db, opened.dialect, opts.log, fields), opts.schema);
     // The clear values 0012 sealed are still in the WAL's page images: write them back and empty it.
     if (opened.dialect === 'sqlite' && applied.includes(SEALED_FIELDS_MIGRATION))
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(opened.db);
@@ -390,6 +390,24 @@ async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger, 
     throw error instanceof Error ? error : new Error(`database migration failed: ${String(error)}`);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Kysely's Migrator asks "does my table exist?" by listing the tables of every schema. When another
+ * deployment or test file drops its own schema at that moment, PostgreSQL answers `3F000 schema "…"
+ * does not exist` naming the other schema. Nothing was changed, so the migration is simply asked again.
+ * @internal exported for its test
+ */
+export async function migrateRetryingForeignSchemaRace(run: () => Promise<string[]>, ownSchema: string | undefined): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      const foreign = e.code === '3F000' && !(ownSchema && e.message?.includes(`"${ownSchema}"`));
+      if (!foreign || attempt >= 5) throw err;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- errors

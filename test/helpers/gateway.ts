@@ -3,11 +3,11 @@
  * PostgreSQL schema (or embedded SQLite), real mTLS on an ephemeral port, the
  * shared Redis at 127.0.0.1:6379, and captured log lines.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { logCapture } from './logs.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/shared/config.js';
@@ -43,11 +43,42 @@ function pkiTemplate(): Promise<void> {
   return template;
 }
 
+/**
+ * A template for a parties file of a test's own (e.g. writeRoutingParties, whose serials are fixed): the
+ * development template plus that file's client certificates, made once per test run (test/run.mjs clears
+ * them) and shared by every file that uses the same parties. Built aside and renamed into place, so two
+ * test processes never see half of one.
+ */
+const keyedTemplates = new Map<string, Promise<string>>();
+function partiesTemplate(partiesFile: string): Promise<string> {
+  const text = readFileSync(partiesFile, 'utf8');
+  const dir = join(process.cwd(), '.tmp', `test-pki-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
+  let made = keyedTemplates.get(dir);
+  if (!made) {
+    made = (async () => {
+      if (existsSync(dir)) return dir;
+      await pkiTemplate();
+      const aside = mkdtempSync(`${dir}.building-`);
+      cpSync(PKI_TEMPLATE, aside, { recursive: true, filter: (src) => !src.endsWith('.lock') });
+      await ensureDevPki(aside, loadPartiesFile(partiesFile));
+      try {
+        renameSync(aside, dir);
+      } catch {
+        rmSync(aside, { recursive: true, force: true }); // another process was first: use its template
+      }
+      return dir;
+    })();
+    keyedTemplates.set(dir, made);
+  }
+  return made;
+}
+
 /** Gives `dataDir` the development PKI from the shared template (for gateways started here or as child processes). */
-export async function seedDevPki(dataDir: string): Promise<void> {
+export async function seedDevPki(dataDir: string, partiesFile?: string): Promise<void> {
   if (existsSync(join(dataDir, 'pki'))) return;
-  await pkiTemplate();
-  cpSync(PKI_TEMPLATE, join(dataDir, 'pki'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
+  const dev = resolve('config/parties.dev.json');
+  const from = partiesFile && resolve(partiesFile) !== dev ? await partiesTemplate(partiesFile) : (await pkiTemplate(), PKI_TEMPLATE);
+  cpSync(from, join(dataDir, 'pki'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
 }
 
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -93,7 +124,7 @@ export async function startTestGateway(opts: {
   });
   const cap = logCapture();
   const log = createLogger({ level: 'debug', destination: cap.stream });
-  if (!config.TLS_CERT_FILE) await seedDevPki(dataDir);
+  if (!config.TLS_CERT_FILE) await seedDevPki(dataDir, config.PARTIES_FILE);
   const shareValidator = opts.start?.medcomValidator === undefined && resolve(config.MEDCOM_PACKAGES_DIR) === resolve(MEDCOM_DIR);
   const gw = await startGateway(config, log, {
     ...opts.start,

@@ -3,7 +3,7 @@
  * every exclusion testable, mTLS request helpers, and waiting for a case to be routed.
  */
 import { writeFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { TestGateway } from './gateway.js';
@@ -11,7 +11,11 @@ import { manifest, pdf, postPackage } from './packages.js';
 import { localDate } from '../../src/deadlines/calendar.js';
 import { waitFor } from './wait.js';
 
-const cert = () => [{ subjectSerialNumber: `UI:DK-E:G:${randomUUID()}` }];
+/** A fixed serialNumber per party, so that every test using these parties shares one PKI template (test/helpers/gateway.ts). */
+const cert = (id: string) => {
+  const h = createHash('sha256').update(`postkasse-test-party:${id}`).digest('hex');
+  return [{ subjectSerialNumber: `UI:DK-E:G:${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}` }];
+};
 
 /**
  * Staff for municipality 101 (whose agreement kbh-2026 excludes coord-x, §25 stk. 3):
@@ -24,9 +28,9 @@ const cert = () => [{ subjectSerialNumber: `UI:DK-E:G:${randomUUID()}` }];
  */
 export function writeRoutingParties(dir: string): string {
   const parties = [
-    { id: 'kommune-101', kind: 'municipality', municipalityCode: '101', name: 'Københavns Kommune', certificates: cert() },
-    { id: 'kommune-147', kind: 'municipality', municipalityCode: '147', name: 'Frederiksberg Kommune', certificates: cert() },
-    { id: 'spe', kind: 'senior-pension-unit', name: 'Seniorpensionsenheden', certificates: cert() },
+    { id: 'kommune-101', kind: 'municipality', municipalityCode: '101', name: 'Københavns Kommune', certificates: cert('kommune-101') },
+    { id: 'kommune-147', kind: 'municipality', municipalityCode: '147', name: 'Frederiksberg Kommune', certificates: cert('kommune-147') },
+    { id: 'spe', kind: 'senior-pension-unit', name: 'Seniorpensionsenheden', certificates: cert('spe') },
     {
       id: 'coord-anna',
       kind: 'staff',
@@ -34,13 +38,20 @@ export function writeRoutingParties(dir: string): string {
       name: 'Anna',
       municipalities: ['101'],
       ydernumre: ['012345'],
-      certificates: cert(),
+      certificates: cert('coord-anna'),
     },
-    { id: 'coord-bo', kind: 'staff', roles: ['coordinator'], name: 'Bo', municipalities: ['101'], certificates: cert() },
-    { id: 'coord-x', kind: 'staff', roles: ['coordinator'], name: 'Xenia', municipalities: ['101', '147'], certificates: cert() },
-    { id: 'dual-dan', kind: 'staff', roles: ['coordinator', 'specialist'], name: 'Dan', municipalities: ['147'], certificates: cert() },
-    { id: 'spec-eva', kind: 'staff', roles: ['specialist'], name: 'Eva', certificates: cert() },
-    { id: 'lead-1', kind: 'staff', roles: ['team-lead'], name: 'Lene', certificates: cert() },
+    { id: 'coord-bo', kind: 'staff', roles: ['coordinator'], name: 'Bo', municipalities: ['101'], certificates: cert('coord-bo') },
+    { id: 'coord-x', kind: 'staff', roles: ['coordinator'], name: 'Xenia', municipalities: ['101', '147'], certificates: cert('coord-x') },
+    {
+      id: 'dual-dan',
+      kind: 'staff',
+      roles: ['coordinator', 'specialist'],
+      name: 'Dan',
+      municipalities: ['147'],
+      certificates: cert('dual-dan'),
+    },
+    { id: 'spec-eva', kind: 'staff', roles: ['specialist'], name: 'Eva', certificates: cert('spec-eva') },
+    { id: 'lead-1', kind: 'staff', roles: ['team-lead'], name: 'Lene', certificates: cert('lead-1') },
     {
       id: 'gp-057584',
       kind: 'gp-system',
@@ -48,7 +59,7 @@ export function writeRoutingParties(dir: string): string {
       name: 'Lægehuset',
       sor: '575841000016004',
       ean: '5790000575848',
-      certificates: cert(),
+      certificates: cert('gp-057584'),
     },
   ];
   const file = join(dir, 'parties.json');
