@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { Problem } from '../shared/problem.js';
+import { createTokenBuckets } from '../shared/token-bucket.js';
 import { appendAudit, type AuditEntry, type AuditTarget } from './audit.js';
 
 export interface ReadLimits {
@@ -61,25 +62,9 @@ export function createReadAudit(deps: {
 }): ReadAudit {
   const { limits } = deps;
   const now = deps.now ?? Date.now;
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const buckets = createTokenBuckets(limits.ratePerMinute, now);
   const windows = new Map<string, Window>();
   let timer: NodeJS.Timeout | undefined;
-
-  /** Seconds until the party has a token again, 0 when it has one (and it is taken). */
-  function takeToken(party: string): number {
-    if (limits.ratePerMinute <= 0) return 0;
-    const t = now();
-    const perMs = limits.ratePerMinute / 60_000;
-    const b = buckets.get(party) ?? { tokens: limits.ratePerMinute, at: t };
-    b.tokens = Math.min(limits.ratePerMinute, b.tokens + (t - b.at) * perMs);
-    b.at = t;
-    buckets.set(party, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
-  }
 
   async function writeRepeats(key: string, w: Window): Promise<void> {
     windows.delete(key);
@@ -109,7 +94,7 @@ export function createReadAudit(deps: {
 
   return {
     admit(party) {
-      const wait = takeToken(party);
+      const wait = buckets.take(party);
       if (wait > 0) {
         throw new Problem({
           status: 429,

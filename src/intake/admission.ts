@@ -7,6 +7,7 @@
  */
 import type { RequestHandler } from 'express';
 import { Problem } from '../shared/problem.js';
+import { createTokenBuckets } from '../shared/token-bucket.js';
 
 export interface AdmissionLimits {
   maxConcurrent: number;
@@ -18,22 +19,7 @@ export interface AdmissionLimits {
 export function createAdmission(limits: AdmissionLimits, now: () => number = Date.now) {
   let inFlight = 0;
   const perParty = new Map<string, number>();
-  const buckets = new Map<string, { tokens: number; at: number }>();
-
-  function takeToken(party: string): number {
-    if (limits.ratePerMinute <= 0) return 0;
-    const t = now();
-    const perMs = limits.ratePerMinute / 60_000;
-    const b = buckets.get(party) ?? { tokens: limits.ratePerMinute, at: t };
-    b.tokens = Math.min(limits.ratePerMinute, b.tokens + (t - b.at) * perMs);
-    b.at = t;
-    buckets.set(party, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - b.tokens) / perMs / 1000); // seconds until a token
-  }
+  const buckets = createTokenBuckets(limits.ratePerMinute, now);
 
   const middleware: RequestHandler = (req, res, next) => {
     const party = req.party!.id;
@@ -60,7 +46,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = Dat
         }),
       );
     }
-    const wait = takeToken(party);
+    const wait = buckets.take(party);
     if (wait > 0) {
       return next(
         new Problem({

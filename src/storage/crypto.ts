@@ -5,9 +5,9 @@
  * are derived from it with HKDF-SHA256 (domain separation), so a sealed small
  * value can never be confused with a wrapped blob data key and vice versa.
  */
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { createKeyFile, readKeyFile } from '../shared/key-file.js';
 
 export const MASTER_KEY_BYTES = 32;
 const IV_BYTES = 12;
@@ -29,67 +29,16 @@ export interface LoadMasterKeyOptions {
 
 export function loadMasterKey(opts: LoadMasterKeyOptions): Buffer {
   const file = opts.file ?? join(opts.dataDir, 'storage.key');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && opts.file === undefined && opts.createIfMissing) return createKeyFile(file);
-    if (code === 'ENOENT') {
-      throw new Error(
-        `storage master key file ${file} does not exist` +
-          (opts.file === undefined
-            ? ' (start with key creation enabled to generate one)'
-            : ' (a configured key file is never generated; restore it)'),
-        { cause: err },
-      );
-    }
-    throw new Error(`storage master key file ${file} cannot be read: ${(err as Error).message}`, { cause: err });
-  }
-  return parseKey(text, file);
-}
-
-function parseKey(text: string, file: string): Buffer {
-  const b64 = text.trim();
-  if (b64.length === 0) throw new Error(`storage master key file ${file} is empty (expected ${MASTER_KEY_BYTES} random bytes, base64)`);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) {
-    throw new Error(`storage master key file ${file} is not valid base64 (expected ${MASTER_KEY_BYTES} random bytes, base64, on one line)`);
-  }
-  const key = Buffer.from(b64, 'base64');
-  if (key.length !== MASTER_KEY_BYTES) {
-    throw new Error(`storage master key file ${file} holds ${key.length} bytes, expected ${MASTER_KEY_BYTES}`);
-  }
-  return key;
-}
-
-/** Writes a fresh key atomically (temp file + link, so a concurrent starter never sees a half-written key and never overwrites one). */
-function createKeyFile(file: string): Buffer {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const key = randomBytes(MASTER_KEY_BYTES);
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, key.toString('base64') + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    // Someone else created it first: use theirs.
-    return parseKey(readFileSync(file, 'utf8'), file);
-  } finally {
-    unlinkSync(tmp);
-  }
-  const dfd = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-  return key;
+  const label = `storage master key file ${file}`;
+  const key = readKeyFile(file, MASTER_KEY_BYTES, label);
+  if (key) return key;
+  if (opts.file === undefined && opts.createIfMissing) return createKeyFile(file, MASTER_KEY_BYTES, label);
+  throw new Error(
+    `${label} does not exist` +
+      (opts.file === undefined
+        ? ' (start with key creation enabled to generate one)'
+        : ' (a configured key file is never generated; restore it)'),
+  );
 }
 
 function assertMasterKey(masterKey: Buffer): void {
