@@ -15,9 +15,9 @@
  * failed stamp is logged and tried again at the next interval; it never stops
  * the gateway.
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
-import type { Database } from '../storage/schema.js';
+import type { AuditAnchorsTable, Database } from '../storage/schema.js';
 import { headImprint } from './head.js';
 
 /** What the stamping needs of a TSA client (src/timestamps/client.ts `Timestamper` is one). */
@@ -44,15 +44,7 @@ export async function auditHead(db: Kysely<Database>): Promise<{ seq: number; ha
   return row ? { seq: Number(row.seq), hash: row.hash } : null;
 }
 
-const toAnchor = (r: {
-  seq: number;
-  hash: string;
-  tsa_url: string;
-  gen_time: string;
-  serial_number: string;
-  token: Buffer;
-  created_at: string;
-}): AuditAnchor => ({
+const toAnchor = (r: Selectable<AuditAnchorsTable>): AuditAnchor => ({
   seq: Number(r.seq),
   hash: r.hash,
   tsaUrl: r.tsa_url,
