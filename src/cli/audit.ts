@@ -42,8 +42,8 @@ seq N: reason" with exit code 1.
 
 const usageError = (message: string): CommandResult => sharedUsageError('audit', AUDIT_USAGE, message);
 
-/** The TSA trust anchors: --tsa-ca, else TSA_CA_FILE, else the development PKI's CA (the development TSA's). */
-function trustAnchors(
+/** The TSA trust anchors: --tsa-ca, else TSA_CA_FILE, else the development PKI's CA (the development TSA's). Also used by `evidence export`. */
+export function trustAnchors(
   flag: string | undefined,
   configured: string | undefined,
   dataDir: string,

@@ -27,6 +27,10 @@ commands:
                       check a message's signature and its document's sha256 and size
   audit verify [--expect-head SEQ:HASH]
                       verify the audit log's hash chain in the configured database
+  evidence export --case ID --out FILE.zip [--ca FILE] [--tsa-ca FILE]
+                      one case's receipts, timestamps, audit chain and digests, for a third party
+  evidence verify FILE.zip [--ca FILE] [--tsa-ca FILE]
+                      check an evidence file (what its README.txt does with openssl)
   medcom validate FILE [--packages DIR] [--profile URL]
                       validate a FHIR Bundle against MedCom's profiles; each issue with its FHIRPath location
   settlement --month YYYY-MM [--payer PARTY] [--csv | --json] [--close] [...]
@@ -43,29 +47,31 @@ send, mailbox and settlement talk to --url, else POSTKASSE_URL, else https://loc
 
 // Loaded on demand: a command only pays for its own dependencies (the
 // database drivers, TLS, zod schemas …) at start-up.
-const COMMANDS: Record<string, (args: string[]) => Promise<CommandResult>> = {
+const COMMANDS: Record<string, (args: string[], env: NodeJS.ProcessEnv) => Promise<CommandResult>> = {
   deadline: async (a) => (await import('./deadline.js')).deadlineCommand(a),
-  send: async (a) => (await import('./send.js')).sendCommand(a),
-  'verify-receipt': async (a) => (await import('./verify.js')).verifyReceiptCommand(a),
-  mailbox: async (a) => (await import('./mailbox.js')).mailboxCommand(a),
-  'verify-message': async (a) => (await import('./verify-message.js')).verifyMessageCommand(a),
-  audit: async (a) => (await import('./audit.js')).auditCommand(a),
-  medcom: async (a) => (await import('./medcom.js')).medcomCommand(a),
-  settlement: async (a) => (await import('./settlement.js')).settlementCommand(a),
+  send: async (a, env) => (await import('./send.js')).sendCommand(a, env),
+  'verify-receipt': async (a, env) => (await import('./verify.js')).verifyReceiptCommand(a, env),
+  mailbox: async (a, env) => (await import('./mailbox.js')).mailboxCommand(a, env),
+  'verify-message': async (a, env) => (await import('./verify-message.js')).verifyMessageCommand(a, env),
+  audit: async (a, env) => (await import('./audit.js')).auditCommand(a, env),
+  evidence: async (a, env) => (await import('./evidence.js')).evidenceCommand(a, env),
+  medcom: async (a, env) => (await import('./medcom.js')).medcomCommand(a, env),
+  settlement: async (a, env) => (await import('./settlement.js')).settlementCommand(a, env),
 };
 
-export async function runCli(argv: string[]): Promise<CommandResult> {
+/** The command line as a function: `env` is the environment the command reads (the process's own by default). */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
   const [command, ...rest] = argv;
   if (command === undefined) return { code: 2, stdout: '', stderr: USAGE };
   if (command === 'help' || command === '--help' || command === '-h') {
     const topic = rest[0];
-    if (topic !== undefined && topic in COMMANDS) return COMMANDS[topic]!(['--help']);
+    if (topic !== undefined && topic in COMMANDS) return COMMANDS[topic]!(['--help'], env);
     return { code: 0, stdout: USAGE, stderr: '' };
   }
   const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!run) return { code: 2, stdout: '', stderr: `unknown command ${JSON.stringify(command)}\n\n${USAGE}` };
   try {
-    return await run(rest);
+    return await run(rest, env);
   } catch (err) {
     return { code: 1, stdout: '', stderr: `${command}: ${(err as Error).stack ?? String(err)}\n` };
   }
