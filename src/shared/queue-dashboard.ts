@@ -13,9 +13,6 @@
  */
 import { Router, type Express, type RequestHandler } from 'express';
 import type { Queue } from 'bullmq';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import { forbidden } from './problem.js';
 
 const readOnly = (detail: string) => forbidden(detail, 'queue-dashboard-read-only');
@@ -47,8 +44,13 @@ const dashboardHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** The dashboard's router, to be mounted at `basePath` behind the caller's team-lead check. */
-export function createQueueDashboard(queues: readonly Queue[], basePath = '/admin/queues'): Router {
+/** bull-board's own Express router for these queues (bull-board is loaded on the first request: most processes never open the dashboard). */
+async function boardRouter(queues: readonly Queue[], basePath: string): Promise<Express> {
+  const [{ createBullBoard }, { BullMQAdapter }, { ExpressAdapter }] = await Promise.all([
+    import('@bull-board/api'),
+    import('@bull-board/api/bullMQAdapter'),
+    import('@bull-board/express'),
+  ]);
   const board = new ExpressAdapter();
   board.setBasePath(basePath);
   createBullBoard({
@@ -59,6 +61,12 @@ export function createQueueDashboard(queues: readonly Queue[], basePath = '/admi
   // bull-board serves from an Express app of its own, which would announce itself
   const inner = board.getRouter() as Express;
   inner.disable('x-powered-by');
+  return inner;
+}
+
+/** The dashboard's router, to be mounted at `basePath` behind the caller's team-lead check. */
+export function createQueueDashboard(queues: readonly Queue[], basePath = '/admin/queues'): Router {
+  let inner: Promise<Express> | undefined;
   const router = Router();
   router.use(dashboardHeaders);
   router.use((req, _res, next) => {
@@ -68,6 +76,15 @@ export function createQueueDashboard(queues: readonly Queue[], basePath = '/admi
       next,
     );
   });
-  router.use(inner);
+  router.use((req, res, next) => {
+    inner ??= boardRouter(queues, basePath);
+    inner.then(
+      (app) => app(req, res, next),
+      (err: unknown) => {
+        inner = undefined;
+        next(err);
+      },
+    );
+  });
   return router;
 }

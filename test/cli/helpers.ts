@@ -1,4 +1,4 @@
-/** Shared by the CLI tests: running the real CLI in a child process, parsing multipart bodies with busboy. */
+/** Shared by the CLI tests: running the real CLI (in this process, or as a child process), parsing multipart bodies with busboy. */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
+import { runCli as cli } from '../../src/cli/main.js';
 
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -15,20 +16,42 @@ export interface CliRun {
   stderr: string;
 }
 
-/**
- * Runs `node --import tsx src/cli/main.ts …args` from the repository root.
- * `env` is added to a copy of the environment from which the gateway's
- * variables are removed, so the developer's own settings cannot leak in.
- */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
+/** The environment a CLI run sees: the test's own, without the gateway's variables (a developer's settings cannot leak in), plus `env`. */
+function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const k of ['DATA_DIR', 'DATABASE_URL', 'PARTIES_FILE', 'AGREEMENTS_FILE', 'NODE_TEST_CONTEXT', 'POSTKASSE_URL', 'PORT'])
     delete base[k];
+  return { ...base, ...env };
+}
+
+/**
+ * Runs the CLI's `runCli(args, env)` in this process, as `npm run cli -- …args`
+ * would with `env` (see cliEnv): the same function the entry point calls,
+ * without the ~1 s a new Node process with tsx costs. Output is what the
+ * entry point prints (each stream ending in a newline). The entry point itself
+ * (exit codes, printing) is tested as a real process with `spawnCli`.
+ */
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`cli ${args.join(' ')}: no answer in ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const r = await Promise.race([cli(args, cliEnv(env)), timeout]);
+    const line = (t: string) => (t && !t.endsWith('\n') ? `${t}\n` : t);
+    return { code: r.code, stdout: line(r.stdout), stderr: line(r.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `node --import tsx src/cli/main.ts …args` from the repository root, as a child process (see cliEnv). */
+export function spawnCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      { cwd: REPO_ROOT, env: { ...base, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
+      { cwd: REPO_ROOT, env: cliEnv(env), timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number') return reject(Object.assign(err, { stdout, stderr }));
         resolve({ code: err ? (err.code as number) : 0, stdout, stderr });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { computeClock } from '../../src/deadlines/engine.js';
-import { runCli } from './helpers.js';
+import { spawnCli as runCli } from './helpers.js';
 
 describe('cli main', () => {
   it('answers an unknown command with the usage on stderr and exit code 2', async () => {
