@@ -19,6 +19,8 @@ import type { ResponseService } from './responses/service.js';
 import { createMailboxRouter } from './delivery/routes.js';
 import { createRoutingRouter } from './routing/routes.js';
 import { createConsentRouter } from './consents/routes.js';
+import { createRetentionRouter } from './retention/routes.js';
+import type { RetentionService } from './retention/service.js';
 import type { ConsentService } from './consents/service.js';
 import { createStatisticsRouter } from './statistics/routes.js';
 import type { StatisticsService } from './statistics/service.js';
@@ -50,6 +52,8 @@ export interface AppDeps {
   routing: RoutingService;
   worklist: WorklistService;
   consents: ConsentService;
+  /** issue 15: legal holds (the purge itself is queues/retention.ts) */
+  retention: RetentionService;
   /** waiting times and §17 stk. 4 volumes */
   statistics: StatisticsService;
   settlement: SettlementService;
@@ -169,6 +173,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createMailboxRouter({ delivery: deps.delivery, log: deps.log, push: deps.push }));
   app.use(createRoutingRouter({ routing: deps.routing }));
   app.use(createConsentRouter({ consents: deps.consents }));
+  app.use(createRetentionRouter({ retention: deps.retention }));
   app.use(createStatisticsRouter({ statistics: deps.statistics }));
   app.use(createSettlementRouter({ settlement: deps.settlement }));
   app.use(createMedcomRouter({ medcom: deps.medcom }));

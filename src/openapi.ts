@@ -15,6 +15,7 @@ import { operations as consents } from './consents/routes.js';
 import { operations as medcom } from './medcom/routes.js';
 import { operations as statistics } from './statistics/routes.js';
 import { operations as settlement } from './settlement/routes.js';
+import { operations as retention } from './retention/routes.js';
 
 /** Every operation the mTLS app mounts with `route()`. */
 export const API_OPERATIONS: readonly Operation[] = [
@@ -27,6 +28,7 @@ export const API_OPERATIONS: readonly Operation[] = [
   ...Object.values(medcom),
   ...Object.values(statistics),
   ...Object.values(settlement),
+  ...Object.values(retention),
 ] as Operation[];
 
 export function toJsonSchema(s: z.ZodType): Record<string, unknown> {

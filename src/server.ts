@@ -63,6 +63,8 @@ import { startDevTsa, type DevTsa } from './timestamps/dev-tsa.js';
 import { createTimestampService, type TimestampService } from './timestamps/service.js';
 import { TIMESTAMP_TOPIC } from './timestamps/types.js';
 import { createTimestampQueue, type TimestampQueue } from '../queues/timestamps.js';
+import { createRetentionQueue, type RetentionQueue } from '../queues/retention.js';
+import { createRetentionService, type RetentionService } from './retention/service.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -102,6 +104,9 @@ export interface Gateway {
   /** issue 15: the receipts' RFC 3161 timestamps, their queue, and the TSAs in use (the development TSA's URL when it runs) */
   timestamps: TimestampService;
   timestampQueue?: TimestampQueue;
+  /** issue 15: the retention purge and legal holds; the daily run's queue (with Redis) */
+  retention: RetentionService;
+  retentionQueue?: RetentionQueue;
   /** issue 15: anchors the audit chain's head with the TSA every AUDIT_STAMP_MINUTES and at shutdown */
   auditStamper: AuditStamper;
   tsa: { urls: string[]; trustedCaPems: string[]; dev?: DevTsa };
@@ -504,7 +509,19 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     });
     vansInbox.start();
   }
-  const worklist = createWorklistService({ db, blobs, deadlines, masterKey, reads });
+  const retention = createRetentionService({ db, blobs, log, retentionDays: config.RETENTION_DAYS_AFTER_CLOSE, metrics });
+  let retentionQueue: RetentionQueue | undefined;
+  if (redis) {
+    retentionQueue = createRetentionQueue({
+      connection: redis.options,
+      prefix: config.QUEUE_PREFIX,
+      retention,
+      log,
+      hour: config.RETENTION_PURGE_HOUR,
+    });
+    await retentionQueue.schedule();
+  }
+  const worklist = createWorklistService({ db, blobs, deadlines, masterKey, reads, retention });
   const statistics = createStatisticsService({
     db,
     agreements,
@@ -529,15 +546,21 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     routing,
     worklist,
     consents: createConsentService({ db, visibleCase: worklist.visibleCase }),
+    retention,
     statistics,
     settlement: createSettlementService({ db, agreements, parties, priceIndex: () => priceIndex, log }),
     delivery: deliveryService,
     push: delivery,
     medcom,
     timestamps,
-    adminQueues: [routingQueue?.queue, delivery?.queue, medcomAcks?.queue, reminders?.queue, timestampQueue?.queue].filter(
-      (q): q is NonNullable<typeof q> => q !== undefined,
-    ) as Queue[],
+    adminQueues: [
+      routingQueue?.queue,
+      delivery?.queue,
+      medcomAcks?.queue,
+      reminders?.queue,
+      timestampQueue?.queue,
+      retentionQueue?.queue,
+    ].filter((q): q is NonNullable<typeof q> => q !== undefined) as Queue[],
   };
   const app = createApp(deps);
 
@@ -644,6 +667,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       if (medcomAcks) await medcomAcks.close();
       if (reminders) await reminders.close();
       if (timestampQueue) await timestampQueue.close();
+      if (retentionQueue) await retentionQueue.close();
       timestamps.stop();
       // the counts of repeated reads, then the audit head as it is at shutdown, before the database closes
       await reads.stop().catch((err: unknown) => log.error({ err }, 'repeated reads could not be audited at shutdown'));
@@ -678,6 +702,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     medcomAcks,
     timestamps,
     timestampQueue,
+    retention,
+    retentionQueue,
     auditStamper,
     tsa,
     metrics,

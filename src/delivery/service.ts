@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Db } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { MessageState } from '../storage/schema.js';
-import { openSmall } from '../storage/crypto.js';
+import { openRetained, retainedBlobKey } from '../storage/retained.js';
 import { appendAudit } from '../audit/audit.js';
 import type { ReadAudit } from '../audit/reads.js';
 import { notFound } from '../shared/problem.js';
@@ -70,8 +70,8 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
 
   /** The envelope's exact signed bytes, streamed: head + base64(decrypted document) + tail. */
   async function envelope(m: MessageRow): Promise<Readable> {
-    const parts = JSON.parse(openSmall(deps.masterKey, Buffer.from(m.envelope_enc)).toString('utf8')) as EnvelopeParts;
-    return envelopeStream(parts, await deps.blobs.get(await store.documentBlobKey(m.response_id)));
+    const parts = JSON.parse(openRetained(deps.masterKey, m.envelope_enc, `message ${m.id}`).toString('utf8')) as EnvelopeParts;
+    return envelopeStream(parts, await deps.blobs.get(retainedBlobKey(await store.documentBlobKey(m.response_id), `message ${m.id}`)));
   }
 
   /** What every listing says of a message. */

@@ -9,7 +9,8 @@ import type { Db } from '../storage/db.js';
 import { isUniqueViolation } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
 import { WriteOutcomeUnknown } from '../storage/writer.js';
-import { deriveKey, openSmall, sealSmall } from '../storage/crypto.js';
+import { deriveKey, sealSmall } from '../storage/crypto.js';
+import { openRetained } from '../storage/retained.js';
 import type { Party } from '../parties/parties.js';
 import type { DeadlineService } from '../deadlines/service.js';
 import { isService, SERVICES } from '../deadlines/types.js';
@@ -216,7 +217,13 @@ export function createIntakeService(deps: IntakeDeps) {
     if (m.supplementTo) {
       const existing = await store.caseById(m.supplementTo);
       if (!existing) throw notFound(`supplementTo names no case of ${party.id}`);
-      const first = JSON.parse(openSmall(deps.masterKey, Buffer.from(existing.manifest_enc)).toString('utf8')) as Manifest;
+      if (existing.purged_at) {
+        throw conflict(
+          `case ${existing.id} was deleted on ${existing.purged_at.slice(0, 10)} when its retention period ended; send a new case instead`,
+          'case-purged',
+        );
+      }
+      const first = JSON.parse(openRetained(deps.masterKey, existing.manifest_enc, `case ${existing.id}`).toString('utf8')) as Manifest;
       if (normaliseCpr(first.citizen.cpr) !== normaliseCpr(m.citizen.cpr)) {
         throw unprocessable('a supplement must concern the same citizen as its case', [
           { path: 'citizen.cpr', message: `does not match the citizen of case ${existing.id}` },
@@ -265,6 +272,11 @@ export function createIntakeService(deps: IntakeDeps) {
         conflicts: '[]',
         routing_note: null,
         requests: JSON.stringify(definedRequests(m)),
+        closed_at: null,
+        hold_reason: null,
+        hold_by: null,
+        hold_at: null,
+        purged_at: null,
       };
     }
     const priorEvents = m.supplementTo ? await store.events(caseRow.id) : [];

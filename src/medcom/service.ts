@@ -31,7 +31,8 @@ import type { MessageState } from '../storage/schema.js';
 import type { Party } from '../parties/parties.js';
 import type { GpDirectory, GpPractice } from '../parties/gp-directory.js';
 import { appendAudit } from '../audit/audit.js';
-import { openSmall, sealSmall } from '../storage/crypto.js';
+import { sealSmall } from '../storage/crypto.js';
+import { openRetained } from '../storage/retained.js';
 import { notFound, tooLarge, unavailable, unprocessable } from '../shared/problem.js';
 import { buildCareCommunication, CARE_COMMUNICATION_CATEGORY, MAX_CARE_COMMUNICATION_BYTES } from './carecommunication.js';
 import { createMedcomStore, type AckRow, type MedcomMessageRow } from './store.js';
@@ -407,7 +408,9 @@ export function createMedcomService(deps: MedcomServiceDeps) {
   async function show(messageId: string) {
     const m = await store.message(messageId);
     if (!m) throw notFound(`no MedCom message ${messageId}`);
-    const parts = JSON.parse(openSmall(deps.masterKey, Buffer.from(m.envelope_enc)).toString('utf8')) as Partial<MedcomParts>;
+    const parts = JSON.parse(
+      openRetained(deps.masterKey, m.envelope_enc, `MedCom message ${m.id}`).toString('utf8'),
+    ) as Partial<MedcomParts>;
     const received = await store.acksOf(m.id);
     return {
       messageId: m.id,
@@ -463,7 +466,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     message: (id: string) => store.message(id),
     /** the sealed parts of a MedCom message */
     parts: (m: Pick<MedcomMessageRow, 'envelope_enc'>) =>
-      JSON.parse(openSmall(deps.masterKey, Buffer.from(m.envelope_enc)).toString('utf8')) as MedcomParts,
+      JSON.parse(openRetained(deps.masterKey, m.envelope_enc, 'the MedCom message').toString('utf8')) as MedcomParts,
   };
 }
 

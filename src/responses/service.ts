@@ -19,7 +19,8 @@ import type { Db } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { CaseRow, MessageState } from '../storage/schema.js';
 import type { Party, StaffParty } from '../parties/parties.js';
-import { openSmall, sealSmall } from '../storage/crypto.js';
+import { sealSmall } from '../storage/crypto.js';
+import { openRetained } from '../storage/retained.js';
 import { appendAudit } from '../audit/audit.js';
 import { conflict, notFound, unprocessable } from '../shared/problem.js';
 import { CONSULTATION_SERVICES, localDate, type DeadlineService } from '../deadlines/service.js';
@@ -90,7 +91,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
   const now = deps.now ?? (() => new Date());
 
   function citizenOf(c: CaseRow): { cpr: string; name: string } {
-    const m = JSON.parse(openSmall(deps.masterKey, Buffer.from(c.manifest_enc)).toString('utf8')) as {
+    const m = JSON.parse(openRetained(deps.masterKey, c.manifest_enc, `the citizen of case ${c.id}`).toString('utf8')) as {
       citizen: { cpr: string; name: string };
     };
     return { cpr: m.citizen.cpr, name: m.citizen.name };

@@ -76,7 +76,7 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
       return rows.map((r) => r.given_on);
     },
     async closeCase(q: Q, caseId: string, at: string): Promise<void> {
-      await q.updateTable('cases').set({ state: 'closed', updated_at: at }).where('id', '=', caseId).execute();
+      await q.updateTable('cases').set({ state: 'closed', closed_at: at, updated_at: at }).where('id', '=', caseId).execute();
     },
   };
 }

@@ -73,6 +73,17 @@ const envSchema = z
     /** issue 15: the audit chain's HMAC key, outside the database; unset = DATA_DIR/audit.key (generated in development) */
     AUDIT_KEY_FILE: optionalPath,
     /** issue 15: how often the audit chain's head is timestamped by the TSA (and at shutdown) */
+    /** issue 15: days after a case is closed until the daily purge deletes its documents and personal data */
+    RETENTION_DAYS_AFTER_CLOSE: positiveInt('RETENTION_DAYS_AFTER_CLOSE')
+      .max(36500, 'RETENTION_DAYS_AFTER_CLOSE must be at most 36500')
+      .default(365),
+    /** issue 15: the hour (Copenhagen time) of the daily purge */
+    RETENTION_PURGE_HOUR: z.coerce
+      .number({ error: 'RETENTION_PURGE_HOUR must be a number' })
+      .int('RETENTION_PURGE_HOUR must be a whole hour')
+      .min(0, 'RETENTION_PURGE_HOUR must be 0–23')
+      .max(23, 'RETENTION_PURGE_HOUR must be 0–23')
+      .default(2),
     AUDIT_STAMP_MINUTES: positiveInt('AUDIT_STAMP_MINUTES').max(1440, 'AUDIT_STAMP_MINUTES must be at most 1440 (a day)').default(10),
     /** issue 15: audited reads (case, document, mailbox message) a minute per party; 0 = no limit */
     AUDITED_READS_PER_MINUTE: z.coerce

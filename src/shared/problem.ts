@@ -68,6 +68,8 @@ export const forbidden = (detail: string, type = 'forbidden') => new Problem({ s
 export const notFound = (detail: string) => new Problem({ status: 404, title: 'Not found', detail, type: 'not-found' });
 export const conflict = (detail: string, type = 'conflict', extensions?: Record<string, unknown>) =>
   new Problem({ status: 409, title: 'Conflict', detail, type, extensions });
+/** issue 15: what the retention purge deleted (the case's documents and personal data) is gone for good: 410 `case-purged`. */
+export const purged = (detail: string) => new Problem({ status: 410, title: 'Gone', detail, type: 'case-purged' });
 export const tooLarge = (detail: string, type = 'too-large') => new Problem({ status: 413, title: 'Content too large', detail, type });
 export const unsupportedMediaType = (detail: string) =>
   new Problem({ status: 415, title: 'Unsupported media type', detail, type: 'unsupported-media-type' });

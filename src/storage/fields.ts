@@ -179,3 +179,19 @@ export function sealEventRow<T extends { case_id: string; event: string; at: str
 export function openEventRow<T extends { event: string; at: string; data: string }>(f: FieldSealer, caseId: string, row: T): T {
   return { ...row, data: f.openJson(eventContext(caseId, row.event, row.at), row.data) };
 }
+
+/**
+ * A JSON text with its personal values removed (issue 15, the retention
+ * purge): every sealed value and every value of a personal key becomes null;
+ * everything else keeps its shape. Needs no key.
+ */
+export function withoutPersonalValues(json: string): string {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v === null || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    if (Object.keys(o).length === 1 && SEALED_JSON_KEY in o) return null;
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, PERSONAL_JSON_KEYS.has(k) ? null : strip(x)]));
+  };
+  return json === '' ? json : JSON.stringify(strip(JSON.parse(json)));
+}

@@ -559,6 +559,36 @@ function m0010ReceiptTimestamps(dialect: SqlDialect): Migration {
   };
 }
 
+/**
+ * 0013: retention (issue 15, GDPR art. 5(1)(e)). `closed_at`: when the case
+ * was closed (cases closed before this migration: their last change, which
+ * was the closing); the daily purge counts RETENTION_DAYS_AFTER_CLOSE from
+ * it. `hold_*`: a team lead's legal hold (the reason sealed like other free
+ * text), which keeps the case from the purge. `purged_at`: when its documents
+ * and personal fields were deleted.
+ */
+function m0013Retention(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      for (const column of ['closed_at', 'hold_reason', 'hold_by', 'hold_at', 'purged_at']) {
+        await db.schema.alterTable('cases').addColumn(column, 'text').execute();
+      }
+      await db
+        .updateTable('cases')
+        .set({ closed_at: sql.ref('updated_at') })
+        .where('state', '=', 'closed')
+        .execute();
+      await db.schema.createIndex('cases_retention_idx').on('cases').columns(['state', 'closed_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('cases_retention_idx').ifExists().execute();
+      for (const column of ['purged_at', 'hold_at', 'hold_by', 'hold_reason', 'closed_at']) {
+        await db.schema.alterTable('cases').dropColumn(column).execute();
+      }
+    },
+  };
+}
+
 /** `fields`: the personal-field sealer of the master key, for 0012_sealed_fields (which refuses clear values without it). */
 export function createMigrationProvider(dialect: SqlDialect, ctx: { fields?: FieldSealer } = {}): MigrationProvider {
   return {
@@ -576,6 +606,7 @@ export function createMigrationProvider(dialect: SqlDialect, ctx: { fields?: Fie
         '0010_receipt_timestamps': m0010ReceiptTimestamps(dialect),
         '0011_audit_anchors': m0011AuditAnchors(dialect),
         [SEALED_FIELDS_MIGRATION]: m0012SealedFields(ctx.fields),
+        '0013_retention': m0013Retention(),
       };
     },
   };

@@ -55,6 +55,14 @@ export interface CasesTable {
   routing_note: string | null;
   /** JSON: what the requester asked for beyond the service, e.g. { "preMeetingAdviceRequested": true } (§6 stk. 1) */
   requests: Generated<string>;
+  /** issue 15, retention (0013): when the case was closed; the purge counts RETENTION_DAYS_AFTER_CLOSE from it */
+  closed_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** a team lead's legal hold: the reason (sealed), who placed it and when; a held case is never purged */
+  hold_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  hold_by: ColumnType<string | null, string | null | undefined, string | null>;
+  hold_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** when the documents and personal fields were deleted; the case's evidence (receipts, digests, audit) stays */
+  purged_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PackagesTable {

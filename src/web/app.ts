@@ -247,6 +247,21 @@ export function createStaffApp(deps: StaffAppDeps): Express {
         res.locals.page,
       );
     }
+    if (status === 410) {
+      // issue 15: the retention purge deleted the case's documents and personal data
+      return simplePage(
+        res,
+        410,
+        'Sagen er slettet',
+        html`<h1>Sagen er slettet</h1>
+          <p>
+            Sagens dokumenter og personoplysninger er slettet, fordi opbevaringsperioden efter sagens afslutning er udløbet. Kvitteringer,
+            dokumenternes fingeraftryk (SHA-256) og revisionssporet er bevaret.
+          </p>
+          <p><a href="/">Til arbejdslisten</a></p>`,
+        res.locals.page,
+      );
+    }
     if (status < 500) {
       const back = html`<h1>Forespørgslen kunne ikke behandles</h1>
         <p><a href="/">Til arbejdslisten</a></p>`;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { clockSchema } from '../receipts/schema.js';
+import { retentionViewSchema } from '../retention/schema.js';
 import { isDateString } from '../shared/identifiers.js';
 import { ui } from '../shared/form-meta.js';
 
@@ -173,5 +174,6 @@ export const caseViewSchema = z.object({
       "to the case's sender: its own events as recorded; the region's with actor `region` and only their structured data " +
         "(dates, §, rounds, message ids and states), never a staff member's reason (issue 15)",
     ),
+  retention: retentionViewSchema.optional(),
 });
 export type CaseView = z.infer<typeof caseViewSchema>;

@@ -20,7 +20,7 @@ import type { z } from 'zod';
 import type { Db } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { CaseRow, ConsentsTable, DocumentRow } from '../storage/schema.js';
-import { openSmall } from '../storage/crypto.js';
+import { openRetained, retainedBlobKey } from '../storage/retained.js';
 import type { Party, StaffParty } from '../parties/parties.js';
 import { isStaff, isTeamLead } from '../parties/roles.js';
 import { appendAudit, type AuditEntry } from '../audit/audit.js';
@@ -31,6 +31,7 @@ import type { Clock, Service } from '../deadlines/types.js';
 import { missingDocuments, type Manifest } from '../intake/schema.js';
 import type { consentSchema } from '../consents/schema.js';
 import { senderCaseView, senderExtension } from './audience.js';
+import type { RetentionService } from '../retention/service.js';
 import { createWorklistStore, OPEN_STATES, type ListRow, type WorklistStore } from './store.js';
 import { LEAD_FILTERS, type CaseView, type Extension, type LeadFilter, type LeadListItem, type WorklistItem } from './schema.js';
 
@@ -260,6 +261,8 @@ export interface WorklistServiceDeps {
   /** stands in for the database store where a test needs only data */
   store?: WorklistStore;
   now?: () => Date;
+  /** issue 15: the case's retention (closed, legal hold, purged), shown in its view */
+  retention?: Pick<RetentionService, 'view'>;
   /** issue 15: the per-party limit on audited reads and the counting of repeated ones (src/audit/reads.ts); unset: every read its own entry */
   reads?: ReadAudit;
 }
@@ -366,6 +369,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
   async function caseView(party: Party, caseId: string): Promise<CaseView> {
     const c = await visibleCase(party, caseId, ['sender', 'assignee', 'team-lead']);
     const view = await viewOf(c);
+    if (deps.retention) view.retention = await deps.retention.view(party, c.id);
     return caseAccess(party, c) === 'sender' ? senderCaseView(view, party.id) : view;
   }
 
@@ -448,7 +452,8 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     if (!masterKey) throw new Error('worklist service: caseFile needs the storage master key (deps.masterKey) to open the manifest');
     const c = await visibleCase(staff, caseId, ['assignee', 'team-lead']);
     const [view, consents] = await Promise.all([viewOf(c), store.consents(c.id)]);
-    const m = JSON.parse(openSmall(masterKey, c.manifest_enc).toString('utf8')) as Pick<Manifest, 'citizen' | 'gp' | 'caseworker'>;
+    type Who = Pick<Manifest, 'citizen' | 'gp' | 'caseworker'>;
+    const m = JSON.parse(openRetained(masterKey, c.manifest_enc, `the case file of ${c.id}`).toString('utf8')) as Who;
     const at = now();
     const today = localDate(at);
     const file: CaseFile = {
@@ -515,7 +520,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     }
     const doc = await store.latestDocument(c.id, part);
     if (!doc) throw notFound(`case ${c.id} has no document ${part}`);
-    const stream = await deps.blobs.get(doc.blob_key);
+    const stream = await deps.blobs.get(retainedBlobKey(doc.blob_key, `document ${doc.part} of case ${c.id}`));
     try {
       await auditRead(`document:${doc.id}`, {
         at: now().toISOString(),

@@ -25,6 +25,7 @@ const MIGRATIONS = [
   '0010_receipt_timestamps',
   '0011_audit_anchors',
   '0012_sealed_fields',
+  '0013_retention',
 ];
 
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];
