@@ -612,6 +612,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       services: {
         worklist,
         consents: deps.consents,
+        retention,
         settlement: deps.settlement,
         statistics,
         responses,

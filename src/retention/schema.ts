@@ -1,14 +1,22 @@
 /** Retention's request and answer schemas (issue 15): the legal hold, and the retention block of a case view. */
 import { z } from 'zod';
+import { ui } from '../shared/form-meta.js';
 
 export const legalHoldBodySchema = z
   .strictObject({
-    reason: z
-      .string()
-      .trim()
-      .min(3, 'give the reason (at least 3 characters)')
-      .max(1000, 'at most 1000 characters')
-      .describe('why the case must be kept, e.g. a complaint or a court case; sealed, shown to staff only'),
+    reason: ui(
+      z
+        .string()
+        .trim()
+        .min(3, 'give the reason (at least 3 characters)')
+        .max(1000, 'at most 1000 characters')
+        .describe('why the case must be kept, e.g. a complaint or a court case; sealed, shown to staff only'),
+      {
+        label: 'Begrundelse',
+        help: 'Fx en klagesag eller en retssag. Vises kun for regionens medarbejdere.',
+        input: 'textarea',
+      },
+    ),
   })
   .describe('A team lead places or lifts a legal hold: the reason is recorded (sealed) and the action audited');
 

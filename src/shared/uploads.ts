@@ -8,7 +8,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import multer from 'multer';
 import { badRequest, insufficientStorage, Problem, tooLarge } from './problem.js';
 import { toProblem } from './http.js';
-import { validationProblem } from './validate.js';
+import { loneSurrogateAt, validationProblem } from './validate.js';
 
 export interface UploadProblemLimits {
   maxDocumentBytes: number;
@@ -171,33 +171,6 @@ export function firstInvalidUtf8(b: Buffer): number {
     i += n + 1;
   }
   return b.length; // not reached: isUtf8 said otherwise
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * The path (`citizen.name`, `documents[0].title`) of the first string or member name in a parsed JSON value that
- * holds a lone UTF-16 surrogate (a `\ud800` escape without its pair), or undefined. Such a string has no UTF-8
- * form: it cannot be hashed, signed, sealed or stored (RFC 7493 I-JSON forbids it).
- */
-export function loneSurrogateAt(value: unknown): string | undefined {
-  // Iterative, in document order: a manifest nested 100 000 arrays deep must not overflow the stack (a 500).
-  const stack: [unknown, string][] = [[value, '']];
-  while (stack.length > 0) {
-    const [v, path] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (LONE_SURROGATE.test(v)) return path || '(root)';
-    } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
-    } else if (v && typeof v === 'object') {
-      const entries = Object.entries(v);
-      for (const [k] of entries) {
-        if (LONE_SURROGATE.test(k)) return `${path ? `${path}.` : ''}${JSON.stringify(k).slice(1, -1)}`;
-      }
-      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i]![1], path ? `${path}.${entries[i]![0]}` : entries[i]![0]]);
-    }
-  }
-  return undefined;
 }
 
 export interface JsonPartOptions {

@@ -132,10 +132,45 @@ export function checkWith(schema: z.ZodType, value: unknown, prefix = ''): Field
   return r.success ? [] : fieldErrors(r.error, prefix);
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The path (`citizen.name`, `documents[0].title`) of the first string or member name in a parsed JSON value that
+ * holds a lone UTF-16 surrogate (a `\ud800` escape without its pair), or undefined. Such a string has no UTF-8
+ * form: it cannot be hashed, signed, sealed or stored (RFC 7493 I-JSON forbids it).
+ */
+export function loneSurrogateAt(value: unknown): string | undefined {
+  // Iterative, in document order: a manifest nested 100 000 arrays deep must not overflow the stack (a 500).
+  const stack: [unknown, string][] = [[value, '']];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return path || '(root)';
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
+    } else if (v && typeof v === 'object') {
+      const entries = Object.entries(v);
+      for (const [k] of entries) {
+        if (LONE_SURROGATE.test(k)) return `${path ? `${path}.` : ''}${JSON.stringify(k).slice(1, -1)}`;
+      }
+      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i]![1], path ? `${path}.${entries[i]![0]}` : entries[i]![0]]);
+    }
+  }
+  return undefined;
+}
+
 /** Express middleware: `req.body` parsed by `schema` (replaced by the parsed value), else 422. */
 export function validateBody(schema: z.ZodType): RequestHandler {
   return (req, _res, next) => {
     try {
+      // issue 15: a string with a lone surrogate would be stored mangled (UTF-8 has no form for it) or fail later as a 500
+      const at = loneSurrogateAt(req.body);
+      if (at !== undefined) {
+        throw validationProblem(
+          [{ path: at, message: 'holds a lone UTF-16 surrogate (a \\uD800–\\uDFFF escape without its pair): no character, no UTF-8 form' }],
+          { what: 'the request body' },
+        );
+      }
       req.body = parseWith(schema, req.body, { what: 'the request body' });
       next();
     } catch (e) {

@@ -12,6 +12,8 @@ import type { Problem } from '../shared/problem.js';
 import { consultationBodySchema, conflictBodySchema, extensionBodySchema, meetingBodySchema } from '../worklist/schema.js';
 import { consentRecordSchema } from '../consents/schema.js';
 import { conversationBodySchema } from '../responses/schema.js';
+import { legalHoldBodySchema } from '../retention/schema.js';
+import type { RetentionService } from '../retention/service.js';
 import { ruleDa } from './labels.js';
 import { danishMonth } from './html.js';
 
@@ -19,6 +21,7 @@ export interface ActionServices {
   actions: CaseActions;
   consents: Pick<ConsentService, 'record'>;
   responses: Pick<ResponseService, 'recordConversation'>;
+  retention: Pick<RetentionService, 'placeHold' | 'liftHold'>;
 }
 
 interface ActionForm<S extends z.ZodType> {
@@ -90,6 +93,25 @@ export const ACTION_FORMS = {
     done: 'Inhabiliteten er registreret, og sagen er sendt til ny fordeling.',
     run: (s, staff, caseId, body) => s.actions.declareConflict(staff, caseId, body.reason),
   }),
+  // issue 15, team leads: keep a case from the retention purge, and let it go again
+  legalHold: form({
+    title: 'Bevar sagen (retligt hold)',
+    intro: 'Sagen slettes ikke, når opbevaringsperioden udløber, før bevaringen ophæves.',
+    path: 'bevaring',
+    schema: legalHoldBodySchema,
+    submit: 'Bevar sagen',
+    done: 'Sagen er bevaret, indtil bevaringen ophæves.',
+    run: (s, staff, caseId, body) => s.retention.placeHold(staff, caseId, body.reason),
+  }),
+  liftHold: form({
+    title: 'Ophæv bevaringen',
+    intro: 'Sagen slettes ved den næste daglige kørsel, hvis opbevaringsperioden er udløbet.',
+    path: 'bevaring/ophaev',
+    schema: legalHoldBodySchema,
+    submit: 'Ophæv bevaringen',
+    done: 'Bevaringen er ophævet.',
+    run: (s, staff, caseId, body) => s.retention.liftHold(staff, caseId, body.reason),
+  }),
 };
 export type ActionFormId = keyof typeof ACTION_FORMS;
 
@@ -111,6 +133,8 @@ export function problemDa(p: Problem): string {
       return 'Sagen er ikke åben for denne handling længere. Genindlæs siden.';
     case 'message-state':
       return 'Beskeden er ændret i mellemtiden. Genindlæs siden.';
+    case 'legal-hold':
+      return 'Bevaringen er ændret i mellemtiden. Genindlæs siden.';
     case 'validation':
       return 'Ret de markerede felter.';
     case 'month-not-ended':

@@ -46,6 +46,9 @@ export const EVENT_DA: Record<string, string> = {
   'gp-message-resolved': 'Besked til egen læge sendt efter opslag',
   'citizen-conversation-held': 'Samtale med borgeren holdt (§ 11, stk. 3)',
   'consent-recorded': 'Samtykke registreret',
+  'legal-hold-placed': 'Sagen bevaret (retligt hold)',
+  'legal-hold-lifted': 'Bevaringen ophævet',
+  purged: 'Dokumenter og personoplysninger slettet (opbevaringsperioden udløb)',
 };
 export const eventDa = (e: string) => EVENT_DA[e] ?? e;
 

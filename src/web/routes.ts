@@ -38,6 +38,7 @@ import type { Html } from './html.js';
 import { parseForm } from './forms.js';
 import { checkCsrf } from './security.js';
 import { ACTION_FORMS, problemDa, type ActionFormId } from './actions.js';
+import type { RetentionService } from '../retention/service.js';
 import { worklistPage, type WorklistFilters } from './pages/worklist.js';
 import { casePage, type CaseResponse, type FormState } from './pages/case.js';
 import { respondPage, sentPage } from './pages/respond.js';
@@ -50,6 +51,7 @@ export interface PageDeps {
   worklist: Pick<WorklistService, 'worklistPage' | 'caseFile' | 'readDocument' | 'overview' | 'visibleCase'>;
   actions: CaseActions;
   consents: Pick<ConsentService, 'record'>;
+  retention: Pick<RetentionService, 'placeHold' | 'liftHold'>;
   settlement: Pick<SettlementService, 'statements' | 'agreements' | 'close' | 'isClosed'>;
   statistics: Pick<StatisticsService, 'waitingTimes' | 'volumes' | 'volumeAlerts'>;
   responses: Pick<ResponseService, 'assertAssignee' | 'submit' | 'recordConversation' | 'resolveGpMessage'>;

@@ -458,6 +458,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     const today = localDate(at);
     const file: CaseFile = {
       ...view,
+      ...(deps.retention ? { retention: await deps.retention.view(staff, c.id) } : {}),
       agreementId: c.agreement_id,
       citizen: { name: m.citizen.name, cpr: m.citizen.cpr },
       gp: m.gp ? { ydernummer: m.gp.ydernummer, ...(m.gp.name !== undefined ? { name: m.gp.name } : {}) } : null,

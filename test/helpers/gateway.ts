@@ -28,15 +28,24 @@ import { MEDCOM_DIR } from './medcom.js';
 const PKI_TEMPLATE = join(process.cwd(), '.tmp', 'test-pki-template');
 
 /**
- * Likewise MedCom's packages cost ~2 s of CPU to load: the gateways of one test file share
- * one validator process (it ends with the file's process). A test that configures other
- * packages, or stops the validator, gets its own through `start.medcomValidator`/the env.
+ * Likewise MedCom's validator costs ~3 s of CPU to start (a process of its own that loads the
+ * packages): the gateways of one test file share one, started on the first message it is asked
+ * to validate (most test files build no MedCom message), and it ends with the file's process.
+ * A test that configures other packages, or stops the validator, gets its own through
+ * `start.medcomValidator`/the env. The gateway itself starts its validator eagerly, so that a
+ * broken package set stops it at start-up.
  */
 let sharedValidator: Promise<AsyncMedcomValidator> | undefined;
-function medcomValidator(): Promise<AsyncMedcomValidator> {
-  sharedValidator ??= startMedcomValidator(MEDCOM_DIR, createLogger({ level: 'silent' }));
-  return sharedValidator;
-}
+let startedValidator: AsyncMedcomValidator | undefined;
+const sharedMedcomValidator: AsyncMedcomValidator = {
+  async validate(resource) {
+    sharedValidator ??= startMedcomValidator(MEDCOM_DIR, createLogger({ level: 'silent' })).then((v) => (startedValidator = v));
+    return (await sharedValidator).validate(resource);
+  },
+  pid: () => startedValidator?.pid(),
+  // shared by the file's gateways: it ends with the file's process
+  close: async () => undefined,
+};
 let template: Promise<void> | undefined;
 function pkiTemplate(): Promise<void> {
   template ??= ensureDevPki(PKI_TEMPLATE, loadPartiesFile('config/parties.dev.json')).then(() => undefined);
@@ -129,7 +138,7 @@ export async function startTestGateway(opts: {
   const gw = await startGateway(config, log, {
     ...opts.start,
     dbSchema: schema,
-    ...(shareValidator ? { medcomValidator: await medcomValidator() } : {}),
+    ...(shareValidator ? { medcomValidator: sharedMedcomValidator } : {}),
   });
   const pki = gw.tls.devPki!;
   return {

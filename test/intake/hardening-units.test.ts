@@ -20,7 +20,8 @@ import { Problem } from '../../src/shared/problem.js';
 import type { Party } from '../../src/parties/parties.js';
 import type { UploadState } from '../../src/intake/upload.js';
 import type { Manifest } from '../../src/intake/schema.js';
-import { firstInvalidUtf8, loneSurrogateAt, parseJsonPart } from '../../src/shared/uploads.js';
+import { firstInvalidUtf8, parseJsonPart } from '../../src/shared/uploads.js';
+import { loneSurrogateAt } from '../../src/shared/validate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pk-commit-scope-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -155,6 +155,20 @@ function jsonAndIdentifierTests(gateway: () => TestGateway): void {
       assert.deepEqual(await residue(g), before);
     });
 
+    test('issue 15: a lone surrogate in the body of a JSON endpoint is 422 naming the field; nothing is recorded', async () => {
+      const count = async () => (await g.gw.db.db.selectFrom('coordinator_changes').select('id').execute()).length;
+      const before = await count();
+      // JSON.stringify writes the lone surrogate as the escape \ud800, as a partner's JSON library may
+      const r = await as(g, 'kommune-101').post('/v1/coordinator-changes', {
+        staffId: 'coord-bo',
+        reason: 'Samarbejdet \ud800 fungerer ikke.',
+      });
+      assert.equal(r.status, 422, r.text);
+      assert.equal(r.body.errors[0].path, 'reason');
+      assert.match(r.body.errors[0].message, /lone UTF-16 surrogate/);
+      assert.equal(await count(), before, 'nothing recorded, not even with the surrogate replaced');
+    });
+
     test('issue 15: manifest bytes that are not UTF-8 are 422 naming the byte; nothing kept', async () => {
       const before = await residue(g);
       const text = JSON.stringify(manifest());

@@ -300,6 +300,46 @@ describe('issue 15: retention', () => {
     for (const e of await events(g, c.caseId)) assert.ok(!e.data.includes('$sealed'), `${e.event}: no sealed value is left`);
   });
 
+  test('on the staff pages a team lead sees when the case is deleted, and places and lifts the hold with the form', async () => {
+    const c = await closedCase();
+    const masterKey = loadMasterKey({ dataDir: g.dataDir, createIfMissing: false });
+    const sessions = createSessions({ db: g.gw.db, masterKey, idleMs: 60_000, maxMs: 600_000 });
+    const lead = await sessions.create('lead-1');
+    const staffUrl = g.gw.staffBaseUrl.replace('localhost', '127.0.0.1');
+    const page = () => request(staffUrl).get(`/sager/${c.caseId}`).ca(g.ca).set('cookie', `${SESSION_COOKIE}=${lead.token}`);
+    const post = (path: string, reason: string) =>
+      request(staffUrl)
+        .post(`/sager/${c.caseId}/${path}`)
+        .ca(g.ca)
+        .set('cookie', `${SESSION_COOKIE}=${lead.token}`)
+        .type('form')
+        .send({ _csrf: lead.session.csrfToken, reason });
+
+    const before = await page();
+    assert.equal(before.status, 200);
+    assert.match(before.text, /<h2 id="opbevaring">Opbevaring<\/h2>/);
+    assert.match(before.text, /Slettes/);
+    assert.match(before.text, /action="\/sager\/[^"]+\/bevaring"/);
+    const blank = await post('bevaring', '');
+    assert.equal(blank.status, 422, 'the reason is required');
+    assert.equal((await caseRow(g, c.caseId)).hold_at, null);
+    const placed = await post('bevaring', 'Retssag anlagt af borgeren');
+    assert.equal(placed.status, 303, placed.text.slice(0, 300));
+    assert.equal((await caseRow(g, c.caseId)).hold_by, 'lead-1');
+    const held = await page();
+    assert.match(held.text, /Retssag anlagt af borgeren/);
+    assert.doesNotMatch(held.text, /Slettes/, 'a held case has no deletion date');
+    assert.match(held.text, /action="\/sager\/[^"]+\/bevaring\/ophaev"/);
+    assert.match(held.text, /Sagen bevaret \(retligt hold\)/, 'the history names it in Danish');
+    assert.equal((await post('bevaring/ophaev', 'Retssagen er afgjort')).status, 303);
+    assert.equal((await caseRow(g, c.caseId)).hold_at, null);
+    // a coordinator sees the dates but no hold form
+    const coordinator = await sessions.create(c.who);
+    const theirs = await request(staffUrl).get(`/sager/${c.caseId}`).ca(g.ca).set('cookie', `${SESSION_COOKIE}=${coordinator.token}`);
+    assert.equal(theirs.status, 200);
+    assert.doesNotMatch(theirs.text, /\/bevaring"/);
+  });
+
   test('open cases are never purged, however old', async () => {
     const sent = await send(g, 'kommune-147', {
       citizen: { cpr: cpr(), name: 'Otto Open' },

@@ -72,7 +72,7 @@ describe('OpenAPI: every documented request schema is enforced', () => {
   const callerFor = (path: string): string =>
     path === '/v1/packages' || path === '/v1/coordinator-changes'
       ? 'kommune-101'
-      : /assign$|^\/v1\/cases$|^\/v1\/messages|^\/v1\/statistics\//.test(path)
+      : /assign$|legal-hold|^\/v1\/cases$|^\/v1\/messages|^\/v1\/statistics\//.test(path)
         ? 'lead-1'
         : assignee;
 
@@ -154,6 +154,8 @@ describe('OpenAPI: every documented request schema is enforced', () => {
       'post /v1/cases/{caseId}/consents body',
       'post /v1/cases/{caseId}/consultation body',
       'post /v1/cases/{caseId}/extension body',
+      'post /v1/cases/{caseId}/legal-hold body',
+      'post /v1/cases/{caseId}/legal-hold/lift body',
       'post /v1/cases/{caseId}/meeting body',
       'post /v1/cases/{caseId}/responses part response',
       'post /v1/coordinator-changes body',

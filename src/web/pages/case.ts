@@ -244,6 +244,27 @@ export function casePage(p: CasePageInput): Html {
         </section>`
       : '';
 
+  // issue 15: when the case's documents and personal data are deleted, and a team lead's legal hold
+  const r = c.retention;
+  const retention =
+    r && (r.closedAt || r.legalHold)
+      ? html`<section aria-labelledby="opbevaring" id="retention">
+          <h2 id="opbevaring">Opbevaring</h2>
+          ${dl([
+            ['Afsluttet', r.closedAt ? timeInstant(r.closedAt) : null],
+            ['Slettes', r.purgeAfter ? html`fra ${timeInstant(r.purgeAfter)} (dokumenter og personoplysninger)` : null],
+            [
+              'Bevaret (retligt hold)',
+              r.legalHold
+                ? html`siden ${timeInstant(r.legalHold.placedAt)}${r.legalHold.placedBy ? ` af ${p.name(r.legalHold.placedBy)}` : ''}:
+                  ${r.legalHold.reason ?? ''}`
+                : null,
+            ],
+          ])}
+          ${isLead ? actionForm(c.caseId, r.legalHold ? 'liftHold' : 'legalHold', p.csrfToken, p.formState) : ''}
+        </section>`
+      : '';
+
   const responseList = html`<section aria-labelledby="svar">
     <h2 id="svar">Svar og levering</h2>
     ${
@@ -276,7 +297,7 @@ export function casePage(p: CasePageInput): Html {
     ${p.flash ? html`<p class="notice success" role="status">${p.flash}</p>` : ''}
     <div class="columns">
       <div>${citizen}${deadlines}${documents}${consents}</div>
-      <div>${actions}${assign}${responseList}${history}</div>
+      <div>${actions}${assign}${retention}${responseList}${history}</div>
     </div>`;
 }
 
