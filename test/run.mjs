@@ -18,14 +18,14 @@ const found = [];
 })(join(root, 'test'));
 
 // The longest files start first, so that the two lanes finish together instead of one
-// waiting on a long file that started last (seconds on a 2-core machine, measured 2026-12-01).
+// waiting on a long file that started last (seconds on a 2-core machine, measured 2026-12-02).
 const LONGEST_FIRST = [
-  'test/web/staff-pages.test.ts', // ~57 s: real Chromium
-  'test/docs/docs.test.ts', // ~37 s: the gateway as npm start runs it
-  'test/cli/mailbox-gateway.test.ts', // ~31 s
-  'test/stress/crash.test.ts', // ~25 s: kill -9
-  'test/medcom/gp-copy.test.ts', // ~25 s
+  'test/web/staff-pages.test.ts', // ~70 s: real Chromium
+  'test/docs/docs.test.ts', // ~46 s: every doc's commands, as written, against a gateway
+  'test/medcom/gp-copy.test.ts', // ~24 s
   'test/stress/hostile.test.ts', // ~22 s
+  'test/stress/crash.test.ts', // ~22 s: kill -9
+  'test/delivery/push.test.ts', // ~15 s
 ];
 const rank = (f) => (LONGEST_FIRST.includes(f) ? LONGEST_FIRST.indexOf(f) : LONGEST_FIRST.length);
 found.sort((a, b) => rank(a) - rank(b));
