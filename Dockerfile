@@ -3,7 +3,8 @@
 # runs as non-root. It runs the same bundle that `npm start` builds and runs
 # (dist/main.js: src/ bundled by esbuild, npm packages external).
 
-FROM node:20-bookworm-slim AS build
+# Node 22 LTS (Node 20 is past its end of life; the code also runs on 24, and on 20 where CI machines still have it)
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -17,11 +18,14 @@ COPY config ./config
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 # MedCom's published FHIR packages are not part of the image: mount them at
-# MEDCOM_PACKAGES_DIR (read-only). GP_DIRECTORY_FILE is required in production,
-# and so are OIDC_ISSUER / OIDC_CLIENT_ID / OIDC_CLIENT_SECRET / STAFF_BASE_URL
-# (staff log in to the pages on STAFF_PORT through the region's identity provider).
+# MEDCOM_PACKAGES_DIR (read-only). NODE_ENV=production refuses to start on anything
+# of development (docs/operations.md, "Production"): it needs the region's own
+# PARTIES_FILE, AGREEMENTS_FILE, PRICE_INDEX_FILE and GP_DIRECTORY_FILE; TLS_* and
+# RECEIPT_* certificates; STORAGE_KEY_FILE and AUDIT_KEY_FILE outside DATA_DIR;
+# TSA_URLS with TSA_CA_FILE; and OIDC_ISSUER / OIDC_CLIENT_ID / OIDC_CLIENT_SECRET /
+# STAFF_BASE_URL (staff log in on STAFF_PORT through the region's identity provider).
 ENV NODE_ENV=production \
     DATA_DIR=/var/lib/postkasse \
     MEDCOM_PACKAGES_DIR=/etc/postkasse/medcom \

@@ -3,7 +3,7 @@
  * start-up. A wrong value stops the process with a message that names the
  * variable and says what is wrong.
  */
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 
 const MB = 1_000_000;
@@ -72,7 +72,6 @@ const envSchema = z
     STORAGE_KEY_FILE: optionalPath,
     /** issue 15: the audit chain's HMAC key, outside the database; unset = DATA_DIR/audit.key (generated in development) */
     AUDIT_KEY_FILE: optionalPath,
-    /** issue 15: how often the audit chain's head is timestamped by the TSA (and at shutdown) */
     /** issue 15: days after a case is closed until the daily purge deletes its documents and personal data */
     RETENTION_DAYS_AFTER_CLOSE: positiveInt('RETENTION_DAYS_AFTER_CLOSE')
       .max(36500, 'RETENTION_DAYS_AFTER_CLOSE must be at most 36500')
@@ -84,6 +83,7 @@ const envSchema = z
       .min(0, 'RETENTION_PURGE_HOUR must be 0–23')
       .max(23, 'RETENTION_PURGE_HOUR must be 0–23')
       .default(2),
+    /** issue 15: how often the audit chain's head is timestamped by the TSA (and at shutdown) */
     AUDIT_STAMP_MINUTES: positiveInt('AUDIT_STAMP_MINUTES').max(1440, 'AUDIT_STAMP_MINUTES must be at most 1440 (a day)').default(10),
     /** issue 15: audited reads (case, document, mailbox message) a minute per party; 0 = no limit */
     AUDITED_READS_PER_MINUTE: z.coerce
@@ -140,6 +140,7 @@ const envSchema = z
     MAX_MANIFEST_BYTES: positiveInt('MAX_MANIFEST_BYTES').default(256 * 1024),
     SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(30_000),
     REQUEST_TIMEOUT_MS: positiveInt('REQUEST_TIMEOUT_MS').default(30 * 60_000),
+    /** `auto`: start a private redis-server when none answers (development); production's default is `never` */
     START_REDIS: z.enum(['auto', 'never']).default('auto'),
     QUEUE_PREFIX: z
       .string()
@@ -355,6 +356,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const config = parsed.data;
+  if (config.NODE_ENV === 'production') {
+    const problems = productionProblems(config, input);
+    if (problems.length > 0) throw new ConfigError(problems);
+    // Redis is a service of its own in production; no private redis-server is started
+    config.START_REDIS = 'never';
+  }
   // The development parties come with the development GP directory; a parties file of one's own
   // (tests, a trial) without a directory falls back to the gp-system parties' ydernumre.
   if (input.PARTIES_FILE === undefined && config.NODE_ENV !== 'production') {
@@ -367,3 +374,55 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 export const DEV_GP_DIRECTORY_FILE = 'config/gp-directory.dev.json';
+
+/** The development files of this repository, with the variable that names the region's own in production. */
+const DEV_FILES: readonly [keyof Config, string, string][] = [
+  ['PARTIES_FILE', 'config/parties.dev.json', 'parties (who may connect)'],
+  ['AGREEMENTS_FILE', 'config/agreements.json', 'cooperation agreements'],
+  ['PRICE_INDEX_FILE', 'config/price-index.dev.json', 'price index (§18 stk. 2)'],
+  ['GP_DIRECTORY_FILE', DEV_GP_DIRECTORY_FILE, 'GP directory'],
+];
+
+const inside = (file: string, dir: string): boolean => {
+  const rel = relative(dir, resolve(file));
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+/**
+ * Issue 16: what a production start refuses, each naming its variable. The gateway would otherwise run quietly on
+ * the development PKI, parties, agreements or price index, with keys generated beside the data they protect, or
+ * with a private redis-server; the staff pages' IdP, the TSA and the GP directory are checked with the schema.
+ */
+function productionProblems(c: Config, input: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const [name, dev, what] of DEV_FILES) {
+    if (c[name] === resolve(dev)) out.push(`${name} must name the region's own ${what} in production, not the development file ${dev}`);
+  }
+  for (const name of ['TLS_CERT_FILE', 'RECEIPT_CERT_FILE'] as const) {
+    if (!c[name]) {
+      out.push(
+        `${name} must be set in production: without it the gateway would run on the development PKI, ` +
+          'whose CA key lies in DATA_DIR and which no partner should trust',
+      );
+    }
+  }
+  for (const [name, file] of [
+    ['STORAGE_KEY_FILE', c.STORAGE_KEY_FILE],
+    ['AUDIT_KEY_FILE', c.AUDIT_KEY_FILE],
+  ] as const) {
+    if (!file) {
+      out.push(
+        `${name} must be set in production: a key generated into DATA_DIR is backed up, copied and lost together with ` +
+          'the data it protects',
+      );
+    } else if (inside(file, c.DATA_DIR)) {
+      out.push(`${name} must lie outside DATA_DIR in production (${file} is inside ${c.DATA_DIR}): keep the key apart from the data`);
+    }
+  }
+  if (input.START_REDIS === 'auto') {
+    out.push(
+      'START_REDIS=auto starts a private redis-server, for development: in production Redis is a service of its own (leave it unset)',
+    );
+  }
+  return out;
+}

@@ -55,18 +55,83 @@ test('config: the development parties come with the development GP directory and
   assert.equal(own.GP_DIRECTORY_FILE, undefined);
   assert.equal(own.VANS_OUTBOX_DIR, undefined);
   // production: nothing is filled in
-  const prod = loadConfig({
-    NODE_ENV: 'production',
-    GP_DIRECTORY_FILE: '/etc/gp.json',
-    OIDC_ISSUER: 'https://idp.region.example',
-    OIDC_CLIENT_ID: 'postkasse',
-    TSA_URLS: 'https://tsa.example',
-    TSA_CA_FILE: '/etc/tsa-ca.pem',
-  });
+  const prod = loadConfig(PRODUCTION);
   assert.equal(prod.VANS_OUTBOX_DIR, undefined);
   assert.equal(prod.MEDCOM_ACK_TIMEOUT_MS, 30 * 60_000);
   assert.equal(prod.MEDCOM_MAX_RESENDS, 2);
 });
+
+/** A production configuration with everything of the region's own (issue 16). */
+const PRODUCTION: Record<string, string> = {
+  NODE_ENV: 'production',
+  DATA_DIR: '/var/lib/postkasse',
+  PARTIES_FILE: '/etc/postkasse/parties.json',
+  AGREEMENTS_FILE: '/etc/postkasse/agreements.json',
+  PRICE_INDEX_FILE: '/etc/postkasse/price-index.json',
+  GP_DIRECTORY_FILE: '/etc/postkasse/gp-directory.json',
+  TLS_CERT_FILE: '/etc/postkasse/tls/server.pem',
+  TLS_KEY_FILE: '/etc/postkasse/tls/server.key',
+  TLS_CLIENT_CA_FILE: '/etc/postkasse/tls/clients-ca.pem',
+  RECEIPT_CERT_FILE: '/etc/postkasse/tls/receipt.pem',
+  RECEIPT_KEY_FILE: '/etc/postkasse/tls/receipt.key',
+  STORAGE_KEY_FILE: '/run/secrets/postkasse-storage.key',
+  AUDIT_KEY_FILE: '/run/secrets/postkasse-audit.key',
+  OIDC_ISSUER: 'https://idp.region.example',
+  OIDC_CLIENT_ID: 'postkasse',
+  TSA_URLS: 'https://tsa.example',
+  TSA_CA_FILE: '/etc/postkasse/tsa-ca.pem',
+};
+
+test("issue 16: a production configuration of the region's own starts; Redis is never started privately there", () => {
+  const c = loadConfig(PRODUCTION);
+  assert.equal(c.START_REDIS, 'never');
+  assert.equal(c.HEALTH_HOST, '127.0.0.1', 'the unauthenticated health port stays on loopback unless HEALTH_HOST says otherwise');
+  assert.equal(loadConfig({}).START_REDIS, 'auto', 'development starts a private redis-server when none answers');
+});
+
+const productionRefusals: Array<[string, Record<string, string | undefined>, RegExp]> = [
+  ['the development parties', { PARTIES_FILE: undefined }, /^PARTIES_FILE must name the region's own parties .*config\/parties\.dev\.json/],
+  ['the development parties, named', { PARTIES_FILE: 'config/parties.dev.json' }, /^PARTIES_FILE must name/],
+  ['the development agreements', { AGREEMENTS_FILE: undefined }, /^AGREEMENTS_FILE must name the region's own cooperation agreements/],
+  ['the development price index', { PRICE_INDEX_FILE: undefined }, /^PRICE_INDEX_FILE must name/],
+  ['the development GP directory', { GP_DIRECTORY_FILE: 'config/gp-directory.dev.json' }, /^GP_DIRECTORY_FILE must name/],
+  [
+    'the development PKI (server)',
+    { TLS_CERT_FILE: undefined, TLS_KEY_FILE: undefined },
+    /^TLS_CERT_FILE must be set in production: .*development PKI/,
+  ],
+  [
+    'the development PKI (receipts)',
+    { RECEIPT_CERT_FILE: undefined, RECEIPT_KEY_FILE: undefined },
+    /^RECEIPT_CERT_FILE must be set in production/,
+  ],
+  ['a storage key generated into DATA_DIR', { STORAGE_KEY_FILE: undefined }, /^STORAGE_KEY_FILE must be set in production/],
+  [
+    'a storage key file inside DATA_DIR',
+    { STORAGE_KEY_FILE: '/var/lib/postkasse/master.key' },
+    /^STORAGE_KEY_FILE must lie outside DATA_DIR/,
+  ],
+  [
+    'an audit key file inside DATA_DIR',
+    { AUDIT_KEY_FILE: '/var/lib/postkasse/keys/audit.key' },
+    /^AUDIT_KEY_FILE must lie outside DATA_DIR/,
+  ],
+  ['no audit key file', { AUDIT_KEY_FILE: undefined }, /^AUDIT_KEY_FILE must be set in production/],
+  ['START_REDIS=auto', { START_REDIS: 'auto' }, /^START_REDIS=auto starts a private redis-server/],
+  ['the development IdP', { OIDC_ISSUER: undefined }, /^OIDC_ISSUER must be set in production/],
+  ['no TSA', { TSA_URLS: undefined, TSA_CA_FILE: undefined }, /^TSA_URLS must be set in production/],
+];
+for (const [name, change, re] of productionRefusals) {
+  test(`issue 16: under NODE_ENV=production, ${name} refuses start-up with a message naming the variable`, () => {
+    const env = { ...PRODUCTION, ...change };
+    for (const [k, v] of Object.entries(change)) if (v === undefined) delete env[k];
+    assert.throws(
+      () => loadConfig(env as Record<string, string>),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => re.test(p)),
+    );
+    assert.doesNotThrow(() => loadConfig({ ...env, NODE_ENV: 'development' } as Record<string, string>), 'development allows it');
+  });
+}
 
 test('config: every problem is listed at once', () => {
   try {
@@ -80,7 +145,7 @@ test('config: every problem is listed at once', () => {
 
 test("config: production needs the region's identity provider for the staff pages; the development IdP never runs there", () => {
   assert.throws(
-    () => loadConfig({ NODE_ENV: 'production', GP_DIRECTORY_FILE: '/etc/gp.json' }),
+    () => loadConfig({ ...PRODUCTION, OIDC_ISSUER: '' }),
     (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /^OIDC_ISSUER must be set in production/.test(p)),
   );
   assert.throws(
