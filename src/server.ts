@@ -443,6 +443,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       maxConcurrent: config.MAX_CONCURRENT_UPLOADS,
       maxConcurrentPerParty: config.MAX_CONCURRENT_UPLOADS_PER_PARTY,
       ratePerMinute: config.RATE_LIMIT_PER_MINUTE,
+      // issue 16: a sender's rate and uploads in flight are counted in Redis, across the deployment's instances
+      ...(redis ? { shared: { redis: redis.client, prefix: config.QUEUE_PREFIX, leaseMs: config.REQUEST_TIMEOUT_MS + 60_000, log } } : {}),
     },
   };
   const intake = createIntakeService({

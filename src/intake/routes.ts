@@ -133,7 +133,7 @@ export function createIntakeRouter(deps: { intake: IntakeService; blobs: BlobSto
   const router = Router();
 
   const admission = limits.admission
-    ? createAdmission(limits.admission).middleware
+    ? createAdmission(limits.admission, { shared: limits.admission.shared }).middleware
     : (_req: Request, _res: Response, next: () => void) => next();
   // issue 15: fail closed, visibly: without trusted time for the receipts no package is taken (before admission: no slot)
   const timestampsAvailable = async (req: Request, _res: Response, next: (err?: unknown) => void) => {

@@ -8,6 +8,7 @@
 import type { Request } from 'express';
 import type multer from 'multer';
 import type { BlobStore } from '../storage/blobs.js';
+import type { AdmissionLimits, SharedAdmission } from './admission.js';
 import { badRequest, Problem, tooLarge, unsupportedMediaType } from '../shared/problem.js';
 import { createSniffFilter, isAllowedMediaType } from '../storage/sniff.js';
 import { parseWith } from '../shared/validate.js';
@@ -16,7 +17,7 @@ import { manifestSchema, type DocumentEntry, type Manifest } from './schema.js';
 
 export interface UploadLimits {
   /** admission control (issue 6); absent = none */
-  admission?: { maxConcurrent: number; maxConcurrentPerParty: number; ratePerMinute: number };
+  admission?: AdmissionLimits & { shared?: SharedAdmission };
   maxDocumentBytes: number;
   maxDocuments: number;
   maxPackageBytes: number;
