@@ -125,7 +125,7 @@ export async function resolveTls(
   let devPki: TlsMaterial['devPki'];
   const needDev = !config.TLS_CERT_FILE || !config.RECEIPT_CERT_FILE;
   if (needDev) {
-    devPki = await ensureDevPki(join(config.DATA_DIR, 'pki'), parties.all(), log);
+    devPki = await ensureDevPki(join(config.DATA_DIR, 'pki'), parties.all(), log, { serverNames: config.DEV_PKI_SERVER_NAMES });
     log.warn({ dir: devPki.dir }, 'using the development PKI: not for production');
   }
   const read = (p: string) => readFileSync(p, 'utf8');
@@ -168,7 +168,8 @@ async function resolveTsa(
 ): Promise<{ urls: string[]; trustedCaPems: string[]; dev?: DevTsa }> {
   const extraCa = config.TSA_CA_FILE ? [readFileSync(config.TSA_CA_FILE, 'utf8')] : [];
   if (config.TSA_URLS) return { urls: config.TSA_URLS, trustedCaPems: extraCa };
-  const pki = tls.devPki ?? (await ensureDevPki(join(config.DATA_DIR, 'pki'), parties.all(), log));
+  const pki =
+    tls.devPki ?? (await ensureDevPki(join(config.DATA_DIR, 'pki'), parties.all(), log, { serverNames: config.DEV_PKI_SERVER_NAMES }));
   const dev = await startDevTsa({
     certPem: readFileSync(pki.tsaCert, 'utf8'),
     keyPem: readFileSync(pki.tsaKey, 'utf8'),

@@ -14,6 +14,7 @@
  * Development only: production supplies TLS_CERT_FILE, RECEIPT_CERT_FILE etc.
  */
 import { generateKeyPairSync, randomBytes, X509Certificate, createPrivateKey } from 'node:crypto';
+import { isIP } from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import forge from 'node-forge';
@@ -64,12 +65,25 @@ const EKU: Record<Purpose, string> = {
   tsa: '1.3.6.1.5.5.7.3.8', // timeStamping, critical
 };
 const OID_EXT_KEY_USAGE = '2.5.29.37';
-const SERVER_SAN = 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1';
+/** The server certificate's names: loopback always, and DEV_PKI_SERVER_NAMES (e.g. the host a trial is reached by). */
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+const serverNamesOf = (extra: readonly string[] = []): string[] => [...new Set([...LOOPBACK_NAMES, ...extra])];
+
+/** True when the certificate names exactly `names` (DNS names and IP addresses) in its subjectAltName. */
+function namesExactly(x509: X509Certificate, names: readonly string[]): boolean {
+  const entries = (x509.subjectAltName ?? '').split(', ').filter(Boolean);
+  return (
+    entries.length === names.length &&
+    names.every((n) => (isIP(n) ? x509.checkIP(n) !== undefined : x509.checkHost(n, { wildcards: false }) !== undefined))
+  );
+}
 
 interface LeafSpec {
   purpose: Purpose;
   cn: string;
   subjectSerialNumber?: string;
+  /** the server certificate's DNS names and IP addresses */
+  names?: readonly string[];
 }
 
 interface Issuer {
@@ -78,7 +92,12 @@ interface Issuer {
   x509: X509Certificate;
 }
 
-export async function ensureDevPki(dir: string, parties: readonly DevPkiParty[], log?: DevPkiLog): Promise<DevPki> {
+export async function ensureDevPki(
+  dir: string,
+  parties: readonly DevPkiParty[],
+  log?: DevPkiLog,
+  opts: { serverNames?: readonly string[] } = {},
+): Promise<DevPki> {
   const root = path.resolve(dir);
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });
   fs.chmodSync(root, 0o700);
@@ -101,10 +120,16 @@ export async function ensureDevPki(dir: string, parties: readonly DevPkiParty[],
     clients: {},
   };
 
-  return withLock(root, () => ensureFiles(pki, clientsDir, parties, log));
+  return withLock(root, () => ensureFiles(pki, clientsDir, parties, log, serverNamesOf(opts.serverNames)));
 }
 
-function ensureFiles(pki: DevPki, clientsDir: string, parties: readonly DevPkiParty[], log?: DevPkiLog): DevPki {
+function ensureFiles(
+  pki: DevPki,
+  clientsDir: string,
+  parties: readonly DevPkiParty[],
+  log: DevPkiLog | undefined,
+  serverNames: readonly string[],
+): DevPki {
   let ca = loadCa(pki.caCert, pki.caKey);
   if (!ca) {
     ca = createCa(pki.caCert, pki.caKey);
@@ -112,7 +137,7 @@ function ensureFiles(pki: DevPki, clientsDir: string, parties: readonly DevPkiPa
   }
 
   const leaves: Array<{ cert: string; key: string; spec: LeafSpec; label: string }> = [
-    { cert: pki.serverCert, key: pki.serverKey, spec: { purpose: 'server', cn: SERVER_CN }, label: 'server' },
+    { cert: pki.serverCert, key: pki.serverKey, spec: { purpose: 'server', cn: SERVER_CN, names: serverNames }, label: 'server' },
     { cert: pki.receiptCert, key: pki.receiptKey, spec: { purpose: 'receipt', cn: RECEIPT_CN }, label: 'receipt signing' },
     {
       cert: pki.gatewayClientCert,
@@ -238,7 +263,7 @@ function leafIsValid(certFile: string, keyFile: string, spec: LeafSpec, ca: Issu
     if (!currentlyValid(x509, RENEW_MARGIN_MS) || !keyMatches(x509, keyPem)) return false;
     // The profile, so that a change to it here re-issues old files.
     if (JSON.stringify(x509.keyUsage ?? []) !== JSON.stringify([EKU[spec.purpose]])) return false;
-    if (spec.purpose === 'server' && x509.subjectAltName !== SERVER_SAN) return false;
+    if (spec.purpose === 'server' && !namesExactly(x509, spec.names ?? serverNamesOf())) return false;
     const cert = forge.pki.certificateFromPem(certPem);
     const eku = cert.extensions.find((e: { id?: string }) => e.id === OID_EXT_KEY_USAGE) as { critical?: boolean } | undefined;
     if (spec.purpose === 'tsa' && eku?.critical !== true) return false;
@@ -334,11 +359,7 @@ function createLeaf(certFile: string, keyFile: string, spec: LeafSpec, ca: Issue
         { name: 'extKeyUsage', serverAuth: true },
         {
           name: 'subjectAltName',
-          altNames: [
-            { type: 2, value: 'localhost' },
-            { type: 7, ip: '127.0.0.1' },
-            { type: 7, ip: '::1' },
-          ],
+          altNames: (spec.names ?? serverNamesOf()).map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })),
         },
       );
       break;

@@ -3,6 +3,7 @@
  * start-up. A wrong value stops the process with a message that names the
  * variable and says what is wrong.
  */
+import { isIP } from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -54,6 +55,28 @@ const envSchema = z
     TLS_KEY_FILE: optionalPath,
     TLS_CLIENT_CA_FILE: optionalPath,
     TLS_CRL_FILE: optionalPath,
+    /** issue 16: names the development PKI's server certificate carries besides loopback (e.g. a trial host's), comma-separated */
+    DEV_PKI_SERVER_NAMES: z
+      .string()
+      .optional()
+      .transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .refine(
+              (n) =>
+                isIP(n) !== 0 ||
+                /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(n),
+              'DEV_PKI_SERVER_NAMES must list host names or IP addresses, separated by commas',
+            ),
+        ),
+      ),
     RECEIPT_CERT_FILE: optionalPath,
     RECEIPT_KEY_FILE: optionalPath,
     PARTIES_FILE: z

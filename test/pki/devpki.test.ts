@@ -187,6 +187,27 @@ describe('ensureDevPki', () => {
     assert.deepEqual(c.lines, []);
   });
 
+  test('issue 16: DEV_PKI_SERVER_NAMES adds names to the server certificate; a change re-issues only it, the same names nothing', async () => {
+    const other = path.join(tmp, 'pki-names');
+    fs.cpSync(dir, other, { recursive: true });
+    const fp = (p: DevPki) => x509(p.serverCert).fingerprint256;
+    const caBefore = x509(path.join(other, 'ca.pem')).fingerprint256;
+    const named = await ensureDevPki(other, parties, undefined, { serverNames: ['postkasse.trial.example', '10.20.30.40'] });
+    const c = x509(named.serverCert);
+    assert.equal(c.checkHost('postkasse.trial.example'), 'postkasse.trial.example');
+    assert.equal(c.checkIP('10.20.30.40'), '10.20.30.40');
+    assert.equal(c.checkHost('localhost'), 'localhost', 'loopback stays');
+    assert.ok(openssl(['verify', '-purpose', 'sslserver', '-CAfile', named.caCert, named.serverCert]).ok);
+    assert.equal(x509(named.caCert).fingerprint256, caBefore, 'the CA (which partners trust) stays');
+    assert.equal(x509(named.receiptCert).fingerprint256, x509(pki.receiptCert).fingerprint256, 'the other certificates stay');
+    const namedFp = fp(named);
+    const again = await ensureDevPki(other, parties, undefined, { serverNames: ['postkasse.trial.example', '10.20.30.40'] });
+    assert.equal(fp(again), namedFp, 'the same names: the same certificate');
+    const back = await ensureDevPki(other, parties);
+    assert.notEqual(fp(back), namedFp);
+    assert.equal(x509(back.serverCert).checkHost('postkasse.trial.example'), undefined, 'without the names: loopback only');
+  });
+
   test('a new party gets a client certificate from the existing CA; nothing else changes', async () => {
     const before = fingerprints(pki);
     const c = capture();

@@ -133,6 +133,19 @@ for (const [name, change, re] of productionRefusals) {
   });
 }
 
+test('issue 16: DEV_PKI_SERVER_NAMES lists host names and IP addresses for the development server certificate', () => {
+  assert.deepEqual(loadConfig({ DEV_PKI_SERVER_NAMES: ' postkasse.trial.example, 10.0.0.5 ,::1' }).DEV_PKI_SERVER_NAMES, [
+    'postkasse.trial.example',
+    '10.0.0.5',
+    '::1',
+  ]);
+  assert.deepEqual(loadConfig({}).DEV_PKI_SERVER_NAMES, []);
+  assert.throws(
+    () => loadConfig({ DEV_PKI_SERVER_NAMES: 'ok.example, not a name' }),
+    (e: unknown) => e instanceof ConfigError && /DEV_PKI_SERVER_NAMES must list host names or IP addresses/.test(e.message),
+  );
+});
+
 test('config: every problem is listed at once', () => {
   try {
     loadConfig({ PORT: 'x', REGION_CODE: '9' });
