@@ -13,7 +13,7 @@ import type { Config } from './shared/config.js';
 import { createApp, createHealthApp } from './app.js';
 import { openDatabase, restrictDataDir, type Db } from './storage/db.js';
 import type { Writer } from './storage/writer.js';
-import { createFileBlobStore, type BlobStore } from './storage/blobs.js';
+import { createFileBlobStore, type BlobIntegrityFailure, type BlobStore } from './storage/blobs.js';
 import { loadMasterKey } from './storage/crypto.js';
 import { loadAuditKey } from './audit/key.js';
 import { createAuditStamper, type AuditStamper } from './audit/anchors.js';
@@ -250,18 +250,27 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     help: 'reads of a stored document that failed its integrity check (AES-GCM tag or header): an alarm',
     registers: [], // registered with the gateway's registry below
   });
-  const fileBlobs = createFileBlobStore({
-    dir: join(config.DATA_DIR, 'blobs'),
-    masterKey,
-    onIntegrityFailure: ({ key, reason }) => {
-      integrityFailures.inc();
-      log.error(
-        { alarm: 'blob-integrity', blobKey: key, reason },
-        'INTEGRITY ALARM: a stored document failed its integrity check; the read was cut off (see docs/operations.md, Integrity)',
-      );
-    },
-  });
-  const blobs = opts.wrapBlobStore ? opts.wrapBlobStore(fileBlobs) : fileBlobs;
+  const onIntegrityFailure = ({ key, reason }: BlobIntegrityFailure) => {
+    integrityFailures.inc();
+    log.error(
+      { alarm: 'blob-integrity', blobKey: key, reason },
+      'INTEGRITY ALARM: a stored document failed its integrity check; the read was cut off (see docs/operations.md, Integrity)',
+    );
+  };
+  // issue 16: documents in DATA_DIR/blobs, or (BLOB_STORE=s3) on an S3-compatible store that the instances share
+  const storedBlobs: BlobStore & { close?(): void } =
+    config.BLOB_STORE === 's3'
+      ? (await import('./storage/s3-blobs.js')).createS3BlobStore({
+          bucket: config.S3_BUCKET!,
+          prefix: config.S3_PREFIX,
+          endpoint: config.S3_ENDPOINT,
+          region: config.S3_REGION,
+          forcePathStyle: config.S3_FORCE_PATH_STYLE,
+          masterKey,
+          onIntegrityFailure,
+        })
+      : createFileBlobStore({ dir: join(config.DATA_DIR, 'blobs'), masterKey, onIntegrityFailure });
+  const blobs = opts.wrapBlobStore ? opts.wrapBlobStore(storedBlobs) : storedBlobs;
   // Leftovers of an interrupted run (kill -9 mid-upload). With the embedded database this
   // process is alone on DATA_DIR and nothing is in flight yet; with PostgreSQL other
   // instances may be mid-upload, so only what is older than any live request goes.
@@ -677,6 +686,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       await reads.stop().catch((err: unknown) => log.error({ err }, 'repeated reads could not be audited at shutdown'));
       await auditStamper.stop();
       await db.close();
+      storedBlobs.close?.(); // issue 16: the S3 client's connections
       if (redis) await redis.close();
       // the development TSA last: a worker's stamp in flight above could still need it
       if (tsa.dev) await tsa.dev.close();

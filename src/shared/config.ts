@@ -95,6 +95,31 @@ const envSchema = z
     STORAGE_KEY_FILE: optionalPath,
     /** issue 15: the audit chain's HMAC key, outside the database; unset = DATA_DIR/audit.key (generated in development) */
     AUDIT_KEY_FILE: optionalPath,
+    /** issue 16: where documents are stored: `file` = DATA_DIR/blobs; `s3` = an S3-compatible object store (S3_*), shared by instances */
+    BLOB_STORE: z.enum(['file', 's3'], 'BLOB_STORE is file or s3').default('file'),
+    S3_BUCKET: z
+      .string()
+      .trim()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'S3_BUCKET must be a bucket name (3–63 lower-case letters, digits, "." or "-")')
+      .optional(),
+    /** every object key starts with it; the orphan sweep lists and removes only under it */
+    S3_PREFIX: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)+$/, 'S3_PREFIX must be a key prefix of letters, digits, ".", "_" or "-" ending in "/" (e.g. postkasse/)')
+      .default('postkasse/'),
+    /** a non-AWS store (MinIO, Ceph, ...); unset = AWS */
+    S3_ENDPOINT: z
+      .string()
+      .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), 'S3_ENDPOINT must be an http:// or https:// URL')
+      .optional(),
+    S3_REGION: z
+      .string()
+      .regex(/^[a-z0-9-]{2,40}$/, 'S3_REGION must be a region name such as eu-north-1')
+      .default('eu-north-1'),
+    S3_FORCE_PATH_STYLE: z
+      .enum(['true', 'false'], 'S3_FORCE_PATH_STYLE is true or false')
+      .default('false')
+      .transform((v) => v === 'true'),
     /** issue 15: days after a case is closed until the daily purge deletes its documents and personal data */
     RETENTION_DAYS_AFTER_CLOSE: positiveInt('RETENTION_DAYS_AFTER_CLOSE')
       .max(36500, 'RETENTION_DAYS_AFTER_CLOSE must be at most 36500')
@@ -352,6 +377,13 @@ const envSchema = z
     }
     if (c.MAX_DOCUMENT_BYTES > c.MAX_PACKAGE_BYTES) {
       ctx.addIssue({ code: 'custom', path: ['MAX_DOCUMENT_BYTES'], message: 'MAX_DOCUMENT_BYTES must not exceed MAX_PACKAGE_BYTES' });
+    }
+    if (c.BLOB_STORE === 's3' && !c.S3_BUCKET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_BUCKET'],
+        message: 'S3_BUCKET must be set with BLOB_STORE=s3 (the bucket that holds the documents)',
+      });
     }
   });
 

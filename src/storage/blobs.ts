@@ -25,6 +25,9 @@
  * forwards the stream (an HTTP response with Content-Length, a push, a file
  * written atomically) can never complete it. Every integrity failure is also
  * reported to `onIntegrityFailure` (the gateway logs an alarm and counts it).
+ *
+ * Issue 16: the format, its encryption and the read stream are `createBlobCodec` and `sealingSink`, shared by
+ * this file store and the S3 store (src/storage/s3-blobs.ts), which stores the same bytes as objects.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID, type DecipherGCM } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -125,6 +128,144 @@ export interface BlobIntegrityFailure {
   reason: string;
 }
 
+/** One blob being written: the PKBS header, then the ciphertext of what the filter let through, then the tag. */
+export interface BlobSealer {
+  readonly key: string;
+  readonly header: Buffer;
+  /** filters, hashes and encrypts one plaintext chunk; returns its ciphertext (null: nothing yet); throws to abort */
+  write(chunk: Buffer): Buffer | null;
+  /** the filter's held bytes, encrypted (null: none); throws to abort */
+  end(): Buffer | null;
+  /** the cipher's last bytes and the GCM tag: the end of the blob */
+  finish(): Buffer;
+  result(): BlobPutResult;
+}
+
+/**
+ * The PKBS v1 format under one master key, written once for every store (the file store, S3): sealing a
+ * new blob, authenticating a stored header, and the decrypting read stream that holds its last chunk back.
+ */
+export interface BlobCodec {
+  seal(filter?: ChunkFilter): BlobSealer;
+  /** throws a BlobIntegrityError (and raises the alarm) when `size` cannot hold a header and a tag */
+  checkSize(key: string, size: number): void;
+  /** authenticates `header` (HEADER_BYTES) of blob `key`; returns the data decipher with its AAD set, tag not yet set */
+  open(key: string, header: Buffer): DecipherGCM;
+  /**
+   * The plaintext stream of the ciphertext written to it. Without `tagFromTail` the caller has set the tag;
+   * with it, the stream's last TAG_BYTES are the tag (a store that reads the blob front to back in one request).
+   */
+  plaintext(key: string, decipher: DecipherGCM, opts?: { tagFromTail?: boolean }): Transform;
+}
+
+/** the PKBS v1 header's length: a store reads it before the ciphertext */
+export const BLOB_HEADER_BYTES = HEADER_BYTES;
+
+/** The blob format under `masterKey`; `onIntegrityFailure` hears of every blob that fails authentication. */
+export function createBlobCodec(masterKey: Buffer, onIntegrityFailure?: (f: BlobIntegrityFailure) => void): BlobCodec {
+  const kek = deriveKey(masterKey, 'blob-kek-v1');
+  const prefix = Buffer.concat([MAGIC, Buffer.from([VERSION])]);
+  const wrapAad = (key: string) => Buffer.concat([prefix, Buffer.from(key, 'ascii')]);
+  const dataAad = (header: Buffer, key: string) => Buffer.concat([header, Buffer.from(key, 'ascii')]);
+  const integrityFailure = (key: string, reason: string): BlobIntegrityError => {
+    try {
+      onIntegrityFailure?.({ key, reason });
+    } catch {
+      // the alarm must never change what the reader sees
+    }
+    return new BlobIntegrityError(key, reason);
+  };
+
+  function seal(filter?: ChunkFilter): BlobSealer {
+    const key = randomUUID();
+    const dataKey = randomBytes(32);
+    const iv = randomBytes(IV_BYTES);
+    const header = Buffer.concat([prefix, gcmSeal(kek, dataKey, wrapAad(key)), iv]);
+    const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+    dataKey.fill(0);
+    cipher.setAAD(dataAad(header, key));
+    const hash = createHash('sha256');
+    let size = 0;
+    const take = (b: Buffer | null): Buffer | null => {
+      if (!b || b.length === 0) return null;
+      size += b.length;
+      hash.update(b);
+      return cipher.update(b);
+    };
+    return {
+      key,
+      header,
+      write: (chunk) => take(filter ? filter.write(chunk) : chunk),
+      end: () => (filter ? take(filter.end()) : null),
+      finish: () => Buffer.concat([cipher.final(), cipher.getAuthTag()]),
+      result: () => ({ key, size, sha256: hash.digest('hex') }),
+    };
+  }
+
+  function checkSize(key: string, size: number): void {
+    if (size < HEADER_BYTES + TAG_BYTES) throw integrityFailure(key, `${size} bytes is shorter than header and tag`);
+  }
+
+  function openHeader(key: string, header: Buffer): DecipherGCM {
+    if (header.length !== HEADER_BYTES) throw integrityFailure(key, 'header cut short');
+    if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw integrityFailure(key, 'bad magic');
+    if (header[MAGIC.length] !== VERSION) throw integrityFailure(key, `unsupported format version ${header[MAGIC.length]}`);
+    let dataKey: Buffer;
+    try {
+      dataKey = gcmOpen(kek, header.subarray(PREFIX_BYTES, PREFIX_BYTES + WRAPPED_KEY_BYTES), wrapAad(key));
+    } catch {
+      throw integrityFailure(key, 'data key failed authentication (wrong master key, or header modified)');
+    }
+    const iv = header.subarray(PREFIX_BYTES + WRAPPED_KEY_BYTES, HEADER_BYTES);
+    const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
+    dataKey.fill(0);
+    decipher.setAAD(dataAad(header, key));
+    return decipher;
+  }
+
+  return {
+    seal,
+    checkSize,
+    open: openHeader,
+    plaintext: (key, decipher, opts) =>
+      holdBackUntilVerified(decipher, () => integrityFailure(key, 'authentication tag mismatch: modified or corrupt'), opts),
+  };
+}
+
+/**
+ * The sink of a put: runs every chunk through `sealer` in its own loop and hands the ciphertext to `out`,
+ * whose promise (if any) is backpressure. A filter error fails the sink, and pipeline() then destroys the source
+ * with that error.
+ */
+export function sealingSink(sealer: BlobSealer, out: (ciphertext: Buffer) => void | Promise<void>): Writable {
+  const emit = (ct: Buffer | null): void | Promise<void> => (ct && ct.length > 0 ? out(ct) : undefined);
+  const settle = (r: void | Promise<void>, cb: (err?: Error | null) => void) => {
+    if (r) void r.then(() => cb(), cb);
+    else cb();
+  };
+  return new Writable({
+    highWaterMark: WRITE_COALESCE_BYTES,
+    write(chunk: unknown, _enc, cb) {
+      let r: void | Promise<void>;
+      try {
+        r = emit(sealer.write(toBuffer(chunk)));
+      } catch (e) {
+        return cb(e as Error);
+      }
+      settle(r, cb);
+    },
+    final(cb) {
+      let r: void | Promise<void>;
+      try {
+        r = emit(sealer.end());
+      } catch (e) {
+        return cb(e as Error);
+      }
+      settle(r, cb);
+    },
+  });
+}
+
 export function createFileBlobStore(opts: {
   dir: string;
   masterKey: Buffer;
@@ -132,16 +273,8 @@ export function createFileBlobStore(opts: {
   onIntegrityFailure?: (f: BlobIntegrityFailure) => void;
 }): BlobStore {
   const dir = opts.dir;
-  const integrityFailure = (key: string, reason: string): BlobIntegrityError => {
-    try {
-      opts.onIntegrityFailure?.({ key, reason });
-    } catch {
-      // the alarm must never change what the reader sees
-    }
-    return new BlobIntegrityError(key, reason);
-  };
+  const codec = createBlobCodec(opts.masterKey, opts.onIntegrityFailure);
   const tmpDir = join(dir, 'tmp');
-  const kek = deriveKey(opts.masterKey, 'blob-kek-v1');
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
 
   function pathFor(key: string): string {
@@ -159,72 +292,31 @@ export function createFileBlobStore(opts: {
     knownFanouts.add(fanout);
   }
 
-  const prefix = Buffer.concat([MAGIC, Buffer.from([VERSION])]);
-  const wrapAad = (key: string) => Buffer.concat([prefix, Buffer.from(key, 'ascii')]);
-  const dataAad = (header: Buffer, key: string) => Buffer.concat([header, Buffer.from(key, 'ascii')]);
-
   async function put(source: NodeJS.ReadableStream | ReadableT, popts: BlobPutOptions = {}): Promise<BlobPutResult> {
     const { signal, filter } = popts;
     signal?.throwIfAborted();
-    const key = randomUUID();
+    const sealer = codec.seal(filter);
+    const key = sealer.key;
     const tmp = join(tmpDir, `${key}.tmp`);
-
-    const dataKey = randomBytes(32);
-    const iv = randomBytes(IV_BYTES);
-    const header = Buffer.concat([prefix, gcmSeal(kek, dataKey, wrapAad(key)), iv]);
-    const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
-    dataKey.fill(0);
-    cipher.setAAD(dataAad(header, key));
-    const hash = createHash('sha256');
-    let size = 0;
 
     let fh: FileHandle | undefined;
     let out: CoalescingWriter | undefined;
     try {
       fh = await open(tmp, 'wx', 0o600);
       const w = (out = new CoalescingWriter(fh));
-      await w.write(header); // a few bytes: only queued, never a write of its own
+      await w.write(sealer.header); // a few bytes: only queued, never a write of its own
       // Filter, hash and encrypt each chunk synchronously as it arrives; the
       // callback waits only when the writer has a full batch queued behind a
       // write still in flight (backpressure). A filter error fails the sink,
       // and pipeline() then destroys the source with *that* error, which is
       // what the caller (and multer, through busboy) must see.
-      const take = (b: Buffer | null): void | Promise<void> => {
-        if (!b || b.length === 0) return;
-        size += b.length;
-        hash.update(b);
-        return w.write(cipher.update(b));
-      };
-      const settle = (r: void | Promise<void>, cb: (err?: Error | null) => void) => {
-        if (r) void r.then(() => cb(), cb);
-        else cb();
-      };
-      const sink = new Writable({
-        highWaterMark: WRITE_COALESCE_BYTES,
-        write(chunk: unknown, _enc, cb) {
-          let r: void | Promise<void>;
-          try {
-            const b = toBuffer(chunk);
-            r = take(filter ? filter.write(b) : b);
-          } catch (e) {
-            return cb(e as Error);
-          }
-          settle(r, cb);
-        },
-        final(cb) {
-          let r: void | Promise<void>;
-          try {
-            r = filter ? take(filter.end()) : undefined;
-          } catch (e) {
-            return cb(e as Error);
-          }
-          settle(r, cb);
-        },
-      });
-      await pipeline(source, sink, { signal });
+      await pipeline(
+        source,
+        sealingSink(sealer, (ct) => w.write(ct)),
+        { signal },
+      );
       signal?.throwIfAborted();
-      await w.write(cipher.final());
-      await w.write(cipher.getAuthTag());
+      await w.write(sealer.finish());
       await w.flush();
       await fh.sync();
       await fh.close();
@@ -242,7 +334,7 @@ export function createFileBlobStore(opts: {
         await rename(tmp, join(fanout, key));
       }
       await fsyncDir(fanout);
-      return { key, size, sha256: hash.digest('hex') };
+      return sealer.result();
     } catch (err) {
       // Let an in-flight write settle before closing, then remove the temp file.
       await out?.settle();
@@ -264,24 +356,11 @@ export function createFileBlobStore(opts: {
     let handedOver = false;
     try {
       const { size } = await fh.stat();
-      if (size < HEADER_BYTES + TAG_BYTES) throw integrityFailure(key, `${size} bytes is shorter than header and tag`);
+      codec.checkSize(key, size);
       const header = await readExactly(fh, HEADER_BYTES, 0);
-      if (!header.subarray(0, MAGIC.length).equals(MAGIC)) throw integrityFailure(key, 'bad magic');
-      if (header[MAGIC.length] !== VERSION) throw integrityFailure(key, `unsupported format version ${header[MAGIC.length]}`);
-      let dataKey: Buffer;
-      try {
-        dataKey = gcmOpen(kek, header.subarray(PREFIX_BYTES, PREFIX_BYTES + WRAPPED_KEY_BYTES), wrapAad(key));
-      } catch {
-        throw integrityFailure(key, 'data key failed authentication (wrong master key, or header modified)');
-      }
-      const iv = header.subarray(PREFIX_BYTES + WRAPPED_KEY_BYTES, HEADER_BYTES);
-      const tag = await readExactly(fh, TAG_BYTES, size - TAG_BYTES);
-      const decipher = createDecipheriv('aes-256-gcm', dataKey, iv);
-      dataKey.fill(0);
-      decipher.setAAD(dataAad(header, key));
-      decipher.setAuthTag(tag);
-
-      const plain = holdBackUntilVerified(decipher, () => integrityFailure(key, 'authentication tag mismatch: modified or corrupt'));
+      const decipher = codec.open(key, header);
+      decipher.setAuthTag(await readExactly(fh, TAG_BYTES, size - TAG_BYTES));
+      const plain = codec.plaintext(key, decipher);
       const ctEnd = size - TAG_BYTES; // exclusive
       let body: ReadableT;
       if (ctEnd > HEADER_BYTES) {
@@ -382,13 +461,26 @@ export function createFileBlobStore(opts: {
  * tag mismatch the stream errors with `onFail()` and the held chunk is
  * dropped, so the plaintext's final bytes never leave before verification.
  */
-export function holdBackUntilVerified(decipher: DecipherGCM, onFail: () => Error): Transform {
+export function holdBackUntilVerified(decipher: DecipherGCM, onFail: () => Error, opts: { tagFromTail?: boolean } = {}): Transform {
   let held: Buffer | null = null;
+  // With tagFromTail, the last TAG_BYTES seen so far are kept aside: at the end they are the tag.
+  let tail: Buffer | null = opts.tagFromTail ? Buffer.alloc(0) : null;
+  const update = (chunk: Buffer): Buffer => {
+    if (!tail) return decipher.update(chunk);
+    const all = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
+    const cut = all.length - TAG_BYTES;
+    if (cut <= 0) {
+      tail = Buffer.from(all);
+      return Buffer.alloc(0);
+    }
+    tail = Buffer.from(all.subarray(cut));
+    return decipher.update(all.subarray(0, cut));
+  };
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       let out: Buffer;
       try {
-        out = decipher.update(chunk);
+        out = update(chunk);
       } catch (e) {
         return cb(e as Error);
       }
@@ -400,6 +492,10 @@ export function holdBackUntilVerified(decipher: DecipherGCM, onFail: () => Error
     flush(cb) {
       let last: Buffer;
       try {
+        if (tail) {
+          if (tail.length !== TAG_BYTES) throw new Error('no tag');
+          decipher.setAuthTag(tail);
+        }
         last = decipher.final();
       } catch {
         held = null;
@@ -412,6 +508,7 @@ export function holdBackUntilVerified(decipher: DecipherGCM, onFail: () => Error
     },
     destroy(err, cb) {
       held = null;
+      tail = null;
       cb(err);
     },
   });
