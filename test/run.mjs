@@ -18,14 +18,14 @@ const found = [];
 })(join(root, 'test'));
 
 // The longest files start first, so that the two lanes finish together instead of one
-// waiting on a long file that started last (seconds on a 2-core machine, measured 2026-12-02).
+// waiting on a long file that started last (seconds on a 2-core machine, measured 2026-12-02 in a fresh-clone CI run).
 const LONGEST_FIRST = [
-  'test/web/staff-pages.test.ts', // ~70 s: real Chromium
-  'test/docs/docs.test.ts', // ~46 s: every doc's commands, as written, against a gateway
-  'test/medcom/gp-copy.test.ts', // ~24 s
-  'test/stress/hostile.test.ts', // ~22 s
-  'test/stress/crash.test.ts', // ~22 s: kill -9
-  'test/delivery/push.test.ts', // ~15 s
+  'test/web/staff-pages.test.ts', // ~78 s: real Chromium
+  'test/stress/crash.test.ts', // ~57 s: kill -9, on the file store and on S3
+  'test/docs/docs.test.ts', // ~39 s: every doc's commands, as written, against a gateway
+  'test/stress/hostile.test.ts', // ~28 s
+  'test/medcom/gp-copy.test.ts', // ~23 s
+  'test/delivery/push.test.ts', // ~18 s
 ];
 const rank = (f) => (LONGEST_FIRST.includes(f) ? LONGEST_FIRST.indexOf(f) : LONGEST_FIRST.length);
 found.sort((a, b) => rank(a) - rank(b));

@@ -24,7 +24,7 @@ import {
 import { createS3BlobStore, type S3BlobStore } from '../../src/storage/s3-blobs.js';
 import { sweepOrphanBlobs } from '../../src/storage/sweep.js';
 import { startTestS3, S3_CREDENTIALS, S3_REGION, type TestS3 } from '../helpers/s3.js';
-import { openTestDb, tempDir } from './helpers.js';
+import { drain, openTestDb, tempDir } from './helpers.js';
 
 const HEADER_BYTES = 77;
 const MiB = 1024 * 1024;
@@ -110,17 +110,6 @@ async function s3Harness(): Promise<Harness> {
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** Reads a blob, recording what was released before it ended or failed. */
-async function drain(s: Readable): Promise<{ bytes: Buffer; error?: unknown }> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const c of s) chunks.push(c as Buffer);
-    return { bytes: Buffer.concat(chunks) };
-  } catch (error) {
-    return { bytes: Buffer.concat(chunks), error };
-  }
-}
 
 /** A source of `total` bytes in 64 KiB chunks of a cheap pattern, hashing as it goes; `fail` makes it error after that many bytes. */
 function patterned(total: number, opts: { failAfter?: number; delayMs?: number } = {}) {

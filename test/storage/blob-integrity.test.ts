@@ -20,21 +20,10 @@ import {
 import { envelopeParts, envelopeStream } from '../../src/delivery/envelope.js';
 import { vansEnvelopeParts, vansEnvelopeStream } from '../../src/medcom/vans.js';
 import { writeEnvelopeToOutbox } from '../../src/medcom/vans-transport.js';
-import { tempDir } from './helpers.js';
+import { drain, tempDir } from './helpers.js';
 
 const HEADER_BYTES = 77;
 const blobPath = (dir: string, key: string) => join(dir, key.slice(0, 2), key);
-
-/** Reads the stream, recording how many bytes were emitted before it ended or failed. */
-async function drain(s: Readable): Promise<{ bytes: Buffer; error?: unknown }> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const c of s) chunks.push(c as Buffer);
-    return { bytes: Buffer.concat(chunks) };
-  } catch (error) {
-    return { bytes: Buffer.concat(chunks), error };
-  }
-}
 
 describe('issue 15: blob reads hold the last chunk back until the GCM tag verifies', () => {
   const tmp = tempDir('blob-integrity');

@@ -1,4 +1,5 @@
 /** Shared by the storage and audit tests: both dialects, a fresh PostgreSQL schema and temp dir per test file. */
+import type { Readable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,4 +76,15 @@ export function newCase(id: string = randomUUID()): Insertable<CasesTable> {
     created_at: now,
     updated_at: now,
   };
+}
+
+/** Reads a blob's stream, recording what was released before it ended or failed. */
+export async function drain(s: Readable): Promise<{ bytes: Buffer; error?: unknown }> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const c of s) chunks.push(c as Buffer);
+    return { bytes: Buffer.concat(chunks) };
+  } catch (error) {
+    return { bytes: Buffer.concat(chunks), error };
+  }
 }
