@@ -33,17 +33,19 @@
  * UPDATE / DELETE, and TRUNCATE on PostgreSQL; see migrations.ts) — a speed
  * bump only: whoever can write the database can drop a trigger.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { scrubCpr } from '../shared/logger.js';
 import type { AuditKey } from './key.js';
 import { headImprint } from './head.js';
+import { auditHash, auditHmac, chainedAuditRow, GENESIS_HASH, type PreparedAuditEntry } from './chain.js';
+
+export { auditHash, auditHmac, GENESIS_HASH, type PreparedAuditEntry };
 
 export type SqlDialect = 'sqlite' | 'postgres';
 
-export const GENESIS_HASH = '0'.repeat(64);
 /** pg_advisory_xact_lock key serialising audit appends ("PkAudi" in ASCII). */
 export const AUDIT_LOCK_KEY = 0x506b41756469;
 
@@ -59,25 +61,6 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-type HashedFields = { at: string; actor: string; action: string; caseId: string | null; details: unknown };
-
-const hashedBody = (e: HashedFields): string =>
-  canonicalJson({ at: e.at, actor: e.actor, action: e.action, caseId: e.caseId, details: e.details });
-
-/** The public SHA-256 link of one entry given its predecessor's hash. */
-export function auditHash(prevHash: string, e: HashedFields): string {
-  return createHash('sha256')
-    .update(prevHash + '\n' + hashedBody(e), 'utf8')
-    .digest('hex');
-}
-
-/** The keyed link of one entry (its mac): HMAC-SHA256 under the audit key over the same bytes, hex. */
-export function auditHmac(key: Buffer, prevHash: string, e: HashedFields): string {
-  return createHmac('sha256', key)
-    .update(prevHash + '\n' + hashedBody(e), 'utf8')
-    .digest('hex');
-}
-
 /** What appendAudit needs of a database handle: its dialect and the audit key (`Db` is one). */
 export interface AuditTarget {
   dialect: SqlDialect;
@@ -89,16 +72,6 @@ function requireKey(target: AuditTarget): AuditKey {
     throw new Error('this database handle was opened without the audit key (AUDIT_KEY_FILE): it cannot append to the audit chain');
   }
   return target.auditKey;
-}
-
-/** An entry checked and in its stored form: what `appendAudit` and the SQLite writer thread chain and insert. */
-export interface PreparedAuditEntry {
-  at: string;
-  actor: string;
-  action: string;
-  caseId: string | null;
-  /** canonical JSON of the (CPR-scrubbed) details, exactly as stored and hashed */
-  detailsJson: string;
 }
 
 /** Checks an entry and puts it in its stored form. Throws a TypeError for a malformed entry. */
@@ -116,19 +89,6 @@ export function prepareAudit(entry: AuditEntry): PreparedAuditEntry {
     detailsJson: canonicalJson(scrubStrings(entry.details ?? {})),
   };
 }
-
-/** The row that links a prepared entry to its predecessor's hash, with its mac under the audit key. */
-export function chainedAuditRow(prevHash: string | undefined, p: PreparedAuditEntry, key: Buffer) {
-  const prev = prevHash ?? GENESIS_HASH;
-  // Hash what verification will parse back: the details as stored.
-  const fields = { at: p.at, actor: p.actor, action: p.action, caseId: p.caseId, details: JSON.parse(p.detailsJson) as unknown };
-  const hash = auditHash(prev, fields);
-  const mac = auditHmac(key, prev, fields);
-  return { at: p.at, actor: p.actor, action: p.action, case_id: p.caseId, details: p.detailsJson, prev_hash: prev, hash, mac };
-}
-
-/** SQL of the chain's last link, for the writer thread (same query as `appendAudit` runs). */
-export const LAST_AUDIT_SQL = 'select "seq", "hash" from "audit_log" order by "seq" desc limit 1';
 
 /**
  * Appends one entry, linked with the handle's audit key. Pass the transaction

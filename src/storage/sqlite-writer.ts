@@ -12,7 +12,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import { chainedAuditRow, LAST_AUDIT_SQL } from '../audit/audit.js';
+import { chainedAuditRow, LAST_AUDIT_SQL } from '../audit/chain.js';
 import { cachingStatements } from './statements.js';
 import type { WriterReply, WriterRequest, WriterThreadData } from './writer.js';
 
