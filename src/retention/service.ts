@@ -26,6 +26,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { Party, StaffParty } from '../parties/parties.js';
+import type { CaseRow } from '../storage/schema.js';
 import { appendAudit } from '../audit/audit.js';
 import { conflict, notFound, purged } from '../shared/problem.js';
 import { createRetentionStore } from './store.js';
@@ -44,6 +45,9 @@ export interface RetentionView {
   /** when its documents and personal data were deleted */
   purgedAt: string | null;
 }
+
+/** The retention columns of a case row as stored (the hold's reason sealed). */
+export type RetainedCase = Pick<CaseRow, 'id' | 'closed_at' | 'hold_reason' | 'hold_by' | 'hold_at' | 'purged_at'>;
 
 export interface PurgeRun {
   purged: string[];
@@ -169,11 +173,9 @@ export function createRetentionService(deps: RetentionServiceDeps) {
     };
   }
 
-  /** The retention block of case `caseId` as `party` may see it (the caller has checked that it may see the case). */
-  async function view(party: Party, caseId: string): Promise<RetentionView> {
-    const c = await store.retentionOf(caseId);
-    if (!c) throw notFound(`no case ${caseId}`);
-    return viewOf(c, party.kind === 'staff');
+  /** The retention block of case row `c` as `party` may see it (the caller read the row and checked that it may see it). */
+  function view(party: Party, c: RetainedCase): RetentionView {
+    return viewOf({ ...c, hold_reason: store.openHoldReason(c) }, party.kind === 'staff');
   }
 
   return { purgeDue, placeHold, liftHold, view };

@@ -25,6 +25,8 @@ export interface PurgeCounts {
 
 export function createRetentionStore(db: Kysely<Database>) {
   const fields = fieldsOf(db);
+  const openHoldReason = (r: { id: string; hold_reason: string | null }): string | null =>
+    r.hold_reason === null ? null : fields.openText('cases', 'hold_reason', r.id, r.hold_reason);
   return {
     /** Closed cases closed at or before `cutoff`, neither purged nor held, the longest closed first. */
     async due(cutoff: string, limit: number): Promise<{ id: string; closed_at: string }[]> {
@@ -61,8 +63,11 @@ export function createRetentionStore(db: Kysely<Database>) {
         .select(['id', 'state', 'closed_at', 'hold_reason', 'hold_by', 'hold_at', 'purged_at'])
         .where('id', '=', caseId)
         .executeTakeFirst();
-      return r && { ...r, hold_reason: r.hold_reason === null ? null : fields.openText('cases', 'hold_reason', r.id, r.hold_reason) };
+      return r && { ...r, hold_reason: openHoldReason(r) };
     },
+
+    /** The hold's reason of a case row as read, in clear. */
+    openHoldReason,
 
     /**
      * Deletes the case's documents and personal fields, keeping what evidence

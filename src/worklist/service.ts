@@ -369,7 +369,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
   async function caseView(party: Party, caseId: string): Promise<CaseView> {
     const c = await visibleCase(party, caseId, ['sender', 'assignee', 'team-lead']);
     const view = await viewOf(c);
-    if (deps.retention) view.retention = await deps.retention.view(party, c.id);
+    if (deps.retention) view.retention = deps.retention.view(party, c);
     return caseAccess(party, c) === 'sender' ? senderCaseView(view, party.id) : view;
   }
 
@@ -458,7 +458,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     const today = localDate(at);
     const file: CaseFile = {
       ...view,
-      ...(deps.retention ? { retention: await deps.retention.view(staff, c.id) } : {}),
+      ...(deps.retention ? { retention: deps.retention.view(staff, c) } : {}),
       agreementId: c.agreement_id,
       citizen: { name: m.citizen.name, cpr: m.citizen.cpr },
       gp: m.gp ? { ydernummer: m.gp.ydernummer, ...(m.gp.name !== undefined ? { name: m.gp.name } : {}) } : null,
