@@ -10,7 +10,12 @@
  * then 201 with a small JSON body. No multipart parsing, validation, database,
  * signing or logging.
  *
- * Environment: BASELINE_DIR, TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE.
+ * With BASELINE_S3_ENDPOINT (the `intakeS3` part, issue 16) the ciphertext goes to an S3-compatible store
+ * instead, as the gateway's S3 blob store sends it: one @aws-sdk/lib-storage Upload per request (5 MiB parts,
+ * 2 in flight, so a 1 MiB package is one PutObject), checksums WHEN_REQUIRED, through a 1 MiB PassThrough.
+ *
+ * Environment: BASELINE_DIR, TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE; for S3 also BASELINE_S3_ENDPOINT,
+ * BASELINE_S3_BUCKET, BASELINE_S3_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
  * Prints `{ "ready": true, "pid", "port" }` on stdout when listening; stops on
  * SIGTERM, SIGINT or when stdin closes.
  */
@@ -21,6 +26,10 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 
 const COALESCE = 1 << 20;
 
@@ -97,6 +106,50 @@ async function store(req: IncomingMessage): Promise<{ key: string; size: number;
   return { key, size, sha256: hash.digest('hex') };
 }
 
+const s3Endpoint = process.env.BASELINE_S3_ENDPOINT;
+const s3 = s3Endpoint
+  ? {
+      bucket: env('BASELINE_S3_BUCKET'),
+      client: new S3Client({
+        region: env('BASELINE_S3_REGION'),
+        endpoint: s3Endpoint,
+        forcePathStyle: true,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
+    }
+  : undefined;
+
+/** The same work as store(), with the ciphertext streamed to the S3 store instead of a file. */
+async function storeS3(req: IncomingMessage, target: NonNullable<typeof s3>): Promise<{ key: string; size: number; sha256: string }> {
+  const key = randomUUID();
+  const dataKey = randomBytes(32);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+  cipher.setAAD(Buffer.from(key, 'ascii'));
+  const hash = createHash('sha256');
+  const body = new PassThrough({ highWaterMark: COALESCE });
+  const upload = new Upload({
+    client: target.client,
+    params: { Bucket: target.bucket, Key: `baseline/${key}`, Body: body, ContentType: 'application/octet-stream' },
+    partSize: 5 * 1024 * 1024,
+    queueSize: 2,
+    leavePartsOnError: false,
+  });
+  const done = upload.done();
+  done.catch((e: unknown) => body.destroy(e as Error));
+  let size = 0;
+  body.write(iv);
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    hash.update(chunk);
+    if (!body.write(cipher.update(chunk))) await once(body, 'drain');
+  }
+  body.end(Buffer.concat([cipher.final(), cipher.getAuthTag()]));
+  await done;
+  return { key, size, sha256: hash.digest('hex') };
+}
+
 function handler(req: IncomingMessage, res: ServerResponse): void {
   const socket = req.socket as TLSSocket;
   if (!socket.authorized) {
@@ -109,7 +162,7 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     req.resume();
     return;
   }
-  store(req).then(
+  (s3 ? storeS3(req, s3) : store(req)).then(
     (r) => {
       const body = JSON.stringify({ receiptId: randomUUID(), receivedAt: new Date().toISOString(), ...r });
       res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
@@ -139,6 +192,7 @@ let stopping = false;
 function stop(): void {
   if (stopping) return;
   stopping = true;
+  s3?.client.destroy();
   server.close(() => process.exit(0));
   server.closeAllConnections();
   setTimeout(() => process.exit(0), 3_000).unref();

@@ -524,9 +524,23 @@ export function holdBackUntilVerified(decipher: DecipherGCM, onFail: () => Error
  * during the upload rather than all in the final fsync. Handles short writes;
  * the first error is rethrown.
  */
+/**
+ * Write buffers shared by all puts: a put copies its ciphertext into one and writes it when full, while the
+ * next fills. Reusing them keeps a long upload from leaving a trail of spent 1 MiB buffers (and of the encrypted
+ * chunks those would hold until written) for the garbage collector: what is held while the disk is busy is these
+ * few buffers, not garbage that ages into the old generation. They only ever hold ciphertext.
+ */
+const writeBuffers: Buffer[] = [];
+const WRITE_BUFFERS_KEPT = 16;
+const takeWriteBuffer = (): Buffer => writeBuffers.pop() ?? Buffer.allocUnsafeSlow(WRITE_COALESCE_BYTES);
+const returnWriteBuffer = (b: Buffer): void => {
+  if (writeBuffers.length < WRITE_BUFFERS_KEPT) writeBuffers.push(b);
+};
+
 class CoalescingWriter {
   #fh: FileHandle;
-  #parts: Buffer[] = [];
+  /** the buffer being filled, and how much of it is */
+  #buf: Buffer | undefined;
   #len = 0;
   #pos = 0;
   #inflight: Promise<void> | undefined;
@@ -536,15 +550,25 @@ class CoalescingWriter {
   constructor(fh: FileHandle) {
     this.#fh = fh;
   }
-  /** Queues `b`; returns a promise only when the caller must wait before writing more. */
+  /** Copies `b` into the buffer; returns a promise only when the caller must wait before writing more. */
   write(b: Buffer): void | Promise<void> {
     if (this.#error) throw this.#error;
-    if (b.length === 0) return;
-    this.#parts.push(b);
-    this.#len += b.length;
-    if (this.#len < WRITE_COALESCE_BYTES) return;
-    if (!this.#inflight) return this.#startWrite();
-    return this.#inflight.then(() => this.#startWrite());
+    let off = 0;
+    while (off < b.length) {
+      const buf = (this.#buf ??= takeWriteBuffer());
+      const n = b.copy(buf, this.#len, off);
+      this.#len += n;
+      off += n;
+      if (this.#len < buf.length) continue;
+      if (this.#inflight) {
+        const rest = b.subarray(off);
+        return this.#inflight.then(() => {
+          this.#startWrite();
+          return this.write(rest);
+        });
+      }
+      this.#startWrite();
+    }
   }
   /** Writes everything buffered and waits for all I/O (including a background datasync) to finish. */
   async flush(): Promise<void> {
@@ -557,31 +581,36 @@ class CoalescingWriter {
   async settle(): Promise<void> {
     while (this.#inflight) await this.#inflight;
     await this.#syncing;
+    if (this.#buf) returnWriteBuffer(this.#buf);
+    this.#buf = undefined;
+    this.#len = 0;
   }
-  /** Starts writing the queued batch; only called with no write in flight. */
+  /** Starts writing the filled part of the buffer; only called with no write in flight. */
   #startWrite(): void {
     if (this.#error) throw this.#error;
-    if (this.#len === 0) return;
-    const buf = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#len);
+    const buf = this.#buf;
+    const len = this.#len;
+    if (!buf || len === 0) return;
     const pos = this.#pos;
-    this.#parts = [];
+    this.#buf = undefined;
     this.#len = 0;
-    this.#pos += buf.length;
-    const done = (this.#inflight = this.#writeAll(buf, pos)
+    this.#pos += len;
+    const done = (this.#inflight = this.#writeAll(buf, len, pos)
       .catch((e: unknown) => {
         this.#error ??= e;
       })
       .finally(() => {
+        returnWriteBuffer(buf);
         if (this.#inflight === done) this.#inflight = undefined;
       }));
   }
-  async #writeAll(buf: Buffer, pos: number): Promise<void> {
+  async #writeAll(buf: Buffer, len: number, pos: number): Promise<void> {
     let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten } = await this.#fh.write(buf, off, buf.length - off, pos + off);
+    while (off < len) {
+      const { bytesWritten } = await this.#fh.write(buf, off, len - off, pos + off);
       off += bytesWritten;
     }
-    this.#unsynced += buf.length;
+    this.#unsynced += len;
     if (this.#unsynced >= SYNC_EVERY_BYTES && !this.#syncing) {
       this.#unsynced = 0;
       this.#syncing = this.#fh
