@@ -20,6 +20,7 @@
  */
 import { openSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import v8 from 'node:v8';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../src/shared/config.js';
@@ -149,6 +150,8 @@ async function command(line: string): Promise<void> {
         heapUsedMb: mb(m.heapUsed),
         externalMb: mb(m.external),
         arrayBuffersMb: mb(m.arrayBuffers),
+        // V8's spaces, committed (what of the heap is resident): new space is what --max-semi-space-size bounds
+        spacesMb: Object.fromEntries(v8.getHeapSpaceStatistics().map((sp) => [sp.space_name, mb(sp.physical_space_size)])),
       });
     } else {
       reply({ ok: false, error: `unknown command ${line}` });

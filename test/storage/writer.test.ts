@@ -11,7 +11,13 @@ import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { verifyAuditChain } from '../../src/audit/audit.js';
 import { isUniqueViolation } from '../../src/storage/db.js';
-import { createSqliteThreadWriter, WriteOutcomeUnknown, type WriteOp } from '../../src/storage/writer.js';
+import {
+  createInlineWriter,
+  createSqliteThreadWriter,
+  mergeStatements,
+  WriteOutcomeUnknown,
+  type WriteOp,
+} from '../../src/storage/writer.js';
 import { DIALECTS, newCase, openTestDb } from './helpers.js';
 import { stayFor } from '../helpers/wait.js';
 
@@ -70,6 +76,84 @@ for (const d of DIALECTS) {
         );
       assert.ok(isUniqueViolation(err), String(err));
       assert.equal(await t.db.selectFrom('cases').select('id').where('id', '=', other.id).executeTakeFirst(), undefined);
+    });
+
+    it("a receipt's statements, each referring to rows the ones before it insert, land together (the inserts one statement on PostgreSQL)", async () => {
+      const c = newCase();
+      const pkg = {
+        id: randomUUID(),
+        sender_party_id: 'sender-1',
+        package_id: `p-${randomUUID()}`,
+        case_id: c.id,
+        content_sha256: 'a'.repeat(64),
+        manifest_sha256: 'b'.repeat(64),
+        is_supplement: 0,
+        received_at: new Date().toISOString(),
+      };
+      const doc = (part: string) => ({
+        id: randomUUID(),
+        case_id: c.id,
+        package_row_id: pkg.id,
+        part,
+        type: 'plan',
+        title: null,
+        media_type: 'application/pdf',
+        size: 4,
+        sha256: 'c'.repeat(64),
+        blob_key: randomUUID(),
+        created_at: pkg.received_at,
+      });
+      const ops: WriteOp[] = [
+        { query: t.db.insertInto('cases').values(c).compile() },
+        { query: t.db.insertInto('packages').values(pkg).compile() },
+        {
+          query: t.db
+            .insertInto('documents')
+            .values([doc('a'), doc('b')])
+            .compile(),
+        },
+        { query: t.db.updateTable('cases').set({ state: 'assigned' }).where('id', '=', c.id).compile(), expectAffected: 1 },
+        audit('received', c.id),
+      ];
+      if (d.url) {
+        // the three inserts as one statement, the parameters renumbered after those of the statements before them
+        const inserts = ops.slice(0, 3).map((op) => ('query' in op ? op.query : assert.fail()));
+        const merged = mergeStatements(inserts);
+        const params = inserts.reduce((n, q) => n + q.parameters.length, 0);
+        assert.equal(merged.parameters.length, params);
+        assert.match(merged.sql, new RegExp(`\\$${params}\\b`));
+        assert.equal(merged.sql.match(/ as \(insert /g)?.length, 3);
+        // and the writer sends them so: one statement for the inserts, one for the update
+        let executed = 0;
+        const counting = t.db.withPlugin({
+          transformQuery: (a) => a.node,
+          transformResult: async (a) => {
+            executed++;
+            return a.result;
+          },
+        });
+        const c2 = newCase();
+        await createInlineWriter(counting, 'postgres', undefined).commit([
+          { query: t.db.insertInto('cases').values(c2).compile() },
+          {
+            query: t.db
+              .insertInto('packages')
+              .values({ ...pkg, id: randomUUID(), package_id: `p-${randomUUID()}`, case_id: c2.id })
+              .compile(),
+          },
+          { query: t.db.updateTable('cases').set({ state: 'assigned' }).where('id', '=', c2.id).compile(), expectAffected: 1 },
+        ]);
+        assert.equal(executed, 2, 'two inserts merged, then the update');
+      }
+      await t.writer.commit(ops);
+      const docs = await t.db.selectFrom('documents').select('part').where('package_row_id', '=', pkg.id).orderBy('part').execute();
+      assert.deepEqual(
+        docs.map((x) => x.part),
+        ['a', 'b'],
+      );
+      const row = await t.db.selectFrom('cases').select('state').where('id', '=', c.id).executeTakeFirstOrThrow();
+      assert.equal(row.state, 'assigned', 'the update ran after the insert it changes');
+      assert.equal((await verifyAuditChain(t.db)).ok, true);
     });
 
     it('commits run in order under concurrency, and the audit chain has no fork', async () => {
