@@ -345,6 +345,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     db,
     limits: { ratePerMinute: config.AUDITED_READS_PER_MINUTE, windowMs: config.READ_AUDIT_WINDOW_SECONDS * 1000 },
     log,
+    // issue 16: one allowance per party across the instances
+    ...(redis ? { shared: { redis: redis.client, prefix: config.QUEUE_PREFIX } } : {}),
   });
   reads.start();
   const deliveryService = createDeliveryService({ db, blobs, masterKey, reads });

@@ -6,6 +6,11 @@
  *   (staff case and document reads, mailbox message reads; a token bucket per
  *   party, like the uploads' in src/intake/admission.ts). Beyond it the read is
  *   refused with 429 problem+json and Retry-After before anything is read.
+ *   Issue 16, several instances: with `shared` (Redis) the allowance holds
+ *   across every instance of the deployment (rate-limiter-flexible's
+ *   RateLimiterRedis, a window of a minute per party, as the uploads' rate),
+ *   instead of being multiplied by their number; while Redis does not answer,
+ *   the instance's own token bucket stands in.
  * - **Repeated reads**: the first read of an object by a party writes its
  *   audit entry before the data is handed out, as always. Reads of the same
  *   object by the same party within the next `windowMs` are counted, not
@@ -16,6 +21,8 @@
  *   one window's repeat counts, never a first read.
  */
 import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { Problem } from '../shared/problem.js';
@@ -30,8 +37,8 @@ export interface ReadLimits {
 }
 
 export interface ReadAudit {
-  /** Takes one read from the party's allowance, or throws 429 (problem+json, Retry-After). */
-  admit(party: string): void;
+  /** Takes one read from the party's allowance, or rejects with 429 (problem+json, Retry-After). */
+  admit(party: string): Promise<void>;
   /**
    * Audits a read of `object` (e.g. a document id): appends `entry` to the
    * chain, or, within the window of an earlier read of the same object by
@@ -59,10 +66,34 @@ export function createReadAudit(deps: {
   limits: ReadLimits;
   log?: Logger;
   now?: () => number;
+  /** the deployment's Redis and key prefix (QUEUE_PREFIX): the allowance is shared by its instances */
+  shared?: { redis: Redis; prefix: string };
 }): ReadAudit {
   const { limits } = deps;
   const now = deps.now ?? Date.now;
   const buckets = createTokenBuckets(limits.ratePerMinute, now);
+  const sharedRate =
+    deps.shared && limits.ratePerMinute > 0
+      ? new RateLimiterRedis({
+          storeClient: deps.shared.redis,
+          keyPrefix: `${deps.shared.prefix}:reads:rate`,
+          points: limits.ratePerMinute,
+          duration: 60,
+        })
+      : undefined;
+
+  /** Seconds until the party may read again (0: admitted, its read taken from the allowance). */
+  async function wait(party: string): Promise<number> {
+    if (!sharedRate) return buckets.take(party);
+    try {
+      await sharedRate.consume(party);
+      return 0;
+    } catch (res) {
+      if (res instanceof RateLimiterRes) return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+      deps.log?.warn({ err: res }, 'audited reads: Redis did not answer; this instance limits reads on its own');
+      return buckets.take(party);
+    }
+  }
   const windows = new Map<string, Window>();
   let timer: NodeJS.Timeout | undefined;
 
@@ -93,15 +124,15 @@ export function createReadAudit(deps: {
   }
 
   return {
-    admit(party) {
-      const wait = buckets.take(party);
-      if (wait > 0) {
+    async admit(party) {
+      const seconds = await wait(party);
+      if (seconds > 0) {
         throw new Problem({
           status: 429,
           title: 'Too many requests',
           type: 'read-rate-limited',
-          detail: `at most ${limits.ratePerMinute} audited reads a minute per party (AUDITED_READS_PER_MINUTE); try again in ${wait} s`,
-          headers: { 'Retry-After': String(wait) },
+          detail: `at most ${limits.ratePerMinute} audited reads a minute per party (AUDITED_READS_PER_MINUTE); try again in ${seconds} s`,
+          headers: { 'Retry-After': String(seconds) },
         });
       }
     },

@@ -90,7 +90,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
 
   /** The addressee reads a message: the read is audited first. */
   async function read(party: Party, messageId: string): Promise<{ message: MessageRow; body: Readable }> {
-    deps.reads?.admit(party.id);
+    await deps.reads?.admit(party.id);
     const m = await own(party, messageId);
     const body = await envelope(m);
     try {

@@ -447,7 +447,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     deps.reads ? deps.reads.record(object, entry) : appendAudit(deps.db.db, deps.db, entry);
 
   async function caseFile(staff: StaffParty, caseId: string): Promise<CaseFile> {
-    deps.reads?.admit(staff.id);
+    await deps.reads?.admit(staff.id);
     const masterKey = deps.masterKey;
     if (!masterKey) throw new Error('worklist service: caseFile needs the storage master key (deps.masterKey) to open the manifest');
     const c = await visibleCase(staff, caseId, ['assignee', 'team-lead']);
@@ -508,7 +508,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     caseId: string,
     part: string,
   ): Promise<{ doc: DocumentRow; stream: Readable; fileName: string }> {
-    deps.reads?.admit(party.id);
+    await deps.reads?.admit(party.id);
     const c = await store.caseById(caseId);
     const access = c ? caseAccess(party, c) : null;
     if (!c || !access) throw notFound(`no case ${caseId} for ${party.id}`);

@@ -3,14 +3,18 @@
  * Audited reads are limited per party (429 problem+json with Retry-After),
  * and repeated reads of one object by one party within the window are one
  * audit entry with a count, which the access log shows. On SQLite and
- * PostgreSQL, with a fake clock.
+ * PostgreSQL, with a fake clock. Issue 16: with Redis the allowance is one
+ * per party across the instances.
  */
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import assert from 'node:assert/strict';
 import { accessLog, verifyAuditChain } from '../../src/audit/audit.js';
 import { createReadAudit } from '../../src/audit/reads.js';
 import { Problem } from '../../src/shared/problem.js';
 import { DIALECTS, openTestDb } from '../storage/helpers.js';
+import { REDIS_URL } from '../helpers/gateway.js';
 
 for (const d of DIALECTS) {
   describe(`issue 15: audited reads (${d.name})`, () => {
@@ -22,19 +26,19 @@ for (const d of DIALECTS) {
       await t?.dispose();
     });
 
-    it('issue 15: a party beyond its audited reads a minute gets 429 with Retry-After; others and later reads pass', () => {
+    it('issue 15: a party beyond its audited reads a minute gets 429 with Retry-After; others and later reads pass', async () => {
       let clock = 1_000_000;
       const reads = createReadAudit({ db: t, limits: { ratePerMinute: 3, windowMs: 0 }, now: () => clock });
-      for (let i = 0; i < 3; i++) reads.admit('gp-1');
-      assert.throws(
-        () => reads.admit('gp-1'),
+      for (let i = 0; i < 3; i++) await reads.admit('gp-1');
+      await assert.rejects(
+        reads.admit('gp-1'),
         (e: unknown) =>
           e instanceof Problem && e.status === 429 && e.type.endsWith('read-rate-limited') && e.headers?.['Retry-After'] === '20',
       );
-      reads.admit('gp-2');
+      await reads.admit('gp-2');
       clock += 20_000; // one token back (3 a minute)
-      reads.admit('gp-1');
-      assert.throws(() => reads.admit('gp-1'), Problem);
+      await reads.admit('gp-1');
+      await assert.rejects(reads.admit('gp-1'), Problem);
     });
 
     it('issue 15: 5 000 reads of one document by one party make two audit entries, the second with the count', async () => {
@@ -82,3 +86,41 @@ for (const d of DIALECTS) {
     });
   });
 }
+
+describe('issue 16: audited reads limited across instances (Redis)', () => {
+  const prefix = `pk-test-reads-${randomBytes(4).toString('hex')}`;
+  let redis: Redis;
+  let t: Awaited<ReturnType<typeof openTestDb>>;
+  before(async () => {
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    t = await openTestDb(DIALECTS[0]!, 'areads-shared');
+  });
+  after(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await t?.dispose();
+  });
+
+  it('issue 16: two instances sharing Redis give a party one allowance, not one each; without Redis each counts its own', async () => {
+    const limits = { ratePerMinute: 4, windowMs: 0 };
+    const a = createReadAudit({ db: t, limits, shared: { redis, prefix } });
+    const b = createReadAudit({ db: t, limits, shared: { redis, prefix } });
+    await a.admit('lead-1');
+    await b.admit('lead-1');
+    await a.admit('lead-1');
+    await b.admit('lead-1');
+    await assert.rejects(
+      a.admit('lead-1'),
+      (e: unknown) => e instanceof Problem && e.status === 429 && Number(e.headers?.['Retry-After']) >= 1,
+    );
+    await assert.rejects(b.admit('lead-1'), Problem);
+    await b.admit('coord-anna'); // another party: its own allowance
+    // instances on their own (no Redis) would have let 8 through
+    const c = createReadAudit({ db: t, limits });
+    const d = createReadAudit({ db: t, limits });
+    for (let i = 0; i < 4; i++) await c.admit('lead-1');
+    for (let i = 0; i < 4; i++) await d.admit('lead-1');
+    await assert.rejects(c.admit('lead-1'), Problem);
+  });
+});
