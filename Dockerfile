@@ -1,7 +1,8 @@
 # Postkasse gateway. Multi-stage: native modules and the bundle are built in
 # the first stage; the runtime image holds production dependencies only and
 # runs as non-root. It runs the same bundle that `npm start` builds and runs
-# (dist/main.js: src/ bundled by esbuild, npm packages external).
+# (dist/main.js: src/ bundled by esbuild, npm packages external; what is imported
+# only on demand, such as the S3 store, in dist/chunks/).
 
 # Node 22 LTS (Node 20 is past its end of life; the code also runs on 24, and on 20 where CI machines still have it)
 FROM node:22-bookworm-slim AS build
