@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
@@ -205,6 +205,19 @@ const indent = (s) =>
 async function smoke() {
   for (const f of ['dist/main.js', 'dist/cli/main.js', 'dist/storage/sqlite-writer.js', 'dist/medcom/validator-process.js']) {
     if (!existsSync(join(ROOT, f))) fail(`${f} is missing: run \`npm run build\` first`);
+  }
+  // The S3 store's AWS SDK is imported on demand (BLOB_STORE=s3): the split build keeps it out of the entry, so a
+  // gateway on the file store never loads it (~6 MB of an idle gateway, issue 16).
+  const loadedAtStart = (file, seen = new Set()) => {
+    if (seen.has(file)) return seen;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(/^import\b[^;]*?"(\.[^"]+)";/gms)) loadedAtStart(join(dirname(file), m[1]), seen);
+    return seen;
+  };
+  for (const f of loadedAtStart(join(ROOT, 'dist/main.js'))) {
+    if (/^import\b[^;]*?"@aws-sdk\//m.test(readFileSync(f, 'utf8'))) {
+      fail(`${f} imports the AWS SDK when the gateway starts: is the build split (--splitting)?`);
+    }
   }
   say(`starting node dist/main.js (DATA_DIR ${dataDir}, QUEUE_PREFIX ${prefix})`);
   startGateway();

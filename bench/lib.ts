@@ -170,6 +170,24 @@ export function machineBusySeconds(): number {
   return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLK_TCK;
 }
 
+/**
+ * Waits until the machine is quiet (under `maxCpus` busy over a 500 ms window; at most `timeoutMs`): a child's
+ * start-up work (the gateway's MedCom validator process loading the FHIR definitions, several seconds of CPU) must
+ * not fall into a measured round. Returns the seconds waited and whether it became quiet.
+ */
+export async function waitForQuiet(maxCpus = 0.2, timeoutMs = 30_000): Promise<{ seconds: number; quiet: boolean }> {
+  const t0 = Date.now();
+  for (;;) {
+    const b0 = machineBusySeconds();
+    const w0 = Date.now();
+    await new Promise((r) => setTimeout(r, 500));
+    const busy = (machineBusySeconds() - b0) / ((Date.now() - w0) / 1000);
+    const seconds = (Date.now() - t0) / 1000;
+    if (busy < maxCpus) return { seconds, quiet: true };
+    if (Date.now() - t0 >= timeoutMs) return { seconds, quiet: false };
+  }
+}
+
 /** VmRSS and VmHWM (peak RSS) in MiB. */
 export function memory(pid: number): { rssMb: number; hwmMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -171,6 +171,7 @@ import {
   postPackage,
   round,
   startChild,
+  waitForQuiet,
   type Child,
   type HttpResult,
 } from './lib.js';
@@ -873,6 +874,8 @@ async function runIntake(store: IntakeResult['store']): Promise<IntakeResult> {
     }
   };
 
+  const settled = await waitForQuiet();
+  progress(`${part}: ${settled.quiet ? 'machine quiet' : 'machine still busy'} ${round1(settled.seconds)} s after the children started`);
   const others = (pid: number) => (s3 ? [pid, s3.pid] : [pid]);
   const rounds: RoundResult[] = [];
   for (let i = 1; i <= opts.rounds; i++) {
@@ -1011,7 +1014,7 @@ async function runLarge(): Promise<LargeResult> {
     json: {
       sizeMb: opts.largeMb,
       runs: runs.length,
-      settledIdleRssMb: idle.settledRssMb,
+      settledIdleRssMb: round(idle.settledRssMb, 1),
       growthMb,
       maxGrowthMb: Math.max(...growthMb),
       idleRssMb: round(median(runs.map((r) => r.idleRssMb)), 1),
