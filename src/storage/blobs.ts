@@ -515,8 +515,22 @@ export function holdBackUntilVerified(decipher: DecipherGCM, onFail: () => Error
 }
 
 /**
- * Coalesces small writes into ≤ ~1 MiB positional writes, with one write in
- * flight while the next batch is being encrypted (so crypto and I/O overlap;
+ * Write buffers shared by all puts: a put copies its ciphertext into one and writes it when full, while the
+ * next fills. Reusing them keeps a long upload from leaving a trail of spent 1 MiB buffers (and of the encrypted
+ * chunks those would hold until written) for the garbage collector: what is held while the disk is busy is these
+ * few buffers, not garbage that ages into the old generation. They only ever hold ciphertext.
+ */
+const writeBuffers: Buffer[] = [];
+/** kept for the next puts: a long upload needs two; more would stay resident after a burst of small ones */
+const WRITE_BUFFERS_KEPT = 4;
+const takeWriteBuffer = (): Buffer => writeBuffers.pop() ?? Buffer.allocUnsafeSlow(WRITE_COALESCE_BYTES);
+const returnWriteBuffer = (b: Buffer): void => {
+  if (writeBuffers.length < WRITE_BUFFERS_KEPT) writeBuffers.push(b);
+};
+
+/**
+ * Coalesces small writes into ≤ ~1 MiB positional writes (copied into the
+ * pooled write buffers), with one write in flight while the next batch is being encrypted (so crypto and I/O overlap;
  * memory stays ≤ ~2 MiB). `write()` is synchronous until a full batch has to
  * wait for the write still in flight: only then does it return a promise
  * (backpressure), so the common chunk costs no promise at all. Every
@@ -524,19 +538,6 @@ export function holdBackUntilVerified(decipher: DecipherGCM, onFail: () => Error
  * during the upload rather than all in the final fsync. Handles short writes;
  * the first error is rethrown.
  */
-/**
- * Write buffers shared by all puts: a put copies its ciphertext into one and writes it when full, while the
- * next fills. Reusing them keeps a long upload from leaving a trail of spent 1 MiB buffers (and of the encrypted
- * chunks those would hold until written) for the garbage collector: what is held while the disk is busy is these
- * few buffers, not garbage that ages into the old generation. They only ever hold ciphertext.
- */
-const writeBuffers: Buffer[] = [];
-const WRITE_BUFFERS_KEPT = 16;
-const takeWriteBuffer = (): Buffer => writeBuffers.pop() ?? Buffer.allocUnsafeSlow(WRITE_COALESCE_BYTES);
-const returnWriteBuffer = (b: Buffer): void => {
-  if (writeBuffers.length < WRITE_BUFFERS_KEPT) writeBuffers.push(b);
-};
-
 class CoalescingWriter {
   #fh: FileHandle;
   /** the buffer being filled, and how much of it is */

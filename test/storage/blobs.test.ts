@@ -169,6 +169,26 @@ describe('file blob store', () => {
     assert.ok(abGrowth < 12, `live buffers grew by ${abGrowth.toFixed(1)} MB while streaming 30 MB`);
   });
 
+  it('puts running side by side, each over several write buffers, keep their own bytes (the buffers are pooled and reused)', async () => {
+    // Sizes around the 1 MiB write buffer, in odd chunks: every put fills, writes and returns buffers that the
+    // others take up again while their writes may still be in flight.
+    const sizes = [1024 * 1024 - 40, 1024 * 1024 + 3, 2 * 1024 * 1024 + 77, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024 + 1, 12_345];
+    const puts = await Promise.all(
+      sizes.map(async (size, i) => {
+        const g = generated(size, 40_000 + i * 1_111);
+        const r = await store.put(g.stream);
+        return { size, r, sha256: g.sha256() };
+      }),
+    );
+    for (const { size, r, sha256 } of puts) {
+      assert.equal(r.size, size);
+      assert.equal(r.sha256, sha256);
+      const back = await drainHash(store, r.key);
+      assert.equal(back.sha256, sha256, `the blob of ${size} bytes reads back as written`);
+      await store.delete(r.key);
+    }
+  });
+
   it('detects a modified ciphertext byte, tag byte or header byte', async () => {
     const data = randomBytes(200_000);
     for (const where of ['ciphertext', 'tag', 'wrapped-key', 'iv'] as const) {
