@@ -7,7 +7,7 @@
  *                (SHA-256 + AES-256-GCM + fsync + rename + dir fsync) and
  *                nothing else. Medians over the rounds. Targets (issue 16): throughput
  *                ≥ 0.75 × the baseline's on SQLite, ≥ 0.5 × on PostgreSQL (--postgres);
- *                receipt p99 ≤ 1.5 × the baseline's p99.
+ *                receipt p99 ≤ 1.5 × the baseline's p99 (file store; none is set on S3).
  *   intake-s3    the same with the documents in an S3-compatible store on both sides:
  *                s3rver on loopback in a child of its own (bench/s3-child.ts), the
  *                gateway with BLOB_STORE=s3, the baseline uploading its ciphertext to the
@@ -1499,6 +1499,8 @@ function reportNumbers(n: NumbersResult): void {
 /** The intake table (file or S3 store) and its targets. */
 function reportIntake(intake: IntakeResult, missed: string[]): void {
   const j = intake.json;
+  // issue 16 sets the receipt p99 target for the embedded database and PostgreSQL, and only a throughput ratio on S3
+  const p99Target = intake.store === 'file';
   const part = intake.store === 's3' ? 'intake-s3 (documents in the S3 store, on both sides)' : 'intake';
   out();
   out(
@@ -1557,7 +1559,7 @@ function reportIntake(intake: IntakeResult, missed: string[]): void {
   }
   out(
     `ratioToBaseline (gateway pkg/s ÷ baseline pkg/s): ${j.ratioToBaseline}  (target ≥ ${intake.target}); ` +
-      `receipt p99 ÷ baseline p99: ${j.p99RatioToBaseline} (target ≤ ${TARGET_P99_FACTOR}); ` +
+      `receipt p99 ÷ baseline p99: ${j.p99RatioToBaseline} ${p99Target ? `(target ≤ ${TARGET_P99_FACTOR})` : '(no target on S3)'}; ` +
       `gateway peak RSS during intake ${round1(intake.gatewayRssMb)} MB`,
   );
   if (!(j.ratioToBaseline >= intake.target))
@@ -1565,7 +1567,7 @@ function reportIntake(intake: IntakeResult, missed: string[]): void {
       `MISSED ${part}: ratioToBaseline ${j.ratioToBaseline} < ${intake.target} ` +
         `(gateway ${j.packagesPerSecond} pkg/s, baseline ${j.baselinePackagesPerSecond} pkg/s)`,
     );
-  if (!(j.p99RatioToBaseline <= TARGET_P99_FACTOR))
+  if (p99Target && !(j.p99RatioToBaseline <= TARGET_P99_FACTOR))
     missed.push(
       `MISSED ${part}: receipt p99 ${j.p99Ms} ms is ${j.p99RatioToBaseline} × the baseline's ${j.baselineP99Ms} ms (target ≤ ${TARGET_P99_FACTOR} ×)`,
     );
