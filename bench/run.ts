@@ -20,7 +20,8 @@
  *                document generated on the fly by the client, 5 runs, each into a fresh
  *                gateway child (development configuration) left idle 2 s first: the idle
  *                RSS, the peak RSS (VmHWM) and MB/s. Targets (issue 16): peak − idle ≤ 48 MB
- *                in every run; settled idle RSS ≤ 110 MB (missed: the README breaks it down).
+ *                in every run; settled idle RSS ≤ 110 MB (met on PostgreSQL; on SQLite, with its
+ *                writer thread, the README breaks it down).
  *   routing      time from receipt to the case appearing in a worklist: a gateway
  *                child connected to Redis (outbox → relay → BullMQ routing queue →
  *                worker), 200 complete cases (4 KiB PDF) posted at once by
@@ -96,7 +97,7 @@
  *   --large-runs N      large uploads, each into a fresh gateway child (default 5, quick 1)
  *   --profile DIR       main-thread CPU profiles of the gateway child over the measured
  *                       requests only (inspector; no start-up, no warm-up), written to
- *                       DIR/intake-round<N>.cpuprofile, DIR/large.cpuprofile, DIR/routing.cpuprofile
+ *                       DIR/intake-round<N>.cpuprofile, DIR/large-<run>.cpuprofile, DIR/routing.cpuprofile
  *                       (the 200-case burst), DIR/delivery.cpuprofile (the 200-response
  *                       burst, until every sampled envelope was read) and DIR/web.cpuprofile
  *                       (the measured page requests); summarise with
