@@ -22,7 +22,8 @@
  */
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { secondsToWait } from '../shared/rate-limit.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { Problem } from '../shared/problem.js';
@@ -82,15 +83,19 @@ export function createReadAudit(deps: {
         })
       : undefined;
 
+  let redisDown = false;
+
   /** Seconds until the party may read again (0: admitted, its read taken from the allowance). */
   async function wait(party: string): Promise<number> {
     if (!sharedRate) return buckets.take(party);
     try {
-      await sharedRate.consume(party);
-      return 0;
-    } catch (res) {
-      if (res instanceof RateLimiterRes) return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-      deps.log?.warn({ err: res }, 'audited reads: Redis did not answer; this instance limits reads on its own');
+      const seconds = await secondsToWait(sharedRate, party);
+      redisDown = false;
+      return seconds;
+    } catch (err) {
+      // said once per outage, not at every read while it lasts
+      if (!redisDown) deps.log?.warn({ err }, 'audited reads: Redis did not answer; this instance limits reads on its own');
+      redisDown = true;
       return buckets.take(party);
     }
   }

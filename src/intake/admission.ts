@@ -23,7 +23,8 @@ import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { secondsToWait } from '../shared/rate-limit.js';
 import { Problem } from '../shared/problem.js';
 
 export interface AdmissionLimits {
@@ -82,14 +83,7 @@ export function createAdmission(limits: AdmissionLimits, opts: { shared?: Shared
 
   /** Seconds to wait before the party may upload again, or 0 (its point is taken). */
   async function takeRate(party: string): Promise<number> {
-    if (!rate) return 0;
-    try {
-      await rate.consume(party);
-      return 0;
-    } catch (res) {
-      if (res instanceof RateLimiterRes) return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-      throw res;
-    }
+    return rate ? secondsToWait(rate, party) : 0;
   }
 
   /** A lease for one more upload of `party` across the instances, or null when it has its limit in flight. */

@@ -1,6 +1,7 @@
 /**
  * A token bucket per party: `ratePerMinute` requests a minute, up to that many at once after a quiet
- * minute. Shared by the upload admission (src/intake/admission.ts) and the audited reads (src/audit/reads.ts).
+ * minute: the audited reads' limit within one instance (src/audit/reads.ts), and its stand-in while Redis does not
+ * answer.
  */
 export function createTokenBuckets(ratePerMinute: number, now: () => number = Date.now) {
   const buckets = new Map<string, { tokens: number; at: number }>();

@@ -15,6 +15,7 @@ import { createReadAudit } from '../../src/audit/reads.js';
 import { Problem } from '../../src/shared/problem.js';
 import { DIALECTS, openTestDb } from '../storage/helpers.js';
 import { REDIS_URL } from '../helpers/gateway.js';
+import { createLogger } from '../../src/shared/logger.js';
 
 for (const d of DIALECTS) {
   describe(`issue 15: audited reads (${d.name})`, () => {
@@ -122,5 +123,27 @@ describe('issue 16: audited reads limited across instances (Redis)', () => {
     for (let i = 0; i < 4; i++) await c.admit('lead-1');
     for (let i = 0; i < 4; i++) await d.admit('lead-1');
     await assert.rejects(c.admit('lead-1'), Problem);
+  });
+
+  it('issue 16: Redis not answering leaves each instance its own allowance, and the outage is logged once, not at every read', async () => {
+    const down = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    const lines: string[] = [];
+    const log = createLogger({ level: 'warn', destination: { write: (l: string) => void lines.push(l) } });
+    try {
+      const reads = createReadAudit({ db: t, limits: { ratePerMinute: 2, windowMs: 0 }, log, shared: { redis: down, prefix } });
+      await reads.admit('gp-1');
+      await reads.admit('gp-1');
+      await assert.rejects(reads.admit('gp-1'), (e: unknown) => e instanceof Problem && e.status === 429);
+      assert.equal(lines.filter((l) => l.includes('Redis did not answer')).length, 1, lines.join(''));
+    } finally {
+      down.disconnect();
+    }
   });
 });
