@@ -59,7 +59,8 @@ async function ping(options: RedisOptions, timeoutMs: number): Promise<string | 
   } catch (e) {
     return (e as Error).message;
   } finally {
-    c.disconnect();
+    // A refused connection has already ended; disconnecting it again leaves ioredis's 2 s destroy timer running.
+    if (c.status !== 'end') c.disconnect();
   }
 }
 
@@ -126,7 +127,10 @@ export async function connectRedis(opts: { url: string; startPrivate: boolean; d
       if (child && child.exitCode === null) {
         const exited = new Promise((r) => child!.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        // The fallback timer is cleared once the server exits: left running, it kept the process alive 5 s longer.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+        clearTimeout(timer);
       }
     },
   };

@@ -15,6 +15,9 @@ import { logCapture } from '../helpers/logs.js';
 const dir = mkdtempSync(join(tmpdir(), 'pk-redis-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Timers that keep the process alive: a connect or close that leaves one makes every process using it linger at exit. */
+const liveTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
@@ -42,6 +45,7 @@ test('a reachable Redis is used as configured', async () => {
 test('nothing answers and redis-server is on PATH: a private one is started, and stopped on close', async () => {
   const port = await freePort();
   const cap = logCapture();
+  const timersBefore = liveTimers();
   const h = await connectRedis({
     url: `redis://127.0.0.1:${port}`,
     startPrivate: true,
@@ -56,10 +60,12 @@ test('nothing answers and redis-server is on PATH: a private one is started, and
     await h.close();
   }
   assert.equal(existsSync(join(dir, 'redis', 'redis.sock')), false, 'the private redis-server has exited');
+  assert.equal(liveTimers(), timersBefore, 'no timer is left running after close (the probe and the stop fallback are cleared)');
 });
 
 test('nothing answers and starting one is not allowed: the error says how to get Redis', async () => {
   const port = await freePort();
+  const timersBefore = liveTimers();
   await assert.rejects(
     connectRedis({ url: `redis://127.0.0.1:${port}`, startPrivate: false, dataDir: dir, log: createLogger({ level: 'silent' }) }),
     (e: unknown) =>
@@ -68,4 +74,5 @@ test('nothing answers and starting one is not allowed: the error says how to get
       /REDIS_URL/.test(e.message) &&
       e.message.includes(`127.0.0.1:${port}`),
   );
+  assert.equal(liveTimers(), timersBefore, 'the refused probe leaves no timer running');
 });

@@ -41,9 +41,11 @@ function raw(g: TestGateway, party: string, chunks: (Buffer | number)[], timeout
   return new Promise((resolve) => {
     let data = '';
     let done = false;
+    const giveUp = setTimeout(() => finish(false), timeoutMs);
     const finish = (closed: boolean) => {
       if (done) return;
       done = true;
+      clearTimeout(giveUp); // left running, the last request's timer kept the test process alive 15 s
       const m = /^HTTP\/1\.1 (\d{3})/.exec(data);
       const ct = /\r\ncontent-type: ([^\r\n]+)/i.exec(data);
       resolve({ status: m ? Number(m[1]) : undefined, contentType: ct?.[1], closed, ms: Date.now() - started });
@@ -66,7 +68,6 @@ function raw(g: TestGateway, party: string, chunks: (Buffer | number)[], timeout
     });
     socket.on('error', () => finish(true));
     socket.on('close', () => finish(true));
-    setTimeout(() => finish(false), timeoutMs);
   });
 }
 
