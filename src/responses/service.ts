@@ -246,6 +246,9 @@ export function createResponseService(deps: ResponseServiceDeps) {
     }
 
     let afterCommit: (() => unknown) | undefined;
+    // The push series (and its give-up period) starts when the messages are queued, after signing and the
+    // GP copy's validation, not at sentAt: a slow validation must not eat into the retry period.
+    const queuedAt = now().toISOString();
     const clock = await db.transaction().execute(async (trx) => {
       // Re-check under the lock: the case must still be this person's open case.
       const locked = await store.lockCase(trx, c.id);
@@ -286,7 +289,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
           bundle_id: s.medcom?.bundleId || null,
           envelope_id: s.medcom && s.m.state === 'queued' ? s.medcom.envelopeId : null,
           envelope_sent_at: s.medcom && s.m.state === 'queued' ? sentAt : null,
-          push_since: sentAt,
+          push_since: queuedAt,
           delivered_at: null,
           acknowledged_at: null,
           updated_at: sentAt,

@@ -18,6 +18,7 @@ import { ensureDevPki } from '../../src/pki/devpki.js';
 import { parsePartiesFile } from '../../src/parties/parties.js';
 import { startMtlsReceiver } from '../helpers/receiver.js';
 import { retryDelay } from '../../queues/delivery.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const cpr = () => `0404${String(50 + Math.floor(Math.random() * 49)).padStart(2, '0')}${String(1000 + Math.floor(Math.random() * 8999))}`;
 
@@ -244,6 +245,46 @@ describe('push delivery, one instance', () => {
     await stayFor('another push of the acknowledged message', 300, { happened: () => pushes() > seen + 1 && pushes() });
     assert.equal((await messageRow(g, id)).state, 'acknowledged');
     s.receiver.set({ alwaysFail: false });
+  });
+});
+
+describe('the retry period starts when the message is queued, not at its sentAt', () => {
+  let dir: string;
+  let g: TestGateway;
+  let s: Awaited<ReturnType<typeof setup>>;
+  const VALIDATION_MS = 2_500;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pk-push-since-'));
+    s = await setup(dir);
+    g = await startTestGateway({
+      dialect: 'sqlite',
+      dataDir: s.dataDir,
+      env: { PARTIES_FILE: s.partiesFile, DELIVERY_RETRY_BASE_MS: '100', DELIVERY_RETRY_MAX_MS: '100', DELIVERY_GIVE_UP_AFTER_MS: '2000' },
+      // The GP copy's MedCom validation, between sentAt and the commit, takes longer than the whole retry period.
+      start: {
+        medcomValidator: { validate: () => sleep(VALIDATION_MS).then(() => []), pid: () => undefined, close: async () => undefined },
+      },
+    });
+  });
+  after(async () => {
+    await g?.close();
+    await s?.receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a failed first push after a slow dispatch is retried, not dead-lettered at once', async () => {
+    s.receiver.set({ failFirst: 1, alwaysFail: false });
+    const started = Date.now();
+    const { messages } = await dispatchAttest(g);
+    assert.ok(Date.now() - started >= VALIDATION_MS, 'the dispatch waited for the validation');
+    const m = messages.find((x) => !x.copy)!;
+    const row = await waitFor(`message ${m.messageId} settled`, async () => {
+      const r = await messageRow(g, m.messageId);
+      return r.state !== 'queued' ? r : undefined;
+    });
+    assert.equal(row.state, 'pushed', `${row.state}: ${row.last_error}`);
+    assert.equal(row.push_attempts, 2, 'one failure, then the retry delivered it');
+    assert.ok(Date.parse(row.push_since) > Date.parse(row.sent_at), 'the series started after sentAt');
   });
 });
 
