@@ -402,7 +402,13 @@ describe('the docs', () => {
         const dataDir = mkdtempSync(join(tmpdir(), 'pk-doc-data-'));
         dirs.push(dataDir);
         if (pkiTemplate) cpSync(pkiTemplate, join(dataDir, 'pki'), { recursive: true });
-        const g = await startTestGateway({ dialect: 'sqlite', dataDir, env: { HEALTH_PORT: '0' } });
+        // The VANS inbox is read every 0.5 s instead of 10 s: gp-systems.md waits for an acknowledgement to be picked up.
+        const g = await startTestGateway({
+          dialect: 'sqlite',
+          dataDir,
+          devIdp: true,
+          env: { HEALTH_PORT: '0', VANS_INBOX_POLL_MS: '500' },
+        });
         gateways.push(g);
         pkiTemplate ??= join(dataDir, 'pki');
         const cwd = cloneDir();

@@ -21,7 +21,7 @@ import { openDatabase, type Db } from '../../src/storage/db.js';
 import { createFileBlobStore, type BlobStore } from '../../src/storage/blobs.js';
 import { createS3BlobStore } from '../../src/storage/s3-blobs.js';
 import { loadMasterKey } from '../../src/storage/crypto.js';
-import { dropQueueKeys, REDIS_URL, seedDevPki } from '../helpers/gateway.js';
+import { dropQueueKeys, REDIS_URL, seedDevPki, UNUSED_IDP } from '../helpers/gateway.js';
 import { manifest } from '../helpers/packages.js';
 import { keepForScan } from '../helpers/logs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -55,6 +55,7 @@ async function startChild(): Promise<Running> {
       QUEUE_PREFIX: queuePrefix,
       LOG_LEVEL: 'info',
       MAX_CONCURRENT_UPLOADS_PER_PARTY: '200',
+      ...UNUSED_IDP, // no staff login here: the development IdP's start would only cost time
       ...storeEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@
  * in .tmp/screenshots/. Finance staff and team leads read the statistics
  * (plots beside their tables) and the settlement, and close a month.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -165,6 +165,7 @@ describe('staff pages in Chromium', { concurrency: 1 }, () => {
     writeFileSync(partiesFile, JSON.stringify(parties(false)));
     g = await startTestGateway({
       dialect: 'postgres',
+      devIdp: true,
       dataDir: dir,
       env: {
         PARTIES_FILE: partiesFile,
@@ -215,6 +216,11 @@ describe('staff pages in Chromium', { concurrency: 1 }, () => {
     for (const id of Object.values(cases)) await settled(g, id);
   });
 
+  // A page left open keeps working: bull-board's dashboard polls its API every few seconds, and Chromium renders it,
+  // for the rest of the file. Each test's pages are closed when it ends; the signed-in profiles (cookies) stay.
+  afterEach(async () => {
+    for (const c of contexts) for (const page of c.pages()) await page.close().catch(() => {});
+  });
   after(async () => {
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
