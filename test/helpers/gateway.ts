@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/shared/config.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { startGateway, type Gateway, type StartOptions } from '../../src/server.js';
-import { ensureDevPki } from '../../src/pki/devpki.js';
+import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
 import { loadPartiesFile } from '../../src/parties/parties.js';
 import { startMedcomValidator, type AsyncMedcomValidator } from '../../src/medcom/validator-client.js';
 import { MEDCOM_DIR } from './medcom.js';
@@ -55,13 +55,18 @@ function pkiTemplate(): Promise<void> {
 /**
  * A template for a parties file of a test's own (e.g. writeRoutingParties, whose serials are fixed): the
  * development template plus that file's client certificates, made once per test run (test/run.mjs clears
- * them) and shared by every file that uses the same parties. Built aside and renamed into place, so two
- * test processes never see half of one.
+ * them) and shared by every file whose parties get the same certificates. It is keyed by what the certificates
+ * hold (each party's id, name and subject serialNumber), not by the whole file: push URLs with a test's own
+ * ports would otherwise make a new template, with new RSA keys, for every file. Built aside and renamed into
+ * place, so two test processes never see half of one.
  */
 const keyedTemplates = new Map<string, Promise<string>>();
 function partiesTemplate(partiesFile: string): Promise<string> {
-  const text = readFileSync(partiesFile, 'utf8');
-  const dir = join(process.cwd(), '.tmp', `test-pki-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
+  const certified = loadPartiesFile(partiesFile)
+    .map((p) => [p.id, p.name, p.certificates.map((c) => c.subjectSerialNumber ?? '')])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  const key = createHash('sha256').update(JSON.stringify(certified)).digest('hex').slice(0, 16);
+  const dir = join(process.cwd(), '.tmp', `test-pki-${key}`);
   let made = keyedTemplates.get(dir);
   if (!made) {
     made = (async () => {
@@ -88,6 +93,15 @@ export async function seedDevPki(dataDir: string, partiesFile?: string): Promise
   const dev = resolve('config/parties.dev.json');
   const from = partiesFile && resolve(partiesFile) !== dev ? await partiesTemplate(partiesFile) : (await pkiTemplate(), PKI_TEMPLATE);
   cpSync(from, join(dataDir, 'pki'), { recursive: true, filter: (src) => !src.endsWith('.lock') });
+}
+
+/**
+ * `DATA_DIR/pki` as the gateway will find it, for a test that needs the PKI's files before the gateway starts (a
+ * receiver trusting the gateway's client certificate, a CRL): seeded from the template, so no key is made here.
+ */
+export async function devPkiFor(dataDir: string, partiesFile = 'config/parties.dev.json'): Promise<DevPki> {
+  await seedDevPki(dataDir, partiesFile);
+  return ensureDevPki(join(dataDir, 'pki'), loadPartiesFile(partiesFile));
 }
 
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

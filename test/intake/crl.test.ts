@@ -12,10 +12,8 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { devPkiFor, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { manifest, pdf, postPackage } from '../helpers/packages.js';
-import { ensureDevPki } from '../../src/pki/devpki.js';
-import { loadPartiesFile } from '../../src/parties/parties.js';
 
 function openssl(args: string[], cwd: string): void {
   const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
@@ -46,7 +44,7 @@ describe('certificate revocation (TLS_CRL_FILE)', () => {
     dir = mkdtempSync(join(tmpdir(), 'pk-crl-'));
     const dataDir = join(dir, 'data');
     pkiDir = join(dataDir, 'pki');
-    await ensureDevPki(pkiDir, loadPartiesFile('config/parties.dev.json'));
+    await devPkiFor(dataDir);
     makeCrl(pkiDir, join(dir, 'ca1'), [join(pkiDir, 'clients', 'kommune-147.pem')], crlFile());
     g = await startTestGateway({ dialect: 'sqlite', dataDir, env: { TLS_CRL_FILE: crlFile() } });
   });

@@ -8,16 +8,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { devPkiFor, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { postAttest, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { MEDCOM_DIR } from '../helpers/medcom.js';
 import { waitFor } from '../helpers/wait.js';
 import { startMtlsReceiver } from '../helpers/receiver.js';
-import { ensureDevPki } from '../../src/pki/devpki.js';
-import { parsePartiesFile } from '../../src/parties/parties.js';
 import { parseVansEnvelope } from '../../src/medcom/vans.js';
 
 describe('VANS_ENDPOINT_URL', () => {
@@ -32,7 +30,7 @@ describe('VANS_ENDPOINT_URL', () => {
     mkdirSync(dataDir);
     const partiesFile = writeRoutingParties(dir);
     // The dev PKI first: the VANS provider's server trusts the gateway's client certificate from it.
-    const pki = await ensureDevPki(join(dataDir, 'pki'), parsePartiesFile(JSON.parse(readFileSync(partiesFile, 'utf8'))));
+    const pki = await devPkiFor(dataDir, partiesFile);
     receiver = await startMtlsReceiver(pki, (_hit, hits) => (hits.length <= failFirst ? 503 : 202));
     const directory = join(dir, 'gp.json');
     writeFileSync(

@@ -14,9 +14,10 @@ import { X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
+import type { DevPki } from '../../src/pki/devpki.js';
 import { peerIdentity, type PeerIdentity } from '../../src/parties/identity.js';
 import { createPartyRegistry, type PartyRegistry } from '../../src/parties/parties.js';
+import { devPkiFor } from '../helpers/gateway.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postkasse-identity-'));
 const DEV_PARTIES = fileURLToPath(new URL('../../config/parties.dev.json', import.meta.url));
@@ -52,7 +53,7 @@ describe('peerIdentity over a real mTLS connection', () => {
 
   before(async () => {
     registry = createPartyRegistry(DEV_PARTIES);
-    pki = await ensureDevPki(path.join(tmp, 'pki'), registry.all());
+    pki = await devPkiFor(tmp, DEV_PARTIES);
 
     // A different CA issues a certificate claiming kommune-101's serialNumber.
     const fca = { cert: path.join(tmp, 'foreign-ca.pem'), key: path.join(tmp, 'foreign-ca.key') };

@@ -12,18 +12,17 @@ import request from 'supertest';
 import { Registry } from 'prom-client';
 import { createCertExpiryMonitor } from '../../src/pki/expiry.js';
 import { ensureDevPki } from '../../src/pki/devpki.js';
-import { loadPartiesFile } from '../../src/parties/parties.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { logCapture } from '../helpers/logs.js';
 import { issueCert } from '../helpers/packages.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { devPkiFor, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 describe('certificate expiry', () => {
   let dir: string;
   let pki: Awaited<ReturnType<typeof ensureDevPki>>;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pk-expiry-'));
-    pki = await ensureDevPki(join(dir, 'data', 'pki'), loadPartiesFile('config/parties.dev.json'));
+    pki = await devPkiFor(join(dir, 'data'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
