@@ -60,7 +60,7 @@ import type {
 import fhirpath, { type UserInvocationTable } from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4';
 import type { MedcomPackages } from './packages.js';
-import { resourceDefinitions, terminologyResources } from './fhir-r4.js';
+import { r4Terminology, resourceDefinitions } from './fhir-r4.js';
 import {
   DK_CORE_IDENTIFIER_SYSTEMS,
   emptyValues,
@@ -199,11 +199,13 @@ function r4CoreTerminology(pkgs: MedcomPackages): { valueSets: Map<string, Value
   for (const vs of pkgs.valueSets.values()) includesOf(vs);
   // Value sets include code systems and other value sets: read until nothing new is wanted (a few passes in R4).
   const tried = new Set<string>();
+  const r4 = r4Terminology();
   for (let pass = 0; pass < 5; pass++) {
     const missing = new Set([...wanted].filter((u) => !tried.has(u) && !pkgs.valueSets.has(u) && !pkgs.codeSystems.has(u)));
     if (missing.size === 0) break;
     for (const u of missing) tried.add(u);
-    for (const r of terminologyResources(missing)) {
+    for (const r of [...missing].map(r4)) {
+      if (!r) continue;
       if (r.resourceType === 'ValueSet' && r.url) {
         valueSets.set(r.url, r);
         includesOf(r);
