@@ -10,7 +10,6 @@ import {
   CompiledQuery,
   Kysely,
   Migrator,
-  PostgresDialect,
   SqliteAdapter,
   SqliteDialect,
   SqliteDriver,
@@ -26,6 +25,7 @@ import type { Database } from './schema.js';
 import { cachingStatements } from './statements.js';
 import { createInlineWriter, createSqliteThreadWriter, type Writer } from './writer.js';
 import { createMigrationProvider, type SqlDialect } from './migrations.js';
+import { OwnSchemaPostgresDialect } from './introspector.js';
 import { startKeyedChain } from '../audit/audit.js';
 import type { AuditKey } from '../audit/key.js';
 import { createFieldSealer, registerFieldSealer, type FieldSealer } from './fields.js';
@@ -81,7 +81,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   const fields = opts.masterKey ? createFieldSealer(opts.masterKey) : undefined;
   if (fields) registerFieldSealer(opened.db, fields);
   try {
-    const applied = await migrateRetryingForeignSchemaRace(() => migrate(opened.db, opened.dialect, opts.log, fields), opts.schema);
+    const applied = await migrate(opened.db, opened.dialect, opts.log, fields);
     // The clear values 0012 sealed are still in the WAL's page images: write them back and empty it.
     if (opened.dialect === 'sqlite' && applied.includes(SEALED_FIELDS_MIGRATION))
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(opened.db);
@@ -314,7 +314,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
     client.on('error', (err) => opts.log?.warn({ err }, 'PostgreSQL connection lost'));
   });
 
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
   let closed: Promise<void> | undefined;
   const handle: Db = {
     db,
@@ -367,10 +367,8 @@ async function createSchemaIfMissing(db: Kysely<Database>, schema: string): Prom
 
 /** Runs the pending migrations; returns the names of those applied now. */
 async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger, fields?: FieldSealer): Promise<string[]> {
-  // PostgreSQL: name the schema of Kysely's own tables. Without it the
-  // Migrator's "does kysely_migration_lock exist?" looks in *every* schema, so
-  // another schema's table in the same database (another deployment, a
-  // parallel test file) makes it skip creating ours and then fail on it.
+  // PostgreSQL: name the schema of Kysely's own tables, so that they are created and found there
+  // (the introspector, src/storage/introspector.ts, looks at nothing else).
   let migrationTableSchema: string | undefined;
   if (dialect === 'postgres') {
     const { rows } = await sql<{ s: string | null }>`select current_schema() as s`.execute(db);
@@ -390,24 +388,6 @@ async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger, 
     throw error instanceof Error ? error : new Error(`database migration failed: ${String(error)}`);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-}
-
-/**
- * Kysely's Migrator asks "does my table exist?" by listing the tables of every schema. When another
- * deployment or test file drops its own schema at that moment, PostgreSQL answers `3F000 schema "…"
- * does not exist` naming the other schema. Nothing was changed, so the migration is simply asked again.
- * @internal exported for its test
- */
-export async function migrateRetryingForeignSchemaRace(run: () => Promise<string[]>, ownSchema: string | undefined): Promise<string[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      const foreign = e.code === '3F000' && !(ownSchema && e.message?.includes(`"${ownSchema}"`));
-      if (!foreign || attempt >= 5) throw err;
-    }
-  }
 }
 
 // ---------------------------------------------------------------- errors

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import { migrateRetryingForeignSchemaRace, openDatabase, type Db } from '../../src/storage/db.js';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { openDatabase, type Db } from '../../src/storage/db.js';
+import { OwnSchemaPostgresDialect } from '../../src/storage/introspector.js';
 import { createMigrationProvider } from '../../src/storage/migrations.js';
 import { SEALED_TEXT_PREFIX, clockContext, createFieldSealer, eventContext, fieldsOf } from '../../src/storage/fields.js';
 import { SEALED_FIELDS_MIGRATION } from '../../src/storage/sealed-fields-migration.js';
@@ -90,19 +91,17 @@ async function openOldDatabase(d: DialectCase, dataDir: string, schema: string |
     await admin.query(`create schema ${schema}`);
     await admin.end();
     db = new Kysely<any>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: d.url, max: 2, options: `-c search_path=${schema}` }) }),
+      dialect: new OwnSchemaPostgresDialect({
+        pool: new pg.Pool({ connectionString: d.url, max: 2, options: `-c search_path=${schema}` }),
+      }),
     });
   }
   const provider = createMigrationProvider(d.name);
   const names = Object.keys(await provider.getMigrations()).sort();
   const before = names[names.indexOf(SEALED_FIELDS_MIGRATION) - 1]!;
   const migrator = new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
-  // Kysely lists the tables of every schema; another test file dropping its schema at that moment answers 3F000 (seen in CI).
-  await migrateRetryingForeignSchemaRace(async () => {
-    const r = await migrator.migrateTo(before);
-    if (r.error) throw r.error as Error;
-    return [];
-  }, schema);
+  const r = await migrator.migrateTo(before);
+  if (r.error) throw r.error as Error;
   return db;
 }
 
