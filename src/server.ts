@@ -8,6 +8,7 @@ import https from 'node:https';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
+import { constants as cryptoConstants } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './shared/config.js';
 import { createApp, createHealthApp } from './app.js';
@@ -587,6 +588,9 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       requestCert: true,
       rejectUnauthorized: false, // answered with a 401 problem instead of a bare TLS alert
       minVersion: 'TLSv1.2',
+      // No TLS 1.2 renegotiation: a connection keeps the certificate it presented (its identity is read once,
+      // src/parties/identity.ts connectionIdentity), and a client cannot make the server redo handshakes at will.
+      secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
       handshakeTimeout: config.HANDSHAKE_TIMEOUT_MS,
     },
     app,

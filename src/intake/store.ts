@@ -8,8 +8,9 @@ import type { Db } from '../storage/db.js';
 import type { CaseRow, ConsentsTable, DocumentsTable, PackagesTable } from '../storage/schema.js';
 import type { WriteOp } from '../storage/writer.js';
 import type { AuditEntry } from '../audit/audit.js';
-import { outboxInsert, type OutboxJob } from '../outbox/outbox.js';
-import { pendingInsert } from '../timestamps/store.js';
+import { outboxRow, type OutboxJob } from '../outbox/outbox.js';
+import { pendingRow } from '../timestamps/store.js';
+import { createInsertCompiler } from '../storage/inserts.js';
 import { fieldsOf, openCaseFields, openEventRow, sealCaseFields, sealEventRow } from '../storage/fields.js';
 
 export interface StoredReceipt {
@@ -44,6 +45,8 @@ export function createIntakeStore(database: Pick<Db, 'db' | 'writer'>) {
   const { db } = database;
   // personal fields (titles, treating clinicians, who gave a consent, free text in events) are sealed: src/storage/fields.ts
   const fields = fieldsOf(db);
+  // the receipt's inserts, compiled once per shape (src/storage/inserts.ts)
+  const insert = createInsertCompiler(db);
   return {
     async caseById(caseId: string): Promise<CaseRow | undefined> {
       return openCaseFields(fields, await db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst());
@@ -95,22 +98,21 @@ export function createIntakeStore(database: Pick<Db, 'db' | 'writer'>) {
     async commitPackage(c: PackageCommit): Promise<void> {
       const ops: WriteOp[] = [];
       if ('insert' in c.case) {
-        ops.push({ query: db.insertInto('cases').values(sealCaseFields(fields, c.case.insert)).compile() });
+        ops.push({ query: insert('cases', [sealCaseFields(fields, c.case.insert)]) });
       } else {
         const { id, ...changed } = sealCaseFields(fields, c.case.update);
         ops.push({ query: db.updateTable('cases').set(changed).where('id', '=', id).compile(), expectAffected: 1 });
       }
       const caseId = c.package.case_id;
-      ops.push({ query: db.insertInto('packages').values(c.package).compile() });
+      ops.push({ query: insert('packages', [c.package]) });
       const documents = c.documents.map((d) => ({
         ...d,
         title: d.title === null ? null : fields.sealText('documents', 'title', d.id, d.title),
       }));
-      ops.push({ query: db.insertInto('documents').values(documents).compile() });
+      ops.push({ query: insert('documents', documents) });
       ops.push({
-        query: db
-          .insertInto('receipts')
-          .values({
+        query: insert('receipts', [
+          {
             id: c.receipt.id,
             package_row_id: c.package.id,
             case_id: caseId,
@@ -118,24 +120,22 @@ export function createIntakeStore(database: Pick<Db, 'db' | 'writer'>) {
             body: c.receipt.body,
             signature: c.receipt.signature,
             created_at: c.at,
-          })
-          .compile(),
+          },
+        ]),
       });
       // issue 15: the receipt waits for its RFC 3161 timestamp (the job is among c.jobs)
-      ops.push({ query: pendingInsert(db, c.receipt.id, c.at).compile() });
+      ops.push({ query: insert('receipt_timestamps', [pendingRow(c.receipt.id, c.at)]) });
       ops.push({
-        query: db
-          .insertInto('case_events')
-          .values(
-            c.events.map((e) =>
-              sealEventRow(fields, { case_id: caseId, at: c.at, event: e.event, actor: c.actor, data: JSON.stringify(e.data) }),
-            ),
-          )
-          .compile(),
+        query: insert(
+          'case_events',
+          c.events.map((e) =>
+            sealEventRow(fields, { case_id: caseId, at: c.at, event: e.event, actor: c.actor, data: JSON.stringify(e.data) }),
+          ),
+        ),
       });
-      for (const job of c.jobs) ops.push({ query: outboxInsert(db, job, c.at).compile() });
+      for (const job of c.jobs) ops.push({ query: insert('outbox', [outboxRow(job, c.at)]) });
       const consents = c.consents.map((r) => ({ ...r, given_by: fields.sealText('consents', 'given_by', r.id, r.given_by) }));
-      if (consents.length > 0) ops.push({ query: db.insertInto('consents').values(consents).compile() });
+      if (consents.length > 0) ops.push({ query: insert('consents', consents) });
       ops.push({ audit: c.audit });
       await database.writer.commit(ops);
     },

@@ -10,8 +10,8 @@
  * this module only stores and hands them over.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../storage/schema.js';
+import type { Insertable, Kysely, Transaction } from 'kysely';
+import type { Database, OutboxTable } from '../storage/schema.js';
 
 /** A job for `topic`'s queue; `data` holds ids only (the processor re-reads the state). */
 export interface OutboxJob {
@@ -25,16 +25,21 @@ export interface OutboxJob {
 
 type Q = Kysely<Database> | Transaction<Database>;
 
-/** The insert of an outbox row, to execute in the caller's transaction or to compile for the writer. */
-export function outboxInsert(q: Q, job: OutboxJob, at: string) {
-  return q.insertInto('outbox').values({
+/** The outbox row of `job`, committed at `at` (the receipt's transaction inserts it through src/storage/inserts.ts). */
+export function outboxRow(job: OutboxJob, at: string): Insertable<OutboxTable> {
+  return {
     id: randomUUID(),
     topic: job.topic,
     job_id: job.jobId,
     payload: JSON.stringify(job.data),
     priority: job.priority ?? 0,
     created_at: at,
-  });
+  };
+}
+
+/** The insert of an outbox row, to execute in the caller's transaction. */
+export function outboxInsert(q: Q, job: OutboxJob, at: string) {
+  return q.insertInto('outbox').values(outboxRow(job, at));
 }
 
 /** Inside the caller's transaction: the job exists once the transaction commits. */

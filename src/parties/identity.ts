@@ -50,6 +50,19 @@ function subjectText(subject: unknown): string | undefined {
   return parts.join(', ');
 }
 
+const identities = new WeakMap<TLSSocket, Readonly<PeerIdentity>>();
+
+/**
+ * `peerIdentity` read once per connection: a keep-alive connection's later requests do not parse its certificate
+ * again. Only for a listener that refuses TLS renegotiation (the API listener sets SSL_OP_NO_RENEGOTIATION,
+ * src/server.ts), where the certificate a connection presented can never change.
+ */
+export function connectionIdentity(socket: TLSSocket): Readonly<PeerIdentity> {
+  let id = identities.get(socket);
+  if (!id) identities.set(socket, (id = Object.freeze(peerIdentity(socket))));
+  return id;
+}
+
 export function peerIdentity(socket: TLSSocket): PeerIdentity {
   const authorized = socket.authorized === true;
   const out: PeerIdentity = { authorized };

@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Party } from '../parties/parties.js';
-import { peerIdentity } from '../parties/identity.js';
+import { connectionIdentity } from '../parties/identity.js';
 import { forbidden, notFound, Problem, unauthorized } from './problem.js';
 
 declare global {
@@ -39,7 +39,7 @@ export function identify(
     if (typeof socket.getPeerCertificate !== 'function') {
       return next(unauthorized('this endpoint is served over mutual TLS only'));
     }
-    const id = peerIdentity(socket);
+    const id = connectionIdentity(socket);
     const refused = (reason: string) =>
       opts.log?.info({ fingerprint256: id.fingerprint256, subject: id.subject, reason, path: req.path }, 'client certificate refused');
     if (!id.authorized || !id.fingerprint256) {

@@ -1,18 +1,17 @@
 /**
  * The timestamp feature's SQL: receipt_timestamps (migration
  * 0010_receipt_timestamps). A row is inserted, waiting, in the receipt's own
- * transaction (`pendingInsert`, used by src/intake/store.ts); the queue fills
+ * transaction (`pendingRow`, used by src/intake/store.ts); the queue fills
  * it in once.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable } from 'kysely';
 import type { Db } from '../storage/db.js';
-import type { Database } from '../storage/schema.js';
+import type { ReceiptTimestampsTable } from '../storage/schema.js';
 
-type Q = Kysely<Database> | Transaction<Database>;
 
-/** The waiting row of a new receipt, to run in the receipt's transaction or to compile for the writer. */
-export function pendingInsert(q: Q, receiptId: string, at: string) {
-  return q.insertInto('receipt_timestamps').values({ receipt_id: receiptId, created_at: at });
+/** The waiting row of a new receipt, inserted in the receipt's own transaction. */
+export function pendingRow(receiptId: string, at: string): Insertable<ReceiptTimestampsTable> {
+  return { receipt_id: receiptId, created_at: at };
 }
 
 export interface StoredTimestamp {

@@ -100,6 +100,24 @@ describe('CMS SignedData, detached', () => {
     );
   });
 
+  test('the asynchronous path fills a template built once: forge’s whole build, byte for byte, at any signing time', async () => {
+    const times = [
+      '1950-01-01T00:00:00.000Z', // the first UTCTime instant
+      '2049-12-31T23:59:59.999Z', // the last
+      '2026-02-28T23:00:00.000Z',
+      '2030-10-05T07:08:09.123Z',
+      '2050-01-01T00:00:00.000Z', // a GeneralizedTime from here on: two characters longer, built whole
+      '1949-12-31T23:59:59.000Z',
+    ].map((t) => new Date(t));
+    for (let i = 0; i < 40; i++) times.push(new Date(Date.UTC(1950, 0, 1) + Math.floor(Math.random() * 100 * 365.2425 * 86_400_000)));
+    for (const [i, at] of times.entries()) {
+      const content = crypto.randomBytes(1 + i * 37);
+      assert.deepEqual(await signer.signAsync(content, at), signer.sign(content, at), at.toISOString());
+    }
+    const v = opensslVerify(Buffer.from('late'), await signer.signAsync(Buffer.from('late'), times[4]), pki.caCert);
+    assert.ok(v.ok, v.out);
+  });
+
   test('signDigestAsync: a signature from the content’s SHA-256 alone is what sign() gives, and openssl accepts it', async () => {
     const content = Buffer.concat([Buffer.from('{"envelope":"'), Buffer.alloc(300_000, 0x41), Buffer.from('"}')]);
     const digest = crypto.createHash('sha256').update(content).digest();

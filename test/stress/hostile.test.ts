@@ -327,6 +327,37 @@ describe('hostile input', () => {
     });
   }
 
+  test('no TLS renegotiation on the API port: a connection keeps the certificate its first requests were identified by', async () => {
+    // The gateway reads a connection's certificate once (src/parties/identity.ts connectionIdentity); a TLS 1.2
+    // renegotiation could present another (OpenSSL's client can; Node's only repeats its own). The API listener
+    // refuses any renegotiation, so that can never happen.
+    const u = new URL(g.url);
+    const a = g.creds('kommune-101');
+    const socket = tls.connect({ host: u.hostname, port: Number(u.port), ca: g.ca, ...a, servername: 'localhost', maxVersion: 'TLSv1.2' });
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      const first = await new Promise<string>((resolve, reject) => {
+        let data = '';
+        socket.on('data', (d: Buffer) => {
+          data += d.toString('latin1');
+          if (data.includes('\r\n\r\n')) resolve(data);
+        });
+        socket.once('error', reject);
+        socket.write('GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n');
+      });
+      assert.match(first, /^HTTP\/1\.1 200/);
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (e: NodeJS.ErrnoException) => resolve(`refused: ${e.code}`));
+        socket.once('close', () => resolve('closed'));
+        socket.renegotiate({ rejectUnauthorized: true }, (err) => resolve(err ? `refused: ${err.message}` : 'renegotiated'));
+        socket.write('GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n');
+      });
+      assert.match(outcome, /^refused|^closed/);
+    } finally {
+      socket.destroy();
+    }
+  });
+
   test('after all of it: healthy, still receipting, and nothing kept of what was refused', async () => {
     const c = g.creds('kommune-101');
     assert.equal((await request(g.url).get('/healthz').ca(g.ca).cert(c.cert).key(c.key)).status, 200);

@@ -21,7 +21,7 @@ import { ConfigError, loadConfig } from '../../src/shared/config.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { stampRetryDelay } from '../../queues/timestamps.js';
 import { createTimestampService } from '../../src/timestamps/service.js';
-import { pendingInsert } from '../../src/timestamps/store.js';
+import { pendingRow } from '../../src/timestamps/store.js';
 import { DIALECTS, newCase, openTestDb } from '../storage/helpers.js';
 import { createSigner, signatureTimestampOf, signatureValue, verifyDetached, withSignatureTimestamp } from '../../src/receipts/cms.js';
 import { startOpensslTsa, type OpensslTsa } from '../helpers/tsa.js';
@@ -302,7 +302,7 @@ describe('issue 15 RFC 3161 timestamps', () => {
               created_at: at,
             })
             .execute();
-          await pendingInsert(trx, receiptId, at).execute();
+          await trx.insertInto('receipt_timestamps').values(pendingRow(receiptId, at)).execute();
         });
         let clock = Date.now();
         const log = createLogger({ level: 'silent' });
