@@ -200,8 +200,8 @@ interface Unsigned {
 
 /** YYMMDDhhmmssZ, as forge (and DER, RFC 5280 §4.1.2.5.1) writes a UTCTime. */
 function utcTime(d: Date): string {
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${two(d.getUTCFullYear() % 100)}${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}Z`;
+  const fields = [d.getUTCFullYear() % 100, d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+  return `${fields.map((n) => String(n).padStart(2, '0')).join('')}Z`;
 }
 
 /** forge's SignedData for this signer, once, and where in it the signing time, the digest and the signature go. */

@@ -24,7 +24,6 @@
  */
 import type { Readable } from 'node:stream';
 import { PassThrough, pipeline as pipelineCb } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
@@ -43,6 +42,7 @@ import {
   BLOB_HEADER_BYTES,
   createBlobCodec,
   isBlobKey,
+  pump,
   sealingSink,
   type BlobIntegrityFailure,
   type BlobPutOptions,
@@ -131,7 +131,7 @@ export function createS3BlobStore(opts: S3BlobStoreOptions): S3BlobStore {
     try {
       const first = write(sealer.header);
       if (first) await first;
-      await pipeline(source, sealingSink(sealer, write), { signal });
+      await pump(source, sealingSink(sealer, write), signal);
       signal?.throwIfAborted();
       const last = write(sealer.finish());
       if (last) await last;

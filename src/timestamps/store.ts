@@ -8,7 +8,6 @@ import type { Insertable } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { ReceiptTimestampsTable } from '../storage/schema.js';
 
-
 /** The waiting row of a new receipt, inserted in the receipt's own transaction. */
 export function pendingRow(receiptId: string, at: string): Insertable<ReceiptTimestampsTable> {
   return { receipt_id: receiptId, created_at: at };
