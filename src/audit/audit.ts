@@ -67,11 +67,12 @@ export interface AuditTarget {
   auditKey?: AuditKey | undefined;
 }
 
-function requireKey(target: AuditTarget): AuditKey {
-  if (!target.auditKey) {
+/** The audit key, or an error saying that this handle cannot append to the chain. */
+export function requireAuditKey(auditKey: AuditKey | undefined): AuditKey {
+  if (!auditKey) {
     throw new Error('this database handle was opened without the audit key (AUDIT_KEY_FILE): it cannot append to the audit chain');
   }
-  return target.auditKey;
+  return auditKey;
 }
 
 /** Checks an entry and puts it in its stored form. Throws a TypeError for a malformed entry. */
@@ -101,7 +102,7 @@ export async function appendAudit(
   target: AuditTarget,
   entry: AuditEntry,
 ): Promise<{ seq: number; hash: string }> {
-  const key = requireKey(target);
+  const key = requireAuditKey(target.auditKey);
   const prepared = prepareAudit(entry);
   const run = async (t: Transaction<Database>) => {
     if (target.dialect === 'postgres') {

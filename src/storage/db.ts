@@ -23,7 +23,7 @@ import {
 import type { Logger } from 'pino';
 import type { Database } from './schema.js';
 import { cachingStatements } from './statements.js';
-import { createInlineWriter, createSqliteThreadWriter, type Writer } from './writer.js';
+import { createPostgresWriter, createSqliteThreadWriter, type Writer } from './writer.js';
 import { createMigrationProvider, type SqlDialect } from './migrations.js';
 import { OwnSchemaPostgresDialect } from './introspector.js';
 import { startKeyedChain } from '../audit/audit.js';
@@ -319,7 +319,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
   const handle: Db = {
     db,
     dialect: 'postgres',
-    writer: createInlineWriter(db, 'postgres', opts.auditKey),
+    writer: createPostgresWriter(pool, db, opts.auditKey),
     auditKey: opts.auditKey,
     async ping() {
       await sql`select 1`.execute(db);

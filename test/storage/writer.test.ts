@@ -9,13 +9,15 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import { verifyAuditChain } from '../../src/audit/audit.js';
+import pg from 'pg';
+import { appendAudit, verifyAuditChain } from '../../src/audit/audit.js';
 import { isUniqueViolation } from '../../src/storage/db.js';
 import {
-  createInlineWriter,
+  createPostgresWriter,
   createSqliteThreadWriter,
   mergeStatements,
   WriteOutcomeUnknown,
+  type PgPool,
   type WriteOp,
 } from '../../src/storage/writer.js';
 import { DIALECTS, newCase, openTestDb } from './helpers.js';
@@ -123,27 +125,46 @@ for (const d of DIALECTS) {
         assert.equal(merged.parameters.length, params);
         assert.match(merged.sql, new RegExp(`\\$${params}\\b`));
         assert.equal(merged.sql.match(/ as \(insert /g)?.length, 3);
-        // and the writer sends them so: one statement for the inserts, one for the update
-        let executed = 0;
-        const counting = t.db.withPlugin({
-          transformQuery: (a) => a.node,
-          transformResult: async (a) => {
-            executed++;
-            return a.result;
+        // and the writer sends them so: `begin` with the audit lock and the last link, one statement for the inserts and
+        // the audit entry, one for the update, `commit`: four round trips (six before: begin, inserts, lock, last link,
+        // audit insert, commit)
+        const sent: string[] = [];
+        const pool = new pg.Pool({ connectionString: d.url, max: 1, options: `-c search_path=${t.schema}` });
+        const counting: PgPool = {
+          async connect() {
+            const client = await pool.connect();
+            return {
+              query: (text: string, values?: unknown[]) => (sent.push(text), client.query(text, values)),
+              release: (err?: Error | boolean) => client.release(err),
+            };
           },
-        });
+        };
         const c2 = newCase();
-        await createInlineWriter(counting, 'postgres', undefined).commit([
-          { query: t.db.insertInto('cases').values(c2).compile() },
-          {
-            query: t.db
-              .insertInto('packages')
-              .values({ ...pkg, id: randomUUID(), package_id: `p-${randomUUID()}`, case_id: c2.id })
-              .compile(),
-          },
-          { query: t.db.updateTable('cases').set({ state: 'assigned' }).where('id', '=', c2.id).compile(), expectAffected: 1 },
-        ]);
-        assert.equal(executed, 2, 'two inserts merged, then the update');
+        try {
+          await createPostgresWriter(counting, t.db, t.auditKey).commit([
+            { query: t.db.insertInto('cases').values(c2).compile() },
+            {
+              query: t.db
+                .insertInto('packages')
+                .values({ ...pkg, id: randomUUID(), package_id: `p-${randomUUID()}`, case_id: c2.id })
+                .compile(),
+            },
+            audit('received', c2.id),
+            { query: t.db.updateTable('cases').set({ state: 'assigned' }).where('id', '=', c2.id).compile(), expectAffected: 1 },
+          ]);
+        } finally {
+          await pool.end();
+        }
+        assert.equal(sent.length, 4, sent.join('\n'));
+        assert.match(sent[0]!, /^begin; select pg_advisory_xact_lock\(\d+\); select "seq", "hash" from "audit_log"/);
+        assert.equal(
+          sent[1]!.match(/ as \(insert into "(cases|packages|audit_log)"/g)?.length,
+          3,
+          'the inserts and the audit entry merged',
+        );
+        assert.match(sent[2]!, /^update "cases"/);
+        assert.equal(sent[3], 'commit');
+        assert.equal((await verifyAuditChain(t.db)).ok, true);
       }
       await t.writer.commit(ops);
       const docs = await t.db.selectFrom('documents').select('part').where('package_row_id', '=', pkg.id).orderBy('part').execute();
@@ -156,9 +177,24 @@ for (const d of DIALECTS) {
       assert.equal((await verifyAuditChain(t.db)).ok, true);
     });
 
-    it('commits run in order under concurrency, and the audit chain has no fork', async () => {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => t.writer.commit([audit(`concurrent-${i}`)])));
-      assert.equal((await verifyAuditChain(t.db)).ok, true);
+    it('commits run in order under concurrency, and the audit chain has no fork, also among the other features’ entries', async () => {
+      const target = { dialect: d.name, auditKey: t.auditKey };
+      await Promise.all([
+        ...Array.from({ length: 20 }, (_, i) => t.writer.commit([audit(`concurrent-${i}`), audit(`concurrent-${i}-b`)])),
+        // routing, retention, … append through Kysely (appendAudit) at the same time, under the same lock
+        ...Array.from({ length: 10 }, (_, i) =>
+          t.db
+            .transaction()
+            .execute((trx) => appendAudit(trx, target, { at: new Date().toISOString(), actor: 'test', action: `other-${i}` })),
+        ),
+      ]);
+      const v = await verifyAuditChain(t.db);
+      assert.equal(v.ok, true, JSON.stringify(v));
+      const actions = await t.db.selectFrom('audit_log').select('action').where('action', 'like', 'concurrent-%').orderBy('seq').execute();
+      for (let i = 0; i < 20; i++) {
+        const at = actions.findIndex((a) => a.action === `concurrent-${i}`);
+        assert.equal(actions[at + 1]?.action, `concurrent-${i}-b`, 'one commit’s entries are consecutive');
+      }
     });
   });
 }
