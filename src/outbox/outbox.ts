@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Database, OutboxTable } from '../storage/schema.js';
+import type { Db } from '../storage/db.js';
 
 /** A job for `topic`'s queue; `data` holds ids only (the processor re-reads the state). */
 export interface OutboxJob {
@@ -56,7 +57,7 @@ export interface OutboxRow {
 }
 
 /** What the relay reads and deletes. */
-export function createOutboxStore(db: Kysely<Database>) {
+export function createOutboxStore({ db, writer }: Pick<Db, 'db' | 'writer'>) {
   return {
     async oldest(limit: number): Promise<OutboxRow[]> {
       const rows = await db.selectFrom('outbox').selectAll().orderBy('created_at').orderBy('id').limit(limit).execute();
@@ -68,8 +69,9 @@ export function createOutboxStore(db: Kysely<Database>) {
         priority: Number(r.priority),
       }));
     },
+    /** Through the writer: on SQLite the commit's fsync happens in the writer thread, not on the event loop. */
     async remove(ids: string[]): Promise<void> {
-      if (ids.length > 0) await db.deleteFrom('outbox').where('id', 'in', ids).execute();
+      if (ids.length > 0) await writer.commit([{ query: db.deleteFrom('outbox').where('id', 'in', ids).compile() }]);
     },
   };
 }

@@ -28,7 +28,7 @@ export interface OutboxRelayOptions {
 
 export function createOutboxRelay(opts: OutboxRelayOptions) {
   const { log } = opts;
-  const store = createOutboxStore(opts.db.db);
+  const store = createOutboxStore(opts.db);
   const batchSize = opts.batchSize ?? 500;
   let running: Promise<number> | null = null;
   let again = false;

@@ -48,6 +48,9 @@ export class WriteOutcomeUnknown extends Error {
 
 type QueryOp = Extract<WriteOp, { query: CompiledQuery }>;
 
+/** A commit refused because a statement with `expectAffected` changed another number of rows (nothing was written). */
+export const isAffectedRowsError = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === 'POSTKASSE_AFFECTED_ROWS';
+
 const affectedRowsError = (op: QueryOp, changed: number) =>
   Object.assign(new Error(`expected ${op.expectAffected} affected row(s), got ${changed}: ${op.query.sql.slice(0, 80)}`), {
     code: 'POSTKASSE_AFFECTED_ROWS',
@@ -100,6 +103,7 @@ interface PgResult {
  * 2. the statements, consecutive plain inserts merged into one (`mergeStatements`), the audit entries among them
  *    as inserts whose link and mac are computed here;
  * 3. `commit`.
+ * A commit of one statement and no audit entry is sent alone, as its own transaction: one round trip.
  */
 export function createPostgresWriter(pool: PgPool, db: Kysely<Database>, auditKey: AuditKey | undefined): Writer {
   const insert = createInsertCompiler(db);
@@ -109,7 +113,18 @@ export function createPostgresWriter(pool: PgPool, db: Kysely<Database>, auditKe
       // checked before anything is sent: a malformed entry, or no key, writes nothing
       const entries = ops.flatMap((op) => ('audit' in op ? [prepareAudit(op.audit)] : []));
       const key = entries.length > 0 ? requireAuditKey(auditKey) : undefined;
+      const only = ops.length === 1 && !key ? (ops[0] as QueryOp) : undefined;
       const client = await pool.connect();
+      if (only) {
+        // one statement is a transaction of its own: one round trip, no begin and commit around it
+        try {
+          const r = await send(client, only.query);
+          checkAffected(only, r.rowCount ?? 0);
+        } finally {
+          client.release();
+        }
+        return;
+      }
       let unusable: Error | undefined;
       try {
         let prev: string | undefined;

@@ -38,7 +38,7 @@ export interface TimestampHealth {
 }
 
 export interface TimestampServiceDeps {
-  db: Pick<Db, 'db'>;
+  db: Pick<Db, 'db' | 'writer'>;
   /** undefined: nothing is stamped here (no queue); the state is still read */
   timestamper?: Timestamper;
   maxGapMs: number;

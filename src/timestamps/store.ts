@@ -6,6 +6,7 @@
  */
 import type { Insertable } from 'kysely';
 import type { Db } from '../storage/db.js';
+import { isAffectedRowsError } from '../storage/writer.js';
 import type { ReceiptTimestampsTable } from '../storage/schema.js';
 
 /** The waiting row of a new receipt, inserted in the receipt's own transaction. */
@@ -23,7 +24,7 @@ export interface StoredTimestamp {
   response: Buffer;
 }
 
-export function createTimestampStore(database: Pick<Db, 'db'>) {
+export function createTimestampStore(database: Pick<Db, 'db' | 'writer'>) {
   const { db } = database;
   return {
     /** The receipt's signature and its timestamp row (undefined: no such receipt or a receipt from before 0010). */
@@ -37,8 +38,12 @@ export function createTimestampStore(database: Pick<Db, 'db'>) {
       return r ? { signature: Buffer.from(r.signature), stampedAt: r.stamped_at } : undefined;
     },
     /** Fills in the token once (a second writer, e.g. another instance, changes nothing). true when this call stored it. */
+    /**
+     * Fills in a waiting receipt's timestamp; false when it was already filled in (another instance was first).
+     * Through the writer: on SQLite the commit's fsync happens in the writer thread, not on the event loop.
+     */
     async saveStamp(t: StoredTimestamp): Promise<boolean> {
-      const r = await db
+      const query = db
         .updateTable('receipt_timestamps')
         .set({
           stamped_at: t.stampedAt,
@@ -51,8 +56,14 @@ export function createTimestampStore(database: Pick<Db, 'db'>) {
         })
         .where('receipt_id', '=', t.receiptId)
         .where('stamped_at', 'is', null)
-        .executeTakeFirst();
-      return Number(r.numUpdatedRows) === 1;
+        .compile();
+      try {
+        await database.writer.commit([{ query, expectAffected: 1 }]);
+        return true;
+      } catch (e) {
+        if (isAffectedRowsError(e)) return false;
+        throw e;
+      }
     },
     async recordFailure(receiptId: string, error: string): Promise<void> {
       await db

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
-import { createSigner, verifyDetached, type DetachedSigner } from '../../src/receipts/cms.js';
+import { certificateEntry, createSigner, parseTrustAnchors, verifyDetached, type DetachedSigner } from '../../src/receipts/cms.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'postkasse-cms-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -126,6 +126,15 @@ describe('CMS SignedData, detached', () => {
     const v = opensslVerify(content, d, pki.caCert);
     assert.ok(v.ok, v.out);
     assert.equal(verifyDetached(Buffer.from('other'), d, [read(pki.caCert)], { at: new Date() }).ok, false, 'bound to the content');
+  });
+
+  test('a certificate seen before is not parsed again: the TSA’s and the trust anchors’ come with every token verified', () => {
+    const [a] = parseTrustAnchors([read(pki.caCert)]);
+    const [b] = parseTrustAnchors([read(pki.caCert)]);
+    assert.ok(a && a === b, 'the same X509Certificate object');
+    const der = signer.certificate.raw;
+    assert.equal(certificateEntry(der).x509, certificateEntry(Buffer.from(der)).x509);
+    assert.ok(verifyDetached(receipt, sig, [read(pki.caCert)], { at: new Date() }).ok, 'and verification still holds');
   });
 
   test('verifyDetached agrees: ok, signer and signing time', () => {

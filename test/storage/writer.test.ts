@@ -15,6 +15,7 @@ import { isUniqueViolation } from '../../src/storage/db.js';
 import {
   createPostgresWriter,
   createSqliteThreadWriter,
+  isAffectedRowsError,
   mergeStatements,
   WriteOutcomeUnknown,
   type PgPool,
@@ -152,10 +153,24 @@ for (const d of DIALECTS) {
             audit('received', c2.id),
             { query: t.db.updateTable('cases').set({ state: 'assigned' }).where('id', '=', c2.id).compile(), expectAffected: 1 },
           ]);
+          // one statement and no audit entry: sent alone, a transaction of its own; its row count still checked
+          const lone = createPostgresWriter(counting, t.db, t.auditKey);
+          await lone.commit([
+            { query: t.db.updateTable('cases').set({ state: 'closed' }).where('id', '=', c2.id).compile(), expectAffected: 1 },
+          ]);
+          const missing = lone.commit([
+            { query: t.db.updateTable('cases').set({ state: 'closed' }).where('id', '=', randomUUID()).compile(), expectAffected: 1 },
+          ]);
+          await assert.rejects(missing, (e) => isAffectedRowsError(e));
         } finally {
           await pool.end();
         }
-        assert.equal(sent.length, 4, sent.join('\n'));
+        assert.equal(sent.length, 6, sent.join('\n'));
+        assert.deepEqual(
+          sent.slice(4).map((q) => q.slice(0, 13)),
+          ['update "cases', 'update "cases'],
+          'the lone statements: no begin, no commit',
+        );
         assert.match(sent[0]!, /^begin; select pg_advisory_xact_lock\(\d+\); select "seq", "hash" from "audit_log"/);
         assert.equal(
           sent[1]!.match(/ as \(insert into "(cases|packages|audit_log)"/g)?.length,

@@ -21,7 +21,7 @@ import { ConfigError, loadConfig } from '../../src/shared/config.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { stampRetryDelay } from '../../queues/timestamps.js';
 import { createTimestampService } from '../../src/timestamps/service.js';
-import { pendingRow } from '../../src/timestamps/store.js';
+import { createTimestampStore, pendingRow } from '../../src/timestamps/store.js';
 import { DIALECTS, newCase, openTestDb } from '../storage/helpers.js';
 import { createSigner, signatureTimestampOf, signatureValue, verifyDetached, withSignatureTimestamp } from '../../src/receipts/cms.js';
 import { startOpensslTsa, type OpensslTsa } from '../helpers/tsa.js';
@@ -337,6 +337,10 @@ describe('issue 15 RFC 3161 timestamps', () => {
         const digest = sha(signatureValue(signature));
         assert.equal(verifyTimestampToken(ts.token, digest, [tsa.caPem]).ok, true);
         assert.deepEqual(parseResponse(ts.response).token, ts.token);
+        // another instance that stamped the same receipt a moment later saves nothing over the first
+        const store = createTimestampStore(db);
+        assert.equal(await store.saveStamp({ ...ts, serialNumber: '99', stampedAt: new Date().toISOString() }), false);
+        assert.equal((await svc.timestampOf(receiptId))!.serialNumber, ts.serialNumber);
         await svc.refresh();
         assert.equal(svc.health().status, 'ok');
         assert.equal(svc.health().waiting, 0);
