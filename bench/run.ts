@@ -401,15 +401,14 @@ function cleanup(): Promise<void> {
     }
     if (pgSchema) {
       const c = new pg.Client({ connectionString: PG_URL });
+      const schemas = [pgSchema, fullPgSchema, routingPgSchema, deliveryPgSchema, webPgSchema];
       try {
         await c.connect();
-        for (const schema of [pgSchema, fullPgSchema, routingPgSchema, deliveryPgSchema, webPgSchema]) {
+        for (const schema of schemas) {
           await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         }
       } catch (e) {
-        process.stderr.write(
-          `bench: could not drop PostgreSQL schemas ${pgSchema}, ${fullPgSchema}, ${routingPgSchema}, ${deliveryPgSchema}, ${webPgSchema}: ${(e as Error).message}\n`,
-        );
+        process.stderr.write(`bench: could not drop PostgreSQL schemas ${schemas.join(', ')}: ${(e as Error).message}\n`);
       } finally {
         await c.end().catch(() => {});
       }
