@@ -51,5 +51,3 @@ export function createInsertCompiler(db: Kysely<Database>) {
     return compiled;
   };
 }
-
-export type InsertCompiler = ReturnType<typeof createInsertCompiler>;

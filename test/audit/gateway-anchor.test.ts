@@ -17,6 +17,7 @@ import { latestAnchor } from '../../src/audit/anchors.js';
 import { auditCommand } from '../../src/cli/audit.js';
 import { openDatabase } from '../../src/storage/db.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait.js';
 import { manifest, pdf, postPackage } from '../helpers/packages.js';
 import { keepForScan } from '../helpers/logs.js';
 
@@ -69,7 +70,16 @@ describe('issue 15: the gateway anchors its audit chain', () => {
     const first = await g!.gw.auditStamper.stampNow();
     assert.ok(first.stamped, JSON.stringify(first));
     assert.deepEqual(await g!.gw.auditStamper.stampNow(), { stamped: false, reason: 'unchanged' });
-    await send();
+    const second = await send();
+    // routing audits its assignment right after the receipt, in a commit of its own: the head read below comes after it
+    await waitFor('the second case’s routing in the audit log', () =>
+      g!.gw.db.db
+        .selectFrom('audit_log')
+        .select('seq')
+        .where('case_id', '=', second)
+        .where('action', 'in', ['case-assigned', 'case-unassigned'])
+        .executeTakeFirst(),
+    );
     const head = await g!.gw.db.db.selectFrom('audit_log').select(['seq', 'mac']).orderBy('seq', 'desc').executeTakeFirstOrThrow();
     assert.match(head.mac ?? '', /^[0-9a-f]{64}$/, 'the writer thread wrote a mac');
 
