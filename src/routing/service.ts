@@ -15,7 +15,6 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
-import { isAffectedRowsError, type WriteOp } from '../storage/writer.js';
 import type { CaseRow, Database } from '../storage/schema.js';
 import type { Party, StaffParty } from '../parties/parties.js';
 import { isStaff } from '../parties/roles.js';
@@ -178,43 +177,47 @@ export function createRoutingService(deps: RoutingServiceDeps) {
     if (plans.every((p) => p.kind === 'done')) return plans.map((p) => (p as { outcome: RouteOutcome }).outcome);
 
     const at = now().toISOString();
-    // Each plan commits through the writer, on its own: on SQLite the commit's fsync happens in the writer thread,
-    // not on the event loop, and a plan whose case changed meanwhile (its update changes no row) is refused whole.
-    const commit = async (ops: WriteOp[]): Promise<boolean> => {
-      try {
-        await database.writer.commit(ops);
-        return true;
-      } catch (e) {
-        if (isAffectedRowsError(e)) return false;
-        throw e;
+    const results = await database.db.transaction().execute(async (trx) => {
+      const out: (RouteOutcome | { outcome: 'unassigned-unchanged'; excluded: { staffId: string; rules: Exclusion[] }[] })[] = [];
+      for (const p of plans) {
+        if (p.kind === 'done') {
+          out.push(p.outcome);
+        } else if (p.kind === 'assign') {
+          const { c, staffId } = p;
+          if (!(await store.assignIfWaiting(trx, c.id, c.routing_round, staffId, at))) {
+            out.push({ outcome: 'lost-race' });
+            continue;
+          }
+          await store.addEvent(trx, c.id, at, 'assigned', 'routing', { staffId, round: c.routing_round, by: 'routing' });
+          await appendAudit(trx, database, {
+            at,
+            actor: 'routing',
+            action: 'case-assigned',
+            caseId: c.id,
+            details: { staffId, round: c.routing_round },
+          });
+          out.push({ outcome: 'assigned', staffId });
+        } else {
+          // Only the transition to 'unassigned' is an event (the reconciler looks again every interval).
+          const { c, excluded } = p;
+          if (!(await store.markUnassigned(trx, c.id, c.routing_round, JSON.stringify({ at, excluded }), at))) {
+            out.push({ outcome: 'unassigned-unchanged', excluded });
+            continue;
+          }
+          const rules = [...new Set(excluded.flatMap((x) => x.rules.map((e) => e.rule)))].sort();
+          await store.addEvent(trx, c.id, at, 'unassigned', 'routing', { round: c.routing_round, rules, staffConsidered: excluded.length });
+          await appendAudit(trx, database, {
+            at,
+            actor: 'routing',
+            action: 'case-unassigned',
+            caseId: c.id,
+            details: { round: c.routing_round, rules },
+          });
+          out.push({ outcome: 'unassigned', excluded });
+        }
       }
-    };
-    const results: (RouteOutcome | { outcome: 'unassigned-unchanged'; excluded: { staffId: string; rules: Exclusion[] }[] })[] = [];
-    for (const p of plans) {
-      if (p.kind === 'done') {
-        results.push(p.outcome);
-      } else if (p.kind === 'assign') {
-        const { c, staffId } = p;
-        const round = c.routing_round;
-        const assigned = await commit([
-          { query: store.assignQuery(c.id, round, staffId, at), expectAffected: 1 },
-          { query: store.eventQuery(c.id, at, 'assigned', 'routing', { staffId, round, by: 'routing' }) },
-          { audit: { at, actor: 'routing', action: 'case-assigned', caseId: c.id, details: { staffId, round } } },
-        ]);
-        results.push(assigned ? { outcome: 'assigned', staffId } : { outcome: 'lost-race' });
-      } else {
-        // Only the transition to 'unassigned' is an event (the reconciler looks again every interval).
-        const { c, excluded } = p;
-        const round = c.routing_round;
-        const rules = [...new Set(excluded.flatMap((x) => x.rules.map((e) => e.rule)))].sort();
-        const marked = await commit([
-          { query: store.markUnassignedQuery(c.id, round, JSON.stringify({ at, excluded }), at), expectAffected: 1 },
-          { query: store.eventQuery(c.id, at, 'unassigned', 'routing', { round, rules, staffConsidered: excluded.length }) },
-          { audit: { at, actor: 'routing', action: 'case-unassigned', caseId: c.id, details: { round, rules } } },
-        ]);
-        results.push(marked ? { outcome: 'unassigned', excluded } : { outcome: 'unassigned-unchanged', excluded });
-      }
-    }
+      return out;
+    });
 
     // After the commit: logs, metrics, hooks.
     return results.map((r, i) => {

@@ -3,7 +3,7 @@
  * the case is unassigned, routable and in the round the caller read), so two
  * instances or a retried job can never assign twice: the loser changes 0 rows.
  */
-import type { CompiledQuery, Kysely, Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, CoordinatorChangesTable, Database } from '../storage/schema.js';
 import { fieldsOf, openCaseFields, sealEventRow } from '../storage/fields.js';
@@ -15,13 +15,7 @@ export const ROUTABLE_STATES = ['received', 'unassigned'] as const;
 
 export function createRoutingStore(database: Pick<Db, 'db' | 'dialect'>) {
   const { db, dialect } = database;
-  /** A case event, compiled: for the writer (src/storage/writer.ts) or a transaction. */
-  function eventQuery(caseId: string, at: string, event: string, actor: string, data: Record<string, unknown>): CompiledQuery {
-    return db
-      .insertInto('case_events')
-      .values(sealEventRow(fields, { case_id: caseId, at, event, actor, data: JSON.stringify(data) }))
-      .compile();
-  }
+  const changed = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows) === 1;
   // treating clinicians, a conflict's reason and a municipality's reason are sealed (src/storage/fields.ts)
   const fields = fieldsOf(db);
   return {
@@ -71,31 +65,35 @@ export function createRoutingStore(database: Pick<Db, 'db' | 'dialect'>) {
         .execute();
       return rows.map((r) => ({ staffId: r.assigned_to!, openCases: Number(r.n) }));
     },
-    eventQuery,
     async addEvent(q: Q, caseId: string, at: string, event: string, actor: string, data: Record<string, unknown>): Promise<void> {
-      await q.executeQuery(eventQuery(caseId, at, event, actor, data));
+      await q
+        .insertInto('case_events')
+        .values(sealEventRow(fields, { case_id: caseId, at, event, actor, data: JSON.stringify(data) }))
+        .execute();
     },
-    /** Assigns only while unassigned, routable and still in `round`: changes one row, or none when someone else was first. */
-    assignQuery(caseId: string, round: number, staffId: string, at: string): CompiledQuery {
-      return db
+    /** Assigns only while unassigned, routable and still in `round`; false when someone else was first. */
+    async assignIfWaiting(q: Q, caseId: string, round: number, staffId: string, at: string): Promise<boolean> {
+      const r = await q
         .updateTable('cases')
         .set({ assigned_to: staffId, assigned_at: at, state: 'assigned', routing_note: null, updated_at: at })
         .where('id', '=', caseId)
         .where('assigned_to', 'is', null)
         .where('state', 'in', [...ROUTABLE_STATES])
         .where('routing_round', '=', round)
-        .compile();
+        .executeTakeFirst();
+      return changed(r);
     },
-    /** Marks a freshly received case unassigned (nobody eligible): changes one row, or none when it changed meanwhile. */
-    markUnassignedQuery(caseId: string, round: number, note: string, at: string): CompiledQuery {
-      return db
+    /** Marks a freshly received case unassigned (nobody eligible); false when it changed meanwhile. */
+    async markUnassigned(q: Q, caseId: string, round: number, note: string, at: string): Promise<boolean> {
+      const r = await q
         .updateTable('cases')
         .set({ state: 'unassigned', routing_note: note, updated_at: at })
         .where('id', '=', caseId)
         .where('state', '=', 'received')
         .where('assigned_to', 'is', null)
         .where('routing_round', '=', round)
-        .compile();
+        .executeTakeFirst();
+      return changed(r);
     },
     /** Back to routing in the next round, with `conflicts` never to be assigned again. */
     async returnToRouting(q: Q, caseId: string, round: number, conflicts: string[], at: string): Promise<void> {
