@@ -269,8 +269,8 @@ const noop = () => {};
 
 /**
  * `source.pipe(sink)`, settled as stream.pipeline settles: resolves when `sink` has finished; any error (either
- * stream's, a premature close, `signal`) destroys both streams with that error and rejects with it, so the source
- * (busboy's part stream) sees the sink's own error. Without pipeline's per-call AbortController, whose abort at
+ * stream's, a premature close, `signal`) destroys both streams, the source with that error, and rejects with it, so
+ * the source (busboy's part stream) sees the sink's own error. Without pipeline's per-call AbortController, whose abort at
  * every finish builds a DOMException with its stack (~2% of intake's event loop, measured).
  */
 export function pump(source: NodeJS.ReadableStream | ReadableT, sink: Writable, signal?: AbortSignal): Promise<void> {

@@ -117,12 +117,15 @@ export function createPostgresWriter(pool: PgPool, db: Kysely<Database>, auditKe
       const client = await pool.connect();
       if (only) {
         // one statement is a transaction of its own: one round trip, no begin and commit around it
+        let r: PgResult;
         try {
-          const r = await send(client, only.query);
-          checkAffected(only, r.rowCount ?? 0);
-        } finally {
-          client.release();
+          r = await send(client, only.query);
+        } catch (err) {
+          client.release(err as Error); // the connection may be broken: not given to anyone else
+          throw err;
         }
+        client.release();
+        checkAffected(only, r.rowCount ?? 0);
         return;
       }
       let unusable: Error | undefined;
