@@ -153,7 +153,7 @@ export function resourceDefinitions(types: ReadonlySet<string>): Bundle {
 /**
  * The R4 value sets and code systems of valuesets.json by canonical url, for a caller that finds out what it wants
  * as it reads them (value sets include other value sets and code systems). The file is scanned once; each entry is
- * kept as its bytes (~9 MB in all, freed with the returned function) and parsed again only when asked for.
+ * kept as its bytes (~9 MB in all, held only as long as the returned function is) and parsed again only when asked for.
  */
 export function r4Terminology(): (url: string) => Resource | undefined {
   const byUrl = new Map<string, Buffer>();
