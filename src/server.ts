@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { constants as cryptoConstants } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from './shared/config.js';
+import { assertConfiguredFilesReadable, type Config } from './shared/config.js';
 import { createApp, createHealthApp } from './app.js';
 import { openDatabase, restrictDataDir, type Db } from './storage/db.js';
 import type { Writer } from './storage/writer.js';
@@ -201,6 +201,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
   // issue 15: DATA_DIR 0700, the database's files and the keys 0600, also when they exist already
   restrictDataDir(config.DATA_DIR);
+  // issue 16: every configured file readable, or one list naming each variable that is not
+  assertConfiguredFilesReadable(config);
   const parties = createPartyRegistry(config.PARTIES_FILE, log);
   const agreements = createAgreementStore(config.AGREEMENTS_FILE, log);
   let priceIndex = loadPriceIndex(config.PRICE_INDEX_FILE);

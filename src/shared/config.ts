@@ -3,6 +3,7 @@
  * start-up. A wrong value stops the process with a message that names the
  * variable and says what is wrong.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
@@ -429,6 +430,62 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 export const DEV_GP_DIRECTORY_FILE = 'config/gp-directory.dev.json';
+
+/** The files the configuration names, which the gateway reads at start-up (the key files: src/shared/key-file.ts). */
+const READ_FILES = [
+  'PARTIES_FILE',
+  'AGREEMENTS_FILE',
+  'PRICE_INDEX_FILE',
+  'GP_DIRECTORY_FILE',
+  'TLS_CERT_FILE',
+  'TLS_KEY_FILE',
+  'TLS_CLIENT_CA_FILE',
+  'TLS_CRL_FILE',
+  'RECEIPT_CERT_FILE',
+  'RECEIPT_KEY_FILE',
+  'PUSH_CLIENT_CERT_FILE',
+  'PUSH_CLIENT_KEY_FILE',
+  'PUSH_CA_FILE',
+  'TSA_CA_FILE',
+] as const satisfies readonly (keyof Config)[];
+/** Key files a development start generates when missing; an existing one must still be readable. */
+const KEY_FILES = ['STORAGE_KEY_FILE', 'AUDIT_KEY_FILE'] as const satisfies readonly (keyof Config)[];
+
+/**
+ * Every file and directory the configuration names, checked before the gateway reads any of them, so that a
+ * deployment learns at once and in one list which variable points at something this process cannot read (a key
+ * mounted for root into a container that runs as another user, a typing error in a path), rather than one bare
+ * EACCES after another. Throws ConfigError.
+ */
+export function assertConfiguredFilesReadable(c: Config): void {
+  const who = typeof process.getuid === 'function' ? `the gateway's user (uid ${process.getuid()})` : 'the gateway';
+  const problems: string[] = [];
+  const check = (name: string, path: string | undefined, kind: 'file' | 'directory', missingOk = false) => {
+    if (!path) return;
+    try {
+      const st = statSync(path);
+      if (kind === 'file' && !st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+      if (kind === 'directory' && !st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      accessSync(path, kind === 'file' ? constants.R_OK : constants.R_OK | constants.X_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && missingOk) return;
+      if (code === 'EACCES' || code === 'EPERM') {
+        problems.push(
+          `${name}: ${path} cannot be read by ${who}: permission denied. Give that user read access (chown or chmod; ` +
+            'the container image runs as uid 10001, docs/operations.md)',
+        );
+      } else if (code === 'ENOENT') problems.push(`${name}: ${path} does not exist`);
+      else if (code === 'EISDIR' || code === 'ENOTDIR') problems.push(`${name}: ${path} is not a ${kind}`);
+      else problems.push(`${name}: ${path} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  for (const name of READ_FILES) check(name, c[name], 'file');
+  // a missing key file is the key loaders' to judge (generated in development, refused in production, each with its reason)
+  for (const name of KEY_FILES) check(name, c[name], 'file', true);
+  check('MEDCOM_PACKAGES_DIR', c.MEDCOM_PACKAGES_DIR, 'directory', true);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
 
 /** The development files of this repository, with the variable that names the region's own in production. */
 const DEV_FILES: readonly [keyof Config, string, string][] = [

@@ -117,3 +117,27 @@ test('issue 16: the load balancer passes TLS through to both instances and takes
     'the balancer outlasts the longest upload',
   );
 });
+
+test('issue 16: no mount lies inside a read-only mount (Docker cannot make its mount point there), and the MedCom packages are where the image looks', () => {
+  // found bringing the profile up: MedCom's packages at /etc/postkasse/medcom, inside the read-only /etc/postkasse,
+  // stopped both gateways with "mkdir …/etc/postkasse/medcom: read-only file system"
+  const imageMedcom = /MEDCOM_PACKAGES_DIR=(\S+)/.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+  assert.ok(imageMedcom, 'the image names MEDCOM_PACKAGES_DIR');
+  for (const [name, service] of Object.entries(compose.services)) {
+    const mounts = (service.volumes ?? []).map((v) => {
+      const [, target, mode] = v.replace(/\$\{[^}]*\}/g, 'HOST').split(':');
+      return { target: target!, readOnly: mode === 'ro' };
+    });
+    for (const outer of mounts.filter((m) => m.readOnly)) {
+      for (const inner of mounts) {
+        assert.ok(!inner.target.startsWith(`${outer.target}/`), `${name}: ${inner.target} lies inside the read-only ${outer.target}`);
+      }
+    }
+    if (name.startsWith('gateway')) {
+      assert.ok(
+        mounts.some((m) => m.target === imageMedcom && m.readOnly),
+        `${name} mounts MedCom's packages read-only at ${imageMedcom}`,
+      );
+    }
+  }
+});
