@@ -34,9 +34,10 @@ ENV NODE_ENV=production \
     STAFF_PORT=8444 \
     HEALTH_PORT=8080
 WORKDIR /app
-# The user has a fixed uid and gid, 10001, so that files mounted into the container (the keys) can be given to it:
-# chown 10001:10001 (docs/operations.md). DATA_DIR is the non-root user's alone (0700): a named volume takes this mode at its first
-# mount; the gateway also tightens it (and the database files to 0600) at every start.
+# The user has a fixed uid and gid, 10001, so that files mounted into the container (the keys)
+# can be given to it: chown 10001:10001 (docs/operations.md). DATA_DIR is that user's alone (0700):
+# a named volume takes this mode at its first mount; the gateway also tightens it (and the
+# database files to 0600) at every start.
 RUN groupadd --gid 10001 postkasse && useradd --uid 10001 --gid postkasse --no-create-home --home-dir /app --shell /usr/sbin/nologin postkasse \
  && mkdir -p /var/lib/postkasse && chown postkasse:postkasse /var/lib/postkasse && chmod 0700 /var/lib/postkasse
 COPY --from=build /app/node_modules ./node_modules
