@@ -122,7 +122,7 @@ export type WaitingTimesReport = z.output<typeof waitingTimesSchema>;
 const volumeFigures = {
   expectedYearly: count.describe('§16 stk. 2 nr. 1: the expected number of cases a year'),
   expectedToDate: z.number().describe('expectedYearly × elapsedDays / daysInYear, one decimal'),
-  actual: count.describe('cases received so far this agreement year'),
+  actual: count.describe('cases received from countedFrom through today'),
   deviationPct: z
     .number()
     .nullable()
@@ -137,7 +137,13 @@ export const volumeRowSchema = z.object({
   yearStart: z.string().describe("first day of the agreement year containing today (years start on validFrom's month and day)"),
   yearEnd: z.string(),
   daysInYear: count,
-  elapsedDays: count.describe('yearStart through today, inclusive'),
+  countedFrom: z
+    .string()
+    .describe(
+      "first day counted: yearStart, or the day of the gateway's first receipt when that is later (its records begin there; " +
+        'a gateway taken into use mid-year did not see the cases before)',
+    ),
+  elapsedDays: count.describe('countedFrom through today, inclusive'),
   ...volumeFigures,
   services: z
     .array(z.object({ service: z.string(), ...volumeFigures }))

@@ -105,11 +105,14 @@ export function createStatisticsService(deps: StatisticsServiceDeps) {
             startOfLocalDay(since),
           );
     const cases = rows.map((r) => ({ agreementId: r.agreement_id, service: r.service, receivedAt: r.received_at }));
+    // The gateway's records begin with its first receipt (today, before any): a gateway taken into use mid-year
+    // counts from then, not against a whole year of cases it never saw.
+    const first = since === null ? null : await store.firstReceivedAt();
     return {
       asOf: today,
       rule: VOLUME_RULE,
       alertThresholdPct: volumeAlertPct,
-      items: volumeRows(agreements, cases, today, volumeAlertPct),
+      items: volumeRows(agreements, cases, today, volumeAlertPct, first === null ? today : localDate(first)),
     };
   }
 

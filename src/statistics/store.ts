@@ -68,6 +68,12 @@ export function createStatisticsStore(db: Kysely<Database>) {
       return out;
     },
 
+    /** The gateway's first receipt (UTC instant), or null before any: where its records begin (§17 stk. 4). */
+    async firstReceivedAt(): Promise<string | null> {
+      const row = await db.selectFrom('cases').select('received_at').orderBy('received_at').limit(1).executeTakeFirst();
+      return row?.received_at ?? null;
+    },
+
     /** Cases of these agreements received at or after `since` (UTC instant), for §17 stk. 4. */
     async receivedUnder(
       agreementIds: readonly string[],

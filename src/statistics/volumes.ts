@@ -7,7 +7,11 @@
  * - Agreement years start on validFrom's month and day (29 February: on 28
  *   February in other years); only agreements in force today are monitored.
  * - expected to date = expected a year × elapsed days / days in the agreement
- *   year, where the elapsed days count the year's first day through today.
+ *   year, where the elapsed days count the first counted day through today:
+ *   the year's first day, or the day the gateway's records begin (its first
+ *   receipt) when that is later. A gateway taken into use mid-year holds no
+ *   record of the cases before; measured against the whole year's share it
+ *   would report a deficit, and an alert, until the year ends.
  * - deviation = (actual − expected to date) / expected to date × 100, rounded
  *   to one decimal; null when nothing is expected yet (expected 0).
  * - alert when |deviation| > the threshold (VOLUME_DEVIATION_ALERT_PCT).
@@ -85,16 +89,19 @@ export function volumeRows(
   cases: readonly VolumeCase[],
   today: string,
   thresholdPct: number,
+  /** the first day of the gateway's records (local date of its first receipt); none: every year counts whole */
+  recordsFrom?: string,
 ): VolumeRow[] {
   return monitoredAgreements(agreements, today)
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((a) => {
       const year = agreementYear(a.validFrom, today);
-      const elapsedDays = daysBetween(year.start, today) + 1;
+      const countedFrom = recordsFrom !== undefined && recordsFrom > year.start ? (recordsFrom > today ? today : recordsFrom) : year.start;
+      const elapsedDays = daysBetween(countedFrom, today) + 1;
       const mine = cases.filter((c) => {
         if (c.agreementId !== a.id) return false;
         const d = localDate(c.receivedAt);
-        return year.start <= d && d <= today;
+        return countedFrom <= d && d <= today;
       });
       const e = a.expectedYearlyCases;
       return {
@@ -104,6 +111,7 @@ export function volumeRows(
         yearStart: year.start,
         yearEnd: year.end,
         daysInYear: year.days,
+        countedFrom,
         elapsedDays,
         ...figures(expectedYearlyTotal(a)!, mine.length, elapsedDays, year.days, thresholdPct),
         ...(e !== undefined && typeof e === 'object'

@@ -589,6 +589,22 @@ function m0013Retention(): Migration {
   };
 }
 
+/**
+ * §17 stk. 4: the volume monitoring counts from the gateway's first receipt when that is later than the agreement
+ * year's start (a gateway taken into use mid-year holds no record of the cases before it); the first receipt is
+ * read hourly and on every request for the volumes, through this index instead of a scan of every case.
+ */
+function m0014CasesReceivedAt(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('cases_received_at_idx').on('cases').column('received_at').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('cases_received_at_idx').ifExists().execute();
+    },
+  };
+}
+
 /** `fields`: the personal-field sealer of the master key, for 0012_sealed_fields (which refuses clear values without it). */
 export function createMigrationProvider(dialect: SqlDialect, ctx: { fields?: FieldSealer } = {}): MigrationProvider {
   return {
@@ -607,6 +623,7 @@ export function createMigrationProvider(dialect: SqlDialect, ctx: { fields?: Fie
         '0011_audit_anchors': m0011AuditAnchors(dialect),
         [SEALED_FIELDS_MIGRATION]: m0012SealedFields(ctx.fields),
         '0013_retention': m0013Retention(),
+        '0014_cases_received_at': m0014CasesReceivedAt(),
       };
     },
   };

@@ -140,14 +140,16 @@ describe('statistics API', () => {
     assert.deepEqual(
       lead.items.map((r) => [r.agreementId, r.actual, r.alert]),
       [
-        ['frb-stat', 1, false],
+        ['frb-stat', 1, true],
         ['kbh-stat', 2, true],
       ],
     );
     const kbh = lead.items[1]!;
     const year = agreementYear(addDays(today, -100), today);
-    assert.deepEqual([kbh.yearStart, kbh.daysInYear, kbh.elapsedDays], [year.start, year.days, 101]);
-    assert.equal(kbh.deviationPct, deviationPct(2, (1095 * 101) / year.days));
+    // The agreement year began 100 days ago, but this gateway's records begin with its first receipt, today: it
+    // counts one day (against 101 it would report a deficit for a year of cases it never saw).
+    assert.deepEqual([kbh.yearStart, kbh.daysInYear, kbh.countedFrom, kbh.elapsedDays], [year.start, year.days, today, 1]);
+    assert.equal(kbh.deviationPct, deviationPct(2, 1095 / year.days));
     assert.deepEqual(
       kbh.services?.map((s) => [s.service, s.actual]),
       [

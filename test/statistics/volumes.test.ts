@@ -55,6 +55,7 @@ describe('§17 stk. 4: deviation from the expected number of cases', () => {
       yearStart: '2027-04-01',
       yearEnd: '2028-03-31',
       daysInYear: 366,
+      countedFrom: '2027-04-01',
       elapsedDays: 10,
       expectedYearly: 365,
       expectedToDate: 10,
@@ -106,6 +107,31 @@ describe('§17 stk. 4: deviation from the expected number of cases', () => {
     ]);
   });
 
+  test("§17 stk. 4: a gateway taken into use mid-year counts from its first receipt, not against the whole year's share", () => {
+    // agreement year 2027 (365 days); the gateway's records begin 1 Dec 2027; today 10 Dec: 10 days counted;
+    // expected 365 × 10 / 365 = 10; actual 9 (one case received on 30 Nov elsewhere cannot be here, and is not counted)
+    const a = agreement({ id: 'k', expectedYearlyCases: 365 });
+    const list = [
+      ...cases('k', 'rehab-team-advice', '2027-12-01', 4),
+      ...cases('k', 'rehab-team-advice', '2027-12-09', 5),
+      ...cases('k', 'rehab-team-advice', '2027-11-30', 1),
+    ];
+    const [row] = volumeRows([a], list, '2027-12-10', 15, '2027-12-01') as [VolumeRow];
+    assert.deepEqual(
+      [row.yearStart, row.countedFrom, row.elapsedDays, row.expectedToDate, row.actual, row.deviationPct, row.alert],
+      ['2027-01-01', '2027-12-01', 10, 10, 9, -10, false],
+    );
+    // without that, 9 against 344 × 365 / 365 = 344 expected: −97.4 %, an alert all December
+    const [whole] = volumeRows([a], list, '2027-12-10', 15) as [VolumeRow];
+    assert.deepEqual(
+      [whole.countedFrom, whole.elapsedDays, whole.actual, whole.deviationPct, whole.alert],
+      ['2027-01-01', 344, 10, -97.1, true],
+    );
+    // records older than the agreement year: the year counts whole; records beginning today: one day
+    assert.equal((volumeRows([a], list, '2027-12-10', 15, '2025-03-01')[0] as VolumeRow).countedFrom, '2027-01-01');
+    assert.equal((volumeRows([a], [], '2027-12-10', 15, '2027-12-10')[0] as VolumeRow).elapsedDays, 1);
+  });
+
   test('§17 stk. 4: agreements not in force today, or without expected cases, are not monitored', () => {
     const rows = volumeRows(
       [
@@ -133,6 +159,7 @@ describe('§17 stk. 4: the monitor', () => {
     yearStart: '2027-01-01',
     yearEnd: '2027-12-31',
     daysInYear: 365,
+    countedFrom: '2027-01-01',
     elapsedDays: 10,
     expectedYearly: 365,
     expectedToDate: 10,

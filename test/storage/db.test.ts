@@ -26,6 +26,7 @@ const MIGRATIONS = [
   '0011_audit_anchors',
   '0012_sealed_fields',
   '0013_retention',
+  '0014_cases_received_at',
 ];
 
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];

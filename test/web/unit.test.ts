@@ -6,6 +6,7 @@ import { safeReturnTo } from '../../src/web/app.js';
 import { acrSatisfies, NSIS_LEVELS } from '../../src/web/oidc.js';
 import { ruleDa } from '../../src/web/labels.js';
 import { formatCpr } from '../../src/web/pages/case.js';
+import { volumeTable } from '../../src/web/pages/statistics.js';
 
 test('html escapes every interpolation unless it is markup the code wrote', () => {
   const name = '<script>alert("x")</script> & \'Ø\'';
@@ -43,4 +44,25 @@ test('rules and CPR numbers are shown the Danish way', () => {
   assert.equal(ruleDa('§23'), '§ 23');
   assert.equal(ruleDa('S§4'), 'S§ 4');
   assert.equal(formatCpr('0101801234'), '010180-1234');
+});
+
+test('§17 stk. 4: the volume table says from which day a gateway taken into use mid-year counts', () => {
+  const row = {
+    agreementId: 'kbh',
+    municipalityCode: '101',
+    partyId: null,
+    yearStart: '2027-01-01',
+    yearEnd: '2027-12-31',
+    daysInYear: 365,
+    countedFrom: '2027-12-01',
+    elapsedDays: 10,
+    expectedYearly: 365,
+    expectedToDate: 10,
+    actual: 9,
+    deviationPct: -10,
+    alert: false,
+  };
+  const cell = (r: typeof row) => /<td>\s*<time datetime="2027-01-01">[\s\S]*?<\/td>/.exec(volumeTable([r], () => 'København').value)![0];
+  assert.match(cell(row), /talt fra <time datetime="2027-12-01">1\. december 2027<\/time>/);
+  assert.doesNotMatch(cell({ ...row, countedFrom: '2027-01-01' }), /talt fra/, 'a whole year says nothing more');
 });

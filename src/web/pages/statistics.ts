@@ -248,7 +248,10 @@ export function volumeTable(items: readonly VolumeRow[], name: (id: string) => s
         html`<tr>
             <th scope="row">${r.agreementId}</th>
             <td>${partyOf(r, name)}</td>
-            <td>${timeDate(r.yearStart)} – ${timeDate(r.yearEnd)}</td>
+            <td>
+              ${timeDate(r.yearStart)} – ${timeDate(r.yearEnd)}
+              ${r.countedFrom > r.yearStart ? html`<br /><span class="muted">talt fra ${timeDate(r.countedFrom)}</span>` : ''}
+            </td>
             <td class="num">${numberDa(r.expectedYearly)}</td>
             <td class="num">${numberDa(r.expectedToDate)}</td>
             <td class="num">${numberDa(r.actual)}</td>
