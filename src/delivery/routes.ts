@@ -7,8 +7,7 @@
  * Team leads list what did not arrive and send a dead letter again.
  */
 import { Router } from 'express';
-import { pipeline } from 'node:stream/promises';
-import { isBlobIntegrityError } from '../storage/blobs.js';
+import { streamStored } from '../shared/http.js';
 import type { Logger } from 'pino';
 import { named, operation, route } from '../shared/api.js';
 import { requireTeamLead, staffOf } from '../parties/roles.js';
@@ -119,18 +118,7 @@ export function createMailboxRouter(deps: MailboxRouterDeps): Router {
     res.setHeader('message-signature', Buffer.from(m.signature).toString('base64'));
     if (m.envelope_id) res.setHeader('envelope-id', m.envelope_id);
     res.setHeader('cache-control', 'no-store');
-    try {
-      await pipeline(body, res);
-    } catch (err) {
-      // a tampered document (the store raised the alarm) or the client went away: cut short, never completed
-      if (isBlobIntegrityError(err)) {
-        deps.log.error(
-          { blobKey: err.blobKey, messageId: m.id, caseId: m.case_id },
-          'message read cut off: its document failed its integrity check',
-        );
-      } else deps.log.warn({ err, messageId: m.id }, 'message stream ended early');
-      res.destroy();
-    }
+    await streamStored(res, body, deps.log, 'message', { messageId: m.id, caseId: m.case_id });
   });
 
   route(router, operations.ack, [], async (req, res) => {

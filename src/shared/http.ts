@@ -2,11 +2,14 @@
  * HTTP plumbing shared by every feature: mTLS identity, authorisation by party
  * kind, and the one error handler that turns everything into problem+json.
  */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Party } from '../parties/parties.js';
 import { connectionIdentity } from '../parties/identity.js';
+import { isBlobIntegrityError } from '../storage/blobs.js';
 import { forbidden, notFound, Problem, unauthorized } from './problem.js';
 
 declare global {
@@ -89,6 +92,22 @@ export function requestLog(log: Logger, msg: string, idField: string): RequestHa
     });
     next();
   };
+}
+
+/**
+ * Streams a stored document's plaintext (or a message holding one) as the response body, headers already set. A
+ * blob that fails its integrity check (the store has raised the alarm; this names what it belongs to) or a client
+ * gone away cuts the response short: it is never completed with bad bytes. `what` names the read in the log
+ * ("document", "message"); `ids` are the record's identifiers, never personal data.
+ */
+export async function streamStored(res: Response, body: Readable, log: Logger, what: string, ids: Record<string, string>): Promise<void> {
+  try {
+    await pipeline(body, res);
+  } catch (err) {
+    if (isBlobIntegrityError(err)) log.error({ blobKey: err.blobKey, ...ids }, `${what} read cut off: it failed its integrity check`);
+    else log.warn({ err, ...ids }, `${what} stream ended early`);
+    res.destroy();
+  }
 }
 
 export function sendProblem(res: Response, p: Problem): void {

@@ -8,14 +8,14 @@
  * confirmation.
  */
 import express, { Router, type Request, type Response } from 'express';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Party, StaffParty } from '../parties/parties.js';
 import { isTeamLead, staffOf } from '../parties/roles.js';
 import { forbidden, notFound, Problem, unprocessable, type FieldError } from '../shared/problem.js';
 import { checkWith, parseWith } from '../shared/validate.js';
 import { localDate } from '../deadlines/calendar.js';
-import { isBlobIntegrityError, type BlobStore } from '../storage/blobs.js';
+import type { BlobStore } from '../storage/blobs.js';
+import { streamStored } from '../shared/http.js';
 import type { UploadProblemLimits } from '../shared/uploads.js';
 import type { WorklistService, DeadlineStatus } from '../worklist/service.js';
 import { DEADLINE_STATUSES } from '../worklist/service.js';
@@ -177,18 +177,7 @@ export function createPageRouter(deps: PageDeps): Router {
     res.setHeader('content-length', String(doc.size));
     // inline: it opens in the browser's PDF viewer
     res.setHeader('content-disposition', `inline; filename="${fileName}"`);
-    try {
-      await pipeline(stream, res);
-    } catch (err) {
-      // a tampered document (the store raised the alarm) or the browser went away: cut short, never completed
-      if (isBlobIntegrityError(err)) {
-        deps.log.error(
-          { blobKey: err.blobKey, caseId: doc.case_id, documentId: doc.id },
-          'document read cut off: it failed its integrity check',
-        );
-      } else deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
-      res.destroy();
-    }
+    await streamStored(res, stream, deps.log, 'document', { caseId: doc.case_id, documentId: doc.id });
   });
 
   for (const [id, f] of Object.entries(ACTION_FORMS) as [ActionFormId, (typeof ACTION_FORMS)[ActionFormId]][]) {

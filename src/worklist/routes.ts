@@ -4,8 +4,7 @@
  * and described in OpenAPI from the same declaration.
  */
 import { Router } from 'express';
-import { pipeline } from 'node:stream/promises';
-import { isBlobIntegrityError } from '../storage/blobs.js';
+import { streamStored } from '../shared/http.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { named, operation, route, type Named } from '../shared/api.js';
@@ -177,19 +176,7 @@ export function createStaffRouter(deps: StaffRouterDeps): Router {
     res.setHeader('content-disposition', `attachment; filename="${fileName}"`);
     res.setHeader('repr-digest', `sha-256=:${Buffer.from(doc.sha256, 'hex').toString('base64')}:`);
     res.setHeader('cache-control', 'no-store');
-    try {
-      await pipeline(stream, res);
-    } catch (err) {
-      // Decryption failure (tampered blob) or the client went away: the response is cut short, never completed with bad bytes.
-      if (isBlobIntegrityError(err)) {
-        // the store raised the alarm; this names the document it belongs to
-        deps.log.error(
-          { blobKey: err.blobKey, caseId: doc.case_id, documentId: doc.id },
-          'document read cut off: it failed its integrity check',
-        );
-      } else deps.log.warn({ err, caseId: doc.case_id, documentId: doc.id }, 'document stream ended early');
-      res.destroy();
-    }
+    await streamStored(res, stream, deps.log, 'document', { caseId: doc.case_id, documentId: doc.id });
   });
 
   route(router, operations.extensions, [], async (req, res) => {
