@@ -11,7 +11,9 @@
  * statement rebuilt from the stored row: `audit verify` catches it even
  * without the audit key, and even if the rewriter held the key.
  *
- * A head that has not moved since the last anchor is not stamped again. A
+ * The head is also stamped when stamping starts, so that what a crash left
+ * unanchored is covered at once. A head that has not moved since the last
+ * anchor is not stamped again. A
  * failed stamp is logged and tried again at the next interval; it never stops
  * the gateway.
  */
@@ -153,6 +155,8 @@ export function createAuditStamper(deps: {
       if (timer) return;
       timer = setInterval(() => void stampNow(), deps.intervalMs);
       timer.unref();
+      // At once too: a head a crash left unanchored (no stamp at shutdown) is covered now, not an interval later.
+      void stampNow();
     },
     async stop() {
       if (timer) clearInterval(timer);

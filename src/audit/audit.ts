@@ -40,7 +40,7 @@ import { canonicalJson } from '../shared/canonical-json.js';
 import { scrubCpr } from '../shared/logger.js';
 import type { AuditKey } from './key.js';
 import { headImprint } from './head.js';
-import { auditHash, auditHmac, chainedAuditRow, GENESIS_HASH, type PreparedAuditEntry } from './chain.js';
+import { auditChainSeal, auditHash, auditHmac, chainedAuditRow, GENESIS_HASH, type PreparedAuditEntry } from './chain.js';
 
 export { auditHash, auditHmac, GENESIS_HASH, type PreparedAuditEntry };
 
@@ -121,28 +121,58 @@ export async function appendAudit(
  *
  * The first time a key meets a database, `audit_chain` records the current
  * last seq: the entries up to it were written without a mac, every later one
- * must carry one. Afterwards the key
- * must be the same one: a different key file (a lost or mixed-up key) refuses,
- * since its entries would no longer verify.
+ * must carry one; `audit_chain_seal` seals that start under the key (0015).
+ * Afterwards the key must be the same one: a different key file (a lost or
+ * mixed-up key) refuses, since its entries would no longer verify. A start
+ * that does not match its seal, a seal gone, or keyed entries without a
+ * recorded start refuse too: each means the chain was tampered with (the
+ * start moved or removed so that stripped macs pass), and a gateway that
+ * started on it would key a forged history from then on. `audit verify`
+ * names the damage.
  */
 export async function startKeyedChain(db: Kysely<Database>, dialect: SqlDialect, key: AuditKey): Promise<{ afterSeq: number }> {
+  const tampered = (what: string) =>
+    new Error(
+      `the audit chain has been tampered with: ${what}. The gateway does not start on it: run \`audit verify\` with the key ` +
+        'to see where, and restore the database from a backup that verifies',
+    );
   return db.transaction().execute(async (t) => {
     if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY)})`.execute(t);
     const row = await t.selectFrom('audit_chain').select(['after_seq', 'key_id']).where('id', '=', 1).executeTakeFirst();
     if (row) {
+      const afterSeq = Number(row.after_seq);
       if (row.key_id !== key.id) {
         throw new Error(
-          `AUDIT_KEY_FILE: this database's audit chain is keyed with key ${row.key_id} (since seq ${Number(row.after_seq) + 1}), ` +
+          `AUDIT_KEY_FILE: this database's audit chain is keyed with key ${row.key_id} (since seq ${afterSeq + 1}), ` +
             `but the key file holds key ${key.id}; start with the key file the chain was begun with (restore it from its backup)`,
         );
       }
-      return { afterSeq: Number(row.after_seq) };
+      const seal = await t.selectFrom('audit_chain_seal').select('mac').where('id', '=', 1).executeTakeFirst();
+      if (!seal) throw tampered(`the seal of the keyed chain's start (after seq ${afterSeq}) is gone`);
+      if (!sameHex(seal.mac, auditChainSeal(key.key, afterSeq, row.key_id))) {
+        throw tampered(`the keyed chain's start (after seq ${afterSeq}) does not match its seal: it was moved`);
+      }
+      return { afterSeq };
     }
+    if (await t.selectFrom('audit_chain_seal').select('id').executeTakeFirst()) {
+      throw tampered('the record of where the keyed chain begins is gone, while its seal remains');
+    }
+    const keyedEntry = await t
+      .selectFrom('audit_log')
+      .select('seq')
+      .where('mac', 'is not', null)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+    if (keyedEntry)
+      throw tampered(`entries from seq ${Number(keyedEntry.seq)} carry macs, but the record of where the keyed chain begins is gone`);
     const last = await t.selectFrom('audit_log').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
     const afterSeq = last ? Number(last.seq) : 0;
+    const createdAt = new Date().toISOString();
+    await t.insertInto('audit_chain').values({ id: 1, after_seq: afterSeq, key_id: key.id, created_at: createdAt }).execute();
     await t
-      .insertInto('audit_chain')
-      .values({ id: 1, after_seq: afterSeq, key_id: key.id, created_at: new Date().toISOString() })
+      .insertInto('audit_chain_seal')
+      .values({ id: 1, mac: auditChainSeal(key.key, afterSeq, key.id), created_at: createdAt })
       .execute();
     return { afterSeq };
   });
@@ -163,6 +193,13 @@ export interface AuditVerifyOptions {
   key?: AuditKey;
   /** checks every anchored head's timestamp token against the TSA's trust anchors; without it the tokens are not checked */
   tokens?: { verify: VerifyToken; trustedCaPems: string[] };
+  /**
+   * The longest stretch of entries (from the first not covered by an anchored head to the last entry, by their `at`)
+   * that may stand without a timestamp: heads are anchored every AUDIT_STAMP_MINUTES, so a longer stretch means the
+   * anchors were removed (the rewrite they would have caught goes unseen without the key) or the TSA was out of reach
+   * that long. Absent: not checked.
+   */
+  maxUnanchoredMs?: number;
 }
 
 /** What a verification checked, for its report (also when it found a break). */
@@ -212,6 +249,30 @@ export async function verifyAuditChain(
       `the key given (id ${opts.key.id}) is not the key the chain is keyed with (id ${keyed.key_id}): wrong AUDIT_KEY_FILE, or audit_chain was altered`,
     );
   }
+  if (opts.key) {
+    // With the key, where the keyed chain begins is itself checked: moved or removed, every entry up to it would
+    // pass as written before the key, its mac stripped and its links recomputed.
+    if (!keyed) {
+      const first = await db.selectFrom('audit_log').select('seq').orderBy('seq').limit(1).executeTakeFirst();
+      if (first) {
+        return broken(
+          Number(first.seq),
+          'a key was given, but the database records no keyed chain (audit_chain removed, or this key never met this database): ' +
+            'no entry can be checked against it',
+        );
+      }
+    } else {
+      const seal = await db.selectFrom('audit_chain_seal').select('mac').where('id', '=', 1).executeTakeFirst();
+      if (!seal || !sameHex(seal.mac, auditChainSeal(opts.key.key, afterSeq, keyed.key_id))) {
+        return broken(
+          afterSeq + 1,
+          seal
+            ? `the keyed chain's start (after seq ${afterSeq}) does not match its seal: audit_chain was altered to pass entries as written before the key`
+            : `the seal of the keyed chain's start (after seq ${afterSeq}) is gone (audit_chain_seal removed)`,
+        );
+      }
+    }
+  }
 
   // Anchors are read alongside the entries, a page at a time.
   let anchorPage: AnchorRow[] = [];
@@ -235,6 +296,9 @@ export async function verifyAuditChain(
     return anchorPage[0];
   };
   let lastGoodAnchor = 0;
+  /** the first entry after the newest anchored head: where the stretch without a timestamp begins */
+  let unanchoredFrom: { seq: number; at: string } | null = null;
+  let lastAt = '';
 
   let prevHash = GENESIS_HASH;
   let prevSeq = 0;
@@ -275,6 +339,9 @@ export async function verifyAuditChain(
         return broken(seq, `entry cannot be canonicalised: ${(e as Error).message}`);
       }
       if (r.hash !== expected) return broken(seq, 'hash does not match the entry (entry modified)');
+      if (!keyed && r.mac !== null) {
+        return broken(seq, 'entry carries a mac, but the record of where the keyed chain begins is gone (audit_chain removed)');
+      }
       if (seq > afterSeq) {
         if (r.mac === null) return broken(seq, `entry has no mac, though the keyed chain began after seq ${afterSeq} (mac removed)`);
         checks.keyed = { from: checks.keyed?.from ?? seq, to: seq, keyId: keyed!.key_id, hmac: opts.key ? 'checked' : 'not-checked' };
@@ -298,6 +365,9 @@ export async function verifyAuditChain(
         lastGoodAnchor = seq;
         lastAnchorSeq = seq;
         anchorIdx++;
+        unanchoredFrom = null;
+      } else {
+        unanchoredFrom ??= { seq, at: r.at };
       }
       if (opts.expectHead && seq === opts.expectHead.seq) {
         if (r.hash !== opts.expectHead.hash) return broken(seq, 'hash differs from the externally recorded head');
@@ -307,6 +377,7 @@ export async function verifyAuditChain(
       prevSeq = seq;
       checks.entries++;
       head = { seq, hash: r.hash };
+      lastAt = r.at;
     }
     if (rows.length < pageSize) break;
   }
@@ -318,6 +389,17 @@ export async function verifyAuditChain(
     );
   }
   if (!sawExpected) return broken(opts.expectHead!.seq, 'externally recorded entry is missing (log truncated?)');
+  if (unanchoredFrom && opts.maxUnanchoredMs !== undefined) {
+    const spanMs = Date.parse(lastAt) - Date.parse(unanchoredFrom.at);
+    if (spanMs > opts.maxUnanchoredMs) {
+      return broken(
+        unanchoredFrom.seq,
+        `entries from seq ${unanchoredFrom.seq} (${unanchoredFrom.at}) to seq ${head!.seq} (${lastAt}) are covered by no timestamp: ` +
+          `${Math.round(spanMs / 60_000)} minutes of entries without an anchored head, more than the ${Math.round(opts.maxUnanchoredMs / 60_000)} allowed ` +
+          '(anchors removed, which hides a rewrite from a check without the key; or the TSA out of reach that long)',
+      );
+    }
+  }
   return { ok: true, count: checks.entries, head, checks };
 }
 

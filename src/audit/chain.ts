@@ -28,6 +28,16 @@ export function auditHmac(key: Buffer, prevHash: string, e: HashedFields): strin
     .digest('hex');
 }
 
+/**
+ * The seal of the keyed chain's start (`audit_chain_seal.mac`): HMAC-SHA256 under the audit key over where the keyed
+ * chain begins and with which key, hex. Without the key nobody can seal another start, so `audit verify` with the key
+ * catches a start moved past entries whose macs were stripped (every entry up to the start passes as written before
+ * the key) as surely as it catches a changed entry.
+ */
+export function auditChainSeal(key: Buffer, afterSeq: number, keyId: string): string {
+  return createHmac('sha256', key).update(`postkasse-audit-chain-start\n${afterSeq}\n${keyId}`, 'utf8').digest('hex');
+}
+
 /** An entry checked and in its stored form: what `appendAudit` and the SQLite writer thread chain and insert. */
 export interface PreparedAuditEntry {
   at: string;

@@ -14,7 +14,7 @@ import { loadConfig } from '../shared/config.js';
 import { openDatabase } from '../storage/db.js';
 import { parseCommand, usageError as sharedUsageError, type CommandResult } from './args.js';
 
-export const AUDIT_USAGE = `usage: audit verify [--expect-head SEQ:HASH] [--no-key] [--tsa-ca FILE]
+export const AUDIT_USAGE = `usage: audit verify [--expect-head SEQ:HASH] [--no-key] [--tsa-ca FILE] [--max-unanchored-minutes N]
 
 Verifies the audit log in the database the gateway is configured with
 (DATABASE_URL, or the embedded database in DATA_DIR, default ./data):
@@ -26,7 +26,11 @@ Verifies the audit log in the database the gateway is configured with
     introduced: recomputed when the key is there, else only required;
   - every anchored head's RFC 3161 timestamp token, against the TSA's CA
     (TSA_CA_FILE, --tsa-ca, or the development PKI's CA): the token must cover
-    SHA-256("postkasse-audit-head\n<seq>\n<hash>") of the entry as stored.
+    SHA-256("postkasse-audit-head\n<seq>\n<hash>") of the entry as stored;
+  - with the key, that the keyed chain's start is the one sealed under it;
+  - that the entries after the newest anchored head span no more than
+    3 × AUDIT_STAMP_MINUTES (heads are anchored every AUDIT_STAMP_MINUTES):
+    a longer stretch means anchors were removed, or the TSA was out of reach.
 
 Prints "audit chain OK: N entries", what was checked and what was not, and
 the head (seq and hash, worth recording elsewhere); or "audit chain BROKEN at
@@ -37,6 +41,9 @@ seq N: reason" with exit code 1.
   --no-key                 do not use the audit key: links, hashes and
                            timestamp tokens only (what a third party can check)
   --tsa-ca FILE            PEM of the TSA's trust anchor(s)
+  --max-unanchored-minutes N
+                           the longest stretch of entries allowed without an
+                           anchored head (default 3 × AUDIT_STAMP_MINUTES)
   -h, --help               show this help
 `;
 
@@ -85,9 +92,20 @@ export async function auditCommand(args: string[], env: NodeJS.ProcessEnv = proc
   if (argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { code: 0, stdout: AUDIT_USAGE, stderr: '' };
   if (argv[0] !== 'verify')
     return usageError(argv[0] === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(argv[0])}`);
-  const parsed = parseCommand<{ 'expect-head'?: string; 'no-key'?: boolean; 'tsa-ca'?: string; help?: boolean }>(
+  const parsed = parseCommand<{
+    'expect-head'?: string;
+    'no-key'?: boolean;
+    'tsa-ca'?: string;
+    'max-unanchored-minutes'?: string;
+    help?: boolean;
+  }>(
     argv.slice(1),
-    { 'expect-head': { type: 'string' }, 'no-key': { type: 'boolean' }, 'tsa-ca': { type: 'string' } },
+    {
+      'expect-head': { type: 'string' },
+      'no-key': { type: 'boolean' },
+      'tsa-ca': { type: 'string' },
+      'max-unanchored-minutes': { type: 'string' },
+    },
     'audit',
     AUDIT_USAGE,
   );
@@ -98,6 +116,11 @@ export async function auditCommand(args: string[], env: NodeJS.ProcessEnv = proc
     const m = /^(\d+):([0-9a-fA-F]{64})$/.exec(values['expect-head']);
     if (!m) return usageError('--expect-head must be SEQ:HASH, e.g. 42:3f2a… (64 hex digits)');
     expectHead = { seq: Number(m[1]), hash: m[2]!.toLowerCase() };
+  }
+
+  const maxFlag = values['max-unanchored-minutes'];
+  if (maxFlag !== undefined && !/^[1-9]\d{0,6}$/.test(maxFlag)) {
+    return usageError('--max-unanchored-minutes must be a whole number of minutes, at least 1');
   }
 
   let config: ReturnType<typeof loadConfig>;
@@ -144,6 +167,7 @@ export async function auditCommand(args: string[], env: NodeJS.ProcessEnv = proc
       ...(expectHead ? { expectHead } : {}),
       ...(key ? { key } : {}),
       ...(tsa ? { tokens: { verify: verifyTimestampToken, trustedCaPems: tsa.pems } } : {}),
+      maxUnanchoredMs: (maxFlag !== undefined ? Number(maxFlag) : 3 * config.AUDIT_STAMP_MINUTES) * 60_000,
     });
     const ctx = { keyNote, tsa: tsa?.source, head: result.ok ? result.head : null };
     if (!result.ok) {

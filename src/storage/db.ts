@@ -81,7 +81,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   const fields = opts.masterKey ? createFieldSealer(opts.masterKey) : undefined;
   if (fields) registerFieldSealer(opened.db, fields);
   try {
-    const applied = await migrate(opened.db, opened.dialect, opts.log, fields);
+    const applied = await migrate(opened.db, opened.dialect, opts.log, { fields, auditKey: opts.auditKey });
     // The clear values 0012 sealed are still in the WAL's page images: write them back and empty it.
     if (opened.dialect === 'sqlite' && applied.includes(SEALED_FIELDS_MIGRATION))
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(opened.db);
@@ -366,7 +366,12 @@ async function createSchemaIfMissing(db: Kysely<Database>, schema: string): Prom
 // ---------------------------------------------------------------- migrations
 
 /** Runs the pending migrations; returns the names of those applied now. */
-async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger, fields?: FieldSealer): Promise<string[]> {
+async function migrate(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  log: Logger | undefined,
+  keys: { fields: FieldSealer | undefined; auditKey: AuditKey | undefined },
+): Promise<string[]> {
   // PostgreSQL: name the schema of Kysely's own tables, so that they are created and found there
   // (the introspector, src/storage/introspector.ts, looks at nothing else).
   let migrationTableSchema: string | undefined;
@@ -376,7 +381,7 @@ async function migrate(db: Kysely<Database>, dialect: SqlDialect, log?: Logger, 
   }
   const migrator = new Migrator({
     db,
-    provider: createMigrationProvider(dialect, { fields }),
+    provider: createMigrationProvider(dialect, keys),
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();

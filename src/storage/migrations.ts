@@ -7,9 +7,13 @@
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { FieldSealer } from './fields.js';
+import { auditChainSeal } from '../audit/chain.js';
+import type { AuditKey } from '../audit/key.js';
 import { m0012SealedFields, SEALED_FIELDS_MIGRATION } from './sealed-fields-migration.js';
 
 export type SqlDialect = 'sqlite' | 'postgres';
+
+export const AUDIT_CHAIN_SEAL_MIGRATION = '0015_audit_chain_seal';
 
 /** Column types that differ between the dialects. */
 function types(dialect: SqlDialect) {
@@ -464,6 +468,28 @@ function m0009Settlements(): Migration {
 }
 
 /**
+ * Append-only at the database level: triggers reject UPDATE and DELETE (and TRUNCATE on PostgreSQL). A speed bump for
+ * the audit tables, not a defence: whoever can write the database can drop a trigger (src/audit/audit.ts).
+ */
+async function createAppendOnlyTriggers(db: Kysely<any>, dialect: SqlDialect, table: string): Promise<void> {
+  if (dialect === 'postgres') {
+    // audit_log_append_only() is 0001's trigger function; its message names audit_log, so a function per table.
+    await sql`create function ${sql.id(`${table}_append_only`)}() returns trigger language plpgsql as ${sql.lit(
+      `begin raise exception '${table} is append-only' using errcode = 'insufficient_privilege'; end`,
+    )}`.execute(db);
+    await sql`create trigger ${sql.id(`${table}_append_only`)} before update or delete on ${sql.id(table)}
+      for each row execute function ${sql.id(`${table}_append_only`)}()`.execute(db);
+    await sql`create trigger ${sql.id(`${table}_no_truncate`)} before truncate on ${sql.id(table)}
+      for each statement execute function ${sql.id(`${table}_append_only`)}()`.execute(db);
+  } else {
+    await sql`create trigger ${sql.id(`${table}_no_update`)} before update on ${sql.id(table)}
+      begin select raise(abort, ${sql.lit(`${table} is append-only`)}); end`.execute(db);
+    await sql`create trigger ${sql.id(`${table}_no_delete`)} before delete on ${sql.id(table)}
+      begin select raise(abort, ${sql.lit(`${table} is append-only`)}); end`.execute(db);
+  }
+}
+
+/**
  * 0011: a keyed, anchored audit chain (issue 15). `audit_log.mac` holds each
  * entry's HMAC-SHA256 under the key kept outside the database (AUDIT_KEY_FILE);
  * `audit_chain` records where the keyed chain begins: entries with
@@ -496,23 +522,7 @@ function m0011AuditAnchors(dialect: SqlDialect): Migration {
         .addColumn('token', t.binary, (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
-      for (const table of ['audit_chain', 'audit_anchors']) {
-        if (dialect === 'postgres') {
-          // audit_log_append_only() is 0001's trigger function; its message names audit_log, so a function per table.
-          await sql`create function ${sql.id(`${table}_append_only`)}() returns trigger language plpgsql as ${sql.lit(
-            `begin raise exception '${table} is append-only' using errcode = 'insufficient_privilege'; end`,
-          )}`.execute(db);
-          await sql`create trigger ${sql.id(`${table}_append_only`)} before update or delete on ${sql.id(table)}
-            for each row execute function ${sql.id(`${table}_append_only`)}()`.execute(db);
-          await sql`create trigger ${sql.id(`${table}_no_truncate`)} before truncate on ${sql.id(table)}
-            for each statement execute function ${sql.id(`${table}_append_only`)}()`.execute(db);
-        } else {
-          await sql`create trigger ${sql.id(`${table}_no_update`)} before update on ${sql.id(table)}
-            begin select raise(abort, ${sql.lit(`${table} is append-only`)}); end`.execute(db);
-          await sql`create trigger ${sql.id(`${table}_no_delete`)} before delete on ${sql.id(table)}
-            begin select raise(abort, ${sql.lit(`${table} is append-only`)}); end`.execute(db);
-        }
-      }
+      for (const table of ['audit_chain', 'audit_anchors']) await createAppendOnlyTriggers(db, dialect, table);
     },
     async down(db: Kysely<any>) {
       await db.schema.alterTable('audit_log').dropColumn('mac').execute();
@@ -605,8 +615,60 @@ function m0014CasesReceivedAt(): Migration {
   };
 }
 
-/** `fields`: the personal-field sealer of the master key, for 0012_sealed_fields (which refuses clear values without it). */
-export function createMigrationProvider(dialect: SqlDialect, ctx: { fields?: FieldSealer } = {}): MigrationProvider {
+/**
+ * 0015: the keyed chain's start, sealed (issue 15; found by a review of the audit chain). Whoever could write the
+ * database could delete `audit_chain`, or move its `after_seq` past the entries they changed, strip those entries'
+ * macs and recompute the SHA-256 links: `audit verify` with the key then passed every entry up to the start as written
+ * before the key. `audit_chain_seal.mac` is HMAC-SHA256 under the audit key over the start (src/audit/chain.ts
+ * auditChainSeal), which nobody without the key can make for another start. Append-only like the other audit tables.
+ *
+ * A database keyed before this migration is sealed here, which needs the key (`auditKey`): the gateway passes it; a
+ * command opened without it (`audit verify` against a database the gateway has not opened since the upgrade) stops
+ * with a message saying so, like 0012 without the master key.
+ */
+function m0015AuditChainSeal(dialect: SqlDialect, auditKey: AuditKey | undefined): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('audit_chain_seal')
+        .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn('mac', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await createAppendOnlyTriggers(db, dialect, 'audit_chain_seal');
+      const start = (await db.selectFrom('audit_chain').select(['after_seq', 'key_id']).where('id', '=', 1).executeTakeFirst()) as
+        { after_seq: number | string; key_id: string } | undefined;
+      if (!start) return; // not keyed yet: the row and its seal are written together when a key first meets the database
+      if (!auditKey) {
+        throw new Error(
+          "0015_audit_chain_seal: this database's audit chain is keyed; sealing its start needs the audit key (AUDIT_KEY_FILE). " +
+            'Start the gateway once (it holds the key), then run this command again',
+        );
+      }
+      if (auditKey.id !== start.key_id) {
+        throw new Error(
+          `0015_audit_chain_seal: the audit chain is keyed with key ${start.key_id}, but the key file holds key ${auditKey.id}; ` +
+            'start with the key file the chain was begun with (restore it from its backup)',
+        );
+      }
+      const mac = auditChainSeal(auditKey.key, Number(start.after_seq), start.key_id);
+      await db.insertInto('audit_chain_seal').values({ id: 1, mac, created_at: new Date().toISOString() }).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('audit_chain_seal').ifExists().execute();
+      if (dialect === 'postgres') await sql`drop function if exists audit_chain_seal_append_only()`.execute(db);
+    },
+  };
+}
+
+/**
+ * `fields`: the personal-field sealer of the master key, for 0012_sealed_fields (which refuses clear values without it);
+ * `auditKey`: for 0015_audit_chain_seal (which refuses to leave a keyed chain's start unsealed without it).
+ */
+export function createMigrationProvider(
+  dialect: SqlDialect,
+  ctx: { fields?: FieldSealer | undefined; auditKey?: AuditKey | undefined } = {},
+): MigrationProvider {
   return {
     async getMigrations() {
       return {
@@ -624,6 +686,7 @@ export function createMigrationProvider(dialect: SqlDialect, ctx: { fields?: Fie
         [SEALED_FIELDS_MIGRATION]: m0012SealedFields(ctx.fields),
         '0013_retention': m0013Retention(),
         '0014_cases_received_at': m0014CasesReceivedAt(),
+        [AUDIT_CHAIN_SEAL_MIGRATION]: m0015AuditChainSeal(dialect, ctx.auditKey),
       };
     },
   };

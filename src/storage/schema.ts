@@ -120,6 +120,13 @@ export interface AuditLogTable {
   mac: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** The seal of the keyed chain's start (0015): HMAC-SHA256 under the audit key over audit_chain's after_seq and key_id. */
+export interface AuditChainSealTable {
+  id: number;
+  mac: string;
+  created_at: string;
+}
+
 /** Where the keyed (HMAC) audit chain begins: one row (migration 0011). */
 export interface AuditChainTable {
   id: number;
@@ -347,6 +354,7 @@ export interface Database {
   receipt_timestamps: ReceiptTimestampsTable;
   audit_log: AuditLogTable;
   audit_chain: AuditChainTable;
+  audit_chain_seal: AuditChainSealTable;
   audit_anchors: AuditAnchorsTable;
   case_events: CaseEventsTable;
   outbox: OutboxTable;

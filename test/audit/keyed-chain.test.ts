@@ -18,7 +18,8 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import pino from 'pino';
 import {
   appendAudit,
@@ -34,6 +35,8 @@ import { createAuditStamper, latestAnchor, type HeadTimestamper } from '../../sr
 import { headImprint, headStatement } from '../../src/audit/head.js';
 import { auditCommand } from '../../src/cli/audit.js';
 import { openDatabase } from '../../src/storage/db.js';
+import { AUDIT_CHAIN_SEAL_MIGRATION, createMigrationProvider } from '../../src/storage/migrations.js';
+import { chainedAuditRow } from '../../src/audit/chain.js';
 import { createTimestamper, verifyTimestampToken } from '../../src/timestamps/client.js';
 import { DIALECTS, openTestDb, tempDir } from '../storage/helpers.js';
 import { startOpensslTsa, type OpensslTsa } from '../helpers/tsa.js';
@@ -47,7 +50,7 @@ type TestDb = Awaited<ReturnType<typeof openTestDb>>;
 
 /** Runs `fn` with the append-only triggers of the audit tables lifted: the tests play someone who can write the database. */
 async function asAttacker(t: TestDb, fn: () => Promise<unknown>): Promise<void> {
-  const tables = ['audit_log', 'audit_anchors'];
+  const tables = ['audit_log', 'audit_anchors', 'audit_chain', 'audit_chain_seal'];
   if (t.dialect === 'postgres') {
     for (const tb of tables) await sql`alter table ${sql.id(tb)} disable trigger user`.execute(t.db);
     try {
@@ -58,7 +61,7 @@ async function asAttacker(t: TestDb, fn: () => Promise<unknown>): Promise<void> 
     return;
   }
   const { rows } = await sql<{ name: string; sql: string }>`select name, sql from sqlite_master
-    where type = 'trigger' and tbl_name in ('audit_log', 'audit_anchors')`.execute(t.db);
+    where type = 'trigger' and tbl_name in ('audit_log', 'audit_anchors', 'audit_chain', 'audit_chain_seal')`.execute(t.db);
   for (const r of rows) await sql`drop trigger ${sql.id(r.name)}`.execute(t.db);
   try {
     await fn();
@@ -286,6 +289,148 @@ for (const d of DIALECTS) {
   });
 }
 
+/**
+ * The downgrade a review found: instead of forging macs, strip them, and move the keyed chain's start (audit_chain)
+ * past the changed entries, or delete it: every entry up to the start then passed as written before the key. Returns
+ * the rewritten log's length.
+ */
+async function downgrade(t: TestDb, seq: number, o: { start: 'delete' | 'move' }): Promise<void> {
+  await asAttacker(t, async () => {
+    const last = await t.db.selectFrom('audit_log').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+    const chain = await t.db.selectFrom('audit_chain').selectAll().executeTakeFirstOrThrow();
+    await t.db.deleteFrom('audit_chain').execute();
+    if (o.start === 'move')
+      await t.db
+        .insertInto('audit_chain')
+        .values({ ...chain, after_seq: last.seq })
+        .execute();
+    await t.db.updateTable('audit_log').set({ mac: null }).execute();
+  });
+  await rewrite(t, seq, { part: 'plan', i: seq, forged: true });
+}
+
+for (const d of DIALECTS) {
+  describe(`issue 15: the keyed chain's start is sealed (${d.name})`, () => {
+    it('issue 15: macs stripped and the start deleted, or moved past them: caught with the key, and the gateway does not start on it', async () => {
+      for (const start of ['delete', 'move'] as const) {
+        const t = await openTestDb(d, `adown${start}`);
+        try {
+          const rs = [];
+          for (let i = 1; i <= 4; i++) rs.push(await appendAudit(t.db, t, entry(i)));
+          assert.ok((await verifyAuditChain(t.db, { key: t.auditKey! })).ok);
+          await downgrade(t, rs[1]!.seq, { start });
+          const v = await verifyAuditChain(t.db, { key: t.auditKey! });
+          assert.ok(!v.ok, `${start}: the stripped chain must not pass with the key`);
+          assert.match(
+            v.reason,
+            start === 'delete' ? /records no keyed chain \(audit_chain removed/ : /does not match its seal: audit_chain was altered/,
+          );
+          await assert.rejects(
+            startKeyedChain(t.db, t.dialect, t.auditKey!),
+            start === 'delete'
+              ? /tampered with: the record of where the keyed chain begins is gone, while its seal remains/
+              : /tampered with: the keyed chain's start \(after seq \d+\) does not match its seal/,
+          );
+        } finally {
+          await t.dispose();
+        }
+      }
+    });
+
+    it('issue 15: a start deleted while the macs stay is named without the key; a seal deleted is named with it', async () => {
+      const t = await openTestDb(d, 'aseal');
+      try {
+        const rs = [];
+        for (let i = 1; i <= 3; i++) rs.push(await appendAudit(t.db, t, entry(i)));
+        await asAttacker(t, () => t.db.deleteFrom('audit_chain_seal').execute());
+        const noSeal = await verifyAuditChain(t.db, { key: t.auditKey! });
+        assert.ok(!noSeal.ok);
+        assert.equal(noSeal.brokenAt, 1);
+        assert.match(noSeal.reason, /seal of the keyed chain's start \(after seq 0\) is gone/);
+        await assert.rejects(startKeyedChain(t.db, t.dialect, t.auditKey!), /tampered with: the seal .* is gone/);
+        await asAttacker(t, () => t.db.deleteFrom('audit_chain').execute());
+        const noStart = await verifyAuditChain(t.db);
+        assert.ok(!noStart.ok, 'without the key: entries carry macs, yet no start is recorded');
+        assert.equal(noStart.brokenAt, rs[0]!.seq);
+        assert.match(noStart.reason, /carries a mac, but the record of where the keyed chain begins is gone/);
+      } finally {
+        await t.dispose();
+      }
+    });
+
+    it('issue 15: anchors deleted to hide a rewrite from a check without the key: the stretch without a timestamp is named', async () => {
+      const t = await openTestDb(d, 'aunanch');
+      try {
+        const hour = 3_600_000;
+        const base = Date.UTC(2027, 1, 1, 8);
+        const rs = [];
+        for (let i = 0; i < 5; i++) {
+          rs.push(await appendAudit(t.db, t, { ...entry(i), at: new Date(base + i * hour).toISOString() }));
+          await anchorHead(t);
+        }
+        const allowed = { tokens: tokens(), maxUnanchoredMs: 30 * 60_000 };
+        assert.ok((await verifyAuditChain(t.db, allowed)).ok, 'every head anchored');
+        await rewrite(t, rs[1]!.seq, { part: 'plan', i: 1, forged: true });
+        await asAttacker(t, () => t.db.deleteFrom('audit_anchors').execute());
+        assert.ok((await verifyAuditChain(t.db, { tokens: tokens() })).ok, 'links consistent and no token left: only the stretch tells');
+        const v = await verifyAuditChain(t.db, allowed);
+        assert.ok(!v.ok);
+        assert.equal(v.brokenAt, rs[0]!.seq);
+        assert.match(v.reason, /covered by no timestamp: 240 minutes of entries without an anchored head, more than the 30 allowed/);
+        // a stretch within the limit (entries since the newest anchor, written minutes apart) passes
+        await anchorHead(t);
+        await appendAudit(t.db, t, { ...entry(9), at: new Date(base + 4 * hour + 60_000).toISOString() });
+        await appendAudit(t.db, t, { ...entry(10), at: new Date(base + 4 * hour + 10 * 60_000).toISOString() });
+        assert.ok((await verifyAuditChain(t.db, allowed)).ok);
+      } finally {
+        await t.dispose();
+      }
+    });
+  });
+}
+
+describe(`issue 15: ${AUDIT_CHAIN_SEAL_MIGRATION} seals a chain keyed before it`, () => {
+  const tmp = tempDir('aseal-upgrade');
+  after(() => tmp.remove());
+
+  it('issue 15: the gateway (holding the key) seals the existing start; opened without the key it stops, saying so', async () => {
+    const key = auditKeyFrom(randomBytes(32));
+    // a database as a gateway keyed it before 0015: the start recorded, unsealed, and keyed entries after it
+    const old = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(join(tmp.dir, 'postkasse.db')) }) });
+    try {
+      const provider = createMigrationProvider('sqlite');
+      const names = Object.keys(await provider.getMigrations()).sort();
+      const r = await new Migrator({ db: old, provider }).migrateTo(names[names.indexOf(AUDIT_CHAIN_SEAL_MIGRATION) - 1]!);
+      if (r.error) throw r.error as Error;
+      await old.insertInto('audit_chain').values({ id: 1, after_seq: 0, key_id: key.id, created_at: at() }).execute();
+      let prev: string | undefined;
+      for (let i = 1; i <= 2; i++) {
+        const e = entry(i);
+        const row = chainedAuditRow(prev, { ...e, detailsJson: JSON.stringify(e.details) }, key.key);
+        await old.insertInto('audit_log').values(row).execute();
+        prev = row.hash;
+      }
+    } finally {
+      await old.destroy();
+    }
+    await assert.rejects(
+      openDatabase({ dataDir: tmp.dir }),
+      /0015_audit_chain_seal: this database's audit chain is keyed; sealing its start needs the audit key \(AUDIT_KEY_FILE\)/,
+    );
+    await assert.rejects(openDatabase({ dataDir: tmp.dir, auditKey: auditKeyFrom(randomBytes(32)) }), /keyed with key .* holds key/);
+    const db = await openDatabase({ dataDir: tmp.dir, auditKey: key });
+    try {
+      const v = await verifyAuditChain(db.db, { key });
+      assert.ok(v.ok, JSON.stringify(v));
+      assert.deepEqual(v.checks.keyed && [v.checks.keyed.from, v.checks.keyed.to, v.checks.keyed.hmac], [1, 2, 'checked']);
+      await appendAudit(db.db, db, entry(3));
+      assert.ok((await verifyAuditChain(db.db, { key })).ok);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('issue 15: the SQLite writer thread links with the key', () => {
   let t: TestDb;
   before(async () => {
@@ -374,6 +519,18 @@ describe('issue 15: stamping the head', () => {
     const token = (await latestAnchor(t.db))!.token;
     assert.deepEqual(token.subarray(3), createHash('sha256').update(`postkasse-audit-head\n${r3.seq}\n${r3.hash}`).digest());
     keepForScan(cap.lines);
+  });
+
+  it('issue 15: starting stamps the head at once, so what a crash left unanchored does not wait an interval', async () => {
+    const r = await appendAudit(t.db, t, entry(4));
+    const s = createAuditStamper({ db: t.db, timestamper: stamper, log: quiet, intervalMs: 3_600_000 });
+    s.start();
+    try {
+      for (let i = 0; i < 300 && (await latestAnchor(t.db))?.seq !== r.seq; i++) await new Promise((res) => setTimeout(res, 10));
+      assert.equal((await latestAnchor(t.db))?.seq, r.seq, 'anchored without waiting the hour');
+    } finally {
+      await s.stop();
+    }
   });
 });
 

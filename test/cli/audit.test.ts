@@ -58,6 +58,30 @@ describe('audit verify', () => {
     assert.match(r.stdout, /^audit chain BROKEN at seq 2: hash does not match the entry/);
   });
 
+  it('issue 15: entries over more than 3 × AUDIT_STAMP_MINUTES with no anchored head are BROKEN (anchors removed, or no TSA that long)', async () => {
+    const dir = join(tmp.dir, 'unanchored');
+    const db = await openDatabase({ dataDir: dir, auditKey: loadAuditKey({ dataDir: dir, createIfMissing: true }) });
+    try {
+      for (const at of ['2026-12-18T08:00:00.000Z', '2026-12-18T08:20:00.000Z', '2026-12-18T08:40:00.000Z']) {
+        await appendAudit(db.db, db, { at, actor: 'party:kommune-101', action: 'package.received', details: {} });
+      }
+    } finally {
+      await db.close();
+    }
+    // 40 minutes of entries: more than 3 × 10 (the default AUDIT_STAMP_MINUTES), within 3 × 15
+    const r = await runCli(['audit', 'verify'], { DATA_DIR: dir });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stdout,
+      /^audit chain BROKEN at seq 1: entries from seq 1 .* covered by no timestamp: 40 minutes .* more than the 30 allowed/m,
+    );
+    assert.equal((await runCli(['audit', 'verify'], { DATA_DIR: dir, AUDIT_STAMP_MINUTES: '15' })).code, 0);
+    assert.equal((await runCli(['audit', 'verify', '--max-unanchored-minutes', '45'], { DATA_DIR: dir })).code, 0);
+    const bad = await runCli(['audit', 'verify', '--max-unanchored-minutes', '0'], { DATA_DIR: dir });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--max-unanchored-minutes must be a whole number of minutes, at least 1/);
+  });
+
   it('does not create an empty database where there is none (exit 1), and rejects unknown subcommands (exit 2)', async () => {
     const r = await runCli(['audit', 'verify'], { DATA_DIR: join(tmp.dir, 'nothing-here') });
     assert.equal(r.code, 1);

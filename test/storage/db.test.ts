@@ -27,6 +27,7 @@ const MIGRATIONS = [
   '0012_sealed_fields',
   '0013_retention',
   '0014_cases_received_at',
+  '0015_audit_chain_seal',
 ];
 
 const TABLES = ['audit_log', 'case_events', 'cases', 'documents', 'packages', 'receipts'];
