@@ -79,6 +79,12 @@ const coordinatorFunctionSchema = z.union(
   },
 );
 
+/** §16 stk. 2 nr. 4: the prices, as the agreement sets them from validFrom or a regulation sets them from its date. */
+const pricesSchema = z.strictObject({
+  coordinatorFunction: coordinatorFunctionSchema.optional(),
+  services: z.record(serviceKey, dkk, { error: 'must be an object of service id to DKK per case' }).optional(),
+});
+
 export const agreementSchema = z.strictObject({
   id: nonEmpty(),
   municipalityCode: z
@@ -122,10 +128,10 @@ export const agreementSchema = z.strictObject({
     .optional(),
   coordinatorBackground: nonEmpty().optional(),
   meetingTerms: nonEmpty().optional(),
-  prices: z
-    .strictObject({
-      coordinatorFunction: coordinatorFunctionSchema.optional(),
-      services: z.record(serviceKey, dkk, { error: 'must be an object of service id to DKK per case' }).optional(),
+  prices: pricesSchema.optional(),
+  priceRegulations: z
+    .array(z.strictObject({ from: dateField(), prices: pricesSchema }), {
+      error: 'must be a list of { "from": "YYYY-MM-01", "prices": { … } }',
     })
     .optional(),
   settlement: z
@@ -273,30 +279,45 @@ export function parseAgreements(json: unknown): Agreement[] {
       ...(raw.coordinatorBackground !== undefined ? { coordinatorBackground: raw.coordinatorBackground } : {}),
       ...(raw.meetingTerms !== undefined ? { meetingTerms: raw.meetingTerms } : {}),
       ...(raw.prices !== undefined ? { prices: raw.prices } : {}),
+      ...(raw.priceRegulations?.length ? { priceRegulations: raw.priceRegulations } : {}),
       ...(raw.settlement !== undefined ? { settlement: raw.settlement } : {}),
       ...(raw.noticeMonths !== undefined ? { noticeMonths: raw.noticeMonths } : {}),
       ...(raw.renegotiation !== undefined ? { renegotiation: raw.renegotiation } : {}),
     };
-    if (raw.prices?.services) {
-      const known = new Set<string>([...SERVICES, ...(raw.services ?? []).map((x) => x.id)]);
-      for (const k of Object.keys(raw.prices.services)) {
+    const known = new Set<string>([...SERVICES, ...(raw.services ?? []).map((x) => x.id)]);
+    const checkPrices = (prices: NonNullable<typeof raw.prices>, field: string) => {
+      for (const k of Object.keys(prices.services ?? {})) {
         if (!known.has(k))
-          problems.push(`${where}, field prices.services.${k}: not a statutory service nor one of the agreement's services`);
+          problems.push(`${where}, field ${field}.services.${k}: not a statutory service nor one of the agreement's services`);
       }
+      if (prices.coordinatorFunction && 'annualPriceDkk' in prices.coordinatorFunction === false && raw.expectedYearlyCases === undefined) {
+        problems.push(
+          `${where}, field expectedYearlyCases: missing (the Bilag 1 price of the coordinator function is computed from the expected yearly cases, §17 stk. 2)`,
+        );
+      }
+    };
+    if (raw.prices) {
+      checkPrices(raw.prices, 'prices');
       for (const x of raw.services ?? []) {
-        if (x.priceDkk !== undefined && raw.prices.services[x.id] !== undefined)
+        if (x.priceDkk !== undefined && raw.prices.services?.[x.id] !== undefined)
           problems.push(`${where}, field services (${x.id}): give its price once, in priceDkk or in prices.services, not both`);
       }
     }
-    if (
-      raw.prices?.coordinatorFunction &&
-      'annualPriceDkk' in raw.prices.coordinatorFunction === false &&
-      raw.expectedYearlyCases === undefined
-    ) {
-      problems.push(
-        `${where}, field expectedYearlyCases: missing (the Bilag 1 price of the coordinator function is computed from the expected yearly cases, §17 stk. 2)`,
-      );
-    }
+    // §17 stk. 3: prices are regulated (yearly); a regulation sets every price from its date on, and the months
+    // before keep theirs, so a settled month is never re-priced by the next year's prices.
+    (raw.priceRegulations ?? []).forEach((r, i) => {
+      const field = `priceRegulations[${i}]`;
+      if (!r.from.endsWith('-01'))
+        problems.push(`${where}, field ${field}.from: ${r.from} is not the first day of a month (settlement is monthly)`);
+      if (r.from <= raw.validFrom)
+        problems.push(`${where}, field ${field}.from: ${r.from} is not after validFrom ${raw.validFrom} (set those prices in prices)`);
+      if (raw.validTo !== null && r.from > raw.validTo)
+        problems.push(`${where}, field ${field}.from: ${r.from} is after validTo ${raw.validTo}`);
+      const before = raw.priceRegulations![i - 1];
+      if (before && r.from <= before.from)
+        problems.push(`${where}, field ${field}.from: ${r.from} is not after ${before.from}: list regulations in date order, one per date`);
+      checkPrices(r.prices, `${field}.prices`);
+    });
     return a;
   });
 

@@ -64,8 +64,13 @@ export interface Agreement {
   coordinatorBackground?: string;
   /** §16 stk. 2 nr. 3: meeting times in the rehabilitation team, advice in ongoing cases, meeting days. */
   meetingTerms?: string;
-  /** §16 stk. 2 nr. 4, §17–18: prices. */
+  /** §16 stk. 2 nr. 4, §17–18: prices, from validFrom until the first regulation. */
   prices?: AgreementPrices;
+  /**
+   * §17 stk. 3: the prices as regulated (yearly, or as agreed), each in force from its date (the first of a month, in
+   * date order) until the next; each replaces every price. A settled month keeps the prices of its own dates.
+   */
+  priceRegulations?: { from: string; prices: AgreementPrices }[];
   /** §16 stk. 2 nr. 4, §19: settlement terms; absent = §19's defaults (see settlementTermsOf). */
   settlement?: Partial<SettlementTerms>;
   /** §25 stk. 1–2: months of notice; absent = 9 (§25 stk. 2). */

@@ -4,7 +4,7 @@
  * hand from the `basis` of each line.
  */
 import { addDays, daysBetween } from '../deadlines/calendar.js';
-import type { Agreement, CoordinatorFunctionPrice } from '../deadlines/types.js';
+import type { Agreement, AgreementPrices, CoordinatorFunctionPrice } from '../deadlines/types.js';
 import { expectedYearlyTotal } from '../deadlines/types.js';
 
 /** Bilag 1: 202 working days a year × 3 new cases a day per full-time equivalent. */
@@ -76,6 +76,16 @@ export function coordinatorAnnualPrice(a: Pick<Agreement, 'prices' | 'expectedYe
   };
 }
 
+/**
+ * The prices in force on `date` (YYYY-MM-DD): the latest price regulation from that date or before (§17 stk. 3), else
+ * the agreement's prices. A regulation replaces every price, so a settled month keeps the prices of its own dates.
+ */
+export function pricesOn(a: Pick<Agreement, 'prices' | 'priceRegulations'>, date: string): AgreementPrices | undefined {
+  let prices = a.prices;
+  for (const r of a.priceRegulations ?? []) if (r.from <= date) prices = r.prices;
+  return prices;
+}
+
 /** January–November: round(annual / 12); December: the remainder, so that a year sums to the annual price exactly. */
 export function monthlyShare(annualOre: number, month: number): number {
   const base = Number(roundHalfUp(BigInt(annualOre), 12n));
@@ -109,15 +119,17 @@ export interface CoordinatorLine {
  * monthly in arrears, in the statement of the month it covers): the month's
  * share of the calendar year's annual price, pro-rated by the days the
  * agreement was in force; null when it was in force on none of them or sets
- * no coordinator price.
+ * no coordinator price. The price is the one in force on the month's first
+ * day (regulations start on the first of a month).
  */
 export function coordinatorLine(
-  a: Pick<Agreement, 'prices' | 'expectedYearlyCases' | 'validFrom' | 'validTo'>,
+  a: Pick<Agreement, 'prices' | 'priceRegulations' | 'expectedYearlyCases' | 'validFrom' | 'validTo'>,
   month: string,
 ): CoordinatorLine | null {
-  const annual = coordinatorAnnualPrice(a);
-  if (!annual) return null;
   const { first, last, days } = monthBounds(month);
+  const prices = pricesOn(a, first);
+  const annual = prices ? coordinatorAnnualPrice({ ...a, prices }) : null;
+  if (!annual) return null;
   const from = a.validFrom > first ? a.validFrom : first;
   const to = a.validTo !== null && a.validTo < last ? a.validTo : last;
   if (from > to) return null;

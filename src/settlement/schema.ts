@@ -86,7 +86,10 @@ export const agreementViewSchema = z
     validFrom: z.string(),
     validTo: z.string().nullable(),
     expectedYearlyTotal: z.number().int().nullable(),
-    coordinatorFunctionAnnual: z.object({ ore: z.number().int(), basis: z.string() }).nullable(),
+    coordinatorFunctionAnnual: z
+      .object({ ore: z.number().int(), basis: z.string() })
+      .nullable()
+      .describe("the coordinator function's annual price with the prices in force today (priceRegulations applied, §17 stk. 3)"),
     termination: z.object({
       noticeMonths: z.number().int(),
       noticeSource: z.enum(['agreement', '§25 stk. 2']),

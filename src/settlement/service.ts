@@ -25,6 +25,7 @@ import {
   CHAPTER_3_SERVICES,
   coordinatorAnnualPrice,
   coordinatorLine,
+  pricesOn,
   dkkToOre,
   formatDkk,
   monthBounds,
@@ -117,6 +118,9 @@ function sha256Hex(s: string): string {
 
 const KIND_OF_RESPONSE: Record<string, LineKind> = { statement: 'statement', 'pre-meeting-advice': 'advice' };
 
+/** The key of an agreement's coordinator-function line in a statement: this, then the agreement's id. */
+const COORDINATOR_KEY = 'coordinator-function:';
+
 export function createSettlementService(deps: SettlementDeps) {
   const store = createSettlementStore(deps.db.db);
   const now = deps.now ?? (() => new Date());
@@ -131,19 +135,22 @@ export function createSettlementService(deps: SettlementDeps) {
     return deps.parties.all().find((p) => p.id === payer)?.name;
   }
 
-  /** The price of `service` in the agreement, in øre, or why there is none. */
-  function priceOf(a: Agreement | null, agreementId: string | null, service: string): { ore: number | null; basis: string } {
+  /** The price of `service` in the agreement on `date` (§17 stk. 3: as regulated then), in øre, or why there is none. */
+  function priceOf(a: Agreement | null, agreementId: string | null, service: string, date: string): { ore: number | null; basis: string } {
     if (!a) {
       return agreementId
         ? { ore: null, basis: `agreement ${agreementId} is no longer in the agreements file: no agreed price (§16 stk. 2 nr. 4)` }
         : { ore: null, basis: 'no cooperation agreement governed the case: no agreed price (§16 stk. 2 nr. 4)' };
     }
-    const dkk = a.prices?.services?.[service] ?? a.services?.find((s) => s.id === service)?.priceDkk;
+    const prices = pricesOn(a, date);
+    const regulated = a.priceRegulations?.filter((r) => r.from <= date).at(-1);
+    const dkk = prices?.services?.[service] ?? a.services?.find((s) => s.id === service)?.priceDkk;
     if (dkk !== undefined) {
       const ore = dkkToOre(dkk);
-      return { ore, basis: `agreement ${a.id}: ${formatDkk(ore)} DKK per ${service} case (§16 stk. 2 nr. 4)` };
+      const since = regulated ? `, as regulated from ${regulated.from} (§17 stk. 3)` : '';
+      return { ore, basis: `agreement ${a.id}: ${formatDkk(ore)} DKK per ${service} case (§16 stk. 2 nr. 4)${since}` };
     }
-    if (CHAPTER_3_SERVICES.includes(service) && a.prices?.coordinatorFunction) {
+    if (CHAPTER_3_SERVICES.includes(service) && prices?.coordinatorFunction) {
       return { ore: 0, basis: `covered by the coordinator function's price in agreement ${a.id} (§17 stk. 2: chapter 3 work)` };
     }
     return { ore: null, basis: `agreement ${a.id} sets no price for ${service} (§16 stk. 2 nr. 4): to be priced` };
@@ -162,7 +169,7 @@ export function createSettlementService(deps: SettlementDeps) {
       if (line) {
         add(payerOfAgreement(a), {
           kind: 'coordinator-function',
-          key: `coordinator-function:${a.id}`,
+          key: `${COORDINATOR_KEY}${a.id}`,
           agreementId: a.id,
           amountOre: line.amountOre,
           basis: `§19 stk. 2 (monthly in arrears): ${line.basis}`,
@@ -195,14 +202,14 @@ export function createSettlementService(deps: SettlementDeps) {
       ...(r.agreement_id ? { agreementId: r.agreement_id } : {}),
     };
     if (r.kind !== 'specialist-attest') {
-      const price = priceOf(a, r.agreement_id, r.service);
+      const price = priceOf(a, r.agreement_id, r.service, localDate(r.created_at));
       const kind = KIND_OF_RESPONSE[r.kind]!;
       return { kind, key: `${kind}:${r.response_id}`, ...common, amountOre: price.ore, basis: price.basis };
     }
     const ofCase = attests.filter((x) => x.case_id === r.case_id);
     if (ofCase[0]?.id === r.response_id) {
       // §18: a price per case, for the first attest; later attests of the case are in it.
-      const price = priceOf(a, r.agreement_id, r.service);
+      const price = priceOf(a, r.agreement_id, r.service, localDate(r.created_at));
       return { kind: 'attest', key: `attest:${r.case_id}`, ...common, amountOre: price.ore, basis: `§18: ${price.basis}` };
     }
     // §14 stk. 2: the attest before this one asked for further assessment at a price; this one is the overall assessment.
@@ -272,6 +279,10 @@ export function createSettlementService(deps: SettlementDeps) {
         const now = current.get(id);
         const was = billed.get(id);
         const key = id.split('|').slice(2).join('|');
+        // An agreement taken out of the agreements file (expired, archived) cannot price its closed months again:
+        // what they billed stands, rather than a credit of every line it priced.
+        const agreementId = now?.line.agreementId ?? (key.startsWith(COORDINATOR_KEY) ? key.slice(COORDINATOR_KEY.length) : undefined);
+        if (agreementId !== undefined && !deps.agreements.byId(agreementId)) continue;
         const payer = now?.payer ?? was!.payer;
         const due = now ? now.line.amountOre : 0;
         const billedOre = was?.billedOre ?? 0;
@@ -501,10 +512,11 @@ function mayReadAgreement(caller: Party, a: Agreement): boolean {
 export function agreementView(a: Agreement, today: string): AgreementView {
   const noticeMonths = a.noticeMonths ?? DEFAULT_NOTICE_MONTHS;
   const byNotice = terminationDate(today, noticeMonths);
+  const pricesToday = pricesOn(a, today);
   return {
     ...a,
     expectedYearlyTotal: expectedYearlyTotal(a),
-    coordinatorFunctionAnnual: coordinatorAnnualPrice(a),
+    coordinatorFunctionAnnual: pricesToday ? coordinatorAnnualPrice({ ...a, prices: pricesToday }) : null,
     termination: {
       noticeMonths,
       noticeSource: a.noticeMonths === undefined ? '§25 stk. 2' : 'agreement',

@@ -217,6 +217,29 @@ describe('agreements: parsing the agreements file (§20, §29, S§4; API.md)', (
       expect: /prices\.services\.clinical-assessment: must have at most two decimals \(øre\)/,
     },
     {
+      name: 'a price regulation from the middle of a month (§17 stk. 3; settlement is monthly)',
+      json: file({ ...kbh, priceRegulations: [{ from: '2026-07-15', prices: { services: { 'clinical-assessment': 14000 } } }] }),
+      expect: /field priceRegulations\[0\]\.from: 2026-07-15 is not the first day of a month/,
+    },
+    {
+      name: 'price regulations out of date order, or from before the agreement (§17 stk. 3)',
+      json: file({
+        ...kbh,
+        priceRegulations: [
+          { from: '2027-01-01', prices: {} },
+          { from: '2026-07-01', prices: {} },
+          { from: '2025-01-01', prices: {} },
+        ],
+      }),
+      expect:
+        /priceRegulations\[1\]\.from: 2026-07-01 is not after 2027-01-01[\s\S]*priceRegulations\[2\]\.from: 2025-01-01 is not after validFrom/,
+    },
+    {
+      name: 'a regulated price for a service nobody delivers (§16 stk. 2 nr. 4)',
+      json: file({ ...kbh, priceRegulations: [{ from: '2027-01-01', prices: { services: { 'kontanthjaelp-advice': 100 } } }] }),
+      expect: /field priceRegulations\[0\]\.prices\.services\.kontanthjaelp-advice: not a statutory service/,
+    },
+    {
       name: 'a negative notice (§25)',
       json: file({ ...kbh, noticeMonths: -1 }),
       expect: /field noticeMonths: must be a whole number of months from 0 to 60 \(got -1\)/,

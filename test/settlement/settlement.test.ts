@@ -340,5 +340,54 @@ for (const d of DIALECTS) {
       assert.equal(f.averageOre, null, 'an attest without a price is not averaged in as 0');
       assert.equal(f.exceeded, null);
     });
+
+    test('§17 stk. 3: a yearly regulation prices the months from its date, and re-prices no closed month', async () => {
+      // January and February are closed (above). From March the FTE price is 750 000 DKK and advice 2 200 DKK.
+      agreements = [
+        {
+          ...kbh({ 'clinical-assessment': 14000, 'ongoing-case-advice': 2100 }),
+          priceRegulations: [
+            {
+              from: '2027-03-01',
+              prices: {
+                coordinatorFunction: { fteAnnualPriceDkk: 750000 },
+                services: { 'clinical-assessment': 14500, 'ongoing-case-advice': 2200 },
+              },
+            },
+          ],
+        },
+        FRB,
+        SPE,
+      ];
+      await deliver(
+        await addCase('marchAdvice', 'kommune-101', 'ongoing-case-advice', 'kbh-2027'),
+        'statement',
+        '2027-03-03T09:00:00.000Z',
+      );
+      today = new Date('2027-04-02T10:00:00Z');
+      const mar = of(await svc.statements(fin, '2027-03'), 'kommune-101');
+      // 1000 × 75 000 000 øre / 606 = 123 762 376.2 → 123 762 376 a year; / 12 = 10 313 531.3 → 10 313 531
+      assert.deepEqual(
+        mar.lines.map((l) => [l.kind, l.amountOre]),
+        [
+          ['coordinator-function', 10_313_531],
+          ['statement', 220_000],
+        ],
+        'no adjustment: January and February keep the prices of their own dates',
+      );
+      assert.match(mar.lines[1]!.basis, /as regulated from 2027-03-01 \(§17 stk\. 3\)/);
+      const feb = of(await svc.statements(fin, '2027-02'), 'kommune-101');
+      assert.equal(feb.lines.find((l) => l.kind === 'coordinator-function')!.amountOre, 10_055_473, 'February as closed');
+    });
+
+    test('an agreement taken out of the agreements file leaves what its closed months billed as billed, not credited', async () => {
+      agreements = [FRB, SPE];
+      const mar = of(await svc.statements(fin, '2027-03'), 'kommune-101');
+      assert.deepEqual(
+        mar.lines.filter((l) => l.kind === 'adjustment'),
+        [],
+        'no credit of the closed coordinator-function and service lines',
+      );
+    });
   });
 }
