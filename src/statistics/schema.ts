@@ -75,7 +75,8 @@ export const waitingTimeRowSchema = z.object({
   received: count.describe("cases whose first receipt's local date is in the row's period"),
   delivered: count.describe(
     "cases whose clock stopped in the row's period: the first clock-stopped event (the statement or attest was delivered); " +
-      '§21 stk. 1: the booking of the coordinator for the rehabilitation-team meeting; §14 stk. 2: the attest, not the later ' +
+      '§21 stk. 1: the date of the rehabilitation-team meeting (up to today; a later meeting leaves the case open); ' +
+      '§14 stk. 2: the attest, not the later ' +
       'overall assessment; a case with no deadline: its first final response',
   ),
   byRule: z

@@ -79,7 +79,10 @@ export function caseFacts(c: StatsCase, agreementOf: (id: string | null) => Agre
   };
   const main = clock.deadlines[0];
   if (clock.status === 'stopped' && clock.stoppedAt && main) {
-    return { ...base, deliveredDate: localDate(clock.stoppedAt), rule: main.rule, outcome: clock.outcome ?? null };
+    // §21 stk. 1: what the citizen waits for is the rehabilitation-team meeting, held on its date, not the day it was
+    // booked; until that date the case is open (a meeting booked for day 40 is a 40-day wait, not a 3-day one).
+    const deliveredDate = clock.meetingDate ?? localDate(clock.stoppedAt);
+    return { ...base, deliveredDate, rule: main.rule, outcome: clock.outcome ?? null };
   }
   // No clock to stop (no deadline, or the case never became complete): the first delivery recorded in the events.
   let delivered: string | null = null;
@@ -133,7 +136,8 @@ export function row(
   let extensions = 0;
   for (const f of facts) {
     if (within(f.receivedDate, from, to)) received++;
-    if (within(f.deliveredDate, from, to)) {
+    // delivered in the period, up to today: a §21 meeting booked for a later date is not held yet
+    if (within(f.deliveredDate, from, asOf)) {
       const r = (byRule[f.rule] ??= { delivered: 0, met: 0, missed: 0 });
       r.delivered++;
       if (f.outcome) r[f.outcome]++;

@@ -202,12 +202,17 @@ describe('waiting times: met and missed by the § rule of the main deadline', ()
     assert.equal(t.p90Days, 31);
   });
 
-  test('§21 stk. 1: the meeting’s date decides (a meeting on day 16 is missed); the case counts as delivered when the coordinator was booked', () => {
+  test('§21 stk. 1: the meeting’s date decides (a meeting on day 16 is missed), and the citizen waits until the meeting, not until its booking', () => {
     // received 6 Sep; due 20 Sep; booked on 9 Sep for a meeting on Wednesday 22 Sep
-    const t = report([{ service: 'rehab-team-advice', received: '2027-09-06', meeting: { on: '2027-09-09', date: '2027-09-22' } }]).total;
+    const spec = { service: 'rehab-team-advice', received: '2027-09-06', meeting: { on: '2027-09-09', date: '2027-09-22' } };
+    const t = report([spec]).total;
     assert.deepEqual(t.byRule, { '§21 stk. 1': { delivered: 1, met: 0, missed: 1 } });
-    assert.equal(t.medianDays, 3); // receipt 6 Sep → booking 9 Sep
+    assert.equal(t.medianDays, 16, 'receipt 6 Sep → meeting 22 Sep (the booking on 9 Sep is not the end of the wait)');
     assert.equal(t.open.total, 0);
+    // on 15 Sep the meeting is booked but not held: the case is still open, 9 days old, and nothing is delivered yet
+    const before = report([spec], { from: '2027-09-01', to: '2027-09-30', today: '2027-09-15' }).total;
+    assert.equal(before.delivered, 0);
+    assert.deepEqual([before.open.asOf, before.open.total, before.open.byAge['8-14']], ['2027-09-15', 1, 1]);
   });
 
   test('§21 stk. 3: an urgent case counts under its main deadline, §21 stk. 1', () => {
