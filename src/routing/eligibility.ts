@@ -23,7 +23,7 @@
  *   assessing their own patient: the same conflict in medical-ethics terms,
  *   and the general impartiality rule (forvaltningslovens § 3) points the same
  *   way. Excluding is also the safe error: a wrong exclusion sends the case to
- *   someone else (or to a team lead, who can override with a reason); a wrong
+ *   someone else (or to a team lead, who assigns it to another); a wrong
  *   inclusion cannot be undone once the attest is written.
  *   A ydernummer identifies a practice, not a person, so a staff member whose
  *   ydernumre include the GP's practice is excluded even if a colleague there
@@ -136,7 +136,11 @@ export function exclusionsFor(c: RoutingCase, staff: StaffParty, agreement: Agre
     });
   }
 
-  if (role === 'coordinator' && !staff.municipalities.includes(c.municipalityCode)) {
+  // §29 stk. 3: where Seniorpensionsenheden's agreement has this region give the §26 advice on behalf of all five
+  // regions, the coordinator serves Seniorpensionsenheden for every municipality in the country, not the municipalities
+  // this region provides coordinators to (a citizen of another region's municipality would otherwise find no one).
+  const nationwide = c.service === 'senior-pension-advice' && agreement?.nationwideAdvice === true;
+  if (role === 'coordinator' && !nationwide && !staff.municipalities.includes(c.municipalityCode)) {
     out.push({
       rule: 'municipality',
       reason:

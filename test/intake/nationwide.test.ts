@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { manifest, pdf, postPackage } from '../helpers/packages.js';
 import { parseAgreements } from '../../src/deadlines/agreements.js';
+import { settled } from '../helpers/staff.js';
 
 const senior = (service: string) =>
   manifest({
@@ -47,6 +48,10 @@ describe('§29 stk. 3: nationwide senior-pension advice by agreement', () => {
     const g = await start(true);
     const advice = await postPackage(g, 'spe', senior('senior-pension-advice'), docs());
     assert.equal(advice.status, 201, advice.text);
+    // … and routed to one of this region's coordinators, though none serves Greve (their municipalities are 101 and 147)
+    const routed = await settled(g, (advice.body as { caseId: string }).caseId);
+    assert.equal(routed.state, 'assigned', `a nationwide §26 advice case must find a coordinator, not wait unassigned: ${routed.state}`);
+    assert.ok(routed.assigned_to?.startsWith('coord-'), String(routed.assigned_to));
     const assessment = await postPackage(g, 'spe', senior('senior-pension-assessment'), docs());
     assert.equal(assessment.status, 403);
     assert.match(assessment.text, /wrong-region/);

@@ -110,6 +110,20 @@ describe('exclusionsFor: one row per rule', () => {
       rules: [],
     },
     {
+      name: "§29 stk. 3: with nationwide advice in Seniorpensionsenheden's agreement, §26 advice for another region's municipality is ours",
+      c: routingCase({ service: 'senior-pension-advice', municipalityCode: '253' }),
+      s: coordinator(),
+      a: { ...agreement(), municipalityCode: undefined, partyId: 'spe', nationwideAdvice: true } as Agreement,
+      rules: [],
+    },
+    {
+      name: "§29 stk. 4: without it, a coordinator serves only the municipalities of the region's agreements",
+      c: routingCase({ service: 'senior-pension-advice', municipalityCode: '253' }),
+      s: coordinator(),
+      a: { ...agreement(), municipalityCode: undefined, partyId: 'spe' } as Agreement,
+      rules: ['municipality'],
+    },
+    {
       name: 'role: a specialist-only staff member cannot take a coordinator service',
       c: routingCase(),
       s: specialist('s', { municipalities: ['101'] }),
