@@ -13,6 +13,7 @@ import { m0012SealedFields, SEALED_FIELDS_MIGRATION } from './sealed-fields-migr
 
 export type SqlDialect = 'sqlite' | 'postgres';
 
+/** The name of the migration that seals the keyed audit chain's start (its tests migrate up to the one before). @internal */
 export const AUDIT_CHAIN_SEAL_MIGRATION = '0015_audit_chain_seal';
 
 /** Column types that differ between the dialects. */
