@@ -7,7 +7,14 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exportEvidence, EvidenceError, verifyEvidence, type EvidenceVerification } from '../evidence/service.js';
+import {
+  exportEvidence,
+  EvidenceError,
+  OWN_CERTS_UNTRUSTED,
+  verifyEvidence,
+  type EvidenceVerification,
+  type TrustAnchor,
+} from '../evidence/service.js';
 import { loadConfig } from '../shared/config.js';
 import { openDatabase } from '../storage/db.js';
 import { parseCommand, usageError as sharedUsageError, type CommandResult } from './args.js';
@@ -31,16 +38,22 @@ how to check each item with openssl. Nothing in it names the citizen.
   --tsa-ca FILE  the TSA's CA (PEM) to put in the file
                  (default: TSA_CA_FILE, else the development CA)
 
-verify: checks such a file: every file's SHA-256 against its index, each
-receipt's signature and its chain to the CA, each receipt's timestamp (over
-the signature value), each audit entry's hash and link, and each timestamped
-head over the entry it names. Prints a line per check, then "evidence OK", or
-"evidence BROKEN: reason" with exit code 1. Entries no timestamped head
-covered yet are reported as "not yet anchored" (not a failure).
+verify: checks such a file against trust anchors of your own: every file's
+SHA-256 against its index, each receipt's signature and its chain to the CA,
+each receipt's timestamp (over the signature value), each audit entry's hash
+and link, and each timestamped head over the entry it names; and says whether
+the CA certificates inside the file are those anchors. Prints a line per
+check, then "evidence OK", or "evidence BROKEN: reason" with exit code 1.
+Entries no timestamped head covered yet are reported as "not yet anchored"
+(not a failure). Without a trust anchor it verifies nothing (exit code 1):
+the CA certificates inside the file came with it, so a forged file brings
+its own.
 
-  --ca FILE      trust anchor for the receipts (PEM); default: the CA inside the file
-  --tsa-ca FILE  trust anchor for the timestamps (PEM); default: the CA inside the file
-                 (a third party should give both, from the region and the TSA provider)
+  --ca FILE      trust anchor for the receipts (PEM): the CA of the region's
+                 receipt signer, from the region (next to a development
+                 gateway: its PKI's CA, \${DATA_DIR:-./data}/pki/ca.pem)
+  --tsa-ca FILE  trust anchor for the timestamps (PEM): the TSA's CA, from the
+                 TSA provider (default: TSA_CA_FILE, else the development CA)
   -h, --help     show this help
 `;
 
@@ -96,15 +109,19 @@ async function exportCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<Co
   }
   let receiptCaPem: string;
   let tsaCaPem: string;
+  let receiptCaSource: string;
+  let tsaCaSource: string;
   try {
     const receiptCa = values.ca ?? join(config.DATA_DIR, 'pki', 'ca.pem');
     if (values.ca === undefined && !existsSync(receiptCa)) {
       return failure(`no development CA at ${receiptCa}: give --ca, the CA of the receipt-signing certificate (RECEIPT_CERT_FILE)`);
     }
     receiptCaPem = readPem(receiptCa, 'the receipt CA');
+    receiptCaSource = receiptCa;
     const tsa = trustAnchors(values['tsa-ca'], config.TSA_CA_FILE, config.DATA_DIR);
     if (!tsa) return failure("no TSA trust anchor: give --tsa-ca or set TSA_CA_FILE (the TSA's CA certificate)");
     tsaCaPem = tsa.pems.join('\n');
+    tsaCaSource = tsa.source;
   } catch (err) {
     return failure((err as Error).message);
   }
@@ -146,13 +163,56 @@ async function exportCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<Co
       (ix.audit.notYetAnchored.length ? `; not yet anchored: seq ${ix.audit.notYetAnchored.join(', ')}` : ''),
     `  ${ix.files.length} files; see README.txt inside`,
   ];
-  // Check what was written, as a third party will (against the CAs put in it).
-  const check = verifyEvidence(result.zip);
-  summary.push(`self-check against the CAs in the file:`);
+  // Check what was written, as a third party will, against the CAs put in it (the exporter's own anchors).
+  const check = verifyEvidence(result.zip, {
+    receiptCa: { pems: [receiptCaPem], source: receiptCaSource },
+    tsaCa: { pems: [tsaCaPem], source: tsaCaSource },
+  });
+  summary.push(`self-check against the CAs put in the file:`);
   return { code: check.ok ? 0 : 1, stdout: `${summary.join('\n')}\n${formatVerification(check)}`, stderr: '' };
 }
 
-function verifyCommand(argv: string[]): CommandResult {
+/**
+ * The verifier's trust anchors: the flags, else those of the gateway configured where the command
+ * runs (TSA_CA_FILE; the development PKI's CA, which signs the receipts and the development TSA's
+ * certificate when no RECEIPT_CERT_FILE is set). Never the certificates inside the file.
+ */
+function verifierAnchors(values: Values, env: NodeJS.ProcessEnv): { receiptCa?: TrustAnchor; tsaCa?: TrustAnchor; configNote: string } {
+  const out: { receiptCa?: TrustAnchor; tsaCa?: TrustAnchor; configNote: string } = { configNote: '' };
+  if (values.ca !== undefined) out.receiptCa = { pems: [readPem(values.ca, 'CA certificate')], source: `${values.ca} (--ca)` };
+  if (values['tsa-ca'] !== undefined) {
+    out.tsaCa = { pems: [readPem(values['tsa-ca'], 'TSA CA certificate')], source: `${values['tsa-ca']} (--tsa-ca)` };
+  }
+  if (out.receiptCa && out.tsaCa) return out;
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    out.configNote = ` (the gateway configuration here cannot be read: ${(err as Error).message})`;
+    return out;
+  }
+  const dev = join(config.DATA_DIR, 'pki', 'ca.pem');
+  if (!out.receiptCa && !config.RECEIPT_CERT_FILE && existsSync(dev)) {
+    out.receiptCa = { pems: [readPem(dev, 'the development CA')], source: `${dev} (the development PKI of the gateway configured here)` };
+  }
+  if (!out.tsaCa) {
+    const tsa = trustAnchors(undefined, config.TSA_CA_FILE, config.DATA_DIR);
+    if (tsa) out.tsaCa = { pems: tsa.pems, source: config.TSA_CA_FILE ? `${tsa.source} (TSA_CA_FILE)` : tsa.source };
+  }
+  return out;
+}
+
+/** What to give when a trust anchor is missing, and why the file's own certificates will not do. */
+function missingAnchors(file: string, anchors: ReturnType<typeof verifierAnchors>): string {
+  const what = anchors.receiptCa ? 'timestamps' : anchors.tsaCa ? 'receipts' : 'receipts and the timestamps';
+  const lines = [`${file} not verified: no trust anchor of your own for the ${what}${anchors.configNote}. Give`];
+  if (!anchors.receiptCa) lines.push("  --ca FILE      the CA certificate (PEM) of the region's receipt signer, from the region");
+  if (!anchors.tsaCa) lines.push("  --tsa-ca FILE  the TSA's CA certificate (PEM), from the TSA provider (or set TSA_CA_FILE)");
+  lines.push(`${OWN_CERTS_UNTRUSTED}.`);
+  return lines.join('\n');
+}
+
+function verifyCommand(argv: string[], env: NodeJS.ProcessEnv): CommandResult {
   const parsed = parseCommand<Values>(argv, OPTIONS, 'evidence', EVIDENCE_USAGE, ['FILE.zip']);
   if ('done' in parsed) return parsed.done;
   const { values, positionals } = parsed;
@@ -163,15 +223,15 @@ function verifyCommand(argv: string[]): CommandResult {
   } catch (err) {
     return failure(`cannot read ${file}: ${(err as Error).message}`);
   }
-  let receiptCaPems: string[] | undefined;
-  let tsaCaPems: string[] | undefined;
+  let anchors: ReturnType<typeof verifierAnchors>;
   try {
-    if (values.ca !== undefined) receiptCaPems = [readPem(values.ca, 'CA certificate')];
-    if (values['tsa-ca'] !== undefined) tsaCaPems = [readPem(values['tsa-ca'], 'TSA CA certificate')];
+    anchors = verifierAnchors(values, env);
   } catch (err) {
     return failure((err as Error).message);
   }
-  const v = verifyEvidence(zip, { ...(receiptCaPems ? { receiptCaPems } : {}), ...(tsaCaPems ? { tsaCaPems } : {}) });
+  const { receiptCa, tsaCa } = anchors;
+  if (!receiptCa || !tsaCa) return failure(missingAnchors(file, anchors));
+  const v = verifyEvidence(zip, { receiptCa, tsaCa });
   return { code: v.ok ? 0 : 1, stdout: `${file}${v.caseId ? ` (case ${v.caseId})` : ''}:\n${formatVerification(v)}`, stderr: '' };
 }
 
@@ -180,6 +240,6 @@ export async function evidenceCommand(args: string[], env: NodeJS.ProcessEnv = p
   const sub = argv[0];
   if (sub === '-h' || sub === '--help' || sub === 'help') return { code: 0, stdout: EVIDENCE_USAGE, stderr: '' };
   if (sub === 'export') return exportCommand(argv.slice(1), env);
-  if (sub === 'verify') return verifyCommand(argv.slice(1));
+  if (sub === 'verify') return verifyCommand(argv.slice(1), env);
   return usageError(sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`);
 }

@@ -17,8 +17,8 @@
  *   audit/anchors/<seq>.head    the head statement "postkasse-audit-head\n<seq>\n<hash>"
  *   audit/anchors/<seq>.tst     the TSA's TimeStampToken over SHA-256 of that statement
  *   documents.json              the digests of the case's documents and responses (never their bytes)
- *   certs/receipt-ca.pem        the CA of the receipt signer
- *   certs/tsa-ca.pem            the TSA's CA
+ *   certs/receipt-ca.pem        the CA of the receipt signer \ to compare with the verifier's own trust
+ *   certs/tsa-ca.pem            the TSA's CA                 / anchors, never to verify against
  *
  * The export reads only what a retention purge keeps (receipts, timestamps,
  * digests, audit log, anchors), so a purged case exports and verifies as before.
@@ -35,7 +35,7 @@ import type { Database } from '../storage/schema.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { auditHash } from '../audit/audit.js';
 import { headStatement } from '../audit/head.js';
-import { signatureValue, verifyDetached, withSignatureTimestamp } from '../receipts/cms.js';
+import { parseTrustAnchors, signatureValue, verifyDetached, withSignatureTimestamp } from '../receipts/cms.js';
 import { verifyTimestampToken } from '../timestamps/client.js';
 import { parseResponse } from '../timestamps/rfc3161.js';
 import { createEvidenceStore, type EvidenceAnchorRow, type EvidenceAuditRow } from './store.js';
@@ -249,14 +249,17 @@ function readme(ix: Omit<EvidenceIndex, 'files'>): string {
     'openssl, jq, sha256sum, base64, sed and dd. Run them in the directory the zip was unpacked into.',
     'Lines indented by four spaces are commands (bash); copy them as they are.',
     '',
-    'TRUST ANCHORS. certs/receipt-ca.pem (the CA of the gateway that signed the receipts) and',
-    'certs/tsa-ca.pem (the CA of the time-stamping authority, TSA) come with this file for',
-    'convenience. A third party should check against the CA certificates it got from their owners',
-    '(the region for the receipts, the TSA provider for the timestamps): put those in place of the',
-    'two files, or compare their fingerprints:',
+    'TRUST ANCHORS. The checks end in two CA certificates, which must be ones you got from their owners:',
+    "the region's CA for the receipts and the time-stamping authority's (TSA) CA for the timestamps.",
+    'Set RECEIPT_CA and TSA_CA to those files before running the commands below, e.g.',
+    'RECEIPT_CA=~/region-ca.pem TSA_CA=~/tsa-ca.pem. certs/receipt-ca.pem and certs/tsa-ca.pem came with',
+    'this file and cannot stand in for them: whoever made or altered the file chose them too, and a file',
+    'signed and timestamped by a CA of its own verifies against them. They are here to compare: the',
+    'fingerprints of each pair should be equal (if not, the file names a CA other than the one you trust):',
     '',
-    '    openssl x509 -noout -fingerprint -sha256 -subject -in certs/receipt-ca.pem',
-    '    openssl x509 -noout -fingerprint -sha256 -subject -in certs/tsa-ca.pem',
+    `    : "\${RECEIPT_CA:?set RECEIPT_CA to the CA certificate (PEM) of the region, not the one in this file}"`,
+    `    : "\${TSA_CA:?set TSA_CA to the CA certificate (PEM) of the TSA, not the one in this file}"`,
+    '    for f in "$RECEIPT_CA" certs/receipt-ca.pem "$TSA_CA" certs/tsa-ca.pem; do echo "$f: $(openssl x509 -noout -fingerprint -sha256 -in "$f")"; done',
     '',
     '1. THE FILES ARE THOSE LISTED (evidence.json: each file and its SHA-256)',
     '',
@@ -270,9 +273,9 @@ function readme(ix: Omit<EvidenceIndex, 'files'>): string {
       `   Receipt ${r.receiptId}:`,
       `   ${r.body} holds exactly the bytes the gateway signed,`,
       `   ${r.signature} its detached CMS signature. "CMS Verification successful" means the receipt`,
-      '   is exactly what the gateway signed, with a certificate of the receipt CA:',
+      '   is exactly what the gateway signed, with a certificate of the receipt CA ($RECEIPT_CA):',
       '',
-      `    openssl cms -verify -binary -inform DER -in ${r.signature} -content ${r.body} -CAfile certs/receipt-ca.pem -out /dev/null`,
+      `    openssl cms -verify -binary -inform DER -in ${r.signature} -content ${r.body} -CAfile "$RECEIPT_CA" -out /dev/null`,
       '',
     );
     if (!r.timestamp) {
@@ -287,7 +290,7 @@ function readme(ix: Omit<EvidenceIndex, 'files'>): string {
       '',
       `    set -- $(openssl asn1parse -inform DER -in ${r.signature} | ${SIGNATURE_VALUE_AT} | tail -n 1)`,
       `    DIGEST=$(dd if=${r.signature} bs=1 skip=$(($1 + $2)) count=$3 2>/dev/null | openssl dgst -sha256 -r | cut -c1-64)`,
-      `    openssl ts -verify -digest "$DIGEST" -in ${r.timestamp.response} -CAfile certs/tsa-ca.pem`,
+      `    openssl ts -verify -digest "$DIGEST" -in ${r.timestamp.response} -CAfile "$TSA_CA"`,
       `    openssl ts -reply -in ${r.timestamp.response} -text | grep -E '^(Status|Time stamp|Serial number):'`,
       '',
     );
@@ -321,7 +324,7 @@ function readme(ix: Omit<EvidenceIndex, 'files'>): string {
       '',
       `    HASH=$(jq -r 'select(.seq == ${a.seq}) | .hash' ${ix.audit.entries})`,
       `    printf 'postkasse-audit-head\\n%s\\n%s' ${a.seq} "$HASH" | cmp - ${a.head} && echo "head ${a.seq}: OK"`,
-      `    openssl ts -verify -data ${a.head} -in ${a.token} -token_in -CAfile certs/tsa-ca.pem`,
+      `    openssl ts -verify -data ${a.head} -in ${a.token} -token_in -CAfile "$TSA_CA"`,
       `    openssl ts -reply -in ${a.token} -token_in -text | grep -E '^(Time stamp|Serial number):'`,
       '',
     );
@@ -348,7 +351,9 @@ function readme(ix: Omit<EvidenceIndex, 'files'>): string {
     '',
     '   Compare with a copy you hold: sha256sum FILE.',
     '',
-    "All of the above, in one command, with the gateway's own tool (it says which trust anchors it used):",
+    "All of the above, in one command, with the gateway's own tool. It needs the same two trust anchors",
+    '(it refuses to call the file verified against the certificates inside it) and says whether those are',
+    'the ones you gave:',
     '',
     '  npm run cli -- evidence verify FILE.zip --ca REGION-CA.pem --tsa-ca TSA-CA.pem',
     '',
@@ -372,15 +377,34 @@ export interface EvidenceVerification {
   checks: EvidenceCheck[];
 }
 
-export interface VerifyOptions {
-  /** trust anchors for the receipts; default: the file's certs/receipt-ca.pem */
-  receiptCaPems?: string[];
-  /** trust anchors for the timestamps; default: the file's certs/tsa-ca.pem */
-  tsaCaPems?: string[];
+/** CA certificate(s) the verifier trusts, and where it got them (for the report). */
+export interface TrustAnchor {
+  pems: string[];
+  /** e.g. "region-ca.pem (--ca)" */
+  source: string;
 }
 
-/** Checks an evidence zip. Never throws for a malformed or tampered file: each problem is a failed check. */
-export function verifyEvidence(zip: Buffer, opts: VerifyOptions = {}): EvidenceVerification {
+/**
+ * The trust anchors are the verifier's own, always: never the file's certs/*.pem. Those came with
+ * the file, so whoever made or altered it chose them too, and a file signed and timestamped by a
+ * CA of the forger's own verifies against them. They are only compared with the anchors.
+ */
+export interface VerifyOptions {
+  /** the CA of the region's receipt signer */
+  receiptCa: TrustAnchor;
+  /** the TSA's CA */
+  tsaCa: TrustAnchor;
+}
+
+/** Why the certificates inside the file cannot be the trust anchors (the CLI says it too). */
+export const OWN_CERTS_UNTRUSTED =
+  `The certificates inside the file (${RECEIPT_CA_FILE}, ${TSA_CA_FILE}) cannot stand in for them: they came with the file, ` +
+  'so whoever made or altered it chose them too, and a file signed and timestamped by a CA of its own verifies against them';
+
+const fingerprints = (pems: string[]): string[] => parseTrustAnchors(pems).map((c) => c.fingerprint256);
+
+/** Checks an evidence zip against the verifier's trust anchors. Never throws for a malformed or tampered file: each problem is a failed check. */
+export function verifyEvidence(zip: Buffer, opts: VerifyOptions): EvidenceVerification {
   const checks: EvidenceCheck[] = [];
   const ok = (item: string, detail: string) => checks.push({ status: 'ok', item, detail });
   const note = (item: string, detail: string) => checks.push({ status: 'note', item, detail });
@@ -429,17 +453,42 @@ export function verifyEvidence(zip: Buffer, opts: VerifyOptions = {}): EvidenceV
   for (const path of files.keys()) if (path !== INDEX_FILE && !listed.has(path)) bad(`file ${path}`, 'in the zip but not in the index');
   if (digestsOk === index.files.length) ok('files', `${digestsOk} file(s), each with the SHA-256 the index gives`);
 
-  // Trust anchors: given, else the file's own (and say so).
-  const fileCa = (path: string) => files.get(path)?.toString('utf8');
-  const receiptCas = opts.receiptCaPems ?? [fileCa(index.certificates.receiptCa) ?? ''];
-  const tsaCas = opts.tsaCaPems ?? [fileCa(index.certificates.tsaCa) ?? ''];
-  note(
-    'trust anchors',
-    [
-      opts.receiptCaPems ? 'receipts against the CA given (--ca)' : `receipts against ${index.certificates.receiptCa} INSIDE the file`,
-      opts.tsaCaPems ? 'timestamps against the CA given (--tsa-ca)' : `timestamps against ${index.certificates.tsaCa} INSIDE the file`,
-    ].join('; ') + (opts.receiptCaPems && opts.tsaCaPems ? '' : ' (give --ca and --tsa-ca to check against trust anchors of your own)'),
-  );
+  // Trust anchors: the verifier's, never the file's own (see VerifyOptions).
+  const missing = [
+    ...(opts.receiptCa?.pems.some((p) => p.trim()) ? [] : ['the receipt CA']),
+    ...(opts.tsaCa?.pems.some((p) => p.trim()) ? [] : ["the TSA's CA"]),
+  ];
+  if (missing.length > 0) {
+    bad('trust anchors', `not verified: no trust anchor of your own for ${missing.join(' and ')}. ${OWN_CERTS_UNTRUSTED}`);
+    return done(caseId);
+  }
+  const receiptCas = opts.receiptCa.pems;
+  const tsaCas = opts.tsaCa.pems;
+  ok('trust anchors', `receipts against ${opts.receiptCa.source}; timestamps against ${opts.tsaCa.source}`);
+  // The file's own certificates: worth knowing whether they are the anchors (the README's openssl recipe is compared with them).
+  for (const [path, anchor] of [
+    [index.certificates.receiptCa, opts.receiptCa],
+    [index.certificates.tsaCa, opts.tsaCa],
+  ] as const) {
+    let inFile: string[];
+    let given: Set<string>;
+    try {
+      inFile = fingerprints([files.get(path)?.toString('utf8') ?? '']);
+      given = new Set(fingerprints(anchor.pems));
+    } catch (e) {
+      note(`file ${path}`, `cannot be read as certificates (${(e as Error).message}); the checks used ${anchor.source}`);
+      continue;
+    }
+    if (inFile.length === 0) note(`file ${path}`, `holds no certificate; the checks used ${anchor.source}`);
+    else if (inFile.every((f) => given.has(f)))
+      ok(`file ${path}`, `the same certificate as ${anchor.source} (SHA-256 ${inFile.join(', ')})`);
+    else {
+      note(
+        `file ${path}`,
+        `NOT among the trust anchors ${anchor.source} (SHA-256 ${inFile.join(', ')}): the checks used ${anchor.source}, not it`,
+      );
+    }
+  }
 
   // 2. Receipts and their timestamps.
   if (index.receipts.length === 0) note('receipts', 'the case has no receipt');

@@ -16,8 +16,9 @@
  * signature over the signed attributes verifies with the signer certificate,
  * that certificate chains to the trusted CAs at genTime and carries the
  * extended key usage timeStamping (only that, critical: RFC 3161 §2.3), the
- * ESSCertID / ESSCertIDv2 attribute (if present) names that certificate, and
- * the TSTInfo's messageImprint is SHA-256 of what was stamped.
+ * signed attribute signingCertificate (ESSCertID) or signingCertificateV2
+ * (ESSCertIDv2, RFC 5816) is there and names that certificate (RFC 3161
+ * §2.4.2), and the TSTInfo's messageImprint is SHA-256 of what was stamped.
  */
 import crypto from 'node:crypto';
 import forge from 'node-forge';
@@ -217,10 +218,19 @@ function checkTsaCertificate(signer: CertEntry): void {
   if (signer.extensions.get(OID_EXT_KEY_USAGE) !== true) fail("the TSA certificate's extended key usage extension is not critical");
 }
 
-/** ESSCertID (SHA-1) or ESSCertIDv2 (default SHA-256), if present, must name the signer certificate. */
+/**
+ * RFC 3161 §2.4.2 (RFC 5816 for v2): the SignerInfo must carry ESSCertID (SHA-1) or ESSCertIDv2
+ * (default SHA-256) naming the TSA certificate. Without it nothing signed says which certificate
+ * the TSA meant, so a token whose certificate was swapped for another with the same key would pass.
+ */
 function checkSigningCertificate(p: ReturnType<typeof parseSignedData>, signer: CertEntry): void {
   const v2 = singleAttribute(p, OID_SIGNING_CERTIFICATE_V2, 'signingCertificateV2');
   const v1 = singleAttribute(p, OID_SIGNING_CERTIFICATE, 'signingCertificate');
+  if (!v2 && !v1) {
+    fail(
+      'the token carries no signingCertificate or signingCertificateV2 signed attribute naming the TSA certificate (RFC 3161 §2.4.2, RFC 5816)',
+    );
+  }
   if (v2) {
     const first = children(children(v2, 'SigningCertificateV2')[0], 'certs')[0];
     const id = children(first, 'ESSCertIDv2');

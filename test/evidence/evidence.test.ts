@@ -2,22 +2,27 @@
  * Issue 15, the evidence export, against one real gateway (embedded SQLite, mTLS) whose TSA is an
  * independent one (`openssl ts -reply` behind test/helpers/tsa.ts, its own CA): a case's receipt is
  * stamped, its audit entries are partly anchored, and `evidence export` writes the zip. Proves:
- * `evidence verify` says OK against the given trust anchors (and says when it used the file's own);
- * the README's openssl/jq/sha256sum recipe, run as written with real openssl, verifies the receipt,
- * its timestamp, every audit link and the anchored head; each kind of tampering (an audit entry, a
- * rewrite of the chain up to its head, a receipt byte, a token byte, an index digest) is named by
- * verify; an unknown case is a clear error.
+ * `evidence verify` says OK against the given trust anchors, and never against the CA certificates
+ * inside the file: a forged file that brings its own CA and TSA is not called verified without trust
+ * anchors of the verifier's own, and fails against the real ones; the README's openssl/jq/sha256sum
+ * recipe, run as written with real openssl and the real anchors, verifies the receipt, its timestamp,
+ * every audit link and the anchored head; each kind of tampering (an audit entry, a rewrite of the
+ * chain up to its head, a receipt byte, a token byte, an index digest) is named by verify; an
+ * unknown case is a clear error.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
+import { createSigner, signatureValue, withSignatureTimestamp } from '../../src/receipts/cms.js';
+import { createTimestamper } from '../../src/timestamps/client.js';
 import request from 'supertest';
 import { evidenceCommand } from '../../src/cli/evidence.js';
+import { verifyEvidence } from '../../src/evidence/service.js';
 import { auditHash } from '../../src/audit/audit.js';
 import { headStatement } from '../../src/audit/head.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
@@ -93,6 +98,13 @@ describe('issue 15: evidence export of a case', () => {
       if (paths.includes(f.path)) Object.assign(f, { sha256: sha256hex(files[f.path]!), size: files[f.path]!.length });
     files['evidence.json'] = Buffer.from(JSON.stringify(ix, null, 2));
   };
+  /** The README's commands: its lines indented by four spaces, as a script. */
+  const recipe = (readme: string) =>
+    readme
+      .split('\n')
+      .filter((l) => l.startsWith('    '))
+      .map((l) => l.slice(4))
+      .join('\n');
   const verify = (files: Files, name: string) => {
     const f = join(dir, `${name}.zip`);
     writeFileSync(f, rezip(files));
@@ -188,7 +200,9 @@ describe('issue 15: evidence export of a case', () => {
 
     const v = await evidenceCommand(['verify', zipFile, '--ca', caFile, '--tsa-ca', tsa.caFile]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
-    assert.match(v.stdout, /receipts against the CA given \(--ca\); timestamps against the CA given \(--tsa-ca\)/);
+    assert.match(v.stdout, /ok {4}trust anchors: receipts against \S+ca\.pem \(--ca\); timestamps against \S+ca\.pem \(--tsa-ca\)/);
+    assert.match(v.stdout, /ok {4}file certs\/receipt-ca\.pem: the same certificate as \S+ \(--ca\) \(SHA-256 [0-9A-F:]+\)/);
+    assert.match(v.stdout, /ok {4}file certs\/tsa-ca\.pem: the same certificate as \S+ \(--tsa-ca\)/);
     assert.match(v.stdout, new RegExp(`ok {4}receipt ${receiptId}: signature valid`));
     assert.match(v.stdout, new RegExp(`ok {4}receipt ${receiptId} timestamp: .*the TSA vouches`));
     assert.match(v.stdout, new RegExp(`ok {4}audit anchor seq ${anchoredSeq}: the TSA vouches`));
@@ -197,13 +211,12 @@ describe('issue 15: evidence export of a case', () => {
     assert.match(v.stdout, /ok {4}files: \d+ file\(s\)/);
     assert.match(v.stdout, /evidence OK\n$/);
 
-    // without flags: the CAs inside the file, and it says so
-    const own = await evidenceCommand(['verify', zipFile]);
-    assert.equal(own.code, 0, own.stdout);
-    assert.match(
-      own.stdout,
-      /receipts against certs\/receipt-ca\.pem INSIDE the file; timestamps against certs\/tsa-ca\.pem INSIDE the file/,
-    );
+    // without flags, next to the gateway's configuration: its anchors (the development CA, TSA_CA_FILE), never the file's
+    const configured = await cli(['verify', zipFile]);
+    assert.equal(configured.code, 0, configured.stdout + configured.stderr);
+    assert.match(configured.stdout, /receipts against \S+pki\/ca\.pem \(the development PKI of the gateway configured here\)/);
+    assert.match(configured.stdout, new RegExp(`timestamps against ${tsa.caFile} \\(TSA_CA_FILE\\)`));
+    assert.match(configured.stdout, /evidence OK\n$/);
     // the TSA's tokens do not verify against the receipt CA: the trust anchors given are the ones used
     const wrong = await evidenceCommand(['verify', zipFile, '--ca', caFile, '--tsa-ca', caFile]);
     assert.equal(wrong.code, 1, wrong.stdout);
@@ -218,15 +231,18 @@ describe('issue 15: evidence export of a case', () => {
       mkdirSync(dirname(join(out, name)), { recursive: true });
       writeFileSync(join(out, name), bytes);
     }
-    const readme = readFileSync(join(out, 'README.txt'), 'utf8');
-    const script = readme
-      .split('\n')
-      .filter((l) => l.startsWith('    '))
-      .map((l) => l.slice(4))
-      .join('\n');
+    const script = recipe(readFileSync(join(out, 'README.txt'), 'utf8'));
     assert.match(script, /openssl cms -verify/);
-    assert.match(script, /openssl ts -verify -data audit\/anchors\/\d+\.head .* -token_in/);
-    const run = spawnSync('bash', ['-c', script], { cwd: out, encoding: 'utf8' });
+    assert.match(script, /openssl ts -verify -data audit\/anchors\/\d+\.head .* -token_in -CAfile "\$TSA_CA"/);
+    assert.doesNotMatch(script, /-CAfile certs\//, "never the file's own certificates");
+    // without the verifier's trust anchors the recipe stops at once and says which to set
+    const { RECEIPT_CA: _r, TSA_CA: _t, ...envWithout } = process.env;
+    const unanchored = spawnSync('bash', ['-c', script], { cwd: out, encoding: 'utf8', env: envWithout });
+    assert.notEqual(unanchored.status, 0);
+    assert.match(unanchored.stderr, /RECEIPT_CA: set RECEIPT_CA to the CA certificate \(PEM\) of the region, not the one in this file/);
+    assert.doesNotMatch(unanchored.stdout + unanchored.stderr, /Verification/);
+    const anchored = { ...envWithout, RECEIPT_CA: caFile, TSA_CA: tsa.caFile };
+    const run = spawnSync('bash', ['-c', script], { cwd: out, encoding: 'utf8', env: anchored });
     const output = run.stdout + run.stderr;
     assert.equal(run.status, 0, output);
     assert.match(output, /CMS Verification successful/);
@@ -236,6 +252,14 @@ describe('issue 15: evidence export of a case', () => {
     for (const e of entries) assert.match(output, new RegExp(`^audit seq ${e.seq}: OK$`, 'm'));
     assert.doesNotMatch(output, /FAILED|BROKEN/);
     assert.match(output, /^Status: Granted\.$/m);
+    // the fingerprints of the anchors given and of the file's certificates, to compare: here equal
+    const fp = (f: string) =>
+      output
+        .split('\n')
+        .find((l) => l.startsWith(`${f}: sha256 Fingerprint=`))
+        ?.slice(f.length + 2);
+    assert.ok(fp(caFile) && fp(caFile) === fp('certs/receipt-ca.pem'), output);
+    assert.ok(fp(tsa.caFile) && fp(tsa.caFile) === fp('certs/tsa-ca.pem'), output);
     const indexed = (JSON.parse(readFileSync(join(out, 'evidence.json'), 'utf8')) as { files: { path: string }[] }).files;
     for (const f of indexed) assert.ok(output.includes(`\n${f.path}: OK\n`), `sha256sum -c checks ${f.path}`);
     assert.doesNotMatch(output, /: FAILED/);
@@ -243,8 +267,127 @@ describe('issue 15: evidence export of a case', () => {
     // the recipe notices a changed entry (the same script over a tampered copy)
     const ls = entries.map((e) => (e.seq === readSeq ? { ...e, body: e.body.replace('"document-read"', '"case-read"') } : e));
     writeFileSync(join(out, 'audit', 'entries.jsonl'), ls.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    const tampered = spawnSync('bash', ['-c', script], { cwd: out, encoding: 'utf8' });
+    const tampered = spawnSync('bash', ['-c', script], { cwd: out, encoding: 'utf8', env: anchored });
     assert.match(tampered.stdout, new RegExp(`^audit seq ${readSeq}: FAILED`, 'm'));
+  });
+
+  test('issue 15: a forged file that brings its own CA and TSA is not verified without trust anchors of your own, and fails with the real ones', async () => {
+    // The forger: a receipt CA of its own (self-signed, signing too) and a TSA of its own (openssl, its own CA, the same names).
+    const forger = await startOpensslTsa();
+    const fdir = mkdtempSync(join(tmpdir(), 'postkasse-forger-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          'k.pem',
+          '-out',
+          'c.pem',
+          '-days',
+          '2',
+          '-subj',
+          '/CN=Postkasse Dev CA',
+        ],
+        { cwd: fdir, stdio: 'pipe' },
+      );
+      const forgerCa = join(fdir, 'c.pem');
+      const signer = createSigner({ certPem: readFileSync(forgerCa, 'utf8'), keyPem: readFileSync(join(fdir, 'k.pem'), 'utf8') });
+      const stamper = createTimestamper({ urls: [forger.url], trustedCaPems: [forger.caPem] });
+      const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest();
+
+      // The receipt says the package arrived a day earlier; signed, timestamped and anchored anew, with the forger's CAs in certs/.
+      const f = unzip(readFileSync(zipFile));
+      const receipt = JSON.parse(Buffer.from(f[`receipts/${receiptId}.json`]!).toString()) as { receivedAt: string };
+      receipt.receivedAt = new Date(Date.parse(receipt.receivedAt) - 86_400_000).toISOString();
+      const body = Buffer.from(JSON.stringify(receipt));
+      const cms = await signer.signAsync(body);
+      const stamp = await stamper.stamp(sha256(signatureValue(cms)));
+      f[`receipts/${receiptId}.json`] = body;
+      f[`receipts/${receiptId}.sig.der`] = withSignatureTimestamp(cms, stamp.token);
+      f[`receipts/${receiptId}.tsr`] = stamp.response;
+      f[`audit/anchors/${anchoredSeq}.tst`] = (await stamper.stamp(sha256(f[`audit/anchors/${anchoredSeq}.head`]!))).token;
+      f['certs/receipt-ca.pem'] = readFileSync(forgerCa);
+      f['certs/tsa-ca.pem'] = Buffer.from(forger.caPem);
+      reindex(
+        f,
+        `receipts/${receiptId}.json`,
+        `receipts/${receiptId}.sig.der`,
+        `receipts/${receiptId}.tsr`,
+        `audit/anchors/${anchoredSeq}.tst`,
+        'certs/receipt-ca.pem',
+        'certs/tsa-ca.pem',
+      );
+      const forgedFile = join(dir, 'forged.zip');
+      writeFileSync(forgedFile, rezip(f));
+
+      // Against the certificates it brings, the forgery is flawless: what verify once did without --ca/--tsa-ca.
+      const self = await evidenceCommand(['verify', forgedFile, '--ca', forgerCa, '--tsa-ca', forger.caFile]);
+      assert.equal(self.code, 0, self.stdout);
+      assert.match(self.stdout, /evidence OK\n$/);
+
+      // Without trust anchors of the verifier's own (no flags, no gateway configured here): not verified, and why.
+      const bare = join(dir, 'no-gateway-here');
+      mkdirSync(bare, { recursive: true });
+      for (const file of [forgedFile, zipFile]) {
+        const v = await evidenceCommand(['verify', file], { DATA_DIR: bare });
+        assert.equal(v.code, 1, v.stdout + v.stderr);
+        assert.equal(v.stdout, '', 'no check is reported as passed');
+        assert.match(v.stderr, /not verified: no trust anchor of your own for the receipts and the timestamps\. Give\n/);
+        assert.match(v.stderr, /--ca FILE +the CA certificate \(PEM\) of the region's receipt signer, from the region/);
+        assert.match(v.stderr, /--tsa-ca FILE +the TSA's CA certificate \(PEM\), from the TSA provider/);
+        assert.match(
+          v.stderr,
+          /\nThe certificates inside the file \(certs\/receipt-ca\.pem, certs\/tsa-ca\.pem\) cannot stand in for them: they came with the file/,
+        );
+      }
+      // the service itself refuses empty anchors the same way (no caller can fall back to the file's certificates)
+      const none = verifyEvidence(readFileSync(forgedFile), { receiptCa: { pems: [], source: '' }, tsaCa: { pems: [' '], source: '' } });
+      assert.equal(none.ok, false);
+      assert.match(
+        none.checks.find((c) => c.status === 'fail')!.detail,
+        /^not verified: no trust anchor of your own for the receipt CA and the TSA's CA\. The certificates inside the file/,
+      );
+      assert.ok(!none.checks.some((c) => c.item.startsWith('receipt ')), 'nothing is checked against the certificates inside');
+      // one anchor given: the other is named
+      const half = await evidenceCommand(['verify', forgedFile, '--ca', caFile], { DATA_DIR: bare });
+      assert.equal(half.code, 1);
+      assert.match(half.stderr, /no trust anchor of your own for the timestamps\. Give\n {2}--tsa-ca FILE/);
+      assert.doesNotMatch(half.stderr, /--ca FILE/);
+
+      // Against the real anchors: broken, and the file's certificates are not those anchors.
+      const real = await evidenceCommand(['verify', forgedFile, '--ca', caFile, '--tsa-ca', tsa.caFile]);
+      assert.equal(real.code, 1, real.stdout);
+      assert.match(real.stdout, new RegExp(`FAIL {2}receipt ${receiptId}: .*does not chain to a trusted CA`));
+      assert.match(real.stdout, new RegExp(`FAIL {2}receipt ${receiptId} timestamp: .*does not chain to a trusted CA`));
+      assert.match(real.stdout, new RegExp(`FAIL {2}audit anchor seq ${anchoredSeq}: .*does not chain to a trusted CA`));
+      assert.match(real.stdout, /note {2}file certs\/receipt-ca\.pem: NOT among the trust anchors \S+ \(--ca\)/);
+      assert.match(real.stdout, /note {2}file certs\/tsa-ca\.pem: NOT among the trust anchors \S+ \(--tsa-ca\)/);
+      assert.match(real.stdout, new RegExp(`${BROKEN}`));
+      // and so does the README's recipe with the real anchors
+      const out = join(dir, 'forged-unpacked');
+      for (const [name, bytes] of Object.entries(f)) {
+        mkdirSync(dirname(join(out, name)), { recursive: true });
+        writeFileSync(join(out, name), bytes);
+      }
+      const script = recipe(readFileSync(join(out, 'README.txt'), 'utf8'));
+      const run = spawnSync('bash', ['-c', script], {
+        cwd: out,
+        encoding: 'utf8',
+        env: { ...process.env, RECEIPT_CA: caFile, TSA_CA: tsa.caFile },
+      });
+      assert.doesNotMatch(run.stdout + run.stderr, /CMS Verification successful|^Verification: OK$/m);
+      // ... while the genuine file verifies against them (the first test) and its certificates are those anchors
+      const genuine = await evidenceCommand(['verify', zipFile, '--ca', caFile, '--tsa-ca', tsa.caFile]);
+      assert.equal(genuine.code, 0, genuine.stdout);
+    } finally {
+      await forger.close();
+      rmSync(fdir, { recursive: true, force: true });
+    }
   });
 
   test('issue 15: verify names each kind of tampering', async () => {
@@ -343,7 +486,7 @@ describe('issue 15: evidence export of a case', () => {
     }
     // not a zip at all
     writeFileSync(join(dir, 'junk.zip'), 'not a zip');
-    const junk = await evidenceCommand(['verify', join(dir, 'junk.zip')]);
+    const junk = await evidenceCommand(['verify', join(dir, 'junk.zip'), '--ca', caFile, '--tsa-ca', tsa.caFile]);
     assert.equal(junk.code, 1);
     assert.match(junk.stdout, /evidence BROKEN: zip: not a readable zip file/);
   });

@@ -4,13 +4,14 @@
  * failover and refusals, and the CAdES-T unsigned attribute on a receipt.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createSign, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import forge from 'node-forge';
 import { after, before, describe, test } from 'node:test';
 import { createTimestamper, verifyTimestampToken, TimestampError } from '../../src/timestamps/client.js';
 import { encodeRequest, parseRequest, parseResponse, parseTstInfo } from '../../src/timestamps/rfc3161.js';
@@ -237,6 +238,31 @@ describe('issue 15 RFC 3161 timestamps', () => {
     }
   });
 
+  test('issue 15: a token without the ESS signingCertificate(V2) signed attribute is refused (RFC 3161 §2.4.2, RFC 5816)', async () => {
+    const pki = await devPki();
+    const keyPem = readFileSync(pki.tsaKey, 'utf8');
+    const caPem = readFileSync(pki.caCert, 'utf8');
+    const digest = sha(Buffer.from('no ess'));
+    const signer = createDevTsaSigner(readFileSync(pki.tsaCert, 'utf8'), keyPem);
+    const token = parseResponse(await signer.respond(encodeRequest(digest, Buffer.from([5])))).token!;
+    assert.equal(verifyTimestampToken(token, digest, [caPem]).ok, true, 'the development TSA puts signingCertificateV2 in');
+    // re-signed by the TSA's own key with the attributes as they are: still valid, so only the removal below is refused
+    assert.equal(verifyTimestampToken(resignWithout(token, keyPem, null), digest, [caPem]).ok, true);
+    const stripped = resignWithout(token, keyPem, OID_SIGNING_CERTIFICATE_V2);
+    assert.deepEqual(verifyTimestampToken(stripped, digest, [caPem]), {
+      ok: false,
+      reason:
+        'the token carries no signingCertificate or signingCertificateV2 signed attribute naming the TSA certificate (RFC 3161 §2.4.2, RFC 5816)',
+    });
+    // and openssl's TSA (the independent one) puts it in too
+    const r = await createTimestamper({ urls: [tsa.url], trustedCaPems: [tsa.caPem] }).stamp(digest);
+    writeFileSync(join(dir, 'ess.der'), r.token);
+    const printed = execFileSync('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', join(dir, 'ess.der')], {
+      encoding: 'utf8',
+    });
+    assert.match(printed, /object: id-smime-aa-signingCertificateV2 \(1\.2\.840\.113549\.1\.9\.16\.2\.47\)/);
+  });
+
   test('issue 15 config: production without TSA_URLS refuses to start naming TSA_URLS; TSA_URLS needs TSA_CA_FILE; the gap defaults to 240 minutes', () => {
     const problems = (env: Record<string, string>) => {
       try {
@@ -352,6 +378,28 @@ describe('issue 15 RFC 3161 timestamps', () => {
     });
   }
 });
+
+const OID_SIGNING_CERTIFICATE_V2 = '1.2.840.113549.1.9.16.2.47';
+
+/**
+ * The token with the signed attribute `oid` taken out (null: none) and the SignerInfo signed again
+ * with the TSA's key, as a TSA that leaves the attribute out would have signed it.
+ */
+function resignWithout(token: Buffer, keyPem: string, oid: string | null): Buffer {
+  const { Class, Type } = forge.asn1;
+  const root = forge.asn1.fromDer(forge.util.createBuffer(token.toString('binary')));
+  const signedData = (root.value as forge.asn1.Asn1[])[1]!.value as forge.asn1.Asn1[];
+  const signerInfo = ((signedData[0]!.value as forge.asn1.Asn1[]).at(-1)!.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[];
+  const attrs = signerInfo[3]!;
+  const oidOf = (a: forge.asn1.Asn1) => forge.asn1.derToOid(forge.util.createBuffer((a.value as forge.asn1.Asn1[])[0]!.value as string));
+  attrs.value = (attrs.value as forge.asn1.Asn1[]).filter((a) => oidOf(a) !== oid);
+  // the signature covers the attributes DER-encoded as a SET (RFC 5652 §5.4), not as the [0] they are stored in
+  const asSet = forge.asn1.create(Class.UNIVERSAL, Type.SET, true, attrs.value);
+  const signed = Buffer.from(forge.asn1.toDer(asSet).getBytes(), 'binary');
+  const signature = createSign('sha256').update(signed).sign(keyPem);
+  signerInfo[5]!.value = signature.toString('binary');
+  return Buffer.from(forge.asn1.toDer(root).getBytes(), 'binary');
+}
 
 /** The TSTInfo inside a token, via openssl (independent of our parser). */
 function tstInfoOf(token: Buffer): Buffer {
