@@ -17,6 +17,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../storage/db.js';
 import type { Database } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import type { Party } from '../parties/parties.js';
 import { createDeadlineStore, type CaseClockFields, type EventRow } from './store.js';
 import { appendAudit } from '../audit/audit.js';
@@ -35,7 +36,7 @@ export const MEETING_SERVICE = 'rehab-team-advice';
 export const REMINDER_ACTOR = 'system:deadline-reminders';
 
 export type ReminderType = 'at-risk' | 'overdue';
-export const REMINDER_EVENTS: Readonly<Record<ReminderType, string>> = {
+export const REMINDER_EVENTS: Readonly<Record<ReminderType, CaseEvent>> = {
   'at-risk': 'deadline-at-risk',
   overdue: 'deadline-overdue',
 };
@@ -113,7 +114,7 @@ const MAX_AGREED_WITH = 300;
 
 type CaseFields = CaseClockFields;
 interface NewEvent {
-  event: string;
+  event: CaseEvent;
   data: Record<string, unknown>;
 }
 interface Loaded {

@@ -6,6 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, Database } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import { clockContext, fieldsOf, openCaseFields, openEventRow, sealEventRow } from '../storage/fields.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -26,7 +27,7 @@ export interface EventRow {
 export interface NewEventRow {
   case_id: string;
   at: string;
-  event: string;
+  event: CaseEvent;
   actor: string;
   data: string;
 }

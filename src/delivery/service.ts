@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Db } from '../storage/db.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { MessageState } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import { openRetained, retainedBlobKey } from '../storage/retained.js';
 import { appendAudit } from '../audit/audit.js';
 import type { ReadAudit } from '../audit/reads.js';
@@ -154,7 +155,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps) {
     m: Pick<MessageRow, 'id' | 'case_id'>,
     from: MessageState,
     fields: Partial<Omit<MessageRow, 'id'>>,
-    event: string,
+    event: CaseEvent,
     actor: string,
     data: Record<string, unknown>,
   ): Promise<boolean> {

@@ -6,6 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { Database, MessageState, MessagesTable } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 export type MessageRow = Selectable<MessagesTable>;
@@ -79,7 +80,7 @@ export function createDeliveryStore(db: Kysely<Database>) {
         .executeTakeFirst();
       return Number(r.numUpdatedRows) === 1;
     },
-    async addEvent(q: Q, caseId: string, at: string, event: string, actor: string, data: Record<string, unknown>): Promise<void> {
+    async addEvent(q: Q, caseId: string, at: string, event: CaseEvent, actor: string, data: Record<string, unknown>): Promise<void> {
       await q
         .insertInto('case_events')
         .values({ case_id: caseId, at, event, actor, data: JSON.stringify(data) })

@@ -25,6 +25,7 @@ import { receiptBytes, type Receipt, type Signer } from '../receipts/receipt.js'
 import { missingDocuments, SENIOR_PENSION_SERVICES, type Manifest } from './schema.js';
 import type { UploadState } from './upload.js';
 import type { CaseRow } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import { createIntakeStore, type StoredReceipt } from './store.js';
 import { consentRow } from '../consents/service.js';
 import type { TimestampService } from '../timestamps/service.js';
@@ -305,7 +306,7 @@ export function createIntakeService(deps: IntakeDeps) {
     const body = receiptBytes(receipt);
     const signature = await deps.signer.signAsync(body);
 
-    const events: { event: string; data: Record<string, unknown> }[] = [
+    const events: { event: CaseEvent; data: Record<string, unknown> }[] = [
       {
         event: m.supplementTo ? 'supplement-received' : 'received',
         data: { packageId: m.packageId, receiptId, documents: state.stored.length },

@@ -6,6 +6,7 @@
  */
 import type { Db } from '../storage/db.js';
 import type { CaseRow, ConsentsTable, DocumentsTable, PackagesTable } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import type { WriteOp } from '../storage/writer.js';
 import type { AuditEntry } from '../audit/audit.js';
 import { outboxRow, type OutboxJob } from '../outbox/outbox.js';
@@ -31,7 +32,7 @@ export interface PackageCommit {
   package: PackagesTable;
   documents: DocumentsTable[];
   receipt: { id: string; body: Buffer; signature: Buffer };
-  events: { event: string; data: Record<string, unknown> }[];
+  events: { event: CaseEvent; data: Record<string, unknown> }[];
   actor: string;
   at: string;
   /** queue work committed with the package (the receipt's timestamp; routing of a case complete now) */

@@ -70,6 +70,25 @@ export const CARE_COMMUNICATION_CATEGORY = 'other';
 /** MedCom caps a CareCommunication at 50 MB including the base64 attachment (decimal megabytes, the stricter reading). */
 export const MAX_CARE_COMMUNICATION_BYTES = 50_000_000;
 
+/**
+ * Room for everything in a CareCommunication but the PDF's base64: about 8 KB with everyday names, 27 KB with the
+ * practice, the clinical function, the citizen and the author each named in 200 characters of the kind JSON and the
+ * narrative escape the most (a practice's name is at most 200 in the GP directory, a citizen's in the manifest).
+ */
+export const CARE_COMMUNICATION_OVERHEAD_BYTES = 64 * 1024;
+
+/**
+ * The most bytes the CareCommunication of a PDF of `documentBytes` can have, whoever its recipient: the rule for
+ * MedCom's cap, the same when the response is posted (the practice may still be unknown, and a copy kept as
+ * no-recipient-system is built only when a team lead resolves it) and when a Bundle is built.
+ */
+export function careCommunicationSizeBound(documentBytes: number): number {
+  return 4 * Math.ceil(documentBytes / 3) + CARE_COMMUNICATION_OVERHEAD_BYTES;
+}
+
+/** The largest PDF whose CareCommunication stays within MedCom's cap (37 450 848 bytes). */
+export const MAX_CARE_COMMUNICATION_DOCUMENT_BYTES = Math.floor((MAX_CARE_COMMUNICATION_BYTES - CARE_COMMUNICATION_OVERHEAD_BYTES) / 4) * 3;
+
 export interface Clinic {
   name: string;
   sor: string;

@@ -5,7 +5,9 @@
  * and followed until its MedCom Acknowledgement arrives.
  *
  * - `prepareGpMessage` builds and validates the Bundle (before the response's
- *   transaction), refusing a copy over MedCom's 50 MB cap with 413. An
+ *   transaction), refusing with 413 a document whose copy could exceed
+ *   MedCom's 50 MB cap (`assertGpMessageFits`, the rule a posted response
+ *   is held to as well, whether or not the GP's practice is known). An
  *   invalid Bundle is never sent: its message is stored as `invalid`,
  *   listed for team leads and counted.
  * - `markSent` records a hand-over to the transport (`queued → sent`) and
@@ -28,18 +30,41 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { Db } from '../storage/db.js';
 import type { MessageState } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import type { Party } from '../parties/parties.js';
 import type { GpDirectory, GpPractice } from '../parties/gp-directory.js';
 import { appendAudit } from '../audit/audit.js';
 import { sealSmall } from '../storage/crypto.js';
 import { openRetained } from '../storage/retained.js';
 import { notFound, tooLarge, unavailable, unprocessable } from '../shared/problem.js';
-import { buildCareCommunication, CARE_COMMUNICATION_CATEGORY, MAX_CARE_COMMUNICATION_BYTES } from './carecommunication.js';
+import {
+  buildCareCommunication,
+  CARE_COMMUNICATION_CATEGORY,
+  careCommunicationSizeBound,
+  MAX_CARE_COMMUNICATION_BYTES,
+  MAX_CARE_COMMUNICATION_DOCUMENT_BYTES,
+} from './carecommunication.js';
 import { createMedcomStore, type AckRow, type MedcomMessageRow } from './store.js';
 import { transmitMedcom } from './transport.js';
 import type { MedcomParts, ValidationIssue } from './types.js';
 
 export { MAX_CARE_COMMUNICATION_BYTES };
+
+/**
+ * 413 when the MedCom CareCommunication of a document of `documentSize` bytes could exceed MedCom's 50 MB cap, whoever
+ * receives it (careCommunicationSizeBound). Asked when a response to a GP is posted, before anything is stored or sent,
+ * also when the GP directory has no practice yet: the copy kept for a team lead could otherwise never be sent.
+ */
+export function assertGpMessageFits(documentSize: number): void {
+  const bound = careCommunicationSizeBound(documentSize);
+  if (bound <= MAX_CARE_COMMUNICATION_BYTES) return;
+  throw tooLarge(
+    `the message to the GP would be a MedCom CareCommunication of up to ${bound} bytes with the document in base64; MedCom allows at most ` +
+      `${MAX_CARE_COMMUNICATION_BYTES} bytes (50 MB), so nothing was sent. Return a smaller PDF ` +
+      `(${MAX_CARE_COMMUNICATION_DOCUMENT_BYTES} bytes, about 37 MB, at most).`,
+    'medcom-too-large',
+  );
+}
 export type { VansTransport } from './transport.js';
 export type { MedcomParts, ValidationIssue } from './types.js';
 export type { GpPractice };
@@ -153,6 +178,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     author: { name: string; role: 'specialist' | 'coordinator' | 'team-lead' };
     documentSize: number;
   }): Promise<PreparedGpMessage> {
+    assertGpMessageFits(input.documentSize);
     const cf = deps.clinicalFunction;
     const w = wording(input.kind, cf.name, input.seniorPension);
     const bundleId = randomUUID();
@@ -169,6 +195,8 @@ export function createMedcomService(deps: MedcomServiceDeps) {
       attachment: { title: w.title, size: input.documentSize },
       fhirBaseUrl: deps.fhirBaseUrl,
     });
+    // Never reached while the names stay within CARE_COMMUNICATION_OVERHEAD_BYTES; kept so that no Bundle over the cap
+    // is ever sent, whatever a parties file names its staff.
     if (built.size > MAX_CARE_COMMUNICATION_BYTES) {
       throw tooLarge(
         `the GP's copy would be a MedCom CareCommunication of ${built.size} bytes with the document in base64; MedCom allows at most ` +
@@ -197,7 +225,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     m: Pick<MedcomMessageRow, 'id' | 'case_id'>,
     from: readonly MessageState[],
     fields: Partial<Omit<MedcomMessageRow, 'id'>>,
-    event: string,
+    event: CaseEvent,
     data: Record<string, unknown>,
     sends?: number,
   ): Promise<boolean> {

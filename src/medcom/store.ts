@@ -6,6 +6,7 @@
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database, MedcomAcksTable, MessageState, MessagesTable } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 export type MedcomMessageRow = Selectable<MessagesTable>;
@@ -45,7 +46,7 @@ export function createMedcomStore(db: Kysely<Database>) {
     async insertAck(q: Q, row: AckRow): Promise<void> {
       await q.insertInto('medcom_acks').values(row).execute();
     },
-    async addEvent(q: Q, caseId: string, at: string, event: string, actor: string, data: Record<string, unknown>): Promise<void> {
+    async addEvent(q: Q, caseId: string, at: string, event: CaseEvent, actor: string, data: Record<string, unknown>): Promise<void> {
       await q
         .insertInto('case_events')
         .values({ case_id: caseId, at, event, actor, data: JSON.stringify(data) })

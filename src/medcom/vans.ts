@@ -59,6 +59,7 @@ import { pipeline } from 'node:stream/promises';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { base64Encoder, partsSize } from '../shared/base64-stream.js';
 import { localDateTime } from '../deadlines/service.js';
+import { isGln } from '../shared/identifiers.js';
 
 export const VANS_NAMESPACE = 'urn:oio:medcom:vans-envelope:1.0.4';
 
@@ -119,17 +120,8 @@ export class VansEnvelopeError extends Error {
 }
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const GLN_RE = /^\d{13}$/;
 /** Characters XML 1.0 does not allow at all (escaping cannot carry them). */
 const XML_FORBIDDEN = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
-
-/** True for a 13-digit GLN (EAN location number) with a correct GS1 check digit. */
-export function isGln(s: string): boolean {
-  if (!GLN_RE.test(s)) return false;
-  let sum = 0;
-  for (let i = 0; i < 12; i++) sum += Number(s[11 - i]) * (i % 2 === 0 ? 3 : 1);
-  return (10 - (sum % 10)) % 10 === Number(s[12]);
-}
 
 /** Escape a text or attribute value; refuses characters XML cannot represent. */
 export function escapeXml(s: string): string {

@@ -18,11 +18,13 @@
  * practice, reached as a party, with the `sor` and `ean` the parties file
  * gives it. Production refuses to start without a directory (config.ts).
  *
- * The file is validated with errors naming the practice and field, and
- * reloaded on SIGHUP; a bad file is refused and the old directory stays.
+ * The file is validated with errors naming the practice and field (an EAN
+ * with a wrong GS1 check digit included), and reloaded on SIGHUP; a bad file
+ * is refused and the old directory stays.
  */
 import fs from 'node:fs';
 import { z } from 'zod';
+import { isGln } from '../shared/identifiers.js';
 import type { GpSystemParty, Party } from './parties.js';
 
 export interface GpPractice {
@@ -35,7 +37,9 @@ export interface GpPractice {
 
 const practiceSchema = z.strictObject({
   ydernummer: z.string().regex(/^\d{6}$/, 'must be a 6-digit ydernummer'),
-  name: z.string().trim().min(1, 'must not be empty'),
+  // at most 200 characters: the GP's copy is refused over MedCom's cap before the practice is known
+  // (CARE_COMMUNICATION_OVERHEAD_BYTES, src/medcom/carecommunication.ts), which holds for any name this long
+  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
   sor: z.string().regex(/^\d{6,18}$/, 'must be a SOR id (6–18 digits)'),
   ean: z.string().regex(/^\d{13}$/, 'must be a 13-digit EAN (GLN) location number'),
   transport: z.discriminatedUnion('kind', [
@@ -87,6 +91,14 @@ export function parseGpDirectory(json: unknown, parties: { get(id: string): Part
       const party = parties.get(prac.transport.partyId);
       if (!party) problems.push(`${where}.transport.partyId: no party ${JSON.stringify(prac.transport.partyId)} in the parties file`);
       else if (party.kind !== 'gp-system') problems.push(`${where}.transport.partyId: ${party.id} is a ${party.kind}, not a gp-system`);
+    }
+    // The GS1 check digit here, not only when a VANSEnvelope is built: otherwise a mistyped EAN loads, and every copy
+    // to the practice fails and is retried for 72 h before a team lead hears of it.
+    if (!isGln(prac.ean)) {
+      problems.push(
+        `${where}.ean: ${prac.ean} is not a valid EAN (GLN) location number: its GS1 check digit is wrong ` +
+          '(a mistyped digit? take the number from the SOR register)',
+      );
     }
     out.push({ ydernummer: prac.ydernummer, name: prac.name, sor: prac.sor, ean: prac.ean, transport: prac.transport });
   });

@@ -29,7 +29,7 @@ import { CONSULTATION_SERVICES, localDate, type DeadlineService } from '../deadl
 const CONVERSATION_EVENT = 'citizen-conversation-held';
 import type { DetachedSigner } from '../receipts/cms.js';
 import { envelopeDigestOf, prepareEnvelope, type EnvelopeFields, type EnvelopeParts } from '../delivery/service.js';
-import type { GpPractice, MedcomParts, MedcomService } from '../medcom/service.js';
+import { assertGpMessageFits, type GpPractice, type MedcomParts, type MedcomService } from '../medcom/service.js';
 import { checkResponse, FINAL_KINDS, type ResponseKind } from './content.js';
 import { enqueueIn } from '../outbox/outbox.js';
 import { deliveryJob } from '../delivery/types.js';
@@ -70,7 +70,8 @@ interface PlannedMessage {
   to: string | null;
   ydernummer: string | null;
   copy: boolean;
-  state: MessageState;
+  /** where a message starts (written as the case event `message-<state>`) */
+  state: Extract<MessageState, 'queued' | 'no-recipient-system' | 'invalid'>;
   /** messages to a GP: the practice from the GP directory (undefined: nobody to send it to) */
   gp?: { practice: GpPractice | undefined };
 }
@@ -119,7 +120,8 @@ export function createResponseService(deps: ResponseServiceDeps) {
    * The MedCom CareCommunication of a message to a GP (src/medcom), built
    * and validated before the transaction; 413 when it would exceed MedCom's
    * cap. Signed like every message when it is valid; an invalid one is kept,
-   * unsigned, and never sent. Without a practice there is no Bundle to build.
+   * unsigned, and never sent. Without a practice there is no Bundle to build
+   * (submit held the document to the cap already, whatever the recipient).
    */
   async function prepareGp(
     m: PlannedMessage,
@@ -221,6 +223,9 @@ export function createResponseService(deps: ResponseServiceDeps) {
     const sentAt = now().toISOString();
     const responseId = randomUUID();
     const planned = recipients(kind, c);
+    // MedCom's cap holds for every message to a GP, also when the directory has no practice yet (§15 stk. 2): the copy
+    // kept as no-recipient-system is built when a team lead resolves it, and one over the cap could then never be sent.
+    if (planned.some((m) => m.gp)) assertGpMessageFits(doc.size);
     const citizen = citizenOf(c);
     const signed: SignedMessage[] = [];
     for (const m of planned) {
@@ -306,7 +311,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
         ...signed.map((s) => ({
           case_id: c.id,
           at: sentAt,
-          event: `message-${s.m.state}`,
+          event: `message-${s.m.state}` as const,
           actor: 'delivery',
           data: JSON.stringify({
             messageId: s.m.messageId,

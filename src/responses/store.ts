@@ -6,6 +6,7 @@
 import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, Database, MessagesTable, ResponsesTable } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import { fieldsOf, openCaseFields, sealEventRow } from '../storage/fields.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -58,7 +59,7 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
     async insertMessages(q: Q, rows: Insertable<MessagesTable>[]): Promise<void> {
       if (rows.length > 0) await q.insertInto('messages').values(rows).execute();
     },
-    async insertEvents(q: Q, rows: { case_id: string; at: string; event: string; actor: string; data: string }[]): Promise<void> {
+    async insertEvents(q: Q, rows: { case_id: string; at: string; event: CaseEvent; actor: string; data: string }[]): Promise<void> {
       if (rows.length > 0)
         await q
           .insertInto('case_events')

@@ -5,6 +5,7 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, MessageState } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import { fieldsOf, sealEventRow, withoutPersonalValues } from '../storage/fields.js';
 import { PURGED_BLOB_KEY, PURGED_SEALED } from '../storage/retained.js';
 
@@ -148,7 +149,7 @@ export function createRetentionStore(db: Kysely<Database>) {
       return Number(r.numUpdatedRows) === 1;
     },
 
-    async insertEvent(q: Q, row: { case_id: string; at: string; event: string; actor: string; data: string }): Promise<void> {
+    async insertEvent(q: Q, row: { case_id: string; at: string; event: CaseEvent; actor: string; data: string }): Promise<void> {
       await q.insertInto('case_events').values(sealEventRow(fields, row)).execute();
     },
   };

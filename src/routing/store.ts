@@ -6,6 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { CaseRow, CoordinatorChangesTable, Database } from '../storage/schema.js';
+import type { CaseEvent } from '../storage/case-events.js';
 import { fieldsOf, openCaseFields, sealEventRow } from '../storage/fields.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
@@ -65,7 +66,7 @@ export function createRoutingStore(database: Pick<Db, 'db' | 'dialect'>) {
         .execute();
       return rows.map((r) => ({ staffId: r.assigned_to!, openCases: Number(r.n) }));
     },
-    async addEvent(q: Q, caseId: string, at: string, event: string, actor: string, data: Record<string, unknown>): Promise<void> {
+    async addEvent(q: Q, caseId: string, at: string, event: CaseEvent, actor: string, data: Record<string, unknown>): Promise<void> {
       await q
         .insertInto('case_events')
         .values(sealEventRow(fields, { case_id: caseId, at, event, actor, data: JSON.stringify(data) }))

@@ -7,6 +7,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
+import { isGln } from './identifiers.js';
 
 const MB = 1_000_000;
 
@@ -29,6 +30,37 @@ const optionalPath = z
   .min(1)
   .optional()
   .transform((v) => (v ? resolve(v) : undefined));
+
+/**
+ * The clinical function as the sender of every MedCom message (the GP's copy of an attest, §15 stk. 2): development
+ * values, which production refuses (productionProblems), each with what to set instead. A copy sent under them names a
+ * sender no GP system, SOR or VANS provider knows, and the GPs' acknowledgements could not find their way back.
+ */
+const DEV_SENDER = [
+  [
+    'CLINICAL_FUNCTION_SOR',
+    '1234561000016007',
+    "the SOR id of the region's clinical function (its entry in the SOR register), the sender every GP's copy names",
+  ],
+  [
+    'CLINICAL_FUNCTION_EAN',
+    '5790000000005',
+    "the EAN (GLN) location number the region's clinical function is registered under for VANS (in its SOR entry), " +
+      "to which the GPs' acknowledgements are addressed",
+  ],
+  [
+    'CLINICAL_FUNCTION_NAME',
+    'Klinisk funktion, Region Hovedstaden (udvikling)',
+    "the clinical function's name, as GPs are to read it as the sender",
+  ],
+  [
+    'CLINICAL_FUNCTION_PHONE',
+    '38000000',
+    'the phone number at which GPs reach the clinical function (every CareCommunication carries it; MedCom requires one)',
+  ],
+  ['FHIR_BASE_URL', 'https://postkasse.invalid/fhir', "the region's own https:// base for the fullUrls of the Bundles the gateway sends"],
+] as const satisfies readonly (readonly [string, string, string])[];
+const devSender = (name: (typeof DEV_SENDER)[number][0]): string => DEV_SENDER.find(([n]) => n === name)![1];
 
 const envSchema = z
   .object({
@@ -231,24 +263,29 @@ const envSchema = z
     HANDSHAKE_TIMEOUT_MS: positiveInt('HANDSHAKE_TIMEOUT_MS').default(10_000),
     ROUTING_FAST_PATH: z.enum(['on', 'off'], 'ROUTING_FAST_PATH is on or off').default('on'),
     GP_DIRECTORY_FILE: optionalPath,
-    CLINICAL_FUNCTION_NAME: z.string().trim().min(1).default('Klinisk funktion, Region Hovedstaden (udvikling)'),
+    CLINICAL_FUNCTION_NAME: z.string().trim().min(1).default(devSender('CLINICAL_FUNCTION_NAME')),
     CLINICAL_FUNCTION_SOR: z
       .string()
       .regex(/^\d{6,18}$/, "CLINICAL_FUNCTION_SOR must be the clinical function's SOR id (digits)")
-      .default('1234561000016007'),
+      .default(devSender('CLINICAL_FUNCTION_SOR')),
     CLINICAL_FUNCTION_EAN: z
       .string()
       .regex(/^\d{13}$/, "CLINICAL_FUNCTION_EAN must be the clinical function's 13-digit EAN (GLN) location number")
-      .default('5790000000005'),
+      // the GS1 check digit at start-up, not first when a VANSEnvelope is built (and every GP copy fails for 72 h)
+      .refine(
+        (v) => !/^\d{13}$/.test(v) || isGln(v),
+        'CLINICAL_FUNCTION_EAN must be a valid EAN (GLN) location number: its GS1 check digit is wrong (a mistyped digit?)',
+      )
+      .default(devSender('CLINICAL_FUNCTION_EAN')),
     CLINICAL_FUNCTION_PHONE: z
       .string()
       .regex(/^\+?[0-9 ]{8,16}$/, 'CLINICAL_FUNCTION_PHONE must be a phone number (digits, spaces, optional +)')
-      .default('38000000'),
+      .default(devSender('CLINICAL_FUNCTION_PHONE')),
     FHIR_BASE_URL: z
       .string()
       .url('FHIR_BASE_URL must be an https:// URL')
       .regex(/^https:\/\/[^?#]*[^/?#]$/, 'FHIR_BASE_URL must be an https:// URL without a trailing slash, query or fragment')
-      .default('https://postkasse.invalid/fhir'),
+      .default(devSender('FHIR_BASE_URL')),
     MEDCOM_PACKAGES_DIR: z
       .string()
       .trim()
@@ -502,8 +539,9 @@ const inside = (file: string, dir: string): boolean => {
 
 /**
  * Issue 16: what a production start refuses, each naming its variable. The gateway would otherwise run quietly on
- * the development PKI, parties, agreements or price index, with keys generated beside the data they protect, or
- * with a private redis-server; the staff pages' IdP, the TSA and the GP directory are checked with the schema.
+ * the development PKI, parties, agreements or price index, the development sender of the GP's copies, with keys
+ * generated beside the data they protect, or with a private redis-server; the staff pages' IdP, the TSA and the GP
+ * directory are checked with the schema.
  */
 function productionProblems(c: Config, input: Record<string, string>): string[] {
   const out: string[] = [];
@@ -529,6 +567,15 @@ function productionProblems(c: Config, input: Record<string, string>): string[] 
       );
     } else if (inside(file, c.DATA_DIR)) {
       out.push(`${name} must lie outside DATA_DIR in production (${file} is inside ${c.DATA_DIR}): keep the key apart from the data`);
+    }
+  }
+  // §15 stk. 2: the GP's copy goes out under the region's own clinical function, never under the development one
+  for (const [name, dev, what] of DEV_SENDER) {
+    if (c[name] === dev) {
+      out.push(
+        `${name} must be set in production to ${what}: ${input[name] === undefined ? 'unset, it is' : 'it is'} ` +
+          `the development value "${dev}"`,
+      );
     }
   }
   if (input.START_REDIS === 'auto') {

@@ -46,3 +46,17 @@ export function isDateString(s: unknown): s is string {
 }
 
 export const YDERNUMMER_RE = /^\d{6}$/;
+
+const GLN_RE = /^\d{13}$/;
+
+/**
+ * True for a 13-digit GLN (EAN location number) with a correct GS1 check digit. Checked where a GLN is loaded (the GP
+ * directory, CLINICAL_FUNCTION_EAN) as well as where a VANSEnvelope is built: a mistyped digit found only at sending
+ * fails every copy to that practice, retried for 72 h, before a team lead hears of it.
+ */
+export function isGln(s: string): boolean {
+  if (!GLN_RE.test(s)) return false;
+  let sum = 0;
+  for (let i = 0; i < 12; i++) sum += Number(s[11 - i]) * (i % 2 === 0 ? 3 : 1);
+  return (10 - (sum % 10)) % 10 === Number(s[12]);
+}

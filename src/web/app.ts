@@ -184,7 +184,8 @@ export function createStaffApp(deps: StaffAppDeps): Express {
 
   app.post('/logout', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
     const session = res.locals.session!;
-    checkCsrf(session, (req.body as Record<string, unknown>)._csrf);
+    // a body that is not a urlencoded form (multipart, JSON) holds no token: refused like a wrong one (403)
+    checkCsrf(session, (req.body as Record<string, unknown> | undefined)?._csrf);
     const { idToken } = await deps.sessions.destroy(session.tokenHash);
     setHostCookie(res, SESSION_COOKIE, '', 0);
     const url = await deps.oidc.logoutUrl(idToken);

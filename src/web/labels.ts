@@ -1,5 +1,7 @@
 import { RESPONSE_KIND_LABELS } from '../responses/content.js';
 import { CONSENT_KIND_LABELS } from '../consents/schema.js';
+import type { DocumentType } from '../intake/schema.js';
+import { isCaseEvent, type CaseEvent } from '../storage/case-events.js';
 
 /** Danish words for what the gateway's records hold in English codes: services, statuses, events, message states. */
 
@@ -27,7 +29,8 @@ export const STATUS_DA = {
   'no-deadline-agreed': { text: 'Ingen frist aftalt', icon: '○' },
 } as const;
 
-export const EVENT_DA: Record<string, string> = {
+/** Every event a case's history can hold (src/storage/case-events.ts), in the words of the case page's history. */
+export const EVENT_DA: Record<CaseEvent, string> = {
   received: 'Sagen modtaget',
   'supplement-received': 'Supplerende materiale modtaget',
   'awaiting-complete-case': 'Afventer komplet sag',
@@ -35,22 +38,48 @@ export const EVENT_DA: Record<string, string> = {
   'clock-stopped': 'Fristen stoppet',
   assigned: 'Tildelt',
   unassigned: 'Ingen kunne tildeles',
-  routing: 'Fordeling',
   'conflict-declared': 'Inhabilitet erklæret (§ 12, stk. 2)',
   'coordinator-change': 'Skift af koordinator (§ 25, stk. 3)',
   'meeting-booked': 'Møde i rehabiliteringsteamet booket',
   'consultation-booked': 'Konsultation booket',
   'extension-agreed': 'Frist forlænget efter aftale',
   'further-assessment-requested': 'Yderligere udredning anbefalet (§ 14, stk. 2)',
+  'deadline-at-risk': 'Påmindelse: fristen er i risiko',
+  'deadline-overdue': 'Påmindelse: fristen er overskredet',
   'response-submitted': 'Svar sendt',
-  'gp-message-resolved': 'Besked til egen læge sendt efter opslag',
   'citizen-conversation-held': 'Samtale med borgeren holdt (§ 11, stk. 3)',
-  'consent-recorded': 'Samtykke registreret',
+  'message-queued': 'Besked sat i kø til levering',
+  'message-no-recipient-system': 'Besked til egen læge venter: ingen modtager i lægeregistret',
+  'message-invalid': 'Besked til egen læge ikke sendt: fejl i MedCom-valideringen',
+  'gp-message-resolved': 'Besked til egen læge sendt efter opslag',
+  'message-pushed': 'Besked leveret til modtagerens system',
+  'message-acknowledged': 'Modtageren har kvitteret for beskeden',
+  'message-fetched': 'Besked hentet til MedCom-forsendelse',
+  'message-dead-lettered': 'Besked kunne ikke leveres',
+  'message-retried': 'Besked sendt igen af teamleder',
+  'medcom-sent': 'MedCom-besked sendt til egen læge',
+  'medcom-resend': 'MedCom-besked sendt igen (ingen kvittering i tide)',
+  'medcom-unacknowledged': 'MedCom-besked ikke kvitteret: kontakt lægepraksissen',
+  'medcom-acknowledged': 'Egen læge har kvitteret for MedCom-beskeden',
+  'medcom-transient-error': 'MedCom-kvittering: midlertidig fejl hos modtageren',
+  'medcom-fatal-error': 'MedCom-kvittering: afvist af modtageren',
   'legal-hold-placed': 'Sagen bevaret (retligt hold)',
   'legal-hold-lifted': 'Bevaringen ophævet',
   purged: 'Dokumenter og personoplysninger slettet (opbevaringsperioden udløb)',
 };
-export const eventDa = (e: string) => EVENT_DA[e] ?? e;
+/** An event in Danish; a name the list does not hold (a row from an older version) is shown as it is. */
+export const eventDa = (e: string) => (isCaseEvent(e) ? EVENT_DA[e] : e);
+
+/** The document types of the manifest (src/intake/schema.ts), as a coordinator calls them. */
+export const DOCUMENT_TYPE_DA: Record<DocumentType, string> = {
+  'rehab-plan-preparatory': 'Rehabiliteringsplanens forberedende del',
+  'medical-certificate': 'Lægeattest',
+  journal: 'Journaludskrift',
+  request: 'Anmodning',
+  supplement: 'Supplerende materiale',
+  other: 'Andet dokument',
+};
+export const documentTypeDa = (t: string) => (Object.hasOwn(DOCUMENT_TYPE_DA, t) ? DOCUMENT_TYPE_DA[t as DocumentType] : t);
 
 export const MESSAGE_STATE_DA: Record<string, string> = {
   queued: 'I kø',

@@ -74,6 +74,15 @@ FLASH.genforsoeg = 'Beskeden er sat i kø igen.';
 FLASH.sendt = 'Beskeden er sendt til lægepraksissen.';
 FLASH.lukket = 'Måneden er lukket, og opgørelserne er gemt.';
 
+/** The confirmation a redirect names with `?ok=<id>`: one of the fixed texts above, never text from the address. */
+const flashOf = (req: Request, status: number): string | undefined => {
+  const id = req.query.ok;
+  return status === 200 && typeof id === 'string' && Object.hasOwn(FLASH, id) ? FLASH[id] : undefined;
+};
+
+/** The response upload (POST /sager/{caseId}/svar) reads its CSRF token from its own multipart body. */
+const UPLOAD_PATH = /^\/sager\/[^/]+\/svar\/?$/i;
+
 export function createPageRouter(deps: PageDeps): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 });
@@ -110,9 +119,11 @@ export function createPageRouter(deps: PageDeps): Router {
     return id;
   };
 
-  // Every urlencoded POST carries the session's CSRF token (multipart checks it before the document, below).
+  // Every POST carries the session's CSRF token, whatever its content type. Only the response upload is multipart:
+  // it checks the token before a byte of the document is stored (below). Any other body holds no token this
+  // reads (multipart, JSON, text), so its POST is refused here, before its route runs.
   router.post(/.*/, (req, res, next) => {
-    if (req.is('multipart/form-data')) return next();
+    if (req.is('multipart/form-data') && UPLOAD_PATH.test(req.path)) return next();
     form(req, res, (err?: unknown) => {
       if (err) return next(err);
       try {
@@ -144,7 +155,7 @@ export function createPageRouter(deps: PageDeps): Router {
       res,
       200,
       'Arbejdsliste',
-      worklistPage(page, filters, (code) => name(`municipality:${code}`)),
+      worklistPage(page, filters, (code) => name(`municipality:${code}`), flashOf(req, 200)),
     );
   });
 
@@ -152,7 +163,6 @@ export function createPageRouter(deps: PageDeps): Router {
   async function renderCase(req: Request, res: Response, status: number, formState?: FormState): Promise<void> {
     const staff = staffOf(req);
     const file = await deps.worklist.caseFile(staff, caseIdOf(req));
-    const flashKey = typeof req.query.ok === 'string' ? req.query.ok : undefined;
     send(
       res,
       status,
@@ -163,7 +173,7 @@ export function createPageRouter(deps: PageDeps): Router {
         csrfToken: ctx(res).csrfToken,
         name: namer(),
         assignable: assignable(),
-        flash: status === 200 && flashKey ? FLASH[flashKey] : undefined,
+        flash: flashOf(req, status),
         formState,
       }),
     );
@@ -180,25 +190,34 @@ export function createPageRouter(deps: PageDeps): Router {
     await streamStored(res, stream, deps.log, 'document', { caseId: doc.case_id, documentId: doc.id });
   });
 
+  /** Whether the case page still shows the case to this person (its assignee or a team lead), as caseFile decides. */
+  const stillSees = async (staff: StaffParty, caseId: string): Promise<boolean> => {
+    try {
+      await deps.worklist.visibleCase(staff, caseId, ['assignee', 'team-lead']);
+      return true;
+    } catch (err) {
+      if (err instanceof Problem && err.status === 404) return false;
+      throw err;
+    }
+  };
+
   for (const [id, f] of Object.entries(ACTION_FORMS) as [ActionFormId, (typeof ACTION_FORMS)[ActionFormId]][]) {
     router.post(`/sager/:caseId/${f.path}`, async (req, res) => {
+      const staff = staffOf(req);
       const caseId = caseIdOf(req);
       const values = parseForm(f.schema, req.body as Record<string, unknown>);
       try {
         const body = parseWith(f.schema, values, { what: 'the form' });
-        await (f.run as (s: unknown, staff: StaffParty, caseId: string, body: unknown) => Promise<unknown>)(
-          deps,
-          staffOf(req),
-          caseId,
-          body,
-        );
+        await (f.run as (s: unknown, staff: StaffParty, caseId: string, body: unknown) => Promise<unknown>)(deps, staff, caseId, body);
       } catch (err) {
         if (err instanceof Problem && (err.status === 422 || err.status === 409)) {
           return renderCase(req, res, err.status, { form: id, values, errors: err.errors ?? [], message: problemDa(err) });
         }
         throw err;
       }
-      res.redirect(303, `/sager/${caseId}?ok=${id}`);
+      // §12 stk. 2: a declared conflict unassigns its declarer, and the case page no longer shows them the case
+      // (a team lead still sees it): the confirmation then waits on the worklist, not behind a 404.
+      res.redirect(303, (await stillSees(staff, caseId)) ? `/sager/${caseId}?ok=${id}` : `/?ok=${id}`);
     });
   }
 
@@ -227,8 +246,19 @@ export function createPageRouter(deps: PageDeps): Router {
     const file = await deps.worklist.visibleCase(staff, caseId, ['assignee']);
     const kind = kindOf(req, file.service);
     const schema = contentSchemaFor(kind, file.service);
-    // The CSRF token is the form's first field: checked before a byte of the document is stored.
-    const upload = await receiveResponse(req, res, (fields) => checkCsrf(res.locals.session!, fields._csrf));
+    // The CSRF token is the form's first field: checked before a byte of the document is stored. The upload turns
+    // an error thrown there into a plain 403 problem; the refusal is rethrown as itself (the CSRF page and its log line).
+    let refused: unknown;
+    const upload = await receiveResponse(req, res, (fields) => {
+      try {
+        checkCsrf(res.locals.session!, fields._csrf);
+      } catch (err) {
+        refused = err;
+        throw err;
+      }
+    }).catch((err: unknown) => {
+      throw refused ?? err;
+    });
     checkCsrf(res.locals.session!, upload.fields._csrf);
     const values = parseForm(schema, upload.fields);
     try {
@@ -285,7 +315,6 @@ export function createPageRouter(deps: PageDeps): Router {
       deps.accessLog({ limit: 50 }),
       deps.statistics.volumeAlerts(),
     ]);
-    const flashKey = typeof req.query.ok === 'string' ? req.query.ok : undefined;
     send(
       res,
       status,
@@ -298,7 +327,7 @@ export function createPageRouter(deps: PageDeps): Router {
         assignable: assignable(),
         csrfToken: ctx(res).csrfToken,
         name: namer(),
-        flash: status === 200 && flashKey ? FLASH[flashKey] : undefined,
+        flash: flashOf(req, status),
         formState,
         queues: deps.queues,
         volumeAlerts,
@@ -385,7 +414,6 @@ export function createPageRouter(deps: PageDeps): Router {
     const errors = monthError(month);
     const [statements, closed] =
       errors.length === 0 ? await Promise.all([deps.settlement.statements(staff, month), deps.settlement.isClosed(month)]) : [[], false];
-    const flashKey = typeof req.query.ok === 'string' ? req.query.ok : undefined;
     const nextFirst = `${addMonths(month, 1)}-01`;
     send(
       res,
@@ -399,7 +427,7 @@ export function createPageRouter(deps: PageDeps): Router {
         ended: errors.length === 0 && nextFirst <= today(),
         closableFrom: errors.length === 0 ? nextFirst : undefined,
         csrfToken: ctx(res).csrfToken,
-        flash: status === 200 && flashKey ? FLASH[flashKey] : undefined,
+        flash: flashOf(req, status),
         message,
       }),
     );

@@ -40,6 +40,11 @@ const OPERATOR: Record<string, string> = {
   OIDC_ISSUER: 'https://idp.region.example',
   OIDC_CLIENT_ID: 'postkasse',
   OIDC_CLIENT_SECRET: 'secret',
+  CLINICAL_FUNCTION_SOR: '987654321012345',
+  CLINICAL_FUNCTION_EAN: '5790002345678',
+  CLINICAL_FUNCTION_NAME: 'Klinisk funktion, Region Eksempel',
+  CLINICAL_FUNCTION_PHONE: '70102030',
+  FHIR_BASE_URL: 'https://postkasse.region.example/fhir',
 };
 
 const gatewayEnv = (name: string, env: Record<string, string> = OPERATOR): Record<string, string> =>
@@ -64,7 +69,9 @@ test('issue 16: each production gateway starts under NODE_ENV=production with wh
     assert.equal(c.BLOB_STORE, 's3');
     assert.equal(c.START_REDIS, 'never');
     assert.equal(c.HEALTH_HOST, '0.0.0.0', 'the balancer reaches the health port inside the compose network');
-    for (const missing of ['TSA_URLS', 'OIDC_ISSUER']) {
+    // §15 stk. 2: without the region's own clinical function the GP's copies would name the development sender
+    const sender = ['CLINICAL_FUNCTION_SOR', 'CLINICAL_FUNCTION_EAN', 'CLINICAL_FUNCTION_NAME', 'CLINICAL_FUNCTION_PHONE', 'FHIR_BASE_URL'];
+    for (const missing of ['TSA_URLS', 'OIDC_ISSUER', ...sender]) {
       const { [missing]: _drop, ...rest } = OPERATOR;
       assert.throws(
         () => loadConfig(gatewayEnv(g, rest)),

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { dropQueueKeys, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { opensslVerify, pdf } from '../helpers/packages.js';
+import { opensslVerify, pdf, residue } from '../helpers/packages.js';
 import { as, ATTEST, events, holdConsultation, postAttest, respond, send, settled, writeRoutingParties } from '../helpers/staff.js';
 import { acknowledgementOf, MEDCOM_DIR } from '../helpers/medcom.js';
 import { waitFor } from '../helpers/wait.js';
@@ -24,6 +24,13 @@ import { runCli } from '../cli/helpers.js';
 import { loadMedcomPackages } from '../../src/medcom/packages.js';
 import { createMedcomValidator } from '../../src/medcom/validator.js';
 import { parseVansEnvelope, vansEnvelopeParts, vansEnvelopeStream } from '../../src/medcom/vans.js';
+import {
+  buildCareCommunication,
+  careCommunicationSizeBound,
+  MAX_CARE_COMMUNICATION_BYTES,
+  MAX_CARE_COMMUNICATION_DOCUMENT_BYTES,
+} from '../../src/medcom/carecommunication.js';
+import { assertGpMessageFits } from '../../src/medcom/service.js';
 
 type Json = Record<string, any>;
 
@@ -466,6 +473,58 @@ describe('MedCom CareCommunication to the GP', () => {
       'assigned',
     );
   });
+
+  test('§15 stk. 2: MedCom’s cap holds when the GP’s practice is unknown too: 413 when posted, nothing kept (the copy could never be sent)', async () => {
+    // a ydernummer the directory does not know: the copy would be kept as no-recipient-system, built when a team lead
+    // resolves it, and then refused for its size, while the municipality had the attest already
+    const { caseId, specialist } = await assessedCase('888888');
+    await holdConsultation(g, specialist, caseId);
+    const before = await residue(g);
+    const big = Buffer.concat([pdf('stor'), Buffer.alloc(38_000_000, 0x20)]);
+    const res = await respond(g, specialist, caseId, { kind: 'specialist-attest', content: ATTEST }, big);
+    assert.equal(res.status, 413, res.text);
+    assert.match(String(res.headers['content-type']), /application\/problem\+json/);
+    assert.match(res.body.type, /medcom-too-large/);
+    assert.match(res.body.detail, new RegExp(`at most ${MAX_CARE_COMMUNICATION_BYTES} bytes \\(50 MB\\)`));
+    assert.match(res.body.detail, new RegExp(`${MAX_CARE_COMMUNICATION_DOCUMENT_BYTES} bytes`), 'names the largest PDF that fits');
+    assert.deepEqual(await residue(g), before, 'no response, message or blob kept: nothing went to the municipality either');
+    const audit = await g.gw.db.db.selectFrom('audit_log').select(['action']).where('case_id', '=', caseId).execute();
+    assert.ok(!audit.some((a) => a.action === 'gp-message-without-recipient' || a.action === 'response-dispatched'));
+    assert.equal(
+      (await g.gw.db.db.selectFrom('cases').select(['state']).where('id', '=', caseId).executeTakeFirstOrThrow()).state,
+      'assigned',
+    );
+  });
+});
+
+test('§15 stk. 2: the size bound of a CareCommunication holds whoever receives it, with the longest names allowed', () => {
+  // the rule both at posting (practice perhaps unknown) and when the Bundle is built
+  assert.ok(careCommunicationSizeBound(MAX_CARE_COMMUNICATION_DOCUMENT_BYTES) <= MAX_CARE_COMMUNICATION_BYTES);
+  assert.ok(careCommunicationSizeBound(MAX_CARE_COMMUNICATION_DOCUMENT_BYTES + 1) > MAX_CARE_COMMUNICATION_BYTES);
+  assert.doesNotThrow(() => assertGpMessageFits(MAX_CARE_COMMUNICATION_DOCUMENT_BYTES));
+  assert.throws(
+    () => assertGpMessageFits(MAX_CARE_COMMUNICATION_DOCUMENT_BYTES + 1),
+    (e: unknown) => (e as { status?: number }).status === 413,
+  );
+  // 200 characters (a practice's name in the directory, a citizen's in the manifest) of what JSON and the narrative
+  // escape the most, in every name, with the longest SOR id and phone
+  for (const ch of ['a', '&', '\u0001', 'æ']) {
+    const name = ch.repeat(200);
+    const built = buildCareCommunication({
+      messageId: randomUUID(),
+      bundleId: randomUUID(),
+      sentAt: new Date().toISOString(),
+      topic: 'Kopi af speciallægeattest, jf. § 15, stk. 2',
+      text: `Kopi af speciallægeattest fra ${name}, jf. § 15, stk. 2. Attesten er sendt til Seniorpensionsenheden samtidig med denne kopi.`,
+      sender: { name, sor: '1'.repeat(18), ean: '5790000000005', phone: '+45 1234 5678 901' },
+      receiver: { name, sor: '2'.repeat(18), ean: '5790000222223' },
+      patient: { cpr: '0101011234', name },
+      author: { name, role: 'team-lead' },
+      attachment: { title: 'Speciallægeattest', size: MAX_CARE_COMMUNICATION_DOCUMENT_BYTES },
+      fhirBaseUrl: `https://${'p'.repeat(200)}.example/fhir`,
+    });
+    assert.ok(built.size <= careCommunicationSizeBound(MAX_CARE_COMMUNICATION_DOCUMENT_BYTES), `${JSON.stringify(ch)}: ${built.size}`);
+  }
 });
 
 describe('an invalid Bundle is never sent', () => {

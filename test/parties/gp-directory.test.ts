@@ -6,7 +6,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGpDirectory, parseGpDirectory } from '../../src/parties/gp-directory.js';
@@ -26,7 +26,7 @@ writeFileSync(
         name: 'Lægehuset',
         ydernumre: ['111111'],
         sor: '111111000016001',
-        ean: '5790000111119',
+        ean: '5790000111114',
         certificates: [],
       },
       { id: 'kommune-101', kind: 'municipality', municipalityCode: '101', name: 'KK', certificates: [] },
@@ -69,6 +69,13 @@ const bad: [string, unknown, RegExp][] = [
   ['no practices array', { practice: [] }, /"practices" array/],
   ['a 5-digit ydernummer', { practices: [practice({ ydernummer: '12345' })] }, /practices\[0\]\.ydernummer: must be a 6-digit ydernummer/],
   ['an EAN of 12 digits', { practices: [practice({ ean: '579000022222' })] }, /practices\[0\]\.ean: must be a 13-digit EAN/],
+  [
+    // §15 stk. 2: refused at load, not first when the VANSEnvelope of each copy is built (and retried for 72 h)
+    'an EAN with a wrong GS1 check digit',
+    { practices: [practice(), practice({ ydernummer: '444444', ean: '5790000222224' })] },
+    /practices\[1\] \(444444\)\.ean: 5790000222224 is not a valid EAN \(GLN\) location number: its GS1 check digit is wrong/,
+  ],
+  ['a name of more than 200 characters', { practices: [practice({ name: 'L'.repeat(201) })] }, /practices\[0\]\.name: must be at most 200/],
   ['no SOR id', { practices: [practice({ sor: undefined })] }, /practices\[0\]\.sor: is required/],
   ['an unknown transport', { practices: [practice({ transport: { kind: 'fax' } })] }, /practices\[0\]\.transport/],
   ['a ydernummer twice', { practices: [practice(), practice()] }, /practices\[1\] \(222222\): ydernummer listed twice/],
@@ -111,11 +118,34 @@ test('without a directory (development): the gp-system parties stand in, with th
     ydernummer: '111111',
     name: 'Lægehuset',
     sor: '111111000016001',
-    ean: '5790000111119',
+    ean: '5790000111114',
     transport: { kind: 'party', partyId: 'gp-1' },
   });
   assert.equal(d.practice('999999'), undefined);
   assert.ok(logs.some((l) => l.includes('development fallback')));
+});
+
+test('§15 stk. 2: a directory file with a mistyped EAN is refused at start-up and on reload, naming the file and the practice', () => {
+  const file = join(dir, 'gp-typo.json');
+  const typo = JSON.stringify({ practices: [practice({ ean: '5790000222232' })] });
+  writeFileSync(file, typo);
+  assert.throws(
+    () => createGpDirectory(file, parties, log),
+    /gp-typo\.json: GP directory is invalid:\n {2}practices\[0\] \(222222\)\.ean: 5790000222232/,
+  );
+  writeFileSync(file, JSON.stringify({ practices: [practice()] }));
+  const d = createGpDirectory(file, parties, log);
+  writeFileSync(file, typo);
+  const r = d.reload();
+  assert.equal(r.ok, false);
+  assert.match((r as { error: string }).error, /practices\[0\] \(222222\)\.ean: 5790000222232 .*check digit/);
+  assert.equal(d.practice('222222')?.ean, '5790000222223', 'the previous directory stays');
+});
+
+test('the development directory holds valid EANs (GS1 check digits)', () => {
+  const devParties = createPartyRegistry('config/parties.dev.json');
+  const list = parseGpDirectory(readFileSync('config/gp-directory.dev.json', 'utf8'), devParties);
+  assert.ok(list.length > 0);
 });
 
 test('a missing file is refused at start-up, naming it', () => {

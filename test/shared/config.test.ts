@@ -35,6 +35,11 @@ const bad: Array<[string, Record<string, string>, RegExp]> = [
   ['two VANS transports at once', { VANS_OUTBOX_DIR: '/o', VANS_ENDPOINT_URL: 'https://vans.example' }, /set one, not both/],
   ['MedCom: more than 2 resends', { MEDCOM_MAX_RESENDS: '3' }, /MEDCOM_MAX_RESENDS must be at most 2/],
   ['an EAN that is not 13 digits', { CLINICAL_FUNCTION_EAN: '57900' }, /CLINICAL_FUNCTION_EAN must be/],
+  [
+    '§15 stk. 2: an EAN with a wrong GS1 check digit (refused at start-up, not first when a GP copy is enveloped)',
+    { CLINICAL_FUNCTION_EAN: '5790000000006' },
+    /CLINICAL_FUNCTION_EAN must be a valid EAN \(GLN\) location number: its GS1 check digit is wrong .*"5790000000006"/,
+  ],
 ];
 for (const [name, env, re] of bad) {
   test(`config: ${name} stops start-up with a message naming the variable`, () => {
@@ -80,6 +85,11 @@ const PRODUCTION: Record<string, string> = {
   OIDC_CLIENT_ID: 'postkasse',
   TSA_URLS: 'https://tsa.example',
   TSA_CA_FILE: '/etc/postkasse/tsa-ca.pem',
+  CLINICAL_FUNCTION_SOR: '987654321012345',
+  CLINICAL_FUNCTION_EAN: '5790002345678',
+  CLINICAL_FUNCTION_NAME: 'Klinisk funktion, Region Eksempel',
+  CLINICAL_FUNCTION_PHONE: '+45 70 10 20 30',
+  FHIR_BASE_URL: 'https://postkasse.region.example/fhir',
 };
 
 test("issue 16: a production configuration of the region's own starts; Redis is never started privately there", () => {
@@ -120,6 +130,49 @@ const productionRefusals: Array<[string, Record<string, string | undefined>, Reg
   ['START_REDIS=auto', { START_REDIS: 'auto' }, /^START_REDIS=auto starts a private redis-server/],
   ['the development IdP', { OIDC_ISSUER: undefined }, /^OIDC_ISSUER must be set in production/],
   ['no TSA', { TSA_URLS: undefined, TSA_CA_FILE: undefined }, /^TSA_URLS must be set in production/],
+  // §15 stk. 2: the GP's copy would go out under the development clinical function
+  [
+    'the development SOR id of the clinical function (unset)',
+    { CLINICAL_FUNCTION_SOR: undefined },
+    /^CLINICAL_FUNCTION_SOR must be set in production to the SOR id of the region's clinical function .*unset, it is the development value "1234561000016007"/,
+  ],
+  [
+    'the development SOR id of the clinical function (set to it)',
+    { CLINICAL_FUNCTION_SOR: '1234561000016007' },
+    /^CLINICAL_FUNCTION_SOR must be set in production to .*: it is the development value/,
+  ],
+  [
+    'the development EAN of the clinical function',
+    { CLINICAL_FUNCTION_EAN: undefined },
+    /^CLINICAL_FUNCTION_EAN must be set in production to the EAN \(GLN\) location number .* registered under for VANS/,
+  ],
+  ['the development EAN, set to it', { CLINICAL_FUNCTION_EAN: '5790000000005' }, /^CLINICAL_FUNCTION_EAN must be set in production/],
+  [
+    'the development name of the clinical function',
+    { CLINICAL_FUNCTION_NAME: undefined },
+    /^CLINICAL_FUNCTION_NAME must be set in production/,
+  ],
+  [
+    'the development name, set to it',
+    { CLINICAL_FUNCTION_NAME: 'Klinisk funktion, Region Hovedstaden (udvikling)' },
+    /^CLINICAL_FUNCTION_NAME must be set in production/,
+  ],
+  [
+    'the development phone',
+    { CLINICAL_FUNCTION_PHONE: undefined },
+    /^CLINICAL_FUNCTION_PHONE must be set in production to the phone number/,
+  ],
+  ['the development phone, set to it', { CLINICAL_FUNCTION_PHONE: '38000000' }, /^CLINICAL_FUNCTION_PHONE must be set in production/],
+  [
+    'the development FHIR base URL',
+    { FHIR_BASE_URL: undefined },
+    /^FHIR_BASE_URL must be set in production to the region's own https:\/\/ base/,
+  ],
+  [
+    'the development FHIR base URL, set to it',
+    { FHIR_BASE_URL: 'https://postkasse.invalid/fhir' },
+    /^FHIR_BASE_URL must be set in production to .*: it is the development value "https:\/\/postkasse\.invalid\/fhir"/,
+  ],
 ];
 for (const [name, change, re] of productionRefusals) {
   test(`issue 16: under NODE_ENV=production, ${name} refuses start-up with a message naming the variable`, () => {

@@ -429,6 +429,84 @@ describe('staff pages in Chromium', { concurrency: 1 }, () => {
     );
   });
 
+  test('§12 stk. 2: a coordinator who declares a conflict lands on her worklist with the confirmation, not on a 404', async () => {
+    const page = await as_('Anna Holm', `/sager/${cases.O}`);
+    await page.locator('#conflict-reason').fill('Jeg har behandlet borgeren tidligere.');
+    await page.getByRole('button', { name: 'Erklær inhabilitet' }).click();
+    await page.getByText('Inhabiliteten er registreret, og sagen er sendt til ny fordeling.').waitFor();
+    // the case is no longer hers to see: the worklist, named by a fixed message id
+    assert.equal(new URL(page.url()).pathname, '/');
+    assert.equal(new URL(page.url()).search, '?ok=conflict');
+    assert.equal(await page.locator('h1').textContent(), 'Arbejdsliste');
+    assert.equal(await page.locator(`a[href="/sager/${cases.O}"]`).count(), 0);
+    const declared = await g.gw.db.db
+      .selectFrom('case_events')
+      .select('actor')
+      .where('case_id', '=', cases.O)
+      .where('event', '=', 'conflict-declared')
+      .execute();
+    assert.deepEqual(
+      declared.map((e) => e.actor),
+      ['coord-anna'],
+    );
+    assert.notEqual((await caseRow(g, cases.O)).assigned_to, 'coord-anna');
+    // the address carries an id, never a text of its own
+    await page.goto(`${base}/?ok=${encodeURIComponent('<b>Falsk besked</b>')}`);
+    assert.equal(await page.locator('.notice.success').count(), 0);
+    await noSeriousViolations(page, 'worklist after a conflict');
+  });
+
+  test('a POST without the CSRF token is refused (403) whatever its content type, and changes nothing', async () => {
+    // Carl's message to Frederiksberg, dead-lettered again after the team lead's retry
+    const { id: messageId } = await g.gw.db.db.selectFrom('messages').select('id').where('case_id', '=', cases.D).executeTakeFirstOrThrow();
+    const stateOf = async () =>
+      (await g.gw.db.db.selectFrom('messages').select('state').where('id', '=', messageId).executeTakeFirstOrThrow()).state;
+    await waitFor('the dead letter again', async () => (await stateOf()) === 'dead-lettered', { timeoutMs: 20_000 });
+    const retried = async () =>
+      (
+        await g.gw.db.db
+          .selectFrom('case_events')
+          .select('id')
+          .where('case_id', '=', cases.D)
+          .where('event', '=', 'message-retried')
+          .execute()
+      ).length;
+    const retriedBefore = await retried();
+    const refused = async (res: { status(): number; text(): Promise<string> }, what: string) => {
+      assert.equal(res.status(), 403, what);
+      assert.match(await res.text(), /Formularen blev afvist/, what);
+    };
+
+    const lead = await requestsAs('Lene Friis');
+    for (const action of ['genforsoeg', 'send']) {
+      const url = `${base}/overblik/beskeder/${messageId}/${action}`;
+      await refused(await lead.post(url, { multipart: { note: 'x' } }), `${action}, multipart`);
+      await refused(await lead.post(url, { data: { note: 'x' } }), `${action}, JSON`);
+    }
+    assert.equal(await stateOf(), 'dead-lettered');
+    assert.equal(await retried(), retriedBefore);
+
+    // last month is open and may be closed: not by a multipart POST without the token
+    const freja = await requestsAs('Freja Bach');
+    await refused(await freja.post(`${base}/afregning/${monthOf(-1)}/luk`, { multipart: { note: 'x' } }), 'close a month, multipart');
+    assert.deepEqual(await g.gw.db.db.selectFrom('settlement_months').select('month').execute(), []);
+
+    // logging out is a change too; the session stays
+    await refused(await lead.post(`${base}/logout`, { multipart: { note: 'x' } }), 'logout, multipart');
+    assert.equal((await lead.get(`${base}/overblik`)).status(), 200);
+
+    // the response upload checks the token from its own multipart body: without it, 403 and nothing kept
+    const anna = await requestsAs('Anna Holm');
+    const upload = await anna.post(`${base}/sager/${cases.H}/svar?type=recommendation`, {
+      multipart: {
+        reasons: 'Borgeren har brug for en afklaring af arbejdsevnen.',
+        document: { name: 'anbefaling.pdf', mimeType: 'application/pdf', buffer: samplePdf },
+      },
+    });
+    await refused(upload, 'response upload without the token');
+    assert.equal((await g.gw.db.db.selectFrom('responses').select('id').where('case_id', '=', cases.H).execute()).length, 0);
+  });
+
   test('the queue dashboard on the staff port is for team leads only', async () => {
     const lead = await as_('Lene Friis', '/overblik');
     await lead.getByRole('link', { name: 'Køerne (BullMQ)' }).click();
@@ -691,6 +769,31 @@ describe('staff pages in Chromium', { concurrency: 1 }, () => {
     // and nothing comes from elsewhere
     const html = sizes[0]!.toString('utf8');
     assert.doesNotMatch(html, /(src|href)="https?:\/\//);
+  });
+
+  test('the history and the document types are in Danish: no event or document type shows as its code', async () => {
+    const lead = await requestsAs('Lene Friis');
+    const historyOf = (page: string) => /<ol class="history">([\s\S]*?)<\/ol>/.exec(page)?.[1] ?? '';
+    const rawCode = /(?:^|[\s>])[a-z]+(?:-[a-z]+)+(?=[\s<]|$)/m;
+    // Carl's dead letter and the retry; Anna's conflict (§12 stk. 2)
+    const dead = historyOf(await (await lead.get(`${base}/sager/${cases.D}`)).text());
+    assert.match(dead, /Besked kunne ikke leveres/);
+    assert.match(dead, /Besked sendt igen af teamleder/);
+    assert.doesNotMatch(dead, rawCode);
+    const conflict = historyOf(await (await lead.get(`${base}/sager/${cases.O}`)).text());
+    assert.match(conflict, /Inhabilitet erklæret \(§ 12, stk\. 2\)/);
+    assert.doesNotMatch(conflict, rawCode);
+    // a document's type beside it
+    const plan = await (await lead.get(`${base}/sager/${cases.R}`)).text();
+    assert.match(plan, /<span class="muted">Rehabiliteringsplanens forberedende del, \d+ kB/);
+    // §21 stk. 2: a case without its preparatory part names what it lacks, on the case and the overview
+    const { caseId } = await send(g, 'kommune-101', { service: 'rehab-team-advice', documents: [docMeta('notat', 'other')] });
+    const waiting = await (await lead.get(`${base}/sager/${caseId}`)).text();
+    assert.match(waiting, /Sagen mangler: Rehabiliteringsplanens forberedende del \(§ 21, stk\. 2\)/);
+    assert.match(waiting, /<span class="muted">Andet dokument, /);
+    const overview = await (await lead.get(`${base}/overblik`)).text();
+    assert.match(overview, /Mangler: Rehabiliteringsplanens forberedende del/);
+    assert.doesNotMatch(overview, /rehab-plan-preparatory/);
   });
 
   async function fillAttest(page: Page): Promise<void> {

@@ -1,10 +1,12 @@
-/** The staff pages' small pieces: HTML escaping, Danish dates, the return address after login, assurance levels, rules. */
+/** The staff pages' small pieces: HTML escaping, Danish dates, the return address after login, assurance levels, rules, Danish labels. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { danishDate, html, raw, timeDate, timeInstant } from '../../src/web/html.js';
 import { safeReturnTo } from '../../src/web/app.js';
 import { acrSatisfies, NSIS_LEVELS } from '../../src/web/oidc.js';
-import { ruleDa } from '../../src/web/labels.js';
+import { DOCUMENT_TYPE_DA, documentTypeDa, EVENT_DA, eventDa, ruleDa } from '../../src/web/labels.js';
+import { CASE_EVENTS } from '../../src/storage/case-events.js';
+import { DOCUMENT_TYPES } from '../../src/intake/schema.js';
 import { formatCpr } from '../../src/web/pages/case.js';
 import { volumeTable } from '../../src/web/pages/statistics.js';
 
@@ -65,4 +67,26 @@ test('§17 stk. 4: the volume table says from which day a gateway taken into use
   const cell = (r: typeof row) => /<td>\s*<time datetime="2027-01-01">[\s\S]*?<\/td>/.exec(volumeTable([r], () => 'København').value)![0];
   assert.match(cell(row), /talt fra <time datetime="2027-12-01">1\. december 2027<\/time>/);
   assert.doesNotMatch(cell({ ...row, countedFrom: '2027-01-01' }), /talt fra/, 'a whole year says nothing more');
+});
+
+test('every event a case can hold has a Danish label in the history (the list every writer of case_events is typed by)', () => {
+  const missing = CASE_EVENTS.filter((e) => typeof EVENT_DA[e] !== 'string' || EVENT_DA[e].trim() === '' || EVENT_DA[e] === e);
+  assert.deepEqual(missing, [], 'events shown as their code on the case page');
+  for (const e of CASE_EVENTS) assert.equal(eventDa(e), EVENT_DA[e]);
+  assert.equal(eventDa('message-dead-lettered'), 'Besked kunne ikke leveres');
+  assert.equal(eventDa('conflict-declared'), 'Inhabilitet erklæret (§ 12, stk. 2)');
+  // a name from an older version is shown as it is; a key of Object.prototype is not a label
+  assert.equal(eventDa('some-old-event'), 'some-old-event');
+  assert.equal(eventDa('constructor'), 'constructor');
+});
+
+test('§21 stk. 2: every document type of the manifest has a Danish name', () => {
+  assert.deepEqual(
+    DOCUMENT_TYPES.filter((t) => !DOCUMENT_TYPE_DA[t] || DOCUMENT_TYPE_DA[t] === t),
+    [],
+  );
+  assert.equal(documentTypeDa('rehab-plan-preparatory'), 'Rehabiliteringsplanens forberedende del');
+  assert.equal(documentTypeDa('request'), 'Anmodning');
+  assert.equal(documentTypeDa('unknown-type'), 'unknown-type');
+  assert.equal(documentTypeDa('toString'), 'toString');
 });

@@ -12,7 +12,18 @@ import { KINDS_BY_SERVICE } from '../../responses/content.js';
 import { html, table, timeDate, timeInstant, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { errorSummary, renderFields } from '../forms.js';
-import { CASE_STATE_DA, consentKindDa, eventDa, kindDa, messageStateDa, ROLE_DA, ruleDa, serviceDa, STATUS_DA } from '../labels.js';
+import {
+  CASE_STATE_DA,
+  consentKindDa,
+  documentTypeDa,
+  eventDa,
+  kindDa,
+  messageStateDa,
+  ROLE_DA,
+  ruleDa,
+  serviceDa,
+  STATUS_DA,
+} from '../labels.js';
 import { shortRef, statusBadge } from './worklist.js';
 import { ACTION_FORMS, type ActionFormId } from '../actions.js';
 
@@ -172,7 +183,7 @@ export function casePage(p: CasePageInput): Html {
           )
     }
     ${dl([['Styrende aftale', c.agreementId ?? 'Ingen (lovens frister)']])}
-    ${c.missingDocuments.length > 0 ? html`<p class="notice">Sagen mangler: ${c.missingDocuments.join(', ')} (§ 21, stk. 2).</p>` : ''}
+    ${c.missingDocuments.length > 0 ? html`<p class="notice">Sagen mangler: ${c.missingDocuments.map(documentTypeDa).join(', ')} (§ 21, stk. 2).</p>` : ''}
   </section>`;
 
   const documents = html`<section aria-labelledby="dokumenter">
@@ -181,13 +192,14 @@ export function casePage(p: CasePageInput): Html {
       c.documents.length === 0
         ? html`<p>Ingen dokumenter.</p>`
         : html`<ul class="documents">
-            ${c.documents.map(
-              (d) =>
-                html`<li>
-                  <a href="/sager/${c.caseId}/dokumenter/${encodeURIComponent(d.part)}">${d.title ?? d.part}</a>
-                  <span class="muted">${d.type}, ${Math.max(1, Math.round(d.size / 1024))} kB, modtaget ${timeInstant(d.receivedAt)}</span>
-                </li>`,
-            )}
+            ${c.documents.map((d) => {
+              const kb = Math.max(1, Math.round(d.size / 1024));
+              const about = html`${documentTypeDa(d.type)}, ${kb} kB, modtaget ${timeInstant(d.receivedAt)}`;
+              return html`<li>
+                <a href="/sager/${c.caseId}/dokumenter/${encodeURIComponent(d.part)}">${d.title ?? d.part}</a>
+                <span class="muted">${about}</span>
+              </li>`;
+            })}
           </ul>`
     }
   </section>`;

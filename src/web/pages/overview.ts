@@ -11,7 +11,7 @@ import type { LeadListItem } from '../../worklist/schema.js';
 import type { VolumeRow } from '../../statistics/schema.js';
 import { html, table, timeDate, timeInstant, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
-import { exclusionDa, messageStateDa, ROLE_DA, serviceDa } from '../labels.js';
+import { documentTypeDa, exclusionDa, messageStateDa, ROLE_DA, serviceDa } from '../labels.js';
 import { shortRef } from './worklist.js';
 import { assignForm, type FormState } from './case.js';
 import { volumeTable } from './statistics.js';
@@ -162,7 +162,7 @@ export function overviewPage(p: OverviewInput): Html {
       'mangler',
       'Afventer komplet sag',
       l.awaitingCompleteCase.length,
-      caseTable(l.awaitingCompleteCase, p.name, (i) => html`Mangler: ${(i.missingDocuments ?? []).join(', ')}`),
+      caseTable(l.awaitingCompleteCase, p.name, (i) => html`Mangler: ${(i.missingDocuments ?? []).map(documentTypeDa).join(', ')}`),
     )}
     ${section('i-risiko', 'I risiko', l.atRisk.length, caseTable(l.atRisk, p.name))}
     ${section('overskredet', 'Overskredet', l.overdue.length, caseTable(l.overdue, p.name))}

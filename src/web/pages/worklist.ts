@@ -40,7 +40,8 @@ function pageLink(filters: WorklistFilters, page: number): string {
   return s ? `/?${s}` : '/';
 }
 
-export function worklistPage(p: WorklistPage, filters: WorklistFilters, municipalityName: (code: string) => string): Html {
+/** `flash`: the confirmation of an action that ended on the worklist (a declared conflict takes the case away, §12 stk. 2). */
+export function worklistPage(p: WorklistPage, filters: WorklistFilters, municipalityName: (code: string) => string, flash?: string): Html {
   const filterForm = html`<form method="get" action="/" class="filters" aria-label="Filtrér arbejdslisten">
     ${select(
       'tjeneste',
@@ -94,7 +95,7 @@ export function worklistPage(p: WorklistPage, filters: WorklistFilters, municipa
         </nav>`
       : '';
   return html`<h1>Arbejdsliste</h1>
-    ${filterForm}
+    ${flash ? html`<p class="notice success" role="status">${flash}</p>` : ''} ${filterForm}
     <p class="count" role="status">${p.total} ${p.total === 1 ? 'sag' : 'sager'}</p>
     ${list}${paging}`;
 }
