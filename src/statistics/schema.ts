@@ -149,7 +149,7 @@ export const volumeRowSchema = z.object({
   services: z
     .array(z.object({ service: z.string(), ...volumeFigures }))
     .optional()
-    .describe('when the agreement sets the expected cases per service'),
+    .describe("when the agreement sets the expected cases per service; the row's own figures then count the cases of those services only"),
 });
 export type VolumeRow = z.output<typeof volumeRowSchema>;
 

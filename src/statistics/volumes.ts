@@ -104,6 +104,9 @@ export function volumeRows(
         return countedFrom <= d && d <= today;
       });
       const e = a.expectedYearlyCases;
+      // Expected per service: the total compares like with like, the cases of those services only (a clinical
+      // assessment under an agreement that expects only rehabilitation-team cases is no deviation from it).
+      const counted = e !== undefined && typeof e === 'object' ? mine.filter((c) => e[c.service] !== undefined) : mine;
       return {
         agreementId: a.id,
         municipalityCode: a.municipalityCode ?? null,
@@ -113,7 +116,7 @@ export function volumeRows(
         daysInYear: year.days,
         countedFrom,
         elapsedDays,
-        ...figures(expectedYearlyTotal(a)!, mine.length, elapsedDays, year.days, thresholdPct),
+        ...figures(expectedYearlyTotal(a)!, counted.length, elapsedDays, year.days, thresholdPct),
         ...(e !== undefined && typeof e === 'object'
           ? {
               services: Object.entries(e)

@@ -97,6 +97,8 @@ describe('§17 stk. 4: deviation from the expected number of cases', () => {
       { agreementId: 'k', service: 'ongoing-case-advice', receivedAt: '2027-01-10T22:59:00.000Z' },
       { agreementId: 'k', service: 'ongoing-case-advice', receivedAt: '2026-12-31T22:30:00.000Z' },
       ...cases('other', 'ongoing-case-advice', '2027-01-05', 50),
+      // a service the agreement expects none of: not counted against the expectation of the others
+      ...cases('k', 'clinical-assessment', '2027-01-06', 5),
     ];
     const [row] = volumeRows([a], list, '2027-01-10', 15) as [VolumeRow];
     // total 12 vs 10.0: +20.0 % alert; rehab 8 vs 8.219: −2.7 %; ongoing 4 vs 1.781: +124.6 % alert
