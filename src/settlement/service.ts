@@ -315,14 +315,19 @@ export function createSettlementService(deps: SettlementDeps) {
     return out;
   }
 
-  function datesOf(month: string, payer: string): { invoiceDate: string; dueDate: string } {
+  /**
+   * §19 stk. 3: the statement is invoiced on the agreed day of the following month, or when the month is closed if that
+   * is later (`issuedOn`): payment falls due the agreed days after the invoice is received, never before it is sent.
+   */
+  function datesOf(month: string, payer: string, issuedOn?: string): { invoiceDate: string; dueDate: string } {
     const { first, last } = monthBounds(month);
     const code = deps.parties.all().find((p) => p.id === payer && p.kind === 'municipality') as { municipalityCode?: string } | undefined;
     const selector = { partyId: payer, municipalityCode: code?.municipalityCode ?? null };
     const current = deps.agreements.current();
     const a = agreementInForce(current, selector, last) ?? agreementInForce(current, selector, first);
     const terms = settlementTermsOf(a);
-    const invoiceDate = `${nextMonth(month)}-${String(terms.invoiceDayOfMonth).padStart(2, '0')}`;
+    const agreed = `${nextMonth(month)}-${String(terms.invoiceDayOfMonth).padStart(2, '0')}`;
+    const invoiceDate = issuedOn !== undefined && issuedOn > agreed ? issuedOn : agreed;
     return { invoiceDate, dueDate: addDays(invoiceDate, terms.paymentDaysAfterInvoice) };
   }
 
@@ -398,13 +403,26 @@ export function createSettlementService(deps: SettlementDeps) {
       if (latest !== undefined && nextMonth(latest) !== month) {
         throw conflict(
           latest > month
-            ? `${month} lies before the last closed month ${latest}: its deliveries are settled as adjustments of ${nextMonth(latest)}`
+            ? `${month} lies before the last closed month ${latest}: months close once, in order`
             : `months close in order: close ${nextMonth(latest)} first`,
           'month-order',
         );
       }
+      if (latest === undefined) {
+        // The first close fixes where the settled months begin: a month before it is never closed, so none may hold
+        // a delivery on record (it would never be invoiced). Earlier months with only the coordinator function
+        // (settled before the gateway) may stay outside.
+        const first = await store.firstDelivered();
+        const firstMonth = first === null ? null : localDate(first).slice(0, 7);
+        if (firstMonth !== null && firstMonth < month) {
+          throw conflict(
+            `the first month to close is ${firstMonth} or earlier: deliveries on record from ${firstMonth} would otherwise never be invoiced`,
+            'month-order',
+          );
+        }
+      }
       const at = now().toISOString();
-      const statements = (await statementsOf(month)).map((s) => ({ ...s, closed: true, closedAt: at }));
+      const statements = (await statementsOf(month)).map((s) => ({ ...s, ...datesOf(month, s.payer, today), closed: true, closedAt: at }));
       const rows = statements.map((s) => {
         const json = canonicalJson(s);
         return { month, payer: s.payer, statement: json, sha256: sha256Hex(json) };

@@ -29,6 +29,17 @@ export function createSettlementStore(db: Kysely<Database>) {
         .orderBy('r.created_at')
         .orderBy('r.id')
         .execute(),
+    /** the instant of the first response of a billable kind on record (UTC), or null before any */
+    async firstDelivered(): Promise<string | null> {
+      const r = await db
+        .selectFrom('responses')
+        .select('created_at')
+        .where('kind', 'in', BILLABLE_KINDS)
+        .orderBy('created_at')
+        .limit(1)
+        .executeTakeFirst();
+      return r?.created_at ?? null;
+    },
     /** every attest of these cases, oldest first */
     async attests(caseIds: readonly string[]): Promise<{ id: string; case_id: string; created_at: string }[]> {
       if (caseIds.length === 0) return [];

@@ -290,9 +290,21 @@ for (const d of DIALECTS) {
     test('closing freezes a month; a price corrected later is an adjustment in the next open month (§19)', async () => {
       await assert.rejects(svc.close(fin, '2027-02'), { status: 409, type: /month-not-ended/ });
       await assert.rejects(svc.close(party('coord-anna'), '2027-01'), { status: 403 });
+      // The first close may not skip a month with deliveries on record: they would never be invoiced.
+      const was = today;
+      today = new Date('2027-04-02T10:00:00Z');
+      await assert.rejects(svc.close(fin, '2027-03'), (e: Error & { status?: number; type?: string }) => {
+        assert.equal(e.status, 409);
+        assert.match(e.message, /first month to close is 2027-01 or earlier: deliveries on record from 2027-01/);
+        return true;
+      });
+      today = was;
+      assert.equal(await svc.isClosed('2027-03'), false);
       const closed = await svc.close(fin, '2027-01');
       const jan = of(closed, 'kommune-101');
       assert.equal(jan.closed, true);
+      // §19 stk. 3: closed (and invoiced) on 5 February, later than the agreed 1st: due 14 days after the invoice
+      assert.deepEqual([jan.invoiceDate, jan.dueDate], ['2027-02-05', '2027-02-19']);
       assert.match(jan.sha256!, /^[0-9a-f]{64}$/);
       const audit = await db.db.selectFrom('audit_log').selectAll().where('action', '=', 'settlement-closed').execute();
       assert.equal(audit.length, 1);
