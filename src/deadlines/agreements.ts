@@ -127,6 +127,7 @@ export const agreementSchema = z.strictObject({
     })
     .optional(),
   coordinatorBackground: nonEmpty().optional(),
+  attestProcedure: nonEmpty().optional(),
   meetingTerms: nonEmpty().optional(),
   prices: pricesSchema.optional(),
   priceRegulations: z
@@ -256,6 +257,12 @@ export function parseAgreements(json: unknown): Agreement[] {
           'for all regions (§29 stk. 3)',
       );
     }
+    if (raw.attestProcedure !== undefined && !hasM) {
+      problems.push(
+        `${where}, field attestProcedure: only a municipality's agreement (municipalityCode) can set another procedure for the ` +
+          '§13 specialist attest (§14 stk. 4: "kommunen og regionen kan aftale")',
+      );
+    }
     if (raw.validTo !== null && raw.validTo < raw.validFrom) {
       problems.push(`${where}, field validTo: ${raw.validTo} is before validFrom ${raw.validFrom}`);
     }
@@ -277,6 +284,7 @@ export function parseAgreements(json: unknown): Agreement[] {
       ...(raw.services?.length ? { services: raw.services } : {}),
       ...(raw.expectedYearlyCases !== undefined ? { expectedYearlyCases: raw.expectedYearlyCases } : {}),
       ...(raw.coordinatorBackground !== undefined ? { coordinatorBackground: raw.coordinatorBackground } : {}),
+      ...(raw.attestProcedure !== undefined ? { attestProcedure: raw.attestProcedure } : {}),
       ...(raw.meetingTerms !== undefined ? { meetingTerms: raw.meetingTerms } : {}),
       ...(raw.prices !== undefined ? { prices: raw.prices } : {}),
       ...(raw.priceRegulations?.length ? { priceRegulations: raw.priceRegulations } : {}),

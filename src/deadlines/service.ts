@@ -682,10 +682,16 @@ export function createDeadlineService(deps: DeadlineServiceDeps) {
     return deps.agreements.byId(agreementId)?.services?.find((x) => x.id === serviceId);
   }
 
+  /** §14 stk. 4: the procedure the case's agreement sets instead of §14 stk. 2–3, if it does. */
+  function attestProcedure(agreementId: string | null): string | undefined {
+    return deps.agreements.byId(agreementId)?.attestProcedure;
+  }
+
   return {
     stopClockIn,
     furtherAssessmentIn,
     supplementaryService,
+    attestProcedure,
     clockOf,
     bookConsultation,
     agreeExtension,

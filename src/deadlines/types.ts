@@ -64,6 +64,12 @@ export interface Agreement {
   coordinatorBackground?: string;
   /** §16 stk. 2 nr. 3: meeting times in the rehabilitation team, advice in ongoing cases, meeting days. */
   meetingTerms?: string;
+  /**
+   * §14 stk. 4: the procedure the municipality and the region agreed instead of §14 stk. 2–3 (how further assessments
+   * are ordered and priced), in words. With it an attest asking for further assessment need not give its price and time
+   * frame; the overall assessment when the citizen has been assessed before (§14 stk. 4, last sentence) stays required.
+   */
+  attestProcedure?: string;
   /** §16 stk. 2 nr. 4, §17–18: prices, from validFrom until the first regulation. */
   prices?: AgreementPrices;
   /**

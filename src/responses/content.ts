@@ -71,7 +71,9 @@ const furtherAssessment = z
   .strictObject({
     needed: ui(z.boolean({ error: requiredOr('needed (true or false)') }), {
       label: 'Er der behov for yderligere udredning?',
-      help: 'Hvis ja: angiv hvilken udredning, prisen og tidsrammen (§ 14, stk. 2).',
+      help:
+        'Hvis ja: angiv hvilken udredning, prisen og tidsrammen (§ 14, stk. 2), ' +
+        'medmindre aftalen med kommunen fastsætter en anden fremgangsmåde (§ 14, stk. 4).',
     }),
     description: ui(z.string().trim().min(1).optional(), {
       label: 'Hvilken udredning',
@@ -90,7 +92,8 @@ const furtherAssessment = z
   })
   .superRefine((f, ctx) => {
     if (!f.needed) return;
-    for (const k of ['description', 'priceDkk', 'timeframe'] as const) {
+    // price and time frame (§14 stk. 2) unless the agreement sets another procedure (§14 stk. 4): checkResponse
+    for (const k of ['description'] as const) {
       if (f[k] === undefined)
         ctx.addIssue({
           code: 'custom',
@@ -275,6 +278,8 @@ export interface ContentContext {
   preMeetingAdviceRequested?: boolean;
   /** §16 stk. 3–4: the kinds a supplementary service returns, as its agreement defines them */
   supplementaryKinds?: readonly string[];
+  /** §14 stk. 4: the procedure the case's agreement sets instead of stk. 2–3 (then the attest need not price the further assessment) */
+  attestProcedure?: string | undefined;
 }
 
 /** The field errors of a response (empty = acceptable), with `kind` and `content.` paths. */
@@ -309,6 +314,20 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
   if (content === null || typeof content !== 'object')
     return errors.length ? errors : [{ path: 'content', message: 'content must be an object', da: 'Svarets indhold mangler' }];
   const c = content as Record<string, unknown>;
+  // §14 stk. 2: an attest that asks for further assessment gives its price and time frame, unless the municipality
+  // and the region have agreed another procedure (§14 stk. 4), which then says how the further assessment is ordered.
+  const further = c.furtherAssessment as { needed?: unknown; priceDkk?: unknown; timeframe?: unknown } | undefined;
+  if (kind === 'specialist-attest' && further?.needed === true && ctx.attestProcedure === undefined) {
+    for (const k of ['priceDkk', 'timeframe'] as const) {
+      if (further[k] === undefined) {
+        errors.push({
+          path: `content.furtherAssessment.${k}`,
+          message: `${k} is required when further assessment is needed (§14 stk. 2; the agreement sets no other procedure, §14 stk. 4)`,
+          da: FURTHER_DA,
+        });
+      }
+    }
+  }
   if (
     schema === schemas['specialist-attest'] &&
     ctx.earlierAssessments &&

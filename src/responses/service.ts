@@ -49,7 +49,7 @@ export interface ResponseServiceDeps {
   signer: Pick<DetachedSigner, 'signDigestAsync'>;
   parties: { get(id: string): Party | undefined };
   medcom: Pick<MedcomService, 'prepareGpMessage' | 'practice'>;
-  deadlines: Pick<DeadlineService, 'stopClockIn' | 'furtherAssessmentIn' | 'heldConsultation' | 'supplementaryService'>;
+  deadlines: Pick<DeadlineService, 'stopClockIn' | 'furtherAssessmentIn' | 'heldConsultation' | 'supplementaryService' | 'attestProcedure'>;
   log: Logger;
   now?: () => Date;
   /** after the commit: these messages wait for delivery (push) */
@@ -216,6 +216,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       citizenContactAgreements: await store.consentDates(c.id, 'municipality-agreement-citizen-contact'),
       preMeetingAdviceRequested: requests.preMeetingAdviceRequested === true,
       supplementaryKinds: deps.deadlines.supplementaryService(c.agreement_id, c.service)?.responseKinds,
+      attestProcedure: deps.deadlines.attestProcedure(c.agreement_id),
     });
     if (errors.length > 0) throw unprocessable(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
 

@@ -162,6 +162,7 @@ describe('agreements: parsing the agreements file (§20, §29, S§4; API.md)', (
       expectedYearlyCases: 1000,
       coordinatorBackground: 'sygeplejerske med erfaring fra socialmedicin',
       meetingTerms: 'rehabiliteringsteamet mødes tirsdage kl. 9-12',
+      attestProcedure: 'yderligere undersøgelser bestilles af klinisk funktion til prisen i bilag 2',
       prices: {
         coordinatorFunction: { fteAnnualPriceDkk: 731234 },
         services: { 'clinical-assessment': 13750, 'ongoing-case-advice': 2100.5 },
@@ -215,6 +216,11 @@ describe('agreements: parsing the agreements file (§20, §29, S§4; API.md)', (
       name: 'a price with fractions of an øre',
       json: file({ ...kbh, prices: { services: { 'clinical-assessment': 13750.123 } } }),
       expect: /prices\.services\.clinical-assessment: must have at most two decimals \(øre\)/,
+    },
+    {
+      name: "another attest procedure in Seniorpensionsenheden's agreement (§14 stk. 4 is the municipality's and the region's)",
+      json: file({ ...spe, attestProcedure: 'noget andet' }),
+      expect: /"spe-region".*field attestProcedure: only a municipality's agreement/,
     },
     {
       name: 'a price regulation from the middle of a month (§17 stk. 3; settlement is monthly)',

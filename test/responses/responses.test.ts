@@ -49,8 +49,8 @@ describe('responses and the mailbox', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function assessmentCase(over: Record<string, unknown> = {}, opts: { consultation?: boolean } = {}) {
-    const { caseId } = await send(g, 'kommune-147', {
+  async function assessmentCase(over: Record<string, unknown> = {}, opts: { consultation?: boolean; sender?: string } = {}) {
+    const { caseId } = await send(g, opts.sender ?? 'kommune-147', {
       citizen: { cpr: cpr(), name: 'Rasmus Attest' },
       service: 'clinical-assessment',
       gp: { ydernummer: '057584' },
@@ -269,6 +269,17 @@ describe('responses and the mailbox', () => {
     assert.equal(wrongKind.body.errors[0].path, 'kind');
     assert.deepEqual(await residue(g), before, 'no response, message or blob kept');
     assert.equal((await caseRow(g, caseId)).state, 'assigned');
+  });
+
+  test('§14 stk. 4: where the agreement sets another procedure, the attest asking for further assessment need not price it', async () => {
+    // kbh-2026 (municipality 101) sets attestProcedure (config/agreements.json); frb-2026 (147) does not: see above
+    const { caseId, who } = await assessmentCase({}, { sender: 'kommune-101' });
+    const res = await respond(g, who, caseId, {
+      kind: 'specialist-attest',
+      content: { ...attest, furtherAssessment: { needed: true, description: 'Neuropsykologisk test' } },
+    });
+    assert.equal(res.status, 201, res.text);
+    assert.equal((await caseRow(g, caseId)).state, 'assigned', 'open for the overall assessment, as under §14 stk. 2–3');
   });
 
   test('§14 stk. 2–4: an attest asking for further assessment keeps the case open; the next attest must give the overall assessment', async () => {

@@ -150,6 +150,16 @@ test('§ 14, stk. 2–4, § 5, stk. 2, § 11, stk. 5: the content rules word the
       'Skal udfyldes, når der er behov for yderligere udredning (§ 14, stk. 2)',
     ]),
   );
+  // §14 stk. 4: under an agreed procedure the attest says which further assessment, not its price and time frame
+  const agreed = checkResponse(
+    'specialist-attest',
+    { ...completeAttest, furtherAssessment: { needed: true } },
+    ctx('clinical-assessment', { attestProcedure: 'bestilles af klinisk funktion til prisen i bilag 2' }),
+  );
+  assert.deepEqual(
+    agreed.map((e) => e.path),
+    ['content.furtherAssessment.description'],
+  );
   const page = String(renderFields(attest, { errors: further, idPrefix: 'a', errorPrefix: 'content' }));
   assert.match(
     fieldOf(page, 'a-furtherAssessment-priceDkk'),
