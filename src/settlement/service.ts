@@ -466,6 +466,8 @@ export function createSettlementService(deps: SettlementDeps) {
           if (only !== undefined && p !== only) continue;
           for (const l of lines) {
             if (l.kind !== 'attest' && l.kind !== 'further-assessment') continue;
+            // §18 stk. 2 caps "the assessment under §13": a §27 senior-pension attest (S§4) is not averaged in
+            if (l.service !== 'clinical-assessment') continue;
             const acc = perPayer.get(p) ?? { cases: new Set<string>(), total: 0, unpriced: 0 };
             // the average is over the cases whose attest has a price: an unpriced one is counted apart, not as 0
             if (l.amountOre === null) acc.unpriced++;

@@ -351,6 +351,11 @@ for (const d of DIALECTS) {
       assert.equal(f.unpricedLines, 1);
       assert.equal(f.averageOre, null, 'an attest without a price is not averaged in as 0');
       assert.equal(f.exceeded, null);
+      // §18 stk. 2 caps the §13 assessment: Seniorpensionsenheden's §27 attest (priced 12 000 DKK above) is no row of it
+      assert.deepEqual(
+        rows.map((r) => r.payer),
+        ['kommune-101', 'kommune-147'],
+      );
     });
 
     test('§17 stk. 3: a yearly regulation prices the months from its date, and re-prices no closed month', async () => {
