@@ -380,7 +380,11 @@ export function createSettlementService(deps: SettlementDeps) {
       const only = readableBy(caller, payer);
       const all = await statementsOf(month);
       if (only === undefined) return all;
-      return [all.find((s) => s.payer === only) ?? statementOf(month, only, [])];
+      const own = all.find((s) => s.payer === only);
+      if (own) return [own];
+      // no line for this payer: an empty statement, closed when its month is (nothing was or will be billed for it)
+      const empty = statementOf(month, only, []);
+      return [(await store.closedMonths()).some((r) => r.month === month) ? { ...empty, closed: true } : empty];
     },
 
     /**

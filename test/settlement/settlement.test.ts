@@ -325,6 +325,9 @@ for (const d of DIALECTS) {
       assert.equal(feb.totalOre, 10_055_473 + 450_000 + 25_000);
       // Once February is closed with the adjustment, March does not bill it again.
       await svc.close(fin, '2027-02');
+      // a payer with nothing in a closed month reads an empty statement of a closed month, not an open one
+      const speFeb = of(await svc.statements(fin, '2027-02', 'spe'), 'spe');
+      assert.deepEqual([speFeb.lines.length, speFeb.totalOre, speFeb.closed], [0, 0, true]);
       const mar = of(await svc.statements(fin, '2027-03'), 'kommune-101');
       assert.equal(mar.lines.filter((l) => l.kind === 'adjustment').length, 0);
       await assert.rejects(svc.close(fin, '2027-01'), { status: 409 });
