@@ -339,7 +339,8 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
       da: 'Skal udfyldes: borgeren er vurderet af regionen før, så attesten skal have en samlet vurdering (§ 14, stk. 3–4)',
     });
   }
-  if (c.gpDiscussion === true) {
+  // A discussion date says a discussion took place, with or without the flag: it is held to the consent as well.
+  if (c.gpDiscussion === true || (typeof c.gpDiscussionDate === 'string' && c.gpDiscussion !== false)) {
     const on = typeof c.gpDiscussionDate === 'string' ? c.gpDiscussionDate : undefined;
     if (on === undefined) {
       errors.push({
@@ -347,7 +348,7 @@ export function checkResponse(kind: unknown, content: unknown, ctx: ContentConte
         message: 'required with gpDiscussion: the date of the discussion with the GP',
         da: 'Skal udfyldes, når sagen er drøftet med egen læge (§ 5, stk. 2, § 11, stk. 5)',
       });
-    } else if (!ctx.gpDiscussionConsents.some((d) => d <= on)) {
+    } else if (!errors.some((e) => e.path === 'content.gpDiscussionDate') && !ctx.gpDiscussionConsents.some((d) => d <= on)) {
       errors.push({
         path: 'content.gpDiscussion',
         message:

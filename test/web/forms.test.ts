@@ -187,8 +187,37 @@ test('§ 14, stk. 2–4, § 5, stk. 2, § 11, stk. 5: the content rules word the
   );
   assert.equal(noConsent[0]?.path, 'content.gpDiscussion');
   assert.match(noConsent[0]!.da!, /skriftlige samtykke.*senest 2026-03-02 \(§ 5, stk\. 2, § 11, stk\. 5\)/);
+  // a discussion date without the flag still says a discussion took place: held to the consent too
+  const dateOnly = checkResponse(
+    'statement',
+    { assessment: 'x', gpDiscussionDate: '2026-03-02' },
+    ctx('ongoing-case-advice', { gpDiscussionConsents: ['2026-03-03'] }),
+  );
+  assert.deepEqual(
+    dateOnly.map((e) => e.path),
+    ['content.gpDiscussion'],
+  );
+  assert.deepEqual(
+    checkResponse(
+      'statement',
+      { assessment: 'x', gpDiscussionDate: '2026-03-02' },
+      ctx('ongoing-case-advice', { gpDiscussionConsents: ['2026-03-02'] }),
+    ),
+    [],
+    'consent recorded on the day of the discussion (dates are days)',
+  );
   const noAgreement = checkResponse('statement', { assessment: 'x', citizenContactDate: '2026-03-02' }, ctx('ongoing-case-advice'));
   assert.match(noAgreement[0]!.da!, /kommunens forudgående aftale.*\(§ 5, stk\. 2, § 10, stk\. 3, § 11, stk\. 5\)/);
+  // an agreement recorded only after the contact does not cover it
+  const lateAgreement = checkResponse(
+    'statement',
+    { assessment: 'x', citizenContactDate: '2026-03-02' },
+    ctx('ongoing-case-advice', { citizenContactAgreements: ['2026-03-05'] }),
+  );
+  assert.deepEqual(
+    lateAgreement.map((e) => e.path),
+    ['content.citizenContactDate'],
+  );
 
   for (const [kind, service, o] of [
     ['bogus', 'clinical-assessment', {}],
