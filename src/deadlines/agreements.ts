@@ -32,8 +32,12 @@ const nonEmpty = () => z.string({ error: 'must be a text in quotes' }).trim().mi
 
 const VALID_TO_MESSAGE = 'must be a real date written YYYY-MM-DD, or null for an open-ended agreement';
 
-/** What a supplementary service may return (coordinator kinds; attests are the statutory §13–§14, §27 services). */
-const SUPPLEMENTARY_RESPONSE_KINDS = ['statement', 'recommendation', 'pre-meeting-advice', 'gp-notice'] as const;
+/**
+ * What a supplementary service may return (coordinator kinds; attests are the statutory §13–§14, §27 services, and
+ * advice before the rehabilitation-team meeting is §6's). Its `statement` is the answer that delivers it: the one
+ * that stops its clock, closes its case and is priced; a recommendation or a GP notice may go with it.
+ */
+const SUPPLEMENTARY_RESPONSE_KINDS = ['statement', 'recommendation', 'gp-notice'] as const;
 
 /** An amount of DKK: 0 or more, at most two decimals (øre). */
 const dkk = z
@@ -114,7 +118,12 @@ export const agreementSchema = z.strictObject({
         name: nonEmpty(),
         responseKinds: z
           .array(z.enum(SUPPLEMENTARY_RESPONSE_KINDS, { error: `must be one of ${SUPPLEMENTARY_RESPONSE_KINDS.join(', ')}` }))
-          .min(1, { error: 'must list at least one response kind' }),
+          .min(1, { error: 'must list at least one response kind' })
+          .refine((kinds) => kinds.includes('statement'), {
+            error:
+              'must include "statement": the written answer that delivers the service, stops its clock, closes the case and is ' +
+              'priced (a recommendation or a GP notice may go with it)',
+          }),
         deadlineDays: days.optional(),
         priceDkk: dkk.optional(),
       }),

@@ -218,6 +218,19 @@ describe('agreements: parsing the agreements file (§20, §29, S§4; API.md)', (
       expect: /prices\.services\.clinical-assessment: must have at most two decimals \(øre\)/,
     },
     {
+      name: 'a supplementary service that returns no statement: nothing would close its case or be priced (§16 stk. 3–4)',
+      json: file({ ...kbh, services: [{ id: 'kontanthjaelp-advice', name: 'Rådgivning', responseKinds: ['recommendation'] }] }),
+      expect: /field services\.0\.responseKinds: must include "statement": the written answer that delivers the service/,
+    },
+    {
+      name: "a supplementary service returning §6's advice before the rehabilitation-team meeting",
+      json: file({
+        ...kbh,
+        services: [{ id: 'kontanthjaelp-advice', name: 'Rådgivning', responseKinds: ['statement', 'pre-meeting-advice'] }],
+      }),
+      expect: /field services\.0\.responseKinds\.1: must be one of statement, recommendation, gp-notice/,
+    },
+    {
       name: "another attest procedure in Seniorpensionsenheden's agreement (§14 stk. 4 is the municipality's and the region's)",
       json: file({ ...spe, attestProcedure: 'noget andet' }),
       expect: /"spe-region".*field attestProcedure: only a municipality's agreement/,
