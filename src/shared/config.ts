@@ -328,6 +328,30 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9_:./-]{1,100}$/, 'OIDC_STAFF_CLAIM must be the name of an ID token claim')
       .default('sub'),
+    /**
+     * The scopes the staff login asks for, space-separated. A provider releases a claim only under its scope:
+     * the one that carries OIDC_STAFF_CLAIM (`email`, a vendor's employee-number scope) must be among them.
+     */
+    OIDC_SCOPES: z
+      .string()
+      .default('openid profile')
+      .transform((v, ctx) => {
+        const scopes = [...new Set(v.split(' ').filter((s) => s !== ''))];
+        // RFC 6749 §3.3: a scope token is printable ASCII without space, '"' and '\'
+        const bad = scopes.find((s) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s));
+        if (bad !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `OIDC_SCOPES must be scope names separated by spaces, e.g. "openid profile email" (${JSON.stringify(bad)} is not one)`,
+          });
+        } else if (!scopes.includes('openid')) {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'OIDC_SCOPES must contain openid, space-separated from the other scopes (without it no ID token comes back)',
+          });
+        }
+        return scopes.join(' ');
+      }),
     OIDC_REQUIRED_ACR: z.string().trim().min(1).optional(),
     DEV_IDP_PORT: port('DEV_IDP_PORT').default(8445),
     SESSION_IDLE_MINUTES: positiveInt('SESSION_IDLE_MINUTES').default(30),

@@ -5,6 +5,10 @@
  * ("Log ind som Anna Holm") and one for an identity the gateway does not
  * know. The staff pages log in through it exactly as through the region's
  * provider: authorization code, PKCE, ID token, RP-initiated logout.
+ * Its ID token carries `sub` (the button's oidcSubject), `name` under the
+ * scope `profile`, and `email` (devIdpEmail) under the scope `email`: a claim
+ * that differs from `sub` and comes only when asked for, as a region's staff
+ * claim may (OIDC_STAFF_CLAIM, OIDC_SCOPES).
  * Everything it holds lives in memory and ends with the process.
  */
 import http from 'node:http';
@@ -18,6 +22,11 @@ import { NSIS_LEVELS } from './oidc.js';
 /** The subject of the development IdP's "unknown" button: no staff party has it. */
 export const DEV_UNKNOWN_SUBJECT = 'dev-ukendt-medarbejder';
 const ACR = NSIS_LEVELS[1];
+
+/** The `email` claim the development IdP gives an identity: the staff party's id (else the subject) at a domain that never resolves. */
+export function devIdpEmail(staffIdOrSubject: string): string {
+  return `${staffIdOrSubject}@dev.postkasse.invalid`;
+}
 
 export interface DevIdpOptions {
   host: string;
@@ -120,17 +129,25 @@ export async function startDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'dev-idp', use: 'sig', alg: 'RS256' }] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     acrValues: [...NSIS_LEVELS],
-    claims: { openid: ['sub'], profile: ['name'], acr: null } as Configuration['claims'],
-    findAccount: (_ctx, id) => ({
-      accountId: id,
-      claims: () => ({ sub: id, ...(byId(id) ? { name: byId(id)!.name } : {}) }),
-    }),
+    // Each scope releases its claims (a key with a list is also a scope the provider offers).
+    claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'], acr: null } as Configuration['claims'],
+    // The claims of the scopes asked for go into the ID token itself, as the regions' providers do; oidc-provider's
+    // default keeps them for the userinfo endpoint, which the gateway never calls.
+    conformIdTokenClaims: false,
+    findAccount: (_ctx, id) => {
+      const staff = byId(id);
+      return {
+        accountId: id,
+        claims: () => ({ sub: id, ...(staff ? { name: staff.name } : {}), email: devIdpEmail(staff?.id ?? id), email_verified: true }),
+      };
+    },
     // One client, the gateway itself: consent is implied (development only).
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || !ctx.oidc.client) return undefined;
       const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId });
-      grant.addOIDCScope('openid profile');
+      // what the gateway may be given; each login gets of it only the scopes it asked for (OIDC_SCOPES)
+      grant.addOIDCScope('openid profile email');
       await grant.save();
       return grant;
     },

@@ -50,6 +50,8 @@ export interface OidcOptions {
   postLogoutRedirectUri: string;
   /** the ID token claim that names the staff member (OIDC_STAFF_CLAIM) */
   staffClaim: string;
+  /** the scopes asked for, space-separated (OIDC_SCOPES): the claim above comes only with its scope */
+  scopes: string;
   requiredAcr?: string;
   masterKey: Buffer;
   log: Logger;
@@ -94,7 +96,7 @@ export function createOidc(opts: OidcOptions) {
     };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: opts.redirectUri,
-      scope: 'openid profile',
+      scope: opts.scopes,
       code_challenge: await client.calculatePKCECodeChallenge(pending.verifier),
       code_challenge_method: 'S256',
       state: pending.state,

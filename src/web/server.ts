@@ -113,6 +113,7 @@ export async function startStaffServer(opts: StaffServerOptions): Promise<StaffS
     redirectUri,
     postLogoutRedirectUri,
     staffClaim: config.OIDC_STAFF_CLAIM,
+    scopes: config.OIDC_SCOPES,
     requiredAcr: config.OIDC_REQUIRED_ACR,
     masterKey: opts.masterKey,
     log,

@@ -228,8 +228,31 @@ test("config: production needs the region's identity provider for the staff page
   assert.equal(c.SESSION_IDLE_MINUTES, 30);
   assert.equal(c.SESSION_MAX_HOURS, 10);
   assert.equal(c.OIDC_STAFF_CLAIM, 'sub');
+  assert.equal(c.OIDC_SCOPES, 'openid profile');
   assert.throws(
     () => loadConfig({ SESSION_IDLE_MINUTES: '700', SESSION_MAX_HOURS: '10' }),
     (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /SESSION_IDLE_MINUTES must not exceed/.test(p)),
   );
+});
+
+test('config: OIDC_SCOPES, the scopes the staff login asks for, must contain openid and be scope names separated by spaces', () => {
+  assert.equal(loadConfig({ OIDC_SCOPES: '  openid   profile email profile ' }).OIDC_SCOPES, 'openid profile email');
+  assert.equal(
+    loadConfig({ OIDC_SCOPES: 'openid https://region.example/scopes/employee' }).OIDC_SCOPES,
+    'openid https://region.example/scopes/employee',
+  );
+  for (const [value, message] of [
+    ['profile email', /^OIDC_SCOPES must contain openid.*\(got "profile email"\)$/],
+    ['   ', /^OIDC_SCOPES must contain openid/],
+    ['openid,profile', /^OIDC_SCOPES must contain openid, space-separated/],
+    ['openid profile\\x', /^OIDC_SCOPES must be scope names separated by spaces.*"profile\\\\x" is not one/],
+    ['openid\tprofile', /^OIDC_SCOPES must be scope names separated by spaces/],
+    ['openid "email"', /^OIDC_SCOPES must be scope names separated by spaces/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ OIDC_SCOPES: value }),
+      (e: unknown) => e instanceof ConfigError && e.problems.length === 1 && message.test(e.problems[0]!),
+      value,
+    );
+  }
 });
