@@ -89,7 +89,11 @@ export function buildOpenApi(operations: readonly Operation[] = API_OPERATIONS):
       }
     }
     let requestBody: Record<string, unknown> | undefined;
-    if (op.body) requestBody = { required: true, content: { 'application/json': { schema: ref(op.body) } } };
+    // A body schema that accepts no body (optional) is documented as such: the route lets a request without one through.
+    if (op.body) {
+      const required = !op.body.schema.safeParse(undefined).success;
+      requestBody = { required, content: { 'application/json': { schema: ref(op.body) } } };
+    }
     if (op.multipart) {
       const properties = Object.fromEntries(
         Object.entries(op.multipart.parts).map(([name, p]) => [

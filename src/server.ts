@@ -53,8 +53,8 @@ import { deliveryJob } from './delivery/types.js';
 import { createGpDirectory } from './parties/gp-directory.js';
 import { startMedcomValidator, type AsyncMedcomValidator } from './medcom/validator-client.js';
 import { createMedcomService, type MedcomService } from './medcom/service.js';
-import { parseVansEnvelope } from './medcom/vans.js';
-import { createInboxDirPoller, InboxRetryLater } from './medcom/vans-transport.js';
+import { parseVansInbound } from './medcom/vans.js';
+import { createInboxDirPoller, InboxRetryLater, InboxSetAside } from './medcom/vans-transport.js';
 import { Problem } from './shared/problem.js';
 import { createMedcomAckQueue, type MedcomAckQueue } from '../queues/medcom-acks.js';
 import { startStaffServer, type StaffServer } from './web/server.js';
@@ -508,13 +508,20 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
   });
   for (const d of [config.VANS_OUTBOX_DIR, config.VANS_INBOX_DIR]) if (d) mkdirSync(d, { recursive: true, mode: 0o750 });
   if (config.VANS_INBOX_DIR) {
-    // Acknowledgements the VANS provider drops as files: one VANSEnvelope per file.
+    // What the VANS provider drops as files, one VANSEnvelope per file: MedCom acknowledgements (a Message), and the
+    // network's receipts of our `reliable` envelopes (a Receipt, 032_Reliable_Messaging-VANSEnvelope.md).
     vansInbox = createInboxDirPoller({
       dir: config.VANS_INBOX_DIR,
       intervalMs: config.VANS_INBOX_POLL_MS,
       log,
       handle: async (file) => {
-        const env = parseVansEnvelope(file.bytes);
+        const inbound = parseVansInbound(file.bytes);
+        if (inbound.kind === 'receipt') {
+          const r = await medcom.receiveVansReceipt(inbound.receipt);
+          if (r.outcome === 'unknown') throw new InboxSetAside('a VANS receipt for no envelope the gateway sent through VANS');
+          return;
+        }
+        const env = inbound.message;
         try {
           await medcom.receiveAcknowledgement({ id: 'vans-inbox', kind: 'vans-inbox' }, JSON.parse(env.data.toString('utf8')));
         } catch (err) {
@@ -637,6 +644,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
         statistics,
         responses,
         delivery: deliveryService,
+        medcom,
         routing,
         deadlines,
         push: delivery,

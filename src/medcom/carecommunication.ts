@@ -309,3 +309,41 @@ export function buildCareCommunication(input: CareCommunicationInput): CareCommu
   const bundleForValidation = JSON.parse(`${parts.head}JVBERi0xLjQK${parts.tail}`) as Record<string, unknown>;
   return { bundleForValidation, parts, size };
 }
+
+/**
+ * Where what a CareCommunication holds comes from, so that a team lead knows what to correct when a Bundle fails
+ * validation: the practice from the GP directory (`receiver`), the clinical function's configuration (`sender`),
+ * the citizen from the case's manifest (`patient`), the staff member from the parties file (`author`), or the
+ * gateway's own building of the message (`message`).
+ */
+export type CareCommunicationSource = 'receiver' | 'sender' | 'patient' | 'author' | 'message';
+
+/** The entries in the order buildCareCommunication writes them (test/web/invalid-messages.test.ts holds the two together). */
+const ENTRIES = ['MessageHeader', 'Patient', 'Communication', 'PractitionerRole', 'Practitioner', 'receiver', 'sender', 'Provenance'];
+
+/** The source of what a validation issue at `location` (a FHIRPath from the Bundle, e.g. "Bundle.entry[5].resource.identifier[1].value") points at. */
+export function careCommunicationSource(location: string): CareCommunicationSource {
+  const m = /^Bundle\.entry\[(\d+)\](?:\.resource)?(.*)$/.exec(location);
+  if (!m) return 'message';
+  const rest = m[2]!;
+  switch (ENTRIES[Number(m[1])]) {
+    case 'MessageHeader':
+      // the receiver's SOR endpoint and reference, and the sender's
+      if (/^\.destination\b/.test(rest)) return 'receiver';
+      return /^\.(source|sender)\b/.test(rest) ? 'sender' : 'message';
+    case 'Patient':
+      return 'patient';
+    case 'Communication':
+      // the clinical function's phone number, on the text payload
+      return /\.valueContactPoint\b/.test(rest) ? 'sender' : 'message';
+    case 'PractitionerRole':
+    case 'Practitioner':
+      return 'author';
+    case 'receiver':
+      return 'receiver';
+    case 'sender':
+      return 'sender';
+    default:
+      return 'message';
+  }
+}

@@ -21,6 +21,17 @@
  *   acknowledged, `transient-error`, `fatal-error`. The same acknowledgement
  *   twice, or a second one for a settled message, changes nothing and is
  *   logged; one for an unknown message is kept and reported, never a 5xx.
+ * - `receiveVansReceipt` records the VANS network's receipt of one of our
+ *   envelopes (032_Reliable_Messaging-VANSEnvelope.md: a `reliable` envelope
+ *   is answered with a VANSEnvelopeAcknowledgement). It is not the FHIR
+ *   Acknowledgement above and settles nothing: the acknowledgement timer still
+ *   decides a resend. It is matched to our envelope by
+ *   OriginalEnvelopeIdentifier — the current transmission's or an earlier
+ *   one's of the same message (each recorded in its `medcom-sent` event) —
+ *   and recorded once as a case event; the same receipt again is ignored and
+ *   logged (MedCom, scenario #2: the sender SHALL ignore duplicate
+ *   acknowledgements and log that one arrived). One for no envelope of ours
+ *   is reported `unknown` (the inbox keeps its file aside).
  *
  * Every change is conditional on the state it leaves (several instances
  * apply each once) and commits with its case event and audit entry.
@@ -37,6 +48,7 @@ import { appendAudit } from '../audit/audit.js';
 import { sealSmall } from '../storage/crypto.js';
 import { openRetained } from '../storage/retained.js';
 import { notFound, tooLarge, unavailable, unprocessable } from '../shared/problem.js';
+import { scrubCpr } from '../shared/logger.js';
 import {
   buildCareCommunication,
   CARE_COMMUNICATION_CATEGORY,
@@ -47,6 +59,7 @@ import {
 import { createMedcomStore, type AckRow, type MedcomMessageRow } from './store.js';
 import { transmitMedcom } from './transport.js';
 import type { MedcomParts, ValidationIssue } from './types.js';
+import type { ParsedVansReceipt, VansReceiptResult } from './vans.js';
 
 export { MAX_CARE_COMMUNICATION_BYTES };
 
@@ -134,7 +147,7 @@ function counter(registry: Registry | undefined, name: string, help: string, lab
 }
 
 export function createMedcomService(deps: MedcomServiceDeps) {
-  const store = createMedcomStore(deps.db.db);
+  const store = createMedcomStore(deps.db.db, deps.db.dialect);
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
   const ackTimeoutMs = deps.ackTimeoutMs ?? 30 * 60_000;
@@ -151,6 +164,10 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     'code',
   ]);
   const resends = counter(deps.metrics, 'postkasse_medcom_resends_total', 'MedCom messages sent again after no acknowledgement');
+  const vansReceipts = counter(deps.metrics, 'postkasse_medcom_vans_receipts_total', 'VANS receipts received, by result and outcome', [
+    'result',
+    'outcome',
+  ]);
 
   /**
    * The Bundle of one GP message, validated. Throws 413 when MedCom's cap is
@@ -432,6 +449,61 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     }
   }
 
+  /**
+   * A VANS receipt (VANSEnvelopeAcknowledgement) from the VANS inbox: see the
+   * module comment. `recorded` the first time for an envelope of ours,
+   * `duplicate` after that, `unknown` for an envelope the gateway did not send
+   * through VANS. Logs carry ids, the result and the error code, never the
+   * error's free text (it is kept, CPR-scrubbed, in the case event).
+   */
+  async function receiveVansReceipt(
+    r: ParsedVansReceipt,
+  ): Promise<{ outcome: 'recorded' | 'duplicate' | 'unknown'; messageId: string | null; result: VansReceiptResult }> {
+    const base = {
+      receiptEnvelopeId: r.envelopeId,
+      envelopeId: r.originalEnvelopeId,
+      result: r.result,
+      ...(r.error?.code ? { errorCode: r.error.code } : {}),
+    };
+    // OriginalMessage/Identifier is our message id; only a NegativeVans may leave it out, and then the envelope id finds
+    // the message (its current transmission).
+    const m = r.originalMessageId ? await store.message(r.originalMessageId) : await store.messageByEnvelope(r.originalEnvelopeId);
+    const ours =
+      m !== undefined &&
+      m.transport === 'vans' &&
+      (m.envelope_id === r.originalEnvelopeId || (await store.envelopesOf(m)).includes(r.originalEnvelopeId));
+    if (!ours) {
+      vansReceipts?.inc({ result: r.result, outcome: 'unknown' });
+      log.warn({ ...base, messageId: r.originalMessageId }, 'VANS receipt for no envelope the gateway sent through VANS: kept aside');
+      return { outcome: 'unknown', messageId: null, result: r.result };
+    }
+    const at = now().toISOString();
+    const event = r.result === 'positive' ? 'medcom-vans-receipt' : 'medcom-vans-negative-receipt';
+    const recorded = await deps.db.db.transaction().execute(async (trx) => {
+      // One receipt per envelope, also when two instances read two copies of it at once.
+      await store.lockMessage(trx, m.id);
+      if (await store.hasVansReceipt(trx, m, r.originalEnvelopeId)) return false;
+      const details = { messageId: m.id, ...base };
+      const error = r.error ? { code: r.error.code, description: scrubCpr(r.error.description) } : undefined;
+      await store.addEvent(trx, m.case_id, at, event, 'vans-inbox', { ...details, ...(error ? { error } : {}) });
+      await appendAudit(trx, deps.db, { at, actor: 'vans-inbox', action: event, caseId: m.case_id, details });
+      return true;
+    });
+    vansReceipts?.inc({ result: r.result, outcome: recorded ? 'recorded' : 'duplicate' });
+    const ctx = { ...base, messageId: m.id, caseId: m.case_id, current: m.envelope_id === r.originalEnvelopeId };
+    if (!recorded) log.info(ctx, 'duplicate VANS receipt (recorded before): ignored');
+    else if (r.result === 'positive') log.info(ctx, 'VANS receipt: the envelope was received');
+    else {
+      log.warn(
+        ctx,
+        r.result === 'negative-vans'
+          ? 'negative VANS receipt: the VANS network refused the envelope; it is sent again if no MedCom acknowledgement comes in time'
+          : 'negative VANS receipt: the receiver refused the envelope; it is sent again if no MedCom acknowledgement comes in time',
+      );
+    }
+    return { outcome: recorded ? 'recorded' : 'duplicate', messageId: m.id, result: r.result };
+  }
+
   /** What was sent and where it stands: for `medcom show` and team leads. */
   async function show(messageId: string) {
     const m = await store.message(messageId);
@@ -488,6 +560,7 @@ export function createMedcomService(deps: MedcomServiceDeps) {
     markSent,
     ackTimedOut,
     receiveAcknowledgement,
+    receiveVansReceipt,
     show,
     unmatchedAcknowledgements,
     awaitingAck: () => store.awaitingAck(),

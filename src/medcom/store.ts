@@ -1,22 +1,60 @@
 /**
  * The MedCom feature's SQL: the MedCom messages' state changes (each
  * conditional on the state it leaves, so several gateway instances apply
- * each hand-over, resend and acknowledgement once) and the acknowledgements
- * received.
+ * each hand-over, resend and acknowledgement once), the acknowledgements
+ * received, and the VANS receipts (recorded as case events of the message's
+ * case, found again by the envelope id they answer).
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database, MedcomAcksTable, MessageState, MessagesTable } from '../storage/schema.js';
 import type { CaseEvent } from '../storage/case-events.js';
+import type { Db } from '../storage/db.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 export type MedcomMessageRow = Selectable<MessagesTable>;
 export type AckRow = Selectable<MedcomAcksTable>;
 
-export function createMedcomStore(db: Kysely<Database>) {
+/** The case events that record a VANS receipt (src/medcom/service.ts `receiveVansReceipt`). */
+export const VANS_RECEIPT_EVENTS = ['medcom-vans-receipt', 'medcom-vans-negative-receipt'] as const satisfies readonly CaseEvent[];
+
+/** The `data` of a case's events of these names, parsed (the MedCom events hold no personal keys, so nothing is sealed). */
+async function eventData(q: Q, caseId: string, events: readonly CaseEvent[]): Promise<Record<string, unknown>[]> {
+  const rows = await q.selectFrom('case_events').select(['data']).where('case_id', '=', caseId).where('event', 'in', events).execute();
+  return rows.flatMap((r) => {
+    try {
+      return [JSON.parse(r.data) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export function createMedcomStore(db: Kysely<Database>, dialect: Db['dialect'] = 'sqlite') {
   return {
     db,
     message: (id: string): Promise<MedcomMessageRow | undefined> =>
       db.selectFrom('messages').selectAll().where('id', '=', id).where('format', '=', 'medcom').executeTakeFirst(),
+    /** The MedCom message whose current transmission has this envelope id. */
+    messageByEnvelope: (envelopeId: string): Promise<MedcomMessageRow | undefined> =>
+      db.selectFrom('messages').selectAll().where('envelope_id', '=', envelopeId).where('format', '=', 'medcom').executeTakeFirst(),
+    /** The envelope id of every transmission of the message, as its `medcom-sent` and `medcom-resend` events recorded them. */
+    async envelopesOf(m: Pick<MedcomMessageRow, 'id' | 'case_id'>): Promise<string[]> {
+      const data = await eventData(db, m.case_id, ['medcom-sent', 'medcom-resend']);
+      return data.filter((d) => d.messageId === m.id && typeof d.envelopeId === 'string').map((d) => d.envelopeId as string);
+    },
+    /** Locks the message's row until the transaction ends on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises). */
+    lockMessage: (q: Q, id: string) =>
+      q
+        .selectFrom('messages')
+        .select(['id'])
+        .where('id', '=', id)
+        .$if(dialect === 'postgres', (qb) => qb.forUpdate())
+        .executeTakeFirst(),
+    /** True when a VANS receipt for this envelope of the message is recorded already. */
+    async hasVansReceipt(q: Q, m: Pick<MedcomMessageRow, 'id' | 'case_id'>, envelopeId: string): Promise<boolean> {
+      const data = await eventData(q, m.case_id, VANS_RECEIPT_EVENTS);
+      return data.some((d) => d.messageId === m.id && d.envelopeId === envelopeId);
+    },
     /** Changes the message only while its state is one of `from` (and, when given, its send count is `sends`). */
     async transition(
       q: Q,

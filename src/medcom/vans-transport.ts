@@ -21,7 +21,11 @@
  *   (src/delivery/push.ts `mtlsPost`).
  * - `createInboxDirPoller`: picks up `*.xml` files from the inbox directory in
  *   name order (dotfiles and temp files are ignored), hands each to `handle`,
- *   then moves it to `processed/` or, when `handle` throws, to `failed/`.
+ *   then moves it to `processed/` or, when `handle` throws, to `failed/`
+ *   (logged as an error). A handler that throws `InboxSetAside` (a well-formed
+ *   file that concerns nothing of ours, e.g. a VANS receipt for an unknown
+ *   envelope) has the file moved to `unmatched/` with a warning instead:
+ *   kept for a person to look at, but not the gateway's failure.
  *   Several gateway instances may poll the same directory: an instance first
  *   claims a file by renaming it to `.claimed-<random>-<name>` (rename is
  *   atomic, so exactly one instance wins; the others get ENOENT and skip it
@@ -149,11 +153,22 @@ export class InboxRetryLater extends Error {
   }
 }
 
+/**
+ * Thrown by an inbox handler for a file that is well-formed but concerns nothing of ours (a VANS receipt for an
+ * envelope the gateway never sent): the file is kept aside in `unmatched/` with a warning, not failed with an error.
+ */
+export class InboxSetAside extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InboxSetAside';
+  }
+}
+
 export interface InboxDirPollerOptions {
   dir: string;
   /** pause between the end of one poll and the start of the next */
   intervalMs: number;
-  /** handles one file; a throw moves the file to failed/, an InboxRetryLater leaves it for the next poll */
+  /** handles one file; a throw moves the file to failed/, an InboxSetAside to unmatched/, an InboxRetryLater leaves it for the next poll */
   handle: (file: InboxFile) => Promise<void>;
   log: InboxLog;
   /** bigger files go to failed/ unread; default 10 MB (VANS_INBOUND_MAX_BYTES) */
@@ -167,7 +182,7 @@ export interface InboxDirPoller {
   start(): void;
   /** stops polling; resolves once a running poll has ended (a timer poll stops after its current file) */
   stop(): Promise<void>;
-  /** one poll (queued behind a running one); `processed`/`failed` count the files this poll moved */
+  /** one poll (queued behind a running one); `processed`/`failed` count the files this poll moved there (not those set aside) */
   pollOnce(): Promise<{ processed: number; failed: number }>;
 }
 
@@ -182,6 +197,7 @@ export function createInboxDirPoller(opts: InboxDirPollerOptions): InboxDirPolle
   const heartbeatMs = Math.max(25, Math.floor(staleClaimMs / 4));
   const processedDir = path.join(dir, 'processed');
   const failedDir = path.join(dir, 'failed');
+  const unmatchedDir = path.join(dir, 'unmatched');
   /** claims this instance holds right now (never taken over by itself) */
   const mine = new Set<string>();
   let chain: Promise<unknown> = Promise.resolve();
@@ -209,7 +225,11 @@ export function createInboxDirPoller(opts: InboxDirPollerOptions): InboxDirPolle
   }
 
   /** Handle a file this instance has claimed, then move it. */
-  async function processClaim(claim: string, name: string, token: string): Promise<'processed' | 'failed' | 'lost' | 'deferred'> {
+  async function processClaim(
+    claim: string,
+    name: string,
+    token: string,
+  ): Promise<'processed' | 'failed' | 'set-aside' | 'lost' | 'deferred'> {
     mine.add(claim);
     const beat = () => {
       const now = new Date();
@@ -218,7 +238,8 @@ export function createInboxDirPoller(opts: InboxDirPollerOptions): InboxDirPolle
     beat();
     const heartbeat = setInterval(beat, heartbeatMs);
     heartbeat.unref();
-    let outcome: 'processed' | 'failed';
+    let outcome: 'processed' | 'failed' | 'set-aside';
+    let asideWhy = '';
     try {
       try {
         const st = await stat(claim);
@@ -237,17 +258,26 @@ export function createInboxDirPoller(opts: InboxDirPollerOptions): InboxDirPolle
           log.warn({ file: name, err: message(err) }, 'inbox file left for the next poll');
           return 'deferred';
         }
-        outcome = 'failed';
-        log.error({ file: name, err: message(err) }, 'inbox file failed');
+        if (err instanceof InboxSetAside) {
+          outcome = 'set-aside';
+          asideWhy = message(err);
+          // Created on first use: most inboxes never need it.
+          await mkdir(unmatchedDir, { recursive: true });
+        } else {
+          outcome = 'failed';
+          log.error({ file: name, err: message(err) }, 'inbox file failed');
+        }
       } finally {
         clearInterval(heartbeat);
       }
-      const moved = await moveClaim(claim, outcome === 'processed' ? processedDir : failedDir, name, token);
+      const destDir = outcome === 'processed' ? processedDir : outcome === 'failed' ? failedDir : unmatchedDir;
+      const moved = await moveClaim(claim, destDir, name, token);
       if (!moved) {
         log.warn({ file: name }, 'inbox file claim lost to another instance');
         return 'lost';
       }
       if (outcome === 'processed') log.info({ file: name }, 'inbox file processed');
+      else if (outcome === 'set-aside') log.warn({ file: name, err: asideWhy }, 'inbox file kept aside in unmatched/');
       return outcome;
     } finally {
       mine.delete(claim);

@@ -53,6 +53,26 @@
  * Data, is bigger than the limit, or has a DOCTYPE (no DTD, no entity
  * expansion, no XXE: only the five predefined entities and character
  * references are decoded).
+ *
+ * VANS receipts (`parseVansReceipt`; `parseVansInbound` tells the two kinds
+ * apart). Because our envelopes are `reliable`, the receiver SHALL return a
+ * VANSEnvelopeAcknowledgement to the sender (032_Reliable_Messaging-
+ * VANSEnvelope.md, "VansEnvelope VANSEnvelopeAcknowledgement Reliable
+ * Messaging Elements"). It is the network-level receipt, not the FHIR
+ * Acknowledgement message (src/medcom/acknowledgement.ts) that travels in a
+ * `Message`. Its shape is the 1.0.4 XSD's: the same SenderID, ReceiverID,
+ * EnvelopeIdentifier (the receipt's own) and SentDateTime, then instead of
+ * `Message` a `Receipt` holding exactly one of
+ *   - `PositiveMessage`: OriginalEnvelopeIdentifier, OriginalMessage;
+ *   - `NegativeMessage`: Error, OriginalEnvelopeIdentifier, OriginalMessage;
+ *   - `NegativeVans` (refused by the network): Error,
+ *     OriginalEnvelopeIdentifier, OriginalMessage optional;
+ * where OriginalEnvelopeIdentifier is the EnvelopeIdentifier we sent,
+ * OriginalMessage is that envelope's MetaInformation (its Identifier is our
+ * message id, MessageHeader.id) and Error is an optional positive-integer
+ * Code and a Description of 1–512 characters. A receipt's endpoints may be
+ * of type EAN, CVR or VANS (a NegativeVans comes from the network itself), so
+ * only the XSD's token of 1–18 characters is required of them.
  */
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -376,16 +396,8 @@ function decodeUtf8(xml: string | Buffer): string {
   }
 }
 
-/**
- * Parse an inbound VANSEnvelope carrying one message. Refuses (throws a
- * VansEnvelopeError) anything bigger than `maxBytes`, with a DOCTYPE, not
- * well-formed, not a `VANSEnvelope` in `urn:oio:medcom:vans-envelope:1.0.4`,
- * without a Message (a VANS Receipt), or without EnvelopeIdentifier,
- * SenderID/ReceiverID (EAN), SentDateTime, MetaInformation/Identifier,
- * Document/Name, Document/Version or Data; Data must be valid base64 whose
- * decoded size equals Document/SizeInBytes when that is given.
- */
-export function parseVansEnvelope(xml: string | Buffer, maxBytes: number = VANS_INBOUND_MAX_BYTES): ParsedVansEnvelope {
+/** The root `VANSEnvelope` element of an inbound file, after the checks every inbound envelope gets (size, UTF-8, no DTD, namespace). */
+function vansRoot(xml: string | Buffer, maxBytes: number): El {
   const size = typeof xml === 'string' ? Buffer.byteLength(xml, 'utf8') : xml.length;
   if (size > maxBytes) refuse(`${size} bytes exceeds the limit of ${maxBytes} bytes`);
   const s = decodeUtf8(xml);
@@ -407,8 +419,36 @@ export function parseVansEnvelope(xml: string | Buffer, maxBytes: number = VANS_
   if (root.local !== 'VANSEnvelope' || root.ns !== VANS_NAMESPACE) {
     refuse(`the root element is {${root.ns.slice(0, 100)}}${root.local.slice(0, 100)}, not {${VANS_NAMESPACE}}VANSEnvelope`);
   }
-  const envelopeId = requiredText(root, 'EnvelopeIdentifier', 'VANSEnvelope');
-  if (!UUID_RE.test(envelopeId)) refuse('EnvelopeIdentifier is not a UUID');
+  return root;
+}
+
+function uuidText(parent: El, local: string, path: string): string {
+  const v = requiredText(parent, local, path);
+  if (!UUID_RE.test(v)) refuse(`${local} is not a UUID`);
+  return v;
+}
+
+function sentDateTime(root: El): string {
+  const sentAt = requiredText(root, 'SentDateTime', 'VANSEnvelope');
+  if (!/^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.test(sentAt)) refuse('SentDateTime is not an xs:dateTime');
+  return sentAt;
+}
+
+/**
+ * Parse an inbound VANSEnvelope carrying one message. Refuses (throws a
+ * VansEnvelopeError) anything bigger than `maxBytes`, with a DOCTYPE, not
+ * well-formed, not a `VANSEnvelope` in `urn:oio:medcom:vans-envelope:1.0.4`,
+ * without a Message (a VANS Receipt), or without EnvelopeIdentifier,
+ * SenderID/ReceiverID (EAN), SentDateTime, MetaInformation/Identifier,
+ * Document/Name, Document/Version or Data; Data must be valid base64 whose
+ * decoded size equals Document/SizeInBytes when that is given.
+ */
+export function parseVansEnvelope(xml: string | Buffer, maxBytes: number = VANS_INBOUND_MAX_BYTES): ParsedVansEnvelope {
+  return messageOf(vansRoot(xml, maxBytes));
+}
+
+function messageOf(root: El): ParsedVansEnvelope {
+  const envelopeId = uuidText(root, 'EnvelopeIdentifier', 'VANSEnvelope');
   const message = child(root, 'Message', 'VANSEnvelope');
   if (!message) {
     if (child(root, 'Receipt', 'VANSEnvelope')) refuse('a VANS Receipt (VANSEnvelopeAcknowledgement), not a Message');
@@ -416,8 +456,7 @@ export function parseVansEnvelope(xml: string | Buffer, maxBytes: number = VANS_
   }
   const senderEan = endpoint(root, 'SenderID');
   const receiverEan = endpoint(root, 'ReceiverID');
-  const sentAt = requiredText(root, 'SentDateTime', 'VANSEnvelope');
-  if (!/^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.test(sentAt)) refuse('SentDateTime is not an xs:dateTime');
+  const sentAt = sentDateTime(root);
   const meta = required(message, 'MetaInformation', 'VANSEnvelope/Message');
   const messageId = requiredText(meta, 'Identifier', 'Message/MetaInformation');
   if (!UUID_RE.test(messageId)) refuse('Message/MetaInformation/Identifier is not a UUID');
@@ -441,4 +480,102 @@ export function parseVansEnvelope(xml: string | Buffer, maxBytes: number = VANS_
     refuse(`Document/SizeInBytes says ${declared} bytes, Data holds ${data.length}`);
   }
   return { envelopeId, sentAt, senderEan, receiverEan, messageId, name, version, mime, data };
+}
+
+/** How a VANS receipt answers our envelope: the three choices of the XSD's ReceiptType. */
+export type VansReceiptResult = 'positive' | 'negative-message' | 'negative-vans';
+
+const RECEIPT_CHOICES: Record<string, VansReceiptResult> = {
+  PositiveMessage: 'positive',
+  NegativeMessage: 'negative-message',
+  NegativeVans: 'negative-vans',
+};
+
+export interface VansEndpoint {
+  type: 'EAN' | 'CVR' | 'VANS';
+  id: string;
+}
+
+export interface ParsedVansReceipt {
+  /** the receipt's own EnvelopeIdentifier */
+  envelopeId: string;
+  /** SentDateTime as written by the sender of the receipt */
+  sentAt: string;
+  sender: VansEndpoint;
+  receiver: VansEndpoint;
+  result: VansReceiptResult;
+  /** OriginalEnvelopeIdentifier: the EnvelopeIdentifier of the envelope this receipt answers */
+  originalEnvelopeId: string;
+  /** OriginalMessage/Identifier: that envelope's MessageIdentifier (our message id); null when a NegativeVans leaves it out */
+  originalMessageId: string | null;
+  /** a negative receipt's Error: Code (a positive integer, optional) and Description */
+  error: { code: string | null; description: string } | null;
+}
+
+export type ParsedVansInbound = { kind: 'message'; message: ParsedVansEnvelope } | { kind: 'receipt'; receipt: ParsedVansReceipt };
+
+/** SenderID/ReceiverID of a receipt: the XSD's EndPointType (EAN, CVR or VANS) and a token of 1–18 characters. */
+function anyEndpoint(root: El, local: 'SenderID' | 'ReceiverID'): VansEndpoint {
+  const el = required(root, local, 'VANSEnvelope');
+  const type = el.attrs.get('EndPointType');
+  if (type !== 'EAN' && type !== 'CVR' && type !== 'VANS') refuse(`${local} has no EndPointType EAN, CVR or VANS`);
+  const id = leafText(el, `VANSEnvelope/${local}`);
+  if (id.length < 1 || id.length > 18) refuse(`${local} must be 1–18 characters`);
+  return { type, id };
+}
+
+function receiptOf(root: El): ParsedVansReceipt {
+  const envelopeId = uuidText(root, 'EnvelopeIdentifier', 'VANSEnvelope');
+  const receipt = child(root, 'Receipt', 'VANSEnvelope');
+  if (!receipt) {
+    if (child(root, 'Message', 'VANSEnvelope')) refuse('a Message, not a VANS Receipt');
+    refuse('no VANSEnvelope/Receipt');
+  }
+  const sender = anyEndpoint(root, 'SenderID');
+  const receiver = anyEndpoint(root, 'ReceiverID');
+  const sentAt = sentDateTime(root);
+  // ReceiptType is an xs:choice: exactly one of the three.
+  const chosen = receipt.children.filter((c) => c.ns === VANS_NAMESPACE && Object.hasOwn(RECEIPT_CHOICES, c.local));
+  if (chosen.length !== 1)
+    refuse(`Receipt must hold exactly one of PositiveMessage, NegativeMessage or NegativeVans (it holds ${chosen.length})`);
+  const answer = chosen[0]!;
+  const path = `Receipt/${answer.local}`;
+  const result = RECEIPT_CHOICES[answer.local]!;
+  const originalEnvelopeId = uuidText(answer, 'OriginalEnvelopeIdentifier', path);
+  const original = child(answer, 'OriginalMessage', path);
+  if (!original && result !== 'negative-vans') refuse(`no ${path}/OriginalMessage`);
+  const originalMessageId = original ? uuidText(original, 'Identifier', `${path}/OriginalMessage`) : null;
+  let error: ParsedVansReceipt['error'] = null;
+  if (result !== 'positive') {
+    const e = required(answer, 'Error', path);
+    const codeEl = child(e, 'Code', `${path}/Error`);
+    const code = codeEl ? leafText(codeEl, `${path}/Error/Code`) : null;
+    if (code !== null && !/^0*[1-9]\d{0,17}$/.test(code)) refuse(`${path}/Error/Code is not a positive integer`);
+    const description = requiredText(e, 'Description', `${path}/Error`);
+    if (description.length > 512) refuse(`${path}/Error/Description is longer than 512 characters`);
+    error = { code, description };
+  }
+  return { envelopeId, sentAt, sender, receiver, result, originalEnvelopeId, originalMessageId, error };
+}
+
+/**
+ * Parse an inbound VANS receipt (VANSEnvelopeAcknowledgement, see the module
+ * comment). Refuses what `parseVansEnvelope` refuses of any inbound file, an
+ * envelope with a Message instead of a Receipt, a Receipt without exactly one
+ * answer, and an answer without its OriginalEnvelopeIdentifier (a UUID), its
+ * OriginalMessage/Identifier (optional in a NegativeVans only) or, when
+ * negative, its Error/Description. The gateway reads its inbox with
+ * `parseVansInbound`; this is for the tests. @internal
+ */
+export function parseVansReceipt(xml: string | Buffer, maxBytes: number = VANS_INBOUND_MAX_BYTES): ParsedVansReceipt {
+  return receiptOf(vansRoot(xml, maxBytes));
+}
+
+/** An inbound VANSEnvelope of either kind: a message (e.g. a MedCom Acknowledgement) or a VANS receipt of one of ours. */
+export function parseVansInbound(xml: string | Buffer, maxBytes: number = VANS_INBOUND_MAX_BYTES): ParsedVansInbound {
+  const root = vansRoot(xml, maxBytes);
+  const receipt = child(root, 'Receipt', 'VANSEnvelope');
+  // The XSD's choice: a Message or a Receipt, never both.
+  if (receipt && child(root, 'Message', 'VANSEnvelope')) refuse('both a Message and a Receipt');
+  return receipt ? { kind: 'receipt', receipt: receiptOf(root) } : { kind: 'message', message: messageOf(root) };
 }

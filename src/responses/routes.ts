@@ -19,6 +19,7 @@ import {
   conversationAnswerSchema,
   conversationBodySchema,
   resolveAnswerSchema,
+  resolveBodySchema,
   responseAnswerSchema,
   responseRequestSchema,
 } from './schema.js';
@@ -33,8 +34,11 @@ export const operations = {
     summary: 'Team leads: send a GP message kept as no-recipient-system, now that the GP directory knows the practice',
     description:
       'The CareCommunication is built now with the response instant as its clinical timestamps (§15 stk. 2), validated against ' +
-      'the MedCom profiles, signed and queued for the practice the GP directory names. Audited.',
+      'the MedCom profiles, signed and queued for the practice the GP directory names. A message without a ydernummer (the ' +
+      "municipality's manifest named no GP) needs the GP's `ydernummer` in the body; it must be one the GP directory knows, and " +
+      'who gave it is recorded. Audited. No body (or `{}`) for a message that has its ydernummer.',
     params: { messageId: 'the message id (from GET /v1/messages?state=no-recipient-system)' },
+    body: named('ResolveBody', resolveBodySchema),
     responses: {
       '200': {
         description: 'Resolved: queued (or invalid, when the Bundle fails validation)',
@@ -42,7 +46,14 @@ export const operations = {
       },
       '403': problem('Not a team lead'),
       '404': problem('No such message'),
-      '409': problem('The message has a recipient already, or the GP directory still has no practice for its ydernummer'),
+      '409': problem(
+        'The message has a recipient already, the GP directory still has no practice for its ydernummer, or a ydernummer was ' +
+          'given for a message that has one',
+      ),
+      '422': problem(
+        'ydernummer: not 6 digits, missing for a message without one, or not in the GP directory (`errors` names the field); ' +
+          'nothing was changed',
+      ),
     },
   }),
   conversation: operation({
@@ -86,7 +97,7 @@ export function createResponsesRouter(deps: { blobs: BlobStore; responses: Respo
   const receive = createResponseUpload({ blobs: deps.blobs, limits: deps.limits });
 
   route(router, operations.resolve, [requireTeamLead('resolving GP messages is for team leads')], async (req, res) => {
-    res.json(await deps.responses.resolveGpMessage(staffOf(req), req.params.messageId!));
+    res.json(await deps.responses.resolveGpMessage(staffOf(req), req.params.messageId!, req.body ?? {}));
   });
 
   route(router, operations.conversation, [requireStaff()], async (req, res) => {

@@ -35,6 +35,9 @@ import { enqueueIn } from '../outbox/outbox.js';
 import { deliveryJob } from '../delivery/types.js';
 import { createResponseStore } from './store.js';
 
+/** The response kinds a case of `service` returns (a supplementary service's from its agreement): the public face of content.ts's rule. */
+export { kindsFor, type ResponseKind } from './content.js';
+
 export interface StoredDocument {
   blobKey: string;
   size: number;
@@ -437,20 +440,63 @@ export function createResponseService(deps: ResponseServiceDeps) {
    * clinical timestamps (§15 stk. 2: the same instant as the municipality's
    * message), validated, signed and queued. Audited; 409 while the directory
    * still has no practice for the ydernummer.
+   *
+   * A message without a ydernummer (`gp` is optional in the manifest) could
+   * otherwise never be sent: the lead gives the GP's `ydernummer`, which must
+   * be one the directory knows (422 naming the field, nothing changed, when it
+   * is missing or unknown). It becomes the message's ydernummer, and who gave
+   * it is recorded (case event and audit entry `gp-ydernummer-given`). A
+   * message that has its ydernummer keeps it (409 for another one): the case
+   * names the GP, and a lead does not redirect a copy to another practice.
    */
   async function resolveGpMessage(
     lead: StaffParty,
     messageId: string,
-  ): Promise<{ messageId: string; state: MessageState; to: string | null }> {
+    input: { ydernummer?: string } = {},
+  ): Promise<{ messageId: string; state: MessageState; to: string | null; ydernummer: string }> {
     const m = await store.message(messageId);
     if (!m) throw notFound(`no message ${messageId}`);
     if (m.state !== 'no-recipient-system' || m.format !== 'medcom') {
       throw conflict(`message ${messageId} is ${m.state}; only a GP message without a recipient is resolved`, 'message-state');
     }
-    const practice = m.recipient_ydernummer ? deps.medcom.practice(m.recipient_ydernummer) : undefined;
+    const given = m.recipient_ydernummer === null ? input.ydernummer : undefined;
+    if (m.recipient_ydernummer === null) {
+      if (given === undefined) {
+        throw unprocessable(
+          "ydernummer: required: the message has no ydernummer (the municipality's manifest named no GP); give the citizen's GP",
+          [
+            {
+              path: 'ydernummer',
+              message: "required: the message has no ydernummer; give the citizen's GP, as the GP directory knows the practice",
+              da: 'Angiv egen læges ydernummer: kommunen oplyste ingen egen læge',
+            },
+          ],
+        );
+      }
+      if (!deps.medcom.practice(given)) {
+        throw unprocessable(
+          `ydernummer: the GP directory has no practice with ydernummer ${given}: check the number, or add the practice to ` +
+            'GP_DIRECTORY_FILE and reload (SIGHUP) first; nothing was changed',
+          [
+            {
+              path: 'ydernummer',
+              message: `the GP directory has no practice with ydernummer ${given}`,
+              da: `Lægeregistret har ingen praksis med ydernummer ${given}`,
+            },
+          ],
+        );
+      }
+    } else if (input.ydernummer !== undefined && input.ydernummer !== m.recipient_ydernummer) {
+      throw conflict(
+        `message ${messageId} is for the GP with ydernummer ${m.recipient_ydernummer}; a ydernummer is given only for a message without one`,
+        'ydernummer-given',
+      );
+    }
+    const ydernummer = (m.recipient_ydernummer ?? given)!;
+    const practice = deps.medcom.practice(ydernummer);
     if (!practice) {
       throw conflict(
-        `the GP directory still has no practice with ydernummer ${m.recipient_ydernummer ?? '(none)'}: add it to GP_DIRECTORY_FILE and reload (SIGHUP) first`,
+        `the GP directory still has no practice with ydernummer ${ydernummer}: add it to GP_DIRECTORY_FILE and reload (SIGHUP) first`,
         'no-recipient-system',
       );
     }
@@ -460,7 +506,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
     const planned: PlannedMessage = {
       messageId: m.id,
       to: practice.transport.kind === 'party' ? practice.transport.partyId : null,
-      ydernummer: m.recipient_ydernummer,
+      ydernummer,
       copy: m.copy === 1,
       state: 'queued',
       gp: { practice },
@@ -480,6 +526,7 @@ export function createResponseService(deps: ResponseServiceDeps) {
       const ok = await store.resolveMessage(trx, m.id, {
         state: s.m.state,
         recipient_party_id: s.m.to,
+        ...(given !== undefined ? { recipient_ydernummer: given } : {}),
         transport: s.medcom!.transport,
         bundle_id: s.medcom!.bundleId,
         envelope_id: s.m.state === 'queued' ? s.medcom!.envelopeId : null,
@@ -493,16 +540,32 @@ export function createResponseService(deps: ResponseServiceDeps) {
         updated_at: at,
       });
       if (!ok) return false;
-      const details = { messageId: m.id, ydernummer: m.recipient_ydernummer, to: s.m.to, transport: s.medcom!.transport, state: s.m.state };
-      await store.insertEvents(trx, [{ case_id: c.id, at, event: 'gp-message-resolved', actor: lead.id, data: JSON.stringify(details) }]);
+      const details = { messageId: m.id, ydernummer, to: s.m.to, transport: s.medcom!.transport, state: s.m.state };
+      // A recipient that came from the lead, not from the municipality: who gave it is part of the record.
+      const gave = given !== undefined ? { messageId: m.id, ydernummer: given } : undefined;
+      await store.insertEvents(trx, [
+        ...(gave ? [{ case_id: c.id, at, event: 'gp-ydernummer-given' as const, actor: lead.id, data: JSON.stringify(gave) }] : []),
+        { case_id: c.id, at, event: 'gp-message-resolved', actor: lead.id, data: JSON.stringify(details) },
+      ]);
+      if (gave) await appendAudit(trx, database, { at, actor: lead.id, action: 'gp-ydernummer-given', caseId: c.id, details: gave });
       await appendAudit(trx, database, { at, actor: lead.id, action: 'gp-message-resolved', caseId: c.id, details });
       if (s.m.state === 'queued') await enqueueIn(trx, deliveryJob(m.id), at);
       return true;
     });
     if (!done) throw conflict(`message ${messageId} changed meanwhile`, 'message-state');
-    log.info({ caseId: c.id, messageId: m.id, to: s.m.to, state: s.m.state }, 'GP message resolved by a team lead');
+    log.info(
+      {
+        caseId: c.id,
+        messageId: m.id,
+        to: s.m.to,
+        state: s.m.state,
+        ydernummer,
+        ydernummerGivenBy: given !== undefined ? lead.id : undefined,
+      },
+      'GP message resolved by a team lead',
+    );
     if (s.m.state === 'queued') deps.onDispatched?.([m.id]);
-    return { messageId: m.id, state: s.m.state, to: s.m.to };
+    return { messageId: m.id, state: s.m.state, to: s.m.to, ydernummer };
   }
 
   return { assertAssignee, submit, recordConversation, resolveGpMessage };

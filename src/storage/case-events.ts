@@ -29,6 +29,7 @@ export const CASE_EVENTS = [
   'message-queued',
   'message-no-recipient-system',
   'message-invalid',
+  'gp-ydernummer-given',
   'gp-message-resolved',
   // delivery: push, the mailbox, a team lead's retry
   'message-pushed',
@@ -43,6 +44,9 @@ export const CASE_EVENTS = [
   'medcom-acknowledged',
   'medcom-transient-error',
   'medcom-fatal-error',
+  // VANS: the network's receipt of one of our envelopes (not the MedCom acknowledgement)
+  'medcom-vans-receipt',
+  'medcom-vans-negative-receipt',
   // retention (issue 15)
   'legal-hold-placed',
   'legal-hold-lifted',

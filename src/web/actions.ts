@@ -133,6 +133,10 @@ export function problemDa(p: Problem): string {
       return 'Sagen er ikke åben for denne handling længere. Genindlæs siden.';
     case 'message-state':
       return 'Beskeden er ændret i mellemtiden. Genindlæs siden.';
+    case 'no-recipient-system':
+      return 'Lægeregistret kender stadig ikke lægens praksis: få den tilføjet lægeregistret (GP_DIRECTORY_FILE) og genindlæst først.';
+    case 'ydernummer-given':
+      return 'Beskeden har allerede et ydernummer fra kommunen; et ydernummer angives kun for en besked uden.';
     case 'legal-hold':
       return 'Bevaringen er ændret i mellemtiden. Genindlæs siden.';
     case 'validation':

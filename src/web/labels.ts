@@ -14,7 +14,8 @@ export const SERVICE_DA: Record<string, string> = {
   'senior-pension-advice': 'Rådgivning om seniorpension',
   'senior-pension-assessment': 'Lægefaglig vurdering til seniorpension',
 };
-export const serviceDa = (s: string) => SERVICE_DA[s] ?? s;
+/** A service in Danish; `name`: the agreement's name of a supplementary service (§16 stk. 3–4), which has no word here. */
+export const serviceDa = (s: string, name?: string | null) => name ?? SERVICE_DA[s] ?? s;
 
 /** A response kind in Danish (the responses feature's own labels, which its forms use too). */
 export const kindDa = (k: string) => (RESPONSE_KIND_LABELS as Record<string, string>)[k] ?? k;
@@ -51,6 +52,7 @@ export const EVENT_DA: Record<CaseEvent, string> = {
   'message-queued': 'Besked sat i kø til levering',
   'message-no-recipient-system': 'Besked til egen læge venter: ingen modtager i lægeregistret',
   'message-invalid': 'Besked til egen læge ikke sendt: fejl i MedCom-valideringen',
+  'gp-ydernummer-given': 'Egen læges ydernummer angivet af teamleder',
   'gp-message-resolved': 'Besked til egen læge sendt efter opslag',
   'message-pushed': 'Besked leveret til modtagerens system',
   'message-acknowledged': 'Modtageren har kvitteret for beskeden',
@@ -63,6 +65,8 @@ export const EVENT_DA: Record<CaseEvent, string> = {
   'medcom-acknowledged': 'Egen læge har kvitteret for MedCom-beskeden',
   'medcom-transient-error': 'MedCom-kvittering: midlertidig fejl hos modtageren',
   'medcom-fatal-error': 'MedCom-kvittering: afvist af modtageren',
+  'medcom-vans-receipt': 'VANS-kvittering: forsendelsen til egen læge er modtaget',
+  'medcom-vans-negative-receipt': 'VANS-kvittering: forsendelsen til egen læge blev afvist',
   'legal-hold-placed': 'Sagen bevaret (retligt hold)',
   'legal-hold-lifted': 'Bevaringen ophævet',
   purged: 'Dokumenter og personoplysninger slettet (opbevaringsperioden udløb)',

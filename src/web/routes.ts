@@ -18,6 +18,7 @@ import type { BlobStore } from '../storage/blobs.js';
 import { streamStored } from '../shared/http.js';
 import type { UploadProblemLimits } from '../shared/uploads.js';
 import type { WorklistService, DeadlineStatus } from '../worklist/service.js';
+import type { CaseRow } from '../storage/schema.js';
 import { DEADLINE_STATUSES } from '../worklist/service.js';
 import type { CaseActions } from '../worklist/actions.js';
 import { isMonth, type SettlementService } from '../settlement/service.js';
@@ -28,11 +29,13 @@ import { waitingTimesCsv } from '../statistics/waiting-times.js';
 import type { ConsentService } from '../consents/service.js';
 import type { ResponseService } from '../responses/service.js';
 import { createResponseUpload } from '../responses/upload.js';
-import { contentSchemaFor, KINDS_BY_SERVICE, RESPONSE_KINDS, type ResponseKind } from '../responses/content.js';
+import { contentSchemaFor, type ResponseKind } from '../responses/content.js';
 import type { DeliveryService } from '../delivery/service.js';
+import type { MedcomService } from '../medcom/service.js';
 import { retryDeadLetter, type DeadLetterRetrier } from '../delivery/retry.js';
 import type { RoutingService } from '../routing/service.js';
 import { assignBodySchema } from '../worklist/schema.js';
+import { resolveFieldsSchema } from '../responses/schema.js';
 import { hasWorklist, layout, seesFigures, type PageContext } from './layout.js';
 import type { Html } from './html.js';
 import { parseForm } from './forms.js';
@@ -48,7 +51,7 @@ import { addMonths, settlementPage } from './pages/settlement.js';
 
 export interface PageDeps {
   parties: { get(id: string): Party | undefined; all(): readonly Party[] };
-  worklist: Pick<WorklistService, 'worklistPage' | 'caseFile' | 'readDocument' | 'overview' | 'visibleCase'>;
+  worklist: Pick<WorklistService, 'worklistPage' | 'caseFile' | 'readDocument' | 'overview' | 'visibleCase' | 'serviceOf'>;
   actions: CaseActions;
   consents: Pick<ConsentService, 'record'>;
   retention: Pick<RetentionService, 'placeHold' | 'liftHold'>;
@@ -56,6 +59,8 @@ export interface PageDeps {
   statistics: Pick<StatisticsService, 'waitingTimes' | 'volumes' | 'volumeAlerts'>;
   responses: Pick<ResponseService, 'assertAssignee' | 'submit' | 'recordConversation' | 'resolveGpMessage'>;
   delivery: Pick<DeliveryService, 'undelivered' | 'message'>;
+  /** an invalid GP message's validation findings, for the overview */
+  medcom: Pick<MedcomService, 'show'>;
   routing: Pick<RoutingService, 'staffLoad'>;
   push?: DeadLetterRetrier;
   accessLog(opts: { limit: number }): Promise<AccessEntry[]>;
@@ -105,6 +110,8 @@ export function createPageRouter(deps: PageDeps): Router {
       return deps.parties.get(id)?.name ?? id;
     };
   };
+  /** §16 stk. 3–4: the name an agreement gives its supplementary service (null: a statutory service). */
+  const serviceName = (agreementId: string, service: string) => deps.worklist.serviceOf(agreementId, service).name;
   const assignable = (): StaffParty[] =>
     deps.parties.all().filter((p): p is StaffParty => p.kind === 'staff' && p.roles.some((r) => r !== 'team-lead'));
   const ctx = (res: Response): PageContext => res.locals.page!;
@@ -169,6 +176,7 @@ export function createPageRouter(deps: PageDeps): Router {
       `Sag ${file.caseId.slice(0, 8).toUpperCase()}`,
       casePage({
         file,
+        service: deps.worklist.serviceOf(file.agreementId, file.service),
         staff,
         csrfToken: ctx(res).csrfToken,
         name: namer(),
@@ -222,10 +230,11 @@ export function createPageRouter(deps: PageDeps): Router {
   }
 
   // ---- responses
-  const kindOf = (req: Request, service: string): ResponseKind => {
+  /** The kind `?type=` names, when the case returns it: the law's kinds, or those the agreement gives a supplementary service (§16 stk. 3–4). */
+  const kindOf = (req: Request, c: Pick<CaseRow, 'service' | 'agreement_id'>): ResponseKind => {
     const k = String(req.query.type ?? '');
-    if (!(RESPONSE_KINDS as readonly string[]).includes(k) || !(KINDS_BY_SERVICE[service] ?? []).includes(k as ResponseKind)) {
-      throw notFound(`no response form ${k} for ${service}`);
+    if (!deps.worklist.serviceOf(c.agreement_id, c.service).responseKinds.includes(k as ResponseKind)) {
+      throw notFound(`no response form ${k} for ${c.service}`);
     }
     return k as ResponseKind;
   };
@@ -234,8 +243,9 @@ export function createPageRouter(deps: PageDeps): Router {
     const staff = staffOf(req);
     const caseId = caseIdOf(req);
     const c = await deps.worklist.visibleCase(staff, caseId, ['assignee']);
-    const kind = kindOf(req, c.service);
-    send(res, 200, 'Send svar', respondPage({ caseId, service: c.service, kind, csrfToken: ctx(res).csrfToken }));
+    const kind = kindOf(req, c);
+    const { name } = deps.worklist.serviceOf(c.agreement_id, c.service);
+    send(res, 200, 'Send svar', respondPage({ caseId, service: c.service, serviceName: name, kind, csrfToken: ctx(res).csrfToken }));
   });
 
   router.post('/sager/:caseId/svar', async (req, res) => {
@@ -244,7 +254,7 @@ export function createPageRouter(deps: PageDeps): Router {
     // Before reading the body: only the assignee may respond (anyone else: 404, like a missing case).
     await deps.responses.assertAssignee(staff, caseId);
     const file = await deps.worklist.visibleCase(staff, caseId, ['assignee']);
-    const kind = kindOf(req, file.service);
+    const kind = kindOf(req, file);
     const schema = contentSchemaFor(kind, file.service);
     // The CSRF token is the form's first field: checked before a byte of the document is stored. The upload turns
     // an error thrown there into a plain 403 problem; the refusal is rethrown as itself (the CSRF page and its log line).
@@ -283,7 +293,16 @@ export function createPageRouter(deps: PageDeps): Router {
           res,
           err.status,
           'Send svar',
-          respondPage({ caseId, service: file.service, kind, csrfToken: ctx(res).csrfToken, values, errors, message: problemDa(err) }),
+          respondPage({
+            caseId,
+            service: file.service,
+            serviceName: deps.worklist.serviceOf(file.agreement_id, file.service).name,
+            kind,
+            csrfToken: ctx(res).csrfToken,
+            values,
+            errors,
+            message: problemDa(err),
+          }),
         );
       }
       throw err;
@@ -322,7 +341,14 @@ export function createPageRouter(deps: PageDeps): Router {
       overviewPage({
         lists,
         load,
-        messages: { 'dead-lettered': dead, 'no-recipient-system': none, invalid },
+        messages: {
+          'dead-lettered': dead,
+          'no-recipient-system': none,
+          // what failed MedCom's validation, for the reason the page gives (invalid messages are few: one read each)
+          invalid: await Promise.all(
+            invalid.map(async (m) => ({ ...m, validationIssues: (await deps.medcom.show(m.messageId)).validationIssues })),
+          ),
+        },
         access,
         assignable: assignable(),
         csrfToken: ctx(res).csrfToken,
@@ -331,6 +357,7 @@ export function createPageRouter(deps: PageDeps): Router {
         formState,
         queues: deps.queues,
         volumeAlerts,
+        serviceName,
       }),
     );
   }
@@ -357,13 +384,16 @@ export function createPageRouter(deps: PageDeps): Router {
     const lead = leadOnly(req);
     const id = String(req.params.messageId);
     if (!UUID.test(id)) throw notFound('no such message');
+    // "Send nu" of a GP message without a ydernummer carries the one the lead gives (the same schema as the API's body).
+    const values = req.params.action === 'send' ? parseForm(resolveFieldsSchema, req.body as Record<string, unknown>) : {};
     try {
       if (req.params.action === 'genforsoeg') await retryDeadLetter(deps.delivery, deps.push, id, lead.id);
-      else if (req.params.action === 'send') await deps.responses.resolveGpMessage(lead, id);
+      else if (req.params.action === 'send')
+        await deps.responses.resolveGpMessage(lead, id, parseWith(resolveFieldsSchema, values, { what: 'the form' }));
       else throw notFound('no such action');
     } catch (err) {
-      if (err instanceof Problem && err.status === 409) {
-        return renderOverview(req, res, 409, { form: 'message', values: {}, errors: [], message: problemDa(err) });
+      if (err instanceof Problem && (err.status === 409 || err.status === 422)) {
+        return renderOverview(req, res, err.status, { form: `message-${id}`, values, errors: err.errors ?? [], message: problemDa(err) });
       }
       throw err;
     }
@@ -395,7 +425,12 @@ export function createPageRouter(deps: PageDeps): Router {
       errors.length === 0 ? deps.statistics.waitingTimes(staff, query) : undefined,
       deps.statistics.volumes(staff),
     ]);
-    send(res, errors.length === 0 ? 200 : 422, 'Statistik', statisticsPage({ filters, errors, report, volumes, name: namer() }));
+    send(
+      res,
+      errors.length === 0 ? 200 : 422,
+      'Statistik',
+      statisticsPage({ filters, errors, report, volumes, name: namer(), serviceName }),
+    );
   });
 
   // The same CSV as GET /v1/statistics/waiting-times?format=csv (the API's port needs a client certificate).

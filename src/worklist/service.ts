@@ -29,6 +29,7 @@ import { forbidden, notFound } from '../shared/problem.js';
 import { daysBetween, localDate, type DeadlineService } from '../deadlines/service.js';
 import type { Clock, Service } from '../deadlines/types.js';
 import { missingDocuments, type Manifest } from '../intake/schema.js';
+import { kindsFor, type ResponseKind } from '../responses/service.js';
 import type { consentSchema } from '../consents/schema.js';
 import { senderCaseView, senderExtension } from './audience.js';
 import type { RetentionService } from '../retention/service.js';
@@ -138,6 +139,8 @@ export interface WorklistPage {
   pageSize: number;
   /** the values the filters can take: those of all the staff member's open cases, whatever is filtered */
   facets: { services: string[]; municipalities: string[]; statuses: DeadlineStatus[] };
+  /** §16 stk. 3–4: the names the agreements give the supplementary services among those cases, by service id */
+  serviceNames: Record<string, string>;
 }
 
 export const WORKLIST_PAGE_SIZE = 50;
@@ -156,6 +159,19 @@ export interface LeadOverview {
   atRisk: LeadListItem[];
   overdue: LeadListItem[];
   extended: LeadListItem[];
+  /** §16 stk. 3–4: the names the agreements give the supplementary services among the open cases, by service id */
+  serviceNames: Record<string, string>;
+}
+
+/**
+ * A case's service as its pages show and answer it: a statutory service returns the kinds the law gives it
+ * (KINDS_BY_SERVICE); a supplementary one (§16 stk. 3–4) has the name and the response kinds its agreement gives it,
+ * and none when the agreement no longer defines it. The same kinds `checkResponse` accepts.
+ */
+export interface CaseService {
+  /** the agreement's name of a supplementary service; null for a statutory one (the pages name those) */
+  name: string | null;
+  responseKinds: readonly ResponseKind[];
 }
 
 /** The states whose clocks the overdue and at-risk lists look at. */
@@ -255,7 +271,7 @@ export function downloadName(part: string, mediaType: string): string {
 export interface WorklistServiceDeps {
   db: Db;
   blobs: BlobStore;
-  deadlines: Pick<DeadlineService, 'alertOf'>;
+  deadlines: Pick<DeadlineService, 'alertOf' | 'supplementaryService'>;
   /** the storage master key: opens the sealed manifest for the case file (`caseFile` throws without it) */
   masterKey?: Buffer;
   /** stands in for the database store where a test needs only data */
@@ -270,6 +286,23 @@ export interface WorklistServiceDeps {
 export function createWorklistService(deps: WorklistServiceDeps) {
   const store = deps.store ?? createWorklistStore(deps.db.db);
   const now = deps.now ?? (() => new Date());
+
+  /** The service of a case governed by `agreementId` (null: none): see CaseService. */
+  function serviceOf(agreementId: string | null, service: string): CaseService {
+    const supplementary = deps.deadlines.supplementaryService(agreementId, service);
+    return { name: supplementary?.name ?? null, responseKinds: kindsFor(service, supplementary?.responseKinds) };
+  }
+
+  /** The agreements' names of the supplementary services among `rows`, by service id (statutory services have none). */
+  function serviceNames(rows: readonly Pick<ListRow, 'service' | 'agreement_id'>[]): Record<string, string> {
+    const names: Record<string, string> = {};
+    for (const r of rows) {
+      if (Object.hasOwn(names, r.service)) continue;
+      const name = serviceOf(r.agreement_id, r.service).name;
+      if (name !== null) names[r.service] = name;
+    }
+    return names;
+  }
 
   /** The case if `party` may see it with one of `allowed`; else 404 (no existence leak). */
   async function visibleCase(party: Party, caseId: string, allowed: readonly CaseAccess[]): Promise<CaseRow> {
@@ -295,7 +328,8 @@ export function createWorklistService(deps: WorklistServiceDeps) {
    */
   async function worklistPage(staff: StaffParty, q: WorklistQuery = {}): Promise<WorklistPage> {
     const at = now();
-    const all = (await assignedCases(staff)).map((c): WorklistPageItem => ({
+    const cases = await assignedCases(staff);
+    const all = cases.map((c): WorklistPageItem => ({
       ...c.item,
       status: deadlineStatus(c, deps.deadlines.alertOf(c.clock, at)),
     }));
@@ -320,6 +354,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
         municipalities: [...new Set(all.map((i) => i.municipalityCode))].sort(),
         statuses: DEADLINE_STATUSES.filter((s) => statuses.has(s)),
       },
+      serviceNames: serviceNames(cases.map((c) => c.row)),
     };
   }
 
@@ -355,13 +390,15 @@ export function createWorklistService(deps: WorklistServiceDeps) {
 
   /** The team leads' overview: every list of `leadList`, from one read of the open cases. */
   async function overview(): Promise<LeadOverview> {
-    const lists = await leadLists(await store.inStates(OPEN_STATES), LEAD_FILTERS);
+    const rows = await store.inStates(OPEN_STATES);
+    const lists = await leadLists(rows, LEAD_FILTERS);
     return {
       unassigned: lists.unassigned,
       awaitingCompleteCase: lists['awaiting-complete-case'],
       atRisk: lists['at-risk'],
       overdue: lists.overdue,
       extended: lists.extended,
+      serviceNames: serviceNames(rows),
     };
   }
 
@@ -557,7 +594,7 @@ export function createWorklistService(deps: WorklistServiceDeps) {
     });
   }
 
-  return { visibleCase, worklist, worklistPage, leadList, overview, caseView, caseFile, readDocument, extensions };
+  return { visibleCase, serviceOf, worklist, worklistPage, leadList, overview, caseView, caseFile, readDocument, extensions };
 }
 
 export type WorklistService = ReturnType<typeof createWorklistService>;

@@ -17,6 +17,8 @@ export const LIST_COLUMNS = [
   'clock',
   'assigned_to',
   'routing_note',
+  // a supplementary service is named by the case's agreement (§16 stk. 3–4)
+  'agreement_id',
 ] as const;
 export type ListRow = Pick<CaseRow, (typeof LIST_COLUMNS)[number]>;
 

@@ -5,20 +5,21 @@
  * profiles and carries the municipality's instant and the PDF byte for byte;
  * acknowledgements (ok, transient, fatal, duplicate, unknown) change the
  * state once; an unacknowledged message is resent unchanged with a new
- * envelope id at most twice; the 50 MB cap; and the directory, never the
+ * envelope id at most twice; VANS receipts of our envelopes are recorded
+ * once, never as errors; the 50 MB cap; and the directory, never the
  * manifest, decides where a copy goes.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { dropQueueKeys, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { opensslVerify, pdf, residue } from '../helpers/packages.js';
 import { as, ATTEST, events, holdConsultation, postAttest, respond, send, settled, writeRoutingParties } from '../helpers/staff.js';
-import { acknowledgementOf, MEDCOM_DIR } from '../helpers/medcom.js';
+import { acknowledgementOf, MEDCOM_DIR, vansReceiptXml } from '../helpers/medcom.js';
 import { waitFor } from '../helpers/wait.js';
 import { runCli } from '../cli/helpers.js';
 import { loadMedcomPackages } from '../../src/medcom/packages.js';
@@ -110,10 +111,11 @@ describe('MedCom CareCommunication to the GP', () => {
   });
 
   /** A clinical-assessment case for the GP `ydernummer`, routed, with today's consultation held. */
-  async function assessedCase(ydernummer = '057584'): Promise<{ caseId: string; specialist: string }> {
+  /** `ydernummer` null: the manifest names no GP (`gp` is optional). */
+  async function assessedCase(ydernummer: string | null = '057584'): Promise<{ caseId: string; specialist: string }> {
     const { caseId } = await send(g, 'kommune-101', {
       service: 'clinical-assessment',
-      gp: { ydernummer, name: 'Lægen' },
+      gp: ydernummer === null ? undefined : { ydernummer, name: 'Lægen' },
       citizen: {
         cpr: `0101${String(Math.floor(Math.random() * 90) + 10)}${String(Math.floor(Math.random() * 9000) + 1000)}`,
         name: 'Testa Borgersen',
@@ -375,6 +377,131 @@ describe('MedCom CareCommunication to the GP', () => {
     await waitFor('the file moved to processed/', async () => readdirSync(join(inbox, 'processed')).includes(`${envId}.xml`));
   });
 
+  test('VANS receipts (032): recorded once per envelope, an earlier transmission’s too; duplicates ignored; unknown ones kept aside; no error', async () => {
+    const { caseId, specialist } = await assessedCase(VANS_GP);
+    const answer = await postAttest(g, specialist, caseId);
+    const toGp = answer.messages.find((m) => m.copy)!;
+    const envelopes = () =>
+      readdirSync(outbox)
+        .filter((f) => f.endsWith('.xml'))
+        .map((f) => parseVansEnvelope(readFileSync(join(outbox, f))))
+        .filter((e) => e.messageId === toGp.messageId)
+        .sort((a, b) => a.sentAt.localeCompare(b.sentAt)); // resends are 1.5 s apart: never in the same second
+    const logsFrom = g.logs.length;
+    /** Drops a receipt into the VANS inbox (written aside, then renamed in) and waits until the poller has moved it. */
+    async function drop(receipt: string, where: 'processed' | 'unmatched'): Promise<void> {
+      const name = `${randomUUID()}.xml`;
+      writeFileSync(join(inbox, `.${name}.tmp`), receipt);
+      renameSync(join(inbox, `.${name}.tmp`), join(inbox, name));
+      await waitFor(`${name} moved to ${where}/`, () => existsSync(join(inbox, where, name)));
+    }
+    const receipts = async () =>
+      [...(await events(g, caseId, 'medcom-vans-receipt')), ...(await events(g, caseId, 'medcom-vans-negative-receipt'))].map(
+        (e): Json => ({ event: e.event, actor: e.actor, ...(JSON.parse(e.data) as Json) }),
+      );
+
+    // The first envelope, answered once it is no longer the current transmission (the 1.5 s timer resent the message).
+    await waitFor('a resend', () => envelopes().length >= 2, { timeoutMs: 10_000 });
+    const [first, second] = envelopes();
+    assert.notEqual((await messageRow(toGp.messageId)).envelope_id, first!.envelopeId);
+    const own = randomUUID();
+    await drop(vansReceiptXml({ originalEnvelopeId: first!.envelopeId, originalMessageId: toGp.messageId, envelopeId: own }), 'processed');
+    assert.deepEqual(await receipts(), [
+      {
+        event: 'medcom-vans-receipt',
+        actor: 'vans-inbox',
+        messageId: toGp.messageId,
+        receiptEnvelopeId: own,
+        envelopeId: first!.envelopeId,
+        result: 'positive',
+      },
+    ]);
+
+    // The same receipt again (a new envelope of its own, as a resent acknowledgement has): ignored, and logged.
+    await drop(vansReceiptXml({ originalEnvelopeId: first!.envelopeId, originalMessageId: toGp.messageId }), 'processed');
+    assert.equal((await receipts()).length, 1, 'one receipt per envelope');
+    assert.ok(g.logs.slice(logsFrom).some((l) => l.includes('duplicate VANS receipt')));
+
+    // A negative receipt of the second envelope: recorded with its error, a warning.
+    await drop(
+      vansReceiptXml({
+        answer: 'NegativeMessage',
+        originalEnvelopeId: second!.envelopeId,
+        originalMessageId: toGp.messageId,
+        error: { code: '12', description: 'Modtagersystemet afviste beskeden' },
+      }),
+      'processed',
+    );
+    const negative = (await receipts()).find((r) => r.envelopeId === second!.envelopeId)!;
+    assert.deepEqual(
+      [negative.event, negative.result, negative.error],
+      ['medcom-vans-negative-receipt', 'negative-message', { code: '12', description: 'Modtagersystemet afviste beskeden' }],
+    );
+
+    // A NegativeVans may leave OriginalMessage out: its envelope id alone finds the current transmission.
+    await waitFor('two resends, then unacknowledged', async () => (await messageRow(toGp.messageId)).state === 'unacknowledged', {
+      timeoutMs: 15_000,
+    });
+    const last = (await messageRow(toGp.messageId)).envelope_id!;
+    await drop(
+      vansReceiptXml({ answer: 'NegativeVans', originalEnvelopeId: last, originalMessageId: null, sender: { type: 'VANS', id: 'VANS' } }),
+      'processed',
+    );
+    assert.deepEqual(
+      (await receipts()).map((r) => [r.envelopeId, r.result]),
+      [
+        [first!.envelopeId, 'positive'],
+        [second!.envelopeId, 'negative-message'],
+        [last, 'negative-vans'],
+      ],
+    );
+    assert.equal((await messageRow(toGp.messageId)).state, 'unacknowledged', 'a receipt is not the MedCom acknowledgement');
+    const audit = await g.gw.db.db
+      .selectFrom('audit_log')
+      .select(['action', 'actor'])
+      .where('case_id', '=', caseId)
+      .where('action', 'like', 'medcom-vans-%')
+      .execute();
+    assert.equal(audit.length, 3);
+
+    // No envelope of ours: a stranger's, our message with a stranger's envelope id, or a message that did not go by VANS.
+    const partyCase = await assessedCase();
+    const partyCopy = (await postAttest(g, partyCase.specialist, partyCase.caseId)).messages.find((m) => m.copy)!;
+    await waitFor('handed over', async () => (await messageRow(partyCopy.messageId)).envelope_id !== null);
+    const partyEnvelope = (await messageRow(partyCopy.messageId)).envelope_id!;
+    for (const [originalEnvelopeId, originalMessageId] of [
+      [randomUUID(), randomUUID()],
+      [randomUUID(), toGp.messageId],
+      [partyEnvelope, partyCopy.messageId],
+    ] as const) {
+      await drop(vansReceiptXml({ originalEnvelopeId, originalMessageId }), 'unmatched');
+    }
+    assert.equal((await receipts()).length, 3, 'nothing recorded for them');
+    assert.equal((await events(g, partyCase.caseId, 'medcom-vans-receipt')).length, 0);
+
+    const mine = g.logs.slice(logsFrom).map((l) => JSON.parse(l) as Json);
+    const about = (msg: string) => mine.filter((l) => String(l.msg).includes(msg));
+    assert.ok(
+      about('VANS receipt: the envelope was received').every((l) => l.level === 30),
+      'a receipt is logged at info level',
+    );
+    assert.equal(about('VANS receipt: the envelope was received').length, 1);
+    assert.equal(about('negative VANS receipt').length, 2);
+    assert.ok(about('negative VANS receipt').every((l) => l.level === 40));
+    assert.equal(about('VANS receipt for no envelope').length, 3);
+    assert.ok(
+      about('VANS receipt for no envelope').every((l) => l.level === 40),
+      'an unknown one is a warning',
+    );
+    assert.ok(about('kept aside in unmatched/').every((l) => l.level === 40));
+    assert.deepEqual(
+      mine.filter((l) => Number(l.level) >= 50 && /inbox|VANS/i.test(String(l.msg))),
+      [],
+      'no receipt is logged as an error',
+    );
+    assert.ok(!readdirSync(join(inbox, 'failed')).length, 'nothing in failed/');
+  });
+
   test('Redis is not the truth: an acknowledgement timer lost with Redis is re-created from the database, and the resend still comes', async () => {
     const { caseId, specialist } = await assessedCase();
     const answer = await postAttest(g, specialist, caseId);
@@ -445,7 +572,7 @@ describe('MedCom CareCommunication to the GP', () => {
     assert.equal((await as(g, 'spec-eva').post(`/v1/messages/${id}/resolve`)).status, 403);
     const res = await as(g, 'lead-1').post(`/v1/messages/${id}/resolve`);
     assert.equal(res.status, 200, res.text);
-    assert.deepEqual(res.body, { messageId: id, state: 'queued', to: 'gp-057584' });
+    assert.deepEqual(res.body, { messageId: id, state: 'queued', to: 'gp-057584', ydernummer: '999999' });
     assert.equal((await as(g, 'lead-1').post(`/v1/messages/${id}/resolve`)).status, 409, 'once');
     await waitFor('handed over', async () => (await messageRow(id)).state === 'sent');
     const bundle = JSON.parse((await fetchAsGp(id)).body.toString('utf8')) as Json;
@@ -456,6 +583,85 @@ describe('MedCom CareCommunication to the GP', () => {
       audit.map((a) => a.actor),
       ['lead-1'],
     );
+  });
+
+  test('§15 stk. 2: a copy whose case names no GP is sent once the team lead gives its ydernummer: checked, recorded, the same instant', async () => {
+    const { caseId, specialist } = await assessedCase(null);
+    const answer = await postAttest(g, specialist, caseId);
+    const toGp = answer.messages.find((m) => m.copy)!;
+    assert.deepEqual([toGp.to, toGp.state], [null, 'no-recipient-system']);
+    const id = toGp.messageId;
+    assert.equal((await messageRow(id)).recipient_ydernummer, null);
+    const resolve = (body?: unknown) => as(g, 'lead-1').post(`/v1/messages/${id}/resolve`, body);
+    const unchanged = async () => {
+      const row = await messageRow(id);
+      assert.deepEqual(
+        [row.state, row.recipient_ydernummer, row.recipient_party_id],
+        ['no-recipient-system', null, null],
+        'nothing changed',
+      );
+      assert.equal((await events(g, caseId, 'gp-ydernummer-given')).length, 0);
+      assert.equal((await events(g, caseId, 'gp-message-resolved')).length, 0);
+    };
+
+    // Without one (no body, or an empty one): 422 naming the field, not a 409 that no one can ever get past.
+    for (const res of [await resolve(), await resolve({})]) {
+      assert.equal(res.status, 422, res.text);
+      assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+      assert.equal((res.body.errors as Json[])[0]!.path, 'ydernummer');
+      assert.match(res.body.detail, /ydernummer: required: the message has no ydernummer/);
+    }
+    // Not 6 digits, or an unknown field: the schema's 422.
+    const short = await resolve({ ydernummer: '12345' });
+    assert.equal(short.status, 422);
+    assert.ok((short.body.errors as Json[]).some((e) => e.path === 'ydernummer'));
+    assert.equal((await resolve({ ydernummer: '057584', note: 'x' })).status, 422);
+    // One the GP directory does not know: refused, naming it.
+    const unknown = await resolve({ ydernummer: '777777' });
+    assert.equal(unknown.status, 422, unknown.text);
+    assert.deepEqual(unknown.body.errors, [{ path: 'ydernummer', message: 'the GP directory has no practice with ydernummer 777777' }]);
+    assert.match(unknown.body.detail, /GP_DIRECTORY_FILE/);
+    assert.equal((await as(g, 'spec-eva').post(`/v1/messages/${id}/resolve`, { ydernummer: '057584' })).status, 403);
+    await unchanged();
+
+    // The team lead gives the GP: the copy goes there, with the instant of the municipality's message.
+    const res = await resolve({ ydernummer: '057584' });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, { messageId: id, state: 'queued', to: 'gp-057584', ydernummer: '057584' });
+    assert.equal((await messageRow(id)).recipient_ydernummer, '057584');
+    const given = await events(g, caseId, 'gp-ydernummer-given');
+    assert.deepEqual(
+      given.map((e) => [e.actor, JSON.parse(e.data)]),
+      [['lead-1', { messageId: id, ydernummer: '057584' }]],
+      'who gave it is in the case history',
+    );
+    const audit = await g.gw.db.db
+      .selectFrom('audit_log')
+      .select(['action', 'actor'])
+      .where('case_id', '=', caseId)
+      .where('action', 'in', ['gp-ydernummer-given', 'gp-message-resolved'])
+      .orderBy('seq')
+      .execute();
+    assert.deepEqual(
+      audit.map((a) => [a.action, a.actor]),
+      [
+        ['gp-ydernummer-given', 'lead-1'],
+        ['gp-message-resolved', 'lead-1'],
+      ],
+    );
+    await waitFor('handed over', async () => (await messageRow(id)).state === 'sent');
+    const bundle = JSON.parse((await fetchAsGp(id)).body.toString('utf8')) as Json;
+    assert.deepEqual(validate(bundle), []);
+    assert.equal(ofType(bundle, 'Communication')[0]!.sent, answer.sentAt, '§15 stk. 2: the instant of the municipality’s message');
+    assert.equal(bundle.timestamp, answer.sentAt);
+    assert.equal((await resolve({ ydernummer: '057584' })).status, 409, 'once');
+
+    // A copy whose case names its GP keeps that GP: a ydernummer is given only where there is none.
+    const named = unresolved.find((u) => u.y === EVIL_GP)!;
+    const other = await as(g, 'lead-1').post(`/v1/messages/${named.id}/resolve`, { ydernummer: '057584' });
+    assert.equal(other.status, 409, other.text);
+    assert.match(other.body.type, /ydernummer-given/);
+    assert.equal((await messageRow(named.id)).state, 'no-recipient-system');
   });
 
   test('MedCom’s 50 MB cap: an attest whose copy would exceed it is refused with 413 before anything is sent', async () => {

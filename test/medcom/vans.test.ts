@@ -4,9 +4,12 @@
  * well-formed XML with MedCom's values and exactly the payload in Data; its
  * size is known in advance; a resend changes only EnvelopeIdentifier and
  * SentDateTime; inbound envelopes are parsed strictly (no DTD, right
- * namespace, Data required, size limit); the outbox write is atomic and
- * idempotent; the HTTPS POST goes over mutual TLS; the inbox poller handles
- * every file exactly once, also with two pollers on one directory.
+ * namespace, Data required, size limit); a VANS receipt (the network-level
+ * VANSEnvelopeAcknowledgement of MedCom's 032 reliable messaging) is told
+ * apart from a message and parsed to the envelope it answers; the outbox
+ * write is atomic and idempotent; the HTTPS POST goes over mutual TLS; the
+ * inbox poller handles every file exactly once, also with two pollers on one
+ * directory, and keeps a file that concerns nothing of ours aside.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +23,8 @@ import {
   VANS_MAX_ENVELOPE_BYTES,
   VANS_NAMESPACE,
   parseVansEnvelope,
+  parseVansInbound,
+  parseVansReceipt,
   vansEnvelopeParts,
   vansEnvelopeSize,
   vansEnvelopeStream,
@@ -29,6 +34,7 @@ import {
 import {
   createInboxDirPoller,
   InboxRetryLater,
+  InboxSetAside,
   postEnvelope,
   writeEnvelopeToOutbox,
   type InboxLog,
@@ -36,6 +42,7 @@ import {
 import { pushEnvelope } from '../../src/delivery/push.js';
 import { ensureDevPki, type DevPki } from '../../src/pki/devpki.js';
 import { startMtlsReceiver, type Hit } from '../helpers/receiver.js';
+import { vansReceiptXml } from '../helpers/medcom.js';
 import { waitFor, stayFor } from '../helpers/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pk-vans-'));
@@ -324,6 +331,98 @@ describe('parsing an inbound VANSEnvelope', () => {
   });
 });
 
+describe('parsing a VANS receipt (VANSEnvelopeAcknowledgement, 032 reliable messaging)', () => {
+  const sent = randomUUID(); // the EnvelopeIdentifier of our envelope
+  const messageId = randomUUID(); // its Message/MetaInformation/Identifier
+
+  test('a positive receipt names the envelope and message it answers; it is not a message', () => {
+    const own = randomUUID();
+    const xmlText = vansReceiptXml({ originalEnvelopeId: sent, originalMessageId: messageId, envelopeId: own });
+    const r = parseVansReceipt(xmlText);
+    assert.deepEqual(r, {
+      envelopeId: own,
+      sentAt: '2027-01-12T11:15:02',
+      sender: { type: 'EAN', id: '5790000222223' },
+      receiver: { type: 'EAN', id: '5790000000005' },
+      result: 'positive',
+      originalEnvelopeId: sent,
+      originalMessageId: messageId,
+      error: null,
+    });
+    assert.deepEqual(parseVansInbound(Buffer.from(xmlText)), { kind: 'receipt', receipt: r });
+    assert.throws(() => parseVansEnvelope(xmlText), /a VANS Receipt/, 'the message parser still refuses it');
+  });
+
+  test('negative receipts carry their Error; a NegativeVans from the network may leave OriginalMessage out', () => {
+    const neg = parseVansReceipt(
+      vansReceiptXml({
+        answer: 'NegativeMessage',
+        originalEnvelopeId: sent,
+        originalMessageId: messageId,
+        error: { code: '17', description: 'Modtagersystemet kunne ikke læse beskeden' },
+      }),
+    );
+    assert.equal(neg.result, 'negative-message');
+    assert.deepEqual(neg.error, { code: '17', description: 'Modtagersystemet kunne ikke læse beskeden' });
+    const net = parseVansReceipt(
+      vansReceiptXml({
+        answer: 'NegativeVans',
+        originalEnvelopeId: sent,
+        originalMessageId: null,
+        sender: { type: 'VANS', id: 'VANS-NET' },
+        error: { description: 'Ukendt modtager' },
+      }),
+    );
+    assert.deepEqual(
+      [net.result, net.originalMessageId, net.error, net.sender],
+      ['negative-vans', null, { code: null, description: 'Ukendt modtager' }, { type: 'VANS', id: 'VANS-NET' }],
+    );
+  });
+
+  test('a receipt that does not fit the XSD is refused, naming what is wrong', () => {
+    const ok = vansReceiptXml({ originalEnvelopeId: sent, originalMessageId: messageId });
+    assert.throws(
+      () => parseVansReceipt(vansReceiptXml({ originalEnvelopeId: sent, originalMessageId: null })),
+      /no Receipt\/PositiveMessage\/OriginalMessage/,
+    );
+    assert.throws(
+      () => parseVansReceipt(vansReceiptXml({ originalEnvelopeId: 'not-a-uuid', originalMessageId: messageId })),
+      /OriginalEnvelopeIdentifier is not a UUID/,
+    );
+    assert.throws(
+      () => parseVansReceipt(ok.replace(/<OriginalEnvelopeIdentifier>[^<]*<\/OriginalEnvelopeIdentifier>/, '')),
+      /no Receipt\/PositiveMessage\/OriginalEnvelopeIdentifier/,
+    );
+    assert.throws(
+      () => parseVansReceipt(ok.replace('<Receipt>', '<Receipt><PositiveMessage/>')),
+      /exactly one of PositiveMessage, NegativeMessage or NegativeVans \(it holds 2\)/,
+    );
+    assert.throws(() => parseVansReceipt(ok.replace(/<Receipt>[\s\S]*<\/Receipt>/, '<Receipt/>')), /it holds 0/);
+    const negative = vansReceiptXml({
+      answer: 'NegativeMessage',
+      originalEnvelopeId: sent,
+      originalMessageId: messageId,
+      error: { code: '0', description: 'x' },
+    });
+    assert.throws(() => parseVansReceipt(negative), /Error\/Code is not a positive integer/);
+    assert.throws(() => parseVansReceipt(negative.replace(/<Error>[\s\S]*?<\/Error>/, '')), /no Receipt\/NegativeMessage\/Error/);
+    assert.throws(() => parseVansReceipt(ok.replace('EndPointType="EAN"', 'EndPointType="GLN"')), /SenderID has no EndPointType/);
+    assert.throws(() => parseVansInbound(ok.replace('</Receipt>', '</Receipt><Message/>')), /both a Message and a Receipt/);
+    assert.throws(() => parseVansReceipt(`<!DOCTYPE x [<!ENTITY e "e">]>${ok}`), /DOCTYPE/);
+    assert.throws(() => parseVansReceipt(ok.replace('urn:oio:medcom:vans-envelope:1.0.4', 'urn:other')), /not \{urn:oio/);
+  });
+
+  test('parseVansInbound hands a message on as a message', async () => {
+    const payload = bundleJson(100);
+    const f = fields(payload.length);
+    const envelope = await envelopeOf(f, payload);
+    const inbound = parseVansInbound(envelope);
+    assert.equal(inbound.kind, 'message');
+    assert.equal(inbound.kind === 'message' && inbound.message.envelopeId, f.envelopeId);
+    assert.throws(() => parseVansReceipt(envelope), /a Message, not a VANS Receipt/);
+  });
+});
+
 describe('the VANS outbox directory', () => {
   test('an atomic write produces <id>.xml with the streamed bytes and leaves no temp file', async () => {
     const dir = freshDir('outbox');
@@ -502,6 +601,31 @@ describe('the VANS inbox directory poller', () => {
     ready = true;
     assert.deepEqual(await poller.pollOnce(), { processed: 1, failed: 0 });
     assert.deepEqual(readdirSync(join(dir, 'processed')), ['ack.xml']);
+    await poller.stop();
+  });
+
+  test('a file the handler sets aside (InboxSetAside) goes to unmatched/ with a warning, not failed/ with an error', async () => {
+    const dir = freshDir('inbox');
+    drop(dir, 'receipt.xml');
+    drop(dir, 'ack.xml');
+    const log = captureLog();
+    const poller = createInboxDirPoller({
+      dir,
+      intervalMs: 10_000,
+      log,
+      handle: async ({ name }) => {
+        if (name === 'receipt.xml') throw new InboxSetAside('a VANS receipt for no envelope the gateway sent');
+      },
+    });
+    assert.deepEqual(await poller.pollOnce(), { processed: 1, failed: 0 });
+    assert.deepEqual(readdirSync(join(dir, 'unmatched')), ['receipt.xml']);
+    assert.deepEqual(readdirSync(join(dir, 'processed')), ['ack.xml']);
+    assert.deepEqual(readdirSync(join(dir, 'failed')), []);
+    assert.ok(!log.lines.some((l) => l.includes('"level":"error"')), 'no error');
+    const warning = log.lines.find((l) => l.includes('"level":"warn"'))!;
+    assert.match(warning, /"file":"receipt\.xml"/);
+    assert.match(warning, /unmatched/);
+    assert.match(warning, /no envelope the gateway sent/);
     await poller.stop();
   });
 

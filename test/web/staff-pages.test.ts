@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { pdf } from '../helpers/packages.js';
-import { as as api, ATTEST, caseRow, respond, send, settled } from '../helpers/staff.js';
+import { as as api, ATTEST, caseRow, postAttest, respond, send, settled } from '../helpers/staff.js';
 import { launchBrowser, login, newContext, screenshot, seriousViolations, tabTo } from '../helpers/browser.js';
 import { waitFor } from '../helpers/wait.js';
 import { localDate } from '../../src/deadlines/calendar.js';
@@ -794,6 +794,63 @@ describe('staff pages in Chromium', { concurrency: 1 }, () => {
     const overview = await (await lead.get(`${base}/overblik`)).text();
     assert.match(overview, /Mangler: Rehabiliteringsplanens forberedende del/);
     assert.doesNotMatch(overview, /rehab-plan-preparatory/);
+  });
+
+  test('§15 stk. 2: a copy whose case named no GP: the lead gives the ydernummer in "Send nu"; refused beside the field if unknown', async () => {
+    // Last in the file: a case of its own would change the counts the statistics test above expects.
+    const { caseId } = await send(g, 'kommune-101', {
+      service: 'clinical-assessment',
+      caseType: 'sygedagpenge',
+      gp: undefined,
+      // a citizen not assessed before (§14 stk. 3–4 would ask for an overall assessment)
+      citizen: { cpr: '0404804567', name: 'Ib Isaksen' },
+      documents: [docMeta('anmodning', 'request')],
+    });
+    const specialist = (await settled(g, caseId)).assigned_to!;
+    const copy = (await postAttest(g, specialist, caseId)).messages.find((m) => m.copy)!;
+    assert.equal(copy.state, 'no-recipient-system');
+    const id = copy.messageId;
+    const row = async () => g.gw.db.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+    const page = await as_('Lene Friis', '/overblik');
+    const form = page.locator(`form[action="/overblik/beskeder/${id}/send"]`);
+    const field = form.locator(`#send-${id}-ydernummer`);
+    assert.equal(await form.getByLabel('Egen læges ydernummer').count(), 1, 'the field has its Danish label');
+    assert.equal(await field.getAttribute('aria-required'), 'true');
+    await noSeriousViolations(page, 'overview with the ydernummer field');
+
+    // Sent without a number: the Danish error beside the field, nothing changed.
+    await form.getByRole('button', { name: 'Send nu' }).click();
+    const error = page.locator(`#send-${id}-ydernummer-error`);
+    await error.waitFor();
+    assert.equal(await error.innerText(), 'Angiv egen læges ydernummer: kommunen oplyste ingen egen læge');
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    // A number the GP directory does not know: refused the same way, the number kept in the field.
+    await field.fill('777777');
+    await form.getByRole('button', { name: 'Send nu' }).click();
+    await page.getByText('Lægeregistret har ingen praksis med ydernummer 777777').waitFor();
+    assert.equal(await field.inputValue(), '777777');
+    await noSeriousViolations(page, 'overview with the refused ydernummer');
+    assert.deepEqual([(await row()).state, (await row()).recipient_ydernummer], ['no-recipient-system', null]);
+
+    // The GP's number: the copy is sent, and the history says who gave it.
+    await field.fill('057584');
+    await form.getByRole('button', { name: 'Send nu' }).click();
+    await page.getByText('Beskeden er sendt til lægepraksissen.').waitFor();
+    assert.equal((await row()).recipient_ydernummer, '057584');
+    assert.notEqual((await row()).state, 'no-recipient-system');
+    const given = await g.gw.db.db
+      .selectFrom('case_events')
+      .select(['actor'])
+      .where('case_id', '=', caseId)
+      .where('event', '=', 'gp-ydernummer-given')
+      .execute();
+    assert.deepEqual(
+      given.map((e) => e.actor),
+      ['lead-1'],
+    );
+    const history = await (await requestsAs('Lene Friis')).get(`${base}/sager/${caseId}`);
+    assert.match(await history.text(), /Egen læges ydernummer angivet af teamleder/);
   });
 
   async function fillAttest(page: Page): Promise<void> {

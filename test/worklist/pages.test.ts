@@ -424,7 +424,11 @@ for (const d of DIALECTS) {
       });
 
       test('without the master key the case file is refused with a clear error', async () => {
-        const keyless = createWorklistService({ db, blobs: {} as BlobStore, deadlines: { alertOf: () => null } });
+        const keyless = createWorklistService({
+          db,
+          blobs: {} as BlobStore,
+          deadlines: { alertOf: () => null, supplementaryService: () => undefined },
+        });
         await assert.rejects(keyless.caseFile(coordE, id), /masterKey/);
       });
     });

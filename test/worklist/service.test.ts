@@ -35,6 +35,7 @@ function row(id: string, urgent: boolean, dueAt: string | null, over: Partial<Li
     clock: clock(dueAt),
     assigned_to: 'coord-bo',
     routing_note: null,
+    agreement_id: null,
     ...over,
   };
 }
@@ -62,7 +63,7 @@ function service(
   return createWorklistService({
     db: {} as Db,
     blobs: {} as BlobStore,
-    deadlines: { alertOf: alert },
+    deadlines: { alertOf: alert, supplementaryService: () => undefined },
     store: fakeStore(rows, documents),
   });
 }

@@ -5,10 +5,9 @@
  */
 import type { z } from 'zod';
 import type { StaffParty } from '../../parties/parties.js';
-import type { CaseFile } from '../../worklist/service.js';
+import type { CaseFile, CaseService } from '../../worklist/service.js';
 import type { FieldError } from '../../shared/problem.js';
 import { CONSULTATION_SERVICES } from '../../deadlines/service.js';
-import { KINDS_BY_SERVICE } from '../../responses/content.js';
 import { html, table, timeDate, timeInstant, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { errorSummary, renderFields } from '../forms.js';
@@ -57,6 +56,8 @@ export interface CaseResponse {
 
 export interface CasePageInput {
   file: CaseFile;
+  /** the case's service: its name when its agreement defines it (§16 stk. 3–4) and the response kinds it returns */
+  service: CaseService;
   staff: StaffParty;
   csrfToken: string;
   name: (partyId: string) => string;
@@ -225,7 +226,7 @@ export function casePage(p: CasePageInput): Html {
     }
   </section>`;
 
-  const kinds = KINDS_BY_SERVICE[c.service] ?? [];
+  const kinds = p.service.responseKinds;
   const open = c.state === 'assigned';
   const forms: ActionFormId[] = [];
   if (c.service === 'rehab-team-advice') forms.push('meeting');
@@ -302,10 +303,11 @@ export function casePage(p: CasePageInput): Html {
     </ol>
   </section>`;
 
+  const urgent = c.urgent ? html` <span class="urgent">Hastesag</span>` : '';
   return html`<p class="crumbs">
       <a href="${isLead && !isAssignee ? '/overblik' : '/'}">← ${isLead && !isAssignee ? 'Overblik' : 'Arbejdsliste'}</a>
     </p>
-    <h1>Sag ${shortRef(c.caseId)}: ${serviceDa(c.service)}${c.urgent ? html` <span class="urgent">Hastesag</span>` : ''}</h1>
+    <h1>Sag ${shortRef(c.caseId)}: ${serviceDa(c.service, p.service.name)}${urgent}</h1>
     ${p.flash ? html`<p class="notice success" role="status">${p.flash}</p>` : ''}
     <div class="columns">
       <div>${citizen}${deadlines}${documents}${consents}</div>

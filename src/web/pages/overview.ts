@@ -2,9 +2,13 @@
  * `/overblik`, for team leads: what needs a hand (unassigned with the rules
  * that excluded each person, incomplete with what is missing, at risk,
  * overdue, extended), each person's load against capacity, messages that
- * did not get through (retry or resolve), the access log and the queues.
+ * did not get through (retry or resolve; a GP message without a ydernummer
+ * is resolved with the one the lead gives, §15 stk. 2), the access log and
+ * the queues.
  */
 import { localDate } from '../../deadlines/calendar.js';
+import { careCommunicationSource, type CareCommunicationSource } from '../../medcom/carecommunication.js';
+import { scrubCpr } from '../../shared/logger.js';
 import type { StaffParty } from '../../parties/parties.js';
 import type { LeadOverview } from '../../worklist/service.js';
 import type { LeadListItem } from '../../worklist/schema.js';
@@ -14,7 +18,12 @@ import { csrfField } from '../layout.js';
 import { documentTypeDa, exclusionDa, messageStateDa, ROLE_DA, serviceDa } from '../labels.js';
 import { shortRef } from './worklist.js';
 import { assignForm, type FormState } from './case.js';
-import { volumeTable } from './statistics.js';
+import { renderFields } from '../forms.js';
+import { resolveFieldsSchema } from '../../responses/schema.js';
+import { volumeTable, type ServiceName } from './statistics.js';
+
+/** The resolve form's field for a message without a ydernummer: there it must be given (so not "(valgfrit)"). */
+const YDERNUMMER_REQUIRED = resolveFieldsSchema.required();
 
 export interface StaffLoad {
   staffId: string;
@@ -31,6 +40,8 @@ export interface LeadMessage {
   to: string | null;
   ydernummer: string | null;
   lastError: string | null;
+  /** an invalid MedCom message: what failed validation against MedCom's profiles (FHIRPath location, the validator's text) */
+  validationIssues?: { location: string; message: string }[];
 }
 export interface AccessEntry {
   at: string;
@@ -55,9 +66,16 @@ export interface OverviewInput {
   queues: boolean;
   /** §17 stk. 4: the agreements whose case volume deviates more than the threshold */
   volumeAlerts: VolumeRow[];
+  /** §16 stk. 3–4: the agreement's name of a supplementary service in the volumes */
+  serviceName?: ServiceName;
 }
 
-function caseTable(items: LeadListItem[], name: (id: string) => string, extra?: (i: LeadListItem) => Html): Html {
+function caseTable(
+  items: LeadListItem[],
+  name: (id: string) => string,
+  serviceNames: Record<string, string>,
+  extra?: (i: LeadListItem) => Html,
+): Html {
   if (items.length === 0) return html`<p>Ingen.</p>`;
   const cols = ['Sag', 'Kommune', 'Ydelse', 'Modtaget', 'Frist', 'Tildelt', ...(extra ? ['Detaljer'] : [])];
   return table(
@@ -69,7 +87,7 @@ function caseTable(items: LeadListItem[], name: (id: string) => string, extra?: 
             <a href="/sager/${i.caseId}">Sag ${shortRef(i.caseId)}</a>${i.urgent ? html` <span class="urgent">Hastesag</span>` : ''}
           </th>
           <td>${name(`municipality:${i.municipalityCode}`)}</td>
-          <td>${serviceDa(i.service)}</td>
+          <td>${serviceDa(i.service, serviceNames[i.service])}</td>
           <td>${timeDate(localDate(i.receivedAt))}</td>
           <td>${timeDate(i.dueDate)}${i.extended ? html` <span class="muted">(forlænget)</span>` : ''}</td>
           <td>${i.assignedTo ? name(i.assignedTo) : 'Ingen'}</td>
@@ -86,12 +104,25 @@ function section(id: string, title: string, count: number, body: Html): Html {
   </section>`;
 }
 
+/** "Send nu" of a GP message kept without a recipient; without a ydernummer it asks for the GP's (the API's `ydernummer`). */
+function resolveForm(m: LeadMessage, csrfToken: string, formState: FormState | undefined): Html {
+  const mine = formState?.form === `message-${m.messageId}` ? formState : undefined;
+  return html`<form method="post" action="/overblik/beskeder/${m.messageId}/send" class="inline" novalidate>
+    ${csrfField(csrfToken)}${
+      m.ydernummer === null
+        ? renderFields(YDERNUMMER_REQUIRED, { idPrefix: `send-${m.messageId}`, values: mine?.values, errors: mine?.errors })
+        : ''
+    }<button type="submit">Send nu</button>
+  </form>`;
+}
+
 function messageTable(
   items: LeadMessage[],
   state: string,
   action: 'retry' | 'resolve' | null,
   csrfToken: string,
   name: (id: string) => string,
+  formState?: FormState,
 ): Html {
   if (items.length === 0) return html`<p>Ingen.</p>`;
   return table(
@@ -104,21 +135,84 @@ function messageTable(
           <td>${timeInstant(m.sentAt)}</td>
           <td>${messageStateDa(state)}${m.lastError ? html`<br /><span class="muted">${m.lastError}</span>` : ''}</td>
           ${
-            action
+            action === 'retry'
               ? html`<td>
-                  <form
-                    method="post"
-                    action="/overblik/beskeder/${m.messageId}/${action === 'retry' ? 'genforsoeg' : 'send'}"
-                    class="inline"
-                  >
-                    ${csrfField(csrfToken)}<button type="submit">${action === 'retry' ? 'Prøv igen' : 'Send nu'}</button>
+                  <form method="post" action="/overblik/beskeder/${m.messageId}/genforsoeg" class="inline">
+                    ${csrfField(csrfToken)}<button type="submit">Prøv igen</button>
                   </form>
                 </td>`
-              : ''
+              : action === 'resolve'
+                ? html`<td>${resolveForm(m, csrfToken, formState)}</td>`
+                : ''
           }
         </tr>`,
     ),
   );
+}
+
+/**
+ * Why an invalid message failed, by where the failing part comes from, and what a team lead does about it. The message
+ * is built from the GP directory, the configuration, the manifest and the parties file, never from the response itself;
+ * corrected there, the messages built afterwards pass.
+ */
+const INVALID_CAUSE_DA: Record<CareCommunicationSource, { reason: string; fix: (m: LeadMessage) => string }> = {
+  receiver: {
+    reason: 'Lægepraksissens oplysninger (navn, SOR-id eller EAN-nummer) opfylder ikke MedComs krav.',
+    fix: (m) => `Ret praksisregistret (GP_DIRECTORY_FILE)${m.ydernummer ? ` for ydernr. ${m.ydernummer}` : ''}, og genindlæs det (SIGHUP).`,
+  },
+  sender: {
+    reason: 'Den kliniske funktions egne oplysninger (navn, SOR-id, EAN-nummer eller telefonnummer) opfylder ikke MedComs krav.',
+    fix: () => 'Ret CLINICAL_FUNCTION_NAME, -_SOR, -_EAN og -_PHONE i konfigurationen, og genstart gatewayen.',
+  },
+  author: {
+    reason: 'Afsenderens navn eller rolle opfylder ikke MedComs krav.',
+    fix: () => 'Ret medarbejderen i partsfilen (PARTIES_FILE), og genindlæs den (SIGHUP).',
+  },
+  patient: {
+    reason: 'Borgerens navn eller CPR-nummer fra kommunens forsendelse opfylder ikke MedComs krav.',
+    fix: () => 'Kontakt kommunen: oplysningerne kommer fra sagens manifest.',
+  },
+  message: {
+    reason: 'Beskeden er bygget forkert, eller MedCom-pakkerne passer ikke til den.',
+    fix: (m) => `Kontakt driften med beskedens id ${m.messageId} (npm run cli -- medcom show ${m.messageId}).`,
+  },
+};
+
+/** Invalid MedCom messages: the reason in Danish and what to do, with the validator's own findings folded away. */
+function invalidTable(items: LeadMessage[], name: (id: string) => string): Html {
+  if (items.length === 0) return html`<p>Ingen.</p>`;
+  return html`<p>
+      En besked til egen læge, der ikke består MedComs validering, bliver ikke sendt. Fejlen ligger i de oplysninger, beskeden bygges af
+      (praksisregistret, konfigurationen, partsfilen eller kommunens forsendelse), ikke i svaret. Beskeden kan ikke sendes igen herfra: ret
+      årsagen, så de næste beskeder bliver gyldige, og sørg for, at lægepraksissen får beskeden på anden sikker vis.
+    </p>
+    ${table(
+      ['Sag', 'Modtager', 'Sendt', 'Årsag og hvad der skal gøres'],
+      items.map((m) => {
+        const issues = m.validationIssues ?? [];
+        const sources = [...new Set(issues.map((i) => careCommunicationSource(i.location)))];
+        return html`<tr>
+          <td><a href="/sager/${m.caseId}">Sag ${shortRef(m.caseId)}</a></td>
+          <td>${m.to ? name(m.to) : m.ydernummer ? `Egen læge, ydernr. ${m.ydernummer}` : '–'}</td>
+          <td>${timeInstant(m.sentAt)}</td>
+          <td class="invalid-cause">
+            ${(sources.length > 0 ? sources : (['message'] as const)).map(
+              (s) => html`<p><strong>${INVALID_CAUSE_DA[s].reason}</strong> ${INVALID_CAUSE_DA[s].fix(m)}</p>`,
+            )}
+            ${
+              issues.length > 0
+                ? html`<details>
+                    <summary>MedCom-valideringens fund (${issues.length})</summary>
+                    <ul>
+                      ${issues.slice(0, 10).map((i) => html`<li><code>${i.location}</code>: ${scrubCpr(i.message)}</li>`)}
+                    </ul>
+                  </details>`
+                : ''
+            }
+          </td>
+        </tr>`;
+      }),
+    )}`;
 }
 
 export function overviewPage(p: OverviewInput): Html {
@@ -157,16 +251,21 @@ export function overviewPage(p: OverviewInput): Html {
           </li>`,
       )}
     </ul>
-    ${section('ikke-tildelt', 'Ikke tildelt', l.unassigned.length, caseTable(l.unassigned, p.name, exclusions))}
+    ${section('ikke-tildelt', 'Ikke tildelt', l.unassigned.length, caseTable(l.unassigned, p.name, l.serviceNames, exclusions))}
     ${section(
       'mangler',
       'Afventer komplet sag',
       l.awaitingCompleteCase.length,
-      caseTable(l.awaitingCompleteCase, p.name, (i) => html`Mangler: ${(i.missingDocuments ?? []).map(documentTypeDa).join(', ')}`),
+      caseTable(
+        l.awaitingCompleteCase,
+        p.name,
+        l.serviceNames,
+        (i) => html`Mangler: ${(i.missingDocuments ?? []).map(documentTypeDa).join(', ')}`,
+      ),
     )}
-    ${section('i-risiko', 'I risiko', l.atRisk.length, caseTable(l.atRisk, p.name))}
-    ${section('overskredet', 'Overskredet', l.overdue.length, caseTable(l.overdue, p.name))}
-    ${section('forlaenget', 'Forlænget efter aftale (§ 22, § 23)', l.extended.length, caseTable(l.extended, p.name))}
+    ${section('i-risiko', 'I risiko', l.atRisk.length, caseTable(l.atRisk, p.name, l.serviceNames))}
+    ${section('overskredet', 'Overskredet', l.overdue.length, caseTable(l.overdue, p.name, l.serviceNames))}
+    ${section('forlaenget', 'Forlænget efter aftale (§ 22, § 23)', l.extended.length, caseTable(l.extended, p.name, l.serviceNames))}
     <section aria-labelledby="volumen">
       <h2 id="volumen">Volumen (§ 17, stk. 4) <span class="count">(${p.volumeAlerts.length})</span></h2>
       ${
@@ -176,7 +275,7 @@ export function overviewPage(p: OverviewInput): Html {
                 Aftaler, hvor antallet af sager i aftaleåret afviger mere end tærsklen fra det forventede.
                 <a href="/statistik#volumen">Se alle aftaler under Statistik</a>
               </p>
-              ${volumeTable(p.volumeAlerts, p.name)}`
+              ${volumeTable(p.volumeAlerts, p.name, undefined, p.serviceName)}`
       }
     </section>
     <section aria-labelledby="belastning">
@@ -199,9 +298,9 @@ export function overviewPage(p: OverviewInput): Html {
       <h3>Kunne ikke leveres</h3>
       ${messageTable(p.messages['dead-lettered'], 'dead-lettered', 'retry', p.csrfToken, p.name)}
       <h3>Ingen modtager i lægeregistret</h3>
-      ${messageTable(p.messages['no-recipient-system'], 'no-recipient-system', 'resolve', p.csrfToken, p.name)}
+      ${messageTable(p.messages['no-recipient-system'], 'no-recipient-system', 'resolve', p.csrfToken, p.name, p.formState)}
       <h3>Ugyldige (MedCom-validering)</h3>
-      ${messageTable(p.messages.invalid, 'invalid', null, p.csrfToken, p.name)}
+      ${invalidTable(p.messages.invalid, p.name)}
     </section>
     <section aria-labelledby="adgangslog">
       <h2 id="adgangslog">Adgangslog</h2>

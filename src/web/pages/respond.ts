@@ -17,6 +17,8 @@ import { messagesTable, type CaseResponse } from './case.js';
 export interface RespondFormInput {
   caseId: string;
   service: string;
+  /** the agreement's name of a supplementary service (§16 stk. 3–4); null for a statutory one */
+  serviceName: string | null;
   kind: ResponseKind;
   csrfToken: string;
   values?: Record<string, unknown>;
@@ -30,7 +32,7 @@ export function respondPage(p: RespondFormInput): Html {
   const docError = errors.find((e) => e.path === 'document');
   return html`<p class="crumbs"><a href="/sager/${p.caseId}">← Sag ${shortRef(p.caseId)}</a></p>
     <h1>${kindDa(p.kind)} – Sag ${shortRef(p.caseId)}</h1>
-    <p>${serviceDa(p.service)}</p>
+    <p>${serviceDa(p.service, p.serviceName)}</p>
     ${errorSummary(errors, 'svar', 'content')}${p.message ? html`<p class="form-error" role="alert">${p.message}</p>` : ''}
     <form method="post" action="/sager/${p.caseId}/svar?type=${p.kind}" enctype="multipart/form-data" data-upload novalidate>
       ${csrfField(p.csrfToken)} ${renderFields(schema, { idPrefix: 'svar', values: p.values, errors, errorPrefix: 'content' })}

@@ -29,7 +29,12 @@ export interface StatisticsPageInput {
   report?: WaitingTimesReport;
   volumes: VolumeReport;
   name: (id: string) => string;
+  /** §16 stk. 3–4: the agreement's name of a supplementary service (null: a statutory one) */
+  serviceName?: ServiceName;
 }
+
+/** The name agreement `agreementId` gives its supplementary service `service`, or null (a statutory service, §16 stk. 3–4). */
+export type ServiceName = (agreementId: string, service: string) => string | null;
 
 /** The query string of the page, its CSV, and a link back. */
 export function statisticsQuery(f: StatisticsFilters): string {
@@ -240,7 +245,12 @@ function alertMarker(alert: boolean, thresholdPct: number | undefined): Html {
 }
 
 /** §17 stk. 4, one row per agreement (and its services when it sets them): for `/statistik` and the overview. */
-export function volumeTable(items: readonly VolumeRow[], name: (id: string) => string, thresholdPct?: number): Html {
+export function volumeTable(
+  items: readonly VolumeRow[],
+  name: (id: string) => string,
+  thresholdPct?: number,
+  serviceName: ServiceName = () => null,
+): Html {
   return table(
     ['Aftale', 'Kommune', 'Aftaleår', 'Forventet pr. år', 'Forventet til dato', 'Faktisk', 'Afvigelse', 'Status'],
     items.map(
@@ -261,7 +271,7 @@ export function volumeTable(items: readonly VolumeRow[], name: (id: string) => s
           ${(r.services ?? []).map(
             (s) =>
               html`<tr class="sub">
-                <th scope="row"><span class="muted">heraf</span> ${serviceDa(s.service)}</th>
+                <th scope="row"><span class="muted">heraf</span> ${serviceDa(s.service, serviceName(r.agreementId, s.service))}</th>
                 <td></td>
                 <td></td>
                 <td class="num">${numberDa(s.expectedYearly)}</td>
@@ -292,7 +302,7 @@ export function statisticsPage(p: StatisticsPageInput): Html {
       ${
         v.items.length === 0
           ? html`<p>Ingen aftaler i kraft med et forventet antal sager.</p>`
-          : volumeTable(v.items, p.name, v.alertThresholdPct)
+          : volumeTable(v.items, p.name, v.alertThresholdPct, p.serviceName)
       }
     </section>`;
 }

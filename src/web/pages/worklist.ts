@@ -46,7 +46,7 @@ export function worklistPage(p: WorklistPage, filters: WorklistFilters, municipa
     ${select(
       'tjeneste',
       'Ydelse',
-      p.facets.services.map((s) => [s, serviceDa(s)]),
+      p.facets.services.map((s) => [s, serviceDa(s, p.serviceNames[s])]),
       filters.service,
     )}
     ${select(
@@ -71,7 +71,7 @@ export function worklistPage(p: WorklistPage, filters: WorklistFilters, municipa
           <a href="/sager/${i.caseId}">Sag ${shortRef(i.caseId)}</a>${i.urgent ? html` <span class="urgent">Hastesag</span>` : ''}
         </th>
         <td>${municipalityName(i.municipalityCode)}</td>
-        <td>${serviceDa(i.service)}</td>
+        <td>${serviceDa(i.service, p.serviceNames[i.service])}</td>
         <td>${timeDate(localDate(i.receivedAt))}</td>
         <td>${timeDate(i.dueDate)}</td>
         <td>${statusBadge(i.status)}</td>
