@@ -31,12 +31,16 @@ export const operations = {
   resolve: operation({
     method: 'post',
     path: '/v1/messages/{messageId}/resolve',
-    summary: 'Team leads: send a GP message kept as no-recipient-system, now that the GP directory knows the practice',
+    summary:
+      'Team leads: send a GP message kept as no-recipient-system, now that the GP directory knows the practice, or one that failed ' +
+      'MedCom validation, now that its cause is corrected',
     description:
       'The CareCommunication is built now with the response instant as its clinical timestamps (§15 stk. 2), validated against ' +
       'the MedCom profiles, signed and queued for the practice the GP directory names. A message without a ydernummer (the ' +
       "municipality's manifest named no GP) needs the GP's `ydernummer` in the body; it must be one the GP directory knows, and " +
-      'who gave it is recorded. Audited. No body (or `{}`) for a message that has its ydernummer.',
+      'who gave it is recorded. An `invalid` message is rebuilt the same way from the GP directory, configuration and parties as ' +
+      'they are now: `queued` when it validates, else `invalid` again with the new findings (GET /v1/medcom/messages/{id}). ' +
+      'Audited. No body (or `{}`) for a message that has its ydernummer.',
     params: { messageId: 'the message id (from GET /v1/messages?state=no-recipient-system)' },
     body: named('ResolveBody', resolveBodySchema),
     responses: {

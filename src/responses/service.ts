@@ -439,7 +439,10 @@ export function createResponseService(deps: ResponseServiceDeps) {
    * CareCommunication is built now, with the response's instant as its
    * clinical timestamps (§15 stk. 2: the same instant as the municipality's
    * message), validated, signed and queued. Audited; 409 while the directory
-   * still has no practice for the ydernummer.
+   * still has no practice for the ydernummer. A message kept as `invalid` (it
+   * failed MedCom validation) is rebuilt the same way once its cause is
+   * corrected: queued when it validates, else invalid again with the new
+   * findings.
    *
    * A message without a ydernummer (`gp` is optional in the manifest) could
    * otherwise never be sent: the lead gives the GP's `ydernummer`, which must
@@ -456,9 +459,15 @@ export function createResponseService(deps: ResponseServiceDeps) {
   ): Promise<{ messageId: string; state: MessageState; to: string | null; ydernummer: string }> {
     const m = await store.message(messageId);
     if (!m) throw notFound(`no message ${messageId}`);
-    if (m.state !== 'no-recipient-system' || m.format !== 'medcom') {
-      throw conflict(`message ${messageId} is ${m.state}; only a GP message without a recipient is resolved`, 'message-state');
+    // An invalid message (its CareCommunication failed MedCom validation) is rebuilt and validated again from the
+    // directory, configuration and parties as they are now: once the cause is corrected, the copy goes (§15 stk. 2).
+    if ((m.state !== 'no-recipient-system' && m.state !== 'invalid') || m.format !== 'medcom') {
+      throw conflict(
+        `message ${messageId} is ${m.state}; only a GP message without a recipient, or one that failed validation, is resolved`,
+        'message-state',
+      );
     }
+    const from: MessageState = m.state;
     const given = m.recipient_ydernummer === null ? input.ydernummer : undefined;
     if (m.recipient_ydernummer === null) {
       if (given === undefined) {
@@ -523,24 +532,29 @@ export function createResponseService(deps: ResponseServiceDeps) {
     );
     const at = now().toISOString();
     const done = await db.transaction().execute(async (trx) => {
-      const ok = await store.resolveMessage(trx, m.id, {
-        state: s.m.state,
-        recipient_party_id: s.m.to,
-        ...(given !== undefined ? { recipient_ydernummer: given } : {}),
-        transport: s.medcom!.transport,
-        bundle_id: s.medcom!.bundleId,
-        envelope_id: s.m.state === 'queued' ? s.medcom!.envelopeId : null,
-        envelope_sent_at: s.m.state === 'queued' ? at : null,
-        envelope_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(s.parts), 'utf8')),
-        envelope_size: s.size,
-        envelope_sha256: s.sha256,
-        signature: s.signature,
-        push_since: at,
-        last_error: s.m.state === 'invalid' ? 'failed validation against the MedCom profiles (see medcom show)' : null,
-        updated_at: at,
-      });
+      const ok = await store.resolveMessage(
+        trx,
+        m.id,
+        {
+          state: s.m.state,
+          recipient_party_id: s.m.to,
+          ...(given !== undefined ? { recipient_ydernummer: given } : {}),
+          transport: s.medcom!.transport,
+          bundle_id: s.medcom!.bundleId,
+          envelope_id: s.m.state === 'queued' ? s.medcom!.envelopeId : null,
+          envelope_sent_at: s.m.state === 'queued' ? at : null,
+          envelope_enc: sealSmall(deps.masterKey, Buffer.from(JSON.stringify(s.parts), 'utf8')),
+          envelope_size: s.size,
+          envelope_sha256: s.sha256,
+          signature: s.signature,
+          push_since: at,
+          last_error: s.m.state === 'invalid' ? 'failed validation against the MedCom profiles (see medcom show)' : null,
+          updated_at: at,
+        },
+        from,
+      );
       if (!ok) return false;
-      const details = { messageId: m.id, ydernummer, to: s.m.to, transport: s.medcom!.transport, state: s.m.state };
+      const details = { messageId: m.id, ydernummer, to: s.m.to, transport: s.medcom!.transport, state: s.m.state, from };
       // A recipient that came from the lead, not from the municipality: who gave it is part of the record.
       const gave = given !== undefined ? { messageId: m.id, ydernummer: given } : undefined;
       await store.insertEvents(trx, [

@@ -5,7 +5,7 @@
  */
 import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Db } from '../storage/db.js';
-import type { CaseRow, Database, MessagesTable, ResponsesTable } from '../storage/schema.js';
+import type { CaseRow, Database, MessagesTable, MessageState, ResponsesTable } from '../storage/schema.js';
 import type { CaseEvent } from '../storage/case-events.js';
 import { fieldsOf, openCaseFields, sealEventRow } from '../storage/fields.js';
 
@@ -47,13 +47,9 @@ export function createResponseStore(database: Pick<Db, 'db' | 'dialect'>) {
         .where('id', '=', id)
         .executeTakeFirst(),
     /** A message without a recipient gets one (only while it is still without one); false when someone else was first. */
-    async resolveMessage(q: Q, id: string, fields: Partial<Insertable<MessagesTable>>): Promise<boolean> {
-      const r = await q
-        .updateTable('messages')
-        .set(fields)
-        .where('id', '=', id)
-        .where('state', '=', 'no-recipient-system')
-        .executeTakeFirst();
+    /** Rebuilds a GP message in `from` (it must still be in that state: one resolve wins); false when it changed meanwhile. */
+    async resolveMessage(q: Q, id: string, fields: Partial<Insertable<MessagesTable>>, from: MessageState): Promise<boolean> {
+      const r = await q.updateTable('messages').set(fields).where('id', '=', id).where('state', '=', from).executeTakeFirst();
       return Number(r.numUpdatedRows) === 1;
     },
     async insertMessages(q: Q, rows: Insertable<MessagesTable>[]): Promise<void> {

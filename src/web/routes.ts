@@ -77,6 +77,7 @@ const FLASH: Record<string, string> = Object.fromEntries(Object.entries(ACTION_F
 FLASH.tildelt = 'Sagen er tildelt.';
 FLASH.genforsoeg = 'Beskeden er sat i kø igen.';
 FLASH.sendt = 'Beskeden er sendt til lægepraksissen.';
+FLASH.ugyldig = 'Beskeden fejler stadig MedComs validering og er ikke sendt: se årsagen under «Ugyldige».';
 FLASH.lukket = 'Måneden er lukket, og opgørelserne er gemt.';
 
 /** The confirmation a redirect names with `?ok=<id>`: one of the fixed texts above, never text from the address. */
@@ -386,18 +387,20 @@ export function createPageRouter(deps: PageDeps): Router {
     if (!UUID.test(id)) throw notFound('no such message');
     // "Send nu" of a GP message without a ydernummer carries the one the lead gives (the same schema as the API's body).
     const values = req.params.action === 'send' ? parseForm(resolveFieldsSchema, req.body as Record<string, unknown>) : {};
+    let done = req.params.action === 'genforsoeg' ? 'genforsoeg' : 'sendt';
     try {
       if (req.params.action === 'genforsoeg') await retryDeadLetter(deps.delivery, deps.push, id, lead.id);
-      else if (req.params.action === 'send')
-        await deps.responses.resolveGpMessage(lead, id, parseWith(resolveFieldsSchema, values, { what: 'the form' }));
-      else throw notFound('no such action');
+      else if (req.params.action === 'send') {
+        const r = await deps.responses.resolveGpMessage(lead, id, parseWith(resolveFieldsSchema, values, { what: 'the form' }));
+        if (r.state === 'invalid') done = 'ugyldig';
+      } else throw notFound('no such action');
     } catch (err) {
       if (err instanceof Problem && (err.status === 409 || err.status === 422)) {
         return renderOverview(req, res, err.status, { form: `message-${id}`, values, errors: err.errors ?? [], message: problemDa(err) });
       }
       throw err;
     }
-    res.redirect(303, `/overblik?ok=${req.params.action === 'genforsoeg' ? 'genforsoeg' : 'sendt'}`);
+    res.redirect(303, `/overblik?ok=${done}`);
   });
 
   // ---- team leads and finance: statistics and settlement

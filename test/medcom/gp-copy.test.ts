@@ -778,5 +778,28 @@ describe('an invalid Bundle is never sent', () => {
     assert.equal(ack.status, 202, ack.text);
     assert.equal(ack.body.outcome, 'unknown');
     assert.equal((await as(g, 'lead-1').get(`/v1/medcom/messages/${toGp.messageId}`)).body.state, 'invalid');
+
+    // §15 stk. 2: a team lead tries again. While the cause stands the message is rebuilt, still invalid, and not sent …
+    const resolve = () => as(g, 'lead-1').post(`/v1/messages/${toGp.messageId}/resolve`);
+    const still = await resolve();
+    assert.equal(still.status, 200, still.text);
+    assert.equal(still.body.state, 'invalid');
+    assert.equal((await as(g, 'gp-057584').get('/v1/mailbox')).body.items.length, 0);
+    // … once the practice's SOR id is back in the parties file (reloaded) it validates and goes, with the answer's instant
+    const fixed = JSON.parse(readFileSync(join(dir, 'parties.json'), 'utf8')) as { parties: Json[] };
+    for (const p of fixed.parties) if (p.id === 'gp-057584') p.sor = '575841000016004';
+    writeFileSync(join(dir, 'parties.json'), JSON.stringify(fixed));
+    assert.deepEqual(g.gw.reload().parties, 'ok');
+    const sent = await resolve();
+    assert.equal(sent.status, 200, sent.text);
+    assert.equal(sent.body.state, 'queued');
+    const inbox = await waitFor('the copy in the GP system’s mailbox', async () => {
+      const items = (await as(g, 'gp-057584').get('/v1/mailbox')).body.items as Json[];
+      return items.some((m) => m.messageId === toGp.messageId) ? items : undefined;
+    });
+    assert.equal(inbox.find((m) => m.messageId === toGp.messageId)!.sentAt, answer.sentAt, 'the answer’s instant (§15 stk. 2)');
+    assert.equal((await resolve()).status, 409, 'once sent, nothing to resolve');
+    const events = await g.gw.db.db.selectFrom('audit_log').select('details').where('action', '=', 'gp-message-resolved').execute();
+    assert.ok(events.some((e) => e.details.includes('"from":"invalid"') && e.details.includes('"state":"queued"')));
   });
 });

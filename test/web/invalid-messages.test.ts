@@ -64,11 +64,12 @@ describe('an invalid GP message on the overview', () => {
   let browser: Browser;
   let context: BrowserContext | undefined;
   let caseId: string;
+  let partiesFile: string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pk-web-invalid-'));
     // The development fallback (no GP directory) with a gp-system that has no SOR id: its clinic cannot be addressed.
-    const partiesFile = writeRoutingParties(dir);
+    partiesFile = writeRoutingParties(dir);
     const f = JSON.parse(readFileSync(partiesFile, 'utf8')) as { parties: Record<string, unknown>[] };
     for (const p of f.parties) {
       if (p.kind === 'gp-system') delete p.sor;
@@ -102,7 +103,7 @@ describe('an invalid GP message on the overview', () => {
     const text = await section.innerText();
     // what the page says of every invalid message: never sent, the cause lies outside the response, and what is left to do
     assert.match(text, /ikke består MedComs validering, bliver ikke sendt/);
-    assert.match(text, /kan ikke sendes igen herfra/);
+    assert.match(text, /Ret årsagen \(og genindlæs filen\), og tryk\s+så «Prøv igen»/);
     const row = section.locator('tr', { has: page.locator(`a[href="/sager/${caseId}"]`) });
     const cause = await row.innerText();
     assert.match(cause, /Lægepraksissens oplysninger \(navn, SOR-id eller EAN-nummer\) opfylder ikke MedComs krav\./);
@@ -115,7 +116,30 @@ describe('an invalid GP message on the overview', () => {
     assert.equal(await details.getAttribute('open'), null);
     await details.locator('summary').click();
     assert.match(await details.innerText(), /Bundle\.entry\[\d+\]\.resource\.identifier/);
-    assert.equal(await row.getByRole('button').count(), 0, 'no action that cannot work');
     assert.deepEqual(await seriousViolations(page), [], 'axe: no serious or critical WCAG 2.1 AA violation');
+
+    // "Prøv igen" while the cause stands: rebuilt, still invalid, not sent, and the page says so
+    await row.getByRole('button', { name: 'Prøv igen' }).click();
+    await page.waitForURL(/\/overblik\?ok=ugyldig$/);
+    assert.match(await page.locator('main').innerText(), /fejler stadig MedComs validering og er ikke sendt/);
+    // the practice's SOR id restored in the parties file (the development fallback's directory), reloaded: it goes
+    const f = JSON.parse(readFileSync(partiesFile, 'utf8')) as { parties: Record<string, unknown>[] };
+    for (const p of f.parties) if (p.kind === 'gp-system') p.sor = '575841000016004';
+    writeFileSync(partiesFile, JSON.stringify(f));
+    assert.equal(g.gw.reload().parties, 'ok');
+    await page
+      .locator('section', { has: page.locator('#beskeder') })
+      .locator('tr', { has: page.locator(`a[href="/sager/${caseId}"]`) })
+      .getByRole('button', { name: 'Prøv igen' })
+      .click();
+    await page.waitForURL(/\/overblik\?ok=sendt$/);
+    assert.match(await page.locator('main').innerText(), /Beskeden er sendt til lægepraksissen/);
+    const m = await g.gw.db.db
+      .selectFrom('messages')
+      .select('state')
+      .where('case_id', '=', caseId)
+      .where('copy', '=', 1)
+      .executeTakeFirstOrThrow();
+    assert.notEqual(m.state, 'invalid');
   });
 });

@@ -179,15 +179,16 @@ const INVALID_CAUSE_DA: Record<CareCommunicationSource, { reason: string; fix: (
 };
 
 /** Invalid MedCom messages: the reason in Danish and what to do, with the validator's own findings folded away. */
-function invalidTable(items: LeadMessage[], name: (id: string) => string): Html {
+function invalidTable(items: LeadMessage[], name: (id: string) => string, csrfToken: string): Html {
   if (items.length === 0) return html`<p>Ingen.</p>`;
   return html`<p>
       En besked til egen læge, der ikke består MedComs validering, bliver ikke sendt. Fejlen ligger i de oplysninger, beskeden bygges af
-      (praksisregistret, konfigurationen, partsfilen eller kommunens forsendelse), ikke i svaret. Beskeden kan ikke sendes igen herfra: ret
-      årsagen, så de næste beskeder bliver gyldige, og sørg for, at lægepraksissen får beskeden på anden sikker vis.
+      (praksisregistret, konfigurationen, partsfilen eller kommunens forsendelse), ikke i svaret. Ret årsagen (og genindlæs filen), og tryk
+      så «Prøv igen»: beskeden bygges og valideres igen med de rettede oplysninger og sendes, når den er gyldig, med svarets tidspunkt (§
+      15, stk. 2).
     </p>
     ${table(
-      ['Sag', 'Modtager', 'Sendt', 'Årsag og hvad der skal gøres'],
+      ['Sag', 'Modtager', 'Sendt', 'Årsag og hvad der skal gøres', 'Handling'],
       items.map((m) => {
         const issues = m.validationIssues ?? [];
         const sources = [...new Set(issues.map((i) => careCommunicationSource(i.location)))];
@@ -209,6 +210,11 @@ function invalidTable(items: LeadMessage[], name: (id: string) => string): Html 
                   </details>`
                 : ''
             }
+          </td>
+          <td>
+            <form method="post" action="/overblik/beskeder/${m.messageId}/send" class="inline">
+              ${csrfField(csrfToken)}<button type="submit">Prøv igen</button>
+            </form>
           </td>
         </tr>`;
       }),
@@ -300,7 +306,7 @@ export function overviewPage(p: OverviewInput): Html {
       <h3>Ingen modtager i lægeregistret</h3>
       ${messageTable(p.messages['no-recipient-system'], 'no-recipient-system', 'resolve', p.csrfToken, p.name, p.formState)}
       <h3>Ugyldige (MedCom-validering)</h3>
-      ${invalidTable(p.messages.invalid, p.name)}
+      ${invalidTable(p.messages.invalid, p.name, p.csrfToken)}
     </section>
     <section aria-labelledby="adgangslog">
       <h2 id="adgangslog">Adgangslog</h2>
