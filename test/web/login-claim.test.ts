@@ -8,27 +8,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { launchBrowser, newContext, screenshot } from '../helpers/browser.js';
-import { devIdpEmail, startDevIdp, type DevIdp } from '../../src/web/dev-idp.js';
-import { loadPartiesFile, type StaffParty } from '../../src/parties/parties.js';
-import { createLogger } from '../../src/shared/logger.js';
-import { logCapture } from '../helpers/logs.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+import { devIdpEmail, type DevIdp } from '../../src/web/dev-idp.js';
+import { freePort, startTestIdp, TEST_IDP_CLIENT } from '../helpers/idp.js';
 
 const ANNA_EMAIL = devIdpEmail('coord-anna');
 
@@ -41,18 +28,7 @@ describe('login by OIDC_STAFF_CLAIM=email, a claim that comes only with the scop
   /** A provider of its own (its one redirect URI is the gateway's) and a gateway matching staff by `email`. */
   async function region(env: Record<string, string>): Promise<{ idp: DevIdp; g: TestGateway }> {
     const staffPort = await freePort();
-    const base = `https://localhost:${staffPort}`;
-    const staff = loadPartiesFile('config/parties.dev.json').filter((p): p is StaffParty => p.kind === 'staff');
-    const idp = await startDevIdp({
-      host: '127.0.0.1',
-      port: 0,
-      staff: () => staff,
-      clientId: 'postkasse-test',
-      clientSecret: 'test-secret-0123456789',
-      redirectUri: `${base}/auth/callback`,
-      postLogoutRedirectUri: `${base}/logget-ud`,
-      log: createLogger({ level: 'silent', destination: logCapture().stream }),
-    });
+    const idp = await startTestIdp(staffPort);
     const r: { idp: DevIdp; g?: TestGateway } = { idp };
     started.push(r);
     const g = await startTestGateway({
@@ -61,8 +37,8 @@ describe('login by OIDC_STAFF_CLAIM=email, a claim that comes only with the scop
         STAFF_PORT: String(staffPort),
         PARTIES_FILE: partiesFile,
         OIDC_ISSUER: idp.issuer,
-        OIDC_CLIENT_ID: 'postkasse-test',
-        OIDC_CLIENT_SECRET: 'test-secret-0123456789',
+        OIDC_CLIENT_ID: TEST_IDP_CLIENT.id,
+        OIDC_CLIENT_SECRET: TEST_IDP_CLIENT.secret,
         OIDC_STAFF_CLAIM: 'email',
         ...env,
       },

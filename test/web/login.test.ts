@@ -7,25 +7,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import type { Browser } from 'playwright-core';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { launchBrowser, newContext, screenshot } from '../helpers/browser.js';
-import { startDevIdp, type DevIdp } from '../../src/web/dev-idp.js';
-import { loadPartiesFile, type StaffParty } from '../../src/parties/parties.js';
-import { createLogger } from '../../src/shared/logger.js';
-import { logCapture } from '../helpers/logs.js';
+import type { DevIdp } from '../../src/web/dev-idp.js';
+import { freePort, startTestIdp, TEST_IDP_CLIENT } from '../helpers/idp.js';
 import { NSIS_LEVELS } from '../../src/web/oidc.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 describe('login through the identity provider named by OIDC_ISSUER', { concurrency: 1 }, () => {
   let idp: DevIdp;
@@ -34,25 +21,14 @@ describe('login through the identity provider named by OIDC_ISSUER', { concurren
 
   before(async () => {
     const staffPort = await freePort();
-    const base = `https://localhost:${staffPort}`;
-    const staff = loadPartiesFile('config/parties.dev.json').filter((p): p is StaffParty => p.kind === 'staff');
-    idp = await startDevIdp({
-      host: '127.0.0.1',
-      port: 0,
-      staff: () => staff,
-      clientId: 'postkasse-test',
-      clientSecret: 'test-secret-0123456789',
-      redirectUri: `${base}/auth/callback`,
-      postLogoutRedirectUri: `${base}/logget-ud`,
-      log: createLogger({ level: 'silent', destination: logCapture().stream }),
-    });
+    idp = await startTestIdp(staffPort);
     g = await startTestGateway({
       dialect: 'sqlite',
       env: {
         STAFF_PORT: String(staffPort),
         OIDC_ISSUER: idp.issuer,
-        OIDC_CLIENT_ID: 'postkasse-test',
-        OIDC_CLIENT_SECRET: 'test-secret-0123456789',
+        OIDC_CLIENT_ID: TEST_IDP_CLIENT.id,
+        OIDC_CLIENT_SECRET: TEST_IDP_CLIENT.secret,
         OIDC_REQUIRED_ACR: NSIS_LEVELS[2], // High; the provider gives Substantial
       },
     });
