@@ -4,7 +4,7 @@
  * database, and pages that call the same services as the JSON API.
  *
  * Order: security headers → static assets (no session, no personal data) →
- * login/logout → session (else the login page) → CSRF on every POST → pages.
+ * the queue dashboard's same-origin rule → login/logout → session (else the login page) → CSRF on every POST → pages.
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -14,6 +14,7 @@ import type { StaffParty } from '../parties/parties.js';
 import { isStaff, isTeamLead } from '../parties/roles.js';
 import { shippedFile } from '../shared/paths.js';
 import { Problem } from '../shared/problem.js';
+import { requireSameOrigin } from '../shared/same-origin.js';
 import { requestLog } from '../shared/http.js';
 import { appendAudit } from '../audit/audit.js';
 import type { Db } from '../storage/db.js';
@@ -66,7 +67,13 @@ export function createStaffApp(deps: StaffAppDeps): Express {
   app.use(requestLog(deps.log, 'staff page', 'staffId'));
   app.use(securityHeaders([deps.oidc.issuerOrigin]));
   app.use('/static', express.static(shippedFile('src', 'web', 'static'), { maxAge: '1h', index: false, fallthrough: false }));
-  app.use(noStore, sameOrigin(origin));
+  app.use(noStore);
+  if (deps.adminQueues && deps.adminQueues.length > 0) {
+    // The queue dashboard's writes (bull-board's own fetch calls, no CSRF token): only from a page of STAFF_BASE_URL,
+    // answered 403 problem+json before the session, the team-lead check or bull-board see them (the mTLS listener has no such rule).
+    app.use('/admin/queues', requireSameOrigin(origin, deps.log));
+  }
+  app.use(sameOrigin(origin));
 
   // ---- login and logout
   app.get('/login', (req, res) => {

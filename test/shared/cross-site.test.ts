@@ -13,7 +13,7 @@ import type { Request } from 'express';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { manifest, pdf, postPackage } from '../helpers/packages.js';
 import { as, send } from '../helpers/staff.js';
-import { crossSiteReason } from '../../src/shared/same-origin.js';
+import { crossSiteReason, sameOriginReason } from '../../src/shared/same-origin.js';
 import { isJsonMediaType } from '../../src/shared/validate.js';
 import { PROBLEM_BASE } from '../../src/shared/problem.js';
 
@@ -40,6 +40,35 @@ describe('issue 15: cross-site requests (pure rules)', () => {
     for (const h of refused) {
       for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
         assert.ok(crossSiteReason(fakeReq(method, { ...host, ...h })), `${method} ${JSON.stringify(h)} is refused`);
+      }
+    }
+  });
+
+  test('issue 15: the staff queue dashboard takes a write only from its own origin; a request naming none is refused too', () => {
+    const staff = 'https://postkasse.region.dk:8444';
+    const host = { host: 'postkasse.region.dk:8444' };
+    assert.equal(
+      sameOriginReason(fakeReq('GET', { ...host, 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }), staff),
+      undefined,
+    );
+    assert.equal(sameOriginReason(fakeReq('HEAD', host), staff), undefined);
+    assert.equal(sameOriginReason(fakeReq('PUT', { ...host, 'sec-fetch-site': 'same-origin' }), staff), undefined);
+    assert.equal(sameOriginReason(fakeReq('PUT', { ...host, 'sec-fetch-site': 'Same-Origin', origin: staff }), staff), undefined);
+    assert.equal(sameOriginReason(fakeReq('PUT', { ...host, origin: staff }), staff), undefined, 'no Fetch Metadata: Origin decides');
+    const refused: Record<string, string>[] = [
+      {},
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { 'sec-fetch-site': 'none' },
+      { 'sec-fetch-site': 'cross-site', origin: staff },
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+      { origin: 'https://postkasse.region.dk' },
+      { origin: 'http://postkasse.region.dk:8444' },
+    ];
+    for (const h of refused) {
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+        assert.ok(sameOriginReason(fakeReq(method, { ...host, ...h }), staff), `${method} ${JSON.stringify(h)} is refused`);
       }
     }
   });

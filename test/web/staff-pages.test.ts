@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { Worker } from 'bullmq';
+import { REDIS_URL, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { pdf } from '../helpers/packages.js';
 import { as as api, ATTEST, caseRow, postAttest, respond, send, settled } from '../helpers/staff.js';
 import { launchBrowser, login, newContext, screenshot, seriousViolations, tabTo } from '../helpers/browser.js';
@@ -517,6 +518,67 @@ describe('staff pages in Chromium', { concurrency: 1 }, () => {
     const anna = await as_('Anna Holm');
     assert.equal((await anna.request.get(`${base}/admin/queues`)).status(), 404);
     assert.equal((await anna.request.get(`${base}/overblik`)).status(), 403);
+  });
+
+  test('issue 15: the queue dashboard on the staff port retries a failed job only for a page of its own origin', async () => {
+    // Failed jobs in the gateway's retention queue: its own worker paused, one of the test's fails them (attempts 1, kept when failed).
+    const retention = g.gw.retentionQueue!;
+    await retention.worker.pause();
+    const failing = new Worker(
+      retention.queue.name,
+      async () => {
+        throw new Error('fails on purpose');
+      },
+      { connection: { url: REDIS_URL, maxRetriesPerRequest: null }, prefix: g.queuePrefix },
+    );
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 3; i++) ids.push((await retention.queue.add('purge-now', {}, { attempts: 1 })).id!);
+      await waitFor('the jobs to fail', async () => {
+        const states = await Promise.all(ids.map(async (id) => (await retention.queue.getJob(id))!.getState()));
+        return states.every((s) => s === 'failed') ? true : undefined;
+      });
+    } finally {
+      await failing.close();
+    }
+    const [first, second, third] = ids as [string, string, string];
+    const stateOf = async (id: string) => (await retention.queue.getJob(id))!.getState();
+    const retryUrl = (id: string) => `${base}/admin/queues/api/queues/${retention.queue.name}/${id}/retry`;
+    try {
+      const lead = await requestsAs('Lene Friis');
+      const refused = async (headers: Record<string, string>, what: string) => {
+        const res = await lead.put(retryUrl(first), { headers });
+        assert.equal(res.status(), 403, what);
+        assert.match(res.headers()['content-type'] ?? '', /^application\/problem\+json/, what);
+        assert.equal((await res.json()).type, 'https://postkasse.dk/problems/cross-site-request', what);
+      };
+      await refused({ 'Sec-Fetch-Site': 'cross-site' }, 'Sec-Fetch-Site: cross-site');
+      await refused({ Origin: 'https://evil.example' }, 'a foreign Origin, no Sec-Fetch-Site');
+      await refused({ 'Sec-Fetch-Site': 'cross-site', Origin: base }, 'cross-site, whatever Origin says');
+      await refused({ 'Sec-Fetch-Site': 'same-site' }, 'Sec-Fetch-Site: same-site');
+      await refused({}, 'neither header');
+      await refused({ Origin: 'null' }, 'an opaque origin');
+      assert.equal(await stateOf(first), 'failed', 'the refused retries changed nothing');
+      assert.ok(
+        g.logs.some((l) => l.includes('"level":40') && l.includes('cross-site-request') && l.includes('/admin/queues/api/queues/')),
+      );
+
+      // from its own origin: the browser's Sec-Fetch-Site, or (without Fetch Metadata) the staff origin in Origin
+      const same = await lead.put(retryUrl(first), { headers: { 'Sec-Fetch-Site': 'same-origin' } });
+      assert.equal(same.status(), 204, await same.text());
+      assert.equal(await stateOf(first), 'waiting');
+      const byOrigin = await lead.put(retryUrl(second), { headers: { Origin: base } });
+      assert.equal(byOrigin.status(), 204, await byOrigin.text());
+      assert.equal(await stateOf(second), 'waiting');
+      // and as bull-board's own page sends it: fetch from the dashboard in Chromium (which sets both headers itself)
+      const page = await as_('Lene Friis', '/admin/queues');
+      const status = await page.evaluate(async (url) => (await fetch(url, { method: 'PUT' })).status, retryUrl(third));
+      assert.equal(status, 204);
+      assert.equal(await stateOf(third), 'waiting');
+    } finally {
+      for (const id of ids) await (await retention.queue.getJob(id))?.remove();
+      await retention.worker.resume();
+    }
   });
 
   test('finance and a team lead: the settlement (close a month) and the statistics, plots beside their tables', async () => {
