@@ -18,9 +18,13 @@
  *   leads (043 Reliable Messaging-FHIR: "MUST NOT resend … more than 2 times").
  * - `receiveAcknowledgement` validates an Acknowledgement, correlates it
  *   through `MessageHeader.response.identifier` and applies it once: `ok` →
- *   acknowledged, `transient-error`, `fatal-error`. The same acknowledgement
- *   twice, or a second one for a settled message, changes nothing and is
- *   logged; one for an unknown message is kept and reported, never a 5xx.
+ *   acknowledged, `transient-error`, `fatal-error` — also for a message the
+ *   push transport dead-lettered (the GP system may have it all the same). A
+ *   `transient-error` for a message with no acknowledgement timer running (a
+ *   dead letter, or one queued for its resend) starts one, so it is sent again
+ *   after the timeout. The same acknowledgement twice, or a second one for a
+ *   settled message, changes nothing and is logged; one for an unknown
+ *   message, or one never sent, is kept and reported, never a 5xx.
  * - `receiveVansReceipt` records the VANS network's receipt of one of our
  *   envelopes (032_Reliable_Messaging-VANSEnvelope.md: a `reliable` envelope
  *   is answered with a VANSEnvelopeAcknowledgement). It is not the FHIR
@@ -104,7 +108,12 @@ export interface PreparedGpMessage {
   issues: ValidationIssue[];
 }
 
-export const ACK_STATES: readonly MessageState[] = ['queued', 'sent', 'transient-error', 'unacknowledged'];
+/**
+ * The states an acknowledgement still changes. `dead-lettered` too: the push transport gave up, but the GP system may
+ * have stored the message all the same (its answer lost), and its acknowledgement is the truth. Never `invalid` or
+ * `no-recipient-system`: those were never sent (receiveAcknowledgement counts such an acknowledgement `unknown`).
+ */
+export const ACK_STATES: readonly MessageState[] = ['queued', 'sent', 'transient-error', 'unacknowledged', 'dead-lettered'];
 const ACK_CODES = ['ok', 'transient-error', 'fatal-error'] as const;
 type AckCode = (typeof ACK_CODES)[number];
 const STATE_OF: Record<AckCode, MessageState> = { ok: 'acknowledged', 'transient-error': 'transient-error', 'fatal-error': 'fatal-error' };
@@ -412,7 +421,11 @@ export function createMedcomService(deps: MedcomServiceDeps) {
           return { outcome: 'unknown' as const, messageId: null };
         }
         const state = STATE_OF[a.code];
-        const applied = await store.transition(trx, m.id, ACK_STATES, { state, ack_code: a.code, ack_at: at, updated_at: at });
+        // transient-error: sent again at the timeout. Without a timer running (a dead letter, a resend still queued) the
+        // due time starts now; the medcom-acks reconciler gives the message its timer.
+        const due =
+          a.code === 'transient-error' && !m.ack_due_at ? { ack_due_at: new Date(now().getTime() + ackTimeoutMs).toISOString() } : {};
+        const applied = await store.transition(trx, m.id, ACK_STATES, { state, ack_code: a.code, ack_at: at, updated_at: at, ...due });
         await store.insertAck(trx, { ...row, outcome: applied ? 'applied' : 'duplicate' });
         if (!applied) return { outcome: 'duplicate' as const, messageId: m.id };
         await store.addEvent(trx, m.case_id, at, `medcom-${a.code === 'ok' ? 'acknowledged' : a.code}`, from.id, {

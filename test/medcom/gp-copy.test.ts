@@ -4,7 +4,7 @@
  * and a VANS outbox directory: the Bundle validates against MedCom's
  * profiles and carries the municipality's instant and the PDF byte for byte;
  * acknowledgements (ok, transient, fatal, duplicate, unknown) change the
- * state once; an unacknowledged message is resent unchanged with a new
+ * state once, a dead-lettered copy's too; an unacknowledged message is resent unchanged with a new
  * envelope id at most twice; VANS receipts of our envelopes are recorded
  * once, never as errors; the 50 MB cap; and the directory, never the
  * manifest, decides where a copy goes.
@@ -531,6 +531,79 @@ describe('MedCom CareCommunication to the GP', () => {
     assert.equal((await postAck('gp-057584', acknowledgementOf(bundle, 'ok'))).body.state, 'acknowledged');
   });
 
+  /**
+   * A GP copy the push transport gave up on (queues/delivery.ts after DELIVERY_GIVE_UP_AFTER_MS), though the GP system
+   * got it: handed over, fetched, then dead-lettered as the delivery queue leaves it (a resend's due time cleared).
+   * Returns the Bundle the GP system holds.
+   */
+  async function deadLetteredCopy(): Promise<{ caseId: string; id: string; bundle: Json }> {
+    const { caseId, specialist } = await assessedCase();
+    const id = (await postAttest(g, specialist, caseId)).messages.find((m) => m.copy)!.messageId;
+    await waitFor('handed over', async () => (await messageRow(id)).state === 'sent');
+    const bundle = JSON.parse((await fetchAsGp(id)).body.toString('utf8')) as Json;
+    const r = await g.gw.db.db
+      .updateTable('messages')
+      .set({ state: 'dead-lettered', ack_due_at: null, last_error: 'HTTP 503' })
+      .where('id', '=', id)
+      .where('state', 'in', ['sent', 'queued'])
+      .executeTakeFirst();
+    assert.equal(Number(r.numUpdatedRows), 1, 'dead-lettered before any acknowledgement');
+    return { caseId, id, bundle };
+  }
+
+  const leadList = async (state: string) =>
+    ((await as(g, 'lead-1').get(`/v1/messages?state=${state}`)).body.items as Json[]).map((m) => m.messageId as string);
+
+  test('a late ok for a dead-lettered copy settles it (the GP system had it): acknowledged, event and audit, off the dead letters', async () => {
+    const { caseId, id, bundle } = await deadLetteredCopy();
+    assert.ok((await leadList('dead-lettered')).includes(id), 'a dead letter for the team leads');
+
+    const ack = acknowledgementOf(bundle, 'ok');
+    const r = await postAck('gp-057584', ack);
+    assert.equal(r.status, 202, r.text);
+    assert.deepEqual([r.body.outcome, r.body.state], ['applied', 'acknowledged']);
+    assert.equal((await messageRow(id)).state, 'acknowledged');
+    const stored = await g.gw.db.db.selectFrom('medcom_acks').select('outcome').where('message_id', '=', id).execute();
+    assert.deepEqual(
+      stored.map((a) => a.outcome),
+      ['applied'],
+    );
+    assert.equal((await events(g, caseId, 'medcom-acknowledged')).length, 1);
+    const audit = await g.gw.db.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('case_id', '=', caseId)
+      .where('action', '=', 'medcom-acknowledgement')
+      .execute();
+    assert.equal(audit.length, 1);
+    assert.ok(audit[0]!.details.includes(id));
+
+    // no longer a dead letter: not listed, not retried; the same acknowledgement again is a duplicate
+    assert.ok(!(await leadList('dead-lettered')).includes(id), 'off the team leads’ dead letters');
+    const retry = await as(g, 'lead-1').post(`/v1/messages/${id}/retry`);
+    assert.equal(retry.status, 409, retry.text);
+    assert.equal((await postAck('gp-057584', ack)).body.outcome, 'duplicate');
+  });
+
+  test('a late negative acknowledgement for a dead-lettered copy: fatal-error goes to the team leads, transient-error is sent again', async () => {
+    const fatal = await deadLetteredCopy();
+    const f = await postAck('gp-057584', acknowledgementOf(fatal.bundle, 'fatal-error'));
+    assert.deepEqual([f.body.outcome, f.body.state], ['applied', 'fatal-error']);
+    assert.ok((await leadList('fatal-error')).includes(fatal.id));
+    assert.ok(!(await leadList('dead-lettered')).includes(fatal.id));
+    assert.equal((await events(g, fatal.caseId, 'medcom-fatal-error')).length, 1);
+
+    // transient-error: no timer ran for the dead letter; the acknowledgement starts one, and the resend comes
+    const transient = await deadLetteredCopy();
+    const sends = Number((await messageRow(transient.id)).sends);
+    const t = await postAck('gp-057584', acknowledgementOf(transient.bundle, 'transient-error'));
+    assert.deepEqual([t.body.outcome, t.body.state], ['applied', 'transient-error']);
+    assert.ok((await messageRow(transient.id)).ack_due_at, 'due again after the timeout');
+    await g.gw.medcomAcks!.reconcile();
+    await waitFor('sent again', async () => Number((await messageRow(transient.id)).sends) === sends + 1, { timeoutMs: 10_000 });
+    assert.equal((await events(g, transient.caseId, 'medcom-resend')).length >= 1, true);
+  });
+
   test('the directory decides: an unknown ydernummer keeps the copy as no-recipient-system, audited, even when a party claims it', async () => {
     for (const y of ['999999', EVIL_GP]) {
       const { caseId, specialist } = await assessedCase(y);
@@ -778,6 +851,13 @@ describe('an invalid Bundle is never sent', () => {
     assert.equal(ack.status, 202, ack.text);
     assert.equal(ack.body.outcome, 'unknown');
     assert.equal((await as(g, 'lead-1').get(`/v1/medcom/messages/${toGp.messageId}`)).body.state, 'invalid');
+    const acknowledged = await g.gw.db.db
+      .selectFrom('case_events')
+      .select('id')
+      .where('case_id', '=', caseId)
+      .where('event', '=', 'medcom-acknowledged')
+      .execute();
+    assert.equal(acknowledged.length, 0, 'not applied (never sent)');
 
     // §15 stk. 2: a team lead tries again. While the cause stands the message is rebuilt, still invalid, and not sent …
     const resolve = () => as(g, 'lead-1').post(`/v1/messages/${toGp.messageId}/resolve`);
