@@ -203,7 +203,13 @@ const indent = (s) =>
     .join('\n');
 
 async function smoke() {
-  for (const f of ['dist/main.js', 'dist/cli/main.js', 'dist/storage/sqlite-writer.js', 'dist/medcom/validator-process.js']) {
+  for (const f of [
+    'dist/main.js',
+    'dist/cli/main.js',
+    'dist/storage/sqlite-writer.js',
+    'dist/storage/blob-writer-thread.js',
+    'dist/medcom/validator-process.js',
+  ]) {
     if (!existsSync(join(ROOT, f))) fail(`${f} is missing: run \`npm run build\` first`);
   }
   // The S3 store's AWS SDK is imported on demand (BLOB_STORE=s3): the split build keeps it out of the entry, so a

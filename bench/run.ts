@@ -481,7 +481,7 @@ function compiledGatewayChild(): string {
     { cwd: ROOT, encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`esbuild failed (${r.status ?? r.signal}): ${r.stderr || r.error?.message}`);
-  // The bundle starts the SQLite writer thread from dist/storage/sqlite-writer.js, which `npm run build` makes.
+  // The bundle starts the SQLite writer and blob writer threads from dist/storage/, which `npm run build` makes.
   const b = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
   if (b.status !== 0) throw new Error(`npm run build failed (${b.status ?? b.signal}): ${b.stderr || b.error?.message}`);
   progress(`gateway child bundled to ${outfile}`);

@@ -14,7 +14,8 @@ import { assertConfiguredFilesReadable, type Config } from './shared/config.js';
 import { createApp, createHealthApp } from './app.js';
 import { openDatabase, restrictDataDir, type Db } from './storage/db.js';
 import type { Writer } from './storage/writer.js';
-import { createFileBlobStore, type BlobIntegrityFailure, type BlobStore } from './storage/blobs.js';
+import { type BlobIntegrityFailure, type BlobStore } from './storage/blobs.js';
+import { createThreadedFileBlobStore } from './storage/blob-thread.js';
 import { loadMasterKey } from './storage/crypto.js';
 import { loadAuditKey } from './audit/key.js';
 import { createAuditStamper, type AuditStamper } from './audit/anchors.js';
@@ -261,7 +262,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     );
   };
   // issue 16: documents in DATA_DIR/blobs, or (BLOB_STORE=s3) on an S3-compatible store that the instances share
-  const storedBlobs: BlobStore & { close?(): void } =
+  const storedBlobs: BlobStore & { close?(): void | Promise<void> } =
     config.BLOB_STORE === 's3'
       ? (await import('./storage/s3-blobs.js')).createS3BlobStore({
           bucket: config.S3_BUCKET!,
@@ -272,7 +273,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
           masterKey,
           onIntegrityFailure,
         })
-      : createFileBlobStore({ dir: join(config.DATA_DIR, 'blobs'), masterKey, onIntegrityFailure });
+      : createThreadedFileBlobStore({ dir: join(config.DATA_DIR, 'blobs'), masterKey, onIntegrityFailure, log });
   const blobs = opts.wrapBlobStore ? opts.wrapBlobStore(storedBlobs) : storedBlobs;
   // Leftovers of an interrupted run (kill -9 mid-upload). With the embedded database this
   // process is alone on DATA_DIR and nothing is in flight yet; with PostgreSQL other
@@ -294,6 +295,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       redis = await connectRedis({ url: config.REDIS_URL, startPrivate: config.START_REDIS === 'auto', dataDir: config.DATA_DIR, log });
     } catch (e) {
       await db.close();
+      await storedBlobs.close?.();
       await stopValidator();
       throw e;
     }
@@ -303,6 +305,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     medcomValidator = await validatorStarting;
   } catch (e) {
     await db.close();
+    await storedBlobs.close?.();
     if (redis) await redis.close();
     throw e;
   }
@@ -702,7 +705,7 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
       await reads.stop().catch((err: unknown) => log.error({ err }, 'repeated reads could not be audited at shutdown'));
       await auditStamper.stop();
       await db.close();
-      storedBlobs.close?.(); // issue 16: the S3 client's connections
+      await storedBlobs.close?.(); // the S3 client's connections, or the file store's writer thread
       if (redis) await redis.close();
       // the development TSA last: a worker's stamp in flight above could still need it
       if (tsa.dev) await tsa.dev.close();

@@ -58,6 +58,11 @@ export interface BlobPutOptions {
   signal?: AbortSignal;
   /** applied to every chunk in put()'s loop, before hashing and encryption (e.g. media-type sniffing and size limits) */
   filter?: ChunkFilter;
+  /**
+   * the file store hands each ciphertext chunk here once it is copied out (the blob writer thread gives their memory
+   * to the gateway's event loop, whose collector frees it sooner than the thread's would)
+   */
+  spent?: (ciphertext: Buffer) => void;
 }
 
 export interface BlobStore {
@@ -344,11 +349,15 @@ export function createFileBlobStore(opts: {
       // write still in flight (backpressure). A filter error fails the sink,
       // and pump() then destroys the source with *that* error, which is
       // what the caller (and multer, through busboy) must see.
-      await pump(
-        source,
-        sealingSink(sealer, (ct) => w.write(ct)),
-        signal,
-      );
+      const spent = popts.spent;
+      const write = spent
+        ? (ct: Buffer) => {
+            const r = w.write(ct);
+            if (!r) return spent(ct);
+            return r.then(() => spent(ct));
+          }
+        : (ct: Buffer) => w.write(ct);
+      await pump(source, sealingSink(sealer, write), signal);
       signal?.throwIfAborted();
       await w.write(sealer.finish());
       await w.flush();
@@ -660,7 +669,8 @@ class CoalescingWriter {
   }
 }
 
-function toBuffer(chunk: unknown): Buffer {
+/** A stream chunk as a Buffer (without copying its bytes). */
+export function toBuffer(chunk: unknown): Buffer {
   if (Buffer.isBuffer(chunk)) return chunk;
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);

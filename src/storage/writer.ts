@@ -10,15 +10,14 @@
  * is already asynchronous; the same list runs in an ordinary transaction, in
  * as few round trips as its statements allow (createPostgresWriter).
  */
-import { Worker } from 'node:worker_threads';
-import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { AUDIT_LOCK_KEY, prepareAudit, requireAuditKey, type AuditEntry, type PreparedAuditEntry } from '../audit/audit.js';
 import { chainedAuditRow, LAST_AUDIT_SQL } from '../audit/chain.js';
 import { createInsertCompiler } from './inserts.js';
 import type { AuditKey } from '../audit/key.js';
-import { PACKAGE_ROOT } from '../shared/paths.js';
+import { spawnModuleThread } from '../shared/threads.js';
 import type { Database } from './schema.js';
 
 export type WriteOp =
@@ -202,17 +201,7 @@ export interface WriterThreadData {
 
 function spawnWriterThread(file: string, auditKey: AuditKey | undefined): Worker {
   const workerData: WriterThreadData = { file, auditKey: auditKey?.key ?? null };
-  if (import.meta.url.endsWith('.ts')) {
-    // From the TypeScript sources (tests, `npm run cli`): load the entry through tsx.
-    const entry = new URL('./sqlite-writer.ts', import.meta.url).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    return new Worker(`import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`, {
-      eval: true,
-      workerData,
-    });
-  }
-  // From the bundle (`npm start`, the Dockerfile): built next to it by `npm run build`.
-  return new Worker(join(PACKAGE_ROOT, 'dist', 'storage', 'sqlite-writer.js'), { workerData });
+  return spawnModuleThread('storage/sqlite-writer', workerData);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Issue 16: one contract for every blob store. The same behaviours run
- * against the file store (DATA_DIR/blobs) and the S3 store (s3rver on
+ * against the file store (DATA_DIR/blobs; inline, and with its writes in the
+ * blob writer thread as the gateway runs it) and the S3 store (s3rver on
  * loopback): round trips, a streamed 20 MB put with flat memory, missing
  * keys, tampered and moved objects, delete/exists/listKeys/modifiedAt, failed
  * and aborted puts leaving nothing behind (no object, no open multipart
@@ -22,6 +23,7 @@ import {
   type ChunkFilter,
 } from '../../src/storage/blobs.js';
 import { createS3BlobStore, type S3BlobStore } from '../../src/storage/s3-blobs.js';
+import { createThreadedFileBlobStore } from '../../src/storage/blob-thread.js';
 import { sweepOrphanBlobs } from '../../src/storage/sweep.js';
 import { startTestS3, S3_CREDENTIALS, S3_REGION, type TestS3 } from '../helpers/s3.js';
 import { drain, openTestDb, tempDir } from './helpers.js';
@@ -43,11 +45,13 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function fileHarness(): Promise<Harness> {
+async function fileHarness(opts: { thread?: boolean } = {}): Promise<Harness> {
   const tmp = tempDir('blob-contract');
   const dir = join(tmp.dir, 'blobs');
   const failures: BlobIntegrityFailure[] = [];
-  const store = createFileBlobStore({ dir, masterKey: randomBytes(32), onIntegrityFailure: (f) => failures.push(f) });
+  const storeOpts = { dir, masterKey: randomBytes(32), onIntegrityFailure: (f: BlobIntegrityFailure) => failures.push(f) };
+  const threaded = opts.thread ? createThreadedFileBlobStore(storeOpts) : undefined;
+  const store = threaded ?? createFileBlobStore(storeOpts);
   const path = (key: string) => join(dir, key.slice(0, 2), key);
   return {
     store,
@@ -65,7 +69,10 @@ async function fileHarness(): Promise<Harness> {
       const t = (Date.now() - ageMs) / 1000;
       utimesSync(p, t, t);
     },
-    close: async () => tmp.remove(),
+    async close() {
+      await threaded?.close();
+      tmp.remove();
+    },
   };
 }
 
@@ -133,6 +140,8 @@ function patterned(total: number, opts: { failAfter?: number; delayMs?: number }
 
 const STORES: Array<[string, () => Promise<Harness>]> = [
   ['file', fileHarness],
+  // the gateway's file store: put() runs in the blob writer thread (src/storage/blob-thread.ts)
+  ['file, writer thread', () => fileHarness({ thread: true })],
   ['s3', s3Harness],
 ];
 
