@@ -1,14 +1,16 @@
 /**
  * The file store with its writes in a thread of its own (issue 16, intake throughput): put() filters each
  * chunk on the event loop (media-type sniffing and size limits need the request's own state), copies what
- * passes into 256 KiB batches and transfers them to the blob writer thread (src/storage/blob-writer-thread.ts),
+ * passes into 128 KiB batches and transfers them to the blob writer thread (src/storage/blob-writer-thread.ts),
  * which hashes, encrypts, writes, fsyncs and renames exactly as createFileBlobStore's put() does, because it
  * runs that put(). Profiling showed intake's limit is the event loop, not the CPUs: hashing and encrypting
  * each 16 KiB TLS record and dispatching a put's nine file operations to the thread pool took a third of it.
  * Reads, deletes and sweeps stay on the event loop (they are few, and reads stream to a response).
  *
- * Backpressure: a put keeps at most CREDIT_BYTES posted and not yet read by the thread; beyond that its sink
- * waits, so the request stream (and TCP) wait too. Memory per upload stays at a few batches.
+ * Backpressure: a put keeps at most CREDIT_BYTES posted and not yet hashed and encrypted by the thread; beyond
+ * that its sink waits, so the request stream (and TCP) wait too. Memory per upload stays at a few batches: the
+ * thread's acknowledgement hands each batch back (reused for the next ones) with the ciphertext it has written,
+ * whose garbage the event loop's frequent scavenges free (the thread's own would hold ~32 MB more).
  *
  * Failure: an error of the thread's put (a full disk: code ENOSPC) fails the put with the same message and
  * code; a lost thread fails every put in flight and the next put starts a new one. Either way put() rejects
@@ -51,7 +53,7 @@ const SPARE_BATCHES = 8;
 interface InFlight {
   resolve(r: BlobPutResult): void;
   reject(e: Error): void;
-  /** bytes the thread has read */
+  /** bytes the thread has hashed and encrypted */
   ack(bytes: number): void;
 }
 
