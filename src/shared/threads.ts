@@ -19,3 +19,18 @@ export function spawnModuleThread(entry: string, workerData: unknown): Worker {
   }
   return new Worker(join(PACKAGE_ROOT, 'dist', `${entry}.js`), { workerData });
 }
+
+/**
+ * Ends a thread started by spawnModuleThread once it has handled what was posted to it before: posts `{ close: true }`
+ * (the thread closes its port, finishes its work in flight and exits) and waits for its exit. A thread that never
+ * started is no matter.
+ */
+export async function closeModuleThread(thread: Promise<Worker> | undefined): Promise<void> {
+  const w = await thread?.catch(() => undefined);
+  if (!w) return;
+  const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+  w.ref();
+  // Messages are handled in order: what was posted before this one finishes first.
+  w.postMessage({ close: true });
+  await exited;
+}

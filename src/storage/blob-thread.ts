@@ -19,7 +19,7 @@
 import type { Worker } from 'node:worker_threads';
 import { Writable, type Readable as ReadableT } from 'node:stream';
 import type { Logger } from 'pino';
-import { spawnModuleThread } from '../shared/threads.js';
+import { closeModuleThread, spawnModuleThread } from '../shared/threads.js';
 import {
   createFileBlobStore,
   pump,
@@ -213,14 +213,7 @@ export function createThreadedFileBlobStore(opts: {
     ...inline,
     put,
     close() {
-      closed ??= (async () => {
-        const w = await thread?.catch(() => undefined);
-        if (!w) return;
-        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-        w.ref();
-        w.postMessage({ close: true });
-        await exited;
-      })();
+      closed ??= closeModuleThread(thread);
       return closed;
     },
   };

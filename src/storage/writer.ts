@@ -17,7 +17,7 @@ import { AUDIT_LOCK_KEY, prepareAudit, requireAuditKey, type AuditEntry, type Pr
 import { chainedAuditRow, LAST_AUDIT_SQL } from '../audit/chain.js';
 import { createInsertCompiler } from './inserts.js';
 import type { AuditKey } from '../audit/key.js';
-import { spawnModuleThread } from '../shared/threads.js';
+import { closeModuleThread, spawnModuleThread } from '../shared/threads.js';
 import type { Database } from './schema.js';
 
 export type WriteOp =
@@ -288,15 +288,7 @@ export function createSqliteThreadWriter(
       });
     },
     close() {
-      closed ??= (async () => {
-        const w = await thread?.catch(() => undefined);
-        if (!w) return;
-        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-        w.ref();
-        // Messages are handled in order: the commits posted before this one finish first.
-        w.postMessage({ close: true });
-        await exited;
-      })();
+      closed ??= closeModuleThread(thread);
       return closed;
     },
   };
