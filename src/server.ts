@@ -14,7 +14,7 @@ import { assertConfiguredFilesReadable, type Config } from './shared/config.js';
 import { createApp, createHealthApp } from './app.js';
 import { openDatabase, restrictDataDir, type Db } from './storage/db.js';
 import type { Writer } from './storage/writer.js';
-import { type BlobIntegrityFailure, type BlobStore } from './storage/blobs.js';
+import type { BlobIntegrityFailure, BlobStore } from './storage/blobs.js';
 import { createThreadedFileBlobStore } from './storage/blob-thread.js';
 import { loadMasterKey } from './storage/crypto.js';
 import { loadAuditKey } from './audit/key.js';

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
@@ -146,6 +146,28 @@ describe('the blob writer thread (issue 16)', () => {
     }
     const growth = (peak - before) / MiB;
     assert.ok(growth < 56, `RSS grew ${growth.toFixed(1)} MiB during a 256 MiB upload`);
+  });
+
+  it('an upload aborted just after its end was posted: a blob the thread stored all the same is removed', async () => {
+    const fake = new FakeThread();
+    const dir = join(tmp.dir, 'late-abort');
+    const s = store('late-abort', () => fake as unknown as Worker);
+    const key = '0a000000-0000-4000-8000-000000000000';
+    const ac = new AbortController();
+    // the abort comes while the end is being posted, before the put has seen its sink finish
+    const post = fake.postMessage.bind(fake);
+    fake.postMessage = (m) => {
+      post(m);
+      if ('t' in m && m.t === 'end') ac.abort(new Error('too slow'));
+    };
+    const put = s.put(Readable.from([randomBytes(1000)]), { signal: ac.signal });
+    while (!fake.requests.some((m) => m.t === 'abort')) await new Promise((r) => setTimeout(r, 2));
+    // the thread had finished the blob before it read the abort
+    mkdirSync(join(dir, key.slice(0, 2)), { recursive: true });
+    writeFileSync(join(dir, key.slice(0, 2), key), randomBytes(200));
+    fake.reply({ t: 'done', id: fake.requests[0]!.id, result: { key, size: 1000, sha256: 'x' } });
+    await assert.rejects(put, /too slow/);
+    assert.equal(await s.exists(key), false, 'the blob nothing references is gone');
   });
 
   it('a put refused by its filter on the first bytes ends cleanly in the thread: nothing kept, the thread still serves', async () => {
