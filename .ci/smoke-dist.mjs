@@ -16,6 +16,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 
@@ -202,12 +203,48 @@ const indent = (s) =>
     .map((l) => `    ${l}`)
     .join('\n');
 
+/**
+ * The PostgreSQL writer thread's bundle (the gateway on PostgreSQL commits through it; the gateway below runs on the
+ * embedded database): loads, connects, commits one statement, and ends on `close`.
+ */
+async function pgWriterThread() {
+  const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const w = new Worker(join(ROOT, 'dist/storage/pg-writer.js'), {
+    workerData: { pool: { url, max: 1, applicationName: 'postkasse smoke' }, auditKey: null },
+  });
+  const exited = new Promise((resolve) => w.once('exit', resolve));
+  const replies = [];
+  const settled = new Promise((resolve, reject) => {
+    w.on('error', reject);
+    w.on('message', (m) => {
+      if (m.ready) {
+        w.postMessage({ id: 1, ops: [{ sql: 'select 1', params: [] }] });
+        return;
+      }
+      replies.push(m);
+      resolve();
+    });
+  });
+  const timer = setTimeout(() => w.terminate(), SEND_TIMEOUT_MS);
+  try {
+    await Promise.race([settled, exited.then((code) => fail(`dist/storage/pg-writer.js exited (code ${code}) before it answered`))]);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!replies[0]?.ok) fail(`dist/storage/pg-writer.js: the commit failed: ${JSON.stringify(replies[0])}`);
+  w.postMessage({ close: true });
+  const code = await exited;
+  if (code !== 0) fail(`dist/storage/pg-writer.js ended with code ${code} on close`);
+  say('dist/storage/pg-writer.js committed on PostgreSQL and closed');
+}
+
 async function smoke() {
   for (const f of [
     'dist/main.js',
     'dist/cli/main.js',
     'dist/storage/sqlite-writer.js',
     'dist/storage/blob-writer-thread.js',
+    'dist/storage/pg-writer.js',
     'dist/medcom/validator-process.js',
   ]) {
     if (!existsSync(join(ROOT, f))) fail(`${f} is missing: run \`npm run build\` first`);
@@ -225,6 +262,7 @@ async function smoke() {
       fail(`${f} imports the AWS SDK when the gateway starts: is the build split (--splitting)?`);
     }
   }
+  await pgWriterThread();
   say(`starting node dist/main.js (DATA_DIR ${dataDir}, QUEUE_PREFIX ${prefix})`);
   startGateway();
   const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -5,7 +5,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import {
   CompiledQuery,
   Kysely,
@@ -23,9 +22,10 @@ import {
 import type { Logger } from 'pino';
 import type { Database } from './schema.js';
 import { cachingStatements } from './statements.js';
-import { createPostgresWriter, createSqliteThreadWriter, type Writer } from './writer.js';
+import { createPostgresThreadWriter, createPostgresWriter, createSqliteThreadWriter, type Writer } from './writer.js';
 import { createMigrationProvider, type SqlDialect } from './migrations.js';
 import { OwnSchemaPostgresDialect } from './introspector.js';
+import { createPgPool } from './pg-pool.js';
 import { startKeyedChain } from '../audit/audit.js';
 import type { AuditKey } from '../audit/key.js';
 import { createFieldSealer, registerFieldSealer, type FieldSealer } from './fields.js';
@@ -55,6 +55,12 @@ export interface OpenDatabaseOptions {
   log?: Logger;
   /** PostgreSQL pool size (default 10). */
   poolMax?: number;
+  /**
+   * PostgreSQL: run the writer's transactions in a worker thread with its own pool of this many connections
+   * (createPostgresThreadWriter; the gateway, issue 16). Unset: on the event loop, on the handle's pool (the CLI,
+   * tools). SQLite always writes in its writer thread.
+   */
+  pgWriterThreadConnections?: number;
   /** SQLite: how long a statement waits (asynchronously) for another connection's write lock (default 5 s). */
   busyTimeoutMs?: number;
   /**
@@ -73,7 +79,6 @@ export interface OpenDatabaseOptions {
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 const IDENT_RE = /^[a-z_][a-z0-9_]{0,62}$/;
-const INT8_OID = 20;
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   const url = opts.url?.trim();
@@ -290,42 +295,33 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
       `PostgreSQL schema name ${JSON.stringify(schema)} is not a plain lower-case identifier ([a-z_][a-z0-9_]*, at most 63 characters)`,
     );
   }
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: opts.poolMax ?? 10,
-    connectionTimeoutMillis: 10_000,
-    idleTimeoutMillis: 30_000,
-    // search_path for every connection of this pool, set at connection start-up
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-    // int8 (bigserial, count(*)) as number, for this pool only — not pg.types globally.
-    types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-        if (oid === INT8_OID && format !== 'binary') return parseInt8;
-        return pg.types.getTypeParser(oid, format as 'text');
-      }) as typeof pg.types.getTypeParser,
+  const pool = createPgPool(
+    { url, ...(schema ? { schema } : {}), max: opts.poolMax ?? 10, applicationName: 'postkasse' },
+    {
+      idleError: (err) => opts.log?.error({ err }, 'PostgreSQL idle client error'),
+      connectionLost: (err) => opts.log?.warn({ err }, 'PostgreSQL connection lost'),
     },
-  });
-  // An idle client's error (server restart, network) is emitted on the pool; unhandled it would crash the process.
-  pool.on('error', (err) => opts.log?.error({ err }, 'PostgreSQL idle client error'));
-  // A connection that breaks while checked out (the server restarts mid-query) also emits
-  // 'error' on its client; without a listener that would crash the process. The query
-  // itself fails and is answered 503; pg-pool discards the broken client.
-  pool.on('connect', (client) => {
-    client.on('error', (err) => opts.log?.warn({ err }, 'PostgreSQL connection lost'));
-  });
+  );
 
   const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
+  const writer = opts.pgWriterThreadConnections
+    ? createPostgresThreadWriter(
+        { url, ...(schema ? { schema } : {}), max: opts.pgWriterThreadConnections, applicationName: 'postkasse writer' },
+        opts.log,
+        opts.auditKey ? { auditKey: opts.auditKey } : {},
+      )
+    : createPostgresWriter(pool, db, opts.auditKey);
   let closed: Promise<void> | undefined;
   const handle: Db = {
     db,
     dialect: 'postgres',
-    writer: createPostgresWriter(pool, db, opts.auditKey),
+    writer,
     auditKey: opts.auditKey,
     async ping() {
       await sql`select 1`.execute(db);
     },
     close() {
-      closed ??= db.destroy();
+      closed ??= writer.close().finally(() => db.destroy());
       return closed;
     },
   };
@@ -345,12 +341,6 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
   }
   opts.log?.info({ schema: schema ?? '(default)' }, 'connected to PostgreSQL');
   return handle;
-}
-
-function parseInt8(value: string): number | string {
-  const n = Number(value);
-  // Beyond 2^53 a number would silently lose precision; hand back the exact text instead.
-  return Number.isSafeInteger(n) ? n : value;
 }
 
 async function createSchemaIfMissing(db: Kysely<Database>, schema: string): Promise<void> {

@@ -6,9 +6,12 @@
  * Intake commits through it (issue 6): on SQLite the transaction runs in a
  * worker thread with its own connection (src/storage/sqlite-writer.ts), so
  * the fsync of every receipt's commit — ~2 ms while uploads keep the disk
- * busy — no longer stops the gateway's event loop. On PostgreSQL the commit
- * is already asynchronous; the same list runs in an ordinary transaction, in
- * as few round trips as its statements allow (createPostgresWriter).
+ * busy — no longer stops the gateway's event loop. On PostgreSQL the same list
+ * runs in an ordinary transaction, in as few round trips as its statements
+ * allow (createPostgresTransactions); the gateway runs it in a writer thread
+ * of its own too (src/storage/pg-writer.ts, issue 16), because each round
+ * trip's socket write and reply cost its event loop more than the commit's
+ * wait; the CLI runs it on the event loop (createPostgresWriter).
  */
 import type { Worker } from 'node:worker_threads';
 import { CompiledQuery, type Kysely } from 'kysely';
@@ -19,6 +22,7 @@ import { createInsertCompiler } from './inserts.js';
 import type { AuditKey } from '../audit/key.js';
 import { closeModuleThread, spawnModuleThread } from '../shared/threads.js';
 import type { Database } from './schema.js';
+import type { PgPoolSettings } from './pg-pool.js';
 
 export type WriteOp =
   | {
@@ -105,76 +109,95 @@ interface PgResult {
  * A commit of one statement and no audit entry is sent alone, as its own transaction: one round trip.
  */
 export function createPostgresWriter(pool: PgPool, db: Kysely<Database>, auditKey: AuditKey | undefined): Writer {
-  const insert = createInsertCompiler(db);
-  const send = (client: PgClient, q: CompiledQuery) => client.query(q.sql, [...q.parameters]) as Promise<PgResult>;
+  const run = createPostgresTransactions(pool, db, auditKey);
   return {
     async commit(ops) {
-      // checked before anything is sent: a malformed entry, or no key, writes nothing
-      const entries = ops.flatMap((op) => ('audit' in op ? [prepareAudit(op.audit)] : []));
-      const key = entries.length > 0 ? requireAuditKey(auditKey) : undefined;
-      const only = ops.length === 1 && !key ? (ops[0] as QueryOp) : undefined;
-      const client = await pool.connect();
-      if (only) {
-        // one statement is a transaction of its own: one round trip, no begin and commit around it
-        let r: PgResult;
-        try {
-          r = await send(client, only.query);
-        } catch (err) {
-          client.release(err as Error); // the connection may be broken: not given to anyone else
-          throw err;
-        }
-        client.release();
-        checkAffected(only, r.rowCount ?? 0);
-        return;
-      }
-      let unusable: Error | undefined;
-      try {
-        let prev: string | undefined;
-        if (key) {
-          const results = (await client.query(`begin; select pg_advisory_xact_lock(${AUDIT_LOCK_KEY}); ${LAST_AUDIT_SQL}`)) as PgResult[];
-          prev = results[2]?.rows[0]?.hash as string | undefined;
-        } else {
-          await client.query('begin');
-        }
-        let batch: QueryOp[] = [];
-        const flush = async () => {
-          if (batch.length === 1) {
-            const r = await send(client, batch[0]!.query);
-            checkAffected(batch[0]!, r.rowCount ?? 0);
-          } else if (batch.length > 1) {
-            const counts = (await send(client, mergeStatements(batch.map((op) => op.query)))).rows[0]!;
-            batch.forEach((op, i) => checkAffected(op, Number(counts[`n${i}`])));
-          }
-          batch = [];
-        };
-        let next = 0;
-        for (const op of ops) {
-          let q: QueryOp;
-          if ('audit' in op) {
-            const row = chainedAuditRow(prev, entries[next++]!, key!.key);
-            prev = row.hash;
-            q = { query: insert('audit_log', [row]) };
-          } else q = op;
-          if (mergeable(q.query)) {
-            batch.push(q);
-          } else {
-            await flush();
-            batch = [q];
-            await flush();
-          }
-        }
-        await flush();
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback').catch((e: Error) => (unusable = e));
-        throw err;
-      } finally {
-        // a connection that could not even roll back is not given to anyone else
-        client.release(unusable);
-      }
+      // checked before anything is sent: a malformed entry writes nothing
+      return run(ops.map((op) => ('audit' in op ? { prepared: prepareAudit(op.audit) } : op)));
     },
     async start() {},
     async close() {},
+  };
+}
+
+/** A write op with its audit entry checked and serialised (prepareAudit): what the PostgreSQL transaction runs. */
+export type PreparedWriteOp = QueryOp | { prepared: PreparedAuditEntry };
+
+/**
+ * The PostgreSQL transaction of createPostgresWriter, for ops already prepared: the gateway's own writer runs it on
+ * its event loop (tests, the CLI), the PostgreSQL writer thread (src/storage/pg-writer.ts) on its own pool.
+ */
+export function createPostgresTransactions(
+  pool: PgPool,
+  db: Kysely<Database>,
+  auditKey: AuditKey | undefined,
+): (ops: readonly PreparedWriteOp[]) => Promise<void> {
+  const insert = createInsertCompiler(db);
+  const send = (client: PgClient, q: CompiledQuery) => client.query(q.sql, [...q.parameters]) as Promise<PgResult>;
+  return async (ops) => {
+    // checked before anything is sent: no key, and an audit entry, writes nothing
+    const entries = ops.flatMap((op) => ('prepared' in op ? [op.prepared] : []));
+    const key = entries.length > 0 ? requireAuditKey(auditKey) : undefined;
+    const only = ops.length === 1 && !key ? (ops[0] as QueryOp) : undefined;
+    const client = await pool.connect();
+    if (only) {
+      // one statement is a transaction of its own: one round trip, no begin and commit around it
+      let r: PgResult;
+      try {
+        r = await send(client, only.query);
+      } catch (err) {
+        client.release(err as Error); // the connection may be broken: not given to anyone else
+        throw err;
+      }
+      client.release();
+      checkAffected(only, r.rowCount ?? 0);
+      return;
+    }
+    let unusable: Error | undefined;
+    try {
+      let prev: string | undefined;
+      if (key) {
+        const results = (await client.query(`begin; select pg_advisory_xact_lock(${AUDIT_LOCK_KEY}); ${LAST_AUDIT_SQL}`)) as PgResult[];
+        prev = results[2]?.rows[0]?.hash as string | undefined;
+      } else {
+        await client.query('begin');
+      }
+      let batch: QueryOp[] = [];
+      const flush = async () => {
+        if (batch.length === 1) {
+          const r = await send(client, batch[0]!.query);
+          checkAffected(batch[0]!, r.rowCount ?? 0);
+        } else if (batch.length > 1) {
+          const counts = (await send(client, mergeStatements(batch.map((op) => op.query)))).rows[0]!;
+          batch.forEach((op, i) => checkAffected(op, Number(counts[`n${i}`])));
+        }
+        batch = [];
+      };
+      let next = 0;
+      for (const op of ops) {
+        let q: QueryOp;
+        if ('prepared' in op) {
+          const row = chainedAuditRow(prev, entries[next++]!, key!.key);
+          prev = row.hash;
+          q = { query: insert('audit_log', [row]) };
+        } else q = op;
+        if (mergeable(q.query)) {
+          batch.push(q);
+        } else {
+          await flush();
+          batch = [q];
+          await flush();
+        }
+      }
+      await flush();
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback').catch((e: Error) => (unusable = e));
+      throw err;
+    } finally {
+      // a connection that could not even roll back is not given to anyone else
+      client.release(unusable);
+    }
   };
 }
 
@@ -193,32 +216,51 @@ export interface WriterRequest {
 /** What the writer thread posts back. */
 export type WriterReply = { id: number; ok: true } | { id: number; ok: false; message: string; code?: string };
 
-/** What the writer thread starts with: the database file, and the audit key it links audit entries with. */
+/** What the SQLite writer thread starts with: the database file, and the audit key it links audit entries with. */
 export interface WriterThreadData {
   file: string;
   auditKey: Buffer | null;
 }
 
-function spawnWriterThread(file: string, auditKey: AuditKey | undefined): Worker {
-  const workerData: WriterThreadData = { file, auditKey: auditKey?.key ?? null };
-  return spawnModuleThread('storage/sqlite-writer', workerData);
+/** What the PostgreSQL writer thread starts with: its pool's settings, and the audit key it links audit entries with. */
+export interface PgWriterThreadData {
+  pool: PgPoolSettings;
+  auditKey: Buffer | null;
+}
+
+interface ThreadWriterOptions {
+  /** tests: stand in for the thread (e.g. one that dies); `real` starts the real one */
+  spawn?: (real: () => Worker) => Worker;
+  /** the audit key the thread links audit entries with (issue 15); without it an audit entry fails its commit */
+  auditKey?: AuditKey;
 }
 
 /**
- * The SQLite writer thread, started on the first commit (a CLI that only
- * reads never starts it). It keeps the process alive only while a commit is
- * in flight. If it dies, commits in flight fail with `WriteOutcomeUnknown`
- * and the next commit starts a new thread.
+ * The SQLite writer thread (src/storage/sqlite-writer.ts), started on the first commit (a CLI that only reads never
+ * starts it). It keeps the process alive only while a commit is in flight. If it dies, commits in flight fail with
+ * `WriteOutcomeUnknown` and the next commit starts a new thread.
  */
-export function createSqliteThreadWriter(
-  file: string,
-  log?: Logger,
-  opts: {
-    /** tests: stand in for the thread (e.g. one that dies); `real` starts the real one */ spawn?: (real: () => Worker) => Worker;
-    /** the audit key the thread links audit entries with (issue 15); without it an audit entry fails its commit */
-    auditKey?: AuditKey;
-  } = {},
-): Writer {
+export function createSqliteThreadWriter(file: string, log?: Logger, opts: ThreadWriterOptions = {}): Writer {
+  const workerData: WriterThreadData = { file, auditKey: opts.auditKey?.key ?? null };
+  return createThreadWriter('SQLite writer thread', () => spawnModuleThread('storage/sqlite-writer', workerData), log, opts.spawn);
+}
+
+/**
+ * The PostgreSQL writer thread (src/storage/pg-writer.ts, issue 16): the same transactions as createPostgresWriter,
+ * on the thread's own pool of `pool.max` connections. A receipt's transaction is three round trips; each costs a
+ * socket write that wakes the database server and a reply to parse, and on the event loop those were a quarter of
+ * PostgreSQL intake's cost (measured, README). Started, kept and restarted as the SQLite writer thread is.
+ */
+export function createPostgresThreadWriter(pool: PgPoolSettings, log?: Logger, opts: ThreadWriterOptions = {}): Writer {
+  const workerData: PgWriterThreadData = { pool, auditKey: opts.auditKey?.key ?? null };
+  return createThreadWriter('PostgreSQL writer thread', () => spawnModuleThread('storage/pg-writer', workerData), log, opts.spawn);
+}
+
+/**
+ * A writer whose transactions run in a worker thread that answers `{ ready: true }` once started, then one
+ * WriterReply per WriterRequest, and ends on `{ close: true }` after the requests posted before it.
+ */
+function createThreadWriter(what: string, spawnReal: () => Worker, log: Logger | undefined, spawn: ThreadWriterOptions['spawn']): Writer {
   type Pending = { resolve: () => void; reject: (e: Error) => void };
   const pending = new Map<number, Pending>();
   let nextId = 1;
@@ -226,8 +268,7 @@ export function createSqliteThreadWriter(
   let closed: Promise<void> | undefined;
 
   function start(): Promise<Worker> {
-    const real = () => spawnWriterThread(file, opts.auditKey);
-    const w = opts.spawn ? opts.spawn(real) : real();
+    const w = spawn ? spawn(spawnReal) : spawnReal();
     let ready = false;
     const started = new Promise<Worker>((resolve, reject) => {
       w.on('message', (m: WriterReply | { ready: true }) => {
@@ -245,15 +286,15 @@ export function createSqliteThreadWriter(
         else p.reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {}));
       });
       w.on('error', (err) => {
-        log?.error({ err }, 'SQLite writer thread failed');
+        log?.error({ err }, `${what} failed`);
         if (!ready) reject(err);
       });
       w.on('exit', (code) => {
         if (thread === started) thread = undefined;
-        if (!ready) reject(new Error(`SQLite writer thread exited (code ${code}) before it was ready`));
-        if (pending.size && !closed) log?.error({ code, inFlight: pending.size }, 'SQLite writer thread ended with commits in flight');
+        if (!ready) reject(new Error(`${what} exited (code ${code}) before it was ready`));
+        if (pending.size && !closed) log?.error({ code, inFlight: pending.size }, `${what} ended with commits in flight`);
         for (const p of pending.values()) {
-          p.reject(new WriteOutcomeUnknown(`the SQLite writer thread ended (code ${code}) while the commit was in flight`));
+          p.reject(new WriteOutcomeUnknown(`the ${what} ended (code ${code}) while the commit was in flight`));
         }
         pending.clear();
       });

@@ -431,44 +431,48 @@ describe(`issue 15: ${AUDIT_CHAIN_SEAL_MIGRATION} seals a chain keyed before it`
   });
 });
 
-describe('issue 15: the SQLite writer thread links with the key', () => {
-  let t: TestDb;
-  before(async () => {
-    t = await openTestDb({ name: 'sqlite' }, 'athread');
-  });
-  after(async () => {
-    await t?.dispose();
-  });
+// both writer threads: SQLite's, and PostgreSQL's (the gateway's, issue 16)
+for (const d of DIALECTS) {
+  describe(`issue 15: the ${d.name === 'sqlite' ? 'SQLite' : 'PostgreSQL'} writer thread links with the key`, () => {
+    const thread = d.url ? { pgWriterThreadConnections: 2 } : {};
+    let t: TestDb;
+    before(async () => {
+      t = await openTestDb(d, 'athread', undefined, thread);
+    });
+    after(async () => {
+      await t?.dispose();
+    });
 
-  it('issue 15: entries committed by the writer thread are HMAC links; without the key a commit with an audit entry fails whole', async () => {
-    await appendAudit(t.db, t, entry(1));
-    await t.writer.commit([{ audit: entry(2) }, { audit: entry(3) }]);
-    const v = await verifyAuditChain(t.db, { key: t.auditKey! });
-    assert.ok(v.ok, JSON.stringify(v));
-    assert.equal(v.count, 3);
-    assert.equal(v.checks.keyed?.hmac, 'checked');
-    const rows = await t.db.selectFrom('audit_log').selectAll().orderBy('seq').execute();
-    const last = rows[2]!;
-    assert.equal(
-      last.mac,
-      auditHmac(t.auditKey!.key, last.prev_hash, {
-        at: last.at,
-        actor: last.actor,
-        action: last.action,
-        caseId: last.case_id,
-        details: JSON.parse(last.details) as unknown,
-      }),
-    );
+    it('issue 15: entries committed by the writer thread are HMAC links; without the key a commit with an audit entry fails whole', async () => {
+      await appendAudit(t.db, t, entry(1));
+      await t.writer.commit([{ audit: entry(2) }, { audit: entry(3) }]);
+      const v = await verifyAuditChain(t.db, { key: t.auditKey! });
+      assert.ok(v.ok, JSON.stringify(v));
+      assert.equal(v.count, 3);
+      assert.equal(v.checks.keyed?.hmac, 'checked');
+      const rows = await t.db.selectFrom('audit_log').selectAll().orderBy('seq').execute();
+      const last = rows[2]!;
+      assert.equal(
+        last.mac,
+        auditHmac(t.auditKey!.key, last.prev_hash, {
+          at: last.at,
+          actor: last.actor,
+          action: last.action,
+          caseId: last.case_id,
+          details: JSON.parse(last.details) as unknown,
+        }),
+      );
 
-    const readOnly = await openDatabase({ dataDir: t.dataDir });
-    try {
-      await assert.rejects(readOnly.writer.commit([{ audit: entry(4) }]), /without the audit key/);
-      assert.equal((await verifyAuditChain(t.db, { key: t.auditKey! })).ok && 3, 3);
-    } finally {
-      await readOnly.close();
-    }
+      const readOnly = await openDatabase({ url: d.url, dataDir: t.dataDir, ...(t.schema ? { schema: t.schema } : {}), ...thread });
+      try {
+        await assert.rejects(readOnly.writer.commit([{ audit: entry(4) }]), /without the audit key \(AUDIT_KEY_FILE\)/);
+        assert.equal((await verifyAuditChain(t.db, { key: t.auditKey! })).ok && 3, 3);
+      } finally {
+        await readOnly.close();
+      }
+    });
   });
-});
+}
 
 describe('issue 15: stamping the head', () => {
   let t: TestDb;

@@ -6,10 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
+import { sql } from 'kysely';
 import { startTestGateway, type Dialect, type TestGateway } from '../helpers/gateway.js';
 import { manifest, opensslVerify, pdf, postPackage, residue, sha256, PNG } from '../helpers/packages.js';
 import { receiptSchema } from '../../src/receipts/schema.js';
 import { computeClock } from '../../src/deadlines/engine.js';
+import { newCase } from '../storage/helpers.js';
 
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   describe(`intake on ${dialect}`, () => {
@@ -20,6 +22,24 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     after(async () => {
       await g?.close();
     });
+
+    if (dialect === 'postgres') {
+      test("issue 16: the gateway's writes commit in the PostgreSQL writer thread, on its own connections", async () => {
+        const c = newCase();
+        const ref = sql<string>`current_setting('application_name')`;
+        await g.gw.db.writer.commit([
+          {
+            query: g.gw.db.db
+              .insertInto('cases')
+              .values({ ...c, citizen_ref: ref })
+              .compile(),
+          },
+        ]);
+        const row = await g.gw.db.db.selectFrom('cases').select('citizen_ref').where('id', '=', c.id).executeTakeFirstOrThrow();
+        assert.equal(row.citizen_ref, 'postkasse writer');
+        await g.gw.db.db.deleteFrom('cases').where('id', '=', c.id).execute();
+      });
+    }
 
     test('§24: a complete package is receipted 201 with a signed receipt that openssl verifies', async () => {
       const doc = pdf('plan');

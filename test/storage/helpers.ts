@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { openDatabase, type Db } from '../../src/storage/db.js';
+import { openDatabase, type Db, type OpenDatabaseOptions } from '../../src/storage/db.js';
 import { auditKeyFrom, type AuditKey } from '../../src/audit/key.js';
 import type { Insertable } from 'kysely';
 import type { CasesTable } from '../../src/storage/schema.js';
@@ -31,11 +31,20 @@ export async function openTestDb(
   prefix: string,
   /** the audit chain's key (default: a fresh random one); `null` opens without one (read only for the audit log) */
   auditKey: AuditKey | null = auditKeyFrom(randomBytes(32)),
+  /** more of openDatabase's options (e.g. the PostgreSQL writer thread) */
+  more: Pick<OpenDatabaseOptions, 'pgWriterThreadConnections'> = {},
 ): Promise<Db & { schema?: string; dataDir: string; dispose(): Promise<void> }> {
   const tmp = tempDir(`${prefix}-${d.name}`);
   const schema = d.url ? `t_${prefix}_${randomBytes(5).toString('hex')}` : undefined;
   // a storage master key of its own: personal fields are sealed with it (src/storage/fields.ts)
-  const db = await openDatabase({ url: d.url, dataDir: tmp.dir, schema, masterKey: randomBytes(32), ...(auditKey ? { auditKey } : {}) });
+  const db = await openDatabase({
+    url: d.url,
+    dataDir: tmp.dir,
+    schema,
+    masterKey: randomBytes(32),
+    ...(auditKey ? { auditKey } : {}),
+    ...more,
+  });
   return {
     ...db,
     schema,

@@ -9,10 +9,12 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { appendAudit, verifyAuditChain } from '../../src/audit/audit.js';
 import { isUniqueViolation } from '../../src/storage/db.js';
 import {
+  createPostgresThreadWriter,
   createPostgresWriter,
   createSqliteThreadWriter,
   isAffectedRowsError,
@@ -20,15 +22,22 @@ import {
   WriteOutcomeUnknown,
   type PgPool,
   type WriteOp,
+  type Writer,
 } from '../../src/storage/writer.js';
 import { DIALECTS, newCase, openTestDb } from './helpers.js';
 import { stayFor } from '../helpers/wait.js';
 
-for (const d of DIALECTS) {
-  describe(`database writer (${d.name})`, () => {
+// PostgreSQL twice: the writer on the event loop (the CLI), and in its writer thread (the gateway, issue 16)
+const WRITERS = [
+  ...DIALECTS.map((d) => ({ d, threaded: d.name === 'sqlite' })),
+  ...DIALECTS.filter((d) => d.url).map((d) => ({ d, threaded: true })),
+];
+
+for (const { d, threaded } of WRITERS) {
+  describe(`database writer (${d.name}${d.url && threaded ? ', writer thread' : ''})`, () => {
     let t: Awaited<ReturnType<typeof openTestDb>>;
     before(async () => {
-      t = await openTestDb(d, 'writer');
+      t = await openTestDb(d, 'writer', undefined, d.url && threaded ? { pgWriterThreadConnections: 2 } : {});
     });
     after(async () => {
       await t?.dispose();
@@ -118,7 +127,7 @@ for (const d of DIALECTS) {
         { query: t.db.updateTable('cases').set({ state: 'assigned' }).where('id', '=', c.id).compile(), expectAffected: 1 },
         audit('received', c.id),
       ];
-      if (d.url) {
+      if (d.url && !threaded) {
         // the three inserts as one statement, the parameters renumbered after those of the statements before them
         const inserts = ops.slice(0, 3).map((op) => ('query' in op ? op.query : assert.fail()));
         const merged = mergeStatements(inserts);
@@ -192,6 +201,22 @@ for (const d of DIALECTS) {
       assert.equal((await verifyAuditChain(t.db)).ok, true);
     });
 
+    if (d.url) {
+      it(`runs its transactions on ${threaded ? "the writer thread's own connections ('postkasse writer')" : "the handle's pool ('postkasse')"}`, async () => {
+        const c = newCase();
+        await t.writer.commit([
+          {
+            query: t.db
+              .insertInto('cases')
+              .values({ ...c, citizen_ref: sql<string>`current_setting('application_name')` })
+              .compile(),
+          },
+        ]);
+        const row = await t.db.selectFrom('cases').select('citizen_ref').where('id', '=', c.id).executeTakeFirstOrThrow();
+        assert.equal(row.citizen_ref, threaded ? 'postkasse writer' : 'postkasse');
+      });
+    }
+
     it('commits run in order under concurrency, and the audit chain has no fork, also among the other features’ entries', async () => {
       const target = { dialect: d.name, auditKey: t.auditKey };
       await Promise.all([
@@ -244,34 +269,53 @@ describe('SQLite writer thread', () => {
       other.close();
     }
   });
-
-  it('a thread lost mid-commit fails that commit as "outcome unknown", and the next commit starts a new thread', async () => {
-    let spawned = 0;
-    // The first thread answers ready and dies on its first request; later ones are real.
-    const dying = `const { parentPort } = require('node:worker_threads');
-      parentPort.postMessage({ ready: true });
-      parentPort.on('message', () => process.exit(3));`;
-    const writer = createSqliteThreadWriter(join(t.dataDir, 'postkasse.db'), undefined, {
-      spawn: (real) => (spawned++ === 0 ? new Worker(dying, { eval: true }) : real()),
-    });
-    try {
-      const c = newCase();
-      await assert.rejects(writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]), WriteOutcomeUnknown);
-      await writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]);
-      assert.equal(spawned, 2);
-      assert.ok(await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst());
-    } finally {
-      await writer.close();
-    }
-  });
-
-  it('close() lets the commits already handed over finish first', async () => {
-    const writer = createSqliteThreadWriter(join(t.dataDir, 'postkasse.db'));
-    const ids = Array.from({ length: 5 }, () => randomUUID());
-    const commits = ids.map((id) => writer.commit([{ query: t.db.insertInto('cases').values(newCase(id)).compile() }]));
-    await Promise.all([...commits, writer.close()]);
-    const found = await t.db.selectFrom('cases').select('id').where('id', 'in', ids).execute();
-    assert.equal(found.length, 5);
-    await assert.rejects(writer.commit([]), /closed/);
-  });
 });
+
+// What both writer threads share: a lost thread, and close().
+for (const d of DIALECTS) {
+  describe(`the ${d.name === 'sqlite' ? 'SQLite' : 'PostgreSQL'} writer thread, lost and closed`, () => {
+    let t: Awaited<ReturnType<typeof openTestDb>>;
+    before(async () => {
+      t = await openTestDb(d, 'writer_lost');
+    });
+    after(async () => {
+      await t?.dispose();
+    });
+    const threadWriter = (spawn?: (real: () => Worker) => Worker): Writer =>
+      d.url
+        ? createPostgresThreadWriter(
+            { url: d.url, schema: t.schema!, max: 2, applicationName: 'postkasse writer' },
+            undefined,
+            spawn ? { spawn } : {},
+          )
+        : createSqliteThreadWriter(join(t.dataDir, 'postkasse.db'), undefined, spawn ? { spawn } : {});
+
+    it('a thread lost mid-commit fails that commit as "outcome unknown", and the next commit starts a new thread', async () => {
+      let spawned = 0;
+      // The first thread answers ready and dies on its first request; later ones are real.
+      const dying = `const { parentPort } = require('node:worker_threads');
+        parentPort.postMessage({ ready: true });
+        parentPort.on('message', () => process.exit(3));`;
+      const writer = threadWriter((real) => (spawned++ === 0 ? new Worker(dying, { eval: true }) : real()));
+      try {
+        const c = newCase();
+        await assert.rejects(writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]), WriteOutcomeUnknown);
+        await writer.commit([{ query: t.db.insertInto('cases').values(c).compile() }]);
+        assert.equal(spawned, 2);
+        assert.ok(await t.db.selectFrom('cases').select('id').where('id', '=', c.id).executeTakeFirst());
+      } finally {
+        await writer.close();
+      }
+    });
+
+    it('close() lets the commits already handed over finish first', async () => {
+      const writer = threadWriter();
+      const ids = Array.from({ length: 5 }, () => randomUUID());
+      const commits = ids.map((id) => writer.commit([{ query: t.db.insertInto('cases').values(newCase(id)).compile() }]));
+      await Promise.all([...commits, writer.close()]);
+      const found = await t.db.selectFrom('cases').select('id').where('id', 'in', ids).execute();
+      assert.equal(found.length, 5);
+      await assert.rejects(writer.commit([]), /closed/);
+    });
+  });
+}
