@@ -68,12 +68,6 @@ import { createTimestampQueue, type TimestampQueue } from '../queues/timestamps.
 import { createRetentionQueue, type RetentionQueue } from '../queues/retention.js';
 import { createRetentionService, type RetentionService } from './retention/service.js';
 
-/**
- * PostgreSQL: connections of the writer thread, beside the pool of 10 the gateway reads with. The audit chain's
- * lock orders the receipts' transactions anyway; four let other writes go on beside them.
- */
-const PG_WRITER_THREAD_CONNECTIONS = 4;
-
 export interface TlsMaterial {
   cert: string;
   key: string;
@@ -247,8 +241,8 @@ export async function startGateway(config: Config, log: Logger, opts: StartOptio
     log,
     masterKey,
     auditKey,
-    // PostgreSQL: receipts and the other writes commit in the writer thread, on connections of their own (issue 16)
-    pgWriterThreadConnections: PG_WRITER_THREAD_CONNECTIONS,
+    // PostgreSQL: receipts and the other writes commit in the writer thread, grouped, on a connection of its own (issue 16)
+    pgWriterThread: true,
   }).catch(async (e: unknown) => {
     await stopValidator();
     throw e;

@@ -56,11 +56,11 @@ export interface OpenDatabaseOptions {
   /** PostgreSQL pool size (default 10). */
   poolMax?: number;
   /**
-   * PostgreSQL: run the writer's transactions in a worker thread with its own pool of this many connections
+   * PostgreSQL: run the writer's transactions in a worker thread on a connection of its own, grouped
    * (createPostgresThreadWriter; the gateway, issue 16). Unset: on the event loop, on the handle's pool (the CLI,
    * tools). SQLite always writes in its writer thread.
    */
-  pgWriterThreadConnections?: number;
+  pgWriterThread?: boolean;
   /** SQLite: how long a statement waits (asynchronously) for another connection's write lock (default 5 s). */
   busyTimeoutMs?: number;
   /**
@@ -304,9 +304,9 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Db>
   );
 
   const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
-  const writer = opts.pgWriterThreadConnections
+  const writer = opts.pgWriterThread
     ? createPostgresThreadWriter(
-        { url, ...(schema ? { schema } : {}), max: opts.pgWriterThreadConnections, applicationName: 'postkasse writer' },
+        { url, ...(schema ? { schema } : {}), max: 1, applicationName: 'postkasse writer' },
         opts.log,
         opts.auditKey ? { auditKey: opts.auditKey } : {},
       )

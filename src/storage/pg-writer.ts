@@ -6,8 +6,8 @@
  * A failure is posted with PostgreSQL's error code (e.g. 23505) and message, never with its detail, which can quote
  * the values of a row.
  *
- * Unlike the SQLite writer thread, requests run concurrently, each on a connection of its own; the audit chain's
- * lock orders those that append to the chain.
+ * One transaction runs at a time; the requests that arrive while it runs go together in the next one (groupCommits:
+ * the audit chain's lock and the WAL flush once per group, each request still all-or-nothing on its own).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CompiledQuery, Kysely } from 'kysely';
@@ -17,6 +17,7 @@ import { createPgPool } from './pg-pool.js';
 import type { Database } from './schema.js';
 import {
   createPostgresTransactions,
+  groupCommits,
   type PgWriterThreadData,
   type PreparedWriteOp,
   type WriterReply,
@@ -32,7 +33,8 @@ const pool = createPgPool(data.pool, { idleError: () => {}, connectionLost: () =
 // Kysely only compiles here (the audit entries' inserts); the pool runs every statement, and is ended on close.
 const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
 // Structured cloning hands the key over as a Uint8Array.
-const run = createPostgresTransactions(pool, db, data.auditKey ? auditKeyFrom(Buffer.from(data.auditKey)) : undefined);
+// One transaction at a time, the commits that arrive meanwhile grouped into the next (groupCommits).
+const writer = groupCommits(createPostgresTransactions(pool, db, data.auditKey ? auditKeyFrom(Buffer.from(data.auditKey)) : undefined));
 
 const toOp = (op: WriterRequest['ops'][number]): PreparedWriteOp =>
   'audit' in op
@@ -53,7 +55,8 @@ port.on('message', (msg: WriterRequest | { close: true }) => {
       .finally(() => port.close());
     return;
   }
-  const done: Promise<void> = run(msg.ops.map(toOp))
+  const done: Promise<void> = writer
+    .commit(msg.ops.map(toOp))
     .then(
       (): WriterReply => ({ id: msg.id, ok: true }),
       (err: unknown): WriterReply => {

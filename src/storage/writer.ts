@@ -83,6 +83,9 @@ export function mergeStatements(queries: readonly CompiledQuery[]): CompiledQuer
   return CompiledQuery.raw(`with ${ctes.join(', ')} select ${counts.join(', ')}`, params);
 }
 
+/** Parameters of one merged statement at most: well below the protocol's 65 535, whatever a group of commits holds. */
+export const MAX_MERGED_PARAMETERS = 30_000;
+
 /** What the PostgreSQL writer needs of node-postgres: a pool's connect, a client's query and release. */
 export interface PgPool {
   connect(): Promise<PgClient>;
@@ -182,6 +185,8 @@ export function createPostgresTransactions(
           q = { query: insert('audit_log', [row]) };
         } else q = op;
         if (mergeable(q.query)) {
+          // a statement carries at most 65 535 parameters (the wire protocol counts them in 16 bits)
+          if (batch.reduce((n, b) => n + b.query.parameters.length, q.query.parameters.length) > MAX_MERGED_PARAMETERS) await flush();
           batch.push(q);
         } else {
           await flush();
@@ -199,6 +204,65 @@ export function createPostgresTransactions(
       client.release(unusable);
     }
   };
+}
+
+/**
+ * Group commit (the PostgreSQL writer thread, issue 16): one transaction at a time, and the commits that arrive while
+ * it runs go together in the next one, at most `maxGroup` of them. A receipt's transaction holds the audit chain's
+ * lock until its commit is durable, so receipts queue for that lock one WAL flush after another; grouped, a group
+ * takes the lock, reads the chain's last link and waits for the WAL flush once. Each commit stays all-or-nothing on
+ * its own: a group that a statement's error rolled back (a duplicate packageId, a row-count check) is run again one
+ * commit at a time, so only the commit at fault fails. A group whose outcome is unknown (the connection was lost,
+ * perhaps after its commit was sent) is not run again: each of its commits fails with that error.
+ */
+export function groupCommits(
+  run: (ops: readonly PreparedWriteOp[]) => Promise<void>,
+  maxGroup = 32,
+): { commit(ops: readonly PreparedWriteOp[]): Promise<void> } {
+  interface Queued {
+    ops: readonly PreparedWriteOp[];
+    resolve(): void;
+    reject(err: unknown): void;
+  }
+  const queue: Queued[] = [];
+  let draining: Promise<void> | undefined;
+  async function runGroup(group: Queued[]): Promise<void> {
+    if (group.length > 1) {
+      try {
+        await run(group.flatMap((q) => q.ops));
+        for (const q of group) q.resolve();
+        return;
+      } catch (err) {
+        if (!rolledBack(err)) {
+          for (const q of group) q.reject(err);
+          return;
+        }
+      }
+    }
+    for (const q of group) await run(q.ops).then(q.resolve, q.reject);
+  }
+  async function drain(): Promise<void> {
+    while (queue.length > 0) await runGroup(queue.splice(0, maxGroup));
+    draining = undefined;
+  }
+  return {
+    commit(ops) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ ops, resolve, reject });
+        draining ??= drain();
+      });
+    },
+  };
+}
+
+/**
+ * Nothing of the transaction committed: a row-count check failed, or PostgreSQL refused a statement (an SQLSTATE
+ * outside the classes of a lost connection or a failing server: 08, 53, 57, 58, XX), after which it rolls back.
+ */
+function rolledBack(err: unknown): boolean {
+  if (isAffectedRowsError(err)) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
 }
 
 function checkAffected(op: QueryOp, changed: number): void {
@@ -247,9 +311,10 @@ export function createSqliteThreadWriter(file: string, log?: Logger, opts: Threa
 
 /**
  * The PostgreSQL writer thread (src/storage/pg-writer.ts, issue 16): the same transactions as createPostgresWriter,
- * on the thread's own pool of `pool.max` connections. A receipt's transaction is three round trips; each costs a
- * socket write that wakes the database server and a reply to parse, and on the event loop those were a quarter of
- * PostgreSQL intake's cost (measured, README). Started, kept and restarted as the SQLite writer thread is.
+ * on the thread's own connection, one at a time, those that arrive meanwhile grouped (groupCommits). A receipt's
+ * transaction is three round trips; on the event loop their socket writes, the database server's wake-ups and the
+ * replies' parsing were a quarter of PostgreSQL intake's cost (measured, README). Started, kept and restarted as the
+ * SQLite writer thread is.
  */
 export function createPostgresThreadWriter(pool: PgPoolSettings, log?: Logger, opts: ThreadWriterOptions = {}): Writer {
   const workerData: PgWriterThreadData = { pool, auditKey: opts.auditKey?.key ?? null };

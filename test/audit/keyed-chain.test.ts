@@ -434,7 +434,7 @@ describe(`issue 15: ${AUDIT_CHAIN_SEAL_MIGRATION} seals a chain keyed before it`
 // both writer threads: SQLite's, and PostgreSQL's (the gateway's, issue 16)
 for (const d of DIALECTS) {
   describe(`issue 15: the ${d.name === 'sqlite' ? 'SQLite' : 'PostgreSQL'} writer thread links with the key`, () => {
-    const thread = d.url ? { pgWriterThreadConnections: 2 } : {};
+    const thread = d.url ? { pgWriterThread: true } : {};
     let t: TestDb;
     before(async () => {
       t = await openTestDb(d, 'athread', undefined, thread);

@@ -32,7 +32,7 @@ export async function openTestDb(
   /** the audit chain's key (default: a fresh random one); `null` opens without one (read only for the audit log) */
   auditKey: AuditKey | null = auditKeyFrom(randomBytes(32)),
   /** more of openDatabase's options (e.g. the PostgreSQL writer thread) */
-  more: Pick<OpenDatabaseOptions, 'pgWriterThreadConnections'> = {},
+  more: Pick<OpenDatabaseOptions, 'pgWriterThread'> = {},
 ): Promise<Db & { schema?: string; dataDir: string; dispose(): Promise<void> }> {
   const tmp = tempDir(`${prefix}-${d.name}`);
   const schema = d.url ? `t_${prefix}_${randomBytes(5).toString('hex')}` : undefined;

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import pg from 'pg';
 import { appendAudit, verifyAuditChain } from '../../src/audit/audit.js';
 import { isUniqueViolation } from '../../src/storage/db.js';
@@ -17,10 +17,13 @@ import {
   createPostgresThreadWriter,
   createPostgresWriter,
   createSqliteThreadWriter,
+  groupCommits,
   isAffectedRowsError,
+  MAX_MERGED_PARAMETERS,
   mergeStatements,
   WriteOutcomeUnknown,
   type PgPool,
+  type PreparedWriteOp,
   type WriteOp,
   type Writer,
 } from '../../src/storage/writer.js';
@@ -37,7 +40,7 @@ for (const { d, threaded } of WRITERS) {
   describe(`database writer (${d.name}${d.url && threaded ? ', writer thread' : ''})`, () => {
     let t: Awaited<ReturnType<typeof openTestDb>>;
     before(async () => {
-      t = await openTestDb(d, 'writer', undefined, d.url && threaded ? { pgWriterThreadConnections: 2 } : {});
+      t = await openTestDb(d, 'writer', undefined, d.url && threaded ? { pgWriterThread: true } : {});
     });
     after(async () => {
       await t?.dispose();
@@ -217,6 +220,24 @@ for (const { d, threaded } of WRITERS) {
       });
     }
 
+    if (d.url) {
+      it('inserts of more parameters than one statement may carry (65 535) are merged into several statements', async () => {
+        const perStatement = Math.ceil(12_000 / Object.keys(newCase()).length);
+        const statements = Array.from({ length: 6 }, () => Array.from({ length: perStatement }, () => newCase()));
+        const ops: WriteOp[] = statements.map((cases) => ({ query: t.db.insertInto('cases').values(cases).compile() }));
+        const parameters = ops.reduce((n, op) => n + ('query' in op ? op.query.parameters.length : 0), 0);
+        assert.ok(parameters > 65_535 && parameters > MAX_MERGED_PARAMETERS * 2, `${parameters} parameters`);
+        await t.writer.commit([...ops, audit('many')]);
+        const ids = statements.flat().map((c) => c.id);
+        const { n } = await t.db
+          .selectFrom('cases')
+          .select((e) => e.fn.countAll<number>().as('n'))
+          .where('id', 'in', ids)
+          .executeTakeFirstOrThrow();
+        assert.equal(Number(n), ids.length);
+      });
+    }
+
     it('commits run in order under concurrency, and the audit chain has no fork, also among the other features’ entries', async () => {
       const target = { dialect: d.name, auditKey: t.auditKey };
       await Promise.all([
@@ -284,7 +305,7 @@ for (const d of DIALECTS) {
     const threadWriter = (spawn?: (real: () => Worker) => Worker): Writer =>
       d.url
         ? createPostgresThreadWriter(
-            { url: d.url, schema: t.schema!, max: 2, applicationName: 'postkasse writer' },
+            { url: d.url, schema: t.schema!, max: 1, applicationName: 'postkasse writer' },
             undefined,
             spawn ? { spawn } : {},
           )
@@ -319,3 +340,130 @@ for (const d of DIALECTS) {
     });
   });
 }
+
+describe('group commit (the PostgreSQL writer thread, issue 16)', () => {
+  /** a stand-in transaction runner: records each transaction's ops, and settles it when told to */
+  function fakeRun() {
+    const runs: Array<{ ops: readonly PreparedWriteOp[]; settle(err?: unknown): void }> = [];
+    const run = (ops: readonly PreparedWriteOp[]) =>
+      new Promise<void>((resolve, reject) => runs.push({ ops, settle: (err) => (err ? reject(err) : resolve()) }));
+    return { runs, run };
+  }
+  const op = (n: number): PreparedWriteOp => ({ query: CompiledQuery.raw(`insert into t values (${n})`, []) });
+  const sqlOf = (ops: readonly PreparedWriteOp[]) => ops.map((o) => ('query' in o ? o.query.sql.slice(-3) : 'audit'));
+  const settled = (p: Promise<void>) =>
+    p.then(
+      () => 'ok',
+      (e: { code?: string }) => e.code ?? 'failed',
+    );
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it('the commits that arrive while a transaction runs go together in the next one, at most maxGroup of them', async () => {
+    const f = fakeRun();
+    const g = groupCommits(f.run, 3);
+    const first = g.commit([op(1)]);
+    const rest = [2, 3, 4, 5].map((n) => settled(g.commit([op(n), op(n * 10)])));
+    assert.equal(f.runs.length, 1, 'the first runs at once, alone');
+    f.runs[0]!.settle();
+    await first;
+    await turn();
+    assert.deepEqual(sqlOf(f.runs[1]!.ops), ['(2)', '20)', '(3)', '30)', '(4)', '40)'], 'the next three as one transaction, in order');
+    f.runs[1]!.settle();
+    await turn();
+    assert.deepEqual(sqlOf(f.runs[2]!.ops), ['(5)', '50)']);
+    f.runs[2]!.settle();
+    assert.deepEqual(await Promise.all(rest), ['ok', 'ok', 'ok', 'ok']);
+    assert.equal(f.runs.length, 3);
+  });
+
+  it('a group rolled back by one commit’s statement is run again commit by commit: only that commit fails (a duplicate packageId)', async () => {
+    const f = fakeRun();
+    const g = groupCommits(f.run);
+    const first = g.commit([op(1)]);
+    const group = [2, 3, 4].map((n) => settled(g.commit([op(n)])));
+    f.runs[0]!.settle();
+    await first;
+    await turn();
+    f.runs[1]!.settle(Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' }));
+    for (const [i, err] of [undefined, { code: '23505' }, undefined].entries()) {
+      await turn();
+      assert.deepEqual(sqlOf(f.runs[2 + i]!.ops), [`(${i + 2})`]);
+      f.runs[2 + i]!.settle(err && Object.assign(new Error('duplicate'), err));
+    }
+    assert.deepEqual(await Promise.all(group), ['ok', '23505', 'ok']);
+  });
+
+  it('a group whose outcome is unknown (the connection lost) is not run again: each of its commits fails with that error', async () => {
+    const f = fakeRun();
+    const g = groupCommits(f.run);
+    const first = g.commit([op(1)]);
+    const group = [2, 3].map((n) => settled(g.commit([op(n)])));
+    f.runs[0]!.settle();
+    await first;
+    await turn();
+    f.runs[1]!.settle(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
+    assert.deepEqual(await Promise.all(group), ['ECONNRESET', 'ECONNRESET']);
+    assert.equal(f.runs.length, 2, 'nothing run twice');
+  });
+
+  it('through the real thread: concurrent commits share transactions, each lands, and one at fault fails alone', async () => {
+    const t = await openTestDb(
+      DIALECTS.find((d) => d.url)!,
+      'writer_group',
+      undefined,
+      { pgWriterThread: true },
+    );
+    try {
+      const commitAll = (cases: ReturnType<typeof newCase>[], faulty?: number) =>
+        Promise.all(
+          cases.map((c, i) =>
+            settled(
+              t.writer.commit([
+                // the transaction's id, recorded in the row
+                {
+                  query: t.db
+                    .insertInto('cases')
+                    .values({ ...c, citizen_ref: sql<string>`pg_current_xact_id()::text` })
+                    .compile(),
+                },
+                { audit: { at: new Date().toISOString(), actor: 'test', action: 'grouped', caseId: c.id } },
+                // a commit at fault also inserts a case that exists
+                ...(i === faulty ? [{ query: t.db.insertInto('cases').values(cases[0]!).compile() }] : []),
+              ]),
+            ),
+          ),
+        );
+      const landed = (cases: ReturnType<typeof newCase>[]) =>
+        t.db
+          .selectFrom('cases')
+          .select(['id', 'citizen_ref'])
+          .where(
+            'id',
+            'in',
+            cases.map((c) => c.id),
+          )
+          .execute();
+
+      const cases = Array.from({ length: 20 }, () => newCase());
+      assert.deepEqual(await commitAll(cases), Array(20).fill('ok'));
+      const rows = await landed(cases);
+      assert.equal(rows.length, 20);
+      const transactions = new Set(rows.map((r) => r.citizen_ref)).size;
+      assert.ok(transactions < 20, `20 concurrent commits in ${transactions} transactions`);
+
+      const more = Array.from({ length: 6 }, () => newCase());
+      assert.deepEqual(await commitAll(more, 4), ['ok', 'ok', 'ok', 'ok', '23505', 'ok']);
+      assert.deepEqual(
+        (await landed(more)).map((r) => r.id).sort(),
+        more
+          .filter((_, i) => i !== 4)
+          .map((c) => c.id)
+          .sort(),
+        'all but the commit at fault landed',
+      );
+      assert.equal((await verifyAuditChain(t.db)).ok, true);
+    } finally {
+      await t.dispose();
+    }
+  });
+});
