@@ -40,13 +40,16 @@ export interface Writer {
   close(): Promise<void>;
 }
 
+const OUTCOME_UNKNOWN = 'POSTKASSE_WRITE_OUTCOME_UNKNOWN';
+
 /**
- * The writer thread ended while a commit was in flight: the transaction may
- * or may not have committed. Keep what it refers to (the blob sweep removes
+ * The writer thread ended while a commit was in flight, or PostgreSQL's
+ * connection was lost once the commit was sent: the transaction may or may
+ * not have committed. Keep what it refers to (the blob sweep removes
  * what no row references) and let the sender retry: idempotency answers.
  */
 export class WriteOutcomeUnknown extends Error {
-  readonly code = 'POSTKASSE_WRITE_OUTCOME_UNKNOWN';
+  readonly code = OUTCOME_UNKNOWN;
 }
 
 type QueryOp = Extract<WriteOp, { query: CompiledQuery }>;
@@ -150,7 +153,7 @@ export function createPostgresTransactions(
         r = await send(client, only.query);
       } catch (err) {
         client.release(err as Error); // the connection may be broken: not given to anyone else
-        throw err;
+        throw committing(err);
       }
       client.release();
       checkAffected(only, r.rowCount ?? 0);
@@ -195,7 +198,9 @@ export function createPostgresTransactions(
         }
       }
       await flush();
-      await client.query('commit');
+      await client.query('commit').catch((err: unknown) => {
+        throw committing(err);
+      });
     } catch (err) {
       await client.query('rollback').catch((e: Error) => (unusable = e));
       throw err;
@@ -263,6 +268,15 @@ function rolledBack(err: unknown): boolean {
   if (isAffectedRowsError(err)) return true;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
+}
+
+/**
+ * An error while PostgreSQL was committing: refused by a statement, nothing committed; any other (the connection lost
+ * after the commit was sent) leaves the outcome unknown, and the caller must keep what the commit refers to.
+ */
+function committing(err: unknown): unknown {
+  if (rolledBack(err) || err instanceof WriteOutcomeUnknown) return err;
+  return new WriteOutcomeUnknown(`PostgreSQL did not answer the commit: ${String((err as Error | null)?.message ?? err)}`, { cause: err });
 }
 
 function checkAffected(op: QueryOp, changed: number): void {
@@ -348,6 +362,7 @@ function createThreadWriter(what: string, spawnReal: () => Worker, log: Logger |
         pending.delete(m.id);
         if (pending.size === 0 && !closed) w.unref();
         if (m.ok) p.resolve();
+        else if (m.code === OUTCOME_UNKNOWN) p.reject(new WriteOutcomeUnknown(m.message));
         else p.reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {}));
       });
       w.on('error', (err) => {

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
+import type { Database } from '../../src/storage/schema.js';
 import pg from 'pg';
 import { appendAudit, verifyAuditChain } from '../../src/audit/audit.js';
 import { isUniqueViolation } from '../../src/storage/db.js';
@@ -329,6 +330,19 @@ for (const d of DIALECTS) {
       }
     });
 
+    it('an outcome the thread could not learn (PostgreSQL lost while committing) arrives as "outcome unknown"', async () => {
+      const unsure = `const { parentPort } = require('node:worker_threads');
+        parentPort.postMessage({ ready: true });
+        parentPort.on('message', (m) => m.close ? parentPort.close()
+          : parentPort.postMessage({ id: m.id, ok: false, message: 'PostgreSQL did not answer the commit', code: 'POSTKASSE_WRITE_OUTCOME_UNKNOWN' }));`;
+      const writer = threadWriter(() => new Worker(unsure, { eval: true }));
+      try {
+        await assert.rejects(writer.commit([{ query: t.db.insertInto('cases').values(newCase()).compile() }]), WriteOutcomeUnknown);
+      } finally {
+        await writer.close();
+      }
+    });
+
     it('close() lets the commits already handed over finish first', async () => {
       const writer = threadWriter();
       const ids = Array.from({ length: 5 }, () => randomUUID());
@@ -340,6 +354,47 @@ for (const d of DIALECTS) {
     });
   });
 }
+
+describe('PostgreSQL: a connection lost while committing (issue 16)', () => {
+  /** a pool whose connection answers every statement but fails as `failOn` is sent */
+  const pool = (failOn: RegExp): PgPool => ({
+    async connect() {
+      return {
+        query: async (text: string) => {
+          if (failOn.test(text)) throw new Error('Connection terminated unexpectedly');
+          return { rows: [{ n0: 1, n1: 1 }], rowCount: 1 }; // a merged insert's counts
+        },
+        release() {},
+      };
+    },
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: {} as never }) });
+  const c = newCase();
+  after(() => db.destroy());
+
+  it('lost once the commit was sent: the outcome is unknown (intake keeps the documents and asks for a retry)', async () => {
+    const writer = createPostgresWriter(pool(/^commit$/), db, undefined);
+    await assert.rejects(
+      writer.commit([{ query: db.insertInto('cases').values(c).compile() }, { query: db.insertInto('cases').values(newCase()).compile() }]),
+      WriteOutcomeUnknown,
+    );
+  });
+
+  it('a lone statement, its own transaction, lost in flight: the outcome is unknown', async () => {
+    await assert.rejects(
+      createPostgresWriter(pool(/^insert/), db, undefined).commit([{ query: db.insertInto('cases').values(c).compile() }]),
+      WriteOutcomeUnknown,
+    );
+  });
+
+  it('lost before the commit was sent: nothing committed, the error as it is', async () => {
+    const writer = createPostgresWriter(pool(/^with /), db, undefined);
+    const err = await writer
+      .commit([{ query: db.insertInto('cases').values(c).compile() }, { query: db.insertInto('cases').values(newCase()).compile() }])
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof Error && !(err instanceof WriteOutcomeUnknown), String(err));
+  });
+});
 
 describe('group commit (the PostgreSQL writer thread, issue 16)', () => {
   /** a stand-in transaction runner: records each transaction's ops, and settles it when told to */
