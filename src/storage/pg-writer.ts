@@ -1,10 +1,9 @@
 /**
- * Worker-thread entry of the PostgreSQL writer (src/storage/writer.ts, createPostgresThreadWriter): its own pool of
- * connections to the gateway's schema, and one message = one transaction, run exactly as the gateway's own
- * PostgreSQL writer runs it (createPostgresTransactions: begin with the audit chain's lock, the statements merged,
- * commit). The reply is posted once PostgreSQL has answered the commit, so `ok` means durable (synchronous_commit).
- * A failure is posted with PostgreSQL's error code (e.g. 23505) and message, never with its detail, which can quote
- * the values of a row.
+ * Worker-thread entry of the PostgreSQL writer (src/storage/writer.ts, createPostgresThreadWriter): a connection of
+ * its own to the gateway's schema, and each message's ops committed as the gateway's own PostgreSQL writer commits
+ * them (createPostgresTransactions: begin with the audit chain's lock, the statements merged, commit). The reply is
+ * posted once PostgreSQL has answered the commit, so `ok` means durable (synchronous_commit). A failure is posted
+ * with PostgreSQL's error code (e.g. 23505) and message, never with its detail, which can quote the values of a row.
  *
  * One transaction runs at a time; the requests that arrive while it runs go together in the next one (groupCommits:
  * the audit chain's lock and the WAL flush once per group, each request still all-or-nothing on its own).
@@ -32,8 +31,8 @@ const data = workerData as PgWriterThreadData;
 const pool = createPgPool(data.pool, { idleError: () => {}, connectionLost: () => {} });
 // Kysely only compiles here (the audit entries' inserts); the pool runs every statement, and is ended on close.
 const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
-// Structured cloning hands the key over as a Uint8Array.
-// One transaction at a time, the commits that arrive meanwhile grouped into the next (groupCommits).
+// One transaction at a time, the commits that arrive meanwhile grouped into the next (groupCommits). Structured
+// cloning hands the key over as a Uint8Array.
 const writer = groupCommits(createPostgresTransactions(pool, db, data.auditKey ? auditKeyFrom(Buffer.from(data.auditKey)) : undefined));
 
 const toOp = (op: WriterRequest['ops'][number]): PreparedWriteOp =>
